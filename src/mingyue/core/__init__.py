@@ -1,0 +1,1 @@
+"""The shared core of mingyue: identity, access, ledger, cases, jobs, metering, credentials, files."""

@@ -1,0 +1,143 @@
+"""The core's own pages, routes and commands, declared like enablers (CONVENTIONS rule 3)."""
+
+from __future__ import annotations
+
+from mingyue.core.plugins import Enabler, MeterSpec, NavItem
+
+ALL = ("platform_admin", "org_admin", "member", "reviewer", "regulator", "auditor")
+ADMINS = ("platform_admin", "org_admin")
+OVERSIGHT = ("platform_admin", "regulator", "auditor")
+
+admin = Enabler(
+    key="admin", core=True,
+    title={"zh": "组织与用户", "en": "Organizations & users"},
+    router="mingyue.coreapps.admin.api:router",
+    console="mingyue.coreapps.admin.console:router",
+    cli="mingyue.coreapps.admin.cli:app",
+    permissions={
+        "core.org.read": ALL,
+        "core.org.manage": ("platform_admin",),
+        "core.user.read": ALL,
+        "core.user.manage": ADMINS,
+        "core.token.manage": ALL,
+    },
+    audit_events={
+        "core.org.created": "An organization was created",
+        "core.org.updated": "An organization was changed (kind, SME flag, enabled enablers)",
+        "core.user.created": "A user was created",
+        "core.user.updated": "A user's roles or status changed",
+        "core.user.password_changed": "A user's password was changed",
+        "core.token.created": "An API token was issued",
+        "core.token.revoked": "An API token was revoked",
+        "core.login.succeeded": "A console login succeeded",
+        "core.login.failed": "A console login failed",
+        "core.scope.unscoped": "A cross-tenant operation lifted the tenant filter",
+    },
+    nav=[NavItem("/admin", {"zh": "组织与用户", "en": "Organizations & users"})],
+)
+
+audit = Enabler(
+    key="audit", core=True,
+    title={"zh": "存证审计", "en": "Audit ledger"},
+    router="mingyue.coreapps.audit.api:router",
+    console="mingyue.coreapps.audit.console:router",
+    cli="mingyue.coreapps.audit.cli:app",
+    permissions={
+        "core.audit.read": ("platform_admin", "org_admin", "regulator", "auditor"),
+        "core.audit.verify": ("platform_admin", "regulator", "auditor"),
+    },
+    audit_events={"core.audit.checkpoint": "A signed ledger checkpoint was made"},
+    nav=[NavItem("/audit", {"zh": "存证审计", "en": "Audit ledger"}, "core.audit.read")],
+)
+
+cases = Enabler(
+    key="cases", core=True,
+    title={"zh": "案件办理", "en": "Cases"},
+    router="mingyue.coreapps.cases.api:router",
+    console="mingyue.coreapps.cases.console:router",
+    cli="mingyue.coreapps.cases.cli:app",
+    permissions={
+        "core.case.read": ALL,
+        "core.case.create": ALL,
+        "core.case.act": ALL,  # which transition a role may take is decided by the case kind
+        "core.case.comment": ALL,
+        "core.case.assign": ("platform_admin", "org_admin", "reviewer", "regulator"),
+        "core.case.supervise": ("platform_admin", "regulator"),
+    },
+    audit_events={
+        "core.case.opened": "A case was opened",
+        "core.case.transitioned": "A case moved to another state",
+        "core.case.commented": "A comment was added to a case",
+        "core.case.assigned": "A case was assigned",
+        "core.case.attached": "A file was attached to a case",
+        "core.case.escalated": "An overdue case was escalated (督查)",
+    },
+    case_kinds={"core.general": "mingyue.core.cases:GENERAL"},
+    nav=[NavItem("/cases", {"zh": "案件办理", "en": "Cases"}, "core.case.read")],
+)
+
+jobs = Enabler(
+    key="jobs", core=True,
+    title={"zh": "后台任务", "en": "Jobs"},
+    router="mingyue.coreapps.jobs.api:router",
+    console="mingyue.coreapps.jobs.console:router",
+    cli="mingyue.coreapps.jobs.cli:app",
+    permissions={
+        "core.job.read": ALL,
+        "core.job.cancel": ALL,
+    },
+    audit_events={
+        "core.job.enqueued": "A background job was queued",
+        "core.job.cancel_requested": "Cancellation of a job was requested",
+        "core.job.finished": "A background job ended (succeeded, failed or cancelled)",
+        "core.job.retried": "A job was retried after its worker was lost",
+    },
+    job_kinds={"core.selftest": "mingyue.core.jobs:selftest"},
+    nav=[NavItem("/jobs", {"zh": "后台任务", "en": "Jobs"}, "core.job.read")],
+)
+
+billing = Enabler(
+    key="billing", core=True,
+    title={"zh": "计量计费", "en": "Metering & billing"},
+    router="mingyue.coreapps.billing.api:router",
+    console="mingyue.coreapps.billing.console:router",
+    cli="mingyue.coreapps.billing.cli:app",
+    permissions={
+        "core.usage.read": ALL,
+        "core.usage.record": ("platform_admin",),
+        "core.statement.read": ("platform_admin", "org_admin", "regulator", "auditor"),
+        "core.statement.generate": ("platform_admin",),
+        "core.tariff.read": ALL,
+        "core.tariff.manage": ("platform_admin",),
+        "core.quota.manage": ("platform_admin",),
+    },
+    audit_events={
+        "core.usage.recorded": "A usage record was written",
+        "core.tariff.created": "A tariff was created",
+        "core.quota.set": "A free pool or quota was set",
+        "core.statement.issued": "A monthly statement was issued",
+    },
+    meters={"core.api_calls": MeterSpec(unit="call", description="API calls (demo meter)")},
+    nav=[NavItem("/billing", {"zh": "计量计费", "en": "Billing"}, "core.usage.read")],
+)
+
+credentials = Enabler(
+    key="credentials", core=True,
+    title={"zh": "可验证凭证", "en": "Verifiable credentials"},
+    router="mingyue.coreapps.credentials.api:router",
+    cli="mingyue.coreapps.credentials.cli:app",
+    permissions={
+        "core.credential.read": ALL,
+        "core.credential.issue": ("platform_admin", "reviewer", "regulator"),
+        "core.credential.revoke": ("platform_admin", "reviewer", "regulator"),
+        "core.file.upload": ALL,
+        "core.file.read": ALL,
+    },
+    audit_events={
+        "core.credential.issued": "A verifiable credential was issued",
+        "core.credential.revoked": "A verifiable credential was revoked",
+        "core.file.stored": "A file was uploaded and stored",
+    },
+)
+
+CORE_APPS: list[Enabler] = [admin, audit, cases, jobs, billing, credentials]

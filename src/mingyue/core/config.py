@@ -1,0 +1,106 @@
+"""Settings: one typed object read from MINGYUE_* environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_DEV_SECRET = "dev-insecure-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """All options of the platform; every option is documented in docs/settings.md."""
+
+    model_config = SettingsConfigDict(env_prefix="MINGYUE_", env_nested_delimiter="__", extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = Field("dev", description="Deployment environment.")
+    data_dir: Path = Field(Path("./data"), description="Folder holding the SQLite database, keys, uploads and enabler data.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; SQLite in the data dir when unset.")
+    redis_url: str | None = Field(None, description="Redis URL; when set, jobs run on `mingyue worker` processes.")
+    secret_key: str = Field(_DEV_SECRET, description="Key for session cookies and CSRF tokens; refused outside dev/test when default.")
+    signing_key_file: Path | None = Field(None, description="Ed25519 private key (PEM) for the ledger and credentials; data_dir/keys/platform_ed25519.pem when unset.")
+    base_url: str = Field("http://127.0.0.1:8000", description="Public URL of the platform (credential issuer id, links).")
+    max_upload_bytes: int = Field(200 * 1024 * 1024, description="Largest accepted upload in bytes.")
+    archive_max_ratio: int = Field(100, description="Largest accepted compression ratio of one archive member.")
+    archive_max_total_bytes: int = Field(1024 * 1024 * 1024, description="Largest accepted total uncompressed size of an archive.")
+    archive_max_entries: int = Field(20000, description="Largest accepted number of members in an archive.")
+    login_max_failures: int = Field(5, description="Failed logins before a user's next attempts are slowed.")
+    embedded_workers: int = Field(2, description="Job threads inside `mingyue serve` when no Redis is configured (0 = none).")
+    job_heartbeat_timeout_s: int = Field(30, description="A running job whose worker sent no heartbeat for this long is retried or failed.")
+    job_max_attempts: int = Field(2, description="Attempts of a job before it is marked failed after worker loss.")
+    default_locale: Literal["zh_CN", "en"] = Field("zh_CN", description="Language of the console and reports by default.")
+    timezone: str = Field("Asia/Shanghai", description="Time zone for display, tariffs and billing periods.")
+    currency: str = Field("CNY", description="Currency of prices and statements.")
+    cookie_secure: bool = Field(False, description="Send the session cookie only over HTTPS (set true behind TLS).")
+    appcheck: dict[str, Any] = Field(default_factory=dict, description="Options of the appcheck enabler (MINGYUE_APPCHECK__*).")
+    datasandbox: dict[str, Any] = Field(default_factory=dict, description="Options of the datasandbox enabler (MINGYUE_DATASANDBOX__*).")
+    crossborder: dict[str, Any] = Field(default_factory=dict, description="Options of the crossborder enabler (MINGYUE_CROSSBORDER__*).")
+    compute: dict[str, Any] = Field(default_factory=dict, description="Options of the compute enabler (MINGYUE_COMPUTE__*).")
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.env == "prod" and self.secret_key == _DEV_SECRET:
+            raise ValueError("MINGYUE_SECRET_KEY must be set outside dev (the default secret is refused)")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """Return the database URL: the configured one, or SQLite in the data dir."""
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://") :]
+            return url
+        return f"sqlite:///{(self.data_dir / 'mingyue.sqlite3').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Tell whether the metadata store is SQLite."""
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    def enabler(self, key: str) -> dict[str, Any]:
+        """Return the raw options of one enabler (validated by the enabler's own model)."""
+        value = getattr(self, key, None)
+        return dict(value) if isinstance(value, dict) else {}
+
+
+_override: dict[str, Any] = {}
+
+
+def configure(**overrides: Any) -> Settings:
+    """Override settings for this process (the CLI's --data-dir); return the new settings."""
+    _override.update({k: v for k, v in overrides.items() if v is not None})
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def reset() -> None:
+    """Forget overrides (tests)."""
+    _override.clear()
+    get_settings.cache_clear()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings."""
+    return Settings(**_override)
+
+
+def new_secret() -> str:
+    """Return a fresh random secret for a deployment."""
+    return secrets.token_urlsafe(32)
+
+
+def ensure_data_dir(settings: Settings) -> Path:
+    """Create the data dir (and its sub-folders) if missing; return it."""
+    root = settings.data_dir.resolve()
+    for sub in ("", "keys", "files", "enablers"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    os.chmod(root / "keys", 0o700)
+    return root

@@ -1,0 +1,240 @@
+"""Database: engine, sessions, the declarative Base, and structural tenant scoping.
+
+To add a tenant-owned table: 1. inherit ``TenantMixin`` and ``Base``; 2. name it ``<key>_<thing>``;
+3. add it to your enabler's Alembic branch. Every ORM query on it is then filtered to the
+organizations in ``session.info["scope"]`` and raises ``UnscopedQuery`` when no scope is set.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Integer,
+    MetaData,
+    TypeDecorator,
+    create_engine,
+    event,
+)
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    declared_attr,
+    mapped_column,
+    sessionmaker,
+    with_loader_criteria,
+)
+from sqlalchemy.pool import NullPool
+
+from mingyue.core.config import Settings, ensure_data_dir
+from mingyue.core.errors import Forbidden, UnscopedQuery
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored timezone-aware; SQLite's naive values are read back as UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: use timezone-aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table of mingyue (core and enablers)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON(),
+                           int: Integer()}
+
+
+class TenantMixin:
+    """Columns and scoping of a tenant-owned table: every row belongs to one organization."""
+
+    @declared_attr
+    def organization_id(cls) -> Mapped[int]:  # noqa: N805
+        return mapped_column(ForeignKey("core_organization.id"), index=True, nullable=False)
+
+
+class TimestampMixin:
+    """created_at / updated_at columns."""
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which organizations' rows a session may see: ``org_ids`` or every one (``all_orgs``)."""
+
+    org_ids: frozenset[int] = frozenset()
+    all_orgs: bool = False
+    reason: str = ""
+
+    @classmethod
+    def everything(cls, reason: str) -> Scope:
+        """Return a scope over all organizations (operators, regulators, billing runs)."""
+        return cls(all_orgs=True, reason=reason)
+
+    @classmethod
+    def of(cls, *org_ids: int) -> Scope:
+        """Return a scope over the given organizations."""
+        return cls(org_ids=frozenset(org_ids))
+
+    def allows(self, org_id: int | None) -> bool:
+        """Tell whether a row of this organization is inside the scope."""
+        return self.all_orgs or (org_id is not None and org_id in self.org_ids)
+
+
+class MingyueSession(Session):
+    """Session that enforces tenant scoping (see the module docstring)."""
+
+
+@event.listens_for(MingyueSession, "do_orm_execute")
+def _apply_tenant_scope(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_column_load or state.is_relationship_load:
+        # The parent query was scoped; lazy loads follow the criteria via propagate_to_loaders.
+        return
+    mappers = state.all_mappers
+    if not any(issubclass(m.class_, TenantMixin) for m in mappers):
+        return
+    scope: Scope | None = state.session.info.get("scope")
+    if scope is None:
+        names = ", ".join(sorted(m.class_.__name__ for m in mappers))
+        raise UnscopedQuery(f"tenant-owned table queried with no scope in context: {names}")
+    if scope.all_orgs:
+        return
+    ids = tuple(sorted(scope.org_ids))
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            TenantMixin,
+            lambda cls: cls.organization_id.in_(ids),
+            include_aliases=True,
+        )
+    )
+
+
+@event.listens_for(MingyueSession, "before_flush")
+def _check_tenant_writes(session: Session, flush_context: Any, instances: Any) -> None:
+    scope: Scope | None = session.info.get("scope")
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if not isinstance(obj, TenantMixin):
+            continue
+        if scope is None:
+            raise UnscopedQuery(f"write to {type(obj).__name__} with no scope in context")
+        if not scope.allows(obj.organization_id):
+            raise Forbidden("core.forbidden", "write outside the organizations in scope")
+
+
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # BEGIN IMMEDIATE: a unit of work that reads then writes (the ledger's chain head) must not
+    # lose the race to another writer half-way (SQLite would answer SQLITE_BUSY).
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def get_engine(settings: Settings) -> Engine:
+    """Return the (cached) engine for these settings."""
+    url = settings.sqlalchemy_url
+    with _lock:
+        eng = _engines.get(url)
+        if eng is not None:
+            return eng
+        if url.startswith("sqlite"):
+            ensure_data_dir(settings)
+            eng = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                                poolclass=NullPool)
+            event.listen(eng, "connect", _sqlite_pragmas)
+            event.listen(eng, "begin", _sqlite_begin)
+        else:
+            eng = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        _engines[url] = eng
+        return eng
+
+
+def dispose_engines() -> None:
+    """Close every cached engine (tests, forks)."""
+    with _lock:
+        for eng in _engines.values():
+            eng.dispose()
+        _engines.clear()
+
+
+def session_factory(settings: Settings) -> sessionmaker[MingyueSession]:
+    """Return a session factory bound to the settings' database."""
+    return sessionmaker(bind=get_engine(settings), class_=MingyueSession, expire_on_commit=False)
+
+
+@contextmanager
+def system_session(settings: Settings, reason: str) -> Iterator[MingyueSession]:
+    """Open a session over all organizations for platform-internal work (auth lookups, migrations)."""
+    session = session_factory(settings)()
+    session.info["scope"] = Scope.everything(reason)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def import_all_models() -> None:
+    """Import the core's and every installed enabler's models so metadata is complete."""
+    from mingyue.core import models  # noqa: F401
+    from mingyue.core.plugins import registry
+
+    registry().import_models()

@@ -1,0 +1,75 @@
+"""The platform's Ed25519 signing key (ledger checkpoints, credentials)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from mingyue.core.config import Settings, ensure_data_dir
+
+
+def key_path(settings: Settings) -> Path:
+    """Return where the private key lives."""
+    return settings.signing_key_file or (settings.data_dir / "keys" / "platform_ed25519.pem")
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> Ed25519PrivateKey:
+    p = Path(path)
+    if not p.exists():
+        p.parent.mkdir(parents=True, exist_ok=True)
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+        return key
+    loaded = serialization.load_pem_private_key(p.read_bytes(), password=None)
+    if not isinstance(loaded, Ed25519PrivateKey):
+        raise ValueError(f"{p} is not an Ed25519 private key")
+    return loaded
+
+
+def signing_key(settings: Settings) -> Ed25519PrivateKey:
+    """Return the platform's private key, creating it on first use."""
+    ensure_data_dir(settings)
+    return _load(str(key_path(settings).resolve()))
+
+
+def public_key_b64(settings: Settings) -> str:
+    """Return the raw public key, base64 (what a third party needs to verify)."""
+    raw = signing_key(settings).public_key().public_bytes(serialization.Encoding.Raw,
+                                                          serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode()
+
+
+def key_id(public_b64: str) -> str:
+    """Return a short fingerprint of a public key."""
+    return hashlib.sha256(base64.b64decode(public_b64)).hexdigest()[:16]
+
+
+def load_public(public_b64: str) -> Ed25519PublicKey:
+    """Load a raw base64 public key."""
+    return Ed25519PublicKey.from_public_bytes(base64.b64decode(public_b64))
+
+
+def read_public_key_arg(value: str) -> str:
+    """Accept a public key as base64, a PEM file, or a file holding base64; return base64."""
+    p = Path(value)
+    if p.exists():
+        data = p.read_bytes()
+        if b"BEGIN PUBLIC KEY" in data:
+            pub = serialization.load_pem_public_key(data)
+            if not isinstance(pub, Ed25519PublicKey):
+                raise ValueError("not an Ed25519 public key")
+            raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            return base64.b64encode(raw).decode()
+        return data.decode().strip()
+    return value.strip()

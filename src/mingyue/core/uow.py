@@ -1,0 +1,97 @@
+"""One unit of work per request, command or job: a session, the actor, the ledger buffer.
+
+Services never commit: they take ``uow`` and ``actor`` keyword arguments and write through
+``uow.session``; ``uow.audit(...)`` queues a ledger entry that is written in the same
+transaction when the unit of work commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from mingyue.core.access import SYSTEM, Actor, scope_for
+from mingyue.core.config import Settings, get_settings
+from mingyue.core.db import MingyueSession, Scope, session_factory
+
+
+@dataclass
+class PendingEntry:
+    """A ledger entry waiting for the commit."""
+
+    action: str
+    subject: str
+    payload: dict[str, Any]
+    organization_id: int | None
+    actor: str
+
+
+@dataclass
+class UnitOfWork:
+    """A transaction with its actor; see the module docstring."""
+
+    session: MingyueSession
+    actor: Actor
+    settings: Settings
+    pending_audit: list[PendingEntry] = field(default_factory=list)
+    committed: bool = False
+
+    def audit(self, action: str, subject: str, payload: dict[str, Any] | None = None, *,
+              organization_id: int | None = None) -> None:
+        """Queue a ledger entry for this transaction (``action`` is a registered event kind)."""
+        from mingyue.core.audit import known_event
+
+        if not known_event(action):
+            raise KeyError(f"unregistered audit event: {action}")
+        org = organization_id if organization_id is not None else self.actor.organization_id
+        self.pending_audit.append(PendingEntry(action=action, subject=subject,
+                                               payload=payload or {}, organization_id=org,
+                                               actor=self.actor.label()))
+
+    @contextmanager
+    def unscoped(self, reason: str) -> Iterator[MingyueSession]:
+        """Lift the tenant filter for an explicit, audited cross-tenant operation."""
+        if not reason:
+            raise ValueError("unscoped() needs a reason")
+        before = self.session.info.get("scope")
+        self.session.info["scope"] = Scope.everything(reason)
+        self.audit("core.scope.unscoped", f"reason:{reason}", {"reason": reason})
+        try:
+            yield self.session
+        finally:
+            self.session.info["scope"] = before
+
+    def flush(self) -> None:
+        """Flush pending ORM changes (to get generated ids) without committing."""
+        self.session.flush()
+
+    def commit(self) -> None:
+        """Write queued ledger entries and commit everything together."""
+        from mingyue.core.audit import append_pending
+
+        if self.pending_audit:
+            append_pending(self.session, self.pending_audit, self.settings)
+            self.pending_audit = []
+        self.session.commit()
+        self.committed = True
+
+
+@contextmanager
+def unit_of_work(actor: Actor = SYSTEM, settings: Settings | None = None, *,
+                 scope: Scope | None = None) -> Iterator[UnitOfWork]:
+    """Open a unit of work for the actor; commit on success, roll back on any error."""
+    settings = settings or get_settings()
+    session = session_factory(settings)()
+    session.info["scope"] = scope if scope is not None else scope_for(actor)
+    session.info["actor"] = actor
+    uow = UnitOfWork(session=session, actor=actor, settings=settings)
+    try:
+        yield uow
+        uow.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
