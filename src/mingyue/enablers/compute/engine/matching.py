@@ -132,7 +132,7 @@ def match(
     rejected: list[Rejection] = []
     for order, pool in enumerate(pools):
         reason = static_rejection(pool, demand, org)
-        if reason is None and down and pool.name in down:
+        if down and pool.name in down and not pool.suspended:
             reason = f"engine down ({down[pool.name]})"
         if reason is not None:
             rejected.append(Rejection(pool.name, reason))
