@@ -1,0 +1,125 @@
+"""εxodus tracker detection with exodus-core's exact semantics, without running ``dexdump``.
+
+exodus-core 1.3.x (``StaticAnalysis._get_embedded_classes`` / ``detect_trackers_in_list``):
+
+1. for every archive member whose name matches ``classes.*\\.dex`` (``re.search``; members matching
+   ``.*\\.apk`` are opened as nested APKs instead, depth <= 10) it runs ``dexdump`` and collects
+   ``re.findall(r'[A-Z]+((?:\\w+\\/)+\\w+)', output)`` into a set of "classes";
+2. a tracker is present when ``re.search(code_signature, cls)`` hits any class, for every tracker
+   whose ``code_signature`` is longer than 3 characters.
+
+Every token dexdump prints is a string of the DEX string table, and the regex cannot match across
+the quotes/spaces that separate tokens, so the regex over *all strings* yields a superset of
+exodus' class set; the class descriptors alone yield a subset. We match the superset, confirm a
+candidate on the subset, and only when that fails rebuild dexdump's exact token set
+(:meth:`DexFile.dexdump_tokens`). The result equals exodus-core's tracker set.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+CLASS_RE = re.compile(r"[A-Z]+((?:\w+\/)+\w+)")
+APK_MEMBER_RE = re.compile(r".*\.apk")
+DEX_MEMBER_RE = re.compile(r"classes.*\.dex")
+MAX_NESTED_APK_DEPTH = 10
+
+# constructs whose meaning changes when classes are joined by "\n" into one text
+_JOIN_UNSAFE = re.compile(r"\^|\$|\\[AZzbBsSWDn]|\(\?|\[\^")
+
+
+def classes_in(tokens: Iterable[bytes]) -> set[str]:
+    """Apply exodus-core's class regex to dexdump tokens (raw bytes, decoded like exodus does)."""
+    out: set[str] = set()
+    findall = CLASS_RE.findall
+    for tok in tokens:
+        if b"/" in tok:
+            out.update(findall(tok.decode("utf-8", "ignore")))
+    return out
+
+
+def header_classes(member_name: str) -> set[str]:
+    """Classes exodus picks up from dexdump's own header lines (the member's path)."""
+    text = f"Processing '/tmp/tmpdir/{member_name}'...\nOpened '/tmp/tmpdir/{member_name}'"
+    return set(CLASS_RE.findall(text))
+
+
+@dataclass(frozen=True)
+class Tracker:
+    """One εxodus tracker (fields as in the εxodus API / ETIP export)."""
+
+    id: int
+    name: str
+    code_signature: str
+    network_signature: str = ""
+    categories: tuple[str, ...] = ()
+    website: str = ""
+
+
+@dataclass
+class _Compiled:
+    tracker: Tracker
+    rx: re.Pattern[str]
+    join_safe: bool
+
+
+@dataclass
+class ExodusMatcher:
+    """Match tracker code signatures against class sets, exodus-core style."""
+
+    trackers: list[Tracker]
+    _compiled: list[_Compiled] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._compiled = [
+            _Compiled(t, re.compile(t.code_signature), not _JOIN_UNSAFE.search(t.code_signature))
+            for t in self.trackers
+            if len(t.code_signature) > 3
+        ]
+
+    def match(self, classes: Iterable[str]) -> list[Tracker]:
+        """Return the trackers whose signature ``re.search``-es at least one class."""
+        cls_list = list(classes)
+        joined = "\n".join(cls_list)
+        return [c.tracker for c in self._compiled if _hits(c, joined, cls_list)]
+
+    def detect(
+        self,
+        superset: set[str],
+        subset: set[str],
+        exact: Callable[[], set[str]],
+    ) -> list[Tracker]:
+        """Return exodus-core's tracker set given a superset/subset of its class set.
+
+        ``exact`` is called (at most once) only if a candidate is not confirmed by ``subset``.
+        """
+        candidates = self.match(superset)
+        if not candidates:
+            return []
+        sub_list = list(subset)
+        sub_joined = "\n".join(sub_list)
+        by_id = {c.tracker.id: c for c in self._compiled}
+        confirmed: list[Tracker] = []
+        pending: list[_Compiled] = []
+        for t in candidates:
+            comp = by_id[t.id]
+            (confirmed if _hits(comp, sub_joined, sub_list) else pending).append(comp)
+        if pending:
+            full = list(exact())
+            full_joined = "\n".join(full)
+            confirmed.extend(c.tracker for c in pending if _hits(c, full_joined, full))
+        order = {c.tracker.id: i for i, c in enumerate(self._compiled)}
+        return sorted(confirmed, key=lambda t: order[t.id])
+
+
+def _hits(c: _Compiled, joined: str, classes: list[str]) -> bool:
+    if c.join_safe:
+        m = c.rx.search(joined)
+        if m is None:
+            return False
+        if "\n" not in m.group(0):
+            return True
+    search = c.rx.search
+    return any(search(cls) for cls in classes)

@@ -1,0 +1,295 @@
+"""Turn one APK into plain facts (runs inside the sandboxed worker, never in the server).
+
+androguard 4.1.x reads the manifest, resources, signatures and certificates; :mod:`.dex` reads the
+DEX tables. The result is a JSON-ready dict (:func:`extract_facts`) the parent turns into a report.
+Members are read in memory with a size bound; nothing is ever extracted to disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import zipfile
+from typing import Any
+
+from .archive import ArchiveCaps
+from .dex import DexError, DexFile
+from .exodus import (
+    APK_MEMBER_RE,
+    CLASS_RE,
+    DEX_MEMBER_RE,
+    MAX_NESTED_APK_DEPTH,
+    ExodusMatcher,
+    Tracker,
+    classes_in,
+    header_classes,
+)
+
+ANDROID_NS = "{http://schemas.android.com/apk/res/android}"
+URL_RE = re.compile(rb"https?://[A-Za-z0-9\-._~%]+(?::\d+)?(?:/[^\s\"'<>]*)?")
+PRIVACY_RE = re.compile(r"隐私政策|隐私协议|隐私权政策|个人信息保护|privacy[ _-]?policy", re.IGNORECASE)
+SDK_LIST_RE = re.compile(r"第三方SDK|第三方信息共享|SDK目录|third[- ]party SDK", re.IGNORECASE)
+MAX_URLS = 2000
+MAX_EVIDENCE = 20
+COMPONENT_TAGS = ("activity", "activity-alias", "service", "receiver", "provider")
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, caps: ArchiveCaps) -> bytes:
+    """Read one member, never more than the per-entry cap (declared sizes can lie)."""
+    with zf.open(info) as fh:
+        data = fh.read(caps.max_entry_uncompressed + 1)
+    if len(data) > caps.max_entry_uncompressed:
+        raise ValueError(f"member {info.filename!r} inflates past the per-entry cap")
+    return data
+
+
+def _dex_sets(
+    zf: zipfile.ZipFile, caps: ArchiveCaps, depth: int, budget: list[int]
+) -> tuple[list[tuple[str, DexFile]], list[str]]:
+    """Collect the DEX images exodus-core would dump (same member rules, nested APKs included)."""
+    dexes: list[tuple[str, DexFile]] = []
+    warnings: list[str] = []
+    if depth > MAX_NESTED_APK_DEPTH:
+        return dexes, warnings
+    for info in zf.infolist():
+        name = info.filename
+        if APK_MEMBER_RE.search(name):
+            if info.is_dir():
+                continue
+            try:
+                raw = _read_member(zf, info, caps)
+                budget[0] -= len(raw)
+                if budget[0] < 0:
+                    raise ValueError("nested archives inflate past the total cap")
+                with zipfile.ZipFile(io.BytesIO(raw)) as inner:
+                    d, w = _dex_sets(inner, caps, depth + 1, budget)
+                dexes += [(f"{name}!{n}", dx) for n, dx in d]
+                warnings += w
+            except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+                warnings.append(f"nested APK {name!r} skipped: {exc}")
+        elif DEX_MEMBER_RE.search(name):
+            try:
+                raw = _read_member(zf, info, caps)
+                budget[0] -= len(raw)
+                if budget[0] < 0:
+                    raise ValueError("DEX files inflate past the total cap")
+                dexes.append((name, DexFile(raw)))
+            except (DexError, zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+                warnings.append(f"DEX member {name!r} unreadable: {exc}")
+    return dexes, warnings
+
+
+def _bool_attr(el: Any, attr: str) -> bool | None:
+    v = el.get(ANDROID_NS + attr)
+    if v is None:
+        return None
+    return str(v).strip().lower() in ("true", "1", "-1", "0xffffffff")
+
+
+def _components(manifest: Any, package: str, target_sdk: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    app = manifest.find("application")
+    if app is None:
+        return out
+    for el in app:
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if tag not in COMPONENT_TAGS:
+            continue
+        name = str(el.get(ANDROID_NS + "name") or el.get(ANDROID_NS + "targetActivity") or "")
+        if name.startswith("."):
+            name = package + name
+        elif name and "." not in name:
+            name = f"{package}.{name}"
+        actions: list[str] = []
+        categories: list[str] = []
+        for f in el.findall("intent-filter"):
+            actions += [str(a.get(ANDROID_NS + "name") or "") for a in f.findall("action")]
+            categories += [str(c.get(ANDROID_NS + "name") or "") for c in f.findall("category")]
+        exported = _bool_attr(el, "exported")
+        if exported is None:
+            # Platform defaults: a component with an intent filter is exported (API < 31 apps);
+            # a provider is exported by default up to API 16.
+            exported = bool(actions) if tag != "provider" else (0 < target_sdk <= 16)
+        kind = "activity" if tag == "activity-alias" else tag
+        out.append(
+            {
+                "kind": kind,
+                "name": name,
+                "exported": exported,
+                "permission": str(el.get(ANDROID_NS + "permission") or "")
+                or str(el.get(ANDROID_NS + "readPermission") or ""),
+                "actions": sorted(set(filter(None, actions))),
+                "categories": sorted(set(filter(None, categories))),
+                "enabled": _bool_attr(el, "enabled") is not False,
+                "process": str(el.get(ANDROID_NS + "process") or ""),
+            }
+        )
+    return out
+
+
+def _int(v: Any) -> int:
+    try:
+        return int(str(v), 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _certificates(apk: Any) -> list[dict[str, str]]:
+    certs: list[dict[str, str]] = []
+    seen: set[str] = set()
+    try:
+        found = list(apk.get_certificates())
+    except Exception:  # noqa: BLE001 - a broken signature block is reported, not fatal
+        return certs
+    for c in found:
+        try:
+            der = c.dump()
+            fp = hashlib.sha256(der).hexdigest()
+            if fp in seen:
+                continue
+            seen.add(fp)
+            certs.append(
+                {
+                    "sha256": fp,
+                    "subject": str(c.subject.human_friendly),
+                    "issuer": str(c.issuer.human_friendly),
+                    "not_after": str(c["tbs_certificate"]["validity"]["not_after"].native),
+                    "signature_algorithm": str(c.signature_algo),
+                }
+            )
+        except Exception:  # noqa: BLE001,S112 - skip an undecodable certificate, keep the rest
+            continue
+    return certs
+
+
+def _resource_strings(apk: Any) -> tuple[str, list[str]]:
+    """Return the App label and the resource string pool (for privacy-policy evidence)."""
+    try:
+        label = str(apk.get_app_name() or "")
+    except Exception:  # noqa: BLE001 - resources are optional evidence
+        label = ""
+    pool: list[str] = []
+    try:
+        arsc = apk.get_android_resources()
+        sp = arsc.stringpool_main if arsc is not None else None
+        if sp is not None:
+            for i in range(min(int(sp.stringCount), 200_000)):
+                s = sp.getString(i)
+                if s:
+                    pool.append(str(s))
+    except Exception:  # noqa: BLE001,S110 - resources are optional evidence
+        pass
+    return label, pool
+
+
+def extract_facts(
+    path: str, caps: ArchiveCaps, trackers: list[tuple[int, str]]
+) -> dict[str, Any]:
+    """Parse the APK at ``path`` and return its facts plus the εxodus tracker ids it carries."""
+    from androguard.core.apk import APK  # noqa: PLC0415 - heavy; only ever in the worker
+    from loguru import logger  # noqa: PLC0415
+
+    logger.remove()
+    apk = APK(path)
+    manifest = apk.get_android_manifest_xml()
+    if manifest is None:
+        raise LookupError("AndroidManifest.xml missing or unreadable")
+    package = str(apk.get_package() or "")
+    target_sdk = _int(apk.get_target_sdk_version())
+    app_el = manifest.find("application")
+    app_attrs: dict[str, Any] = {}
+    if app_el is not None:
+        app_attrs = {
+            "name": str(app_el.get(ANDROID_NS + "name") or ""),
+            "debuggable": _bool_attr(app_el, "debuggable") is True,
+            "allow_backup": _bool_attr(app_el, "allowBackup"),
+            "uses_cleartext_traffic": _bool_attr(app_el, "usesCleartextTraffic"),
+            "network_security_config": str(app_el.get(ANDROID_NS + "networkSecurityConfig") or ""),
+        }
+    label, pool = _resource_strings(apk)
+
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+        budget = [caps.max_total_uncompressed]
+        dexes, warnings = _dex_sets(zf, caps, 0, budget)
+
+    superset: set[str] = set()
+    subset: set[str] = set()
+    packages: set[str] = set()
+    urls: set[str] = set()
+    privacy: list[str] = []
+    sdk_list_hits: list[str] = []
+    for member, dx in dexes:
+        head = header_classes(member.split("!")[-1])
+        superset |= head
+        subset |= head
+        strings = list(dx.strings())
+        superset |= classes_in(strings)
+        descs = dx.class_descriptors()
+        subset |= classes_in(descs)
+        for d in descs:
+            if d.startswith(b"L") and b"/" in d:
+                packages.add(d[1 : d.rfind(b"/")].decode("utf-8", "replace").replace("/", "."))
+        for s in strings:
+            if b"http" in s and len(urls) < MAX_URLS:
+                urls.update(u.decode("utf-8", "replace") for u in URL_RE.findall(s))
+            if len(s) < 400 and (b"rivacy" in s or b"\xe9\x9a\x90\xe7\xa7\x81" in s):
+                t = s.decode("utf-8", "replace")
+                if PRIVACY_RE.search(t) and len(privacy) < MAX_EVIDENCE:
+                    privacy.append(t)
+    for s in pool:
+        if len(s) < 2000 and PRIVACY_RE.search(s) and len(privacy) < 2 * MAX_EVIDENCE:
+            privacy.append(s[:200])
+        if len(s) < 2000 and SDK_LIST_RE.search(s) and len(sdk_list_hits) < MAX_EVIDENCE:
+            sdk_list_hits.append(s[:200])
+        if "http" in s and len(urls) < MAX_URLS:
+            urls.update(u.decode("utf-8", "replace") for u in URL_RE.findall(s.encode()))
+
+    def exact() -> set[str]:
+        out: set[str] = set()
+        for member, dx in dexes:
+            out |= header_classes(member.split("!")[-1])
+            try:
+                out |= classes_in(dx.dexdump_tokens())
+            except DexError as exc:
+                warnings.append(f"DEX {member!r}: {exc}")
+        return out
+
+    matcher = ExodusMatcher([Tracker(id=i, name="", code_signature=s) for i, s in trackers])
+    found = matcher.detect(superset, subset, exact)
+
+    native_libs = sorted({n.rsplit("/", 1)[-1] for n in names if n.startswith("lib/") and n.endswith(".so")})
+    assets = [n for n in names if n.startswith("assets/")][:5000]
+    privacy_assets = [n for n in assets if re.search(r"privacy|隐私|policy|agreement", n, re.I)]
+    try:
+        v1, v2, v3 = bool(apk.is_signed_v1()), bool(apk.is_signed_v2()), bool(apk.is_signed_v3())
+    except Exception as exc:  # noqa: BLE001 - a broken signing block is a finding, not a crash
+        v1 = v2 = v3 = False
+        warnings.append(f"signature block unreadable: {exc}")
+    return {
+        "package": package,
+        "app_name": label,
+        "version_name": str(apk.get_androidversion_name() or ""),
+        "version_code": str(apk.get_androidversion_code() or ""),
+        "min_sdk": _int(apk.get_min_sdk_version()),
+        "target_sdk": target_sdk,
+        "permissions": sorted(set(map(str, apk.get_permissions()))),
+        "application": app_attrs,
+        "components": _components(manifest, package, target_sdk),
+        "signature": {"v1": v1, "v2": v2, "v3": v3, "certificates": _certificates(apk)},
+        "native_libs": native_libs,
+        "dex_members": [m for m, _ in dexes],
+        "packages": sorted(packages),
+        "class_count": sum(dx.class_defs_size for _, dx in dexes),
+        "urls": sorted(urls)[:MAX_URLS],
+        "privacy_evidence": privacy,
+        "sdk_list_evidence": sdk_list_hits,
+        "assets": assets[:200],
+        "privacy_assets": privacy_assets[:50],
+        "exodus_tracker_ids": [t.id for t in found],
+        "warnings": warnings,
+    }
+
+
+__all__ = ["CLASS_RE", "extract_facts"]
