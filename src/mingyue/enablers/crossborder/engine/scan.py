@@ -1,0 +1,430 @@
+"""Scan files for personal information: text streams, tables (column verdicts), PDF and DOCX.
+
+Text is read in chunks through an incremental strict UTF-8 decoder, so a 2 GB file never sits in
+memory and a bad byte is reported with its offset. Entity offsets are character offsets into the
+file's decoded text (for PDF/DOCX: into the extracted text, pages/paragraphs joined by newlines).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import zipfile
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from .pii import Entity, PiiDetector
+
+CHUNK_BYTES = 1 << 20
+# Characters that can be part of an entity (see pii._ISLANDS) or precede a plate: a chunk is only
+# cut at a character outside this set, so no entity straddles two chunks.
+_CUTTABLE_EXCLUDE = frozenset(
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz._%+-@: ·挂学警"
+    "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+)
+_CONTEXT_KEEP = 32
+_MAX_CARRY = 4 << 20  # a run this long with no cut point (one huge token) is cut anyway
+_NUL = b"\x00"
+JSON_WHOLE_LIMIT = 256 << 20
+
+
+class ScanError(ValueError):
+    """The input cannot be scanned (binary, not UTF-8, truncated, corrupt); says where and why."""
+
+
+@dataclass
+class ColumnVerdict:
+    """What one column of a table holds, from the values scanned."""
+
+    name: str
+    values: int = 0
+    hits: Counter[str] = field(default_factory=Counter)
+    sensitive_hits: int = 0
+
+    @property
+    def verdict(self) -> str | None:
+        """The dominant PII type when it appears in at least 10 % of the non-empty values."""
+        if not self.hits or not self.values:
+            return None
+        type_, n = self.hits.most_common(1)[0]
+        return type_ if n * 10 >= self.values else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready mapping."""
+        return {
+            "name": self.name,
+            "values_scanned": self.values,
+            "hits": dict(self.hits),
+            "verdict": self.verdict,
+            "sensitive": self.sensitive_hits > 0,
+        }
+
+
+@dataclass
+class ScanResult:
+    """Entities found in one file, counts per type, and column verdicts for tables."""
+
+    kind: str
+    chars: int = 0
+    entities: list[Entity] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    columns: list[ColumnVerdict] = field(default_factory=list)
+    rows_scanned: int = 0
+    rows_total: int | None = None
+    sampled: bool = False
+    truncated_entities: bool = False
+
+    def add(self, ent: Entity, max_entities: int) -> None:
+        """Count an entity, keeping at most ``max_entities`` of them."""
+        self.counts[ent.type] += 1
+        if len(self.entities) < max_entities:
+            self.entities.append(ent)
+        else:
+            self.truncated_entities = True
+
+    def to_dict(self, key: bytes, show_values: bool = False) -> dict[str, Any]:
+        """Return the report: entities (hashes, not values, by default), counts, columns."""
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "chars": self.chars,
+            "entities": [
+                {k: v for k, v in e.to_dict(key, show_values).items() if k != "score"}
+                | {"score": e.score}
+                for e in self.entities
+            ],
+            "counts": dict(self.counts),
+            "sensitive": any(e.sensitive for e in self.entities),
+            "entities_truncated": self.truncated_entities,
+        }
+        if self.columns:
+            out["columns"] = [c.to_dict() for c in self.columns]
+            out["rows_scanned"] = self.rows_scanned
+            out["rows_total"] = self.rows_total
+            out["sampled"] = self.sampled
+        return out
+
+
+def _check_not_binary(head: bytes) -> None:
+    if b"\x00" in head:
+        raise ScanError(f"binary data: NUL byte at offset {head.index(_NUL)}")
+    if head:
+        control = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+        if control * 10 > len(head):
+            raise ScanError("binary data: more than 10% control bytes in the first block")
+
+
+def iter_text_chunks(fp: IO[bytes], chunk_bytes: int = CHUNK_BYTES) -> Iterator[str]:
+    """Decode a byte stream as strict UTF-8 (BOM dropped), chunk by chunk; errors name the byte."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
+    consumed = 0
+    first = True
+    while True:
+        block = fp.read(chunk_bytes)
+        if first:
+            _check_not_binary(block[:8192])
+            first = False
+        final = not block
+        try:
+            text = decoder.decode(block, final=final)
+        except UnicodeDecodeError as exc:
+            where = consumed + exc.start
+            if final:
+                raise ScanError(f"truncated UTF-8 sequence at end of input (byte {where})") from exc
+            raise ScanError(f"not UTF-8: invalid byte at offset {where}") from exc
+        if b"\x00" in block:
+            raise ScanError(f"binary data: NUL byte at offset {consumed + block.index(_NUL)}")
+        consumed += len(block)
+        if text:
+            yield text
+        if final:
+            return
+
+
+def scan_chunks(
+    chunks: Iterable[str],
+    detector: PiiDetector,
+    result: ScanResult,
+    max_entities: int = 100_000,
+) -> ScanResult:
+    """Detect entities across text chunks without splitting an entity or its context."""
+    carry = ""
+    context = ""
+    base = 0  # character offset of carry[0] in the whole text
+    for chunk in chunks:
+        buf = carry + chunk
+        cut = len(buf) - 64
+        while cut > 0 and buf[cut - 1] in _CUTTABLE_EXCLUDE:
+            cut -= 1
+        if cut <= 0 and len(buf) < _MAX_CARRY:
+            carry = buf
+            continue
+        if cut <= 0:
+            cut = len(buf) - 64
+        _emit(context + buf[:cut], len(context), base, detector, result, max_entities)
+        context = buf[max(0, cut - _CONTEXT_KEEP) : cut]
+        base += cut
+        carry = buf[cut:]
+    if carry:
+        _emit(context + carry, len(context), base, detector, result, max_entities)
+    result.chars = base + len(carry)
+    return result
+
+
+def _emit(
+    text: str, skip: int, base: int, detector: PiiDetector, result: ScanResult, max_entities: int
+) -> None:
+    for ent in detector.detect(text):
+        if ent.start < skip:
+            continue
+        ent.start += base - skip
+        ent.end += base - skip
+        result.add(ent, max_entities)
+
+
+def scan_text_file(path: Path, detector: PiiDetector, max_entities: int = 100_000) -> ScanResult:
+    """Scan a UTF-8 text file as a stream."""
+    with path.open("rb") as fp:
+        return scan_chunks(iter_text_chunks(fp), detector, ScanResult("text"), max_entities)
+
+
+def _column_update(col: ColumnVerdict, value: Any, detector: PiiDetector) -> None:
+    if value is None:
+        return
+    text = value if isinstance(value, str) else str(value)
+    if not text.strip():
+        return
+    col.values += 1
+    seen = set()
+    for ent in detector.detect(text):
+        if ent.type not in seen:
+            col.hits[ent.type] += 1
+            seen.add(ent.type)
+        if ent.sensitive:
+            col.sensitive_hits += 1
+
+
+def _sample_step(size: int, sample_bytes: int | None) -> int:
+    if not sample_bytes or size <= sample_bytes:
+        return 1
+    return max(1, -(-size // sample_bytes))
+
+
+def scan_csv(
+    path: Path,
+    detector: PiiDetector,
+    sample_bytes: int | None = 64 << 20,
+    max_entities: int = 100_000,
+) -> ScanResult:
+    """Scan a CSV: entities with offsets in the text, and per-column verdicts (sampled rows when big)."""
+    with path.open("rb") as fp:
+        result = scan_chunks(iter_text_chunks(fp), detector, ScanResult("csv"), max_entities)
+    step = _sample_step(path.stat().st_size, sample_bytes)
+    with path.open("rb") as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
+        reader = csv.reader(text)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return result
+        except csv.Error as exc:
+            raise ScanError(f"CSV: {exc}") from exc
+        cols = [ColumnVerdict(name or f"column_{i + 1}") for i, name in enumerate(header)]
+        total = 0
+        try:
+            for i, row in enumerate(reader):
+                total += 1
+                if i % step:
+                    continue
+                result.rows_scanned += 1
+                for col, value in zip(cols, row, strict=False):
+                    _column_update(col, value, detector)
+        except csv.Error as exc:
+            raise ScanError(f"CSV line {reader.line_num}: {exc}") from exc
+    result.columns = cols
+    result.rows_total = total
+    result.sampled = step > 1
+    return result
+
+
+def _flatten(obj: Any, prefix: str, out: dict[str, list[Any]]) -> None:
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            _flatten(v, f"{prefix}.{k}" if prefix else str(k), out)
+    elif isinstance(obj, list):
+        for v in obj:
+            _flatten(v, f"{prefix}[]", out)
+    else:
+        out[prefix or "$"].append(obj)
+
+
+def scan_json(
+    path: Path,
+    detector: PiiDetector,
+    sample_bytes: int | None = 64 << 20,
+    max_entities: int = 100_000,
+) -> ScanResult:
+    """Scan JSON or JSON Lines: text entities plus a verdict per key path."""
+    with path.open("rb") as fp:
+        result = scan_chunks(iter_text_chunks(fp), detector, ScanResult("json"), max_entities)
+    size = path.stat().st_size
+    lines = path.suffix.lower() in (".jsonl", ".ndjson")
+    values: dict[str, list[Any]] = defaultdict(list)
+    cols: dict[str, ColumnVerdict] = {}
+    if lines:
+        step = _sample_step(size, sample_bytes)
+        total = 0
+        with path.open("r", encoding="utf-8-sig") as fp:
+            for lineno, line in enumerate(fp, 1):
+                if not line.strip():
+                    continue
+                total += 1
+                if (total - 1) % step:
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ScanError(f"JSON Lines line {lineno}: {exc.msg}") from exc
+                result.rows_scanned += 1
+                _flatten(record, "", values)
+                for name, vals in values.items():
+                    col = cols.setdefault(name, ColumnVerdict(name))
+                    for v in vals:
+                        _column_update(col, v, detector)
+                values.clear()
+        result.rows_total = total
+        result.sampled = step > 1
+    else:
+        if size > JSON_WHOLE_LIMIT:
+            raise ScanError(
+                f"JSON document of {size} bytes is larger than {JSON_WHOLE_LIMIT}; use JSON Lines"
+            )
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8-sig"))
+        except json.JSONDecodeError as exc:
+            raise ScanError(f"JSON line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+        records = doc if isinstance(doc, list) else [doc]
+        result.rows_total = len(records)
+        for record in records:
+            result.rows_scanned += 1
+            _flatten(record, "", values)
+        for name, vals in values.items():
+            col = cols.setdefault(name, ColumnVerdict(name))
+            for v in vals:
+                _column_update(col, v, detector)
+    result.columns = list(cols.values())
+    return result
+
+
+def scan_parquet(
+    path: Path, detector: PiiDetector, sample_rows: int | None = 200_000
+) -> ScanResult:
+    """Scan a Parquet file column by column (row batches; at most ``sample_rows`` rows)."""
+    import pyarrow.parquet as pq  # heavy: only when a Parquet file is scanned
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid / OSError subclasses
+        raise ScanError(f"not a readable Parquet file: {exc}") from exc
+    result = ScanResult("parquet")
+    names = pf.schema_arrow.names
+    cols = [ColumnVerdict(n) for n in names]
+    result.rows_total = pf.metadata.num_rows
+    try:
+        for batch in pf.iter_batches(batch_size=8192):
+            take = batch.num_rows
+            if sample_rows is not None:
+                take = min(take, sample_rows - result.rows_scanned)
+            if take <= 0:
+                result.sampled = True
+                break
+            for col, array in zip(cols, batch.columns, strict=True):
+                for value in array.slice(0, take).to_pylist():
+                    _column_update(col, value, detector)
+            result.rows_scanned += take
+    except OSError as exc:
+        raise ScanError(f"corrupt Parquet data: {exc}") from exc
+    result.sampled = result.sampled or result.rows_scanned < (result.rows_total or 0)
+    for col in cols:
+        for type_, n in col.hits.items():
+            result.counts[type_] += n
+    result.columns = cols
+    return result
+
+
+def extract_pdf_text(path: Path) -> str:
+    """Extract the text of every page (pypdf), pages joined by newlines."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        return "\n".join(page.extract_text() or "" for page in reader.pages)
+    except (PdfReadError, ValueError, KeyError, OSError) as exc:
+        raise ScanError(f"not a readable PDF: {exc}") from exc
+
+
+def extract_docx_text(path: Path) -> str:
+    """Extract paragraph and table-cell text from a DOCX (python-docx)."""
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(str(path))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise ScanError(f"not a readable DOCX: {exc}") from exc
+    parts = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            parts.extend(cell.text for cell in row.cells)
+    return "\n".join(parts)
+
+
+def detect_kind(path: Path) -> str:
+    """Tell the file kind from its first bytes, then its extension."""
+    with path.open("rb") as fp:
+        head = fp.read(8)
+    suffix = path.suffix.lower()
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"PK\x03\x04"):
+        if suffix == ".docx":
+            return "docx"
+        raise ScanError("ZIP archive that is not a DOCX document")
+    if suffix in (".pdf", ".docx", ".parquet"):
+        raise ScanError(f"{suffix[1:].upper()} file does not start with its signature (corrupt)")
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".json", ".jsonl", ".ndjson"):
+        return "json"
+    return "text"
+
+
+def scan_file(
+    path: str | Path,
+    detector: PiiDetector | None = None,
+    sample_bytes: int | None = 64 << 20,
+    max_entities: int = 100_000,
+) -> ScanResult:
+    """Scan one file of any supported kind and return its entities, counts and columns."""
+    p = Path(path)
+    if not p.is_file():
+        raise ScanError(f"no such file: {p}")
+    det = detector or PiiDetector()
+    kind = detect_kind(p)
+    if kind == "csv":
+        return scan_csv(p, det, sample_bytes, max_entities)
+    if kind == "json":
+        return scan_json(p, det, sample_bytes, max_entities)
+    if kind == "parquet":
+        return scan_parquet(p, det)
+    if kind in ("pdf", "docx"):
+        text = extract_pdf_text(p) if kind == "pdf" else extract_docx_text(p)
+        return scan_chunks([text], det, ScanResult(kind), max_entities)
+    return scan_text_file(p, det, max_entities)
