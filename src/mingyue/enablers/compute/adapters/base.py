@@ -1,0 +1,62 @@
+"""The one interface every compute backend implements (local, Slurm, Ray)."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from mingyue.core.errors import Conflict, MingyueError
+
+from ..engine.spec import JobSpec
+from ..engine.states import Capacity, EngineStatus, Usage
+
+
+class EngineUnavailable(MingyueError):
+    """The pool's engine does not answer (HTTP 503): jobs go elsewhere or wait."""
+
+    status = 503
+    exit_code = 1
+
+
+class JobFinished(Conflict):
+    """The job already ended; there is nothing to cancel (HTTP 409)."""
+
+
+@runtime_checkable
+class ComputeAdapter(Protocol):
+    """Submit, watch, stop and account jobs on one engine."""
+
+    kind: str
+
+    def submit(self, job_id: str, spec: JobSpec) -> str:
+        """Start or queue the job; return the engine's id for it."""
+        ...
+
+    def status(self, engine_id: str) -> EngineStatus | None:
+        """Return the engine's view of the job, or None when the engine does not know it.
+
+        Raise EngineUnavailable when the engine does not answer.
+        """
+        ...
+
+    def cancel(self, engine_id: str) -> EngineStatus:
+        """Stop the job; raise JobFinished when it already ended."""
+        ...
+
+    def logs(self, engine_id: str, tail_bytes: int = 65536) -> str:
+        """Return the end of the job's output."""
+        ...
+
+    def usage(self, engine_id: str) -> Usage | None:
+        """Return seconds and resources from the engine's accounting (None until it started)."""
+        ...
+
+    def capacity(self) -> Capacity:
+        """Return the engine's capacity and queue state, read from the engine itself."""
+        ...
+
+
+def finished_error(engine_id: str, state: str) -> JobFinished:
+    """Build the clear message for cancelling a job that already ended."""
+    return JobFinished("compute.job_finished",
+                       f"job {engine_id} already {state}; there is nothing to cancel",
+                       state=state)

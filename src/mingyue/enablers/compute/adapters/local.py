@@ -1,0 +1,249 @@
+"""Local backend: each job runs on this machine under a supervisor process with resource limits.
+
+The embedded default: no server. Each job gets ``ROOT/<job_id>/``; the supervisor
+(``local_runner.py``) records pid, start and end there, so the platform can restart and still
+know every job. Jobs start at once (the local pool does not queue); ``capacity()`` reports the
+CPUs in use so the matcher sends work elsewhere when this machine is busy.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mingyue.core.errors import Conflict, InvalidInput
+
+from ..engine.spec import JobSpec
+from ..engine.states import Capacity, EngineStatus, JobState, Usage
+from .base import finished_error
+from .local_runner import proc_start_tick, write_json
+
+RUNNER = Path(__file__).with_name("local_runner.py")
+_STATES = {"succeeded": JobState.SUCCEEDED, "failed": JobState.FAILED,
+           "cancelled": JobState.CANCELLED}
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return None  # being written; the rename makes this rare
+
+
+def _alive(pid: int | None, tick: int | None) -> bool:
+    """Say whether the recorded process still runs (same pid AND same start tick, not a zombie)."""
+    if not pid:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] == "Z":
+        return False
+    return tick is None or int(fields[19]) == tick
+
+
+def _ts(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, tz=UTC) if value is not None else None
+
+
+def billed_seconds(start: float, end: float) -> int:
+    """Whole seconds for [start, end): a started second counts (at least one)."""
+    return max(1, math.ceil(round(end - start, 3)))
+
+
+class LocalAdapter:
+    """Run jobs as supervised subprocesses on this machine."""
+
+    kind = "local"
+
+    def __init__(self, root: str | Path, *, cpus: int | None = None,
+                 python: str = sys.executable) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.cpus = cpus or os.cpu_count() or 1
+        self.python = python
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+
+    def _dir(self, engine_id: str) -> Path:
+        if not engine_id or "/" in engine_id or engine_id.startswith("."):
+            raise InvalidInput("compute.job_id_invalid", f"bad job id {engine_id!r}",
+                               field="job_id")
+        return self.root / engine_id
+
+    def submit(self, job_id: str, spec: JobSpec) -> str:
+        """Start the job under its supervisor; return its id (the job dir's name)."""
+        if spec.reservation is not None:
+            raise InvalidInput("compute.local_no_reservation",
+                               "the local pool runs batch jobs, not reservations",
+                               field="reservation")
+        if spec.image is not None:
+            raise InvalidInput("compute.local_no_image",
+                               "the local pool runs commands, not container images", field="image")
+        job_dir = self._dir(job_id)
+        try:
+            job_dir.mkdir()
+        except FileExistsError:
+            raise Conflict("compute.job_exists", f"job {job_id} already exists",
+                           job_id=job_id) from None
+        write_json(job_dir / "job.json", {
+            "command": spec.command, "env": dict(spec.env), "cpus": spec.cpus,
+            "memory_mb": spec.memory_mb, "max_runtime_s": spec.max_runtime_s,
+            "submitted": time.time(),
+        })
+        with (job_dir / "runner.log").open("wb") as log:
+            proc = subprocess.Popen(
+                [self.python, "-I", str(RUNNER), str(job_dir)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, close_fds=True,
+            )
+        self._children[job_id] = proc
+        # The supervisor is our child until it ends: a daemon thread reaps it (no zombie, and
+        # no Popen left to warn when the adapter goes away while the job still runs).
+        threading.Thread(target=self._wait_child, args=(job_id, proc), daemon=True,
+                         name=f"compute-local-{job_id}").start()
+        return job_id
+
+    def _wait_child(self, job_id: str, proc: subprocess.Popen[bytes]) -> None:
+        proc.wait()
+        self._children.pop(job_id, None)
+
+    def status(self, engine_id: str) -> EngineStatus | None:
+        """Read the job's state from its files and processes."""
+        job_dir = self._dir(engine_id)
+        if not (job_dir / "job.json").exists():
+            return None
+        end = _read(job_dir / "end.json")
+        started = _read(job_dir / "started.json")
+        if end is not None:
+            start = end.get("start")
+            seconds = billed_seconds(start, end["end"]) if start is not None else 0
+            return EngineStatus(_STATES[end["state"]], end.get("reason"), _ts(start),
+                                _ts(end["end"]), end.get("exit_code"), seconds,
+                                self._tres(job_dir))
+        if started is not None:
+            if _alive(started["pid"], started.get("tick")) or self._runner_alive(job_dir):
+                return EngineStatus(JobState.RUNNING, started_at=_ts(started["start"]))
+            return EngineStatus(JobState.FAILED, "the supervisor and the job exited without "
+                                "recording an end (host restart?)", _ts(started["start"]))
+        if self._runner_alive(job_dir) or engine_id in self._children:
+            return EngineStatus(JobState.QUEUED)
+        runner = _read(job_dir / "runner.json")
+        if runner is None and time.time() - (job_dir / "job.json").stat().st_mtime < 30:
+            return EngineStatus(JobState.QUEUED)  # the supervisor is still starting
+        return EngineStatus(JobState.FAILED, "the supervisor did not start the job: "
+                            + self._runner_log(job_dir))
+
+    def _runner_alive(self, job_dir: Path) -> bool:
+        runner = _read(job_dir / "runner.json")
+        return runner is not None and _alive(runner.get("pid"), runner.get("tick"))
+
+    def _runner_log(self, job_dir: Path) -> str:
+        try:
+            return (job_dir / "runner.log").read_text(errors="replace")[-500:].strip() or "no log"
+        except OSError:
+            return "no log"
+
+    def _tres(self, job_dir: Path) -> dict[str, str]:
+        spec = _read(job_dir / "job.json") or {}
+        tres = {"cpu": str(spec.get("cpus", 1))}
+        if spec.get("memory_mb"):
+            tres["mem"] = f"{spec['memory_mb']}M"
+        return tres
+
+    def cancel(self, engine_id: str, *, wait_s: float = 5.0) -> EngineStatus:
+        """Ask the job to stop (SIGTERM to its process group, SIGKILL after a grace period)."""
+        st = self.status(engine_id)
+        if st is None:
+            raise InvalidInput("compute.job_unknown", f"no local job {engine_id}", field="job_id")
+        if st.state.terminal:
+            raise finished_error(engine_id, st.state.value)
+        job_dir = self._dir(engine_id)
+        (job_dir / "cancel").touch()
+        started = _read(job_dir / "started.json")
+        if started is not None and _alive(started["pid"], started.get("tick")):
+            try:
+                os.killpg(started["pid"], signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            st = self.status(engine_id)
+            if st is not None and st.state.terminal:
+                return st
+            time.sleep(0.05)
+        if started is not None:
+            try:
+                os.killpg(started["pid"], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return self.status(engine_id) or EngineStatus(JobState.CANCELLED, "cancelled by request")
+
+    def logs(self, engine_id: str, tail_bytes: int = 65536) -> str:
+        """Return the end of stdout, then stderr when there is any."""
+        job_dir = self._dir(engine_id)
+        if not (job_dir / "job.json").exists():
+            raise InvalidInput("compute.job_unknown", f"no local job {engine_id}", field="job_id")
+        parts = []
+        for name in ("stdout.log", "stderr.log"):
+            path = job_dir / name
+            if not path.exists():
+                continue
+            with path.open("rb") as fh:
+                size = fh.seek(0, os.SEEK_END)
+                fh.seek(max(size - tail_bytes, 0))
+                text = fh.read().decode("utf-8", errors="replace")
+            if name == "stderr.log" and text:
+                text = "--- stderr ---\n" + text
+            parts.append(text)
+        return "".join(parts)
+
+    def usage(self, engine_id: str) -> Usage | None:
+        """Return seconds from the supervisor's records and the CPUs/memory it granted."""
+        job_dir = self._dir(engine_id)
+        spec = _read(job_dir / "job.json")
+        started = _read(job_dir / "started.json")
+        if spec is None or started is None:
+            return None
+        end = _read(job_dir / "end.json")
+        end_t = end["end"] if end else time.time()
+        return Usage(
+            seconds=billed_seconds(started["start"], end_t),
+            started_at=_ts(started["start"]),
+            ended_at=_ts(end["end"]) if end else None,
+            cpus=int(spec.get("cpus", 1)),
+            memory_mb=int(spec.get("memory_mb") or 0),
+            tres=self._tres(job_dir),
+            source="local supervisor records",
+        )
+
+    def capacity(self) -> Capacity:
+        """Count CPUs held by jobs that have not ended."""
+        used = 0
+        running = 0
+        for job_dir in self.root.iterdir():
+            if not job_dir.is_dir() or (job_dir / "end.json").exists():
+                continue
+            spec = _read(job_dir / "job.json")
+            if spec is None:
+                continue
+            started = _read(job_dir / "started.json")
+            if started is not None and _alive(started["pid"], started.get("tick")):
+                used += int(spec.get("cpus", 1))
+                running += 1
+        return Capacity(cpus=self.cpus, free_cpus=max(self.cpus - used, 0), running=running)
+
+
+__all__ = ["LocalAdapter", "billed_seconds", "proc_start_tick"]

@@ -1,0 +1,125 @@
+"""Local backend: real subprocesses under limits, restart-safe records, engine-side kills."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from mingyue.core.errors import InvalidInput
+from mingyue.enablers.compute.adapters.base import ComputeAdapter, JobFinished
+from mingyue.enablers.compute.adapters.local import LocalAdapter
+from mingyue.enablers.compute.engine.spec import load_spec
+from mingyue.enablers.compute.engine.states import EngineStatus, JobState
+
+
+def wait_terminal(ad: LocalAdapter, jid: str, timeout: float = 20) -> EngineStatus:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = ad.status(jid)
+        assert st is not None
+        if st.state.terminal:
+            return st
+        time.sleep(0.05)
+    raise AssertionError(f"{jid} did not finish: {ad.status(jid)}")
+
+
+def wait_running(ad: LocalAdapter, jid: str, timeout: float = 20) -> EngineStatus:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = ad.status(jid)
+        assert st is not None
+        if st.state is JobState.RUNNING:
+            return st
+        time.sleep(0.02)
+    raise AssertionError(f"{jid} did not start: {ad.status(jid)}")
+
+
+@pytest.fixture
+def ad(tmp_path: Path) -> LocalAdapter:
+    return LocalAdapter(tmp_path / "jobs", cpus=4)
+
+
+def test_protocol(ad: LocalAdapter) -> None:
+    assert isinstance(ad, ComputeAdapter)
+
+
+def test_echo_succeeds_with_logs_and_usage(ad: LocalAdapter) -> None:
+    jid = ad.submit("j1", load_spec({"command": "echo hi; echo oops >&2", "cpus": 1}))
+    st = wait_terminal(ad, jid)
+    assert st.state is JobState.SUCCEEDED and st.exit_code == 0
+    assert st.seconds == 1  # a started second counts
+    logs = ad.logs(jid)
+    assert logs.startswith("hi\n") and "--- stderr ---\noops" in logs
+    u = ad.usage(jid)
+    assert u is not None and u.seconds == st.seconds and u.cpus == 1
+    assert u.started_at is not None and u.ended_at is not None
+
+
+def test_exit_code_and_time_limit(ad: LocalAdapter) -> None:
+    bad = ad.submit("bad", load_spec({"command": "exit 3"}))
+    slow = ad.submit("slow", load_spec({"command": "sleep 30", "max_runtime_s": 1}))
+    st = wait_terminal(ad, bad)
+    assert (st.state, st.reason, st.exit_code) == (JobState.FAILED, "exit code 3", 3)
+    st = wait_terminal(ad, slow)
+    assert st.state is JobState.FAILED and st.reason == "time limit reached (1 s)"
+    assert st.seconds is not None and 1 <= st.seconds <= 3
+
+
+def test_memory_limit(ad: LocalAdapter) -> None:
+    jid = ad.submit("mem", load_spec({
+        "command": "python3 -c \"b = bytearray(400 * 1024 * 1024); print(len(b))\"",
+        "memory_mb": 100}))
+    st = wait_terminal(ad, jid)
+    assert st.state is JobState.FAILED
+    assert "MemoryError" in ad.logs(jid)
+
+
+def test_cancel_then_cancel_again(ad: LocalAdapter) -> None:
+    jid = ad.submit("c", load_spec({"command": "sleep 30"}))
+    wait_running(ad, jid)
+    st = ad.cancel(jid)
+    assert st.state is JobState.CANCELLED and st.reason == "cancelled by request"
+    with pytest.raises(JobFinished) as exc:
+        ad.cancel(jid)
+    assert "already cancelled" in exc.value.message
+
+
+def test_killed_inside_engine_is_failed_with_real_seconds(ad: LocalAdapter) -> None:
+    jid = ad.submit("k", load_spec({"command": "sleep 30"}))
+    wait_running(ad, jid)
+    time.sleep(1.2)
+    started = json.loads((ad.root / jid / "started.json").read_text())
+    os.kill(started["pid"], signal.SIGKILL)
+    st = wait_terminal(ad, jid)
+    assert st.state is JobState.FAILED and st.reason == "killed by signal SIGKILL"
+    assert st.seconds == 2  # 1.2 s and change, a started second counts; not the 30 asked for
+
+
+def test_restart_reads_the_same_truth(ad: LocalAdapter) -> None:
+    jid = ad.submit("r", load_spec({"command": "sleep 1; echo done"}))
+    wait_running(ad, jid)
+    again = LocalAdapter(ad.root, cpus=4)  # a restarted platform: no Popen handles
+    assert again.status(jid) is not None and again.status(jid).state is JobState.RUNNING  # type: ignore[union-attr]
+    assert again.capacity().free_cpus == 3
+    st = wait_terminal(again, jid)
+    assert st.state is JobState.SUCCEEDED and again.logs(jid) == "done\n"
+    assert again.capacity().free_cpus == 4
+
+
+def test_unknown_duplicate_and_unsupported(ad: LocalAdapter) -> None:
+    assert ad.status("nope") is None
+    with pytest.raises(InvalidInput):
+        ad.status("../etc")
+    ad.submit("d", load_spec({"command": "true"}))
+    with pytest.raises(Exception, match="already exists"):
+        ad.submit("d", load_spec({"command": "true"}))
+    with pytest.raises(InvalidInput) as exc:
+        ad.submit("img", load_spec({"image": "alpine"}))
+    assert exc.value.field == "image"
+    assert not (ad.root / "img").exists()  # nothing half-written
+    wait_terminal(ad, "d")
