@@ -1,0 +1,189 @@
+"""DuckDB in a separate, memory- and time-limited process with a hardened connection.
+
+The parser is not the only wall: the worker opens a fresh in-memory DuckDB per query, registers the
+request's Parquet files as views, allows exactly those paths, then sets
+``enable_external_access=false`` and ``lock_configuration=true`` so file readers, COPY, ATTACH,
+INSTALL and LOAD raise even if a query got past the SQL check. The worker lives in its own process
+with RLIMIT_AS, and the parent kills it when a query runs past its time limit.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from ..engine.errors import ExecutionFailed, Refusal
+from .base import ExecResult
+
+
+def _quote_path(p: Path) -> str:
+    return "'" + str(p).replace("'", "''") + "'"
+
+
+def run_in_connection(sql: str, params: Any, tables: dict[str, Path], *, max_rows: int,
+                      memory_mb: int, threads: int) -> ExecResult:
+    """Run one query in a fresh hardened DuckDB connection (called inside the worker)."""
+    import duckdb
+
+    t0, c0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+    con = duckdb.connect(config={"memory_limit": f"{max(memory_mb // 2, 64)}MB",
+                                 "threads": str(threads)})
+    try:
+        scanned = 0
+        for name, path in tables.items():
+            con.sql(f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({_quote_path(path)})')
+            meta = con.sql(f"SELECT sum(num_rows) FROM parquet_file_metadata("
+                           f"{_quote_path(path)})").fetchall()[0]
+            scanned += int(meta[0] or 0) if meta else 0
+        paths = ", ".join(_quote_path(p) for p in tables.values())
+        con.sql(f"SET allowed_paths=[{paths}]")
+        con.sql("SET enable_external_access=false")
+        con.sql("SET autoinstall_known_extensions=false")
+        con.sql("SET autoload_known_extensions=false")
+        con.sql("SET lock_configuration=true")
+        rel = con.sql(sql, params=params or None)
+        columns = list(rel.columns)
+        rows = rel.limit(max_rows + 1).fetchall()
+        if len(rows) > max_rows:
+            raise Refusal("gate.oversized_result", f"the result has more than {max_rows} rows",
+                          limit=max_rows)
+    finally:
+        con.close()
+    c1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
+    return ExecResult(columns, [tuple(r) for r in rows], scanned, cpu, time.perf_counter() - t0)
+
+
+def _worker(conn: Connection, out: Connection, memory_mb: int) -> None:
+    limit = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        kind, payload = job
+        try:
+            if kind == "sql":
+                result: Any = run_in_connection(memory_mb=memory_mb, **payload)
+            elif kind == "call":
+                fn, kwargs = payload
+                result = fn(**kwargs)
+            else:
+                raise ValueError(kind)
+            out.send(("ok", result))
+        except Refusal as exc:
+            out.send(("refusal", (exc.rule, exc.message, exc.params)))
+        except MemoryError:
+            out.send(("error", ("exec.memory_limit", "the query ran out of its memory limit")))
+        except BaseException as exc:  # noqa: BLE001 - every failure goes back as data
+            name = type(exc).__name__
+            rule = "exec.memory_limit" if "memory" in str(exc).lower() else "exec.engine_error"
+            out.send(("error", (rule, f"{name}: {str(exc)[:300]}")))
+
+
+class DuckDBSandbox:
+    """A DuckDB worker process with memory and time limits; reused across queries."""
+
+    name = "duckdb"
+
+    def __init__(self, *, memory_mb: int = 3072, timeout_s: float = 60.0, threads: int = 2) -> None:
+        self.memory_mb = memory_mb
+        self.timeout_s = timeout_s
+        self.threads = threads
+        self._proc: Any = None
+        self._conn: Connection | None = None
+        self._send: Connection | None = None
+
+    def _ensure(self) -> Connection:
+        if self._proc is None or self._proc.poll() is not None:
+            # A fresh interpreter (not multiprocessing's spawn, which re-imports the caller's
+            # __main__): two pipes carry pickled jobs and results.
+            job_r, job_w = os.pipe()
+            res_r, res_w = os.pipe()
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(job_r), str(res_w), str(self.memory_mb)],
+                pass_fds=(job_r, res_w), stdin=subprocess.DEVNULL, close_fds=True)
+            os.close(job_r)
+            os.close(res_w)
+            self._send = Connection(job_w, readable=False)
+            self._conn = Connection(res_r, writable=False)
+        assert self._conn is not None
+        return self._conn
+
+    def _kill(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait(5)
+        for c in (self._conn, self._send):
+            if c is not None:
+                c.close()
+        self._proc, self._conn, self._send = None, None, None
+
+    def _submit(self, job: tuple[str, Any], timeout_s: float | None) -> Any:
+        conn = self._ensure()
+        assert self._send is not None
+        self._send.send(job)
+        limit = self.timeout_s if timeout_s is None else timeout_s
+        if not conn.poll(limit):
+            self._kill()
+            raise ExecutionFailed("exec.timeout", f"the computation ran past {limit:g} s",
+                                  seconds=limit)
+        try:
+            status, value = conn.recv()
+        except EOFError as exc:  # the worker died: RLIMIT_AS abort, segfault
+            self._kill()
+            raise ExecutionFailed("exec.memory_limit", "the sandbox process died (memory "
+                                  "limit)") from exc
+        if status == "ok":
+            return value
+        if status == "refusal":
+            rule, message, params = value
+            raise Refusal(rule, message, **params)
+        rule, message = value
+        if rule == "exec.memory_limit":
+            self._kill()
+        raise ExecutionFailed(rule, message)
+
+    def run(self, sql: str, params: list[Any] | dict[str, Any], tables: dict[str, Path], *,
+            max_rows: int, timeout_s: float | None = None) -> ExecResult:
+        """Run ``sql`` in the worker; raise ExecutionFailed on time or memory limits."""
+        payload = {"sql": sql, "params": params, "tables": {k: Path(v) for k, v in tables.items()},
+                   "max_rows": max_rows, "threads": self.threads}
+        result: ExecResult = self._submit(("sql", payload), timeout_s)
+        return result
+
+    def call(self, fn: Any, kwargs: dict[str, Any], *, timeout_s: float | None = None) -> Any:
+        """Run a module-level function in the worker (model training templates)."""
+        return self._submit(("call", (fn, kwargs)), timeout_s)
+
+    def close(self) -> None:
+        """Stop the worker process."""
+        if self._send is not None and self._proc is not None and self._proc.poll() is None:
+            try:
+                self._send.send(None)
+                self._proc.wait(5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self._kill()
+
+    def __enter__(self) -> DuckDBSandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+if __name__ == "__main__":
+    os.dup2(2, 1)  # stray prints of libraries must not reach the result pipe
+    _worker(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]),
+            readable=False), int(sys.argv[3]))
