@@ -13,7 +13,6 @@ admin = Enabler(
     title={"zh": "组织与用户", "en": "Organizations & users"},
     router="mingyue.coreapps.admin.api:router",
     console="mingyue.coreapps.admin.console:router",
-    cli="mingyue.coreapps.admin.cli:app",
     permissions={
         "core.org.read": ALL,
         "core.org.manage": ("platform_admin",),
@@ -115,6 +114,7 @@ billing = Enabler(
         "core.usage.recorded": "A usage record was written",
         "core.tariff.created": "A tariff was created",
         "core.quota.set": "A free pool or quota was set",
+        "core.quota.consumed": "A free pool was drawn outside a usage record",
         "core.statement.issued": "A monthly statement was issued",
     },
     meters={"core.api_calls": MeterSpec(unit="call", description="API calls (demo meter)")},
