@@ -34,6 +34,8 @@ class Actor:
     is_sme: bool = False
     org_name: str = ""
     locale: str = "zh_CN"
+    # Enabler keys switched on for the actor's organization (None: all installed ones).
+    enabled: frozenset[str] | None = None
 
     @property
     def is_system(self) -> bool:
@@ -43,6 +45,10 @@ class Actor:
     def has_role(self, *roles: str) -> bool:
         """Tell whether the actor holds any of the roles."""
         return bool(self.roles.intersection(roles))
+
+    def enabler_enabled(self, key: str) -> bool:
+        """Tell whether the actor's organization has this enabler switched on."""
+        return self.enabled is None or key in self.enabled
 
     def label(self) -> str:
         """Return the actor as written in the ledger."""

@@ -163,7 +163,9 @@ def actor_for(user: User) -> Actor:
     org = user.organization
     return Actor(user_id=user.id, username=user.username, organization_id=user.organization_id,
                  org_kind=org.kind, roles=frozenset(user.roles), is_sme=bool(org.is_sme),
-                 org_name=org.name, locale=user.locale)
+                 org_name=org.name, locale=user.locale,
+                 enabled=frozenset(org.enabled_enablers) if org.enabled_enablers is not None
+                 else None)
 
 
 def find_user(session: Any, username: str) -> User | None:

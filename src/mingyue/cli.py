@@ -1,0 +1,241 @@
+"""The ``mingyue`` command: serve, demo, db, user, audit, worker, dev … and every enabler's group."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mingyue.cli_support import (
+    AsUser,
+    DataDir,
+    JsonOut,
+    cli_uow,
+    emit,
+    ensure_database,
+    fail,
+    run_cli,
+    settings_for,
+)
+
+app = typer.Typer(name="mingyue", help="明月湖π赋能平台 · Mingyue Lake π enabling platforms",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database: migrations.", no_args_is_help=True)
+user_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)
+dev_app = typer.Typer(help="Developer tools.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(dev_app, name="dev")
+
+
+@app.command()
+def serve(host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="Port.")] = 8000,
+          data_dir: DataDir = None,
+          workers: Annotated[int, typer.Option(help="Uvicorn worker processes.")] = 1) -> None:
+    """Serve the console and the API."""
+    import os
+
+    import uvicorn
+
+    settings = settings_for(data_dir)
+    with run_cli():
+        ensure_database(settings)
+    os.environ["MINGYUE_DATA_DIR"] = str(settings.data_dir.resolve())
+    sys.stderr.write(f"mingyue: serving http://{host}:{port}/ (data dir {settings.data_dir})\n")
+    uvicorn.run("mingyue.web.asgi:app", host=host, port=port, workers=workers,
+                log_level="warning", factory=False)
+
+
+@app.command()
+def demo(data_dir: DataDir = None, json_out: JsonOut = False,
+         serve_after: Annotated[bool, typer.Option("--serve", help="Serve afterwards.")] = False,
+         host: Annotated[str, typer.Option(help="Bind address for --serve.")] = "127.0.0.1",
+         port: Annotated[int, typer.Option(help="Port for --serve.")] = 8000) -> None:
+    """Create a data dir with demo organizations, users, cases, usage and ledger entries."""
+    from mingyue.demo import build_demo
+
+    settings = settings_for(data_dir)
+    with run_cli():
+        ensure_database(settings)
+        result = build_demo(settings, url=f"http://{host}:{port}/")
+    if json_out:
+        emit(result, True)
+    else:
+        sys.stderr.write(f"demo data in {settings.data_dir}; log in at {result['url']}\n")
+        emit(result["users"], False, title="demo users")
+    if serve_after:
+        serve(host=host, port=port, data_dir=data_dir, workers=1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDir = None) -> None:
+    """Upgrade the database to the newest migrations of the core and every enabler."""
+    from mingyue.core import migrate
+
+    settings = settings_for(data_dir)
+    with run_cli():
+        migrate.upgrade(settings)
+    sys.stderr.write("database is up to date\n")
+
+
+@db_app.command("current")
+def db_current(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+    """Show the database's revisions and the code's heads."""
+    from mingyue.core import migrate
+
+    settings = settings_for(data_dir)
+    emit({"current": sorted(migrate.current(settings)), "heads": sorted(migrate.heads(settings))},
+         json_out)
+
+
+@user_app.command("create")
+def user_create(username: str, organization: Annotated[str, typer.Option(
+                    help="Organization name or id.")],
+                role: Annotated[list[str], typer.Option(help="Role (repeatable).")],
+                password: Annotated[str, typer.Option(prompt=True, hide_input=True,
+                                                      envvar="MINGYUE_NEW_PASSWORD")],
+                data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
+                ) -> None:
+    """Create a user in an organization."""
+    from sqlalchemy import select
+
+    from mingyue.core import accounts
+    from mingyue.core.errors import InvalidInput
+    from mingyue.core.identity import Organization
+
+    with run_cli(), cli_uow(data_dir, as_user) as uow:
+        q = select(Organization).where(
+            Organization.id == int(organization) if organization.isdigit()
+            else Organization.name == organization)
+        org = uow.session.scalars(q).first()
+        if org is None:
+            raise InvalidInput("core.not_found", f"no organization {organization!r}",
+                               field="--organization")
+        out = accounts.create_user(uow=uow, actor=uow.actor, username=username, password=password,
+                                   organization_id=org.id, roles=role)
+    emit(out, json_out)
+
+
+@user_app.command("list")
+def user_list(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
+    """List users visible to the acting user."""
+    from mingyue.core import accounts
+
+    with run_cli(), cli_uow(data_dir, as_user) as uow:
+        out = accounts.list_users(uow=uow, actor=uow.actor)
+    emit(out, json_out)
+
+
+@user_app.command("token")
+def user_token(username: str, name: Annotated[str, typer.Option(help="Token label.")] = "cli",
+               data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
+               ) -> None:
+    """Issue an API token for a user (printed once)."""
+    from sqlalchemy import select
+
+    from mingyue.core import accounts
+    from mingyue.core.errors import NotFound
+    from mingyue.core.identity import User
+
+    with run_cli(), cli_uow(data_dir, as_user) as uow:
+        user = uow.session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            raise NotFound("core.user.not_found", f"no user {username!r}")
+        out = accounts.issue_token(uow=uow, actor=uow.actor, user_id=user.id, name=name)
+    emit(out, json_out)
+
+
+@user_app.command("org-create")
+def org_create(name: str, kind: Annotated[str, typer.Option(help="operator|enterprise|regulator")],
+               uscc: Annotated[str | None, typer.Option(help="Unified social credit code.")] = None,
+               sme: Annotated[bool, typer.Option("--sme", help="Small or medium enterprise.")]
+               = False, data_dir: DataDir = None, as_user: AsUser = None,
+               json_out: JsonOut = False) -> None:
+    """Create an organization."""
+    from mingyue.core import accounts
+
+    with run_cli(), cli_uow(data_dir, as_user) as uow:
+        out = accounts.create_org(uow=uow, actor=uow.actor, name=name, kind=kind, uscc=uscc,
+                                  is_sme=sme)
+    emit(out, json_out)
+
+
+@app.command()
+def worker(data_dir: DataDir = None,
+           once: Annotated[bool, typer.Option(help="Process what is queued, then exit.")] = False
+           ) -> None:
+    """Run background jobs from Redis (MINGYUE_REDIS_URL)."""
+    from mingyue.core.plugins import load_ref
+
+    settings = settings_for(data_dir)
+    with run_cli():
+        ensure_database(settings)
+        run_worker = load_ref("mingyue.coreapps.jobs.cli:run_worker")
+        run_worker(settings, once=once)
+
+
+@dev_app.command("check")
+def dev_check(json_out: JsonOut = False) -> None:
+    """Validate every installed enabler's contract (one key everywhere, shape, names, i18n)."""
+    from mingyue.contract import check_all
+
+    problems = check_all()
+    if json_out:
+        emit({"ok": not problems, "problems": problems}, True)
+    else:
+        for p in problems:
+            sys.stderr.write(p + "\n")
+        if not problems:
+            sys.stderr.write("every enabler honours the contract\n")
+    if problems:
+        raise typer.Exit(1)
+
+
+@dev_app.command("makemigration")
+def dev_makemigration(key: str, message: Annotated[str, typer.Option("-m", "--message")],
+                      data_dir: DataDir = None) -> None:
+    """Autogenerate a migration on the branch of one enabler (or 'core')."""
+    from mingyue.core import migrate
+
+    settings = settings_for(data_dir)
+    with run_cli():
+        migrate.make_migration(settings, key, message)
+
+
+def _mount_plugins() -> None:
+    from mingyue.core.plugins import load_ref, registry
+
+    names = {"credentials": "credential"}
+    for en in registry().ordered():
+        if not en.cli:
+            continue
+        try:
+            sub = load_ref(en.cli)
+        except ModuleNotFoundError as exc:
+            if exc.name and en.cli.split(":")[0].startswith(exc.name):
+                continue
+            raise
+        app.add_typer(sub, name=names.get(en.key, en.key))
+
+
+_mounted = False
+
+
+def _mount_plugins_once() -> None:
+    global _mounted
+    if not _mounted:
+        _mount_plugins()
+        _mounted = True
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    _mount_plugins_once()
+    app()
+
+
+__all__ = ["app", "fail", "json", "main", "Path"]

@@ -1,0 +1,1 @@
+"""Core apps: the core's own routes, pages and commands, declared like enablers."""

@@ -1,0 +1,52 @@
+"""Console: organization and user admin."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from mingyue.core import accounts
+from mingyue.core.access import can
+from mingyue.core.uow import unit_of_work
+from mingyue.web.console import ConsoleActor, csrf_protect, render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin_page(request: Request, actor: ConsoleActor) -> Response:
+    """List organizations and users, with forms for admins."""
+    with unit_of_work(actor, request.app.state.settings) as uow:
+        orgs = accounts.list_orgs(uow=uow, actor=actor)
+        users = accounts.list_users(uow=uow, actor=actor)
+    return render(request, "admin/index.html", {
+        "orgs": orgs, "users": users, "can_manage_orgs": can(actor, "core.org.manage"),
+        "can_manage_users": can(actor, "core.user.manage")})
+
+
+@router.post("/admin/users", dependencies=[Depends(csrf_protect)])
+def admin_create_user(request: Request, actor: ConsoleActor,
+                      username: Annotated[str, Form(max_length=80)],
+                      password: Annotated[str, Form(max_length=200)],
+                      organization_id: Annotated[int, Form()],
+                      role: Annotated[str, Form(max_length=40)]) -> Response:
+    """Create a user from the admin page."""
+    with unit_of_work(actor, request.app.state.settings) as uow:
+        accounts.create_user(uow=uow, actor=actor, username=username, password=password,
+                             organization_id=organization_id, roles=[role])
+    return RedirectResponse("/admin", status_code=303)
+
+
+@router.post("/admin/organizations", dependencies=[Depends(csrf_protect)])
+def admin_create_org(request: Request, actor: ConsoleActor,
+                     name: Annotated[str, Form(max_length=200)],
+                     kind: Annotated[str, Form(max_length=20)],
+                     uscc: Annotated[str, Form(max_length=18)] = "",
+                     is_sme: Annotated[bool, Form()] = False) -> Response:
+    """Create an organization from the admin page."""
+    with unit_of_work(actor, request.app.state.settings) as uow:
+        accounts.create_org(uow=uow, actor=actor, name=name, kind=kind, uscc=uscc or None,
+                            is_sme=is_sme)
+    return RedirectResponse("/admin", status_code=303)

@@ -1,0 +1,87 @@
+"""The FastAPI app factory: composes the core apps' and enablers' routers; nothing else lives here."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+
+from mingyue import __version__
+from mingyue.core.config import Settings, get_settings
+from mingyue.core.plugins import load_ref, registry
+from mingyue.web.deps import enabler_enabled
+
+log = logging.getLogger(__name__)
+
+
+def _mount(app: FastAPI) -> None:
+    from mingyue.web import pages
+
+    app.include_router(pages.router)
+    reg = registry()
+    for en in reg.ordered():
+        for kind in ("router", "console"):
+            ref = getattr(en, kind)
+            if not ref:
+                continue
+            try:
+                router = load_ref(ref)
+            except ModuleNotFoundError as exc:
+                if exc.name and ref.split(":")[0].startswith(exc.name):
+                    log.warning("%s: %s module %s is not built yet", en.key, kind, exc.name)
+                    continue
+                raise
+            if en.core:
+                prefix = "/api" if kind == "router" else ""
+                app.include_router(router, prefix=prefix)
+            else:
+                prefix = f"/api/{en.key}" if kind == "router" else f"/{en.key}"
+                tags = [en.key] if kind == "router" else None
+                app.include_router(router, prefix=prefix, tags=tags,
+                                   dependencies=[Depends(enabler_enabled(en.key))],
+                                   include_in_schema=kind == "router")
+
+
+def create_app(settings: Settings | None = None, *, start_workers: bool = True) -> FastAPI:
+    """Build the platform's ASGI app for these settings."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runner = None
+        if start_workers and not settings.redis_url and settings.embedded_workers > 0:
+            from mingyue.core import jobs
+
+            runner_cls: Any = getattr(jobs, "EmbeddedRunner", None)
+            if runner_cls is not None:
+                runner = runner_cls(settings, threads=settings.embedded_workers)
+                runner.start()
+        try:
+            yield
+        finally:
+            if runner is not None:
+                runner.stop()
+
+    app = FastAPI(title="mingyue", version=__version__, lifespan=lifespan,
+                  description="明月湖π赋能平台 · Mingyue Lake π enabling platforms",
+                  generate_unique_id_function=_operation_id)
+    app.state.settings = settings
+    from mingyue.web.errors import install_error_handlers
+    from mingyue.web.middleware import BodySizeLimit
+
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    _mount(app)
+    return app
+
+
+def _operation_id(route: Any) -> str:
+    tag = route.tags[0] if getattr(route, "tags", None) else "core"
+    name = route.name
+    return name if name.startswith(f"{tag}-") else f"{tag}-{name}"

@@ -1,0 +1,75 @@
+"""Typed dependencies for routes: the authenticated actor, permissions, the unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from mingyue.core.access import Actor, check
+from mingyue.core.config import Settings
+from mingyue.core.db import session_factory
+from mingyue.core.errors import NotFound
+from mingyue.core.uow import UnitOfWork, scope_for
+
+
+def get_settings_dep(request: Request) -> Settings:
+    """Return the app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_actor(request: Request) -> Actor:
+    """Authenticate the request (cached per request)."""
+    actor: Actor | None = getattr(request.state, "actor", None)
+    if actor is None:
+        from mingyue.web.auth import authenticate
+
+        actor = authenticate(request, request.app.state.settings)
+        request.state.actor = actor
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+
+def require(permission: str) -> Callable[..., Actor]:
+    """Return a dependency that authenticates and checks one permission."""
+
+    def _dep(actor: CurrentActor) -> Actor:
+        check(actor, permission)
+        return actor
+
+    _dep.__name__ = f"require_{permission.replace('.', '_')}"
+    return _dep
+
+
+def enabler_enabled(key: str) -> Callable[..., None]:
+    """Return a dependency answering 404 when the actor's organization has the enabler off."""
+
+    def _dep(actor: CurrentActor) -> None:
+        if not actor.enabler_enabled(key):
+            raise NotFound("core.enabler_disabled", f"{key} is not enabled for your organization")
+
+    return _dep
+
+
+def get_uow(request: Request, actor: CurrentActor) -> Iterator[UnitOfWork]:
+    """Open the request's unit of work; commit after the route returns, roll back on error."""
+    settings: Settings = request.app.state.settings
+    session = session_factory(settings)()
+    session.info["scope"] = scope_for(actor)
+    session.info["actor"] = actor
+    uow = UnitOfWork(session=session, actor=actor, settings=settings)
+    try:
+        yield uow
+        uow.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+UoW = Annotated[UnitOfWork, Depends(get_uow)]

@@ -1,0 +1,3 @@
+"""Shared fixtures come from the mingyue.testing plugin."""
+
+pytest_plugins = ["mingyue.testing"]
