@@ -1,0 +1,307 @@
+"""Metering services: usage priced by tariffs, free pools, caps, statements, tenant scoping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from mingyue.core import metering
+from mingyue.core.access import Actor
+from mingyue.core.audit import AuditEntry
+from mingyue.core.config import Settings
+from mingyue.core.db import Base, dispose_engines, get_engine, system_session
+from mingyue.core.identity import Organization
+from mingyue.core.plugins import registry
+from mingyue.core.uow import UnitOfWork, unit_of_work
+from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
+from mingyue.core.metering_models import Statement, StatementLine, UsageRecord
+
+SH = ZoneInfo("Asia/Shanghai")
+M = "core.api_calls"
+PRICES = {"peak": Decimal("0.05"), "flat": Decimal("0.03"), "valley": Decimal("0.01")}
+
+
+@dataclass
+class World:
+    """A fresh database with an operator, two enterprises, an SME, and actors in each."""
+
+    settings: Settings
+    org_a: int
+    org_b: int
+    org_sme: int
+    admin: Actor
+    admin_a: Actor
+    member_a: Actor
+    admin_b: Actor
+    member_b: Actor
+    member_sme: Actor
+
+    def audit_actions(self) -> list[tuple[str, str, int | None]]:
+        """Return (action, subject, organization) of every ledger entry."""
+        with system_session(self.settings, "test") as s:
+            return [(e.action, e.subject, e.organization_id)
+                    for e in s.scalars(select(AuditEntry).order_by(AuditEntry.seq))]
+
+
+@contextmanager
+def unit(world: World, actor: Actor) -> Iterator[UnitOfWork]:
+    """Open a unit of work as the actor on the world's database."""
+    with unit_of_work(actor, world.settings) as uow:
+        yield uow
+
+
+def _actor(uid: int, name: str, org: int, kind: str, *roles: str, sme: bool = False) -> Actor:
+    return Actor(user_id=uid, username=name, organization_id=org, org_kind=kind,
+                 roles=frozenset(roles), is_sme=sme)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    registry()
+    settings = Settings(data_dir=tmp_path, env="test")
+    Base.metadata.create_all(get_engine(settings))
+    with system_session(settings, "test setup") as s:
+        orgs = [Organization(name="Operator", kind="operator"),
+                Organization(name="A Ltd", kind="enterprise"),
+                Organization(name="B Ltd", kind="enterprise"),
+                Organization(name="SME Ltd", kind="enterprise", is_sme=True)]
+        s.add_all(orgs)
+        s.flush()
+        op, a, b, sme = (o.id for o in orgs)
+    w = World(settings=settings, org_a=a, org_b=b, org_sme=sme,
+              admin=_actor(1, "padmin", op, "operator", "platform_admin"),
+              admin_a=_actor(2, "admin_a", a, "enterprise", "org_admin"),
+              member_a=_actor(3, "member_a", a, "enterprise", "member"),
+              admin_b=_actor(4, "admin_b", b, "enterprise", "org_admin"),
+              member_b=_actor(5, "member_b", b, "enterprise", "member"),
+              member_sme=_actor(6, "member_sme", sme, "enterprise", "member", sme=True))
+    with unit(w, w.admin) as uow:
+        metering.create_tariff(uow=uow, meter=M, prices=PRICES, effective_from=date(2025, 1, 1))
+    yield w
+    dispose_engines()
+
+
+def _at(y: int, mo: int, d: int, h: int = 0) -> datetime:
+    return datetime(y, mo, d, h, tzinfo=SH)
+
+
+def test_record_usage_prices_with_tariff_and_audits(world: World) -> None:
+    with unit(world, world.member_a) as uow:
+        out = metering.record_usage(uow=uow, organization_id=world.org_a, meter=M,
+                                    quantity=Decimal(300), unit="call", start=_at(2026, 1, 5, 10),
+                                    end=_at(2026, 1, 5, 13), source="test", ref="r1")
+    # 10-11 flat, 11-13 peak: 100 calls flat, 200 calls peak
+    assert [(s.band, s.quantity) for s in out.breakdown] == [("flat", 100), ("peak", 200)]
+    assert out.amount == Decimal(100) * PRICES["flat"] + Decimal(200) * PRICES["peak"]
+    assert out.currency == "CNY" and out.free_quantity == 0
+    entries = world.audit_actions()
+    assert ("core.usage.recorded", f"core_usage_record:{out.id}", world.org_a) in entries
+
+
+def test_usage_across_month_draws_each_months_sme_pool(world: World) -> None:
+    with unit(world, world.admin) as uow:
+        metering.set_pool_default(uow=uow, meter=M, granted=Decimal(5))
+    with unit(world, world.member_sme) as uow:
+        out = metering.record_usage(uow=uow, organization_id=world.org_sme, meter=M,
+                                    quantity=Decimal(24), unit="call", start=_at(2026, 1, 31, 12),
+                                    end=_at(2026, 2, 1, 12), source="test")
+        jan = metering.get_free_pool(uow=uow, organization_id=world.org_sme, meter=M,
+                                     month="2026-01")
+        feb = metering.get_free_pool(uow=uow, organization_id=world.org_sme, meter=M,
+                                     month="2026-02")
+    assert out.free_quantity == Decimal(10)
+    assert (jan.used, jan.remaining, jan.recorded) == (5, 0, 12)
+    assert (feb.used, feb.remaining, feb.recorded) == (5, 0, 12)
+    # earliest pieces are free first: 12:00-17:00 peak on Jan 31 holds 5 calls, all free
+    first = out.breakdown[0]
+    assert (first.band, first.quantity, first.free) == ("peak", 5, 5)
+    # a non-SME organization gets no SME pool
+    with unit(world, world.member_a) as uow:
+        pool = metering.get_free_pool(uow=uow, organization_id=world.org_a, meter=M,
+                                      month="2026-01")
+    assert pool.granted == 0
+
+
+def test_cap_refuses_and_writes_nothing(world: World) -> None:
+    with unit(world, world.admin) as uow:
+        metering.set_free_pool(uow=uow, organization_id=world.org_a, meter=M, month="2026-03",
+                               granted=Decimal(0), cap=Decimal(100))
+    with unit(world, world.member_a) as uow:
+        metering.record_usage(uow=uow, organization_id=world.org_a, meter=M, quantity=60,
+                              unit="call", start=_at(2026, 3, 1), end=_at(2026, 3, 2),
+                              source="t")
+    with pytest.raises(QuotaExceeded), unit(world, world.member_a) as uow:
+        metering.record_usage(uow=uow, organization_id=world.org_a, meter=M, quantity=41,
+                              unit="call", start=_at(2026, 3, 2), end=_at(2026, 3, 3),
+                              source="t")
+    with unit(world, world.member_a) as uow:
+        assert len(metering.list_usage(uow=uow, month="2026-03")) == 1
+
+
+@pytest.mark.parametrize(("kw", "field"), [
+    ({"meter": "core.nope"}, "meter"),
+    ({"unit": "hour"}, "unit"),
+    ({"quantity": 1.5}, "quantity"),
+    ({"quantity": Decimal("0.0000000001")}, "quantity"),
+    ({"quantity": Decimal(-1)}, "quantity"),
+    ({"source": ""}, "source"),
+])
+def test_bad_usage_refused(world: World, kw: dict[str, object], field: str) -> None:
+    args: dict[str, object] = {"meter": M, "quantity": Decimal(1), "unit": "call",
+                               "start": _at(2026, 1, 1), "end": _at(2026, 1, 2), "source": "t"}
+    args.update(kw)
+    with pytest.raises(InvalidInput) as exc, unit(world, world.member_a) as uow:
+        metering.record_usage(uow=uow, organization_id=world.org_a, **args)  # type: ignore[arg-type]
+    assert exc.value.field == field
+
+
+def test_usage_for_a_foreign_org_is_refused(world: World) -> None:
+    with pytest.raises(Forbidden), unit(world, world.member_a) as uow:
+        metering.record_usage(uow=uow, organization_id=world.org_b, meter=M, quantity=1,
+                              unit="call", start=_at(2026, 1, 1), end=_at(2026, 1, 2), source="t")
+
+
+def test_statement_lines_free_credit_and_total(world: World) -> None:
+    with unit(world, world.admin) as uow:
+        metering.set_free_pool(uow=uow, organization_id=world.org_a, meter=M, month="2025-11",
+                               granted=Decimal(30))
+    with unit(world, world.member_a) as uow:
+        # 07:00-11:00 flat (40) + 11:00-12:00 peak (10)
+        metering.record_usage(uow=uow, organization_id=world.org_a, meter=M, quantity=50,
+                              unit="call", start=_at(2025, 11, 3, 7), end=_at(2025, 11, 3, 12),
+                              source="t")
+        # 23:00 Nov 30 - 01:00 Dec 1: 1 valley in November, 1 in December
+        metering.record_usage(uow=uow, organization_id=world.org_a, meter=M, quantity=2,
+                              unit="call", start=_at(2025, 11, 30, 23), end=_at(2025, 12, 1, 1),
+                              source="t")
+    with unit(world, world.admin) as uow:
+        st = metering.generate_statement(uow=uow, organization_id=world.org_a, month="2025-11")
+    lines = [(ln.band, ln.quantity, ln.free_quantity, ln.gross, ln.free_credit, ln.amount)
+             for ln in st.lines]
+    assert lines == [
+        ("peak", 10, 0, Decimal("0.50"), 0, Decimal("0.50")),
+        ("flat", 40, 30, Decimal("1.20"), Decimal("0.90"), Decimal("0.30")),
+        ("valley", 1, 0, Decimal("0.01"), 0, Decimal("0.01")),
+    ]
+    assert (st.gross, st.free_credit, st.total, st.currency) == (
+        Decimal("1.71"), Decimal("0.90"), Decimal("0.81"), "CNY")
+    assert st.usage_count == 2
+    assert ("core.statement.issued", f"core_statement:{st.id}", world.org_a) \
+        in world.audit_actions()
+    # issued means closed: no second statement, no late usage, no edits
+    with pytest.raises(Conflict), unit(world, world.admin) as uow:
+        metering.generate_statement(uow=uow, organization_id=world.org_a, month="2025-11")
+    with pytest.raises(Conflict), unit(world, world.member_a) as uow:
+        metering.record_usage(uow=uow, organization_id=world.org_a, meter=M, quantity=1,
+                              unit="call", start=_at(2025, 11, 5), end=_at(2025, 11, 6),
+                              source="t")
+    with pytest.raises(Conflict), unit(world, world.admin) as uow:
+        row = uow.session.scalars(select(Statement)).one()
+        row.total = Decimal(0)
+        uow.flush()
+    with pytest.raises(Conflict), unit(world, world.admin) as uow:
+        uow.session.delete(uow.session.scalars(select(StatementLine)).first())
+        uow.flush()
+    with unit(world, world.admin_a) as uow:
+        again = metering.get_statement(uow=uow, statement_id=st.id)
+    assert again == st
+
+
+def test_statement_refused_for_open_month_and_non_admins(world: World) -> None:
+    now = datetime.now(UTC).astimezone(SH)
+    with pytest.raises(Conflict), unit(world, world.admin) as uow:
+        metering.generate_statement(uow=uow, organization_id=world.org_a,
+                                    month=f"{now.year:04d}-{now.month:02d}")
+    with pytest.raises(Forbidden), unit(world, world.admin_a) as uow:
+        metering.generate_statement(uow=uow, organization_id=world.org_a, month="2025-01")
+    with pytest.raises(Forbidden), unit(world, world.member_a) as uow:
+        metering.list_statements(uow=uow)
+
+
+def test_empty_month_statement_is_zero(world: World) -> None:
+    with unit(world, world.admin) as uow:
+        st = metering.generate_statement(uow=uow, organization_id=world.org_b, month="2025-02")
+    assert (st.total, st.lines, st.usage_count) == (0, [], 0)
+
+
+def test_reads_are_tenant_scoped(world: World) -> None:
+    with unit(world, world.member_a) as uow:
+        metering.record_usage(uow=uow, organization_id=world.org_a, meter=M, quantity=3,
+                              unit="call", start=_at(2025, 10, 1), end=_at(2025, 10, 2),
+                              source="t")
+    with unit(world, world.admin) as uow:
+        st = metering.generate_statement(uow=uow, organization_id=world.org_a, month="2025-10")
+    with unit(world, world.admin_b) as uow:
+        assert metering.list_usage(uow=uow) == []
+        assert metering.list_usage(uow=uow, organization_id=world.org_a) == []
+        assert metering.list_statements(uow=uow) == []
+        with pytest.raises(NotFound):
+            metering.get_statement(uow=uow, statement_id=st.id)
+        summary = metering.usage_summary(uow=uow, month="2025-10")
+        assert summary.records == 0 and summary.meters == []
+    with unit(world, world.admin_a) as uow:
+        assert [u.quantity for u in metering.list_usage(uow=uow, month="2025-10")] == [3]
+        assert metering.list_usage(uow=uow, month="2025-09") == []
+        summary = metering.usage_summary(uow=uow, month="2025-10")
+        assert len(summary.days) == 31
+        assert sum(summary.bands["valley"]) + sum(summary.bands["flat"]) \
+            + sum(summary.bands["peak"]) == 3
+        assert summary.meters[0].quantity == 3
+
+
+def test_tariffs_manage_read_overlap_and_successor(world: World) -> None:
+    with pytest.raises(Forbidden), unit(world, world.admin_a) as uow:
+        metering.create_tariff(uow=uow, meter=M, prices=PRICES, effective_from=date(2030, 1, 1))
+    with pytest.raises(Conflict), unit(world, world.admin) as uow:
+        metering.create_tariff(uow=uow, meter=M, prices=PRICES, effective_from=date(2024, 1, 1),
+                               effective_to=date(2025, 6, 1))
+    with pytest.raises(InvalidInput), unit(world, world.admin) as uow:
+        metering.create_tariff(uow=uow, meter=M, prices={"peak": Decimal(1)},
+                               effective_from=date(2030, 1, 1))
+    new_prices = {b: p * 2 for b, p in PRICES.items()}
+    with unit(world, world.admin) as uow:
+        metering.create_tariff(uow=uow, meter=M, prices=new_prices, effective_from=date(2026, 7, 1))
+    with unit(world, world.member_b) as uow:
+        ts = metering.list_tariffs(uow=uow, meter=M)
+    assert [(t.effective_from, t.effective_to) for t in ts] == [
+        (date(2026, 7, 1), None), (date(2025, 1, 1), date(2026, 7, 1))]
+    with unit(world, world.member_a) as uow:
+        out = metering.record_usage(uow=uow, organization_id=world.org_a, meter=M, quantity=2,
+                                    unit="call", start=_at(2026, 6, 30, 23),
+                                    end=_at(2026, 7, 1, 1), source="t")
+    assert [s.unit_price for s in out.breakdown] == [PRICES["valley"], new_prices["valley"]]
+
+
+def test_decimals_round_trip_exactly(world: World) -> None:
+    q = Decimal("123456789.123456789")
+    with unit(world, world.member_a) as uow:
+        out = metering.record_usage(uow=uow, organization_id=world.org_a, meter=M, quantity=q,
+                                    unit="call", start=_at(2026, 2, 3, 1),
+                                    end=_at(2026, 2, 3, 1) + timedelta(seconds=7),
+                                    source="t")
+    with unit(world, world.admin_a) as uow:
+        row = uow.session.get(UsageRecord, out.id)
+        assert row is not None and row.quantity == q
+        assert row.amount == q * PRICES["valley"]
+        assert sum(Decimal(b["quantity"]) for b in row.breakdown) == q
+
+
+def test_consume_free_draws_and_audits(world: World) -> None:
+    with unit(world, world.admin) as uow:
+        metering.set_free_pool(uow=uow, organization_id=world.org_a, meter=M, month="2026-04",
+                               granted=Decimal(10))
+    with unit(world, world.member_a) as uow:
+        assert metering.consume_free(uow=uow, organization_id=world.org_a, meter=M,
+                                     quantity=Decimal(7), month="2026-04") == (7, 0)
+        assert metering.consume_free(uow=uow, organization_id=world.org_a, meter=M,
+                                     quantity=Decimal(7), month="2026-04") == (3, 4)
+    assert [a for a in world.audit_actions() if a[0] == "core.quota.consumed"] \
+        and len([a for a in world.audit_actions() if a[0] == "core.quota.consumed"]) == 2
