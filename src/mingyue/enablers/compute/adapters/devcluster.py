@@ -1,0 +1,241 @@
+"""Private single-node engines for tests, benches and demos: a Slurm cluster and a Ray head.
+
+Each one lives in its own directory, on its own ports, and is stopped by the PIDs it started
+(never by name: other people's daemons on the same host stay up). Needs Debian's ``slurm-wlm``
+and ``munge`` (``scripts/compute-slurm.sh``) or ``ray[default]`` (the ``ray`` extra).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SLURM_BINARIES = ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol",
+                  "scancel", "sinfo")
+
+
+class EngineStartError(RuntimeError):
+    """An engine could not start; the message says why (tests skip with it)."""
+
+
+def free_port() -> int:
+    """Return a TCP port that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _stop(proc: subprocess.Popen[bytes] | None, grace: float = 5.0) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=grace)
+
+
+def _tail(path: Path, n: int = 1500) -> str:
+    try:
+        return path.read_text(errors="replace")[-n:]
+    except OSError:
+        return "(no log)"
+
+
+@dataclass
+class SlurmDevCluster:
+    """A single-node Slurm (slurmctld + slurmd + munged) in ``root``, on private ports."""
+
+    root: Path
+    cpus: int = 2
+    memory_mb: int = 4000
+    env: dict[str, str] = field(default_factory=dict)
+    _procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def conf(self) -> Path:
+        """Return the private slurm.conf path (give it to the adapter as SLURM_CONF)."""
+        return self.root / "etc" / "slurm.conf"
+
+    @property
+    def jobcomp(self) -> Path:
+        """Return the jobcomp/filetxt file: one line per finished job (start, end, TRES)."""
+        return self.root / "jobcomp.txt"
+
+    def start(self, timeout: float = 30.0) -> SlurmDevCluster:
+        """Write the configuration, start munged, slurmctld and slurmd, wait for an idle node."""
+        missing = [b for b in SLURM_BINARIES if shutil.which(b) is None]
+        if missing:
+            raise EngineStartError(f"Slurm binaries missing: {', '.join(missing)} "
+                                   "(run scripts/compute-slurm.sh)")
+        r = self.root
+        for d in ("etc", "munge", "spool/ctld", "spool/d", "log", "run"):
+            (r / d).mkdir(parents=True, exist_ok=True)
+        (r / "munge").chmod(0o755)
+        key = r / "etc" / "munge.key"
+        subprocess.run(["mungekey", "--create", f"--keyfile={key}", "--force"], check=True,
+                       capture_output=True)
+        key.chmod(0o600)
+        sock = r / "munge" / "munge.socket.2"
+        self._procs.append(self._spawn(
+            ["munged", "-F", "-f", f"--socket={sock}", f"--key-file={key}",
+             f"--pid-file={r / 'run/munged.pid'}", f"--seed-file={r / 'run/munged.seed'}",
+             f"--log-file={r / 'log/munged.log'}"], r / "log" / "munged.out"))
+        self._wait(lambda: sock.exists(), 10, "munged did not create its socket",
+                   r / "log" / "munged.log")
+        host = socket.gethostname().split(".")[0]
+        ctld_port, d_port = free_port(), free_port()
+        self.conf.write_text(f"""# private single-node cluster for mingyue's compute tests
+ClusterName=mingyue
+SlurmctldHost={host}(127.0.0.1)
+SlurmctldPort={ctld_port}
+SlurmdPort={d_port}
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket={sock}
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+DefMemPerCPU=1000
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherFrequency=5
+JobCompType=jobcomp/filetxt
+JobCompLoc={self.jobcomp}
+StateSaveLocation={r / 'spool/ctld'}
+SlurmdSpoolDir={r / 'spool/d'}
+SlurmctldPidFile={r / 'run/slurmctld.pid'}
+SlurmdPidFile={r / 'run/slurmd.pid'}
+SlurmctldLogFile={r / 'log/slurmctld.log'}
+SlurmdLogFile={r / 'log/slurmd.log'}
+SchedulerType=sched/backfill
+MinJobAge=300
+ReturnToService=2
+InactiveLimit=0
+KillWait=5
+NodeName={host} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.memory_mb} State=UNKNOWN
+PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
+""")
+        self.env = {**os.environ, "SLURM_CONF": str(self.conf)}
+        self._procs.append(self._spawn(["slurmctld", "-D", "-i", "-f", str(self.conf)],
+                                       r / "log" / "slurmctld.out"))
+        self._procs.append(self._spawn(["slurmd", "-D", "-f", str(self.conf)],
+                                       r / "log" / "slurmd.out"))
+
+        def idle() -> bool:
+            out = subprocess.run(["sinfo", "-h", "-o", "%T"], env=self.env, capture_output=True,
+                                 text=True, timeout=5)
+            return out.returncode == 0 and out.stdout.strip() in {"idle", "mixed", "allocated"}
+
+        self._wait(idle, timeout, "the Slurm node did not become idle", r / "log" / "slurmctld.log")
+        return self
+
+    def _spawn(self, cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
+        with log.open("wb") as fh:
+            return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, env=self.env or None)
+
+    def _wait(self, ok: object, timeout: float, what: str, log: Path) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for p in self._procs:
+                if p.poll() is not None:
+                    self.stop()
+                    raise EngineStartError(f"{what}: {p.args[0]} exited ({p.returncode}); "
+                                           f"log: {_tail(log)}")
+            try:
+                if ok():  # type: ignore[operator]
+                    return
+            except (OSError, subprocess.SubprocessError):
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise EngineStartError(f"{what} within {timeout:.0f} s; log: {_tail(log)}")
+
+    def stop(self) -> None:
+        """Stop exactly the daemons this cluster started (slurmd, slurmctld, munged)."""
+        for p in reversed(self._procs):
+            _stop(p)
+        self._procs.clear()
+
+
+@dataclass
+class RayDevHead:
+    """A Ray head started with ``ray start --head --block`` on private ports, stopped by PID."""
+
+    root: Path
+    cpus: int = 2
+    port: int = 6380
+    dashboard_port: int = 0
+    address: str = ""
+    _proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 90.0) -> RayDevHead:
+        """Start the head and wait until its Jobs API answers."""
+        ray_bin = Path(sys.executable).with_name("ray")
+        if not ray_bin.exists():
+            raise EngineStartError("ray is not installed (pip install 'mingyue[ray]')")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.dashboard_port = self.dashboard_port or free_port()
+        log = self.root / "ray-head.out"
+        # Ray's session dirs land in a short temp path (unix socket paths are length-limited).
+        temp = Path("/tmp") / f"mingyue-ray-{os.getpid()}-{self.dashboard_port}"
+        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_DISABLE_DOCKER_CPU_WARNING": "1"}
+        with log.open("wb") as fh:
+            self._proc = subprocess.Popen(
+                [str(ray_bin), "start", "--head", "--block", f"--port={self.port}",
+                 f"--num-cpus={self.cpus}", "--num-gpus=0", "--dashboard-host=127.0.0.1",
+                 f"--dashboard-port={self.dashboard_port}", f"--temp-dir={temp}",
+                 "--include-dashboard=true", "--disable-usage-stats"],
+                stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                start_new_session=True,
+            )
+        self.temp_dir = temp
+        self.address = f"http://127.0.0.1:{self.dashboard_port}"
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise EngineStartError(f"ray start exited ({self._proc.returncode}): {_tail(log)}")
+            try:
+                with urllib.request.urlopen(f"{self.address}/api/version", timeout=2) as resp:
+                    if resp.status == 200:
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise EngineStartError(f"the Ray head did not answer within {timeout:.0f} s: {_tail(log)}")
+
+    def stop(self) -> None:
+        """Stop the head's process group (``ray start --block`` and the daemons it spawned)."""
+        p = self._proc
+        if p is None:
+            return
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(timeout=5)
+        # Ray daemons it started sit in the same session/group; make sure none survives.
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self._proc = None
