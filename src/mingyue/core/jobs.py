@@ -1,22 +1,183 @@
-"""Background jobs (being built): registry of job kinds.
+"""Background jobs: registry of job kinds, the ``core_job`` table and the job services.
 
 To add a job kind: 1. write ``def run(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]``;
 2. add ``"<key>.<kind>": "module:run"`` to your Enabler's ``job_kinds``; 3. enqueue it with
 ``jobs.enqueue(uow=..., kind="<key>.<kind>", params={...})``.
+
+Jobs run on the embedded runner (threads inside ``mingyue serve``, polling the database) or, with
+``MINGYUE_REDIS_URL`` set, on ``mingyue worker`` processes fed from a Redis list. The database row is
+the truth either way: a job is claimed with a conditional UPDATE, so a duplicate queue entry is
+harmless, and a reaper retries or fails a running job whose worker stopped sending heartbeats.
 """
 
 from __future__ import annotations
 
-_kinds: dict[str, str] = {}
+import time
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from mingyue.core.access import Actor, check
+from mingyue.core.db import utcnow
+from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from mingyue.core.jobs_exec import (
+    EmbeddedRunner,
+    JobCancelled,
+    JobContext,
+    reap,
+    run_job,
+    run_job_now,
+    run_pending,
+)
+from mingyue.core.jobs_model import (
+    FINISHED,
+    STATUSES,
+    Job,
+    JobOut,
+    _load_registry,
+    _kinds,
+    _params_digest,
+    kinds,
+    push_after_commit,
+    queue_key_of,
+    register_kind,
+)
+
+if TYPE_CHECKING:
+    from mingyue.core.uow import UnitOfWork
 
 
-def register_kind(name: str, ref: str) -> None:
-    """Register a job kind by namespaced name; raise on a duplicate."""
-    if name in _kinds:
-        raise ValueError(f"duplicate job kind: {name}")
-    _kinds[name] = ref
+def enqueue(*, uow: UnitOfWork, kind: str, params: dict[str, Any] | None = None,
+            organization_id: int | None = None, max_attempts: int | None = None) -> JobOut:
+    """Queue a job of a registered kind for the actor's (or the given) organization."""
+    _load_registry()
+    if kind not in _kinds:
+        raise InvalidInput("core.job.unknown_kind", f"unknown job kind: {kind}", field="kind",
+                           kind=kind)
+    params = dict(params or {})
+    try:
+        digest = _params_digest(params)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput("core.job.bad_params", f"job parameters must be JSON: {exc}",
+                           field="params") from exc
+    org_id = organization_id if organization_id is not None else uow.actor.organization_id
+    if org_id is None:
+        raise InvalidInput("core.job.no_organization", "a job needs an organization",
+                           field="organization_id")
+    scope = uow.session.info.get("scope")
+    if scope is None or not scope.allows(org_id):
+        raise Forbidden("core.forbidden", "a job may only be queued for an organization in scope")
+    attempts = max_attempts if max_attempts is not None else uow.settings.job_max_attempts
+    if attempts < 1:
+        raise InvalidInput("core.job.bad_max_attempts", "max_attempts must be at least 1",
+                           field="max_attempts")
+    actor = uow.actor
+    now = utcnow()
+    job = Job(organization_id=org_id, kind=kind, params=params, status="queued", progress=0,
+              message="", attempts=0, max_attempts=attempts, cancel_requested=False,
+              submitted_by=actor.username, submitted_by_id=actor.user_id, created_at=now,
+              queued_at=now)
+    uow.session.add(job)
+    uow.flush()
+    uow.audit("core.job.enqueued", f"core_job:{job.id}",
+              {"kind": kind, "params_sha256": digest, "max_attempts": attempts},
+              organization_id=org_id)
+    if uow.settings.redis_url:
+        push_after_commit(uow.session, uow.settings.redis_url, queue_key_of(uow), job.id)
+    return JobOut.model_validate(job)
 
 
-def kinds() -> dict[str, str]:
-    """Return every registered job kind."""
-    return dict(_kinds)
+def _load(uow: UnitOfWork, job_id: int) -> Job:
+    job = uow.session.scalars(select(Job).where(Job.id == job_id)).first()
+    if job is None:
+        raise NotFound("core.job.not_found", f"job {job_id} not found", job_id=job_id)
+    return job
+
+
+def get_job(*, uow: UnitOfWork, actor: Actor, job_id: int) -> JobOut:
+    """Return one job the actor may see."""
+    check(actor, "core.job.read")
+    job = _load(uow, job_id)
+    check(actor, "core.job.read", job)
+    return JobOut.model_validate(job)
+
+
+def list_jobs(*, uow: UnitOfWork, actor: Actor, status: str | None = None,
+              kind: str | None = None, limit: int = 50, offset: int = 0) -> list[JobOut]:
+    """Return the jobs the actor may see, newest first."""
+    check(actor, "core.job.read")
+    if status is not None and status not in STATUSES:
+        raise InvalidInput("core.job.bad_status", f"status must be one of {', '.join(STATUSES)}",
+                           field="status")
+    limit = max(1, min(limit, 500))
+    q = select(Job).order_by(Job.id.desc()).limit(limit).offset(max(0, offset))
+    if status is not None:
+        q = q.where(Job.status == status)
+    if kind is not None:
+        q = q.where(Job.kind == kind)
+    return [JobOut.model_validate(j) for j in uow.session.scalars(q)]
+
+
+def _may_cancel(actor: Actor, job: Job) -> bool:
+    if actor.is_system or actor.has_role("platform_admin"):
+        return True
+    if actor.user_id is not None and actor.user_id == job.submitted_by_id:
+        return True
+    return actor.has_role("org_admin") and actor.organization_id == job.organization_id
+
+
+def request_cancel(*, uow: UnitOfWork, actor: Actor, job_id: int) -> JobOut:
+    """Cancel a queued job at once, or ask a running job to stop; refuse a finished one."""
+    check(actor, "core.job.cancel")
+    job = _load(uow, job_id)
+    check(actor, "core.job.cancel", job)
+    if not _may_cancel(actor, job):
+        raise Forbidden("core.job.cancel_not_owner",
+                        "only the submitter or an administrator may cancel this job")
+    if job.status in FINISHED:
+        raise Conflict("core.job.already_finished",
+                       f"job {job.id} has already {job.status}; it cannot be cancelled",
+                       job_id=job.id, status=job.status)
+    if job.cancel_requested:
+        return JobOut.model_validate(job)
+    now = utcnow()
+    subject = f"core_job:{job.id}"
+    # Conditional: a worker may claim the job between our read and this write.
+    done = uow.session.execute(
+        update(Job).where(Job.id == job.id, Job.status == "queued")
+        .values(status="cancelled", cancel_requested=True, finished_at=now,
+                message="cancelled before it started")
+        .execution_options(synchronize_session=False))
+    uow.audit("core.job.cancel_requested", subject, {"status": job.status},
+              organization_id=job.organization_id)
+    if getattr(done, "rowcount", 0) == 1:
+        uow.audit("core.job.finished", subject, {"status": "cancelled", "attempts": job.attempts},
+                  organization_id=job.organization_id)
+    else:
+        uow.session.execute(update(Job).where(Job.id == job.id).values(cancel_requested=True)
+                            .execution_options(synchronize_session=False))
+    uow.session.refresh(job)
+    return JobOut.model_validate(job)
+
+
+def selftest(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Sleep in steps with progress, honour cancellation, and return what was done."""
+    seconds = float(params.get("seconds", 1.0))
+    steps = int(params.get("steps", 5))
+    if not 0 <= seconds <= 600 or not 1 <= steps <= 1000:
+        raise InvalidInput("core.job.selftest_bad_params", "seconds in 0..600, steps in 1..1000")
+    done = 0
+    for i in range(steps):
+        if ctx.cancelled():
+            return {"steps_done": done, "cancelled": True}
+        time.sleep(seconds / steps)
+        done = i + 1
+        ctx.progress(round(100 * done / steps), f"step {done}/{steps}")
+    if params.get("fail"):
+        raise RuntimeError(str(params.get("fail")))
+    return {"steps_done": done, "seconds": seconds, "echo": params.get("echo")}
+
+
+__all__ = ["FINISHED", "STATUSES", "EmbeddedRunner", "Job", "JobCancelled", "JobContext", "JobOut",
+           "enqueue", "get_job", "kinds", "list_jobs", "reap", "register_kind", "request_cancel",
+           "run_job", "run_job_now", "run_pending", "selftest"]

@@ -1,0 +1,361 @@
+"""Running jobs: claim, heartbeat, record the outcome; the reaper; the embedded runner.
+
+A job is claimed with ``UPDATE core_job ... WHERE status = 'queued'`` (one winner), runs with a
+heartbeat thread refreshing ``heartbeat_at``, and ends with one ``core.job.finished`` ledger entry.
+Every write after the claim is conditional on (worker_id, attempts), so a worker that was presumed
+dead and reaped can never overwrite the outcome of the attempt that replaced it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+
+from mingyue.core.access import SYSTEM, Actor
+from mingyue.core.config import Settings
+from mingyue.core.db import system_session, utcnow
+from mingyue.core.errors import Conflict, Forbidden, MingyueError
+from mingyue.core.jobs_model import Job, JobOut, kinds, push_after_commit
+from mingyue.core.plugins import load_ref
+from mingyue.core.uow import UnitOfWork, unit_of_work
+
+log = logging.getLogger(__name__)
+
+_MAX_ERROR = 4000
+
+
+class JobCancelled(Exception):  # noqa: N818  (a signal, not an error)
+    """Raised by a handler (or ``ctx.raise_if_cancelled()``) to stop a cancelled job."""
+
+
+class JobLost(Exception):  # noqa: N818
+    """The job was taken from this worker (reaped after missed heartbeats); stop quietly."""
+
+
+def new_worker_id(role: str = "worker") -> str:
+    """Return a worker id unique across hosts and processes."""
+    return f"{role}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class _Claim:
+    job_id: int
+    kind: str
+    params: dict[str, Any]
+    attempt: int
+    organization_id: int
+    submitted_by_id: int | None
+
+
+def _claim(settings: Settings, job_id: int, worker_id: str) -> _Claim | None:
+    now = utcnow()
+    with system_session(settings, "jobs: claim") as s:
+        res = s.execute(
+            update(Job).where(Job.id == job_id, Job.status == "queued",
+                              Job.cancel_requested.is_(False))
+            .values(status="running", worker_id=worker_id, started_at=now, heartbeat_at=now,
+                    attempts=Job.attempts + 1, progress=0, message="", error=None)
+            .execution_options(synchronize_session=False))
+        if getattr(res, "rowcount", 0) != 1:
+            return None
+        job = s.scalars(select(Job).where(Job.id == job_id)).one()
+        return _Claim(job_id=job.id, kind=job.kind, params=dict(job.params or {}),
+                      attempt=job.attempts, organization_id=job.organization_id,
+                      submitted_by_id=job.submitted_by_id)
+
+
+@dataclass
+class JobContext:
+    """What a handler gets: progress reporting, the cancel flag and a unit of work."""
+
+    settings: Settings
+    job_id: int
+    worker_id: str
+    attempt: int
+    organization_id: int
+    submitted_by_id: int | None
+    _cancel: threading.Event = field(default_factory=threading.Event)
+    _checked_at: float = 0.0
+    _actor: Actor | None = None
+
+    def _owned(self) -> Any:
+        return and_(Job.id == self.job_id, Job.worker_id == self.worker_id,
+                    Job.attempts == self.attempt, Job.status == "running")
+
+    def progress(self, pct: float, message: str = "") -> None:
+        """Record how far the job got (0-100) and what it is doing."""
+        value = max(0, min(100, round(pct)))
+        with system_session(self.settings, "jobs: progress") as s:
+            res = s.execute(update(Job).where(self._owned())
+                            .values(progress=value, message=message[:500], heartbeat_at=utcnow())
+                            .execution_options(synchronize_session=False))
+            if getattr(res, "rowcount", 0) != 1:
+                raise JobLost(f"job {self.job_id} is no longer held by {self.worker_id}")
+
+    def cancelled(self) -> bool:
+        """Tell whether cancellation was requested (handlers stop promptly when true)."""
+        if self._cancel.is_set():
+            return True
+        if time.monotonic() - self._checked_at >= 0.3:
+            self._checked_at = time.monotonic()
+            with system_session(self.settings, "jobs: cancel flag") as s:
+                flag = s.scalar(select(Job.cancel_requested).where(Job.id == self.job_id))
+            if flag:
+                self._cancel.set()
+        return self._cancel.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        """Stop the handler with JobCancelled when cancellation was requested."""
+        if self.cancelled():
+            raise JobCancelled(f"job {self.job_id} cancelled")
+
+    def actor(self) -> Actor:
+        """Return the job's submitter as an Actor (rebuilt from the stored user)."""
+        if self._actor is None:
+            if self.submitted_by_id is None:
+                self._actor = SYSTEM
+            else:
+                from mingyue.core.identity import User, actor_for
+
+                with system_session(self.settings, "jobs: load submitter") as s:
+                    user = s.scalars(select(User).where(User.id == self.submitted_by_id)).first()
+                    if user is None or not user.is_active:
+                        raise Forbidden("core.job.submitter_inactive",
+                                        "the user who submitted this job is gone or inactive")
+                    self._actor = actor_for(user)
+        return self._actor
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        """Open a unit of work acting as the job's submitter; it commits on success."""
+        with unit_of_work(self.actor(), self.settings) as uow:
+            yield uow
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, ctx: JobContext, interval: float) -> None:
+        super().__init__(name=f"job-heartbeat-{ctx.job_id}", daemon=True)
+        self.ctx, self.interval, self.halt = ctx, interval, threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.wait(self.interval):
+            try:
+                with system_session(self.ctx.settings, "jobs: heartbeat") as s:
+                    s.execute(update(Job).where(self.ctx._owned()).values(heartbeat_at=utcnow())
+                              .execution_options(synchronize_session=False))
+                    if s.scalar(select(Job.cancel_requested).where(Job.id == self.ctx.job_id)):
+                        self.ctx._cancel.set()
+            except Exception:  # a transient database error must not kill the heartbeat
+                log.warning("heartbeat of job %s failed", self.ctx.job_id, exc_info=True)
+
+
+def heartbeat_interval(settings: Settings) -> float:
+    """Return how often a running job refreshes its heartbeat."""
+    return max(0.2, settings.job_heartbeat_timeout_s / 3)
+
+
+def run_job(settings: Settings, job_id: int, worker_id: str) -> JobOut | None:
+    """Claim and run one queued job; return its outcome, or None when it was not ours to run."""
+    claim = _claim(settings, job_id, worker_id)
+    if claim is None:
+        return None
+    ctx = JobContext(settings=settings, job_id=claim.job_id, worker_id=worker_id,
+                     attempt=claim.attempt, organization_id=claim.organization_id,
+                     submitted_by_id=claim.submitted_by_id)
+    beat = _Heartbeat(ctx, heartbeat_interval(settings))
+    beat.start()
+    status, result, error = "succeeded", None, None
+    try:
+        ref = kinds().get(claim.kind)
+        if ref is None:
+            raise LookupError(f"unknown job kind: {claim.kind}")
+        handler: Callable[[JobContext, dict[str, Any]], Any] = load_ref(ref)
+        out = handler(ctx, claim.params)
+        result = out if isinstance(out, dict) else ({} if out is None else {"value": out})
+        json.dumps(result)
+        if ctx.cancelled():
+            status = "cancelled"
+    except JobCancelled:
+        status = "cancelled"
+    except JobLost:
+        log.warning("job %s was reaped from %s while running; its outcome is dropped",
+                    job_id, worker_id)
+        return None
+    except MingyueError as exc:
+        status, error = "failed", exc.message
+    except Exception as exc:
+        log.exception("job %s (%s) failed", job_id, claim.kind)
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+    finally:
+        beat.halt.set()
+    return _finish(ctx, status, result if status != "failed" else None, error)
+
+
+def _finish(ctx: JobContext, status: str, result: dict[str, Any] | None,
+            error: str | None) -> JobOut | None:
+    now = utcnow()
+    values: dict[str, Any] = {"status": status, "result": result, "finished_at": now,
+                              "heartbeat_at": now,
+                              "error": error[:_MAX_ERROR] if error else None}
+    if status == "succeeded":
+        values.update(progress=100, message="done")
+    elif status == "cancelled":
+        values["message"] = "cancelled"
+    with unit_of_work(SYSTEM, ctx.settings) as uow:
+        res = uow.session.execute(update(Job).where(ctx._owned()).values(**values)
+                                  .execution_options(synchronize_session=False))
+        if getattr(res, "rowcount", 0) != 1:
+            return None
+        payload: dict[str, Any] = {"status": status, "attempt": ctx.attempt,
+                                   "worker": ctx.worker_id}
+        if error:
+            payload["error"] = error[:500]
+        uow.audit("core.job.finished", f"core_job:{ctx.job_id}", payload,
+                  organization_id=ctx.organization_id)
+        job = uow.session.scalars(select(Job).where(Job.id == ctx.job_id)).one()
+        return JobOut.model_validate(job)
+
+
+def run_job_now(settings: Settings, job_id: int, worker_id: str | None = None) -> JobOut:
+    """Run one queued job in this thread and return its outcome (tests, CLI)."""
+    out = run_job(settings, job_id, worker_id or new_worker_id("inline"))
+    if out is None:
+        raise Conflict("core.job.not_queued", f"job {job_id} is not queued", job_id=job_id)
+    return out
+
+
+def queued_ids(settings: Settings, limit: int = 20) -> list[int]:
+    """Return the ids of queued jobs, oldest first."""
+    with system_session(settings, "jobs: poll") as s:
+        return list(s.scalars(select(Job.id).where(Job.status == "queued")
+                              .order_by(Job.queued_at, Job.id).limit(limit)))
+
+
+def run_pending(settings: Settings, *, max_jobs: int | None = None) -> list[JobOut]:
+    """Run queued jobs synchronously (including jobs they queue) until none is left."""
+    worker_id = new_worker_id("inline")
+    done: list[JobOut] = []
+    while max_jobs is None or len(done) < max_jobs:
+        ran = False
+        for job_id in queued_ids(settings):
+            out = run_job(settings, job_id, worker_id)
+            if out is not None:
+                done.append(out)
+                ran = True
+            if max_jobs is not None and len(done) >= max_jobs:
+                break
+        if not ran:
+            break
+    return done
+
+
+def reap(settings: Settings, *, now: Any = None) -> list[JobOut]:
+    """Retry or fail running jobs whose worker sent no heartbeat in time; return them."""
+    now = now or utcnow()
+    timeout = settings.job_heartbeat_timeout_s
+    cutoff = now - timedelta(seconds=timeout)
+    stale_cond = and_(Job.status == "running",
+                      or_(Job.heartbeat_at < cutoff,
+                          and_(Job.heartbeat_at.is_(None), Job.started_at < cutoff)))
+    with system_session(settings, "jobs: reaper scan") as s:
+        stale = list(s.scalars(select(Job.id).where(stale_cond).order_by(Job.id)))
+    out: list[JobOut] = []
+    for job_id in stale:
+        with unit_of_work(SYSTEM, settings) as uow:
+            job = uow.session.scalars(select(Job).where(Job.id == job_id, stale_cond)).first()
+            if job is None:
+                continue
+            lost = f"worker lost: {job.worker_id} sent no heartbeat for {timeout}s"
+            subject = f"core_job:{job.id}"
+            if job.cancel_requested or job.attempts >= job.max_attempts:
+                status = "cancelled" if job.cancel_requested else "failed"
+                values: dict[str, Any] = {"status": status, "finished_at": now,
+                                          "error": f"{lost} (attempt {job.attempts} of "
+                                                   f"{job.max_attempts})"}
+                action, payload = "core.job.finished", {"status": status,
+                                                        "attempt": job.attempts,
+                                                        "reason": "worker lost"}
+            else:
+                values = {"status": "queued", "worker_id": None, "heartbeat_at": None,
+                          "queued_at": now, "message": f"retrying: {lost}"}
+                action, payload = "core.job.retried", {"attempt": job.attempts,
+                                                       "worker": job.worker_id,
+                                                       "reason": "worker lost"}
+            res = uow.session.execute(update(Job).where(Job.id == job.id, stale_cond)
+                                      .values(**values)
+                                      .execution_options(synchronize_session=False))
+            if getattr(res, "rowcount", 0) != 1:
+                continue
+            uow.audit(action, subject, payload, organization_id=job.organization_id)
+            if values["status"] == "queued" and settings.redis_url:
+                from mingyue.core.jobs_redis import queue_key
+
+                push_after_commit(uow.session, settings.redis_url, queue_key(settings), job.id)
+            uow.session.refresh(job)
+            out.append(JobOut.model_validate(job))
+            log.warning("job %s: %s -> %s", job.id, lost, values["status"])
+    return out
+
+
+class EmbeddedRunner:
+    """Threads that poll the database for queued jobs (no Redis); one of them also reaps."""
+
+    def __init__(self, settings: Settings, threads: int = 2, poll_s: float = 0.5) -> None:
+        self.settings, self.threads, self.poll_s = settings, max(1, threads), poll_s
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.worker_id = new_worker_id("embedded")
+
+    def start(self) -> None:
+        """Start the runner threads."""
+        self._stop.clear()
+        for i in range(self.threads):
+            t = threading.Thread(target=self._loop, args=(i,), name=f"mingyue-job-{i}",
+                                 daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the threads to stop after their current job and wait for them."""
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout)
+        self._threads.clear()
+
+    @property
+    def running(self) -> bool:
+        """Tell whether any runner thread is alive."""
+        return any(t.is_alive() for t in self._threads)
+
+    def _loop(self, index: int) -> None:
+        worker_id = f"{self.worker_id}:{index}"
+        next_reap = 0.0
+        reap_every = max(0.5, self.settings.job_heartbeat_timeout_s / 2)
+        while not self._stop.is_set():
+            ran = False
+            try:
+                if index == 0 and time.monotonic() >= next_reap:
+                    reap(self.settings)
+                    next_reap = time.monotonic() + reap_every
+                for job_id in queued_ids(self.settings, limit=self.threads * 2):
+                    if self._stop.is_set():
+                        break
+                    if run_job(self.settings, job_id, worker_id) is not None:
+                        ran = True
+                        break
+            except Exception:
+                log.exception("embedded job runner %s: loop error", worker_id)
+            if not ran:
+                self._stop.wait(self.poll_s)

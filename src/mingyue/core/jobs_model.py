@@ -1,0 +1,137 @@
+"""Background jobs: the job-kind registry, the ``core_job`` table, its API shape and queue hook.
+
+Imported by both the job services (``jobs``) and the executor (``jobs_exec``); use ``jobs``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import JSON, Boolean, Index, String, Text, event
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from mingyue.core.db import Base, TenantMixin, utcnow
+
+if TYPE_CHECKING:
+    from mingyue.core.uow import UnitOfWork
+
+STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+FINISHED = frozenset({"succeeded", "failed", "cancelled"})
+
+_kinds: dict[str, str] = {}
+
+
+def register_kind(name: str, ref: str) -> None:
+    """Register a job kind by namespaced name; raise on a duplicate."""
+    if name in _kinds:
+        raise ValueError(f"duplicate job kind: {name}")
+    _kinds[name] = ref
+
+
+def kinds() -> dict[str, str]:
+    """Return every registered job kind."""
+    _load_registry()
+    return dict(_kinds)
+
+
+def _load_registry() -> None:
+    from mingyue.core.plugins import registry
+
+    registry()
+
+
+class Job(TenantMixin, Base):
+    """One background job: what to run, for whom, and how far it got."""
+
+    __tablename__ = "core_job"
+    __table_args__ = (Index("ix_core_job_status_queued_at", "status", "queued_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(120), index=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    progress: Mapped[int] = mapped_column(default=0)
+    message: Mapped[str] = mapped_column(String(500), default="")
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    max_attempts: Mapped[int] = mapped_column(default=2)
+    worker_id: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    submitted_by: Mapped[str] = mapped_column(String(80), default="system")
+    submitted_by_id: Mapped[int | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class JobOut(BaseModel):
+    """A job as the API, the console and the CLI show it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    organization_id: int
+    kind: str
+    params: dict[str, Any]
+    status: str
+    progress: int
+    message: str
+    result: dict[str, Any] | None
+    error: str | None
+    attempts: int
+    max_attempts: int
+    worker_id: str | None
+    heartbeat_at: datetime | None
+    cancel_requested: bool
+    submitted_by: str
+    submitted_by_id: int | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        """Tell whether the job has ended."""
+        return self.status in FINISHED
+
+
+def _params_digest(params: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True, ensure_ascii=False,
+                                     separators=(",", ":")).encode()).hexdigest()
+
+
+def queue_key_of(uow: UnitOfWork) -> str:
+    from mingyue.core.jobs_redis import queue_key
+
+    return queue_key(uow.settings)
+
+
+def push_after_commit(session: Session, redis_url: str, key: str, job_id: int) -> None:
+    """Push the job id onto the Redis queue once (and only if) the session commits."""
+    pending: list[tuple[str, str, int]] | None = session.info.get("jobs_to_push")
+    if pending is None:
+        pending = session.info["jobs_to_push"] = []
+
+        @event.listens_for(session, "after_commit")
+        def _push(sess: Session) -> None:
+            from mingyue.core.jobs_redis import push_ids
+
+            items = sess.info.pop("jobs_to_push", [])
+            event.remove(sess, "after_commit", _push)
+            event.remove(sess, "after_soft_rollback", _drop)
+            push_ids(items)
+
+        @event.listens_for(session, "after_soft_rollback")
+        def _drop(sess: Session, previous_transaction: Any) -> None:
+            sess.info.pop("jobs_to_push", None)
+            event.remove(sess, "after_commit", _push)
+            event.remove(sess, "after_soft_rollback", _drop)
+
+    pending.append((redis_url, key, job_id))
