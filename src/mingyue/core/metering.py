@@ -20,17 +20,37 @@ from typing import Any
 from sqlalchemy import select
 
 from mingyue.core.access import Actor, check
-from mingyue.core.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from mingyue.core.errors import Conflict, InvalidInput, QuotaExceeded
 from mingyue.core.metering_models import (
-    FreePool,
     FreePoolOut,
-    PoolDefault,
     SegmentOut,
     Statement,
     Tariff,
     TariffOut,
     UsageOut,
     UsageRecord,
+)
+from mingyue.core.metering_pools import (
+    _draw,
+    _pool,
+    consume_free,
+    get_free_pool,
+    set_free_pool,
+    set_pool_default,
+)
+from mingyue.core.metering_registry import (
+    ZERO,
+    acting,
+    exact_decimal,
+    meter_unit,
+    meters,
+    register_meter,
+)
+from mingyue.core.metering_statements import (
+    generate_statement,
+    get_statement,
+    list_statements,
+    usage_summary,
 )
 from mingyue.core.metering_tou import (
     BANDS,
@@ -47,66 +67,9 @@ __all__ = [
     "FreePoolOut", "PricedSegment", "SegmentOut", "TariffOut", "TariffSpec", "UsageOut",
     "consume_free", "create_tariff", "get_free_pool", "list_tariffs", "list_usage", "meters",
     "price_interval", "record_usage", "register_meter", "set_free_pool", "set_pool_default",
-    "tariff_spec",
+    "tariff_spec", "generate_statement", "get_statement", "list_statements", "usage_summary",
+    "UsageRecord",
 ]
-
-_meters: dict[str, tuple[str, str]] = {}
-_ZERO = Decimal(0)
-_MAX_DIGITS = 9  # quantities carry at most 9 decimals (the proration quantum)
-
-
-def register_meter(name: str, unit: str, description: str = "") -> None:
-    """Register a meter by namespaced name; raise on a duplicate."""
-    if name in _meters:
-        raise ValueError(f"duplicate meter: {name}")
-    _meters[name] = (unit, description)
-
-
-def meters() -> dict[str, tuple[str, str]]:
-    """Return every registered meter: name -> (unit, description)."""
-    if not _meters:
-        from mingyue.core.plugins import registry
-
-        registry()
-    return dict(_meters)
-
-
-def _meter_unit(meter: str) -> str:
-    known = meters()
-    if meter not in known:
-        raise InvalidInput("core.usage.unknown_meter", f"unknown meter: {meter}", field="meter")
-    return known[meter][0]
-
-
-def _decimal(value: Any, field: str, *, allow_none: bool = False) -> Decimal:
-    if value is None and allow_none:
-        return None  # type: ignore[return-value]
-    if isinstance(value, float) or not isinstance(value, (Decimal, int, str)):
-        raise InvalidInput("core.usage.bad_quantity", f"{field}: an exact decimal is required",
-                           field=field)
-    try:
-        d = Decimal(value)
-    except ArithmeticError as exc:
-        raise InvalidInput("core.usage.bad_quantity", f"{field}: not a number",
-                           field=field) from exc
-    exp = d.as_tuple().exponent
-    if not d.is_finite() or d < 0 or (isinstance(exp, int) and exp < -_MAX_DIGITS):
-        raise InvalidInput("core.usage.bad_quantity",
-                           f"{field}: a number ≥ 0 with at most {_MAX_DIGITS} decimals",
-                           field=field)
-    return d
-
-
-def _actor(uow: UnitOfWork, actor: Actor | None) -> Actor:
-    return actor if actor is not None else uow.actor
-
-
-def _month_of(moment: datetime, tz: str) -> str:
-    from zoneinfo import ZoneInfo
-
-    local = moment.astimezone(ZoneInfo(tz))
-    return f"{local.year:04d}-{local.month:02d}"
-
 
 # ---- tariffs -------------------------------------------------------------------------------
 
@@ -130,8 +93,8 @@ def create_tariff(*, uow: UnitOfWork, actor: Actor | None = None, meter: str,
                   windows: Sequence[Mapping[str, str]] | None = None,
                   currency: str | None = None, name: str = "") -> TariffOut:
     """Create a time-of-use tariff; an open-ended predecessor of the meter ends where it starts."""
-    check(_actor(uow, actor), "core.tariff.manage")
-    _meter_unit(meter)
+    check(acting(uow, actor), "core.tariff.manage")
+    meter_unit(meter)
     raw_windows = [dict(w) for w in (windows or DEFAULT_WINDOWS)]
     parsed = parse_windows(raw_windows)
     used_bands = {w.band for w in parsed}
@@ -139,7 +102,7 @@ def create_tariff(*, uow: UnitOfWork, actor: Actor | None = None, meter: str,
     if extra:
         raise InvalidInput("core.tariff.bad_band", f"unknown bands: {sorted(extra)}",
                            field="prices")
-    exact = {b: _decimal(prices[b], f"prices.{b}") for b in used_bands if b in prices}
+    exact = {b: exact_decimal(prices[b], f"prices.{b}") for b in used_bands if b in prices}
     missing = used_bands - set(exact)
     if missing:
         raise InvalidInput("core.tariff.bad_price", f"no price for bands {sorted(missing)}",
@@ -178,7 +141,7 @@ def create_tariff(*, uow: UnitOfWork, actor: Actor | None = None, meter: str,
 def list_tariffs(*, uow: UnitOfWork, actor: Actor | None = None,
                  meter: str | None = None) -> list[TariffOut]:
     """List tariffs, newest first (optionally of one meter)."""
-    check(_actor(uow, actor), "core.tariff.read")
+    check(acting(uow, actor), "core.tariff.read")
     q = select(Tariff).order_by(Tariff.meter, Tariff.effective_from.desc())
     if meter:
         q = q.where(Tariff.meter == meter)
@@ -188,117 +151,6 @@ def list_tariffs(*, uow: UnitOfWork, actor: Actor | None = None,
 def _specs(uow: UnitOfWork, meter: str) -> list[TariffSpec]:
     return [tariff_spec(t) for t in
             uow.session.scalars(select(Tariff).where(Tariff.meter == meter))]
-
-
-# ---- free pools and quotas -----------------------------------------------------------------
-
-def _default_granted(uow: UnitOfWork, organization_id: int, meter: str) -> Decimal:
-    from mingyue.core.identity import Organization
-
-    org = uow.session.get(Organization, organization_id)
-    if org is None:
-        raise NotFound("core.not_found", "organization not found", field="organization_id")
-    defaults = {d.sme_only: d.granted for d in
-                uow.session.scalars(select(PoolDefault).where(PoolDefault.meter == meter))}
-    if org.is_sme and True in defaults:
-        return defaults[True]
-    return defaults.get(False, _ZERO)
-
-
-def _pool(uow: UnitOfWork, organization_id: int, meter: str, month: str) -> FreePool:
-    row = uow.session.scalars(select(FreePool).where(
-        FreePool.organization_id == organization_id, FreePool.meter == meter,
-        FreePool.month == month).with_for_update()).first()
-    if row is not None:
-        return row
-    row = FreePool(organization_id=organization_id, meter=meter, month=month,
-                   granted=_default_granted(uow, organization_id, meter), used=_ZERO, cap=None,
-                   recorded=_ZERO)
-    uow.session.add(row)
-    uow.flush()
-    return row
-
-
-def _pool_out(p: FreePool) -> FreePoolOut:
-    return FreePoolOut(organization_id=p.organization_id, meter=p.meter, month=p.month,
-                       granted=p.granted, used=p.used, remaining=max(p.granted - p.used, _ZERO),
-                       cap=p.cap, recorded=p.recorded)
-
-
-def _check_month(month: str) -> str:
-    month_bounds(month)
-    return month
-
-
-def set_free_pool(*, uow: UnitOfWork, actor: Actor | None = None, organization_id: int,
-                  meter: str, month: str, granted: Decimal | str,
-                  cap: Decimal | str | None = None) -> FreePoolOut:
-    """Set an organization's free quantity (and optional usage cap) of a meter for a month."""
-    check(_actor(uow, actor), "core.quota.manage")
-    _meter_unit(meter)
-    g = _decimal(granted, "granted")
-    c = _decimal(cap, "cap", allow_none=True)
-    p = _pool(uow, organization_id, meter, _check_month(month))
-    p.granted, p.cap = g, c
-    uow.flush()
-    uow.audit("core.quota.set", f"core_free_pool:{p.id}",
-              {"meter": meter, "month": month, "granted": str(g),
-               "cap": None if c is None else str(c)}, organization_id=organization_id)
-    return _pool_out(p)
-
-
-def set_pool_default(*, uow: UnitOfWork, actor: Actor | None = None, meter: str,
-                     granted: Decimal | str, sme_only: bool = True) -> None:
-    """Set the monthly free quantity every SME (or every organization) gets for a meter."""
-    check(_actor(uow, actor), "core.quota.manage")
-    _meter_unit(meter)
-    g = _decimal(granted, "granted")
-    row = uow.session.scalars(select(PoolDefault).where(
-        PoolDefault.meter == meter, PoolDefault.sme_only == sme_only)).first()
-    if row is None:
-        row = PoolDefault(meter=meter, sme_only=sme_only, granted=g)
-        uow.session.add(row)
-    row.granted = g
-    uow.flush()
-    uow.audit("core.quota.set", f"core_pool_default:{row.id}",
-              {"meter": meter, "granted": str(g), "sme_only": sme_only}, organization_id=None)
-
-
-def get_free_pool(*, uow: UnitOfWork, actor: Actor | None = None, organization_id: int,
-                  meter: str, month: str) -> FreePoolOut:
-    """Return an organization's free pool of a meter for a month (defaults applied)."""
-    check(_actor(uow, actor), "core.usage.read")
-    row = uow.session.scalars(select(FreePool).where(
-        FreePool.organization_id == organization_id, FreePool.meter == meter,
-        FreePool.month == _check_month(month))).first()
-    if row is None:  # not drawn yet: show the default without writing it
-        g = _default_granted(uow, organization_id, meter)
-        return FreePoolOut(organization_id=organization_id, meter=meter, month=month, granted=g,
-                           used=_ZERO, remaining=g, cap=None, recorded=_ZERO)
-    return _pool_out(row)
-
-
-def _draw(pool: FreePool, quantity: Decimal) -> tuple[Decimal, Decimal]:
-    free = min(max(pool.granted - pool.used, _ZERO), quantity)
-    pool.used += free
-    return free, quantity - free
-
-
-def consume_free(*, uow: UnitOfWork, organization_id: int, meter: str, quantity: Decimal | str,
-                 month: str | None = None) -> tuple[Decimal, Decimal]:
-    """Draw from the organization's free pool of a month; return (free used, remainder).
-
-    ``record_usage`` already draws the pool for the usage it records; call this only for a
-    drawdown that is not a usage record.
-    """
-    q = _decimal(quantity, "quantity")
-    m = _check_month(month or _month_of(datetime.now(UTC), uow.settings.timezone))
-    pool = _pool(uow, organization_id, meter, m)
-    free, rest = _draw(pool, q)
-    uow.audit("core.quota.consumed", f"core_free_pool:{pool.id}",
-              {"meter": meter, "month": m, "quantity": str(q), "free": str(free)},
-              organization_id=organization_id)
-    return free, rest
 
 
 # ---- usage ---------------------------------------------------------------------------------
@@ -329,16 +181,16 @@ def record_usage(*, uow: UnitOfWork, organization_id: int, meter: str, quantity:
                  ref: str | None = None, actor: Actor | None = None) -> UsageOut:
     """Record and price one usage, drawing the free pool; refuse past a cap or a closed month."""
     del actor  # the write is checked by the session's tenant scope; enablers record for their org
-    expected = _meter_unit(meter)
+    expected = meter_unit(meter)
     if unit != expected:
         raise InvalidInput("core.usage.bad_unit", f"meter {meter} counts in {expected}, not "
                            f"{unit}", field="unit")
-    q = _decimal(quantity, "quantity")
+    q = exact_decimal(quantity, "quantity")
     if not source:
         raise InvalidInput("core.usage.no_source", "source is required", field="source")
     specs = _specs(uow, meter)
     priced = price_interval(specs, start, end, q) if specs else \
-        price_interval(TariffSpec(meter=meter, prices=dict.fromkeys(BANDS, _ZERO),
+        price_interval(TariffSpec(meter=meter, prices=dict.fromkeys(BANDS, ZERO),
                                   effective_from=date.max), start, end, q)
     by_month: dict[str, list[int]] = {}
     for i, s in enumerate(priced):
@@ -349,10 +201,10 @@ def record_usage(*, uow: UnitOfWork, organization_id: int, meter: str, quantity:
     if closed:
         raise Conflict("core.billing.month_closed", f"month {closed[0]} is already invoiced",
                        field="start", month=closed[0])
-    frees = [_ZERO] * len(priced)
+    frees = [ZERO] * len(priced)
     for month, idxs in by_month.items():
         pool = _pool(uow, organization_id, meter, month)
-        month_q = sum((priced[i].quantity for i in idxs), _ZERO)
+        month_q = sum((priced[i].quantity for i in idxs), ZERO)
         if pool.cap is not None and pool.recorded + month_q > pool.cap:
             raise QuotaExceeded("core.quota.exceeded", f"{meter}: the cap of {pool.cap} {unit} "
                                 f"for {month} would be exceeded", meter=meter, month=month,
@@ -362,12 +214,12 @@ def record_usage(*, uow: UnitOfWork, organization_id: int, meter: str, quantity:
         for i in idxs:  # earliest pieces use the free pool first
             frees[i] = min(left, priced[i].quantity)
             left -= frees[i]
-    gross = sum((s.amount for s in priced), _ZERO)
+    gross = sum((s.amount for s in priced), ZERO)
     any_priced = any(s.unit_price is not None for s in priced)
     currencies = {s.currency for s in priced if s.currency}
     rec = UsageRecord(organization_id=organization_id, meter=meter, quantity=q, unit=unit,
                       start=start.astimezone(UTC), end=end.astimezone(UTC), source=source,
-                      ref=ref, free_quantity=sum(frees, _ZERO),
+                      ref=ref, free_quantity=sum(frees, ZERO),
                       amount=gross if any_priced else None,
                       currency=min(currencies) if currencies else None,
                       breakdown=[_segment_json(s, f) for s, f in zip(priced, frees, strict=True)])
@@ -385,7 +237,7 @@ def list_usage(*, uow: UnitOfWork, actor: Actor | None = None, organization_id: 
                month: str | None = None, meter: str | None = None, limit: int = 100,
                offset: int = 0) -> list[UsageOut]:
     """List usage records in the actor's scope, newest first, filtered by org, month, meter."""
-    check(_actor(uow, actor), "core.usage.read")
+    check(acting(uow, actor), "core.usage.read")
     q = select(UsageRecord).order_by(UsageRecord.start.desc(), UsageRecord.id.desc())
     if organization_id is not None:
         q = q.where(UsageRecord.organization_id == organization_id)
@@ -397,12 +249,3 @@ def list_usage(*, uow: UnitOfWork, actor: Actor | None = None, organization_id: 
     q = q.limit(max(1, min(limit, 1000))).offset(max(0, offset))
     return [usage_out(r) for r in uow.session.scalars(q)]
 
-
-from mingyue.core.metering_statements import (  # noqa: E402  (statements build on the above)
-    generate_statement,
-    get_statement,
-    list_statements,
-    usage_summary,
-)
-
-__all__ += ["generate_statement", "get_statement", "list_statements", "usage_summary"]
