@@ -1,0 +1,310 @@
+"""Case services: open, transition, comment, assign, attach, read. Services never commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import select
+
+from mingyue.core import db as _db
+from mingyue.core.access import Actor, can, check
+from mingyue.core.case_kinds import CaseKind, Transition, effective_roles, kind_of
+from mingyue.core.case_models import (
+    AttachmentOut,
+    Case,
+    CaseAttachment,
+    CaseDetail,
+    CaseEvent,
+    CaseEventOut,
+    CaseOut,
+    TransitionOut,
+)
+from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from mingyue.core.identity import Organization, User
+from mingyue.core.uow import UnitOfWork
+
+MAX_COMMENT = 4000
+
+
+def now() -> datetime:
+    """Return the current UTC time (through ``mingyue.core.db.utcnow`` so tests can freeze it)."""
+    return _db.utcnow()
+
+
+def subject_of(case_id: int) -> str:
+    """Return the ledger subject of a case."""
+    return f"core_case:{case_id}"
+
+
+def _actor(uow: UnitOfWork, actor: Actor | None) -> Actor:
+    return actor if actor is not None else uow.actor
+
+
+def load_case(uow: UnitOfWork, case_id: int) -> Case:
+    """Return the case row inside the actor's scope, or raise NotFound."""
+    case = uow.session.scalars(select(Case).where(Case.id == case_id)).first()
+    if case is None:
+        raise NotFound("core.case.not_found", f"case {case_id} not found", case_id=case_id)
+    return case
+
+
+def available_transitions(case: Case | CaseOut, actor: Actor) -> list[Transition]:
+    """Return the transitions the actor may take on the case now."""
+    if not can(actor, "core.case.act", case):
+        return []
+    kind = kind_of(case.kind)
+    roles = effective_roles(actor, case.organization_id)
+    return [tr for tr in kind.transitions
+            if case.state in tr.source and roles.intersection(tr.roles)]
+
+
+def _event(uow: UnitOfWork, case: Case, actor: Actor, kind: str, *, name: str | None = None,
+           from_state: str | None = None, to_state: str | None = None,
+           comment: str | None = None, late: bool = False, at: datetime | None = None,
+           data: dict[str, Any] | None = None) -> CaseEvent:
+    ev = CaseEvent(organization_id=case.organization_id, case_id=case.id, kind=kind, name=name,
+                   actor=actor.label(), actor_user_id=actor.user_id, from_state=from_state,
+                   to_state=to_state, at=at or now(), comment=comment, late=late,
+                   data=data or {})
+    uow.session.add(ev)
+    return ev
+
+
+def _clean_comment(comment: str | None, *, required: bool) -> str | None:
+    text = (comment or "").strip()
+    if required and not text:
+        raise InvalidInput("core.case.comment_required", "this step needs a comment",
+                           field="comment")
+    if len(text) > MAX_COMMENT:
+        raise InvalidInput("core.case.comment_too_long", f"comment longer than {MAX_COMMENT}",
+                           field="comment", max=MAX_COMMENT)
+    return text or None
+
+
+def open_case(*, uow: UnitOfWork, kind: str, title: str, organization_id: int,
+              subject: str | None = None, data: dict[str, Any] | None = None,
+              assignee_org_id: int | None = None, actor: Actor | None = None) -> CaseOut:
+    """Open a case of a registered kind for the organization, in the kind's initial state."""
+    actor = _actor(uow, actor)
+    target = SimpleNamespace(organization_id=organization_id)
+    check(actor, "core.case.create", target)
+    if not actor.is_system and organization_id != actor.organization_id and not can(
+            actor, "core.case.assign", target):
+        raise Forbidden("core.case.foreign_org", "only oversight roles open cases for another "
+                        "organization")
+    ck: CaseKind = kind_of(kind)
+    title = (title or "").strip()
+    if not title or len(title) > 200:
+        raise InvalidInput("core.case.bad_title", "a title of 1 to 200 characters is required",
+                           field="title")
+    if subject is not None and len(subject) > 200:
+        raise InvalidInput("core.case.bad_subject", "subject longer than 200", field="subject")
+    if uow.session.get(Organization, organization_id) is None:
+        raise NotFound("core.org.not_found", f"organization {organization_id} not found",
+                       field="organization_id")
+    if assignee_org_id is not None and uow.session.get(Organization, assignee_org_id) is None:
+        raise NotFound("core.org.not_found", f"organization {assignee_org_id} not found",
+                       field="assignee_org_id")
+    t = now()
+    state = ck.states[ck.initial]
+    case = Case(organization_id=organization_id, kind=ck.name, title=title, subject=subject,
+                state=ck.initial, data=dict(data or {}), opened_by=actor.label(),
+                assignee_org_id=assignee_org_id, created_at=t, state_entered_at=t,
+                due_at=state.due(t), escalated=False, escalation_level=0, sla_breaches=0)
+    uow.session.add(case)
+    uow.flush()
+    _event(uow, case, actor, "open", to_state=ck.initial, at=t)
+    uow.audit("core.case.opened", subject_of(case.id),
+              {"kind": ck.name, "title": title, "subject": subject, "state": ck.initial,
+               "assignee_org_id": assignee_org_id}, organization_id=organization_id)
+    return CaseOut.model_validate(case)
+
+
+def transition(*, uow: UnitOfWork, case_id: int, name: str, comment: str | None = None,
+               actor: Actor | None = None) -> CaseOut:
+    """Take a named transition on a case; run its hook inside the same unit of work."""
+    actor = _actor(uow, actor)
+    case = load_case(uow, case_id)
+    check(actor, "core.case.act", case)
+    ck = kind_of(case.kind)
+    tr = ck.transition(name)
+    if case.state not in tr.source:
+        raise Conflict("core.case.bad_state", f"{name} is not possible in state {case.state}",
+                       state=case.state, transition=name)
+    if not effective_roles(actor, case.organization_id).intersection(tr.roles):
+        raise Forbidden("core.case.role_refused", f"{name} needs one of {', '.join(tr.roles)}",
+                        transition=name)
+    text = _clean_comment(comment, required=tr.requires_comment)
+    t = now()
+    late = case.due_at is not None and t > case.due_at
+    before = case.state
+    _event(uow, case, actor, "transition", name=name, from_state=before, to_state=tr.target,
+           comment=text, late=late, at=t)
+    claimed = _claim(uow, case, actor, t)
+    target = ck.states[tr.target]
+    case.state = tr.target
+    case.state_entered_at = t
+    case.due_at = target.due(t)
+    case.escalation_level = 0
+    if late:
+        case.sla_breaches = (case.sla_breaches or 0) + 1
+    case.closed_at = t if target.terminal else None
+    uow.flush()
+    uow.audit("core.case.transitioned", subject_of(case.id),
+              {"kind": case.kind, "transition": name, "from": before, "to": tr.target,
+               "comment": text, "late": late}, organization_id=case.organization_id)
+    if claimed:
+        uow.audit("core.case.assigned", subject_of(case.id),
+                  {"assignee_org_id": case.assignee_org_id, "assignee_user_id": actor.user_id,
+                   "department": case.assignee_department, "claimed": True},
+                  organization_id=case.organization_id)
+    out = CaseOut.model_validate(case)
+    hook = ck.hook(name)
+    if hook is not None:
+        hook(uow=uow, case=out)
+        uow.flush()
+        uow.session.refresh(case)
+        out = CaseOut.model_validate(case)
+    return out
+
+
+def _claim(uow: UnitOfWork, case: Case, actor: Actor, t: datetime) -> bool:
+    # A handler outside the submitting organization who acts on an unassigned case takes it
+    # (领办), so that the assessment figures name who handled it.
+    if (actor.user_id is None or case.assignee_user_id is not None
+            or actor.organization_id == case.organization_id):
+        return False
+    case.assignee_user_id = actor.user_id
+    if case.assignee_org_id is None:
+        case.assignee_org_id = actor.organization_id
+    _event(uow, case, actor, "assign", at=t,
+           data={"assignee_org_id": case.assignee_org_id, "assignee_user_id": actor.user_id,
+                 "claimed": True})
+    return True
+
+
+def comment(*, uow: UnitOfWork, case_id: int, text: str, actor: Actor | None = None) -> CaseEventOut:
+    """Add a comment to a case's history."""
+    actor = _actor(uow, actor)
+    case = load_case(uow, case_id)
+    check(actor, "core.case.comment", case)
+    body = _clean_comment(text, required=True)
+    ev = _event(uow, case, actor, "comment", comment=body, from_state=case.state)
+    uow.flush()
+    uow.audit("core.case.commented", subject_of(case.id), {"comment": body},
+              organization_id=case.organization_id)
+    return CaseEventOut.model_validate(ev)
+
+
+def assign(*, uow: UnitOfWork, case_id: int, organization_id: int | None = None,
+           department: str | None = None, user_id: int | None = None,
+           actor: Actor | None = None) -> CaseOut:
+    """Assign a case to an organization, a department and/or a person."""
+    actor = _actor(uow, actor)
+    case = load_case(uow, case_id)
+    check(actor, "core.case.assign", case)
+    if organization_id is None and department is None and user_id is None:
+        raise InvalidInput("core.case.assign_empty", "name an organization, department or user",
+                           field="organization_id")
+    department = (department or "").strip() or None
+    if department is not None and len(department) > 120:
+        raise InvalidInput("core.case.bad_department", "department longer than 120",
+                           field="department")
+    if user_id is not None:
+        user = uow.session.scalars(select(User).where(User.id == user_id)).first()
+        if user is None or not user.is_active:
+            raise NotFound("core.user.not_found", f"user {user_id} not found", field="user_id")
+        if organization_id is not None and organization_id != user.organization_id:
+            raise InvalidInput("core.case.user_not_in_org", "the user is not in that organization",
+                               field="user_id")
+        organization_id = user.organization_id
+    if organization_id is not None and uow.session.get(Organization, organization_id) is None:
+        raise NotFound("core.org.not_found", f"organization {organization_id} not found",
+                       field="organization_id")
+    if organization_id is not None:
+        case.assignee_org_id = organization_id
+    case.assignee_department = department
+    case.assignee_user_id = user_id
+    payload = {"assignee_org_id": case.assignee_org_id, "department": department,
+               "assignee_user_id": user_id}
+    _event(uow, case, actor, "assign", from_state=case.state, data=payload)
+    uow.flush()
+    uow.audit("core.case.assigned", subject_of(case.id), payload,
+              organization_id=case.organization_id)
+    return CaseOut.model_validate(case)
+
+
+def attach(*, uow: UnitOfWork, case_id: int, file_id: int, filename: str | None = None,
+           actor: Actor | None = None) -> AttachmentOut:
+    """Attach a stored file (by its id in ``mingyue.core.files``) to a case."""
+    actor = _actor(uow, actor)
+    case = load_case(uow, case_id)
+    check(actor, "core.case.comment", case)
+    if case.closed_at is not None:
+        raise Conflict("core.case.closed", "the case is closed", state=case.state)
+    from mingyue.core import files
+
+    # The file must exist and be visible to whoever attaches it (NotFound otherwise).
+    stored = files.get_file(uow=uow, actor=actor, file_id=file_id)
+    filename = filename or stored.filename
+    dup = uow.session.scalars(select(CaseAttachment).where(
+        CaseAttachment.case_id == case.id, CaseAttachment.file_id == file_id)).first()
+    if dup is not None:
+        raise Conflict("core.case.already_attached", "file already attached", file_id=file_id)
+    att = CaseAttachment(organization_id=case.organization_id, case_id=case.id, file_id=file_id,
+                         filename=filename, attached_by=actor.label(), attached_at=now())
+    uow.session.add(att)
+    _event(uow, case, actor, "attach", from_state=case.state,
+           data={"file_id": file_id, "filename": filename})
+    uow.flush()
+    uow.audit("core.case.attached", subject_of(case.id), {"file_id": file_id,
+                                                          "filename": filename},
+              organization_id=case.organization_id)
+    return AttachmentOut.model_validate(att)
+
+
+def get_case(*, uow: UnitOfWork, case_id: int, actor: Actor | None = None) -> CaseDetail:
+    """Return a case with its history, attachments and the transitions open to the actor."""
+    actor = _actor(uow, actor)
+    case = load_case(uow, case_id)
+    check(actor, "core.case.read", case)
+    events = uow.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
+                                 .order_by(CaseEvent.at, CaseEvent.id)).all()
+    atts = uow.session.scalars(select(CaseAttachment).where(CaseAttachment.case_id == case.id)
+                               .order_by(CaseAttachment.id)).all()
+    trs = [TransitionOut(name=t.name, target=t.target, title=dict(t.title),
+                         requires_comment=t.requires_comment)
+           for t in available_transitions(case, actor)]
+    base = CaseOut.model_validate(case).model_dump()
+    return CaseDetail(**base, events=[CaseEventOut.model_validate(e) for e in events],
+                      attachments=[AttachmentOut.model_validate(a) for a in atts],
+                      transitions=trs)
+
+
+def list_cases(*, uow: UnitOfWork, state: str | None = None, kind: str | None = None,
+               organization_id: int | None = None, assignee_org_id: int | None = None,
+               assignee_user_id: int | None = None, subject: str | None = None,
+               open_only: bool = False, overdue_at: datetime | None = None,
+               escalated: bool | None = None, limit: int = 100, offset: int = 0,
+               actor: Actor | None = None) -> list[CaseOut]:
+    """Return the cases in the actor's scope, newest first, filtered."""
+    actor = _actor(uow, actor)
+    check(actor, "core.case.read")
+    if not 1 <= limit <= 1000 or offset < 0:
+        raise InvalidInput("core.bad_page", "limit must be 1..1000 and offset >= 0", field="limit")
+    q = select(Case)
+    for col, value in ((Case.state, state), (Case.kind, kind),
+                       (Case.organization_id, organization_id),
+                       (Case.assignee_org_id, assignee_org_id),
+                       (Case.assignee_user_id, assignee_user_id), (Case.subject, subject),
+                       (Case.escalated, escalated)):
+        if value is not None:
+            q = q.where(col == value)
+    if open_only:
+        q = q.where(Case.closed_at.is_(None))
+    if overdue_at is not None:
+        q = q.where(Case.closed_at.is_(None), Case.due_at.is_not(None), Case.due_at < overdue_at)
+    q = q.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit).offset(offset)
+    return [CaseOut.model_validate(c) for c in uow.session.scalars(q).all()]
