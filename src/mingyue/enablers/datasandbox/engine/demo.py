@@ -20,6 +20,7 @@ DISTRICTS = {"500112": "渝北区", "500105": "江北区", "500109": "北碚区"
 # GB/T 4754-2017 sections (门类) most common in Liangjiang New Area.
 INDUSTRIES = ["制造业", "软件和信息技术服务业", "批发和零售业", "科学研究和技术服务业",
               "租赁和商务服务业", "建筑业"]
+KINDS = ["科技", "实业", "信息技术", "贸易", "智能制造", "生物医药", "新材料"]
 RATINGS = ["A", "B", "M", "C", "D"]  # 纳税信用级别 (STA announcement 2014 No. 48)
 
 
@@ -51,14 +52,22 @@ def generate(dest: Path | str, *, n_enterprises: int = 600, seed: int = 7) -> De
         if code not in seen:
             seen.add(code)
             codes.append(code)
+    names: list[str] = []
+    used: set[str] = set()
+    for _ in codes:
+        name = f"重庆{fake.company_prefix()}{rng.choice(KINDS)}有限公司"
+        while name in used:
+            name = f"重庆{fake.company_prefix()}{fake.company_prefix()}{rng.choice(KINDS)}有限公司"
+        used.add(name)
+        names.append(name)
     ent_path = dest / "enterprises.csv"
     with ent_path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["uscc", "name", "district", "industry", "registered_capital", "founded",
                     "employees", "sme"])
-        for code in codes:
+        for code, name in zip(codes, names, strict=True):
             employees = max(1, int(rng.lognormvariate(3.2, 1.1)))
-            w.writerow([code, fake.company(), DISTRICTS[code[2:8]], rng.choice(INDUSTRIES),
+            w.writerow([code, name, DISTRICTS[code[2:8]], rng.choice(INDUSTRIES),
                         int(rng.lognormvariate(6.5, 1.2)), rng.randint(1995, 2025), employees,
                         int(employees < 300)])
     tax_path = dest / "tax_credit.csv"

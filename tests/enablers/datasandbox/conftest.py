@@ -1,0 +1,38 @@
+"""Fixtures shared by the datasandbox tests: demo datasets ingested once, one sandbox worker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mingyue.enablers.datasandbox.adapters.duckdb_local import DuckDBSandbox
+from mingyue.enablers.datasandbox.engine import datasets, demo
+from mingyue.enablers.datasandbox.engine.datasets import Dataset
+
+
+@pytest.fixture(scope="session")
+def demo_files(tmp_path_factory: pytest.TempPathFactory) -> demo.DemoFiles:
+    return demo.generate(tmp_path_factory.mktemp("demo-in"), n_enterprises=400, seed=11)
+
+
+@pytest.fixture(scope="session")
+def demo_datasets(demo_files: demo.DemoFiles, tmp_path_factory: pytest.TempPathFactory
+                  ) -> dict[str, Dataset]:
+    store = tmp_path_factory.mktemp("demo-store")
+    paths = {"enterprises": demo_files.enterprises, "tax_credit": demo_files.tax_credit,
+             "patients": demo_files.patients}
+    return {n: datasets.ingest(p, demo_files.specs[n], store) for n, p in paths.items()}
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[DuckDBSandbox]:
+    eng = DuckDBSandbox(memory_mb=2048, timeout_s=30)
+    yield eng
+    eng.close()
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Path:
+    return tmp_path / "store"
