@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import base64
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,42 +16,26 @@ from mingyue.core import credentials, keys
 from mingyue.core.access import Actor
 from mingyue.core.audit import AuditEntry, verify_chain
 from mingyue.core.config import Settings
-from mingyue.core.db import Base, dispose_engines, get_engine, import_all_models, system_session
+from mingyue.core.db import system_session
 from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mingyue.core.identity import Organization
-from mingyue.core.plugins import registry
 from mingyue.core.uow import unit_of_work
 
 ActorFor = Callable[..., Actor]
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Iterator[Settings]:
-    registry()
-    import_all_models()
-    s = Settings(env="test", data_dir=tmp_path / "data", base_url="https://mingyue.example")
-    Base.metadata.create_all(get_engine(s))
-    yield s
-    dispose_engines()
+def orgs(make_org: Callable[..., Organization]) -> dict[str, int]:
+    return {name: make_org(kind=kind).id
+            for name, kind in (("operator", "operator"), ("a", "enterprise"), ("b", "enterprise"))}
 
 
 @pytest.fixture
-def orgs(settings: Settings) -> dict[str, int]:
-    out = {}
-    with system_session(settings, "test setup") as s:
-        for name, kind in (("operator", "operator"), ("a", "enterprise"), ("b", "enterprise")):
-            org = Organization(name=name, kind=kind)
-            s.add(org)
-            s.flush()
-            out[name] = org.id
-    return out
-
-
-@pytest.fixture
-def actor_for(orgs: dict[str, int]) -> ActorFor:
+def actor_for(orgs: dict[str, int], make_user: Callable[..., Any],
+              actor_of: Callable[[Any], Actor]) -> ActorFor:
     def make(org: str, *roles: str) -> Actor:
-        return Actor(user_id=hash((org, roles)) % 10_000, username=f"{org}-{'-'.join(roles)}",
-                     organization_id=orgs[org], org_kind="enterprise", roles=frozenset(roles))
+        org_obj = Organization(id=orgs[org], name=org, kind="enterprise")
+        return actor_of(make_user(org_obj, roles=roles))
     return make
 
 
@@ -74,7 +57,8 @@ def test_issued_credential_has_vc2_shape_and_verifies(settings: Settings,
     assert vc["issuer"].startswith("did:key:z6Mk")
     assert vc["validFrom"].endswith("Z") and vc["validUntil"].endswith("Z")
     assert vc["credentialStatus"]["type"] == credentials.STATUS_TYPE
-    assert vc["credentialStatus"]["id"].startswith("https://mingyue.example/api/credentials/")
+    assert vc["credentialStatus"]["id"] == (
+        f"{settings.base_url}/api/credentials/{vc['id'].removeprefix('urn:uuid:')}/status")
     assert vc["proof"]["cryptosuite"] == "eddsa-jcs-2022"
     assert vc["proof"]["proofValue"].startswith("z")
     pub = keys.public_key_b64(settings)

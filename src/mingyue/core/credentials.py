@@ -28,7 +28,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from mingyue.core import keys
 from mingyue.core.access import Actor, check
 from mingyue.core.dataintegrity import add_proof, did_of, format_time, verify_proof
-from mingyue.core.db import Base, TenantMixin, utcnow
+from mingyue.core.config import Settings
+from mingyue.core.db import Base, TenantMixin, system_session, utcnow
 from mingyue.core.errors import Conflict, InvalidInput, NotFound
 from mingyue.core.jcs import canonicalize, did_key_from_public
 from mingyue.core.uow import UnitOfWork
@@ -308,6 +309,17 @@ def revoked_ids(*, uow: UnitOfWork) -> list[str]:
     """Return the ids (urn:uuid) of every revoked credential visible in this unit of work."""
     q = select(Credential.id).where(Credential.revoked.is_(True)).order_by(Credential.id)
     return [urn(i) for i in uow.session.scalars(q)]
+
+
+def is_revoked(settings: Settings, credential_id: str) -> bool | None:
+    """Tell whether the platform revoked a credential (None: the platform never issued it).
+
+    Reads one flag across tenants: whoever holds a signed credential may learn its status.
+    """
+    with system_session(settings, "credential revocation status") as s:
+        flag = s.scalars(select(Credential.revoked)
+                         .where(Credential.id == bare_id(credential_id))).first()
+    return None if flag is None else bool(flag)
 
 
 def revocation_list(*, uow: UnitOfWork) -> dict[str, Any]:

@@ -1,0 +1,149 @@
+"""CLI: ``mingyue credential verify|show|list|revoke|revocation-list`` (verify works offline)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from mingyue.cli_support import AsUser, DataDir, JsonOut, cli_uow, emit, run_cli, settings_for
+from mingyue.core import credentials, keys
+from mingyue.core.access import check
+from mingyue.core.config import Settings
+from mingyue.core.errors import InvalidInput
+
+app = typer.Typer(help="Verifiable credentials: verify offline, show, list, revoke.",
+                  no_args_is_help=True)
+
+PublicKeyOpt = Annotated[str | None, typer.Option(
+    "--public-key", help="Trusted platform public key: base64, or a file (PEM or base64). "
+    "Defaults to the key of the data dir.")]
+RevocationOpt = Annotated[Path | None, typer.Option(
+    "--revocation-list", help="Revocation list (JSON array of ids, or the signed list from "
+    "`mingyue credential revocation-list`). Defaults to the data dir's database when present.")]
+OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write JSON to a file.")]
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("core.credential.malformed", f"{path} is not UTF-8 JSON") from exc
+
+
+def _trusted_key(public_key: str | None, settings: Settings) -> str:
+    if public_key:
+        try:
+            key = keys.read_public_key_arg(public_key)
+            keys.load_public(key)
+        except ValueError as exc:
+            raise InvalidInput("core.credential.bad_key", f"unusable public key: {exc}",
+                               field="--public-key") from exc
+        return key
+    if keys.key_path(settings).exists():  # never create a key just to verify
+        return keys.public_key_b64(settings)
+    raise InvalidInput("core.credential.no_key", "no trusted key: pass --public-key, or "
+                       "--data-dir of the issuing platform", field="--public-key")
+
+
+def _has_database(settings: Settings) -> bool:
+    if settings.database_url:
+        return True
+    return (settings.data_dir / "mingyue.sqlite3").exists()
+
+
+@app.command()
+def verify(file: Path, public_key: PublicKeyOpt = None, revocation_list: RevocationOpt = None,
+           data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+    """Verify a credential file offline; exit 1 when it is tampered, foreign, expired or revoked."""
+    with run_cli():
+        vc = _read_json(file)
+        settings = settings_for(data_dir)
+        key = _trusted_key(public_key, settings)
+        revoked: list[str] | None = None
+        source = "none"
+        if revocation_list is not None:
+            revoked = credentials.read_revocation_list(_read_json(revocation_list), key)
+            source = "list"
+        result = credentials.verify(vc, key, revoked)
+        if result.ok and revoked is None and result.credential_id and _has_database(settings):
+            try:
+                flag = credentials.is_revoked(settings, result.credential_id)
+                source = "database" if flag is not None else "database (not issued here)"
+                if flag:
+                    result = credentials.verify(vc, key, [result.credential_id])
+            except (SQLAlchemyError, InvalidInput):
+                source = "none (database unreadable)"
+    out = {**result.to_dict(), "revocation_checked": source, "key_id": keys.key_id(key)}
+    if json_out:
+        emit(out, True)
+    label = "VALID" if result.ok else "INVALID"
+    sys.stderr.write(f"{label}: {result.detail} ({result.reason}); id {result.credential_id}; "
+                     f"revocation checked: {source}\n")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def show(credential_id: str, data_dir: DataDir = None, as_user: AsUser = None,
+         json_out: JsonOut = False, output: OutputOpt = None) -> None:
+    """Show one credential; ``-o FILE`` writes the signed credential itself (to verify or share)."""
+    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
+        out = credentials.get_credential(uow=uow, actor=uow.actor, credential_id=credential_id)
+    if output is not None:
+        output.write_text(json.dumps(out.credential, ensure_ascii=False, indent=2) + "\n",
+                          encoding="utf-8")
+    if json_out:
+        emit(out, True)
+    elif output is None:
+        emit(out.model_dump(exclude={"credential"}), False)
+        sys.stdout.write(json.dumps(out.credential, ensure_ascii=False, indent=2) + "\n")
+
+
+@app.command("list")
+def list_(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False,
+          type: Annotated[str | None, typer.Option("--type", help="Only this type.")] = None,
+          revoked: Annotated[bool | None, typer.Option("--revoked/--active",
+                                                       help="Only revoked / only active.")] = None,
+          limit: Annotated[int, typer.Option(min=1, max=1000)] = 100) -> None:
+    """List the credentials you may see, newest first."""
+    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
+        rows = credentials.list_credentials(uow=uow, actor=uow.actor, type=type, revoked=revoked,
+                                            limit=limit)
+    if json_out:
+        emit(rows, True)
+    else:
+        emit([r.model_dump(include={"id", "type", "organization_id", "issued_at", "valid_until",
+                                    "revoked"}) for r in rows], False, title="credentials")
+
+
+@app.command()
+def revoke(credential_id: str,
+           reason: Annotated[str, typer.Option("--reason", help="Why it is revoked.")],
+           data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
+    """Revoke a credential (it fails verification from then on)."""
+    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
+        out = credentials.revoke(uow=uow, actor=uow.actor, credential_id=credential_id,
+                                 reason=reason)
+    if json_out:
+        emit(out, True)
+    else:
+        sys.stderr.write(f"revoked {out.id}\n")
+
+
+@app.command("revocation-list")
+def revocation_list_(data_dir: DataDir = None, as_user: AsUser = None,
+                     output: OutputOpt = None) -> None:
+    """Print the signed list of revoked credentials you may see (for offline verifiers)."""
+    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
+        check(uow.actor, "core.credential.read")
+        doc = credentials.revocation_list(uow=uow)
+    text = json.dumps(doc, ensure_ascii=False, indent=2)
+    if output is not None:
+        output.write_text(text + "\n", encoding="utf-8")
+    else:
+        sys.stdout.write(text + "\n")
