@@ -1,0 +1,37 @@
+"""Every installed enabler (and core app) honours the contract of CONVENTIONS rules 1, 2, 6, 10."""
+
+from __future__ import annotations
+
+import pytest
+
+from mingyue.contract import check_enabler
+from mingyue.core.plugins import registry
+
+ENABLERS = registry().ordered()
+
+
+def test_every_entry_point_loads() -> None:
+    assert registry().errors == {}
+
+
+@pytest.mark.parametrize("enabler", ENABLERS, ids=[e.key for e in ENABLERS])
+def test_contract(enabler) -> None:
+    assert check_enabler(enabler) == []
+
+
+def test_registries_reject_duplicates() -> None:
+    from mingyue.core import access, audit, jobs, metering
+
+    with pytest.raises(ValueError):
+        access.register_permission("core.case.read", ["member"])
+    with pytest.raises(ValueError):
+        audit.register_event("core.case.opened", "again")
+    with pytest.raises(ValueError):
+        jobs.register_kind("core.selftest", "x:y")
+    with pytest.raises(ValueError):
+        metering.register_meter("core.api_calls", "call")
+
+
+def test_dev_check_command(cli) -> None:
+    r = cli("dev", "check", "--json")
+    assert r.json()["problems"] == [] and r.exit_code == 0

@@ -1,0 +1,67 @@
+"""Walk every registered API route with a foreign organization's token: 403/404, never A's data."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.routing import APIRoute
+
+MARKER = "A-SECRET-7f3c"
+
+
+def _seed_tenant_a(client, tenants) -> dict[str, int]:
+    h = tenants.a.headers()
+    r = client.post("/api/cases", headers=h, json={"kind": "core.general",
+                                                   "title": f"{MARKER} case"})
+    assert r.status_code == 201, r.text
+    ids = {"case": r.json()["id"]}
+    r = client.post("/api/cases/%d/comments" % ids["case"], headers=h, json={"text": MARKER})
+    r = client.post("/api/jobs", headers=h, json={"kind": "core.selftest", "params": {}})
+    if r.status_code == 201:
+        ids["job"] = r.json()["id"]
+    r = client.post("/api/files", headers=h, files={"file": (f"{MARKER}.txt", MARKER.encode())})
+    if r.status_code == 201:
+        ids["file"] = r.json()["id"]
+    ids["user"] = tenants.a.member.id
+    ids["org"] = tenants.a.org.id
+    return ids
+
+
+def _fill(path: str, ids: dict[str, int]) -> str:
+    def repl(m: re.Match[str]) -> str:
+        name = m.group(1)
+        for key in ("case", "job", "file", "user", "org", "credential", "token", "statement"):
+            if key in name:
+                return str(ids.get(key, ids["case"]))
+        if name == "seq":
+            return "1"
+        return str(ids["case"])
+
+    return re.sub(r"\{([^}:]+)(?::[^}]*)?\}", repl, path)
+
+
+def test_every_route_refuses_a_foreign_tenant(app, client, tenants) -> None:
+    ids = _seed_tenant_a(client, tenants)
+    foreign = tenants.b.headers()
+    checked = 0
+    leaks = []
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or not route.path.startswith("/api"):
+            continue
+        if route.path == "/api/health":
+            continue
+        for method in route.methods - {"HEAD", "OPTIONS"}:
+            url = _fill(route.path, ids)
+            # unauthenticated: always 401
+            r = client.request(method, url)
+            assert r.status_code == 401, f"{method} {url} without auth -> {r.status_code}"
+            r = client.request(method, url, headers=foreign, json={})
+            checked += 1
+            body = r.text
+            if MARKER in body:
+                leaks.append(f"{method} {url} -> {r.status_code} leaks tenant A's data")
+            if "{" in route.path and r.status_code < 300:
+                leaks.append(f"{method} {url} -> {r.status_code} on tenant A's object")
+            assert r.status_code < 500, f"{method} {url} -> {r.status_code}: {body[:200]}"
+    assert checked > 20
+    assert not leaks, "\n".join(leaks)
