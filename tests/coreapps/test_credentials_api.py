@@ -1,0 +1,111 @@
+"""API of the credentials core app: /api/credentials… and /api/files…, two tenants."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from typing import Any
+
+import pytest
+
+from mingyue.core import credentials
+from mingyue.core.access import Actor
+from mingyue.core.config import Settings
+from mingyue.core.uow import unit_of_work
+from mingyue.testing import Tenants
+
+REVIEWER = Actor(user_id=None, username="reviewer-job", organization_id=None,
+                 org_kind="operator", roles=frozenset({"reviewer"}))
+
+
+def _issue(settings: Settings, org_id: int) -> dict[str, Any]:
+    with unit_of_work(REVIEWER, settings) as uow:
+        return credentials.issue(uow=uow, type="TerminalCertificate",
+                                 subject={"model": "MY-01", "result": "pass"},
+                                 organization_id=org_id, valid_days=365)
+
+
+def test_credentials_are_listed_read_and_isolated(settings: Settings, tenants: Tenants,
+                                                  client: Any) -> None:
+    vc = _issue(settings, tenants.a.org.id)
+    uid = vc["id"].removeprefix("urn:uuid:")
+    r = client.get("/api/credentials", headers=tenants.a.headers())
+    assert r.status_code == 200 and [c["id"] for c in r.json()] == [vc["id"]]
+    assert r.json()[0]["credential"] == vc
+    for cid in (uid, vc["id"]):
+        r = client.get(f"/api/credentials/{cid}", headers=tenants.a.headers())
+        assert r.status_code == 200 and r.json()["type"] == "TerminalCertificate"
+    assert client.get("/api/credentials", headers=tenants.b.headers()).json() == []
+    for path in (f"/api/credentials/{uid}", f"/api/credentials/{uid}/status"):
+        r = client.get(path, headers=tenants.b.headers())
+        assert r.status_code == 404 and r.json()["key"] == "core.credential.not_found"
+        assert "TerminalCertificate" not in r.text
+    assert client.get(f"/api/credentials/{uid}").status_code == 401
+    r = client.get("/api/credentials/not-a-uuid", headers=tenants.a.headers())
+    assert r.status_code == 422
+
+
+def test_revoke_needs_the_permission_and_then_verification_fails(settings: Settings,
+                                                                 tenants: Tenants,
+                                                                 client: Any) -> None:
+    vc = _issue(settings, tenants.a.org.id)
+    uid = vc["id"].removeprefix("urn:uuid:")
+    r = client.post("/api/credentials/verify", json=vc, headers=tenants.b.headers())
+    assert r.status_code == 200 and r.json()["ok"] and r.json()["issued_here"]
+    for who in (tenants.a.headers(), tenants.a.headers(admin=True)):
+        r = client.post(f"/api/credentials/{uid}/revoke", json={"reason": "x"}, headers=who)
+        assert r.status_code == 403
+    r = client.post(f"/api/credentials/{uid}/revoke", json={"reason": ""},
+                    headers=tenants.operator.headers())
+    assert r.status_code == 422
+    r = client.post(f"/api/credentials/{uid}/revoke", json={"reason": "model withdrawn"},
+                    headers=tenants.operator.headers())  # the operator's member is a reviewer
+    assert r.status_code == 200 and r.json()["revoked"] is True
+    r = client.post(f"/api/credentials/{uid}/revoke", json={"reason": "again"},
+                    headers=tenants.operator.headers())
+    assert r.status_code == 409
+    r = client.get(f"/api/credentials/{uid}/status", headers=tenants.a.headers())
+    assert r.json()["revoked"] is True and r.json()["reason"] == "model withdrawn"
+    r = client.post("/api/credentials/verify", json=vc, headers=tenants.b.headers())
+    assert r.json()["ok"] is False and r.json()["reason"] == "core.credential.revoked"
+    tampered = copy.deepcopy(vc)
+    tampered["credentialSubject"]["result"] = "fail"
+    r = client.post("/api/credentials/verify", json=tampered, headers=tenants.a.headers())
+    assert r.json()["ok"] is False and r.json()["reason"] == "core.credential.tampered"
+
+
+def test_upload_and_metadata(settings: Settings, tenants: Tenants, client: Any) -> None:
+    body = b"name,qty\nwidget,3\ngadget,4\n"
+    r = client.post("/api/files", files={"file": ("../../stock.csv", body, "application/pdf")},
+                    data={"purpose": "dataset"}, headers=tenants.a.headers())
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert out["sha256"] == hashlib.sha256(body).hexdigest() and out["size"] == len(body)
+    assert out["mime"] == "text/csv" and out["filename"] == "stock.csv"
+    assert out["purpose"] == "dataset" and "path" not in out
+    r = client.get(f"/api/files/{out['id']}", headers=tenants.a.headers())
+    assert r.status_code == 200 and r.json() == out
+    r = client.get(f"/api/files/{out['id']}", headers=tenants.b.headers())
+    assert r.status_code == 404
+    assert client.get(f"/api/files/{out['id']}").status_code == 401
+
+
+@pytest.fixture
+def small_client(settings: Settings) -> Any:
+    from fastapi.testclient import TestClient
+
+    from mingyue.web.app import create_app
+
+    settings.max_upload_bytes = 4096
+    with TestClient(create_app(settings, start_workers=False),
+                    raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_oversized_upload_is_413(settings: Settings, tenants: Tenants, small_client: Any) -> None:
+    r = small_client.post("/api/files", files={"file": ("big.bin", b"\0" * 10_000)},
+                          headers=tenants.a.headers())
+    assert r.status_code == 413
+    r = small_client.post("/api/files", files={"file": ("ok.bin", b"\1" * 1000)},
+                          headers=tenants.a.headers())
+    assert r.status_code == 201
