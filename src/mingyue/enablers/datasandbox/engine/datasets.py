@@ -120,18 +120,18 @@ class DatasetSpec:
 
 
 def _nice_bounds(lo: float, hi: float) -> tuple[float, float]:
-    """Round bounds outward to one significant digit so they do not echo an exact record value."""
+    """Round bounds outward to two significant digits so they do not echo an exact record value."""
 
     def up(x: float) -> float:
         if x <= 0:
             return -down(-x)
-        p = 10 ** math.floor(math.log10(x))
+        p = 10 ** (math.floor(math.log10(x)) - (1 if x >= 100 else 0))
         return math.ceil(x / p) * p
 
     def down(x: float) -> float:
         if x <= 0:
             return -up(-x) if x < 0 else 0.0
-        p = 10 ** math.floor(math.log10(x))
+        p = 10 ** (math.floor(math.log10(x)) - (1 if x >= 100 else 0))
         return math.floor(x / p) * p
 
     return float(down(lo)), float(up(hi)) if hi > lo else float(down(lo)) + 1.0
