@@ -1,0 +1,133 @@
+"""Console pages of cases: the list with filters, and a case with its history and actions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from mingyue.core import cases
+from mingyue.core.access import Actor, can, check
+from mingyue.core.case_service import now
+from mingyue.core.errors import InvalidInput
+from mingyue.core.uow import unit_of_work
+from mingyue.web.console import ConsoleActor, csrf_protect, locale_of, render
+
+router = APIRouter(prefix="/cases", include_in_schema=False)
+
+Comment = Annotated[str | None, Form(max_length=4000)]
+
+
+def _helpers(request: Request) -> dict[str, Any]:
+    lang = "zh" if locale_of(request) == "zh_CN" else "en"
+    tz = ZoneInfo(request.app.state.settings.timezone)
+
+    def local(dt: datetime | None) -> str:
+        return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M") if dt else "—"
+
+    def title(d: dict[str, str]) -> str:
+        return d.get(lang) or d.get("en") or next(iter(d.values()), "")
+
+    def state_title(kind: str, state: str) -> str:
+        try:
+            return title(dict(cases.kind_of(kind).states[state].title))
+        except (KeyError, InvalidInput):
+            return state
+
+    def kind_title(kind: str) -> str:
+        try:
+            return title(dict(cases.kind_of(kind).title))
+        except InvalidInput:
+            return kind
+
+    return {"local": local, "tr": title, "state_title": state_title, "kind_title": kind_title,
+            "now": now()}
+
+
+def _uow(request: Request, actor: Actor) -> Any:
+    return unit_of_work(actor, request.app.state.settings)
+
+
+@router.get("", response_class=HTMLResponse)
+def case_list(request: Request, actor: ConsoleActor, state: str | None = None,
+              kind: str | None = None, overdue: bool = False, open_only: bool = False) -> Response:
+    """Show the cases the user may see, with filters and a form to open one."""
+    check(actor, "core.case.read")
+    with _uow(request, actor) as uow:
+        rows = cases.list_cases(uow=uow, state=state or None, kind=kind or None,
+                                open_only=open_only, overdue_at=now() if overdue else None,
+                                limit=200)
+    kinds = [cases.kind_of(n) for n in cases.kind_names()]
+    states = sorted({s for k in kinds for s in k.states})
+    return render(request, "cases/list.html", {
+        **_helpers(request), "rows": rows, "kinds": kinds, "states": states,
+        "f": {"state": state or "", "kind": kind or "", "overdue": overdue,
+              "open_only": open_only},
+        "can_create": can(actor, "core.case.create") and actor.organization_id is not None})
+
+
+@router.post("", dependencies=[Depends(csrf_protect)])
+def case_open(request: Request, actor: ConsoleActor,
+              title: Annotated[str, Form(max_length=200)],
+              kind: Annotated[str, Form(max_length=120)] = "core.general",
+              subject: Annotated[str | None, Form(max_length=200)] = None) -> Response:
+    """Open a case for the user's organization and show it."""
+    if actor.organization_id is None:
+        raise InvalidInput("core.case.org_required", "no organization", field="organization_id")
+    with _uow(request, actor) as uow:
+        out = cases.open_case(uow=uow, kind=kind, title=title, organization_id=actor.organization_id,
+                              subject=subject or None)
+    return RedirectResponse(f"/cases/{out.id}", status_code=303)
+
+
+@router.get("/{case_id}", response_class=HTMLResponse)
+def case_detail(request: Request, case_id: int, actor: ConsoleActor) -> Response:
+    """Show one case: its fields, history, attachments and the actions open to the user."""
+    with _uow(request, actor) as uow:
+        detail = cases.get_case(uow=uow, case_id=case_id)
+    return render(request, "cases/detail.html", {
+        **_helpers(request), "c": detail, "overdue": detail.is_overdue(now()),
+        "can_comment": can(actor, "core.case.comment", detail),
+        "can_assign": can(actor, "core.case.assign", detail)})
+
+
+@router.post("/{case_id}/act", dependencies=[Depends(csrf_protect)])
+def case_act(request: Request, case_id: int, actor: ConsoleActor,
+             name: Annotated[str, Form(max_length=60)], comment: Comment = None) -> Response:
+    """Take a transition from the case page."""
+    with _uow(request, actor) as uow:
+        cases.transition(uow=uow, case_id=case_id, name=name, comment=comment)
+    return RedirectResponse(f"/cases/{case_id}", status_code=303)
+
+
+@router.post("/{case_id}/comment", dependencies=[Depends(csrf_protect)])
+def case_comment(request: Request, case_id: int, actor: ConsoleActor,
+                 text: Annotated[str, Form(max_length=4000)]) -> Response:
+    """Add a comment from the case page."""
+    with _uow(request, actor) as uow:
+        cases.comment(uow=uow, case_id=case_id, text=text)
+    return RedirectResponse(f"/cases/{case_id}#history", status_code=303)
+
+
+@router.post("/{case_id}/assign", dependencies=[Depends(csrf_protect)])
+def case_assign(request: Request, case_id: int, actor: ConsoleActor,
+                department: Annotated[str | None, Form(max_length=120)] = None,
+                user_id: Annotated[str | None, Form(max_length=20)] = None,
+                organization_id: Annotated[str | None, Form(max_length=20)] = None) -> Response:
+    """Assign the case from the case page."""
+
+    def _int(v: str | None, field: str) -> int | None:
+        if not v or not v.strip():
+            return None
+        if not v.strip().isdigit():
+            raise InvalidInput("core.invalid_input", f"{field} must be a number", field=field)
+        return int(v)
+
+    with _uow(request, actor) as uow:
+        cases.assign(uow=uow, case_id=case_id, department=department,
+                     user_id=_int(user_id, "user_id"),
+                     organization_id=_int(organization_id, "organization_id"))
+    return RedirectResponse(f"/cases/{case_id}", status_code=303)

@@ -1,0 +1,187 @@
+"""Cases app: REST API, console pages and CLI over the shared fixtures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mingyue.core import cases
+from mingyue.core import db as core_db
+
+
+def _login(client: Any, username: str) -> str:
+    r = client.post("/login", data={"username": username, "password": "password123"},
+                    follow_redirects=False)
+    assert r.status_code in (302, 303), r.text
+    page = client.get("/cases")
+    assert page.status_code == 200
+    return str(page.text.split('name="csrf-token" content="')[1].split('"')[0])
+
+
+def test_api_workflow_and_tenancy(client: Any, tenants: Any) -> None:
+    ha, hb = tenants.a.headers(), tenants.b.headers(admin=True)
+    hr = tenants.operator.headers()  # the operator's member is a reviewer
+    r = client.post("/api/cases", json={"title": "数据出境备案", "subject": "crossborder:1",
+                                        "data": {"volume": 12}}, headers=ha)
+    assert r.status_code == 201, r.text
+    case = r.json()
+    assert case["state"] == "submitted" and case["organization_id"] == tenants.a.org.id
+    cid = case["id"]
+    # Detail with history and the transitions the caller may take.
+    d = client.get(f"/api/cases/{cid}", headers=ha).json()
+    assert [t["name"] for t in d["transitions"]] == ["withdraw"]
+    assert [e["kind"] for e in d["events"]] == ["open"]
+    assert [t["name"] for t in client.get(f"/api/cases/{cid}", headers=hr).json()[
+        "transitions"]] == ["start_review"]
+    # Another enterprise neither sees nor touches it.
+    assert client.get(f"/api/cases/{cid}", headers=hb).status_code == 404
+    assert client.get("/api/cases", headers=hb).json() == []
+    assert client.post(f"/api/cases/{cid}/transitions", json={"name": "withdraw"},
+                       headers=hb).status_code == 404
+    assert client.post(f"/api/cases/{cid}/comments", json={"text": "x"},
+                       headers=hb).status_code == 404
+    # Wrong side, wrong state, missing comment: refused with a key.
+    r = client.post(f"/api/cases/{cid}/transitions", json={"name": "start_review"}, headers=ha)
+    assert r.status_code == 403 and r.json()["key"] == "core.case.role_refused"
+    r = client.post(f"/api/cases/{cid}/transitions", json={"name": "accept"}, headers=hr)
+    assert r.status_code == 409 and r.json()["key"] == "core.case.bad_state"
+    assert client.post(f"/api/cases/{cid}/transitions", json={"name": "start_review"},
+                       headers=hr).status_code == 200
+    r = client.post(f"/api/cases/{cid}/transitions", json={"name": "return"}, headers=hr)
+    assert r.status_code == 422 and r.json()["key"] == "core.case.comment_required"
+    r = client.post(f"/api/cases/{cid}/transitions",
+                    json={"name": "return", "comment": "补充材料"}, headers=hr)
+    assert r.json()["state"] == "returned"
+    r = client.post(f"/api/cases/{cid}/comments", json={"text": "已补充"}, headers=ha)
+    assert r.status_code == 201 and r.json()["kind"] == "comment"
+    assert client.post(f"/api/cases/{cid}/transitions", json={"name": "resubmit"},
+                       headers=ha).json()["state"] == "resubmitted"
+    # Assignment is for admins and oversight roles.
+    assert client.post(f"/api/cases/{cid}/assign", json={"department": "x"},
+                       headers=ha).status_code == 403
+    r = client.post(f"/api/cases/{cid}/assign",
+                    json={"organization_id": tenants.regulator.org.id, "department": "执法支队"},
+                    headers=tenants.regulator.headers())
+    assert r.status_code == 200 and r.json()["assignee_department"] == "执法支队"
+    # Filters.
+    assert [c["id"] for c in client.get("/api/cases?state=resubmitted", headers=hr).json()] == [
+        cid]
+    assert client.get("/api/cases?state=accepted", headers=hr).json() == []
+    assert client.get("/api/cases?limit=0", headers=hr).status_code == 422
+    kinds = client.get("/api/cases/kinds", headers=ha).json()
+    assert "core.general" in [k["name"] for k in kinds]
+    # Bad input is a 422 naming the field.
+    r = client.post("/api/cases", json={"title": ""}, headers=ha)
+    assert r.status_code == 422
+    r = client.post("/api/cases", json={"title": "x", "kind": "nope"}, headers=ha)
+    assert r.status_code == 422 and r.json()["field"] == "kind"
+    assert client.get("/api/cases").status_code == 401
+
+
+def test_api_overdue_escalate_assessment(client: Any, tenants: Any, monkeypatch: Any) -> None:
+    t0 = datetime(2026, 5, 4, 1, 0, tzinfo=UTC)
+    clock = {"t": t0}
+    monkeypatch.setattr(core_db, "utcnow", lambda: clock["t"])
+    ha, hr = tenants.a.headers(), tenants.operator.headers()
+    hreg = tenants.regulator.headers()
+    cid = client.post("/api/cases", json={"title": "a"}, headers=ha).json()["id"]
+    clock["t"] = t0 + timedelta(hours=30)
+    assert [c["id"] for c in client.get("/api/cases/overdue", headers=hreg).json()] == [cid]
+    assert [c["id"] for c in client.get("/api/cases?overdue=true", headers=hreg).json()] == [cid]
+    assert client.post("/api/cases/escalate", headers=hr).status_code == 403  # reviewer
+    r = client.post("/api/cases/escalate", headers=hreg)
+    assert r.status_code == 200 and [c["escalation_level"] for c in r.json()] == [1]
+    assert client.post("/api/cases/escalate", headers=hreg).json() == []
+    client.post(f"/api/cases/{cid}/transitions", json={"name": "start_review"}, headers=hr)
+    clock["t"] += timedelta(hours=2)
+    client.post(f"/api/cases/{cid}/transitions", json={"name": "accept"}, headers=hr)
+    r = client.get("/api/cases/assessment", params={"since": "2026-05-01T00:00:00Z",
+                                                   "until": "2026-06-01T00:00:00Z"}, headers=hreg)
+    assert r.status_code == 200, r.text
+    [fig] = r.json()
+    assert fig["assignee_user_id"] == tenants.operator.member.id
+    assert (fig["handled"], fig["on_time"], fig["mean_hours"]) == (1, 0, 32.0)
+    r = client.get("/api/cases/assessment", params={"since": "2026-05-01T00:00:00",
+                                                   "until": "2026-06-01T00:00:00Z"}, headers=hreg)
+    assert r.status_code == 422 and r.json()["field"] == "since"
+
+
+def test_console_list_detail_and_actions(client: Any, tenants: Any) -> None:
+    token = _login(client, tenants.a.member.username)
+    r = client.post("/cases", data={"title": "控制台提交", "kind": "core.general",
+                                    "csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    url = r.headers["location"]
+    cid = int(url.rsplit("/", 1)[1])
+    page = client.get(url)
+    assert page.status_code == 200
+    assert 'data-state="submitted"' in page.text and 'id="act-withdraw"' in page.text
+    assert 'id="act-start_review"' not in page.text
+    lst = client.get("/cases")
+    assert f'href="/cases/{cid}"' in lst.text and "控制台提交" in lst.text
+    # Without the CSRF token the form is refused and nothing changes.
+    assert client.post(f"/cases/{cid}/comment", data={"text": "x"}).status_code == 403
+    r = client.post(f"/cases/{cid}/comment", data={"text": "请尽快审核", "csrf_token": token},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    assert "请尽快审核" in client.get(url).text
+    client.post("/logout", data={"csrf_token": token})
+    # The reviewer sees the review buttons and takes the case through.
+    token = _login(client, tenants.operator.member.username)
+    page = client.get(url)
+    assert 'id="act-start_review"' in page.text and 'id="act-withdraw"' not in page.text
+    for name, text in (("start_review", ""), ("accept", "同意")):
+        r = client.post(f"/cases/{cid}/act", data={"name": name, "comment": text,
+                                                   "csrf_token": token}, follow_redirects=False)
+        assert r.status_code == 303, r.text
+    page = client.get(url)
+    assert 'data-state="accepted"' in page.text and "同意" in page.text
+    assert 'id="case-actions"' not in page.text
+    # A refused step renders an error page, not a 500.
+    r = client.post(f"/cases/{cid}/act", data={"name": "accept", "csrf_token": token})
+    assert r.status_code == 409
+    assert client.get("/cases?lang=en").status_code == 200
+    assert client.get("/cases/999999").status_code == 404
+
+
+def test_cli_open_act_list_show(cli: Any, tenants: Any) -> None:
+    sub, rev = tenants.a.member.username, tenants.operator.member.username
+    r = cli("cases", "open", "--title", "CLI 案件", "--data", '{"n": 1}', "--as", sub, "--json")
+    assert r.exit_code == 0, r.stderr
+    c = r.json()
+    assert c["state"] == "submitted" and c["data"] == {"n": 1}
+    cid = str(c["id"])
+    r = cli("cases", "act", cid, "start_review", "--as", sub)
+    assert r.exit_code == 1 and "core.case.role_refused" in r.stderr
+    assert r.stderr.count("\n") == 1
+    r = cli("cases", "act", cid, "start_review", "--as", rev, "--json")
+    assert r.exit_code == 0 and r.json()["state"] == "in_review"
+    r = cli("cases", "act", cid, "reject", "--as", rev)
+    assert r.exit_code == 2 and "comment" in r.stderr
+    r = cli("cases", "act", cid, "reject", "-m", "材料不全", "--as", rev, "--json")
+    assert r.exit_code == 0 and r.json()["state"] == "rejected"
+    r = cli("cases", "list", "--as", sub, "--json")
+    assert [x["id"] for x in r.json()] == [c["id"]]
+    r = cli("cases", "list", "--as", tenants.b.admin.username, "--json")
+    assert r.exit_code == 0 and r.json() == []
+    r = cli("cases", "show", cid, "--as", sub, "--json")
+    assert [e["name"] for e in r.json()["events"] if e["kind"] == "transition"] == [
+        "start_review", "reject"]
+    r = cli("cases", "show", cid, "--as", sub)
+    assert r.exit_code == 0 and "reject" in r.stdout
+    r = cli("cases", "show", cid, "--as", tenants.b.admin.username)
+    assert r.exit_code == 1 and "not found" in r.stderr
+    r = cli("cases", "list")
+    assert r.exit_code == 2 and "--as" in r.stderr
+    r = cli("cases", "open", "--title", "x", "--data", "[1]", "--as", sub)
+    assert r.exit_code == 2
+    r = cli("cases", "kinds", "--json")
+    assert "core.general" in [k["name"] for k in r.json()]
+    r = cli("cases", "assessment", "--since", "2000-01-01", "--until", "2100-01-01", "--as", rev,
+            "--json")
+    assert r.exit_code == 0 and r.json()[0]["handled"] == 1
+    r = cli("cases", "escalate", "--as", tenants.regulator.member.username, "--json")
+    assert r.exit_code == 0 and r.json() == []
+    r = cli("cases", "overdue", "--as", rev, "--json")
+    assert r.exit_code == 0 and r.json() == []
+    assert cases.GENERAL.name == "core.general"
