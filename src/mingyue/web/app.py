@@ -23,6 +23,8 @@ def _mount(app: FastAPI) -> None:
     from mingyue.web import pages
 
     app.include_router(pages.router)
+    mounted: list[tuple[str, set[str], Any]] = [
+        (r.path, set(r.methods or ()), r) for r in pages.router.routes if hasattr(r, "methods")]
     reg = registry()
     for en in reg.ordered():
         for kind in ("router", "console"):
@@ -39,12 +41,18 @@ def _mount(app: FastAPI) -> None:
             if en.core:
                 prefix = "/api" if kind == "router" else ""
                 app.include_router(router, prefix=prefix)
+                mounted.extend((prefix + r.path, set(r.methods or ()), r)
+                               for r in router.routes if hasattr(r, "methods"))
             else:
                 prefix = f"/api/{en.key}" if kind == "router" else f"/{en.key}"
                 tags = [en.key] if kind == "router" else None
                 app.include_router(router, prefix=prefix, tags=tags,
                                    dependencies=[Depends(enabler_enabled(en.key))],
                                    include_in_schema=kind == "router")
+                mounted.extend((prefix + r.path, set(r.methods or ()), r)
+                               for r in router.routes if hasattr(r, "methods"))
+    # Every mounted route with its full path (the foreign-tenant walk test iterates these).
+    app.state.routes = mounted
 
 
 def create_app(settings: Settings | None = None, *, start_workers: bool = True) -> FastAPI:
