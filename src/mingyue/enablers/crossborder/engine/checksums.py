@@ -24,8 +24,13 @@ PROVINCE_CODES = frozenset(
 _USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUE = {c: i for i, c in enumerate(_USCC_CHARS)}
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-# GB 32100-2015 Table 1: registration authority codes (first character).
-_USCC_AUTHORITIES = frozenset("123456789ANY")
+# GB 32100-2015 Table 1: registration authority (first character) and the organisation categories
+# (second character) each authority may assign.
+_USCC_CATEGORIES = {
+    "1": "1239", "2": "19", "3": "123459", "4": "19", "5": "1239", "6": "129", "7": "129",
+    "8": "19", "9": "123", "A": "19", "N": "1239", "Y": "1",
+}  # fmt: skip
+_USCC_AUTHORITIES = frozenset(_USCC_CATEGORIES)
 
 
 def id_check_char(first17: str) -> str:
@@ -68,6 +73,8 @@ def uscc_check_char(first17: str) -> str:
 def uscc_valid(value: str) -> bool:
     """Validate a unified social credit code (GB 32100-2015)."""
     if len(value) != 18 or value[0] not in _USCC_AUTHORITIES:
+        return False
+    if value[1] not in _USCC_CATEGORIES[value[0]]:
         return False
     if any(c not in _USCC_VALUE for c in value):
         return False

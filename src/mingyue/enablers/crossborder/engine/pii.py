@@ -54,7 +54,7 @@ _SHAPES = re.compile(
         [
             # email first: its local part may be digits (a QQ mailbox) that would read as a number
             rf"(?P<email>{_G}[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{{2,}}{_E})",
-            rf"(?P<plate>(?<=[{PLATE_PROVINCES}])[A-HJ-NP-Z][·\- ]?"
+            rf"(?P<plate>(?<=[{PLATE_PROVINCES}])[A-Z][·\- ]?"
             rf"(?:[DF][A-HJ-NP-Z0-9]\d{{4}}|\d{{5}}[DF]|[A-HJ-NP-Z0-9]{{4}}[A-HJ-NP-Z0-9挂学警])"
             rf"(?![0-9A-Za-z]))",
             rf"(?P<ipv4>(?<![0-9A-Za-z.])(?:\d{{1,3}}\.){{3}}\d{{1,3}}{_E}{_NO_DOT_DIGIT})",
@@ -184,13 +184,6 @@ class PiiDetector:
         window = text[max(0, start - self.context_window) : start].lower()
         return any(w in window for w in words)
 
-    def _digit_uscc(self, text: str, digits: str, start: int) -> bool:
-        # An all-digit string passes the GB 32100 check one time in 31: also require the embedded
-        # GB 11714 organisation code to check, or a context word.
-        if not uscc_valid(digits):
-            return False
-        return org_code_valid(digits[8:17]) or self._context(text, start, _USCC_CONTEXT)
-
     def _classify_number(self, text: str, raw: str, start: int) -> tuple[str, float] | None:
         has_cc = raw.startswith(("+86", "0086"))
         digits = raw.translate(_SEPARATORS)
@@ -210,24 +203,25 @@ class PiiDetector:
             if n == 18 and id_structure_ok(digits, self.today):
                 return "CN_RESIDENT_ID_LIKE", 0.5
             return None
-        if 13 <= n <= 19 and luhn_valid(digits):
-            known = self._card_known(digits)
-            ctx = self._context(text, start, self.config.card_context)
-            if known and ctx:
-                return "BANK_CARD", 1.0
-            if n == 18 and self._digit_uscc(text, digits, start):
-                return "CN_USCC", 0.9
-            if known and n != 18:
-                return "BANK_CARD", 0.85
-            if ctx:
-                return "BANK_CARD", 0.6
+        card_ok = 13 <= n <= 19 and luhn_valid(digits)
+        known = card_ok and self._card_known(digits)
+        card_ctx = card_ok and self._context(text, start, self.config.card_context)
+        if known and card_ctx:
+            return "BANK_CARD", 1.0
         if n == 18:
-            if self._digit_uscc(text, digits, start):
-                return "CN_USCC", 0.9
+            # An 18-digit string that is not a valid ID: a USCC only with a context word, else an
+            # ID-like number if region and birth date fit, else a digit-only USCC.
+            uscc = uscc_valid(digits)
+            if uscc and self._context(text, start, _USCC_CONTEXT):
+                return "CN_USCC", 0.95
             if id_structure_ok(digits, self.today):
                 return "CN_RESIDENT_ID_LIKE", 0.5
-            if luhn_valid(digits) and self._card_known(digits):
-                return "BANK_CARD", 0.7
+            if uscc and org_code_valid(digits[8:17]):
+                return "CN_USCC", 0.8
+        if known and n != 18:
+            return "BANK_CARD", 0.85
+        if card_ctx:
+            return "BANK_CARD", 0.6
         return None
 
     def _classify_code(self, text: str, raw: str, start: int) -> tuple[str, float] | None:
