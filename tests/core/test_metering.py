@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,7 +16,7 @@ from mingyue.core import metering
 from mingyue.core.access import Actor
 from mingyue.core.audit import AuditEntry
 from mingyue.core.config import Settings
-from mingyue.core.db import Base, dispose_engines, get_engine, system_session
+from mingyue.core.db import system_session
 from mingyue.core.identity import Organization
 from mingyue.core.plugins import registry
 from mingyue.core.uow import UnitOfWork, unit_of_work
@@ -64,18 +63,11 @@ def _actor(uid: int, name: str, org: int, kind: str, *roles: str, sme: bool = Fa
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+def world(settings: Settings, make_org: Callable[..., Organization]) -> World:
     registry()
-    settings = Settings(data_dir=tmp_path, env="test")
-    Base.metadata.create_all(get_engine(settings))
-    with system_session(settings, "test setup") as s:
-        orgs = [Organization(name="Operator", kind="operator"),
-                Organization(name="A Ltd", kind="enterprise"),
-                Organization(name="B Ltd", kind="enterprise"),
-                Organization(name="SME Ltd", kind="enterprise", is_sme=True)]
-        s.add_all(orgs)
-        s.flush()
-        op, a, b, sme = (o.id for o in orgs)
+    op = make_org(kind="operator").id
+    a, b = make_org().id, make_org().id
+    sme = make_org(sme=True).id
     w = World(settings=settings, org_a=a, org_b=b, org_sme=sme,
               admin=_actor(1, "padmin", op, "operator", "platform_admin"),
               admin_a=_actor(2, "admin_a", a, "enterprise", "org_admin"),
@@ -85,8 +77,7 @@ def world(tmp_path: Path) -> Iterator[World]:
               member_sme=_actor(6, "member_sme", sme, "enterprise", "member", sme=True))
     with unit(w, w.admin) as uow:
         metering.create_tariff(uow=uow, meter=M, prices=PRICES, effective_from=date(2025, 1, 1))
-    yield w
-    dispose_engines()
+    return w
 
 
 def _at(y: int, mo: int, d: int, h: int = 0) -> datetime:

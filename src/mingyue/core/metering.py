@@ -22,6 +22,7 @@ from sqlalchemy import select
 from mingyue.core.access import Actor, check
 from mingyue.core.errors import Conflict, InvalidInput, QuotaExceeded
 from mingyue.core.metering_models import (
+    canonical,
     FreePoolOut,
     SegmentOut,
     Statement,
@@ -156,10 +157,12 @@ def _specs(uow: UnitOfWork, meter: str) -> list[TariffSpec]:
 # ---- usage ---------------------------------------------------------------------------------
 
 def _segment_json(s: PricedSegment, free: Decimal) -> dict[str, Any]:
+    def text(d: Decimal | None) -> str | None:
+        return None if d is None else str(canonical(d))
+
     return {"start": s.start.isoformat(), "end": s.end.isoformat(), "month": s.month,
-            "band": s.band, "quantity": str(s.quantity), "free": str(free),
-            "unit_price": None if s.unit_price is None else str(s.unit_price),
-            "amount": str(s.amount), "tariff_id": s.tariff_id}
+            "band": s.band, "quantity": text(s.quantity), "free": text(free),
+            "unit_price": text(s.unit_price), "amount": text(s.amount), "tariff_id": s.tariff_id}
 
 
 def usage_out(r: UsageRecord) -> UsageOut:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 from sqlalchemy import Date, Numeric, String, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -15,16 +15,26 @@ from mingyue.core.db import Base, TenantMixin, utcnow
 from mingyue.core.errors import Conflict
 
 
-class ExactDecimal(TypeDecorator[Decimal]):
-    """A Decimal stored exactly: NUMERIC on PostgreSQL, canonical text on SQLite (no float)."""
+def canonical(d: Decimal) -> Decimal:
+    """Return a Decimal without trailing zeros and never in exponent form (``40.000`` → ``40``)."""
+    return d.normalize() if d != d.to_integral_value() else d.quantize(Decimal(1))
 
-    impl = Numeric(38, 12)
+
+Dec = Annotated[Decimal, AfterValidator(canonical)]
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A Decimal stored exactly: unbounded NUMERIC on PostgreSQL, text on SQLite (no float)."""
+
+    impl = Numeric()
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Any) -> Any:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(String(60))
-        return dialect.type_descriptor(Numeric(38, 12, asdecimal=True))
+        # unbounded NUMERIC: a quantity (9 places) times a price (9 places) has 18 places, which
+        # a NUMERIC(38, 12) column would round
+        return dialect.type_descriptor(Numeric(asdecimal=True))
 
     def process_bind_param(self, value: Decimal | None, dialect: Any) -> Any:
         if value is None:
@@ -36,9 +46,8 @@ class ExactDecimal(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
         if value is None:
             return None
-        d = Decimal(str(value))
-        # PostgreSQL pads to the column's scale; strip the padding so values read back as written.
-        return d.normalize() if d != d.to_integral_value() else d.quantize(Decimal(1))
+        # PostgreSQL pads to the column's scale; both databases read back the canonical form.
+        return canonical(Decimal(str(value)))
 
 
 class Tariff(Base):
@@ -163,10 +172,10 @@ class SegmentOut(_Out):
     end: datetime
     month: str
     band: str
-    quantity: Decimal
-    free: Decimal
-    unit_price: Decimal | None
-    amount: Decimal
+    quantity: Dec
+    free: Dec
+    unit_price: Dec | None
+    amount: Dec
     tariff_id: int | None
 
 
@@ -176,14 +185,14 @@ class UsageOut(_Out):
     id: int
     organization_id: int
     meter: str
-    quantity: Decimal
+    quantity: Dec
     unit: str
     start: datetime
     end: datetime
     source: str
     ref: str | None
-    free_quantity: Decimal
-    amount: Decimal | None
+    free_quantity: Dec
+    amount: Dec | None
     currency: str | None
     breakdown: list[SegmentOut]
     created_at: datetime
@@ -200,7 +209,7 @@ class TariffOut(_Out):
     effective_from: date
     effective_to: date | None
     windows: list[dict[str, str]]
-    prices: dict[str, Decimal]
+    prices: dict[str, Dec]
 
 
 class FreePoolOut(_Out):
@@ -209,11 +218,11 @@ class FreePoolOut(_Out):
     organization_id: int
     meter: str
     month: str
-    granted: Decimal
-    used: Decimal
-    remaining: Decimal
-    cap: Decimal | None
-    recorded: Decimal
+    granted: Dec
+    used: Dec
+    remaining: Dec
+    cap: Dec | None
+    recorded: Dec
 
 
 class StatementLineOut(_Out):
@@ -223,12 +232,12 @@ class StatementLineOut(_Out):
     meter: str
     band: str
     unit: str
-    quantity: Decimal
-    free_quantity: Decimal
-    unit_price: Decimal | None
-    gross: Decimal
-    free_credit: Decimal
-    amount: Decimal
+    quantity: Dec
+    free_quantity: Dec
+    unit_price: Dec | None
+    gross: Dec
+    free_credit: Dec
+    amount: Dec
 
 
 class StatementOut(_Out):
@@ -238,9 +247,9 @@ class StatementOut(_Out):
     organization_id: int
     month: str
     currency: str
-    gross: Decimal
-    free_credit: Decimal
-    total: Decimal
+    gross: Dec
+    free_credit: Dec
+    total: Dec
     issued_at: datetime
     issued_by: str
     usage_count: int

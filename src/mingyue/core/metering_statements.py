@@ -18,6 +18,7 @@ from sqlalchemy import select
 from mingyue.core.access import Actor, check
 from mingyue.core.errors import Conflict, NotFound
 from mingyue.core.metering_models import (
+    Dec,
     Statement,
     StatementLine,
     StatementLineOut,
@@ -148,9 +149,9 @@ class MeterTotal(BaseModel):
 
     meter: str
     unit: str
-    quantity: Decimal
-    free_quantity: Decimal
-    amount: Decimal
+    quantity: Dec
+    free_quantity: Dec
+    amount: Dec
 
 
 class UsageSummary(BaseModel):
@@ -159,8 +160,8 @@ class UsageSummary(BaseModel):
     month: str
     currency: str
     days: list[str]
-    bands: dict[str, list[Decimal]]
-    amount_by_day: list[Decimal]
+    bands: dict[str, list[Dec]]
+    amount_by_day: list[Dec]
     meters: list[MeterTotal]
     records: int
 
@@ -174,9 +175,9 @@ def usage_summary(*, uow: UnitOfWork, actor: Actor | None = None,
     first = lo.astimezone(tz).date()
     n_days = (hi.astimezone(tz).date() - first).days
     days = [(first + timedelta(days=i)).isoformat() for i in range(n_days)]
-    bands: dict[str, list[Decimal]] = {b: [_ZERO] * n_days for b in (*BANDS, UNPRICED)}
+    bands: dict[str, list[Dec]] = {b: [_ZERO] * n_days for b in (*BANDS, UNPRICED)}
     amounts = [_ZERO] * n_days
-    totals: dict[tuple[str, str], list[Decimal]] = {}
+    totals: dict[tuple[str, str], list[Dec]] = {}
     records = _records(uow, organization_id, month)
     for r in records:
         t = totals.setdefault((r.meter, r.unit), [_ZERO, _ZERO, _ZERO])

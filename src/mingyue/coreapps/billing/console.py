@@ -1,0 +1,76 @@
+"""Console: usage this month with a chart, statements, tariffs; issuing a statement."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from mingyue.core import metering
+from mingyue.core.access import can, check
+from mingyue.core.metering_tou import month_bounds
+from mingyue.core.uow import unit_of_work
+from mingyue.web.console import ConsoleActor, csrf_protect, render
+
+router = APIRouter(include_in_schema=False)
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+def _this_month(tz: str) -> str:
+    now = datetime.now(UTC).astimezone(ZoneInfo(tz))
+    return f"{now.year:04d}-{now.month:02d}"
+
+
+def _shift(month: str, delta: int) -> str:
+    y, m = (int(x) for x in month.split("-"))
+    idx = y * 12 + (m - 1) + delta
+    return f"{idx // 12:04d}-{idx % 12 + 1:02d}"
+
+
+@router.get("/billing", response_class=HTMLResponse)
+def billing_page(request: Request, actor: ConsoleActor,
+                 month: Annotated[str | None, Query(pattern=MONTH)] = None) -> Response:
+    """Show a month's usage (chart by day and band), usage records, statements and tariffs."""
+    check(actor, "core.usage.read")
+    settings = request.app.state.settings
+    month = month or _this_month(settings.timezone)
+    month_bounds(month, settings.timezone)
+    with unit_of_work(actor, settings) as uow:
+        summary = metering.usage_summary(uow=uow, month=month)
+        usage = metering.list_usage(uow=uow, month=month, limit=50)
+        statements = (metering.list_statements(uow=uow, limit=24)
+                      if can(actor, "core.statement.read") else [])
+        tariffs = metering.list_tariffs(uow=uow)
+    chart = {"days": [d[8:] for d in summary.days],
+             "bands": {b: [str(v) for v in vals] for b, vals in summary.bands.items()},
+             "amount": [str(a) for a in summary.amount_by_day]}
+    return render(request, "billing/index.html", {
+        "month": month, "prev_month": _shift(month, -1), "next_month": _shift(month, 1),
+        "summary": summary, "usage": usage, "statements": statements, "tariffs": tariffs,
+        "chart": chart, "tz": ZoneInfo(settings.timezone),
+        "can_generate": can(actor, "core.statement.generate"),
+        "gross": sum((m.amount for m in summary.meters), Decimal(0))})
+
+
+@router.get("/billing/statements/{statement_id}", response_class=HTMLResponse)
+def statement_page(request: Request, statement_id: int, actor: ConsoleActor) -> Response:
+    """Show one issued statement with its lines."""
+    check(actor, "core.statement.read")
+    with unit_of_work(actor, request.app.state.settings) as uow:
+        st = metering.get_statement(uow=uow, statement_id=statement_id)
+    return render(request, "billing/statement.html", {"st": st})
+
+
+@router.post("/billing/statements", dependencies=[Depends(csrf_protect)])
+def issue_statement(request: Request, actor: ConsoleActor,
+                    organization_id: Annotated[int, Form()],
+                    month: Annotated[str, Form(pattern=MONTH)]) -> Response:
+    """Issue an organization's statement of an ended month, then show it."""
+    check(actor, "core.statement.generate")
+    with unit_of_work(actor, request.app.state.settings) as uow:
+        st = metering.generate_statement(uow=uow, organization_id=organization_id, month=month)
+    return RedirectResponse(f"/billing/statements/{st.id}", status_code=303)
