@@ -1,0 +1,170 @@
+"""Verification (核验) products: yes/no per identifier or a match count; private set intersection.
+
+The consumer sends identifiers and a predicate over non-identifier columns ("credit_rating = 'A'
+AND year = 2025"); it learns only, per identifier, whether some record of it satisfies the
+predicate — or only how many do. With PSI (OpenMined's ``openmined-psi``, ECDH-based), the
+consumer does not even reveal its list: the sandbox answers an encrypted request against the set
+of identifiers that satisfy the predicate, and the consumer computes the intersection (or only
+its size) locally.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from . import uscc
+from .datasets import Dataset
+from .errors import InvalidInput, Refusal
+from .sqlcheck import check_predicate
+
+MAX_IDS = 10_000
+
+
+class RateLimiter(Protocol):
+    """Counts identifiers checked per consumer, dataset and day."""
+
+    def take(self, consumer: str, dataset: str, day: str, n: int, cap: int) -> int:
+        """Record ``n`` checks if the cap allows; return what is left or raise Refusal."""
+        ...
+
+
+class InMemoryRateLimiter:
+    """A rate limiter held in memory (tests, library use)."""
+
+    def __init__(self) -> None:
+        self.used: dict[tuple[str, str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def take(self, consumer: str, dataset: str, day: str, n: int, cap: int) -> int:
+        with self._lock:
+            key = (consumer, dataset, day)
+            used = self.used.get(key, 0)
+            if used + n > cap:
+                raise Refusal("verify.rate_limited", f"{cap} checks per day on {dataset}; "
+                              f"{cap - used} left, {n} asked", left=cap - used, asked=n)
+            self.used[key] = used + n
+            return cap - used - n
+
+
+@dataclass
+class VerifyResult:
+    """Answers only: per identifier yes/no, or a count."""
+
+    mode: str  # "each" | "count"
+    answers: dict[str, bool] | None
+    count: int | None
+    invalid: list[str]
+    rows_scanned: int
+    cpu_seconds: float
+
+
+def _check_ids(ids: list[str], ds: Dataset) -> tuple[list[str], list[str]]:
+    if not ids:
+        raise InvalidInput("verify.no_ids", "give at least one identifier")
+    if len(ids) > MAX_IDS:
+        raise Refusal("verify.too_many_ids", f"at most {MAX_IDS} identifiers per request",
+                      limit=MAX_IDS)
+    if ds.unit is None:
+        raise Refusal("verify.no_identifier", f"{ds.name} has no identifier column")
+    ids = [str(i).strip() for i in ids]
+    # Where the key is a USCC, malformed codes are answered "invalid", never looked up.
+    col = "uscc" in ds.unit.lower()
+    invalid = [i for i in ids if col and not uscc.is_valid(i)]
+    return [i for i in ids if i not in invalid], invalid
+
+
+def verify(ds: Dataset, ids: list[str], predicate: str, engine: Any, *, mode: str = "each",
+           min_count_group: int = 1) -> VerifyResult:
+    """Answer yes/no per identifier (mode "each") or only the number of matches ("count")."""
+    if mode not in ("each", "count"):
+        raise InvalidInput("verify.mode", "mode is 'each' or 'count'")
+    pred = check_predicate(predicate, ds)
+    valid, invalid = _check_ids(ids, ds)
+    unit = ds.unit
+    sql = (f'SELECT CAST("{unit}" AS VARCHAR) AS id, bool_or(coalesce(({pred}), false)) AS ok '
+           f'FROM "{ds.name}" WHERE CAST("{unit}" AS VARCHAR) IN (SELECT unnest($ids)) GROUP BY 1')
+    res = engine.run(sql, {"ids": valid}, {ds.name: ds.path}, max_rows=len(valid) + 1)
+    found = {r[0]: bool(r[1]) for r in res.rows}
+    if mode == "count":
+        count = sum(found.values())
+        if 0 < count < min_count_group:
+            count = 0
+        return VerifyResult(mode, None, count, invalid, res.rows_scanned, res.cpu_seconds)
+    answers = {i: found.get(i, False) for i in valid}
+    return VerifyResult(mode, answers, None, invalid, res.rows_scanned, res.cpu_seconds)
+
+
+# ---- private set intersection ------------------------------------------------------------
+
+
+def _psi() -> Any:
+    import private_set_intersection.python as psi
+
+    return psi
+
+
+@dataclass
+class PsiServerReply:
+    """Serialized PSI setup and response for the consumer's client."""
+
+    setup: bytes
+    response: bytes
+    server_set_size: int
+    rows_scanned: int
+    cpu_seconds: float
+
+
+def psi_reply(ds: Dataset, predicate: str, request: bytes, engine: Any, *,
+              reveal_intersection: bool = False, fpr: float = 1e-9) -> PsiServerReply:
+    """Answer a PSI request against the identifiers whose records satisfy ``predicate``."""
+    psi = _psi()
+    pred = check_predicate(predicate, ds)
+    if ds.unit is None:
+        raise Refusal("verify.no_identifier", f"{ds.name} has no identifier column")
+    sql = (f'SELECT DISTINCT CAST("{ds.unit}" AS VARCHAR) FROM "{ds.name}" '
+           f"WHERE coalesce(({pred}), false)")
+    res = engine.run(sql, [], {ds.name: ds.path}, max_rows=5_000_000)
+    server_items = [r[0] for r in res.rows]
+    req = psi.Request()
+    try:
+        req.ParseFromString(request)
+    except Exception as exc:
+        raise InvalidInput("verify.psi_request", "not a PSI request") from exc
+    n_client = len(req.encrypted_elements)
+    if n_client > MAX_IDS:
+        raise Refusal("verify.too_many_ids", f"at most {MAX_IDS} identifiers per request",
+                      limit=MAX_IDS)
+    server = psi.server.CreateWithNewKey(reveal_intersection)
+    setup = server.CreateSetupMessage(fpr, max(n_client, 1), server_items, psi.DataStructure.GCS)
+    response = server.ProcessRequest(req)
+    return PsiServerReply(setup.SerializeToString(), response.SerializeToString(),
+                          len(server_items), res.rows_scanned, res.cpu_seconds)
+
+
+class PsiClient:
+    """The consumer's side: encrypt identifiers, then read the intersection or its size."""
+
+    def __init__(self, ids: list[str], *, reveal_intersection: bool = False) -> None:
+        psi = _psi()
+        self.ids = [str(i) for i in ids]
+        self.reveal = reveal_intersection
+        self._client = psi.client.CreateWithNewKey(reveal_intersection)
+        self.request: bytes = self._client.CreateRequest(self.ids).SerializeToString()
+
+    def size(self, reply_setup: bytes, reply_response: bytes) -> int:
+        psi = _psi()
+        setup, resp = psi.ServerSetup(), psi.Response()
+        setup.ParseFromString(reply_setup)
+        resp.ParseFromString(reply_response)
+        return int(self._client.GetIntersectionSize(setup, resp))
+
+    def intersection(self, reply_setup: bytes, reply_response: bytes) -> list[str]:
+        if not self.reveal:
+            raise InvalidInput("verify.psi_mode", "this client was created for sizes only")
+        psi = _psi()
+        setup, resp = psi.ServerSetup(), psi.Response()
+        setup.ParseFromString(reply_setup)
+        resp.ParseFromString(reply_response)
+        return sorted(self.ids[i] for i in self._client.GetIntersection(setup, resp))
