@@ -32,12 +32,10 @@ _JOIN_UNSAFE = re.compile(r"\^|\$|\\[AZzbBsSWDn]|\(\?|\[\^")
 
 def classes_in(tokens: Iterable[bytes]) -> set[str]:
     """Apply exodus-core's class regex to dexdump tokens (raw bytes, decoded like exodus does)."""
-    out: set[str] = set()
-    findall = CLASS_RE.findall
-    for tok in tokens:
-        if b"/" in tok:
-            out.update(findall(tok.decode("utf-8", "ignore")))
-    return out
+    # One pass over the joined tokens equals one pass per token: "\n" is neither a word
+    # character nor "/", and it ends any broken UTF-8 sequence, so no match can span two tokens.
+    blob = b"\n".join(t for t in tokens if b"/" in t)
+    return set(CLASS_RE.findall(blob.decode("utf-8", "ignore")))
 
 
 def header_classes(member_name: str) -> set[str]:
@@ -58,11 +56,32 @@ class Tracker:
     website: str = ""
 
 
+_SIMPLE = re.compile(r"[A-Za-z0-9_\-.|]+")
+
+
+def _required_literals(signature: str) -> tuple[str, ...] | None:
+    """For a signature made of literals, "." and "|" only: one literal each alternative needs.
+
+    A text in which none of them occurs cannot match, so a plain substring test (fast, in C)
+    rules most trackers out before any regex runs. ``None`` for other signatures.
+    """
+    if not _SIMPLE.fullmatch(signature):
+        return None
+    out = []
+    for alt in signature.split("|"):
+        frags = [f for f in alt.split(".") if f]
+        if not frags:
+            return None  # an alternative of dots only matches almost anything
+        out.append(max(frags, key=len))
+    return tuple(out)
+
+
 @dataclass
 class _Compiled:
     tracker: Tracker
     rx: re.Pattern[str]
     join_safe: bool
+    literals: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -74,7 +93,12 @@ class ExodusMatcher:
 
     def __post_init__(self) -> None:
         self._compiled = [
-            _Compiled(t, re.compile(t.code_signature), not _JOIN_UNSAFE.search(t.code_signature))
+            _Compiled(
+                t,
+                re.compile(t.code_signature),
+                not _JOIN_UNSAFE.search(t.code_signature),
+                _required_literals(t.code_signature),
+            )
             for t in self.trackers
             if len(t.code_signature) > 3
         ]
@@ -105,7 +129,10 @@ class ExodusMatcher:
         pending: list[_Compiled] = []
         for t in candidates:
             comp = by_id[t.id]
-            (confirmed if _hits(comp, sub_joined, sub_list) else pending).append(comp)
+            if _hits(comp, sub_joined, sub_list):
+                confirmed.append(t)
+            else:
+                pending.append(comp)
         if pending:
             full = list(exact())
             full_joined = "\n".join(full)
@@ -115,6 +142,10 @@ class ExodusMatcher:
 
 
 def _hits(c: _Compiled, joined: str, classes: list[str]) -> bool:
+    if not classes:
+        return False
+    if c.literals is not None and not any(lit in joined for lit in c.literals):
+        return False
     if c.join_safe:
         m = c.rx.search(joined)
         if m is None:

@@ -7,14 +7,15 @@ Members are read in memory with a size bound; nothing is ever extracted to disk.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
 import zipfile
 from typing import Any
 
 from .archive import ArchiveCaps
+from .arsc import string_pool
 from .dex import DexError, DexFile
+from .signing import signature_info
 from .exodus import (
     APK_MEMBER_RE,
     CLASS_RE,
@@ -29,6 +30,9 @@ from .exodus import (
 ANDROID_NS = "{http://schemas.android.com/apk/res/android}"
 URL_RE = re.compile(rb"https?://[A-Za-z0-9\-._~%]+(?::\d+)?(?:/[^\s\"'<>]*)?")
 PRIVACY_RE = re.compile(r"隐私政策|隐私协议|隐私权政策|个人信息保护|privacy[ _-]?policy", re.IGNORECASE)
+PRIVACY_KEY_RE = re.compile(
+    "隐私政策|隐私协议|隐私权政策|个人信息保护|[Pp]rivacy[ _-]?[Pp]olicy|PRIVACY[ _-]?POLICY".encode()
+)
 SDK_LIST_RE = re.compile(r"第三方SDK|第三方信息共享|SDK目录|third[- ]party SDK", re.IGNORECASE)
 MAX_URLS = 2000
 MAX_EVIDENCE = 20
@@ -135,82 +139,69 @@ def _int(v: Any) -> int:
         return 0
 
 
-def _certificates(apk: Any) -> list[dict[str, str]]:
-    certs: list[dict[str, str]] = []
-    seen: set[str] = set()
+def _manifest(zf: zipfile.ZipFile, caps: ArchiveCaps) -> Any:
+    """Decode AndroidManifest.xml with androguard's AXML parser; return the lxml root."""
+    from androguard.core.axml import AXMLPrinter  # noqa: PLC0415 - heavy; only in the worker
+
     try:
-        found = list(apk.get_certificates())
-    except Exception:  # noqa: BLE001 - a broken signature block is reported, not fatal
-        return certs
-    for c in found:
-        try:
-            der = c.dump()
-            fp = hashlib.sha256(der).hexdigest()
-            if fp in seen:
-                continue
-            seen.add(fp)
-            certs.append(
-                {
-                    "sha256": fp,
-                    "subject": str(c.subject.human_friendly),
-                    "issuer": str(c.issuer.human_friendly),
-                    "not_after": str(c["tbs_certificate"]["validity"]["not_after"].native),
-                    "signature_algorithm": str(c.signature_algo),
-                }
-            )
-        except Exception:  # noqa: BLE001,S112 - skip an undecodable certificate, keep the rest
-            continue
-    return certs
+        info = zf.getinfo("AndroidManifest.xml")
+    except KeyError:
+        raise LookupError("AndroidManifest.xml missing") from None
+    ap = AXMLPrinter(_read_member(zf, info, caps))
+    if not ap.is_valid():
+        raise LookupError("AndroidManifest.xml is not valid binary XML")
+    root = ap.get_xml_obj()
+    if root is None or root.tag != "manifest":
+        raise LookupError("AndroidManifest.xml does not start with <manifest>")
+    return root
 
 
-def _resource_strings(apk: Any) -> tuple[str, list[str]]:
-    """Return the App label and the resource string pool (for privacy-policy evidence)."""
-    try:
-        label = str(apk.get_app_name() or "")
-    except Exception:  # noqa: BLE001 - resources are optional evidence
-        label = ""
-    pool: list[str] = []
-    try:
-        arsc = apk.get_android_resources()
-        sp = arsc.stringpool_main if arsc is not None else None
-        if sp is not None:
-            for i in range(min(int(sp.stringCount), 200_000)):
-                s = sp.getString(i)
-                if s:
-                    pool.append(str(s))
-    except Exception:  # noqa: BLE001,S110 - resources are optional evidence
-        pass
-    return label, pool
+def make_matcher(trackers: list[tuple[int, str]]) -> ExodusMatcher:
+    """Compile the εxodus code signatures (id, regex) once."""
+    return ExodusMatcher([Tracker(id=i, name="", code_signature=s) for i, s in trackers])
 
 
 def extract_facts(
-    path: str, caps: ArchiveCaps, trackers: list[tuple[int, str]]
+    path: str, caps: ArchiveCaps, trackers: list[tuple[int, str]] | ExodusMatcher
 ) -> dict[str, Any]:
     """Parse the APK at ``path`` and return its facts plus the εxodus tracker ids it carries."""
-    from androguard.core.apk import APK  # noqa: PLC0415 - heavy; only ever in the worker
     from loguru import logger  # noqa: PLC0415
 
     logger.remove()
-    apk = APK(path)
-    manifest = apk.get_android_manifest_xml()
-    if manifest is None:
-        raise LookupError("AndroidManifest.xml missing or unreadable")
-    package = str(apk.get_package() or "")
-    target_sdk = _int(apk.get_target_sdk_version())
-    app_el = manifest.find("application")
-    app_attrs: dict[str, Any] = {}
-    if app_el is not None:
-        app_attrs = {
-            "name": str(app_el.get(ANDROID_NS + "name") or ""),
-            "debuggable": _bool_attr(app_el, "debuggable") is True,
-            "allow_backup": _bool_attr(app_el, "allowBackup"),
-            "uses_cleartext_traffic": _bool_attr(app_el, "usesCleartextTraffic"),
-            "network_security_config": str(app_el.get(ANDROID_NS + "networkSecurityConfig") or ""),
-        }
-    label, pool = _resource_strings(apk)
-
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
+        manifest = _manifest(zf, caps)
+        package = str(manifest.get("package") or "")
+        sdk = manifest.find("uses-sdk")
+        min_sdk = _int(sdk.get(ANDROID_NS + "minSdkVersion")) if sdk is not None else 0
+        target_sdk = _int(sdk.get(ANDROID_NS + "targetSdkVersion")) if sdk is not None else 0
+        target_sdk = target_sdk or min_sdk
+        permissions = sorted({
+            str(el.get(ANDROID_NS + "name"))
+            for tag in ("uses-permission", "uses-permission-sdk-23", "uses-permission-sdk-m")
+            for el in manifest.findall(tag)
+            if el.get(ANDROID_NS + "name")
+        })
+        app_el = manifest.find("application")
+        app_attrs: dict[str, Any] = {}
+        label = ""
+        if app_el is not None:
+            app_attrs = {
+                "name": str(app_el.get(ANDROID_NS + "name") or ""),
+                "debuggable": _bool_attr(app_el, "debuggable") is True,
+                "allow_backup": _bool_attr(app_el, "allowBackup"),
+                "uses_cleartext_traffic": _bool_attr(app_el, "usesCleartextTraffic"),
+                "network_security_config": str(
+                    app_el.get(ANDROID_NS + "networkSecurityConfig") or ""
+                ),
+            }
+            label = str(app_el.get(ANDROID_NS + "label") or "")
+            if label.startswith("@"):
+                label = ""  # a resource reference; resolving it needs the full resource table
+        pool: list[str] = []
+        if "resources.arsc" in names:
+            pool = string_pool(_read_member(zf, zf.getinfo("resources.arsc"), caps))
+        signature = signature_info(path, zf, names, caps.max_entry_uncompressed)
         budget = [caps.max_total_uncompressed]
         dexes, warnings = _dex_sets(zf, caps, 0, budget)
 
@@ -231,20 +222,28 @@ def extract_facts(
         for d in descs:
             if d.startswith(b"L") and b"/" in d:
                 packages.add(d[1 : d.rfind(b"/")].decode("utf-8", "replace").replace("/", "."))
-        for s in strings:
-            if b"http" in s and len(urls) < MAX_URLS:
-                urls.update(u.decode("utf-8", "replace") for u in URL_RE.findall(s))
-            if len(s) < 400 and (b"rivacy" in s or b"\xe9\x9a\x90\xe7\xa7\x81" in s):
-                t = s.decode("utf-8", "replace")
-                if PRIVACY_RE.search(t) and len(privacy) < MAX_EVIDENCE:
-                    privacy.append(t)
-    for s in pool:
-        if len(s) < 2000 and PRIVACY_RE.search(s) and len(privacy) < 2 * MAX_EVIDENCE:
-            privacy.append(s[:200])
-        if len(s) < 2000 and SDK_LIST_RE.search(s) and len(sdk_list_hits) < MAX_EVIDENCE:
-            sdk_list_hits.append(s[:200])
-        if "http" in s and len(urls) < MAX_URLS:
-            urls.update(u.decode("utf-8", "replace") for u in URL_RE.findall(s.encode()))
+        blob = b"\n".join(strings)
+        if len(urls) < MAX_URLS:
+            urls.update(u.decode("utf-8", "replace") for u in URL_RE.findall(blob))
+        for m in PRIVACY_KEY_RE.finditer(blob):
+            if len(privacy) >= MAX_EVIDENCE:
+                break
+            a = blob.rfind(b"\n", 0, m.start()) + 1
+            b = blob.find(b"\n", m.end())
+            line = blob[a : b if b >= 0 else len(blob)]
+            if len(line) < 400:
+                privacy.append(line.decode("utf-8", "replace"))
+    pool_text = "\n".join(s.replace("\n", " ") for s in pool)
+    for rx, sink, cap in ((PRIVACY_RE, privacy, 2 * MAX_EVIDENCE),
+                          (SDK_LIST_RE, sdk_list_hits, MAX_EVIDENCE)):
+        for m in rx.finditer(pool_text):
+            if len(sink) >= cap:
+                break
+            a = pool_text.rfind("\n", 0, m.start()) + 1
+            b = pool_text.find("\n", m.end())
+            sink.append(pool_text[a : b if b >= 0 else len(pool_text)][:200])
+    if len(urls) < MAX_URLS:
+        urls.update(u.decode("utf-8", "replace") for u in URL_RE.findall(pool_text.encode()))
 
     def exact() -> set[str]:
         out: set[str] = set()
@@ -256,28 +255,23 @@ def extract_facts(
                 warnings.append(f"DEX {member!r}: {exc}")
         return out
 
-    matcher = ExodusMatcher([Tracker(id=i, name="", code_signature=s) for i, s in trackers])
+    matcher = trackers if isinstance(trackers, ExodusMatcher) else make_matcher(trackers)
     found = matcher.detect(superset, subset, exact)
 
     native_libs = sorted({n.rsplit("/", 1)[-1] for n in names if n.startswith("lib/") and n.endswith(".so")})
     assets = [n for n in names if n.startswith("assets/")][:5000]
     privacy_assets = [n for n in assets if re.search(r"privacy|隐私|policy|agreement", n, re.I)]
-    try:
-        v1, v2, v3 = bool(apk.is_signed_v1()), bool(apk.is_signed_v2()), bool(apk.is_signed_v3())
-    except Exception as exc:  # noqa: BLE001 - a broken signing block is a finding, not a crash
-        v1 = v2 = v3 = False
-        warnings.append(f"signature block unreadable: {exc}")
     return {
         "package": package,
         "app_name": label,
-        "version_name": str(apk.get_androidversion_name() or ""),
-        "version_code": str(apk.get_androidversion_code() or ""),
-        "min_sdk": _int(apk.get_min_sdk_version()),
+        "version_name": str(manifest.get(ANDROID_NS + "versionName") or ""),
+        "version_code": str(manifest.get(ANDROID_NS + "versionCode") or ""),
+        "min_sdk": min_sdk,
         "target_sdk": target_sdk,
-        "permissions": sorted(set(map(str, apk.get_permissions()))),
+        "permissions": permissions,
         "application": app_attrs,
         "components": _components(manifest, package, target_sdk),
-        "signature": {"v1": v1, "v2": v2, "v3": v3, "certificates": _certificates(apk)},
+        "signature": signature,
         "native_libs": native_libs,
         "dex_members": [m for m, _ in dexes],
         "packages": sorted(packages),
