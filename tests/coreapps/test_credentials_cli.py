@@ -1,4 +1,4 @@
-"""CLI `mingyue credential …`: offline verify (tamper, foreign key, revocation), show, list, revoke."""
+"""CLI `mingyue credential …`: offline verify (tamper, wrong key, revocation), show, revoke."""
 
 from __future__ import annotations
 

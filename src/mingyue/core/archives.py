@@ -16,6 +16,7 @@ import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import BinaryIO
 
@@ -160,7 +161,7 @@ def _check_overlap(infos: list[zipfile.ZipInfo]) -> None:
     # zip bomb's trick; honest archives lay members out one after another.
     spans = sorted((i.header_offset, i.header_offset + 30 + i.compress_size, i.filename)
                    for i in infos)
-    for (_, end, name), (start, _, nxt) in zip(spans, spans[1:], strict=False):
+    for (_, end, name), (start, _, nxt) in pairwise(spans):
         if start < end:
             raise _refuse("core.archive.overlapping",
                           f"entries {name!r} and {nxt!r} overlap in the file")

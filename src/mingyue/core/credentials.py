@@ -27,8 +27,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mingyue.core import keys
 from mingyue.core.access import Actor, check
-from mingyue.core.dataintegrity import add_proof, did_of, format_time, verify_proof
 from mingyue.core.config import Settings
+from mingyue.core.dataintegrity import add_proof, did_of, format_time, verify_proof
 from mingyue.core.db import Base, TenantMixin, system_session, utcnow
 from mingyue.core.errors import Conflict, InvalidInput, NotFound
 from mingyue.core.jcs import canonicalize, did_key_from_public
@@ -45,7 +45,8 @@ class Credential(TenantMixin, Base):
 
     __tablename__ = "core_credential"
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # uuid; the VC id is urn:uuid:<id>
+    # The uuid; the credential's own id is urn:uuid:<id>.
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
     type: Mapped[str] = mapped_column(String(80), index=True)
     json: Mapped[dict[str, Any]] = mapped_column(JSON)
     sha256: Mapped[str] = mapped_column(String(64))
@@ -176,7 +177,7 @@ def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        t = datetime.fromisoformat(value)
     except ValueError:
         return None
     return t if t.tzinfo else None
@@ -198,46 +199,44 @@ def verify(vc: Mapping[str, Any], public_key_b64: str | None = None,
         if isinstance(types, list) else None
     issuer_field = vc.get("issuer")
     issuer = issuer_field.get("id") if isinstance(issuer_field, Mapping) else issuer_field
-    base = {"credential_id": cid, "issuer": issuer if isinstance(issuer, str) else None,
-            "type": vc_type}
+
+    def result(reason: str, detail: str, *, revoked: bool = False) -> VerifyResult:
+        return VerifyResult(reason == "core.credential.valid", reason, cid, revoked, detail,
+                            issuer if isinstance(issuer, str) else None, vc_type)
+
     ctx = vc.get("@context")
     if not (isinstance(ctx, list) and ctx and ctx[0] == VC_CONTEXT) or cid is None \
             or not isinstance(types, list) or "VerifiableCredential" not in types \
             or not isinstance(issuer, str) or not isinstance(vc.get("credentialSubject"), Mapping):
-        return VerifyResult(False, "core.credential.malformed", **base,
-                            detail="not a VC 2.0 credential (context, id, type, issuer, subject)")
+        return result("core.credential.malformed",
+                      "not a VC 2.0 credential (context, id, type, issuer, subject)")
     expected: bytes | None = None
     if public_key_b64 is not None:
         try:
             expected = keys.load_public(public_key_b64).public_bytes_raw()
         except ValueError as exc:
-            return VerifyResult(False, "core.credential.bad_key", **base, detail=str(exc))
-    check_ = verify_proof(vc, expected)
-    if not check_.ok:
-        return VerifyResult(False, check_.reason, **base, detail=check_.detail)
-    if check_.signer_did != issuer:
-        return VerifyResult(False, "core.credential.wrong_key", **base,
-                            detail="the proof's key is not the issuer's did:key")
+            return result("core.credential.bad_key", str(exc))
+    proof = verify_proof(vc, expected)
+    if not proof.ok:
+        return result(proof.reason, proof.detail)
+    if proof.signer_did != issuer:
+        return result("core.credential.wrong_key", "the proof's key is not the issuer's did:key")
     now = now or utcnow()
     valid_from, valid_until = _parse_time(vc.get("validFrom")), vc.get("validUntil")
     if valid_from is None:
-        return VerifyResult(False, "core.credential.malformed", **base,
-                            detail="validFrom is missing or not a dateTimeStamp")
+        return result("core.credential.malformed", "validFrom is missing or not a dateTimeStamp")
     if valid_from > now:
-        return VerifyResult(False, "core.credential.not_yet_valid", **base,
-                            detail=f"valid from {vc['validFrom']}")
+        return result("core.credential.not_yet_valid", f"valid from {vc['validFrom']}")
     if valid_until is not None:
         until = _parse_time(valid_until)
         if until is None:
-            return VerifyResult(False, "core.credential.malformed", **base,
-                                detail="validUntil is not a dateTimeStamp")
+            return result("core.credential.malformed", "validUntil is not a dateTimeStamp")
         if until <= now:
-            return VerifyResult(False, "core.credential.expired", **base,
-                                detail=f"expired at {valid_until}")
+            return result("core.credential.expired", f"expired at {valid_until}")
     if revoked_ids is not None and urn(cid) in {urn(r) for r in revoked_ids}:
-        return VerifyResult(False, "core.credential.revoked", **base, revoked=True,
-                            detail="the issuer revoked this credential")
-    return VerifyResult(True, "core.credential.valid", **base, detail="signature and validity ok")
+        return result("core.credential.revoked", "the issuer revoked this credential",
+                      revoked=True)
+    return result("core.credential.valid", "signature and validity ok")
 
 
 def _out(row: Credential) -> CredentialOut:

@@ -43,7 +43,8 @@ def _write(value: Any, out: list[str]) -> None:
             if not isinstance(key, str):
                 raise TypeError(f"JSON object keys must be strings, not {type(key).__name__}")
         out.append("{")
-        for i, key in enumerate(sorted(value, key=lambda k: k.encode("utf-16-be", "surrogatepass"))):
+        ordered = sorted(value, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
+        for i, key in enumerate(ordered):
             if i:
                 out.append(",")
             out.append(_string(key))
@@ -98,7 +99,7 @@ def number(v: float) -> str:
     if v < 0:
         return "-" + number(-v)
     # repr() gives the shortest digit string that round-trips, as ECMAScript requires.
-    sign, digits_t, exp = Decimal(repr(v)).as_tuple()
+    _, digits_t, exp = Decimal(repr(v)).as_tuple()
     assert isinstance(exp, int)
     digits = "".join(map(str, digits_t)).rstrip("0")
     exp += len(digits_t) - len(digits)

@@ -1,4 +1,4 @@
-"""Content type sniffing by magic bytes (the client's filename and Content-Type are never trusted)."""
+"""Content type sniffing by magic bytes (never the client's filename or Content-Type)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""API: verifiable credentials (``/credentials…``) and file uploads (``/files…``), mounted at /api."""
+"""API: verifiable credentials (``/credentials…``) and uploads (``/files…``), mounted at /api."""
 
 from __future__ import annotations
 
