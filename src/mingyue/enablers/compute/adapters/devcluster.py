@@ -209,9 +209,12 @@ class RayDevHead:
             if self._proc.poll() is not None:
                 raise EngineStartError(f"ray start exited ({self._proc.returncode}): {_tail(log)}")
             try:
-                with urllib.request.urlopen(f"{self.address}/api/version", timeout=2) as resp:
-                    if resp.status == 200:
-                        return self
+                # Ready = the Jobs API answers AND the head node registered as ALIVE.
+                with urllib.request.urlopen(f"{self.address}/nodes?view=summary",
+                                            timeout=2) as resp:
+                    body = resp.read().decode()
+                if '"state": "ALIVE"' in body:
+                    return self
             except OSError:
                 pass
             time.sleep(0.5)
@@ -219,23 +222,60 @@ class RayDevHead:
         raise EngineStartError(f"the Ray head did not answer within {timeout:.0f} s: {_tail(log)}")
 
     def stop(self) -> None:
-        """Stop the head's process group (``ray start --block`` and the daemons it spawned)."""
+        """Stop the head: ``ray start --block`` and every process it spawned, by PID."""
         p = self._proc
         if p is None:
             return
-        if p.poll() is None:
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait(timeout=5)
-        # Ray daemons it started sit in the same session/group; make sure none survives.
+        # Collect the tree first: once raylet dies its workers are re-parented and untraceable.
+        tree = [p.pid, *descendants(p.pid)]
+        for pid in reversed(tree):
+            _signal(pid, signal.SIGTERM)
         try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
             pass
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(_exists(pid) for pid in tree[1:]):
+            time.sleep(0.2)
+        for pid in tree:
+            _signal(pid, signal.SIGKILL)
+        if p.poll() is None:
+            p.wait(timeout=5)
         self._proc = None
+
+
+def descendants(pid: int) -> list[int]:
+    """Return every process below ``pid`` (children first level by level), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        cur = todo.pop(0)
+        for child in children.get(cur, []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _exists(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
