@@ -27,7 +27,7 @@ from mingyue.core.access import SYSTEM, Actor
 from mingyue.core.config import Settings
 from mingyue.core.db import system_session, utcnow
 from mingyue.core.errors import Conflict, Forbidden, MingyueError
-from mingyue.core.jobs_model import Job, JobOut, kinds, push_after_commit
+from mingyue.core.jobs_model import Job, JobOut, _load_registry, kinds, push_after_commit
 from mingyue.core.plugins import load_ref
 from mingyue.core.uow import UnitOfWork, unit_of_work
 
@@ -263,6 +263,7 @@ def run_pending(settings: Settings, *, max_jobs: int | None = None) -> list[JobO
 
 def reap(settings: Settings, *, now: Any = None) -> list[JobOut]:
     """Retry or fail running jobs whose worker sent no heartbeat in time; return them."""
+    _load_registry()  # the ledger refuses unregistered events; a bare worker process has none yet
     now = now or utcnow()
     timeout = settings.job_heartbeat_timeout_s
     cutoff = now - timedelta(seconds=timeout)
@@ -320,6 +321,7 @@ class EmbeddedRunner:
 
     def start(self) -> None:
         """Start the runner threads."""
+        _load_registry()
         self._stop.clear()
         for i in range(self.threads):
             t = threading.Thread(target=self._loop, args=(i,), name=f"mingyue-job-{i}",

@@ -115,23 +115,22 @@ def queue_key_of(uow: UnitOfWork) -> str:
 
 def push_after_commit(session: Session, redis_url: str, key: str, job_id: int) -> None:
     """Push the job id onto the Redis queue once (and only if) the session commits."""
-    pending: list[tuple[str, str, int]] | None = session.info.get("jobs_to_push")
-    if pending is None:
-        pending = session.info["jobs_to_push"] = []
-
-        @event.listens_for(session, "after_commit")
-        def _push(sess: Session) -> None:
-            from mingyue.core.jobs_redis import push_ids
-
-            items = sess.info.pop("jobs_to_push", [])
-            event.remove(sess, "after_commit", _push)
-            event.remove(sess, "after_soft_rollback", _drop)
-            push_ids(items)
-
-        @event.listens_for(session, "after_soft_rollback")
-        def _drop(sess: Session, previous_transaction: Any) -> None:
-            sess.info.pop("jobs_to_push", None)
-            event.remove(sess, "after_commit", _push)
-            event.remove(sess, "after_soft_rollback", _drop)
-
+    pending: list[tuple[str, str, int]] = session.info.setdefault("jobs_to_push", [])
+    if not session.info.get("jobs_push_hooked"):
+        session.info["jobs_push_hooked"] = True
+        event.listen(session, "after_commit", _push_pending)
+        event.listen(session, "after_soft_rollback", _drop_pending)
     pending.append((redis_url, key, job_id))
+
+
+def _push_pending(session: Session) -> None:
+    items = session.info.pop("jobs_to_push", [])
+    if items:
+        from mingyue.core.jobs_redis import push_ids
+
+        push_ids(items)
+
+
+def _drop_pending(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:  # the outermost transaction rolled back
+        session.info.pop("jobs_to_push", None)

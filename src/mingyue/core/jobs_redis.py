@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from mingyue.core.config import Settings
 from mingyue.core.db import system_session, utcnow
-from mingyue.core.jobs_model import Job
+from mingyue.core.jobs_model import Job, _load_registry
 from mingyue.core.jobs_exec import new_worker_id, reap, run_job
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ class RedisWorker:
                  poll_timeout_s: float = 1.0) -> None:
         if not settings.redis_url:
             raise ValueError("RedisWorker needs settings.redis_url")
+        _load_registry()
         self.settings = settings
         self.worker_id = worker_id or new_worker_id("worker")
         self.poll_timeout_s = poll_timeout_s
@@ -121,8 +122,8 @@ class RedisWorker:
         dead = drop_dead_processing(self.settings, self.redis)
         return {"reaped": [j.id for j in reaped], "orphans": orphans, "dead_workers": dead}
 
-    def run(self, max_jobs: int | None = None) -> int:
-        """Process jobs until stopped (or ``max_jobs`` ran); return how many were processed."""
+    def run(self, max_jobs: int | None = None, *, until_empty: bool = False) -> int:
+        """Process jobs until stopped, ``max_jobs`` ran or (``until_empty``) the queue is empty."""
         self.redis.set(self.alive_key, str(time.time()), ex=self._ttl())
         keeper = threading.Thread(target=self._keepalive, name="worker-keepalive", daemon=True)
         keeper.start()
@@ -141,6 +142,8 @@ class RedisWorker:
                 raw = self.redis.blmove(queue_key(self.settings), self.processing_key,
                                         self.poll_timeout_s, "RIGHT", "LEFT")
                 if raw is None:
+                    if until_empty:
+                        break
                     continue
                 try:
                     job_id = int(str(raw))

@@ -1,0 +1,106 @@
+"""The jobs app: REST API, console page and CLI over real jobs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mingyue.core import jobs
+from mingyue.core.uow import unit_of_work
+
+
+def _enqueue(settings: Any, actor: Any, **params: Any) -> jobs.JobOut:
+    with unit_of_work(actor, settings) as uow:
+        return jobs.enqueue(uow=uow, kind="core.selftest", params=params)
+
+
+def test_api_list_get_cancel(settings: Any, client: Any, tenants: Any, actor_of: Any,
+                             run_jobs: Any) -> None:
+    member = actor_of(tenants.a.member)
+    done = _enqueue(settings, member, seconds=0, steps=1, echo="x")
+    run_jobs()
+    waiting = _enqueue(settings, member, seconds=0, steps=1)
+    h = tenants.a.headers()
+    r = client.get("/api/jobs", headers=h)
+    assert r.status_code == 200
+    assert [j["id"] for j in r.json()] == [waiting.id, done.id]
+    r = client.get(f"/api/jobs/{done.id}", headers=h)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "succeeded" and body["progress"] == 100
+    assert body["result"]["echo"] == "x"
+    assert client.get("/api/jobs?status=queued", headers=h).json()[0]["id"] == waiting.id
+    assert client.get("/api/jobs?status=bogus", headers=h).status_code == 422
+
+    r = client.post(f"/api/jobs/{waiting.id}/cancel", headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    r = client.post(f"/api/jobs/{done.id}/cancel", headers=h)
+    assert r.status_code == 409
+    assert r.json()["key"] == "core.job.already_finished"
+    assert "cannot be cancelled" in r.json()["detail"]
+
+    # another tenant sees nothing and cannot act
+    hb = tenants.b.headers(admin=True)
+    assert client.get("/api/jobs", headers=hb).json() == []
+    assert client.get(f"/api/jobs/{done.id}", headers=hb).status_code == 404
+    assert client.post(f"/api/jobs/{done.id}/cancel", headers=hb).status_code == 404
+    assert client.get("/api/jobs").status_code == 401
+    assert client.get("/api/jobs/999999", headers=h).status_code == 404
+
+
+def test_console_page_shows_progress_and_polls(settings: Any, client: Any, tenants: Any,
+                                               actor_of: Any) -> None:
+    member = actor_of(tenants.a.member)
+    job = _enqueue(settings, member, seconds=0, steps=1)
+    r = client.post("/login", data={"username": tenants.a.member.username,
+                                    "password": "password123"}, follow_redirects=False)
+    assert r.status_code in (302, 303), r.text
+    page = client.get("/jobs")
+    assert page.status_code == 200
+    assert f'id="job-{job.id}"' in page.text and "<progress" in page.text
+    assert 'hx-trigger="every 2s"' in page.text  # a queued job keeps the table refreshing
+    frag = client.get("/jobs/table")
+    assert frag.status_code == 200 and "<html" not in frag.text and f"job-{job.id}" in frag.text
+    detail = client.get(f"/jobs/{job.id}")
+    assert detail.status_code == 200 and "core.selftest" in detail.text
+    # cancel from the console needs the CSRF token
+    assert client.post(f"/jobs/{job.id}/cancel").status_code == 403
+    token = page.text.split('name="csrf-token" content="')[1].split('"')[0]
+    r = client.post(f"/jobs/{job.id}/cancel", headers={"X-CSRF-Token": token},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    with unit_of_work(member, settings) as uow:
+        assert jobs.get_job(uow=uow, actor=member, job_id=job.id).status == "cancelled"
+    page = client.get("/jobs")
+    assert 'hx-trigger="every 2s"' not in page.text  # nothing active: no polling
+
+
+def test_cli_list_show_cancel(settings: Any, cli: Any, tenants: Any, actor_of: Any) -> None:
+    member = actor_of(tenants.a.member)
+    user = tenants.a.member.username
+    r = cli("jobs", "selftest", "--as", user, "--seconds", "0", "--steps", "1", "--json")
+    assert r.exit_code == 0, r.stderr
+    queued = r.json()
+    assert queued["status"] == "queued" and queued["submitted_by"] == user
+    r = cli("jobs", "run-pending", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert [j["status"] for j in r.json()] == ["succeeded"]
+    other = _enqueue(settings, member, seconds=0, steps=1)
+
+    r = cli("jobs", "list", "--as", user, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert [j["id"] for j in r.json()] == [other.id, queued["id"]]
+    r = cli("jobs", "show", str(queued["id"]), "--as", user, "--json")
+    assert r.exit_code == 0 and r.json()["result"]["steps_done"] == 1
+    r = cli("jobs", "list", "--as", user)
+    assert r.exit_code == 0 and "succeeded" in r.stdout and "100%" in r.stdout
+
+    r = cli("jobs", "cancel", str(other.id), "--as", user, "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["status"] == "cancelled"
+    r = cli("jobs", "cancel", str(queued["id"]), "--as", user)
+    assert r.exit_code == 1
+    assert r.stderr.count("\n") == 1 and "cannot be cancelled" in r.stderr
+    r = cli("jobs", "show", str(queued["id"]), "--as", tenants.b.member.username)
+    assert r.exit_code == 1 and "not found" in r.stderr
+    r = cli("jobs", "list")
+    assert r.exit_code == 2  # --as is required
