@@ -296,3 +296,36 @@ def test_consume_free_draws_and_audits(world: World) -> None:
                                      quantity=Decimal(7), month="2026-04") == (3, 4)
     assert [a for a in world.audit_actions() if a[0] == "core.quota.consumed"] \
         and len([a for a in world.audit_actions() if a[0] == "core.quota.consumed"]) == 2
+
+
+def test_billing_run_issues_due_statements_once(world: World) -> None:
+    for actor, org in ((world.member_a, world.org_a), (world.member_b, world.org_b)):
+        with unit(world, actor) as uow:
+            metering.record_usage(uow=uow, organization_id=org, meter=M, quantity=4,
+                                  unit="call", start=_at(2025, 9, 2), end=_at(2025, 9, 3),
+                                  source="t")
+    with unit(world, world.admin) as uow:
+        metering.generate_statement(uow=uow, organization_id=world.org_b, month="2025-09")
+    with unit(world, world.admin) as uow:
+        issued = metering.generate_due_statements(uow=uow, month="2025-09")
+    assert [s.organization_id for s in issued] == [world.org_a]
+    with unit(world, world.admin) as uow:
+        assert metering.generate_due_statements(uow=uow, month="2025-09") == []
+    assert any(a[0] == "core.scope.unscoped" for a in world.audit_actions())
+    with pytest.raises(Forbidden), unit(world, world.admin_a) as uow:
+        metering.generate_due_statements(uow=uow, month="2025-09")
+
+
+@pytest.mark.parametrize(("kw", "field"), [
+    ({"start": datetime(1, 1, 1, tzinfo=SH)}, "start"),
+    ({"end": datetime(9999, 12, 31, 23, tzinfo=UTC)}, "end"),
+    ({"source": "a\x00b"}, "source"),
+])
+def test_out_of_range_and_control_characters_refused(world: World, kw: dict[str, object],
+                                                     field: str) -> None:
+    args: dict[str, object] = {"meter": M, "quantity": Decimal(1), "unit": "call",
+                               "start": _at(2026, 1, 1), "end": _at(2026, 1, 2), "source": "t"}
+    args.update(kw)
+    with pytest.raises(InvalidInput) as exc, unit(world, world.member_a) as uow:
+        metering.record_usage(uow=uow, organization_id=world.org_a, **args)  # type: ignore[arg-type]
+    assert exc.value.field == field

@@ -44,10 +44,12 @@ from mingyue.core.metering_registry import (
     acting,
     exact_decimal,
     meter_unit,
+    plain_text,
     meters,
     register_meter,
 )
 from mingyue.core.metering_statements import (
+    generate_due_statements,
     generate_statement,
     get_statement,
     list_statements,
@@ -68,7 +70,7 @@ __all__ = [
     "FreePoolOut", "PricedSegment", "SegmentOut", "TariffOut", "TariffSpec", "UsageOut",
     "consume_free", "create_tariff", "get_free_pool", "list_tariffs", "list_usage", "meters",
     "price_interval", "record_usage", "register_meter", "set_free_pool", "set_pool_default",
-    "tariff_spec", "generate_statement", "get_statement", "list_statements", "usage_summary",
+    "tariff_spec", "generate_due_statements", "generate_statement", "get_statement", "list_statements", "usage_summary",
     "UsageRecord",
 ]
 
@@ -126,6 +128,7 @@ def create_tariff(*, uow: UnitOfWork, actor: Actor | None = None, meter: str,
         if old.effective_from < new_end and effective_from < old_end:
             raise Conflict("core.tariff.overlap", f"tariff {old.id} of {meter} is in force "
                            "over these dates", field="effective_from")
+    plain_text(name, "name")
     t = Tariff(meter=meter, name=name, currency=cur.upper(), tz=uow.settings.timezone,
                effective_from=effective_from, effective_to=effective_to, windows=raw_windows,
                prices={b: str(p) for b, p in exact.items()})
@@ -145,7 +148,7 @@ def list_tariffs(*, uow: UnitOfWork, actor: Actor | None = None,
     check(acting(uow, actor), "core.tariff.read")
     q = select(Tariff).order_by(Tariff.meter, Tariff.effective_from.desc())
     if meter:
-        q = q.where(Tariff.meter == meter)
+        q = q.where(Tariff.meter == plain_text(meter, "meter"))
     return [_tariff_out(t) for t in uow.session.scalars(q)]
 
 
@@ -191,10 +194,11 @@ def record_usage(*, uow: UnitOfWork, organization_id: int, meter: str, quantity:
     q = exact_decimal(quantity, "quantity")
     if not source:
         raise InvalidInput("core.usage.no_source", "source is required", field="source")
+    plain_text(source, "source")
+    if ref is not None:
+        plain_text(ref, "ref")
     specs = _specs(uow, meter)
-    priced = price_interval(specs, start, end, q) if specs else \
-        price_interval(TariffSpec(meter=meter, prices=dict.fromkeys(BANDS, ZERO),
-                                  effective_from=date.max), start, end, q)
+    priced = price_interval(specs, start, end, q, tz=uow.settings.timezone)
     by_month: dict[str, list[int]] = {}
     for i, s in enumerate(priced):
         by_month.setdefault(s.month, []).append(i)
@@ -248,7 +252,7 @@ def list_usage(*, uow: UnitOfWork, actor: Actor | None = None, organization_id: 
         lo, hi = month_bounds(month, uow.settings.timezone)
         q = q.where(UsageRecord.start < hi, UsageRecord.end > lo)
     if meter:
-        q = q.where(UsageRecord.meter == meter)
+        q = q.where(UsageRecord.meter == plain_text(meter, "meter"))
     q = q.limit(max(1, min(limit, 1000))).offset(max(0, offset))
     return [usage_out(r) for r in uow.session.scalars(q)]
 

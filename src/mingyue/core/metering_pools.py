@@ -97,6 +97,7 @@ def get_free_pool(*, uow: UnitOfWork, actor: Actor | None = None, organization_i
     """Return an organization's free pool of a meter for a month (defaults applied)."""
     who = acting(uow, actor)
     check(who, "core.usage.read")
+    meter_unit(meter)
     if not scope_for(who).allows(organization_id):
         raise NotFound("core.not_found", "organization not found", field="organization_id")
     row = uow.session.scalars(select(FreePool).where(

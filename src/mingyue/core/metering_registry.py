@@ -37,6 +37,14 @@ def meters() -> dict[str, tuple[str, str]]:
     return dict(_meters)
 
 
+def plain_text(value: str, field: str) -> str:
+    """Refuse control characters (NUL cannot be stored in PostgreSQL text) in a label."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidInput("core.usage.bad_text", f"{field}: control characters are not allowed",
+                           field=field)
+    return value
+
+
 def meter_unit(meter: str) -> str:
     """Return the unit of a registered meter; raise InvalidInput for an unknown one."""
     known = meters()

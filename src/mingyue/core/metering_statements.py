@@ -117,6 +117,22 @@ def generate_statement(*, uow: UnitOfWork, actor: Actor | None = None, organizat
     return _out(st, lines)
 
 
+def generate_due_statements(*, uow: UnitOfWork, actor: Actor | None = None,
+                            month: str) -> list[StatementOut]:
+    """Issue the month's statement of every organization with usage in it and none issued yet."""
+    who = actor if actor is not None else uow.actor
+    check(who, "core.statement.generate")
+    lo, hi = month_bounds(month, uow.settings.timezone)
+    # a billing run reaches over every tenant: lift the filter explicitly (audited)
+    with uow.unscoped(reason=f"billing run {month}") as session:
+        with_usage = set(session.scalars(select(UsageRecord.organization_id).where(
+            UsageRecord.start < hi, UsageRecord.end > lo).distinct()))
+        issued = set(session.scalars(select(Statement.organization_id).where(
+            Statement.month == month)))
+        return [generate_statement(uow=uow, actor=who, organization_id=org, month=month)
+                for org in sorted(with_usage - issued)]
+
+
 def list_statements(*, uow: UnitOfWork, actor: Actor | None = None,
                     organization_id: int | None = None, month: str | None = None,
                     limit: int = 100, offset: int = 0) -> list[StatementOut]:

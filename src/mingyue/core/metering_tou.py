@@ -30,6 +30,8 @@ UNPRICED = "unpriced"
 # rounding makes the sum exact whatever the quantum.
 QUANTITY_QUANTUM = Decimal("0.000000001")
 MAX_INTERVAL = timedelta(days=400)
+# Dates far outside the platform's life are refused rather than overflowing datetime arithmetic.
+MIN_YEAR, MAX_YEAR = 1970, 2999
 _DAY_MINUTES = 24 * 60
 _US = timedelta(microseconds=1)
 
@@ -182,6 +184,10 @@ def _check_interval(start: datetime, end: datetime) -> None:
     if start.tzinfo is None or end.tzinfo is None:
         raise InvalidInput("core.usage.naive_time", "start and end must be timezone-aware",
                            field="start")
+    for name, moment in (("start", start), ("end", end)):
+        if not MIN_YEAR <= moment.year <= MAX_YEAR:
+            raise InvalidInput("core.usage.out_of_range", f"{name}: the year must lie in "
+                               f"{MIN_YEAR}..{MAX_YEAR}", field=name)
     if end <= start:
         raise InvalidInput("core.usage.bad_interval", "end must be after start", field="end")
     if end - start > MAX_INTERVAL:
@@ -265,13 +271,14 @@ def price_segments(segments: Sequence[Segment],
 
 
 def price_interval(tariff: TariffSpec | Sequence[TariffSpec], start: datetime, end: datetime,
-                   quantity: Decimal | None = None, *,
-                   rate_per_second: Decimal | None = None) -> list[PricedSegment]:
+                   quantity: Decimal | None = None, *, rate_per_second: Decimal | None = None,
+                   tz: str | None = None) -> list[PricedSegment]:
     """Split ``[start, end)`` exactly and price it with the tariff(s) in force on each day.
 
     Give either ``quantity`` (prorated over the pieces by time, summing to it exactly) or
     ``rate_per_second`` (each piece's quantity is the rate times its exact length in seconds).
     Several tariffs of one meter may be given; each day uses the one in force (none: unpriced).
+    Days and months are cut in ``tz`` (default: the first tariff's zone, else Asia/Shanghai).
     """
     tariffs = [tariff] if isinstance(tariff, TariffSpec) else list(tariff)
     if (quantity is None) == (rate_per_second is None):
@@ -281,7 +288,7 @@ def price_interval(tariff: TariffSpec | Sequence[TariffSpec], start: datetime, e
     if not isinstance(given, Decimal) or not given.is_finite() or given < 0:
         raise InvalidInput("core.usage.bad_quantity", "quantity must be a Decimal ≥ 0",
                            field="quantity")
-    zone = tariffs[0].zone if tariffs else SHANGHAI
+    zone = ZoneInfo(tz) if tz else tariffs[0].zone if tariffs else SHANGHAI
 
     def tariff_for(day: date) -> TariffSpec | None:
         return next((t for t in tariffs if t.in_force(day)), None)
@@ -309,6 +316,8 @@ def month_bounds(month: str, tz: str = "Asia/Shanghai") -> tuple[datetime, datet
     try:
         y, m = (int(x) for x in month.split("-"))
         first = date(y, m, 1)
+        if not MIN_YEAR <= y <= MAX_YEAR:
+            raise ValueError(month)
     except ValueError as exc:
         raise InvalidInput("core.billing.bad_month", f"month must be YYYY-MM, got {month!r}",
                            field="month") from exc

@@ -212,3 +212,14 @@ def pool_default(meter: Annotated[str, typer.Option()],
         metering.set_pool_default(uow=uow, meter=meter, granted=_decimal(granted, "granted"),
                                   sme_only=not all_orgs)
     emit({"meter": meter, "granted": granted, "sme_only": not all_orgs}, json_out)
+
+
+@statement_app.command("run")
+def statement_run(month: Annotated[str, typer.Option(help="Ended month YYYY-MM.")],
+                  data_dir: DataDir = None, as_user: AsUser = None,
+                  json_out: JsonOut = False) -> None:
+    """Issue the month's statement of every organization that used something and has none yet."""
+    with run_cli(), cli_uow(data_dir, as_user) as uow:
+        rows = metering.generate_due_statements(uow=uow, month=month)
+    emit([r.model_dump(exclude={"lines"}) for r in rows] if not json_out else rows, json_out,
+         title=f"statements {month}")
