@@ -185,3 +185,40 @@ def test_cli_open_act_list_show(cli: Any, tenants: Any) -> None:
     r = cli("cases", "overdue", "--as", rev, "--json")
     assert r.exit_code == 0 and r.json() == []
     assert cases.GENERAL.name == "core.general"
+
+
+def test_upload_attachments_api_console_and_cap(client: Any, tenants: Any, settings: Any,
+                                                actor_of: Any) -> None:
+    ha, hr, hb = tenants.a.headers(), tenants.operator.headers(), tenants.b.headers()
+    cid = client.post("/api/cases", json={"title": "附件"}, headers=ha).json()["id"]
+    # The reviewer's upload belongs to the case's organization: the submitter can read it.
+    r = client.post(f"/api/cases/{cid}/files", files={"file": ("意见.txt", b"review notes")},
+                    headers=hr)
+    assert r.status_code == 201, r.text
+    att = r.json()
+    assert att["filename"] == "意见.txt"
+    f = client.get(f"/api/files/{att['file_id']}", headers=ha)
+    assert f.status_code == 200 and f.json()["organization_id"] == tenants.a.org.id
+    assert client.post(f"/api/cases/{cid}/files", files={"file": ("x.txt", b"x")},
+                       headers=hb).status_code == 404
+    r = client.post(f"/api/cases/{cid}/attachments", json={"file_id": att["file_id"]},
+                    headers=ha)
+    assert r.status_code == 409 and r.json()["key"] == "core.case.already_attached"
+    token = _login(client, tenants.a.member.username)
+    r = client.post(f"/cases/{cid}/upload", files={"file": ("补充.pdf", b"%PDF-1.4 x")},
+                    data={"csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    page = client.get(f"/cases/{cid}")
+    assert "补充.pdf" in page.text and "意见.txt" in page.text
+    # The size cap of the files module applies (413 / PayloadTooLarge).
+    small = settings.model_copy(update={"max_upload_bytes": 4})
+    from mingyue.core.errors import PayloadTooLarge
+    from mingyue.core.uow import unit_of_work
+
+    try:
+        with unit_of_work(actor_of(tenants.a.member), small) as uow:
+            cases.upload_attachment(uow=uow, case_id=cid, data=b"too large", filename="big.bin")
+    except PayloadTooLarge as exc:
+        assert exc.status == 413
+    else:
+        raise AssertionError("the cap was not applied")

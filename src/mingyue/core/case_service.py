@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 
@@ -265,6 +265,23 @@ def attach(*, uow: UnitOfWork, case_id: int, file_id: int, filename: str | None 
     return AttachmentOut.model_validate(att)
 
 
+def upload_attachment(*, uow: UnitOfWork, case_id: int, data: bytes | BinaryIO,
+                      filename: str | None, actor: Actor | None = None) -> AttachmentOut:
+    """Store an upload as a file of the case's organization and attach it to the case."""
+    from mingyue.core import files
+
+    actor = _actor(uow, actor)
+    case = load_case(uow, case_id)
+    check(actor, "core.case.comment", case)
+    if case.closed_at is not None:
+        raise Conflict("core.case.closed", "the case is closed", state=case.state)
+    # The file belongs to the case's organization so that both sides of the case can read it.
+    stored = files.store(uow=uow, data=data, filename=filename, purpose="case",
+                         organization_id=case.organization_id)
+    return attach(uow=uow, case_id=case.id, file_id=stored.id, filename=stored.filename,
+                  actor=actor)
+
+
 def get_case(*, uow: UnitOfWork, case_id: int, actor: Actor | None = None) -> CaseDetail:
     """Return a case with its history, attachments and the transitions open to the actor."""
     actor = _actor(uow, actor)
@@ -295,11 +312,11 @@ def list_cases(*, uow: UnitOfWork, state: str | None = None, kind: str | None = 
     if not 1 <= limit <= 1000 or offset < 0:
         raise InvalidInput("core.bad_page", "limit must be 1..1000 and offset >= 0", field="limit")
     q = select(Case)
-    for col, value in ((Case.state, state), (Case.kind, kind),
-                       (Case.organization_id, organization_id),
-                       (Case.assignee_org_id, assignee_org_id),
-                       (Case.assignee_user_id, assignee_user_id), (Case.subject, subject),
-                       (Case.escalated, escalated)):
+    filters: list[tuple[Any, Any]] = [
+        (Case.state, state), (Case.kind, kind), (Case.organization_id, organization_id),
+        (Case.assignee_org_id, assignee_org_id), (Case.assignee_user_id, assignee_user_id),
+        (Case.subject, subject), (Case.escalated, escalated)]
+    for col, value in filters:
         if value is not None:
             q = q.where(col == value)
     if open_only:

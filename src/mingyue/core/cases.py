@@ -40,6 +40,7 @@ from mingyue.core.case_service import (
     load_case,
     open_case,
     transition,
+    upload_attachment,
 )
 from mingyue.core.case_sla import (
     assessment,
@@ -55,5 +56,5 @@ __all__ = [
     "TransitionOut", "assessment", "assign", "attach", "available_transitions", "comment",
     "effective_roles", "escalate_overdue", "escalation_level", "find_overdue", "get_case",
     "kind_names", "kind_of", "list_cases", "load_case", "open_case", "percentile",
-    "register_case_kind", "transition", "unregister_case_kind",
+    "register_case_kind", "transition", "unregister_case_kind", "upload_attachment",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, File, Query, UploadFile
 from pydantic import BaseModel, Field
 
 from mingyue.core import cases
@@ -163,3 +163,12 @@ def attach(case_id: int, body: AttachIn, uow: UoW,
     """Attach a stored file to a case."""
     return cases.attach(uow=uow, actor=actor, case_id=case_id, file_id=body.file_id,
                         filename=body.filename)
+
+
+@router.post("/{case_id}/files", operation_id="cases-upload", status_code=201)
+def upload(case_id: int, file: Annotated[UploadFile, File(description="The file to attach.")],
+           uow: UoW, actor: Annotated[Actor, Depends(require("core.case.comment"))]
+           ) -> cases.AttachmentOut:
+    """Upload a file (size cap → 413) as the case organization's and attach it to the case."""
+    return cases.upload_attachment(uow=uow, actor=actor, case_id=case_id, data=file.file,
+                                   filename=file.filename)

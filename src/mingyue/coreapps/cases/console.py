@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mingyue.core import cases
@@ -110,6 +110,15 @@ def case_comment(request: Request, case_id: int, actor: ConsoleActor,
     with _uow(request, actor) as uow:
         cases.comment(uow=uow, case_id=case_id, text=text)
     return RedirectResponse(f"/cases/{case_id}#history", status_code=303)
+
+
+@router.post("/{case_id}/upload", dependencies=[Depends(csrf_protect)])
+def case_upload(request: Request, case_id: int, actor: ConsoleActor,
+                file: Annotated[UploadFile, File()]) -> Response:
+    """Attach an uploaded file from the case page."""
+    with _uow(request, actor) as uow:
+        cases.upload_attachment(uow=uow, case_id=case_id, data=file.file, filename=file.filename)
+    return RedirectResponse(f"/cases/{case_id}#attachments", status_code=303)
 
 
 @router.post("/{case_id}/assign", dependencies=[Depends(csrf_protect)])
