@@ -17,11 +17,11 @@ from mingyue.core.access import Actor
 from mingyue.core.audit import AuditEntry
 from mingyue.core.config import Settings
 from mingyue.core.db import system_session
+from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
 from mingyue.core.identity import Organization
+from mingyue.core.metering_models import Statement, StatementLine, UsageRecord
 from mingyue.core.plugins import registry
 from mingyue.core.uow import UnitOfWork, unit_of_work
-from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
-from mingyue.core.metering_models import Statement, StatementLine, UsageRecord
 
 SH = ZoneInfo("Asia/Shanghai")
 M = "core.api_calls"

@@ -22,7 +22,6 @@ from sqlalchemy import select
 from mingyue.core.access import Actor, check
 from mingyue.core.errors import Conflict, InvalidInput, QuotaExceeded
 from mingyue.core.metering_models import (
-    canonical,
     FreePoolOut,
     SegmentOut,
     Statement,
@@ -30,6 +29,7 @@ from mingyue.core.metering_models import (
     TariffOut,
     UsageOut,
     UsageRecord,
+    canonical,
 )
 from mingyue.core.metering_pools import (
     _draw,
@@ -44,8 +44,8 @@ from mingyue.core.metering_registry import (
     acting,
     exact_decimal,
     meter_unit,
-    plain_text,
     meters,
+    plain_text,
     register_meter,
 )
 from mingyue.core.metering_statements import (
@@ -67,11 +67,30 @@ from mingyue.core.metering_tou import (
 from mingyue.core.uow import UnitOfWork
 
 __all__ = [
-    "FreePoolOut", "PricedSegment", "SegmentOut", "TariffOut", "TariffSpec", "UsageOut",
-    "consume_free", "create_tariff", "get_free_pool", "list_tariffs", "list_usage", "meters",
-    "price_interval", "record_usage", "register_meter", "set_free_pool", "set_pool_default",
-    "tariff_spec", "generate_due_statements", "generate_statement", "get_statement", "list_statements", "usage_summary",
+    "FreePoolOut",
+    "PricedSegment",
+    "SegmentOut",
+    "TariffOut",
+    "TariffSpec",
+    "UsageOut",
     "UsageRecord",
+    "consume_free",
+    "create_tariff",
+    "generate_due_statements",
+    "generate_statement",
+    "get_free_pool",
+    "get_statement",
+    "list_statements",
+    "list_tariffs",
+    "list_usage",
+    "meters",
+    "price_interval",
+    "record_usage",
+    "register_meter",
+    "set_free_pool",
+    "set_pool_default",
+    "tariff_spec",
+    "usage_summary",
 ]
 
 # ---- tariffs -------------------------------------------------------------------------------

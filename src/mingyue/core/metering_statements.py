@@ -1,7 +1,7 @@
 """Monthly statements (immutable once issued) and usage summaries for the console.
 
 A statement gathers every usage piece of the month (``breakdown`` rows whose local month is the
-statement's) into lines per meter × band × unit price. Each line's gross and free-pool credit are
+statement's) into lines per meter x band x unit price. Each line's gross and free-pool credit are
 rounded to the cent (half up) and the line amount is their difference, so the statement total is
 exactly the sum of its lines.
 """
@@ -47,16 +47,17 @@ def _records(uow: UnitOfWork, organization_id: int | None, month: str) -> list[U
 
 def _out(st: Statement, lines: list[StatementLine]) -> StatementOut:
     out = StatementOut.model_validate(st)
-    out.lines = [StatementLineOut.model_validate(ln) for ln in sorted(lines, key=lambda x: x.position)]
+    out.lines = [StatementLineOut.model_validate(ln)
+                 for ln in sorted(lines, key=lambda x: x.position)]
     return out
 
 
 def generate_statement(*, uow: UnitOfWork, actor: Actor | None = None, organization_id: int,
                        month: str) -> StatementOut:
-    """Issue the statement of an ended month: lines per meter × band × price, free credit, total."""
+    """Issue the statement of an ended month: lines per meter x band x price, free credit, total."""
     who = actor if actor is not None else uow.actor
     check(who, "core.statement.generate")
-    lo, hi = month_bounds(month, uow.settings.timezone)
+    _lo, hi = month_bounds(month, uow.settings.timezone)
     if hi > datetime.now(UTC):
         raise Conflict("core.billing.month_open", f"month {month} has not ended yet",
                        field="month", month=month)

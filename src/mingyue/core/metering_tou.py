@@ -2,9 +2,9 @@
 
 An interval ``[start, end)`` is cut at every tariff-window boundary and at every local midnight
 (so at every month boundary) in the tariff's time zone (Asia/Shanghai by default). A quantity is
-prorated over the pieces by microseconds with a telescoping rounding (``round(Q·c_i/T) −
+prorated over the pieces by microseconds with a telescoping rounding (``round(Q·c_i/T) -
 round(Q·c_{i-1}/T)``), so the pieces always add up to the quantity exactly. Each piece's amount
-is ``quantity × band price`` in ``Decimal`` — no float anywhere.
+is ``quantity x band price`` in ``Decimal`` — no float anywhere.
 
 Default windows (``DEFAULT_WINDOWS``) follow the *shape* of Chongqing's time-of-use electricity
 tariff (分时电价): a midday and an evening peak, shoulders in between, a night valley —
@@ -79,7 +79,7 @@ def parse_windows(raw: Sequence[Mapping[str, str]]) -> tuple[Window, ...]:
         s = _minutes(str(w.get("start", "")), f"windows[{i}].start")
         e = _minutes(str(w.get("end", "")), f"windows[{i}].end")
         e = _DAY_MINUTES if e == 0 else e
-        if s == _DAY_MINUTES or s == e:
+        if s in (_DAY_MINUTES, e):
             raise InvalidInput("core.tariff.bad_window", f"windows[{i}] is empty",
                                field="windows")
         if s < e:
@@ -228,8 +228,8 @@ def _split(start: datetime, end: datetime, zone: ZoneInfo,
     return out
 
 
-def split_interval(start: datetime, end: datetime,
-                   windows: Sequence[Window] | None = None, tz: str = "Asia/Shanghai") -> list[Segment]:
+def split_interval(start: datetime, end: datetime, windows: Sequence[Window] | None = None,
+                   tz: str = "Asia/Shanghai") -> list[Segment]:
     """Split ``[start, end)`` at every window boundary and local midnight (months included)."""
     spec = TariffSpec(meter="", prices=dict.fromkeys(BANDS, Decimal(0)),
                       windows=tuple(windows) if windows else parse_windows(DEFAULT_WINDOWS), tz=tz)
@@ -331,7 +331,10 @@ def iter_compute_split(tariff: TariffSpec) -> Callable[[datetime, datetime],
     """Adapt a tariff to the compute enabler's ``split(start, end) -> (band, seconds)`` shape."""
 
     def split(start: datetime, end: datetime) -> Iterator[tuple[str, int]]:
-        for seg in _split(start, end, tariff.zone, lambda d: tariff if tariff.in_force(d) else None):
+        def tariff_for(day: date) -> TariffSpec | None:
+            return tariff if tariff.in_force(day) else None
+
+        for seg in _split(start, end, tariff.zone, tariff_for):
             yield seg.band, round(seg.microseconds / 1_000_000)
 
     return split

@@ -80,7 +80,8 @@ def usage_record(org: Annotated[int, typer.Option("--org", help="Organization id
                  end: Annotated[str, typer.Option(help="ISO 8601 with time zone.")],
                  source: Annotated[str, typer.Option()] = "cli",
                  ref: Annotated[str | None, typer.Option()] = None,
-                 data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
+                 data_dir: DataDir = None, as_user: AsUser = None,
+                 json_out: JsonOut = False) -> None:
     """Record and price one usage (platform administrators)."""
     from mingyue.core.access import check
 
@@ -158,7 +159,8 @@ def tariff_create(meter: Annotated[str, typer.Option()],
                       "default: the Chongqing-shaped day.")] = None,
                   currency: Annotated[str | None, typer.Option()] = None,
                   name: Annotated[str, typer.Option()] = "",
-                  data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
+                  data_dir: DataDir = None, as_user: AsUser = None,
+                  json_out: JsonOut = False) -> None:
     """Create a time-of-use tariff (platform administrators)."""
     with run_cli():
         parsed = json.loads(windows) if windows else None
@@ -206,7 +208,8 @@ def pool_default(meter: Annotated[str, typer.Option()],
                  granted: Annotated[str, typer.Option(help="Free quantity per month.")],
                  all_orgs: Annotated[bool, typer.Option("--all-orgs", help="For every "
                                                         "organization, not only SMEs.")] = False,
-                 data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
+                 data_dir: DataDir = None, as_user: AsUser = None,
+                 json_out: JsonOut = False) -> None:
     """Set the monthly free quantity every SME (or every organization) gets for a meter."""
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         metering.set_pool_default(uow=uow, meter=meter, granted=_decimal(granted, "granted"),
