@@ -174,6 +174,8 @@ def test_bad_issue_input(settings: Settings, orgs: dict[str, int]) -> None:
     with pytest.raises(InvalidInput):
         _issue(settings, orgs["a"], valid_days=0)
     with pytest.raises(InvalidInput):
+        _issue(settings, orgs["a"], subject={"serial": 2**60})  # not exact as a JSON double
+    with pytest.raises(InvalidInput):
         credentials.bare_id("not-a-uuid")
 
 

@@ -31,7 +31,7 @@ from mingyue.core.config import Settings
 from mingyue.core.dataintegrity import add_proof, did_of, format_time, verify_proof
 from mingyue.core.db import Base, TenantMixin, system_session, utcnow
 from mingyue.core.errors import Conflict, InvalidInput, NotFound
-from mingyue.core.jcs import canonicalize, did_key_from_public
+from mingyue.core.jcs import MAX_SAFE_INTEGER, canonicalize, did_key_from_public
 from mingyue.core.uow import UnitOfWork
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
@@ -120,9 +120,26 @@ def _plain_json(value: Any) -> Any:
                            field="subject")
 
     try:
-        return json.loads(json.dumps(value, default=default, allow_nan=False))
+        plain = json.loads(json.dumps(value, default=default, allow_nan=False))
     except ValueError as exc:
         raise InvalidInput("core.credential.bad_subject", str(exc), field="subject") from exc
+    _refuse_unsafe_integers(plain)
+    return plain
+
+
+def _refuse_unsafe_integers(value: Any) -> None:
+    # A verifier reads JSON numbers as doubles: a larger integer would not mean what was signed.
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER:
+        raise InvalidInput("core.credential.bad_subject",
+                           f"integer {value} exceeds 2**53: pass it as a string", field="subject")
+    if isinstance(value, dict):
+        for v in value.values():
+            _refuse_unsafe_integers(v)
+    elif isinstance(value, list):
+        for v in value:
+            _refuse_unsafe_integers(v)
 
 
 def platform_did(uow: UnitOfWork) -> str:

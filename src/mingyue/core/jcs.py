@@ -14,8 +14,9 @@ from typing import Any
 
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
             "\t": "\\t"}
-# Integers beyond 2**53 are not exact doubles; RFC 8785 §3.2.2.3 serializes numbers as doubles.
-_MAX_SAFE = 2**53
+# RFC 8785 §3.2.2.3 serializes every number as an IEEE 754 double: an integer beyond 2**53 is
+# rounded to the nearest double, exactly as an ECMAScript verifier reads it.
+MAX_SAFE_INTEGER = 2**53
 
 
 def canonicalize(value: Any) -> bytes:
@@ -82,12 +83,12 @@ def _string(s: str) -> str:
 
 
 def _integer(i: int) -> str:
-    if -_MAX_SAFE <= i <= _MAX_SAFE:
+    if -MAX_SAFE_INTEGER <= i <= MAX_SAFE_INTEGER:
         return str(i)
-    as_float = float(i)
-    if int(as_float) != i:
-        raise ValueError(f"integer {i} is not exactly representable as an IEEE 754 double")
-    return number(as_float)
+    try:
+        return number(float(i))
+    except OverflowError as exc:
+        raise ValueError(f"integer {i} is too large for a JSON number") from exc
 
 
 def number(v: float) -> str:
