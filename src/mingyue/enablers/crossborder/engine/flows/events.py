@@ -65,6 +65,16 @@ def _split_target(target: str, method: str) -> tuple[str | None, int | None, str
         return target.lower(), None, ""
     if target.startswith("/"):
         return None, None, target
+    scheme_end = target.find("://")
+    rest = target[scheme_end + 3 :]
+    slash = rest.find("/")
+    hostport, path = (rest, "/") if slash < 0 else (rest[:slash], rest[slash:])
+    if "@" not in hostport and "[" not in hostport:  # the common case, without urlsplit's cost
+        host, colon, port = hostport.partition(":")
+        if not colon:
+            return host.lower() or None, None, path
+        if port.isdigit():
+            return host.lower() or None, int(port), path
     parts = urlsplit(target)
     try:
         port = parts.port
@@ -81,17 +91,17 @@ class _TimeCache:
         self._hours: dict[str, float] = {}
 
     def epoch(self, s: str) -> float:
-        key = s[:14]  # dd/Mon/yyyy:HH
+        key = s[:14] + s[20:]  # dd/Mon/yyyy:HH and the zone
         base = self._hours.get(key)
         if base is None:
             day, mon, year, hour = int(s[0:2]), _MONTHS[s[3:6]], int(s[7:11]), int(s[12:14])
-            base = float(calendar.timegm((year, mon, day, hour, 0, 0)))
+            tz = s[21:26] if len(s) >= 26 else "+0000"
+            offset = (int(tz[1:3]) * 3600 + int(tz[3:5]) * 60) * (1 if tz[0] == "+" else -1)
+            base = float(calendar.timegm((year, mon, day, hour, 0, 0)) - offset)
             if len(self._hours) > 10_000:
                 self._hours.clear()
             self._hours[key] = base
-        tz = s[21:26] if len(s) >= 26 else "+0000"
-        offset = (int(tz[1:3]) * 3600 + int(tz[3:5]) * 60) * (1 if tz[0] == "+" else -1)
-        return base + int(s[15:17]) * 60 + int(s[18:20]) - offset
+        return base + int(s[15:17]) * 60 + int(s[18:20])
 
 
 class CombinedParser:

@@ -13,9 +13,10 @@ import datetime as dt
 import hashlib
 import ipaddress
 import json
+import re
 import sqlite3
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ PERSON_KEY_ORDER = (
     "CN_RESIDENT_ID_LIKE", "CN_LICENSE_PLATE",
 )  # fmt: skip
 _PERSON_TYPES = frozenset(PERSON_KEY_ORDER)
+_CANDIDATE = re.compile(r"\d{5}|@").search
 
 
 @dataclass(frozen=True)
@@ -215,8 +217,7 @@ class Batch:
     """What a batch of events adds, before it is committed."""
 
     hashes: dict[tuple[str, int, str], set[bytes]] = field(default_factory=lambda: defaultdict(set))
-    observed: Counter[tuple[str, str, str | None, int, int]] = field(default_factory=Counter)
-    observed_bytes: Counter[tuple[str, str, str | None, int, int]] = field(default_factory=Counter)
+    observed: dict[tuple[str, str, str | None, int, int], list[int]] = field(default_factory=dict)
     undeclared: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     events: int = 0
 
@@ -250,6 +251,7 @@ class FlowMonitor:
             ("sensitive", th["sensitive_assessment_from"], "sensitive_security_assessment_threshold"),
         )
         self._year_cache: dict[int, int] = {}
+        self._proto = hashlib.blake2b(key=self.key[:64], digest_size=16)
 
     def _year(self, ts: float) -> int:
         day = int(ts // 86400)
@@ -260,9 +262,9 @@ class FlowMonitor:
         return year
 
     def _hash(self, ent: Entity) -> bytes:
-        return hashlib.blake2b(
-            (ent.type + ":" + ent.normalized).encode(), key=self.key[:64], digest_size=16
-        ).digest()
+        h = self._proto.copy()  # copying a keyed state is cheaper than keying a new one
+        h.update((ent.type + ":" + ent.normalized).encode())
+        return h.digest()
 
     def add(self, batch: Batch, ev: FlowEvent) -> None:
         """Attribute one event to a recipient and collect the individuals it carries."""
@@ -280,16 +282,32 @@ class FlowMonitor:
             if (endpoint, year) not in batch.undeclared:
                 batch.undeclared[(endpoint, year)] = {"endpoint": endpoint, "ip": ev.ip, "country": country}
         okey = (recipient, endpoint, country, year, declared)
-        batch.observed[okey] += 1
-        batch.observed_bytes[okey] += ev.bytes_out
+        obs = batch.observed.get(okey)
+        if obs is None:
+            batch.observed[okey] = [1, ev.bytes_out]
+        else:
+            obs[0] += 1
+            obs[1] += ev.bytes_out
         texts = []
-        if ev.target and "?" in ev.target:
-            texts.append(unquote_plus(ev.target.split("?", 1)[1]))
+        target = ev.target
+        if target:
+            q = target.find("?")
+            if q >= 0:
+                query = target[q + 1 :]
+                if "%" in query or "+" in query:
+                    query = unquote_plus(query)
+                # Every person identifier holds a run of 5+ digits (plates) or an '@' (email).
+                if _CANDIDATE(query):
+                    texts.extend(v for v in query.split("&") if _CANDIDATE(v))
         if ev.body:
             texts.append(ev.body.decode("utf-8", errors="replace"))
         for text in texts:
-            ents = [e for e in self.detector.detect(text) if e.type in _PERSON_TYPES]
+            ents = [e for e in self.detector.iter_patterns(text) if e.type in _PERSON_TYPES]
             if not ents:
+                continue
+            if len(ents) == 1:
+                e = ents[0]
+                batch.hashes[(recipient, year, "sensitive" if e.sensitive else "pi")].add(self._hash(e))
                 continue
             present = {e.type for e in ents}
             key_type = next(t for t in PERSON_KEY_ORDER if t in present)
@@ -325,11 +343,11 @@ class FlowMonitor:
                 for tkind, threshold, akind in self.thresholds:
                     if tkind == kind and before < threshold <= after:
                         new_alerts.append(self._threshold_alert(akind, recipient, year, threshold, after))
-            for okey, n in batch.observed.items():
+            for okey, (n, nbytes) in batch.observed.items():
                 db.execute(
                     "INSERT INTO observed VALUES (?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
                     "events=events+excluded.events, bytes=bytes+excluded.bytes",
-                    (*okey[:4], okey[4], n, batch.observed_bytes[okey]),
+                    (*okey, n, nbytes),
                 )
             for (endpoint, year), detail in batch.undeclared.items():
                 new_alerts.append(Alert("undeclared_overseas_endpoint", f"undeclared:{endpoint}",
