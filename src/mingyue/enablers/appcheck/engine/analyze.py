@@ -104,12 +104,13 @@ def analyze_apk(
     Raises an :class:`~.errors.AppcheckError` subclass for any bad input (never a bare crash).
     """
     options = options or AnalysisOptions()
+    p = Path(path)
+    # the archive guard runs first: a refused file costs a central-directory read, nothing more
+    info = inspect_archive(p, options.caps)
     catalogue = catalogue or load_catalogue()
     rules = rules or load_rulesets()
     atype = rules.app_type(app_type) if app_type else None
     policy_text = read_policy_text(policy) if policy is not None else None
-    p = Path(path)
-    info = inspect_archive(p, options.caps)
     split: list[str] = []
     if info.has_manifest:
         facts = run_parser(str(p), options.caps, catalogue.tracker_signatures(), options.limits)
