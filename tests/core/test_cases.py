@@ -251,3 +251,34 @@ def test_system_actor_may_act(world: World) -> None:
     with unit_of_work(SYSTEM, world.settings) as uow:
         out = cases.transition(uow=uow, case_id=c.id, name="withdraw")
     assert out.state == "withdrawn"
+
+
+def test_claim_on_first_action(world: World) -> None:
+    with world.uow_as(world.actors["regulator"]) as uow:
+        c = cases.open_case(uow=uow, kind="core.general", title="督办件",
+                            organization_id=world.orgs["A"], assignee_org_id=world.orgs["REG"])
+        cases.assign(uow=uow, case_id=c.id, department="执法支队")
+    # A regulator of the assignee organization takes it: the department stays.
+    with world.uow_as(world.actors["regulator"]) as uow:
+        out = cases.transition(uow=uow, case_id=c.id, name="start_review")
+    assert (out.assignee_org_id, out.assignee_department, out.assignee_user_id) == (
+        world.orgs["REG"], "执法支队", world.users["regulator"])
+    # Later actions by others do not steal the case.
+    with world.uow_as(world.actors["reviewer"]) as uow:
+        out = cases.transition(uow=uow, case_id=c.id, name="accept")
+    assert out.assignee_user_id == world.users["regulator"]
+    # A handler of another organization taking an unclaimed case brings it to that organization.
+    with world.uow_as(world.actors["regulator"]) as uow:
+        c2 = cases.open_case(uow=uow, kind="core.general", title="二",
+                             organization_id=world.orgs["A"], assignee_org_id=world.orgs["REG"])
+        cases.assign(uow=uow, case_id=c2.id, department="执法支队")
+    with world.uow_as(world.actors["reviewer"]) as uow:
+        out = cases.transition(uow=uow, case_id=c2.id, name="start_review")
+    assert (out.assignee_org_id, out.assignee_department, out.assignee_user_id) == (
+        world.orgs["OP"], None, world.users["reviewer"])
+    # The submitting organization acting does not claim anything.
+    with world.uow_as(world.actors["a_member"]) as uow:
+        c3 = cases.open_case(uow=uow, kind="core.general", title="三",
+                             organization_id=world.orgs["A"])
+        out = cases.transition(uow=uow, case_id=c3.id, name="withdraw")
+    assert out.assignee_user_id is None

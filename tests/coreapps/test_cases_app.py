@@ -222,3 +222,29 @@ def test_upload_attachments_api_console_and_cap(client: Any, tenants: Any, setti
         assert exc.status == 413
     else:
         raise AssertionError("the cap was not applied")
+
+
+def test_console_assign_form(client: Any, tenants: Any) -> None:
+    cid = client.post("/api/cases", json={"title": "分派"}, headers=tenants.a.headers()).json()["id"]
+    token = _login(client, tenants.regulator.admin.username)
+    page = client.get(f"/cases/{cid}")
+    assert 'id="case-assign"' in page.text
+    assert f">{tenants.b.org.name}</option>" in page.text  # oversight: every organization
+    r = client.post(f"/cases/{cid}/assign", data={
+        "organization_id": str(tenants.regulator.org.id), "department": "执法支队",
+        "user_id": str(tenants.regulator.member.id), "csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    page = client.get(f"/cases/{cid}")
+    assert "执法支队" in page.text and tenants.regulator.org.name in page.text
+    r = client.post(f"/cases/{cid}/assign", data={"user_id": "abc", "csrf_token": token})
+    assert r.status_code == 422
+    client.post("/logout", data={"csrf_token": token})
+    # An enterprise admin may assign within its own organization only.
+    token = _login(client, tenants.a.admin.username)
+    page = client.get(f"/cases/{cid}")
+    assert f">{tenants.a.org.name}</option>" in page.text
+    assert tenants.b.org.name not in page.text and tenants.b.admin.username not in page.text
+    # The member has no assign form.
+    client.post("/logout", data={"csrf_token": token})
+    _login(client, tenants.a.member.username)
+    assert 'id="case-assign"' not in client.get(f"/cases/{cid}").text

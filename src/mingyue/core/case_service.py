@@ -177,8 +177,11 @@ def _claim(uow: UnitOfWork, case: Case, actor: Actor, t: datetime) -> bool:
             or actor.organization_id == case.organization_id):
         return False
     case.assignee_user_id = actor.user_id
-    if case.assignee_org_id is None:
+    if case.assignee_org_id != actor.organization_id:
+        # The handler's own organization takes the case; a department of another one no longer
+        # applies.
         case.assignee_org_id = actor.organization_id
+        case.assignee_department = None
     _event(uow, case, actor, "assign", at=t,
            data={"assignee_org_id": case.assignee_org_id, "assignee_user_id": actor.user_id,
                  "claimed": True})
@@ -201,7 +204,11 @@ def comment(*, uow: UnitOfWork, case_id: int, text: str, actor: Actor | None = N
 def assign(*, uow: UnitOfWork, case_id: int, organization_id: int | None = None,
            department: str | None = None, user_id: int | None = None,
            actor: Actor | None = None) -> CaseOut:
-    """Assign a case to an organization, a department and/or a person."""
+    """Assign a case to an organization, a department and/or a person.
+
+    The new assignment replaces the old one: the department and person are set as given (None
+    clears them); the organization is kept when none is given and no user implies one.
+    """
     actor = _actor(uow, actor)
     case = load_case(uow, case_id)
     check(actor, "core.case.assign", case)

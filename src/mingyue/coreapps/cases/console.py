@@ -9,10 +9,13 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from sqlalchemy import select
+
 from mingyue.core import cases
-from mingyue.core.access import Actor, can, check
+from mingyue.core.access import OVERSIGHT_ROLES, Actor, can, check
 from mingyue.core.case_service import now
 from mingyue.core.errors import InvalidInput
+from mingyue.core.identity import Organization, User
 from mingyue.core.uow import unit_of_work
 from mingyue.web.console import ConsoleActor, csrf_protect, locale_of, render
 
@@ -51,6 +54,26 @@ def _uow(request: Request, actor: Actor) -> Any:
     return unit_of_work(actor, request.app.state.settings)
 
 
+def _org_names(uow: Any, ids: set[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = uow.session.execute(select(Organization.id, Organization.name)
+                               .where(Organization.id.in_(wanted))).all()
+    return {r[0]: r[1] for r in rows}
+
+
+def _assign_choices(uow: Any, actor: Actor) -> dict[str, Any]:
+    # Oversight roles dispatch to any organization; an organization admin within its own.
+    q = select(Organization.id, Organization.name).order_by(Organization.name)
+    if not actor.has_role(*OVERSIGHT_ROLES):
+        q = q.where(Organization.id == actor.organization_id)
+    orgs = [(r[0], r[1]) for r in uow.session.execute(q).all()]
+    users = [(u.id, u.display_name or u.username, u.organization_id) for u in uow.session.scalars(
+        select(User).where(User.is_active.is_(True)).order_by(User.username).limit(500))]
+    return {"orgs": orgs, "users": users}
+
+
 @router.get("", response_class=HTMLResponse)
 def case_list(request: Request, actor: ConsoleActor, state: str | None = None,
               kind: str | None = None, overdue: bool = False, open_only: bool = False) -> Response:
@@ -60,10 +83,11 @@ def case_list(request: Request, actor: ConsoleActor, state: str | None = None,
         rows = cases.list_cases(uow=uow, state=state or None, kind=kind or None,
                                 open_only=open_only, overdue_at=now() if overdue else None,
                                 limit=200)
+        names = _org_names(uow, {c.organization_id for c in rows})
     kinds = [cases.kind_of(n) for n in cases.kind_names()]
     states = sorted({s for k in kinds for s in k.states})
     return render(request, "cases/list.html", {
-        **_helpers(request), "rows": rows, "kinds": kinds, "states": states,
+        **_helpers(request), "rows": rows, "kinds": kinds, "states": states, "org_names": names,
         "f": {"state": state or "", "kind": kind or "", "overdue": overdue,
               "open_only": open_only},
         "can_create": can(actor, "core.case.create") and actor.organization_id is not None})
@@ -88,10 +112,13 @@ def case_detail(request: Request, case_id: int, actor: ConsoleActor) -> Response
     """Show one case: its fields, history, attachments and the actions open to the user."""
     with _uow(request, actor) as uow:
         detail = cases.get_case(uow=uow, case_id=case_id)
+        can_assign = can(actor, "core.case.assign", detail)
+        choices = _assign_choices(uow, actor) if can_assign else {"orgs": [], "users": []}
+        names = _org_names(uow, {detail.organization_id, detail.assignee_org_id})
     return render(request, "cases/detail.html", {
         **_helpers(request), "c": detail, "overdue": detail.is_overdue(now()),
-        "can_comment": can(actor, "core.case.comment", detail),
-        "can_assign": can(actor, "core.case.assign", detail)})
+        "can_comment": can(actor, "core.case.comment", detail), "can_assign": can_assign,
+        "choices": choices, "org_names": names})
 
 
 @router.post("/{case_id}/act", dependencies=[Depends(csrf_protect)])
