@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 from typing import Any
 
 import pytest
@@ -109,3 +110,45 @@ def test_oversized_upload_is_413(settings: Settings, tenants: Tenants, small_cli
     r = small_client.post("/api/files", files={"file": ("ok.bin", b"\1" * 1000)},
                           headers=tenants.a.headers())
     assert r.status_code == 201
+
+
+def _login(client: Any, username: str) -> str:
+    r = client.post("/login", data={"username": username, "password": "password123"},
+                    follow_redirects=False)
+    assert r.status_code in (302, 303), r.text
+    page = client.get("/credentials")
+    assert page.status_code == 200
+    return str(page.text.split('name="csrf-token" content="')[1].split('"')[0])
+
+
+def test_console_pages_verify_and_revoke(settings: Settings, tenants: Tenants,
+                                         client: Any) -> None:
+    vc = _issue(settings, tenants.a.org.id)
+    uid = vc["id"].removeprefix("urn:uuid:")
+    csrf = _login(client, tenants.a.member.username)
+    page = client.get("/credentials")
+    assert "TerminalCertificate" in page.text and f"/credentials/{uid}" in page.text
+    detail = client.get(f"/credentials/{uid}")
+    assert detail.status_code == 200 and vc["proof"]["proofValue"] in detail.text
+    assert 'id="revoke-btn"' not in detail.text  # a member may not revoke
+    r = client.post("/credentials/verify", data={"document": json.dumps(vc),
+                                                 "csrf_token": csrf})
+    assert r.status_code == 200 and 'class="ok"' in r.text
+    vc_bad = copy.deepcopy(vc)
+    vc_bad["credentialSubject"]["result"] = "fail"
+    r = client.post("/credentials/verify", data={"document": json.dumps(vc_bad)},
+                    headers={"X-CSRF-Token": csrf})
+    assert 'class="error"' in r.text
+    assert client.post("/credentials/verify", data={"document": "{}"}).status_code == 403
+    client.cookies.clear()
+    csrf = _login(client, tenants.b.member.username)
+    assert client.get(f"/credentials/{uid}").status_code == 404
+    assert uid not in client.get("/credentials").text
+    client.cookies.clear()
+    csrf = _login(client, tenants.operator.member.username)  # a reviewer
+    detail = client.get(f"/credentials/{uid}")
+    assert 'id="revoke-btn"' in detail.text
+    assert client.post(f"/credentials/{uid}/revoke", data={"reason": "x"}).status_code == 403
+    r = client.post(f"/credentials/{uid}/revoke", data={"reason": "型号撤回",
+                                                         "csrf_token": csrf})
+    assert r.status_code == 200 and "型号撤回" in r.text and 'id="revoke-btn"' not in r.text

@@ -125,6 +125,7 @@ credentials = Enabler(
     key="credentials", core=True,
     title={"zh": "可验证凭证", "en": "Verifiable credentials"},
     router="mingyue.coreapps.credentials.api:router",
+    console="mingyue.coreapps.credentials.console:router",
     cli="mingyue.coreapps.credentials.cli:app",
     permissions={
         "core.credential.read": ALL,
@@ -138,6 +139,7 @@ credentials = Enabler(
         "core.credential.revoked": "A verifiable credential was revoked",
         "core.file.stored": "A file was uploaded and stored",
     },
+    nav=[NavItem("/credentials", {"zh": "可验证凭证", "en": "Credentials"}, "core.credential.read")],
 )
 
 CORE_APPS: list[Enabler] = [admin, audit, cases, jobs, billing, credentials]
