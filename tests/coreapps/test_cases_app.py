@@ -248,3 +248,27 @@ def test_console_assign_form(client: Any, tenants: Any) -> None:
     client.post("/logout", data={"csrf_token": token})
     _login(client, tenants.a.member.username)
     assert 'id="case-assign"' not in client.get(f"/cases/{cid}").text
+
+
+def test_every_message_key_is_translated() -> None:
+    import re
+    from pathlib import Path
+
+    import mingyue
+    from mingyue.i18n import catalogue
+
+    root = Path(mingyue.__file__).parent
+    sources = [*root.glob("core/case*.py"), *(root / "coreapps" / "cases").glob("*.py")]
+    keys: set[str] = set()
+    for p in sources:
+        keys |= set(re.findall(r'(?:InvalidInput|NotFound|Conflict|Forbidden)\(\s*"([^"]+)"',
+                               p.read_text(encoding="utf-8")))
+    for p in (root / "coreapps" / "cases" / "templates").rglob("*.html"):
+        text = p.read_text(encoding="utf-8")
+        keys |= set(re.findall(r't\(\s*"([^"]+\w)"', text))
+        keys |= {f"core.cases.event.{k}" for k in ("open", "transition", "comment", "assign",
+                                                   "attach", "escalate")}
+    assert len(keys) > 40
+    for locale in ("zh_CN", "en"):
+        missing = sorted(k for k in keys if k not in catalogue(locale))
+        assert not missing, (locale, missing)
