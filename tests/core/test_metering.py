@@ -10,13 +10,14 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from mingyue.core import metering
 from mingyue.core.access import Actor
 from mingyue.core.audit import AuditEntry
 from mingyue.core.config import Settings
-from mingyue.core.db import system_session
+from mingyue.core.db import get_engine, system_session
 from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
 from mingyue.core.identity import Organization
 from mingyue.core.metering_models import Statement, StatementLine, UsageRecord
@@ -329,3 +330,12 @@ def test_out_of_range_and_control_characters_refused(world: World, kw: dict[str,
     with pytest.raises(InvalidInput) as exc, unit(world, world.member_a) as uow:
         metering.record_usage(uow=uow, organization_id=world.org_a, **args)  # type: ignore[arg-type]
     assert exc.value.field == field
+
+
+def test_database_refuses_changing_an_issued_statement(world: World) -> None:
+    with unit(world, world.admin) as uow:
+        st = metering.generate_statement(uow=uow, organization_id=world.org_a, month="2025-03")
+    for sql in ("UPDATE core_statement SET total = '0' WHERE id = :id",
+                "DELETE FROM core_statement WHERE id = :id"):
+        with pytest.raises(DBAPIError, match="immutable"), get_engine(world.settings).begin() as c:
+            c.execute(text(sql), {"id": st.id})

@@ -161,6 +161,31 @@ def _refuse_change(_mapper: Any, _conn: Any, target: Any) -> None:
     raise Conflict("core.billing.statement_immutable", "an issued statement cannot change")
 
 
+_IMMUTABLE = ("core_statement", "core_statement_line")
+
+
+def statement_immutable_ddl(dialect: str) -> list[str]:
+    """Return the statements that make issued statements refuse UPDATE/DELETE in the database."""
+    if dialect == "postgresql":
+        out = ["CREATE OR REPLACE FUNCTION core_statement_immutable() RETURNS trigger AS $$ "
+               "BEGIN RAISE EXCEPTION 'an issued statement is immutable'; END; $$ "
+               "LANGUAGE plpgsql"]
+        for table in _IMMUTABLE:
+            out += [f"DROP TRIGGER IF EXISTS {table}_no_change ON {table}",
+                    f"CREATE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table} "
+                    "FOR EACH ROW EXECUTE FUNCTION core_statement_immutable()"]
+        return out
+    return [f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+            "BEGIN SELECT RAISE(ABORT, 'an issued statement is immutable'); END"
+            for table in _IMMUTABLE for verb in ("UPDATE", "DELETE")]
+
+
+@event.listens_for(StatementLine.__table__, "after_create")
+def _install_triggers(target: Any, connection: Any, **kw: Any) -> None:
+    for stmt in statement_immutable_ddl(connection.dialect.name):
+        connection.exec_driver_sql(stmt)
+
+
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
