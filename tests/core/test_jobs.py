@@ -174,6 +174,10 @@ def test_only_submitter_or_admin_cancels(settings: Any, uow_as: Any, tenants: An
 def _ctx_unit_of_work_handler(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.unit_of_work() as uow:
         child = jobs.enqueue(uow=uow, kind="core.selftest", params={"seconds": 0, "steps": 1})
+        # progress and the cancel flag stay usable while this transaction holds SQLite's lock
+        ctx.progress(50, "inside the unit of work")
+        time.sleep(0.3)
+        assert not ctx.cancelled()
         return {"actor": uow.actor.username, "org": uow.actor.organization_id,
                 "child": child.id, "job": ctx.job_id}
 
@@ -182,7 +186,9 @@ def test_context_unit_of_work_acts_as_submitter(settings: Any, uow_as: Any, memb
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(jobs._kinds, "core.test_ctx", f"{__name__}:_ctx_unit_of_work_handler")
     out = _enqueue(uow_as, member, kind="core.test_ctx")
+    started = time.monotonic()
     done = jobs.run_pending(settings)
+    assert time.monotonic() - started < 10
     first = next(j for j in done if j.id == out.id)
     assert first.result == {"actor": member.username, "org": member.organization_id,
                             "child": first.result["child"], "job": out.id}
@@ -215,9 +221,15 @@ def test_reaped_worker_cannot_overwrite_the_outcome(settings: Any, uow_as: Any,
     assert claim is not None
     ctx = JobContext(settings=settings, job_id=out.id, worker_id="w-slow", attempt=claim.attempt,
                      organization_id=claim.organization_id, submitted_by_id=claim.submitted_by_id)
+    ctx.progress(40, "working")
+    ctx.sync()
+    assert _job(settings, out.id).progress == 40 and not ctx.lost
     jobs.reap(settings, now=utcnow() + timedelta(seconds=settings.job_heartbeat_timeout_s + 1))
+    ctx.progress(50, "still here")
+    ctx.sync()
+    assert ctx.lost and ctx.cancelled()
     with pytest.raises(JobLost):
-        ctx.progress(50, "still here")
+        ctx.progress(60, "still here")
     assert _job(settings, out.id).status == "queued"
 
 

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
@@ -78,7 +78,12 @@ def _claim(settings: Settings, job_id: int, worker_id: str) -> _Claim | None:
 
 @dataclass
 class JobContext:
-    """What a handler gets: progress reporting, the cancel flag and a unit of work."""
+    """What a handler gets: progress reporting, the cancel flag and a unit of work.
+
+    ``progress`` and ``cancelled`` never touch the database themselves: the job's heartbeat
+    thread writes progress and reads the cancel flag. A handler may therefore call them inside
+    its own ``unit_of_work()``, even on SQLite where that transaction holds the write lock.
+    """
 
     settings: Settings
     job_id: int
@@ -87,7 +92,9 @@ class JobContext:
     organization_id: int
     submitted_by_id: int | None
     _cancel: threading.Event = field(default_factory=threading.Event)
-    _checked_at: float = 0.0
+    _lost: threading.Event = field(default_factory=threading.Event)
+    _pending: tuple[int, str] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
     _actor: Actor | None = None
 
     def _owned(self) -> Any:
@@ -96,30 +103,49 @@ class JobContext:
 
     def progress(self, pct: float, message: str = "") -> None:
         """Record how far the job got (0-100) and what it is doing."""
-        value = max(0, min(100, round(pct)))
-        with system_session(self.settings, "jobs: progress") as s:
-            res = s.execute(update(Job).where(self._owned())
-                            .values(progress=value, message=message[:500], heartbeat_at=utcnow())
-                            .execution_options(synchronize_session=False))
-            if getattr(res, "rowcount", 0) != 1:
-                raise JobLost(f"job {self.job_id} is no longer held by {self.worker_id}")
+        if self._lost.is_set():
+            raise JobLost(f"job {self.job_id} is no longer held by {self.worker_id}")
+        with self._lock:
+            self._pending = (max(0, min(100, round(pct))), message[:500])
 
     def cancelled(self) -> bool:
         """Tell whether cancellation was requested (handlers stop promptly when true)."""
-        if self._cancel.is_set():
-            return True
-        if time.monotonic() - self._checked_at >= 0.3:
-            self._checked_at = time.monotonic()
-            with system_session(self.settings, "jobs: cancel flag") as s:
-                flag = s.scalar(select(Job.cancel_requested).where(Job.id == self.job_id))
-            if flag:
-                self._cancel.set()
-        return self._cancel.is_set()
+        return self._cancel.is_set() or self._lost.is_set()
 
     def raise_if_cancelled(self) -> None:
         """Stop the handler with JobCancelled when cancellation was requested."""
         if self.cancelled():
             raise JobCancelled(f"job {self.job_id} cancelled")
+
+    @property
+    def lost(self) -> bool:
+        """Tell whether the job was taken from this worker (reaped)."""
+        return self._lost.is_set()
+
+    def _take_pending(self) -> tuple[int, str] | None:
+        with self._lock:
+            pending, self._pending = self._pending, None
+        return pending
+
+    def sync(self) -> None:
+        """Write the heartbeat and pending progress; read the cancel flag (the heartbeat's work)."""
+        pending = self._take_pending()
+        values: dict[str, Any] = {"heartbeat_at": utcnow()}
+        if pending is not None:
+            values.update(progress=pending[0], message=pending[1])
+        try:
+            with system_session(self.settings, "jobs: heartbeat") as s:
+                res = s.execute(update(Job).where(self._owned()).values(**values)
+                                .execution_options(synchronize_session=False))
+                if getattr(res, "rowcount", 0) != 1:
+                    self._lost.set()
+                    return
+                if s.scalar(select(Job.cancel_requested).where(Job.id == self.job_id)):
+                    self._cancel.set()
+        except Exception:
+            with self._lock:  # keep the newest value; retry on the next beat
+                self._pending = self._pending or pending
+            raise
 
     def actor(self) -> Actor:
         """Return the job's submitter as an Actor (rebuilt from the stored user)."""
@@ -152,18 +178,16 @@ class _Heartbeat(threading.Thread):
     def run(self) -> None:
         while not self.halt.wait(self.interval):
             try:
-                with system_session(self.ctx.settings, "jobs: heartbeat") as s:
-                    s.execute(update(Job).where(self.ctx._owned()).values(heartbeat_at=utcnow())
-                              .execution_options(synchronize_session=False))
-                    if s.scalar(select(Job.cancel_requested).where(Job.id == self.ctx.job_id)):
-                        self.ctx._cancel.set()
+                self.ctx.sync()
             except Exception:  # a transient database error must not kill the heartbeat
                 log.warning("heartbeat of job %s failed", self.ctx.job_id, exc_info=True)
+            if self.ctx.lost:
+                return
 
 
 def heartbeat_interval(settings: Settings) -> float:
-    """Return how often a running job refreshes its heartbeat."""
-    return max(0.2, settings.job_heartbeat_timeout_s / 3)
+    """Return how often a running job beats (writes progress, reads the cancel flag)."""
+    return max(0.05, min(0.5, settings.job_heartbeat_timeout_s / 4))
 
 
 def run_job(settings: Settings, job_id: int, worker_id: str) -> JobOut | None:
@@ -187,12 +211,8 @@ def run_job(settings: Settings, job_id: int, worker_id: str) -> JobOut | None:
         json.dumps(result)
         if ctx.cancelled():
             status = "cancelled"
-    except JobCancelled:
+    except (JobCancelled, JobLost):
         status = "cancelled"
-    except JobLost:
-        log.warning("job %s was reaped from %s while running; its outcome is dropped",
-                    job_id, worker_id)
-        return None
     except MingyueError as exc:
         status, error = "failed", exc.message
     except Exception as exc:
@@ -200,6 +220,11 @@ def run_job(settings: Settings, job_id: int, worker_id: str) -> JobOut | None:
         status, error = "failed", f"{type(exc).__name__}: {exc}"
     finally:
         beat.halt.set()
+        beat.join(max(5.0, settings.job_heartbeat_timeout_s))
+    if ctx.lost:
+        log.warning("job %s was reaped from %s while running; its outcome is dropped",
+                    job_id, worker_id)
+        return None
     return _finish(ctx, status, result if status != "failed" else None, error)
 
 
@@ -209,9 +234,12 @@ def _finish(ctx: JobContext, status: str, result: dict[str, Any] | None,
     values: dict[str, Any] = {"status": status, "result": result, "finished_at": now,
                               "heartbeat_at": now,
                               "error": error[:_MAX_ERROR] if error else None}
+    pending = ctx._take_pending()
     if status == "succeeded":
         values.update(progress=100, message="done")
-    elif status == "cancelled":
+    elif pending is not None:
+        values.update(progress=pending[0], message=pending[1])
+    if status == "cancelled":
         values["message"] = "cancelled"
     with unit_of_work(SYSTEM, ctx.settings) as uow:
         res = uow.session.execute(update(Job).where(ctx._owned()).values(**values)
@@ -261,7 +289,7 @@ def run_pending(settings: Settings, *, max_jobs: int | None = None) -> list[JobO
     return done
 
 
-def reap(settings: Settings, *, now: Any = None) -> list[JobOut]:
+def reap(settings: Settings, *, now: datetime | None = None) -> list[JobOut]:
     """Retry or fail running jobs whose worker sent no heartbeat in time; return them."""
     _load_registry()  # the ledger refuses unregistered events; a bare worker process has none yet
     now = now or utcnow()
