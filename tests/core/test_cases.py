@@ -209,7 +209,7 @@ def test_hook_runs_in_same_unit_of_work(world: World, tiny: CaseKind) -> None:
     assert out.data == {"hooked": True} and out.state == "done"
     with pytest.raises(Conflict), world.uow_as(world.actors["a_member"]) as uow:
         cases.transition(uow=uow, case_id=bad.id, name="finish")
-    assert HOOK_CALLS == [(ok.id, "done"), (bad.id, "done")]
+    assert [(ok.id, "done"), (bad.id, "done")] == HOOK_CALLS
     # The failing hook rolled back the whole step: state, history and ledger.
     with world.uow_as(world.actors["a_member"]) as uow:
         d = cases.get_case(uow=uow, case_id=bad.id)

@@ -225,7 +225,8 @@ def test_upload_attachments_api_console_and_cap(client: Any, tenants: Any, setti
 
 
 def test_console_assign_form(client: Any, tenants: Any) -> None:
-    cid = client.post("/api/cases", json={"title": "分派"}, headers=tenants.a.headers()).json()["id"]
+    cid = client.post("/api/cases", json={"title": "分派"},
+                      headers=tenants.a.headers()).json()["id"]
     token = _login(client, tenants.regulator.admin.username)
     page = client.get(f"/cases/{cid}")
     assert 'id="case-assign"' in page.text

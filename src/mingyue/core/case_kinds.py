@@ -87,8 +87,9 @@ class CaseKind:
         for tr in self.transitions:
             if tr.name == name:
                 return tr
-        raise InvalidInput("core.case.unknown_transition", f"{self.name} has no transition {name!r}",
-                           field="name", transition=name)
+        raise InvalidInput("core.case.unknown_transition",
+                           f"{self.name} has no transition {name!r}", field="name",
+                           transition=name)
 
     def hook(self, name: str) -> Callable[..., Any] | None:
         """Return the hook function of a transition, if any."""
@@ -125,7 +126,7 @@ _extra: dict[str, CaseKind] = {}
 
 
 def register_case_kind(kind: CaseKind) -> None:
-    """Register a case kind outside any Enabler declaration (tests, scripts); raise on a duplicate."""
+    """Register a case kind outside an Enabler declaration (tests, scripts); raise on duplicates."""
     if kind.name in _extra:
         raise ValueError(f"duplicate case kind: {kind.name}")
     _extra[kind.name] = kind

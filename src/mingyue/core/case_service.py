@@ -188,7 +188,8 @@ def _claim(uow: UnitOfWork, case: Case, actor: Actor, t: datetime) -> bool:
     return True
 
 
-def comment(*, uow: UnitOfWork, case_id: int, text: str, actor: Actor | None = None) -> CaseEventOut:
+def comment(*, uow: UnitOfWork, case_id: int, text: str,
+            actor: Actor | None = None) -> CaseEventOut:
     """Add a comment to a case's history."""
     actor = _actor(uow, actor)
     case = load_case(uow, case_id)

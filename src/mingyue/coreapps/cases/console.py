@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-
 from sqlalchemy import select
 
 from mingyue.core import cases
@@ -102,8 +101,8 @@ def case_open(request: Request, actor: ConsoleActor,
     if actor.organization_id is None:
         raise InvalidInput("core.case.org_required", "no organization", field="organization_id")
     with _uow(request, actor) as uow:
-        out = cases.open_case(uow=uow, kind=kind, title=title, organization_id=actor.organization_id,
-                              subject=subject or None)
+        out = cases.open_case(uow=uow, kind=kind, title=title,
+                              organization_id=actor.organization_id, subject=subject or None)
     return RedirectResponse(f"/cases/{out.id}", status_code=303)
 
 
