@@ -1,0 +1,46 @@
+"""Public AI compute sharing and cross-cluster scheduling (公共算力共享与跨集群调度)."""
+
+from mingyue.core.plugins import Enabler, MeterSpec, NavItem
+
+_ALL = ("platform_admin", "org_admin", "member", "reviewer", "regulator", "auditor")
+
+enabler = Enabler(
+    key="compute",
+    title={"zh": "公共算力调度", "en": "Public compute"},
+    summary={
+        "zh": "汇聚本地、Slurm、Ray 算力池，按成本或时效匹配作业，分时按秒计费，中小企业免费额度优先。",
+        "en": "Pools local, Slurm and Ray compute; matches jobs by cost or start time; bills by the "
+              "second at time-of-use prices, SME free quota first.",
+    },
+    router="mingyue.enablers.compute.api:router",
+    console="mingyue.enablers.compute.console:router",
+    cli="mingyue.enablers.compute.cli:app",
+    models="mingyue.enablers.compute.models",
+    permissions={
+        "compute.pool.manage": ("platform_admin",),
+        "compute.pool.read": _ALL,
+        "compute.job.submit": ("org_admin", "member"),
+        "compute.job.read": _ALL,
+        "compute.job.cancel": ("org_admin", "member", "platform_admin"),
+        "compute.usage.read": ("org_admin", "member", "platform_admin", "auditor", "regulator"),
+        "compute.settings.manage": ("org_admin",),
+        "compute.simulate": _ALL,
+        "compute.reconcile": ("platform_admin",),
+    },
+    audit_events={
+        "compute.pool.added": "A compute pool was registered",
+        "compute.pool.suspended": "A compute pool was suspended",
+        "compute.pool.resumed": "A compute pool was resumed",
+        "compute.job.submitted": "A compute job was matched and dispatched",
+        "compute.job.dispatched": "A waiting compute job was dispatched",
+        "compute.job.cancelled": "A compute job was cancelled",
+        "compute.job.state_changed": "A compute job changed state (reconciler)",
+        "compute.settings.changed": "An organization changed its compute quota setting",
+    },
+    job_kinds={"compute.reconcile": "mingyue.enablers.compute.service:run_reconcile_job"},
+    meters={
+        "compute.cpu_seconds": MeterSpec(unit="cpu_second", description="CPU-seconds of jobs"),
+        "compute.gpu_seconds": MeterSpec(unit="gpu_second", description="GPU-seconds of jobs"),
+    },
+    nav=[NavItem("/compute", {"zh": "算力调度", "en": "Compute"}, "compute.job.read")],
+)

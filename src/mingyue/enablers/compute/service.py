@@ -1,0 +1,553 @@
+"""Use cases of the compute enabler: pools, submit/match/dispatch, status, cancel, logs, the
+reconciler, per-second billing on the pools' time-of-use tariffs, usage statements, simulation.
+
+Every function takes the unit of work and acts as ``uow.actor``; nothing here commits.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import select
+
+from mingyue.core import metering
+from mingyue.core.access import check
+from mingyue.core.access_db import get_visible
+from mingyue.core.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from mingyue.core.metering_tou import month_bounds
+from mingyue.core.uow import UnitOfWork
+
+from .adapters.base import ComputeAdapter, EngineUnavailable, finished_error
+from .engine.matching import match
+from .engine.pools import Pool, PoolLoad
+from .engine.reconcile import UNREACHABLE, JobRecord, Observation, reconcile_one
+from .engine.simulate import FreeQuota, simulate
+from .engine.spec import Demand, JobSpec, load_spec
+from .engine.states import Capacity, EngineStatus, JobState
+from .engine.trace import read_trace_csv
+from .models import ComputeJob, ComputeOrgSetting, ComputePool, ComputeUsage
+from .schemas import JobOut, PoolIn, PoolOut, ReconcileOut, SubmitOut, UsageLine, UsageOut
+from .tariffs import CPU_METER, GPU_METER, PoolTariff, parse_tariff
+
+ZERO = Decimal(0)
+_ADAPTERS: dict[tuple[str, ...], ComputeAdapter] = {}
+
+
+# ---- credentials ---------------------------------------------------------------------------
+
+def _fernet(uow: UnitOfWork) -> Fernet:
+    digest = hashlib.sha256(b"mingyue.compute.credentials:" + uow.settings.secret_key.encode())
+    return Fernet(base64.urlsafe_b64encode(digest.digest()))
+
+
+def _encrypt(uow: UnitOfWork, creds: dict[str, str] | None) -> str | None:
+    if not creds:
+        return None
+    return _fernet(uow).encrypt(json.dumps(creds).encode()).decode()
+
+
+def _decrypt(uow: UnitOfWork, token: str | None) -> dict[str, str]:
+    if not token:
+        return {}
+    try:
+        return dict(json.loads(_fernet(uow).decrypt(token.encode())))
+    except InvalidToken as exc:
+        raise Conflict("compute.credentials_unreadable",
+                       "the pool's credentials cannot be decrypted with this secret key") from exc
+
+
+# ---- adapters ------------------------------------------------------------------------------
+
+def adapter_for(uow: UnitOfWork, pool: ComputePool) -> ComputeAdapter:
+    """Return the adapter that talks to the pool's engine (cached per process)."""
+    opts = pool.options or {}
+    key = (str(uow.settings.data_dir.resolve()), pool.name, pool.kind, pool.endpoint or "",
+           json.dumps(opts, sort_keys=True), pool.credentials_enc or "")
+    ad = _ADAPTERS.get(key)
+    if ad is not None:
+        return ad
+    base = uow.settings.data_dir / "compute" / pool.name
+    if pool.kind == "local":
+        from .adapters.local import LocalAdapter
+
+        ad = LocalAdapter(base / "jobs", cpus=int(opts["cpus"]) if opts.get("cpus") else None)
+    elif pool.kind == "slurm":
+        from .adapters.slurm import SlurmAdapter
+
+        ad = SlurmAdapter(slurm_conf=pool.endpoint or opts.get("slurm_conf"),
+                          partition=opts.get("partition"), log_dir=base / "logs",
+                          jobcomp_file=opts.get("jobcomp_file"), account=opts.get("account"))
+    elif pool.kind == "ray":
+        from .adapters.ray import RayAdapter
+
+        if not pool.endpoint:
+            raise InvalidInput("compute.pool_invalid", "a Ray pool needs --endpoint URL",
+                               field="endpoint")
+        creds = _decrypt(uow, pool.credentials_enc)
+        headers = {"Authorization": f"Bearer {creds['token']}"} if creds.get("token") else None
+        ad = RayAdapter(pool.endpoint, headers=headers)
+    else:  # pragma: no cover - PoolIn validates the kind
+        raise InvalidInput("compute.pool_invalid", f"unknown pool kind {pool.kind}", field="kind")
+    _ADAPTERS[key] = ad
+    return ad
+
+
+# ---- pools ---------------------------------------------------------------------------------
+
+def _pool_row(uow: UnitOfWork, name: str) -> ComputePool:
+    row = uow.session.scalars(select(ComputePool).where(ComputePool.name == name)).first()
+    if row is None:
+        raise NotFound("compute.pool_unknown", f"no pool {name!r}", field="pool")
+    return row
+
+
+def _pool_out(row: ComputePool) -> PoolOut:
+    cap = row.capacity or {}
+    cpus = int(cap.get("cpus", 0))
+    free = int(cap.get("free_cpus", 0))
+    return PoolOut(
+        name=row.name, kind=row.kind, endpoint=row.endpoint, region=row.region,
+        suspended=row.suspended, cpus=cpus, free_cpus=free, gpus=dict(cap.get("gpus") or {}),
+        queued=int(cap.get("queued", 0)), running=int(cap.get("running", 0)),
+        utilization=round((cpus - free) / cpus, 4) if cpus else 0.0,
+        max_runtime_s=row.max_runtime_s, enabled_for=row.enabled_for, tariff=row.tariff or {},
+        has_credentials=bool(row.credentials_enc), refreshed_at=row.refreshed_at,
+        down_reason=row.down_reason,
+    )
+
+
+def _refresh(uow: UnitOfWork, row: ComputePool) -> bool:
+    try:
+        cap = adapter_for(uow, row).capacity()
+    except EngineUnavailable as exc:
+        row.down_reason = exc.message
+        row.refreshed_at = datetime.now(UTC)
+        return False
+    row.capacity = {"cpus": cap.cpus, "free_cpus": cap.free_cpus, "gpus": dict(cap.gpus),
+                    "memory_mb": cap.memory_mb, "queued": cap.queued, "running": cap.running,
+                    "nodes": cap.nodes}
+    row.down_reason = cap.down_reason
+    row.refreshed_at = datetime.now(UTC)
+    return True
+
+
+def add_pool(*, uow: UnitOfWork, pool: PoolIn) -> PoolOut:
+    """Register a pool, read its capacity from its engine, and record it in the ledger."""
+    check(uow.actor, "compute.pool.manage")
+    if uow.session.scalars(select(ComputePool).where(ComputePool.name == pool.name)).first():
+        raise Conflict("compute.pool_exists", f"pool {pool.name!r} already exists", field="name")
+    parse_tariff(pool.tariff)
+    if pool.kind == "ray" and not pool.endpoint:
+        raise InvalidInput("compute.pool_invalid", "a Ray pool needs --endpoint URL",
+                           field="endpoint")
+    opts = dict(pool.options)
+    if pool.cpus is not None:
+        opts["cpus"] = str(pool.cpus)
+    row = ComputePool(name=pool.name, kind=pool.kind, endpoint=pool.endpoint, region=pool.region,
+                      tariff=pool.tariff or {}, options=opts, max_runtime_s=pool.max_runtime_s,
+                      enabled_for=pool.enabled_for, maintenance=[],
+                      credentials_enc=_encrypt(uow, pool.credentials),
+                      provider_organization_id=uow.actor.organization_id, capacity={})
+    uow.session.add(row)
+    uow.flush()
+    _refresh(uow, row)
+    uow.audit("compute.pool.added", f"compute_pool:{row.id}",
+              {"name": row.name, "kind": row.kind, "endpoint": row.endpoint,
+               "tariff": row.tariff, "down_reason": row.down_reason})
+    return _pool_out(row)
+
+
+def list_pools(*, uow: UnitOfWork, refresh: bool = False) -> list[PoolOut]:
+    """List the pools (refreshing capacity from the engines when asked)."""
+    check(uow.actor, "compute.pool.read")
+    rows = list(uow.session.scalars(select(ComputePool).order_by(ComputePool.name)))
+    if refresh:
+        for row in rows:
+            _refresh(uow, row)
+    return [_pool_out(r) for r in rows]
+
+
+def suspend_pool(*, uow: UnitOfWork, name: str, suspended: bool = True) -> PoolOut:
+    """Suspend (or resume) a pool: running jobs finish, new ones go elsewhere."""
+    check(uow.actor, "compute.pool.manage")
+    row = _pool_row(uow, name)
+    row.suspended = suspended
+    uow.audit("compute.pool.suspended" if suspended else "compute.pool.resumed",
+              f"compute_pool:{row.id}", {"name": name})
+    return _pool_out(row)
+
+
+def _engine_pool(row: ComputePool) -> Pool:
+    cap = row.capacity or {}
+    gpus = {str(k): int(v) for k, v in (cap.get("gpus") or {}).items()}
+    return Pool(
+        name=row.name, cpus=int(cap.get("cpus", 0)), pricer=parse_tariff(row.tariff),
+        kind=row.kind, region=row.region, gpus=gpus,
+        memory_mb=cap.get("memory_mb"), max_runtime_s=row.max_runtime_s,
+        suspended=row.suspended,
+        enabled_for=frozenset(str(i) for i in row.enabled_for) if row.enabled_for else None,
+        maintenance=tuple((datetime.fromisoformat(a), datetime.fromisoformat(b))
+                          for a, b in (row.maintenance or [])),
+    )
+
+
+def _load(row: ComputePool) -> PoolLoad:
+    cap = row.capacity or {}
+    return PoolLoad(free_cpus=int(cap.get("free_cpus", 0)),
+                    queued=int(cap.get("queued", 0)), running=int(cap.get("running", 0)))
+
+
+# ---- jobs ----------------------------------------------------------------------------------
+
+def _job_out(job: ComputeJob) -> JobOut:
+    return JobOut(job_id=job.id, name=job.name, state=job.state, pool=job.pool,
+                  seconds=job.seconds, cost=job.cost, free_quota_used=job.free_quota_used,
+                  estimated_cost=job.estimated_cost, reason=job.reason,
+                  explanation=job.explanation, created_at=job.created_at,
+                  started_at=job.started_at, ended_at=job.ended_at, exit_code=job.exit_code)
+
+
+def _quota_gate(uow: UnitOfWork, org_id: int) -> None:
+    setting = uow.session.scalars(select(ComputeOrgSetting).where(
+        ComputeOrgSetting.organization_id == org_id)).first()
+    if setting is None or setting.on_quota_exhausted != "stop":
+        return
+    month = datetime.now(UTC).astimezone(_tz(uow)).strftime("%Y-%m")
+    pool = metering.get_free_pool(uow=uow, organization_id=org_id, meter=CPU_METER, month=month)
+    if pool.remaining <= 0:
+        raise QuotaExceeded("compute.quota_exhausted",
+                            f"the free compute quota for {month} is used up and this "
+                            "organization stops rather than pays", month=month)
+
+
+def _tz(uow: UnitOfWork) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(uow.settings.timezone)
+
+
+def set_quota_behaviour(*, uow: UnitOfWork, on_exhausted: str) -> str:
+    """Choose what happens when the free quota is used up: ``stop`` or ``pay``."""
+    check(uow.actor, "compute.settings.manage")
+    if on_exhausted not in ("stop", "pay"):
+        raise InvalidInput("compute.setting_invalid", "on_exhausted: stop or pay",
+                           field="on_exhausted")
+    org = uow.actor.organization_id
+    if org is None:
+        raise InvalidInput("compute.setting_invalid", "act as a member of an organization",
+                           field="--as")
+    row = uow.session.scalars(select(ComputeOrgSetting).where(
+        ComputeOrgSetting.organization_id == org)).first()
+    if row is None:
+        row = ComputeOrgSetting(organization_id=org)
+        uow.session.add(row)
+    row.on_quota_exhausted = on_exhausted
+    uow.audit("compute.settings.changed", f"organization:{org}",
+              {"on_quota_exhausted": on_exhausted})
+    return on_exhausted
+
+
+def _pools(uow: UnitOfWork) -> list[ComputePool]:
+    return list(uow.session.scalars(select(ComputePool).order_by(ComputePool.id)))
+
+
+def _max_runtime(rows: Sequence[ComputePool]) -> int | None:
+    limits = [r.max_runtime_s for r in rows if not r.suspended]
+    if not limits or any(x is None for x in limits):
+        return None
+    return max(x for x in limits if x is not None)
+
+
+def submit_job(*, uow: UnitOfWork, spec: dict[str, Any], policy: str = "cost") -> SubmitOut:
+    """Validate a spec, match it to the best pool, dispatch it, and record why it went there."""
+    actor = uow.actor
+    check(actor, "compute.job.submit")
+    org = actor.organization_id
+    if org is None:
+        raise InvalidInput("compute.no_organization", "submit as a member of an organization",
+                           field="--as")
+    rows = _pools(uow)
+    job_spec = load_spec(spec, max_runtime_s=_max_runtime(rows))
+    _quota_gate(uow, org)
+    job = ComputeJob(organization_id=org, submitted_by=actor.label(), name=job_spec.name,
+                     spec=job_spec.model_dump(mode="json", exclude_defaults=True),
+                     state=JobState.QUEUED.value)
+    uow.session.add(job)
+    uow.flush()
+    result = _dispatch(uow, job, job_spec, rows, policy)
+    if result is None:
+        raise InvalidInput("compute.no_pool", f"no pool can run this job: {job.explanation}",
+                           field="spec", explanation=job.explanation)
+    uow.audit("compute.job.submitted", f"compute_job:{job.id}",
+              {"pool": job.pool, "engine_id": job.engine_id, "state": job.state,
+               "explanation": job.explanation,
+               "estimated_cost": None if job.estimated_cost is None else str(job.estimated_cost)})
+    return SubmitOut(job_id=job.id, pool=job.pool, reason=job.explanation,
+                     estimated_cost=job.estimated_cost, state=job.state)
+
+
+def _dispatch(uow: UnitOfWork, job: ComputeJob, spec: JobSpec, rows: Sequence[ComputePool],
+              policy: str) -> bool | None:
+    """Match and submit; True when dispatched, False when it waits, None when no pool fits."""
+    by_name = {r.name: r for r in rows}
+    loads = {r.name: _load(r) for r in rows}
+    down = {r.name: r.down_reason for r in rows if r.down_reason}
+    demand = spec.demand()
+    now = datetime.now(UTC)
+    m = match(demand, [_engine_pool(r) for r in rows], now=now,
+              wait=lambda p, d: loads[p.name].expected_wait_s(p, d), down=down,
+              policy=policy, org=str(job.organization_id))
+    notes: list[str] = []
+    for cand in m.ranked:
+        row = by_name[cand.pool]
+        uid = f"{job.id}-{secrets.token_hex(3)}"
+        try:
+            engine_id = adapter_for(uow, row).submit(uid, spec)
+        except EngineUnavailable as exc:
+            row.down_reason = exc.message
+            notes.append(f"pool {cand.pool}: engine down at dispatch ({exc.message})")
+            continue
+        job.pool = cand.pool
+        job.engine_id = engine_id
+        job.estimated_cost = cand.cost
+        job.explanation = "; ".join([m.explanation, *notes])
+        job.reason = None
+        cap = dict(row.capacity or {})
+        if cap:  # count the job at once so the next submit sees it
+            cap["free_cpus"] = max(int(cap.get("free_cpus", 0)) - demand.cpus, 0)
+            row.capacity = cap
+        return True
+    job.explanation = "; ".join([m.explanation, *notes])
+    only_down = all(r.reason.startswith("engine down") for r in m.rejected)
+    if m.ranked or (m.rejected and only_down):
+        job.reason = "waiting: every pool that can run it is down; the reconciler retries"
+        return False
+    return None
+
+
+def _job(uow: UnitOfWork, job_id: int, permission: str) -> ComputeJob:
+    return get_visible(uow, ComputeJob, job_id, permission, key="compute.job_unknown")
+
+
+def job_status(*, uow: UnitOfWork, job_id: int, refresh: bool = True) -> JobOut:
+    """Return a job's state (asking its engine first when it may have changed)."""
+    check(uow.actor, "compute.job.read")
+    job = _job(uow, job_id, "compute.job.read")
+    if refresh and not JobState(job.state).terminal and job.pool:
+        _reconcile_jobs(uow, [job])
+    return _job_out(job)
+
+
+def list_jobs(*, uow: UnitOfWork, limit: int = 100) -> list[JobOut]:
+    """List the actor's organization's jobs, newest first."""
+    check(uow.actor, "compute.job.read")
+    rows = uow.session.scalars(select(ComputeJob).order_by(ComputeJob.id.desc()).limit(limit))
+    return [_job_out(j) for j in rows]
+
+
+def cancel_job(*, uow: UnitOfWork, job_id: int) -> JobOut:
+    """Cancel a job; a job that already ended gets a clear message."""
+    check(uow.actor, "compute.job.cancel")
+    job = _job(uow, job_id, "compute.job.cancel")
+    if JobState(job.state).terminal:
+        raise finished_error(str(job.id), job.state)
+    job.cancel_requested = True
+    if job.pool and job.engine_id:
+        row = _pool_row(uow, job.pool)
+        try:
+            adapter_for(uow, row).cancel(job.engine_id)
+        except Conflict:
+            pass  # it ended meanwhile: the reconcile below records how
+        _reconcile_jobs(uow, [job])
+    else:
+        job.state = JobState.CANCELLED.value
+        job.reason = "cancelled before dispatch"
+        job.ended_at = datetime.now(UTC)
+    uow.audit("compute.job.cancelled", f"compute_job:{job.id}", {"state": job.state})
+    return _job_out(job)
+
+
+def job_logs(*, uow: UnitOfWork, job_id: int, tail_bytes: int = 65536) -> str:
+    """Return the end of a job's output from its engine."""
+    check(uow.actor, "compute.job.read")
+    job = _job(uow, job_id, "compute.job.read")
+    if not job.pool or not job.engine_id:
+        return ""
+    return adapter_for(uow, _pool_row(uow, job.pool)).logs(job.engine_id, tail_bytes)
+
+
+# ---- reconciler and billing ----------------------------------------------------------------
+
+def _record(job: ComputeJob) -> JobRecord:
+    return JobRecord(str(job.id), JobState(job.state), job.pool or "", job.engine_id,
+                     job.started_at, job.ended_at, job.billed_seconds)
+
+
+def _observe(uow: UnitOfWork, job: ComputeJob, row: ComputePool) -> Observation:
+    try:
+        st = adapter_for(uow, row).status(job.engine_id or "")
+    except EngineUnavailable:
+        return UNREACHABLE
+    if st is not None and st.state is JobState.CANCELLED and not job.cancel_requested:
+        # Nobody asked mingyue to cancel it: the engine (or its operator) killed it.
+        return EngineStatus(JobState.FAILED, f"killed inside the engine: {st.reason}",
+                            st.started_at, st.ended_at, st.exit_code, st.seconds, st.tres)
+    return st
+
+
+def _reconcile_jobs(uow: UnitOfWork, jobs: Sequence[ComputeJob]) -> tuple[int, int]:
+    rows = {r.name: r for r in _pools(uow)}
+    transitions = billed = 0
+    for job in jobs:
+        row = rows.get(job.pool or "")
+        if row is None or not job.engine_id:
+            continue
+        t = reconcile_one(_record(job), _observe(uow, job, row))
+        if t is None:
+            continue
+        transitions += 1
+        job.state = t.to_state.value
+        job.reason = t.reason
+        job.started_at = t.started_at
+        job.ended_at = t.ended_at
+        job.exit_code = t.exit_code
+        if t.bill_seconds > 0:
+            _bill(uow, job, row, t.bill_seconds)
+            billed += t.bill_seconds
+        job.billed_seconds += t.bill_seconds
+        job.seconds = job.billed_seconds
+        uow.audit("compute.job.state_changed", f"compute_job:{job.id}",
+                  {"from": t.from_state.value, "to": t.to_state.value, "reason": t.reason,
+                   "billed_seconds": t.bill_seconds}, organization_id=job.organization_id)
+    return transitions, billed
+
+
+def _bill(uow: UnitOfWork, job: ComputeJob, row: ComputePool, seconds: int) -> None:
+    """Bill ``seconds`` from the engine's start on the pool's tariff; free quota first."""
+    spec = load_spec(job.spec)
+    demand = spec.demand()
+    start = (job.started_at or job.ended_at or datetime.now(UTC)) + timedelta(
+        seconds=job.billed_seconds)
+    end = start + timedelta(seconds=seconds)
+    tariff: PoolTariff = parse_tariff(row.tariff)
+    pieces = tariff.segments(demand, start, seconds)
+    total_paid = ZERO
+    free_cpu = ZERO
+    for meter, unit, count in ((CPU_METER, "cpu_second", demand.cpus),
+                               (GPU_METER, "gpu_second", demand.gpus)):
+        if count == 0:
+            continue
+        segs = [s for m, s in pieces if m == meter]
+        quantity = Decimal(count * seconds)
+        rec = metering.record_usage(uow=uow, organization_id=job.organization_id, meter=meter,
+                                    quantity=quantity, unit=unit, start=start, end=end,
+                                    source=f"{row.kind}:{row.name}", ref=f"compute_job:{job.id}")
+        left = rec.free_quantity
+        if meter == CPU_METER:
+            free_cpu = left
+        if not segs:  # no tariff for this GPU model: recorded, not priced
+            segs = []
+        for s in segs:  # earliest pieces use the free pool first, as the core does
+            free = min(left, s.quantity)
+            left -= free
+            paid = (s.unit_price or ZERO) * (s.quantity - free)
+            total_paid += paid
+            uow.session.add(ComputeUsage(
+                organization_id=job.organization_id, job_id=job.id, month=s.month, meter=meter,
+                band=s.band, start=s.start, end=s.end, seconds=s.seconds, quantity=s.quantity,
+                free_quantity=free, unit_price=s.unit_price, amount=paid, core_usage_id=rec.id))
+    job.cost = (job.cost or ZERO) + total_paid
+    job.free_quota_used = (job.free_quota_used or ZERO) + free_cpu
+
+
+def reconcile(*, uow: UnitOfWork) -> ReconcileOut:
+    """One reconciler pass over every unfinished job of every organization (restart-safe)."""
+    check(uow.actor, "compute.reconcile")
+    with uow.unscoped(reason="compute reconciler: poll engines for unfinished jobs"):
+        rows = _pools(uow)
+        refreshed = sum(1 for r in rows if _refresh(uow, r))
+        open_jobs = list(uow.session.scalars(select(ComputeJob).where(
+            ComputeJob.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]))))
+        waiting = [j for j in open_jobs if j.pool is None]
+        dispatched = 0
+        for job in waiting:
+            if job.cancel_requested:
+                continue
+            if _dispatch(uow, job, load_spec(job.spec), rows, "cost"):
+                dispatched += 1
+                uow.audit("compute.job.dispatched", f"compute_job:{job.id}",
+                          {"pool": job.pool, "engine_id": job.engine_id},
+                          organization_id=job.organization_id)
+        transitions, billed = _reconcile_jobs(uow, [j for j in open_jobs if j.pool])
+    return ReconcileOut(checked=len(open_jobs), transitions=transitions, billed_seconds=billed,
+                        dispatched=dispatched, pools_refreshed=refreshed)
+
+
+def run_reconcile_job(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """Core job handler ``compute.reconcile``: one reconciler pass."""
+    del params
+    with ctx.unit_of_work() as uow:
+        out = reconcile(uow=uow)
+    return out.model_dump()
+
+
+# ---- usage ---------------------------------------------------------------------------------
+
+def usage(*, uow: UnitOfWork, month: str, organization_id: int | None = None) -> UsageOut:
+    """List each job's seconds, windows and prices for a month (the compute statement)."""
+    check(uow.actor, "compute.usage.read")
+    month_bounds(month)  # validates YYYY-MM
+    org = organization_id or uow.actor.organization_id
+    if org is None:
+        raise InvalidInput("compute.no_organization", "give the organization", field="--as")
+    q = (select(ComputeUsage, ComputeJob.pool)
+         .join(ComputeJob, ComputeJob.id == ComputeUsage.job_id)
+         .where(ComputeUsage.month == month, ComputeUsage.organization_id == org)
+         .order_by(ComputeUsage.start, ComputeUsage.id))
+    lines = [UsageLine(job_id=u.job_id, pool=pool, meter=u.meter, band=u.band, start=u.start,
+                       end=u.end, seconds=u.seconds, quantity=u.quantity,
+                       free_quantity=u.free_quantity, unit_price=u.unit_price, amount=u.amount)
+             for u, pool in uow.session.execute(q).all()]
+    cpu_lines = [ln for ln in lines if ln.meter == CPU_METER]
+    return UsageOut(month=month, organization_id=org, jobs=len({ln.job_id for ln in lines}),
+                    seconds=sum((ln.seconds for ln in cpu_lines), ZERO),
+                    free_quantity=sum((ln.free_quantity for ln in lines), ZERO),
+                    total=sum((ln.amount for ln in lines), ZERO), lines=lines)
+
+
+# ---- simulation ----------------------------------------------------------------------------
+
+def simulate_trace(*, uow: UnitOfWork | None, trace: Path, pools: Path | None, policy: str,
+                   free_quota: Decimal | None = None) -> dict[str, Any]:
+    """Replay a trace through the matcher (POOLS.yaml, or the registered pools)."""
+    from .engine.pools import load_pools_yaml
+
+    if pools is not None:
+        engine_pools = load_pools_yaml(pools)
+    else:
+        if uow is None:
+            raise InvalidInput("compute.pools_missing", "give --pools POOLS.yaml", field="pools")
+        check(uow.actor, "compute.pool.read")
+        engine_pools = [_engine_pool(r) for r in _pools(uow)]
+        if not engine_pools:
+            raise InvalidInput("compute.pools_missing",
+                               "no pools registered; give --pools POOLS.yaml", field="pools")
+    jobs = read_trace_csv(trace)
+    quota = FreeQuota(amount=free_quota) if free_quota is not None else None
+    return simulate(jobs, engine_pools, policy, free_quota=quota).to_json()
+
+
+__all__ = [
+    "Capacity", "Demand", "add_pool", "adapter_for", "cancel_job", "job_logs", "job_status",
+    "list_jobs", "list_pools", "reconcile", "run_reconcile_job", "set_quota_behaviour",
+    "simulate_trace", "submit_job", "suspend_pool", "usage",
+]
