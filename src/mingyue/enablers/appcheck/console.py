@@ -1,0 +1,53 @@
+"""Console pages of appcheck: scans with an upload form, and a report grouped by six categories."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from mingyue.core.access import can
+from mingyue.web.console import ConsoleActor, csrf_protect, locale_of, render
+from mingyue.web.deps import UoW
+
+from . import service
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("", response_class=HTMLResponse)
+def index(request: Request, uow: UoW, actor: ConsoleActor) -> Response:
+    """List scans; enterprises get an upload form."""
+    scans = service.list_scans(uow=uow, actor=actor)
+    return render(request, "appcheck/index.html", {
+        "scans": scans, "types": service.app_types(), "local": service.finished_at_local,
+        "can_submit": can(actor, "appcheck.scan.submit"),
+        "lang": "zh" if locale_of(request) == "zh_CN" else "en",
+    })
+
+
+@router.post("/scans", dependencies=[Depends(csrf_protect)])
+def upload(
+    request: Request, uow: UoW, actor: ConsoleActor,
+    file: Annotated[UploadFile, File()],
+    app_type: Annotated[str | None, Form(max_length=64)] = None,
+    policy: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Accept an upload from the console and go to the scan's page."""
+    pol = policy.file.read(service.MAX_POLICY_BYTES + 1) if policy is not None and policy.filename else None
+    out = service.submit_scan(uow=uow, actor=actor, data=file.file,
+                              filename=file.filename or "app.apk", app_type=app_type or None,
+                              policy=pol)
+    return RedirectResponse(f"/appcheck/scans/{out.id}", status_code=303)
+
+
+@router.get("/scans/{scan_id}", response_class=HTMLResponse)
+def report(scan_id: int, request: Request, uow: UoW, actor: ConsoleActor) -> Response:
+    """Show a scan: its report by category with evidence, review state and credential."""
+    scan = service.get_scan(uow=uow, actor=actor, scan_id=scan_id)
+    rep = service.get_report(uow=uow, actor=actor, scan_id=scan_id) if scan.status == "done" else None
+    return render(request, "appcheck/report.html", {
+        "scan": scan, "report": rep, "local": service.finished_at_local,
+        "lang": "zh" if locale_of(request) == "zh_CN" else "en",
+    })
