@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 import redis
+from alembic import command
 from sqlalchemy import select
 
-from mingyue.core import jobs
+from mingyue.core import jobs, migrate
 from mingyue.core.audit import AuditEntry
 from mingyue.core.config import Settings
 from mingyue.core.db import system_session, utcnow
@@ -25,10 +26,8 @@ from mingyue.core.jobs_redis import RedisWorker, prefix, queue_key
 REDIS_URL = os.environ.get("MINGYUE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 HEARTBEAT_TIMEOUT_S = 2
 
-# The worker's own loop (what `mingyue worker` runs once the schema is current). The schema
-# check is skipped because the test database is built by create_all, not by migrations.
-WORKER_CODE = ("from mingyue.core.config import get_settings; "
-               "from mingyue.coreapps.jobs.cli import run_worker; run_worker(get_settings())")
+# The real command line: `mingyue worker --data-dir ...` (python -m keeps it inside this venv).
+WORKER_CMD = [sys.executable, "-m", "mingyue.cli", "worker"]
 
 
 @pytest.fixture
@@ -44,6 +43,9 @@ def redis_settings(settings: Settings) -> Iterator[Settings]:
     if "job_queue_prefix" in Settings.model_fields:
         update["job_queue_prefix"] = f"mingyue-test:{uuid.uuid4().hex[:12]}"
     s = settings.model_copy(update=update)
+    # The test database is built by create_all; mark it as migrated so that the worker's schema
+    # check (`mingyue worker` upgrades a database that is behind) leaves it alone.
+    command.stamp(migrate.alembic_config(s), "heads")
     r = redis.Redis.from_url(REDIS_URL, decode_responses=True)
     _clear(r, prefix(s))
     yield s
@@ -68,7 +70,7 @@ def _env(s: Settings) -> dict[str, str]:
 
 def _start_worker(s: Settings, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as err:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen([sys.executable, "-c", WORKER_CODE], env=_env(s),
+        return subprocess.Popen([*WORKER_CMD, "--data-dir", str(s.data_dir)], env=_env(s),
                                 stdout=subprocess.DEVNULL, stderr=err)
 
 
