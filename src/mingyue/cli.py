@@ -239,3 +239,7 @@ def main() -> None:
 
 
 __all__ = ["app", "fail", "json", "main", "Path"]
+
+
+if __name__ == "__main__":
+    main()
