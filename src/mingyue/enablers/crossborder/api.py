@@ -1,0 +1,96 @@
+"""REST API of the crossborder enabler (mounted at /api/crossborder)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Query, UploadFile
+
+from mingyue.core.access import Actor
+from mingyue.core.errors import PayloadTooLarge
+from mingyue.web.deps import UoW, require
+
+from . import service
+from .schemas import AssessmentOut, FilingIn, FilingOut, ScanOut, ScenarioIn, TransferIn, TransferOut
+
+router = APIRouter(tags=["crossborder"])
+
+Reader = Annotated[Actor, Depends(require("crossborder.read"))]
+
+
+@router.post("/assess", operation_id="crossborder-assess", status_code=201)
+def assess(body: ScenarioIn, uow: UoW,
+           actor: Annotated[Actor, Depends(require("crossborder.assess"))]) -> AssessmentOut:
+    """Assess a transfer scenario: path, basis, obligations (stored)."""
+    return service.create_assessment(uow=uow, actor=actor,
+                                     scenario=body.model_dump(exclude_unset=True))
+
+
+@router.get("/assessments", operation_id="crossborder-list_assessments")
+def list_assessments(uow: UoW, actor: Reader) -> list[AssessmentOut]:
+    """Assessments visible to the caller."""
+    return service.list_assessments(uow=uow, actor=actor)
+
+
+@router.post("/filings", operation_id="crossborder-create_filing", status_code=201)
+def create_filing(body: FilingIn, uow: UoW,
+                  actor: Annotated[Actor, Depends(require("crossborder.filing.submit"))]) -> FilingOut:
+    """Submit a filing; it opens a case of its kind."""
+    return service.create_filing(uow=uow, actor=actor, body=body)
+
+
+@router.get("/filings", operation_id="crossborder-list_filings")
+def list_filings(uow: UoW, actor: Reader) -> list[FilingOut]:
+    """Filings visible to the caller."""
+    return service.list_filings(uow=uow, actor=actor)
+
+
+@router.get("/filings/expiring", operation_id="crossborder-expiring_filings")
+def expiring(uow: UoW, actor: Reader, within_days: Annotated[int, Query(ge=0, le=3650)] = 90
+             ) -> list[FilingOut]:
+    """Approved filings whose validity ends soon."""
+    return service.expiring_filings(uow=uow, actor=actor, within_days=within_days)
+
+
+@router.get("/filings/{filing_id}", operation_id="crossborder-get_filing")
+def get_filing(filing_id: int, uow: UoW, actor: Reader) -> FilingOut:
+    """One filing."""
+    return service.get_filing(uow=uow, actor=actor, filing_id=filing_id)
+
+
+@router.post("/transfers", operation_id="crossborder-declare_transfer", status_code=201)
+def declare(body: TransferIn, uow: UoW,
+            actor: Annotated[Actor, Depends(require("crossborder.transfer.declare"))]) -> TransferOut:
+    """Declare a transfer."""
+    return service.declare_transfer(uow=uow, actor=actor, body=body)
+
+
+@router.get("/transfers", operation_id="crossborder-list_transfers")
+def transfers(uow: UoW, actor: Reader) -> list[TransferOut]:
+    """Declared transfers visible to the caller."""
+    return service.list_transfers(uow=uow, actor=actor)
+
+
+@router.post("/scans", operation_id="crossborder-scan", status_code=201)
+async def scan(uow: UoW, actor: Annotated[Actor, Depends(require("crossborder.scan"))],
+               file: Annotated[UploadFile, File()], show_values: bool = False) -> ScanOut:
+    """Scan an uploaded file for personal information (hashes, not values, are kept)."""
+    limit = uow.settings.max_upload_bytes
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge("core.file.too_large", f"larger than {limit} bytes", field="file")
+    return service.scan_upload(uow=uow, actor=actor, data=data, filename=file.filename or "upload",
+                               show_values=show_values)
+
+
+@router.get("/scans", operation_id="crossborder-list_scans")
+def scans(uow: UoW, actor: Reader) -> list[ScanOut]:
+    """Scan reports visible to the caller."""
+    return service.list_scans(uow=uow, actor=actor)
+
+
+@router.get("/flows", operation_id="crossborder-flows")
+def flows(uow: UoW, actor: Reader) -> dict[str, Any]:
+    """Distinct individuals per recipient and year, observed endpoints and alerts of the caller's
+    organization."""
+    return service.flow_counts(uow=uow, actor=actor)

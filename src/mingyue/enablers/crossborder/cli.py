@@ -1,0 +1,106 @@
+"""`mingyue crossborder …` commands (a stable contract: outside checks call them)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mingyue.cli_support import AsUser, DataDir, JsonOut, cli_uow, emit, fail, run_cli, settings_for
+
+app = typer.Typer(help="Cross-border data: legal path, filings, PII scanning, flow monitoring.",
+                  no_args_is_help=True)
+
+
+@app.command()
+def assess(file: Path, json_out: JsonOut = False) -> None:
+    """Decide the legal path of a transfer scenario (FILE.json); invalid input exits 2."""
+    from .engine.decision import ScenarioError, assess_file
+
+    try:
+        decision = assess_file(file)
+    except FileNotFoundError:
+        raise fail(f"error: file: no such file {file}", 2) from None
+    except ScenarioError as exc:
+        raise fail(f"error: {exc}", 2) from None
+    out = decision.to_dict()
+    if json_out:
+        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        return
+    typer.echo(f"path: {out['path']}")
+    for b in out["basis"]:
+        typer.echo(f"  basis: {b}")
+    for o in out["obligations"]:
+        typer.echo(f"  obligation: {o['id']} ({', '.join(o['basis'])})")
+    for n in out["notes"]:
+        typer.echo(f"  note: {n['en']}")
+
+
+@app.command()
+def scan(file: Path, json_out: JsonOut = False, data_dir: DataDir = None,
+         show_values: Annotated[bool, typer.Option("--show-values",
+                                                   help="Include raw values (owner of the file only).")] = False
+         ) -> None:
+    """Scan a text/CSV/JSON/Parquet/PDF/DOCX file for Chinese personal information."""
+    from . import service
+
+    with run_cli():
+        report = service.scan_local(path=file, settings=settings_for(data_dir),
+                                    show_values=show_values)
+        if json_out:
+            sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+        else:
+            emit(report["counts"] or {"entities": 0}, False, title=str(file))
+
+
+@app.command()
+def watch(source: Path,
+          fmt: Annotated[str | None, typer.Option("--format", help="combined|nginx|squid|zeek|pcap")] = None,
+          geoip: Annotated[Path | None, typer.Option("--geoip", help=".mmdb, legacy .dat or .csv")] = None,
+          follow: Annotated[bool, typer.Option("--follow", help="Keep tailing until interrupted.")] = False,
+          data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
+    """Read a proxy/Zeek log or a pcap from its last offset; count individuals; raise alerts."""
+    from . import service
+
+    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
+        out = service.watch_source(uow=uow, actor=uow.actor, source=source, fmt=fmt, geoip=geoip,
+                                   follow=follow)
+    emit(out, json_out)
+
+
+@app.command("declare")
+def declare(file: Path, data_dir: DataDir = None, as_user: AsUser = None,
+            json_out: JsonOut = False) -> None:
+    """Declare a transfer from FILE.json (recipient, country, endpoints, categories, legal_basis)."""
+    from . import service
+    from .schemas import TransferIn
+
+    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
+        body = TransferIn.model_validate_json(file.read_text(encoding="utf-8"))
+        out = service.declare_transfer(uow=uow, actor=uow.actor, body=body)
+    emit(out, json_out)
+
+
+@app.command()
+def filings(expiring: Annotated[bool, typer.Option("--expiring")] = False,
+            data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
+    """List filings (or only approvals that expire within 90 days)."""
+    from . import service
+
+    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
+        rows = (service.expiring_filings if expiring else service.list_filings)(uow=uow, actor=uow.actor)
+    emit([r.model_dump(mode="json", exclude={"form"}) for r in rows], json_out)
+
+
+@app.command("warn-expiry")
+def warn_expiry(days: Annotated[int, typer.Option("--days")] = 90, data_dir: DataDir = None,
+                as_user: AsUser = None, json_out: JsonOut = False) -> None:
+    """Comment on the case of every approval expiring within --days (once each)."""
+    from . import service
+
+    with run_cli(), cli_uow(data_dir, as_user) as uow:
+        rows = service.warn_expiring(uow=uow, actor=uow.actor, within_days=days)
+    emit([{"id": r.id, "case_id": r.case_id, "valid_until": r.valid_until} for r in rows], json_out)
