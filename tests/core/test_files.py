@@ -166,3 +166,34 @@ def test_the_filename_is_never_trusted(settings: Settings, two: tuple[Actor, Act
     with unit_of_work(a, settings) as uow:
         out = files.store(uow=uow, data=PNG, filename="invoice.pdf")
     assert out.mime == "image/png" and out.filename == "invoice.pdf"
+
+
+class _Zeros(io.RawIOBase):
+    """A stream of zeros that never exists in memory as a whole."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n < 0 else min(n, self.left)
+        self.left -= n
+        return b"\0" * n
+
+
+def test_store_streams_with_bounded_memory(settings: Settings, two: tuple[Actor, Actor]) -> None:
+    import tracemalloc
+
+    a, _ = two
+    size = 48 * 1024 * 1024
+    tracemalloc.start()
+    with unit_of_work(a, settings) as uow:
+        out = files.store(uow=uow, data=_Zeros(size), filename="zeros.bin")  # type: ignore[arg-type]
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert out.size == size and out.path.stat().st_size == size
+    assert out.sha256 == hashlib.sha256(b"\0" * size).hexdigest()
+    assert out.mime == "application/octet-stream"
+    assert peak < 8 * 1024 * 1024
