@@ -1,0 +1,75 @@
+"""CLI: `mingyue compute …` with the JSON keys the issue names."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from .helpers import FLAT
+
+FIX = Path(__file__).parent / "fixtures"
+
+
+def test_pool_submit_status_logs_cancel_usage(cli: Any, tenants: Any, tmp_path: Path) -> None:
+    admin = tenants.operator.admin.username
+    member = tenants.a.member.username
+    tariff = tmp_path / "tariff.json"
+    tariff.write_text(json.dumps(FLAT))
+    r = cli("compute", "pool", "add", "--name", "local-a", "--kind", "local", "--cpus", "2",
+            "--tariff", str(tariff), "--as", admin, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["name"] == "local-a"
+    r = cli("compute", "pool", "add", "--name", "x", "--kind", "local", "--as", member)
+    assert r.exit_code == 1 and "compute.pool.manage" in r.stderr
+    rows = cli("compute", "pool", "list", "--as", member, "--json").json()
+    assert [p["name"] for p in rows] == ["local-a"]
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("command: echo hi\ncpus: 1\n")
+    r = cli("compute", "submit", str(spec), "--as", member, "--json")
+    assert r.exit_code == 0, r.stderr
+    out = r.json()
+    assert set(out) == {"job_id", "pool", "reason", "estimated_cost"}
+    assert out["pool"] == "local-a"
+    job = str(out["job_id"])
+    deadline = time.monotonic() + 30
+    while True:
+        cli("compute", "reconcile", "--as", admin, "--json")
+        st = cli("compute", "status", job, "--as", member, "--json").json()
+        if st["state"] == "succeeded" or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert {"state", "pool", "seconds", "cost", "free_quota_used"} <= set(st)
+    assert st["state"] == "succeeded" and st["pool"] == "local-a" and st["seconds"] >= 1
+    assert cli("compute", "logs", job, "--as", member).stdout == "hi\n"
+    r = cli("compute", "cancel", job, "--as", member)
+    assert r.exit_code == 1 and "already succeeded" in r.stderr
+    month = time.strftime("%Y-%m")
+    r = cli("compute", "usage", "--month", month, "--as", member, "--json")
+    assert r.exit_code == 0, r.stderr
+    r = cli("compute", "usage", "--month", "2026-13", "--as", member)
+    assert r.exit_code == 2
+
+
+def test_bad_spec_exit_2_naming_field(cli: Any, tenants: Any, tmp_path: Path) -> None:
+    admin = tenants.operator.admin.username
+    assert cli("compute", "pool", "add", "--name", "l", "--kind", "local",
+               "--as", admin).exit_code == 0
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("command: x\ncpus: -2\n")
+    r = cli("compute", "submit", str(spec), "--as", tenants.a.member.username)
+    assert r.exit_code == 2 and "[cpus]" in r.stderr
+
+
+def test_simulate_json(cli: Any) -> None:
+    r = cli("compute", "simulate", str(FIX / "trace_small.csv"), "--pools",
+            str(FIX / "pools_small.yaml"), "--policy", "soonest", "--json")
+    assert r.exit_code == 0, r.stderr
+    out = r.json()
+    assert {"policy", "jobs", "mean_wait_s", "p95_wait_s", "utilization", "total_cost"} <= set(out)
+    assert out["policy"] == "soonest" and out["jobs"] == 6 and out["total_cost"] == "0.8260"
+    r = cli("compute", "simulate", str(FIX / "trace_small.csv"), "--pools",
+            str(FIX / "pools_small.yaml"), "--policy", "random")
+    assert r.exit_code == 2 and "policy" in r.stderr
