@@ -46,6 +46,9 @@ def test_api_list_get_cancel(settings: Any, client: Any, tenants: Any, actor_of:
     assert client.post(f"/api/jobs/{done.id}/cancel", headers=hb).status_code == 404
     assert client.get("/api/jobs").status_code == 401
     assert client.get("/api/jobs/999999", headers=h).status_code == 404
+    assert client.get(f"/api/jobs/{2**70}", headers=h).status_code == 422
+    assert client.get("/api/jobs?offset=-1", headers=h).status_code == 422
+    assert client.get("/api/jobs?kind=a%00b", headers=h).status_code == 422
 
 
 def test_console_page_shows_progress_and_polls(settings: Any, client: Any, tenants: Any,
@@ -104,3 +107,20 @@ def test_cli_list_show_cancel(settings: Any, cli: Any, tenants: Any, actor_of: A
     assert r.exit_code == 1 and "not found" in r.stderr
     r = cli("jobs", "list")
     assert r.exit_code == 2  # --as is required
+
+
+def test_worker_once_without_redis_runs_the_queue(settings: Any, cli: Any, tenants: Any,
+                                                  actor_of: Any) -> None:
+    member = actor_of(tenants.a.member)
+    a = _enqueue(settings, member, seconds=0, steps=1)
+    b = _enqueue(settings, member, seconds=0, steps=2)
+    r = cli("worker", "--once")
+    assert r.exit_code == 0, r.stderr
+    with unit_of_work(member, settings) as uow:
+        assert {jobs.get_job(uow=uow, actor=member, job_id=i).status for i in (a.id, b.id)} == {
+            "succeeded"}
+    c = _enqueue(settings, member, seconds=0, steps=1)
+    r = cli("jobs", "worker", "--once")
+    assert r.exit_code == 0, r.stderr
+    with unit_of_work(member, settings) as uow:
+        assert jobs.get_job(uow=uow, actor=member, job_id=c.id).status == "succeeded"

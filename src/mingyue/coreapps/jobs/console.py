@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mingyue.core import jobs
@@ -15,6 +15,8 @@ from mingyue.core.uow import unit_of_work
 from mingyue.web.console import ConsoleActor, csrf_protect, render
 
 router = APIRouter(include_in_schema=False)
+
+JobId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _clock(request: Request) -> Any:
@@ -48,7 +50,7 @@ def jobs_table(request: Request, actor: ConsoleActor, status: str | None = None)
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
-def job_page(request: Request, job_id: int, actor: ConsoleActor) -> Response:
+def job_page(request: Request, job_id: JobId, actor: ConsoleActor) -> Response:
     """Show one job: parameters, progress, result or error."""
     with unit_of_work(actor, request.app.state.settings) as uow:
         job = jobs.get_job(uow=uow, actor=actor, job_id=job_id)
@@ -57,7 +59,7 @@ def job_page(request: Request, job_id: int, actor: ConsoleActor) -> Response:
 
 
 @router.post("/jobs/{job_id}/cancel", dependencies=[Depends(csrf_protect)])
-def cancel(request: Request, job_id: int, actor: ConsoleActor) -> Response:
+def cancel(request: Request, job_id: JobId, actor: ConsoleActor) -> Response:
     """Cancel a job and go back to where the button was."""
     with unit_of_work(actor, request.app.state.settings) as uow:
         jobs.request_cancel(uow=uow, actor=actor, job_id=job_id)
