@@ -19,7 +19,7 @@ from mingyue.core.access import SYSTEM, Actor
 from mingyue.core.audit import AuditEntry
 from mingyue.core.config import Settings
 from mingyue.core.db import system_session
-from mingyue.core.errors import InvalidInput, NotFound, PayloadTooLarge
+from mingyue.core.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from mingyue.core.files import StoredFileRow, sanitize_filename, sniff
 from mingyue.core.uow import unit_of_work
 
@@ -100,11 +100,14 @@ def test_files_are_tenant_scoped(settings: Settings, two: tuple[Actor, Actor]) -
 
 def test_store_needs_an_organization_and_a_sane_purpose(settings: Settings,
                                                         two: tuple[Actor, Actor]) -> None:
-    a, _ = two
+    a, b = two
     with pytest.raises(InvalidInput), unit_of_work(SYSTEM, settings) as uow:
         files.store(uow=uow, data=b"x", filename="x")
     with pytest.raises(InvalidInput), unit_of_work(a, settings) as uow:
         files.store(uow=uow, data=b"x", filename="x", purpose="../etc")
+    with pytest.raises(Forbidden), unit_of_work(a, settings) as uow:
+        files.store(uow=uow, data=b"x", filename="x", organization_id=b.organization_id)
+    assert not any((settings.data_dir / "files").glob("??/*"))  # refused before writing
     with unit_of_work(SYSTEM, settings) as uow:
         assert files.store(uow=uow, data=b"x", filename="x",
                            organization_id=a.organization_id).organization_id == a.organization_id

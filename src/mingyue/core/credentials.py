@@ -331,6 +331,8 @@ def is_revoked(settings: Settings, credential_id: str) -> bool | None:
     """Tell whether the platform revoked a credential (None: the platform never issued it).
 
     Reads one flag across tenants: whoever holds a signed credential may learn its status.
+    It opens its own short session; inside a unit of work that has written (SQLite holds the
+    write lock), use ``status`` or ``revoked_ids`` instead.
     """
     with system_session(settings, "credential revocation status") as s:
         flag = s.scalars(select(Credential.revoked)

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from sqlalchemy import BigInteger, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mingyue.core.access import Actor, check
+from mingyue.core.access import Actor, check, scope_for
 from mingyue.core.archives import (
     ArchiveCaps,
     ArchiveReport,
@@ -32,7 +32,7 @@ from mingyue.core.archives import (
 )
 from mingyue.core.config import ensure_data_dir
 from mingyue.core.db import Base, TenantMixin, utcnow
-from mingyue.core.errors import InvalidInput, NotFound, PayloadTooLarge
+from mingyue.core.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from mingyue.core.sniff import sniff
 from mingyue.core.uow import UnitOfWork
 
@@ -110,6 +110,8 @@ def store(*, uow: UnitOfWork, data: bytes | BinaryIO, filename: str | None,
     if org is None:
         raise InvalidInput("core.file.no_organization", "a file belongs to an organization",
                            field="organization_id")
+    if not scope_for(actor).allows(org):
+        raise Forbidden("core.forbidden", "cannot store a file for another organization")
     if not _PURPOSE_RE.match(purpose):
         raise InvalidInput("core.file.bad_purpose", "purpose must be a short lowercase word",
                            field="purpose")
