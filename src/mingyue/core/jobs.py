@@ -4,10 +4,10 @@ To add a job kind: 1. write ``def run(ctx: JobContext, params: dict[str, Any]) -
 2. add ``"<key>.<kind>": "module:run"`` to your Enabler's ``job_kinds``; 3. enqueue it with
 ``jobs.enqueue(uow=..., kind="<key>.<kind>", params={...})``.
 
-Jobs run on the embedded runner (threads inside ``mingyue serve``, polling the database) or, with
-``MINGYUE_REDIS_URL`` set, on ``mingyue worker`` processes fed from a Redis list. The database row is
-the truth either way: a job is claimed with a conditional UPDATE, so a duplicate queue entry is
-harmless, and a reaper retries or fails a running job whose worker stopped sending heartbeats.
+Jobs run on the embedded runner (threads inside ``mingyue serve``, polling the database) or,
+with ``MINGYUE_REDIS_URL`` set, on ``mingyue worker`` processes fed from a Redis list. The database
+row is the truth either way: a job is claimed with a conditional UPDATE, so a duplicate queue
+entry is harmless, and a reaper retries or fails a running job whose worker stopped beating.
 """
 
 from __future__ import annotations

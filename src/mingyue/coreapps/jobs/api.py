@@ -13,12 +13,14 @@ from mingyue.web.deps import UoW, require
 router = APIRouter(tags=["jobs"])
 
 JobId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Job id")]
-Status = Annotated[str | None, Query(description="queued, running, succeeded, failed or cancelled")]
+Status = Annotated[str | None,
+                   Query(description="queued, running, succeeded, failed or cancelled")]
+Kind = Annotated[str | None, Query(max_length=120, pattern=r"^[a-z0-9_.]+$")]
 
 
 @router.get("/jobs", operation_id="jobs-list")
 def list_jobs(uow: UoW, actor: Annotated[Actor, Depends(require("core.job.read"))],
-              status: Status = None, kind: Annotated[str | None, Query(max_length=120, pattern=r"^[a-z0-9_.]+$")] = None,
+              status: Status = None, kind: Kind = None,
               limit: Annotated[int, Query(ge=1, le=500)] = 50,
               offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> list[jobs.JobOut]:
     """List the jobs the caller may see, newest first."""

@@ -1,4 +1,4 @@
-"""CLI: ``mingyue jobs list|show|cancel|selftest|run-pending|reap|worker`` (and ``mingyue worker``)."""
+"""CLI: `mingyue jobs list|show|cancel|selftest|run-pending|reap|worker` and `mingyue worker`."""
 
 from __future__ import annotations
 
