@@ -111,8 +111,10 @@ def hash_key(settings: Settings) -> bytes:
 
 def _usage(uow: UnitOfWork, org_id: int, meter: str, unit: str, ref: str) -> None:
     t = utcnow()
+    # A count meter: the usage is the moment of the action (one second wide).
     metering.record_usage(uow=uow, organization_id=org_id, meter=meter, quantity=Decimal(1),
-                          unit=unit, start=t, end=t, source="crossborder", ref=ref)
+                          unit=unit, start=t, end=t + timedelta(seconds=1), source="crossborder",
+                          ref=ref)
 
 
 def _org(actor: Actor) -> int:
