@@ -15,6 +15,17 @@ from . import service
 
 router = APIRouter(include_in_schema=False)
 
+#: message keys of the values shown as badges (listed so the i18n contract sees every key)
+STATUS_KEYS = {"queued": "appcheck.status_queued", "done": "appcheck.status_done",
+               "failed": "appcheck.status_failed"}
+REVIEW_KEYS = {"": "appcheck.review_pending", "accepted": "appcheck.review_accepted",
+               "returned": "appcheck.review_returned"}
+CATEGORY_STATUS_KEYS = {"issues_found": "appcheck.cat_issues_found",
+                        "warnings": "appcheck.cat_warnings",
+                        "needs_dynamic_testing": "appcheck.cat_needs_dynamic_testing",
+                        "no_static_issue": "appcheck.cat_no_static_issue"}
+_KEYS = {"status": STATUS_KEYS, "review": REVIEW_KEYS, "cat": CATEGORY_STATUS_KEYS}
+
 
 @router.get("", response_class=HTMLResponse)
 def index(request: Request, uow: UoW, actor: ConsoleActor) -> Response:
@@ -22,7 +33,7 @@ def index(request: Request, uow: UoW, actor: ConsoleActor) -> Response:
     scans = service.list_scans(uow=uow, actor=actor)
     return render(request, "appcheck/index.html", {
         "scans": scans, "types": service.app_types(), "local": service.finished_at_local,
-        "can_submit": can(actor, "appcheck.scan.submit"),
+        "can_submit": can(actor, "appcheck.scan.submit"), "keys": _KEYS,
         "lang": "zh" if locale_of(request) == "zh_CN" else "en",
     })
 
@@ -48,6 +59,6 @@ def report(scan_id: int, request: Request, uow: UoW, actor: ConsoleActor) -> Res
     scan = service.get_scan(uow=uow, actor=actor, scan_id=scan_id)
     rep = service.get_report(uow=uow, actor=actor, scan_id=scan_id) if scan.status == "done" else None
     return render(request, "appcheck/report.html", {
-        "scan": scan, "report": rep, "local": service.finished_at_local,
+        "scan": scan, "report": rep, "local": service.finished_at_local, "keys": _KEYS,
         "lang": "zh" if locale_of(request) == "zh_CN" else "en",
     })
