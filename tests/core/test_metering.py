@@ -339,3 +339,78 @@ def test_database_refuses_changing_an_issued_statement(world: World) -> None:
                 "DELETE FROM core_statement WHERE id = :id"):
         with pytest.raises(DBAPIError, match="immutable"), get_engine(world.settings).begin() as c:
             c.execute(text(sql), {"id": st.id})
+
+
+@pytest.mark.parametrize(("kw", "key"), [
+    ({"prices": {**PRICES, "super": Decimal(1)}}, "core.tariff.bad_band"),
+    ({"effective_to": date(2029, 1, 1)}, "core.tariff.bad_dates"),
+    ({"currency": "C1Y"}, "core.tariff.bad_currency"),
+    ({"prices": {**PRICES, "peak": "abc"}}, "core.usage.bad_quantity"),
+    ({"name": "bad\nname"}, "core.usage.bad_text"),
+])
+def test_bad_tariffs_refused(world: World, kw: dict[str, object], key: str) -> None:
+    args: dict[str, object] = {"meter": M, "prices": PRICES, "effective_from": date(2030, 1, 1)}
+    args.update(kw)
+    with pytest.raises(InvalidInput) as exc, unit(world, world.admin) as uow:
+        metering.create_tariff(uow=uow, **args)  # type: ignore[arg-type]
+    assert exc.value.key == key
+
+
+def test_mixed_currencies_cannot_share_a_statement(world: World) -> None:
+    if "core.test_gpu_hours" not in metering.meters():
+        metering.register_meter("core.test_gpu_hours", "gpu_hour", "test meter")
+    with pytest.raises(ValueError, match="duplicate"):
+        metering.register_meter("core.test_gpu_hours", "gpu_hour")
+    with unit(world, world.admin) as uow:
+        metering.create_tariff(uow=uow, meter="core.test_gpu_hours", prices=PRICES,
+                               currency="USD", effective_from=date(2025, 1, 1))
+    with unit(world, world.member_a) as uow:
+        for meter, u in ((M, "call"), ("core.test_gpu_hours", "gpu_hour")):
+            metering.record_usage(uow=uow, organization_id=world.org_a, meter=meter, quantity=1,
+                                  unit=u, start=_at(2025, 8, 1), end=_at(2025, 8, 2), source="t")
+        assert [u.meter for u in metering.list_usage(uow=uow, meter=M)] == [M]
+    with pytest.raises(Conflict) as exc, unit(world, world.admin) as uow:
+        metering.generate_statement(uow=uow, organization_id=world.org_a, month="2025-08")
+    assert exc.value.key == "core.billing.mixed_currency"
+
+
+def test_unknown_organizations_are_not_found(world: World) -> None:
+    with pytest.raises(NotFound), unit(world, world.admin) as uow:
+        metering.generate_statement(uow=uow, organization_id=999999, month="2025-01")
+    with pytest.raises(NotFound), unit(world, world.admin) as uow:
+        metering.set_free_pool(uow=uow, organization_id=999999, meter=M, month="2025-01",
+                               granted=Decimal(1))
+
+
+def test_statement_filters_and_summary_of_a_month_crossing_record(world: World) -> None:
+    with unit(world, world.member_a) as uow:
+        metering.record_usage(uow=uow, organization_id=world.org_a, meter=M, quantity=48,
+                              unit="call", start=_at(2025, 6, 30), end=_at(2025, 7, 2),
+                              source="t")
+    with unit(world, world.admin) as uow:
+        june = metering.generate_statement(uow=uow, organization_id=world.org_a, month="2025-06")
+        metering.generate_statement(uow=uow, organization_id=world.org_b, month="2025-06")
+        assert [s.id for s in metering.list_statements(
+            uow=uow, organization_id=world.org_a, month="2025-06")] == [june.id]
+        july = metering.usage_summary(uow=uow, organization_id=world.org_a, month="2025-07")
+    assert june.lines and sum(ln.quantity for ln in june.lines) == 24
+    assert july.meters[0].quantity == 24 and "unpriced" not in july.bands
+
+
+def test_consume_free_defaults_to_this_month(world: World) -> None:
+    with unit(world, world.admin) as uow:
+        metering.set_pool_default(uow=uow, meter=M, granted=Decimal(3), sme_only=False)
+        metering.set_pool_default(uow=uow, meter=M, granted=Decimal(4), sme_only=False)
+    with unit(world, world.member_b) as uow:
+        free, rest = metering.consume_free(uow=uow, organization_id=world.org_b, meter=M,
+                                           quantity="5")
+    assert (free, rest) == (4, 1)
+
+
+def test_meters_load_the_registry_when_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mingyue.core import metering_registry, plugins
+
+    calls: list[int] = []
+    monkeypatch.setattr(metering_registry, "_meters", {})
+    monkeypatch.setattr(plugins, "registry", lambda: calls.append(1))
+    assert metering.meters() == {} and calls == [1]

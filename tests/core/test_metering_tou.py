@@ -15,6 +15,7 @@ from mingyue.core.errors import InvalidInput
 from mingyue.core.metering_tou import (
     DEFAULT_WINDOWS,
     TariffSpec,
+    iter_compute_split,
     month_bounds,
     parse_windows,
     price_interval,
@@ -185,3 +186,36 @@ def test_prorate_sums_exactly(total: Decimal, weights: list[int]) -> None:
 def test_split_interval_default_windows() -> None:
     segs = split_interval(datetime(2026, 6, 1, tzinfo=SH), datetime(2026, 6, 2, tzinfo=SH))
     assert [s.band for s in segs] == ["valley", "flat", "peak", "flat", "peak", "flat", "valley"]
+
+
+@pytest.mark.parametrize("windows", [
+    [{"band": "peak", "start": "7am", "end": "24:00"}],
+    [{"band": "peak", "start": "12:00", "end": "12:00"}],
+    [{"band": "peak", "start": "24:00", "end": "12:00"}],
+])
+def test_malformed_window_times_refused(windows: list[dict[str, str]]) -> None:
+    with pytest.raises(InvalidInput) as exc:
+        parse_windows(windows)
+    assert exc.value.key == "core.tariff.bad_window"
+
+
+def test_negative_or_missing_band_price_refused() -> None:
+    with pytest.raises(InvalidInput):
+        TariffSpec(meter="m", prices={**PRICES, "peak": Decimal(-1)})
+    with pytest.raises(InvalidInput):
+        TariffSpec(meter="m", prices={"flat": Decimal(1)})
+
+
+def test_prorate_refuses_empty_weights() -> None:
+    with pytest.raises(InvalidInput):
+        prorate(Decimal(1), [0, 0])
+
+
+@settings(max_examples=100, deadline=None)
+@given(start=starts, length=lengths)
+def test_compute_split_adapter_gives_whole_seconds_summing_to_the_span(
+        start: datetime, length: timedelta) -> None:
+    pieces = list(iter_compute_split(TARIFF)(start, start + length))
+    total_us = length // timedelta(microseconds=1)
+    assert sum(sec for _band, sec in pieces) == (total_us + 500_000) // 1_000_000
+    assert all(band in PRICES for band, _sec in pieces)

@@ -170,3 +170,19 @@ def test_cli_tariff_usage_statement(cli: Any, tenants: Any) -> None:
     r = cli("billing", "pool", "show", "--as", tenants.a.member.username, "--meter",
             "core.api_calls", "--month", "2026-01", "--json")
     assert r.exit_code == 0 and r.json()["granted"] == "100"  # tenant a is an SME
+
+
+def test_api_billing_run_and_pool_default(client: Any, tenants: Any) -> None:
+    _seed(client, tenants)
+    op = tenants.operator.headers(admin=True)
+    r = client.put("/api/free-pools/defaults", headers=op,
+                   json={"meter": "core.api_calls", "granted": "7"})
+    assert r.status_code == 204, r.text
+    pool = client.get("/api/free-pools", params={"meter": "core.api_calls", "month": "2025-12"},
+                      headers=tenants.a.headers()).json()
+    assert pool["granted"] == "7"  # tenant a is an SME
+    r = client.post("/api/statements/run", json={"month": "2025-11"}, headers=op)
+    assert r.status_code == 201, r.text
+    assert [s["organization_id"] for s in r.json()] == [tenants.a.org.id]
+    assert client.post("/api/statements/run", json={"month": "2025-11"},
+                       headers=tenants.a.headers(admin=True)).status_code == 403

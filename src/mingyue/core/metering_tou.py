@@ -131,13 +131,6 @@ class TariffSpec:
         """Tell whether the tariff applies on this local date."""
         return self.effective_from <= day and (self.effective_to is None or day < self.effective_to)
 
-    def band_at(self, local_minute: int) -> str:
-        """Return the band of a local minute of the day."""
-        for w in self.windows:
-            if w.start_min <= local_minute < w.end_min:
-                return w.band
-        raise AssertionError("windows cover the day")  # pragma: no cover - parse_windows proves it
-
 
 @dataclass(frozen=True)
 class Segment:
@@ -303,14 +296,6 @@ def price_interval(tariff: TariffSpec | Sequence[TariffSpec], start: datetime, e
     return price_segments(segments, quantities)
 
 
-def months_of(segments: Sequence[PricedSegment]) -> dict[str, Decimal]:
-    """Return the quantity per local month of priced segments."""
-    out: dict[str, Decimal] = {}
-    for s in segments:
-        out[s.month] = out.get(s.month, Decimal(0)) + s.quantity
-    return out
-
-
 def month_bounds(month: str, tz: str = "Asia/Shanghai") -> tuple[datetime, datetime]:
     """Return the UTC instants ``[first local midnight, next month's)`` of ``YYYY-MM``."""
     try:
@@ -334,7 +319,13 @@ def iter_compute_split(tariff: TariffSpec) -> Callable[[datetime, datetime],
         def tariff_for(day: date) -> TariffSpec | None:
             return tariff if tariff.in_force(day) else None
 
+        # whole seconds by telescoping rounding, so the pieces add up to the span's seconds
+        done_us = 0
+        done_s = 0
         for seg in _split(start, end, tariff.zone, tariff_for):
-            yield seg.band, round(seg.microseconds / 1_000_000)
+            done_us += seg.microseconds
+            upto = (done_us + 500_000) // 1_000_000
+            yield seg.band, upto - done_s
+            done_s = upto
 
     return split
