@@ -174,7 +174,7 @@ def test_worker_in_process_runs_and_cancels(redis_settings: Settings, tenants: A
 
     with unit_of_work(member, s) as uow:
         jobs.request_cancel(uow=uow, actor=member, job_id=b.id)
-    worker = RedisWorker(s, poll_timeout_s=0.2)
+    worker = RedisWorker(s, poll_timeout_s=1)
     assert worker.run(until_empty=True) == 1  # b's queue entry is skipped: it was cancelled
     assert _job(s, a.id).status == "succeeded"
     assert _job(s, b.id).status == "cancelled"
@@ -196,7 +196,7 @@ def test_lost_push_is_requeued_by_the_reaper(redis_settings: Settings, tenants: 
     with system_session(s, "test: age") as ses:
         ses.execute(update(jobs.Job).where(jobs.Job.id == job.id).values(
             queued_at=utcnow() - timedelta(seconds=HEARTBEAT_TIMEOUT_S + 1)))
-    worker = RedisWorker(s, poll_timeout_s=0.2)
+    worker = RedisWorker(s, poll_timeout_s=1)
     assert worker.reap_once()["orphans"] == [job.id]
     assert worker.run(until_empty=True) == 1
     assert _job(s, job.id).status == "succeeded"

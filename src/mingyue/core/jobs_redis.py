@@ -67,7 +67,7 @@ def requeue_orphans(settings: Settings, r: redis.Redis) -> list[int]:
                              .order_by(Job.id).limit(1000)))
     if not ids:
         return []
-    present = set(r.lrange(queue_key(settings), 0, -1))  # type: ignore[arg-type]
+    present = set(r.lrange(queue_key(settings), 0, -1))
     orphans = [i for i in ids if str(i) not in present]
     for i in orphans:
         # RPUSH: the consumer takes from the right, so an orphan runs next.
@@ -91,7 +91,7 @@ class RedisWorker:
     """A worker process's loop: BLMOVE a job id, run it, drop it; reap periodically."""
 
     def __init__(self, settings: Settings, *, worker_id: str | None = None,
-                 poll_timeout_s: float = 1.0) -> None:
+                 poll_timeout_s: int = 1) -> None:
         if not settings.redis_url:
             raise ValueError("RedisWorker needs settings.redis_url")
         _load_registry()
@@ -153,7 +153,7 @@ class RedisWorker:
                     # A bad entry is dropped; a claimed job left running is the reaper's.
                     log.exception("worker %s: queue entry %r failed", self.worker_id, raw)
                 finally:
-                    self.redis.lrem(self.processing_key, 1, raw)
+                    self.redis.lrem(self.processing_key, 1, str(raw))
         finally:
             self.stop_event.set()
             keeper.join(1)
