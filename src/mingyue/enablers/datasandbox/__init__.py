@@ -1,0 +1,51 @@
+"""Data-fusion sandbox (数据融合训练场): data stays in, approved computations run inside."""
+
+from mingyue.core.plugins import Enabler, MeterSpec, NavItem
+
+_ALL = ("platform_admin", "org_admin", "member", "reviewer", "regulator", "auditor")
+
+enabler = Enabler(
+    key="datasandbox",
+    title={"zh": "数据融合训练场", "en": "Data sandbox"},
+    summary={
+        "zh": "原始数据不出域、数据可用不可见：聚合 SQL、模型训练模板与核验产品在沙箱内运行，"
+              "仅经最小分组、差分隐私与预算检查的结果离开。",
+        "en": "Data stays in; approved aggregate SQL, model-training templates and verification "
+              "products run inside; only results that pass group-size, differential-privacy and "
+              "budget gates leave.",
+    },
+    router="mingyue.enablers.datasandbox.api:router",
+    console="mingyue.enablers.datasandbox.console:router",
+    cli="mingyue.enablers.datasandbox.cli:app",
+    models="mingyue.enablers.datasandbox.models",
+    permissions={
+        "datasandbox.dataset.register": ("org_admin", "member"),
+        "datasandbox.dataset.read": _ALL,
+        "datasandbox.query.submit": ("org_admin", "member", "regulator"),
+        "datasandbox.request.read": _ALL,
+        "datasandbox.request.decide": ("org_admin",),
+        "datasandbox.budget.read": _ALL,
+        "datasandbox.verify": ("org_admin", "member", "regulator"),
+    },
+    audit_events={
+        "datasandbox.dataset.registered": "A dataset was registered in the sandbox",
+        "datasandbox.request.submitted": "A computation was requested",
+        "datasandbox.request.refused": "A computation was refused (rule in the payload)",
+        "datasandbox.request.approved": "A computation was approved (owner or standing policy)",
+        "datasandbox.request.rejected": "The data owner rejected a computation",
+        "datasandbox.request.executed": "A computation ran inside the sandbox",
+        "datasandbox.request.review_requested": "A result waits for the owner's release review",
+        "datasandbox.request.released": "A gated result left the sandbox",
+        "datasandbox.request.withheld": "The data owner withheld a result",
+        "datasandbox.request.failed": "A computation failed (time or memory limit, engine error)",
+        "datasandbox.budget.charged": "Privacy budget was charged",
+    },
+    job_kinds={"datasandbox.run": "mingyue.enablers.datasandbox.service:run_request_job"},
+    meters={
+        "datasandbox.rows_scanned": MeterSpec(unit="row", description="Rows scanned in the sandbox"),
+        "datasandbox.cpu_seconds": MeterSpec(unit="cpu_second",
+                                             description="CPU-seconds of sandbox computations"),
+    },
+    nav=[NavItem("/datasandbox", {"zh": "数据融合训练场", "en": "Data sandbox"},
+                 "datasandbox.dataset.read")],
+)

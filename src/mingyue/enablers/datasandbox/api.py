@@ -1,0 +1,116 @@
+"""REST API of the data sandbox, mounted at /api/datasandbox."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+
+from mingyue.core.access import Actor
+from mingyue.core.errors import InvalidInput, PayloadTooLarge
+from mingyue.web.deps import UoW, require
+
+from . import service
+from .schemas import BudgetOut, DatasetDetail, DatasetOut, DecisionIn, QueryIn, RequestOut, VerifyIn
+
+router = APIRouter(tags=["datasandbox"])
+MAX_UPLOAD = 512 * 1024 * 1024
+
+
+@router.get("/datasets", operation_id="datasandbox-list_datasets")
+def list_datasets(uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.dataset.read"))]
+                  ) -> list[DatasetOut]:
+    return service.list_datasets(uow=uow, actor=actor)
+
+
+@router.get("/datasets/{name}", operation_id="datasandbox-get_dataset")
+def get_dataset(name: str, uow: UoW,
+                actor: Annotated[Actor, Depends(require("datasandbox.dataset.read"))]
+                ) -> DatasetDetail:
+    return service.get_dataset(uow=uow, actor=actor, name=name)
+
+
+@router.post("/datasets", operation_id="datasandbox-register_dataset", status_code=201)
+def register_dataset(
+    uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.dataset.register"))],
+    file: Annotated[UploadFile, File()], name: Annotated[str, Form()],
+    identifiers: Annotated[list[str] | None, Form()] = None,
+    quasi: Annotated[list[str] | None, Form()] = None,
+    sensitive: Annotated[list[str] | None, Form()] = None,
+    min_group: Annotated[int, Form(ge=1)] = 10,
+    epsilon_per_period: Annotated[float, Form(ge=0)] = 3.0,
+    open_to_all: Annotated[bool, Form()] = False,
+    description: Annotated[str, Form(max_length=2000)] = "",
+) -> DatasetOut:
+    suffix = Path(file.filename or "").suffix.lower()
+    if suffix not in (".csv", ".parquet", ".json", ".jsonl"):
+        raise InvalidInput("datasandbox.dataset.format", "upload CSV, Parquet or JSON",
+                           field="file")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        size = 0
+        with path.open("wb") as f:
+            while chunk := file.file.read(1 << 20):
+                size += len(chunk)
+                if size > MAX_UPLOAD:
+                    raise PayloadTooLarge("datasandbox.upload_too_large", "upload too large",
+                                          field="file")
+                f.write(chunk)
+        return service.register_dataset(
+            uow=uow, actor=actor, source=path, name=name, identifiers=identifiers or [],
+            quasi=quasi or [], sensitive=sensitive or [], min_group=min_group,
+            epsilon_per_period=epsilon_per_period or None, open_to_all=open_to_all,
+            description=description)
+
+
+@router.post("/queries", operation_id="datasandbox-submit_query", status_code=201)
+def submit_query(body: QueryIn, uow: UoW,
+                 actor: Annotated[Actor, Depends(require("datasandbox.query.submit"))]
+                 ) -> RequestOut:
+    return service.submit_query(uow=uow, actor=actor, **body.model_dump())
+
+
+@router.post("/verify", operation_id="datasandbox-verify")
+def verify(body: VerifyIn, uow: UoW,
+           actor: Annotated[Actor, Depends(require("datasandbox.verify"))]) -> RequestOut:
+    return service.verify(uow=uow, actor=actor, **body.model_dump())
+
+
+@router.get("/requests", operation_id="datasandbox-list_requests")
+def list_requests(uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.request.read"))]
+                  ) -> list[RequestOut]:
+    return service.list_requests(uow=uow, actor=actor)
+
+
+@router.get("/requests/{request_id}", operation_id="datasandbox-get_request")
+def get_request(request_id: int, uow: UoW,
+                actor: Annotated[Actor, Depends(require("datasandbox.request.read"))]
+                ) -> RequestOut:
+    return service.get_request(uow=uow, actor=actor, request_id=request_id)
+
+
+@router.get("/pending", operation_id="datasandbox-pending")
+def pending(uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.request.decide"))]
+            ) -> list[RequestOut]:
+    return service.pending_for_owner(uow=uow, actor=actor)
+
+
+@router.post("/requests/{request_id}/decision", operation_id="datasandbox-decide")
+def decide(request_id: int, body: DecisionIn, uow: UoW,
+           actor: Annotated[Actor, Depends(require("datasandbox.request.decide"))]
+           ) -> RequestOut:
+    return service.decide(uow=uow, actor=actor, request_id=request_id, **body.model_dump())
+
+
+@router.get("/budget", operation_id="datasandbox-budget")
+def budget(uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.budget.read"))]
+           ) -> list[BudgetOut]:
+    return service.budgets(uow=uow, actor=actor)
+
+
+@router.get("/budget/ledger", operation_id="datasandbox-budget_ledger")
+def budget_ledger(uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.budget.read"))]
+                  ) -> list[dict[str, Any]]:
+    return service.charges(uow=uow, actor=actor)

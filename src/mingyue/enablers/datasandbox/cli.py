@@ -1,0 +1,213 @@
+"""`mingyue datasandbox …`: register datasets, run gated queries, budgets, verification."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mingyue.cli_support import AsUser, DataDir, JsonOut, cli_uow, emit, run_cli, settings_for
+
+app = typer.Typer(help="Data-fusion sandbox (数据融合训练场)", no_args_is_help=True)
+dataset_app = typer.Typer(help="Datasets in the sandbox", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+
+REFUSED_EXIT = 3
+
+
+@dataset_app.command("add")
+def dataset_add(
+    file: Path,
+    name: Annotated[str, typer.Option("--name", help="Dataset name (a-z, 0-9, _)")],
+    identifier: Annotated[list[str] | None, typer.Option("--identifier",
+                                                         help="Direct identifier column")] = None,
+    quasi: Annotated[list[str] | None, typer.Option("--quasi",
+                                                    help="Quasi-identifier column")] = None,
+    sensitive: Annotated[list[str] | None, typer.Option("--sensitive",
+                                                        help="Sensitive column")] = None,
+    min_group: Annotated[int, typer.Option("--min-group", min=1)] = 10,
+    epsilon_per_period: Annotated[float, typer.Option(
+        "--epsilon-per-period", min=0, help="Privacy budget per consumer and month; 0: no DP")] = 3.0,
+    open_to: Annotated[str | None, typer.Option("--open-to", help="'all': standing policy that "
+                                                "auto-approves every organization")] = None,
+    description: Annotated[str, typer.Option("--description")] = "",
+    data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False,
+) -> None:
+    """Register FILE (CSV, Parquet, JSON) as a sandbox dataset."""
+    from . import service
+
+    with run_cli():
+        if open_to not in (None, "all"):
+            raise typer.BadParameter("--open-to takes 'all'")
+        if not file.is_file():
+            raise FileNotFoundError(2, "no such file", str(file))
+        with cli_uow(data_dir, as_user, require_user=True) as uow:
+            out = service.register_dataset(
+                uow=uow, actor=uow.actor, source=file, name=name, identifiers=identifier or [],
+                quasi=quasi or [], sensitive=sensitive or [], min_group=min_group,
+                epsilon_per_period=epsilon_per_period or None, open_to_all=open_to == "all",
+                description=description)
+        emit(out, json_out)
+
+
+@dataset_app.command("list")
+def dataset_list(data_dir: DataDir = None, as_user: AsUser = None,
+                 json_out: JsonOut = False) -> None:
+    """List the catalogue (schema, rounded size, policy)."""
+    from . import service
+
+    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
+        items = service.list_datasets(uow=uow, actor=uow.actor)
+        if json_out:
+            emit(items, True)
+        else:
+            emit([{"name": d.name, "owner": d.owner_org_id, "rows≈": d.rows_rounded,
+                   "identifiers": ",".join(c.name for c in d.columns if c.cls == "identifier"),
+                   "min_group": d.policy["min_group_size"],
+                   "epsilon/period": d.policy["epsilon_per_period"]} for d in items], False)
+
+
+@dataset_app.command("show")
+def dataset_show(name: str, data_dir: DataDir = None, as_user: AsUser = None,
+                 json_out: JsonOut = False) -> None:
+    """Show one dataset with its mock preview (synthetic rows)."""
+    from . import service
+
+    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
+        emit(service.get_dataset(uow=uow, actor=uow.actor, name=name), json_out)
+
+
+def _query_payload(out: Any) -> dict[str, Any]:
+    return {"id": out.id, "status": out.status,
+            "reason": (out.reason or {}).get("message") if out.reason else None,
+            "rule": (out.reason or {}).get("rule") if out.reason else None,
+            "rows": out.rows or [], "epsilon_spent": out.epsilon_spent,
+            "epsilon_left": out.epsilon_left, "preview": out.preview}
+
+
+@app.command("query")
+def query_cmd(
+    sql: Annotated[str, typer.Option("--sql", help="Aggregate SQL (DuckDB dialect)")],
+    dataset: Annotated[str | None, typer.Option("--dataset")] = None,
+    epsilon: Annotated[float | None, typer.Option("--epsilon", min=0.0001, max=10)] = None,
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", help="Positional parameter value (JSON if it parses, else text)")] = None,
+    purpose: Annotated[str, typer.Option("--purpose")] = "statistics",
+    data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False,
+) -> None:
+    """Run aggregate SQL inside the sandbox; print the gated release (refusal exits 3)."""
+    from mingyue.core import jobs
+
+    from . import service
+
+    params: list[Any] | None = None
+    if param:
+        params = []
+        for p in param:
+            try:
+                params.append(json.loads(p))
+            except json.JSONDecodeError:
+                params.append(p)
+    with run_cli():
+        with cli_uow(data_dir, as_user, require_user=True) as uow:
+            out = service.submit_query(uow=uow, actor=uow.actor, sql=sql, dataset=dataset,
+                                       epsilon=epsilon, params=params, purpose=purpose)
+        if out.job_id is not None and out.status == "approved":
+            jobs.run_job_now(settings_for(data_dir), out.job_id)
+            with cli_uow(data_dir, as_user, require_user=True) as uow:
+                out = service.get_request(uow=uow, actor=uow.actor, request_id=out.id)
+        payload = _query_payload(out)
+        emit(payload if json_out else {k: v for k, v in payload.items() if k != "preview"},
+             json_out)
+        if out.status in ("refused", "rejected", "failed"):
+            raise typer.Exit(REFUSED_EXIT if out.status != "failed" else 1)
+
+
+@app.command("budget")
+def budget_cmd(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
+               ) -> None:
+    """Show the privacy budget left per dataset this period."""
+    from . import service
+
+    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
+        emit(service.budgets(uow=uow, actor=uow.actor), json_out)
+
+
+@app.command("verify")
+def verify_cmd(
+    dataset: Annotated[str, typer.Option("--dataset")],
+    predicate: Annotated[str, typer.Option("--predicate", help="e.g. \"credit_rating = 'A'\"")],
+    id_: Annotated[list[str], typer.Option("--id", help="Identifier to check (repeat)")],
+    count: Annotated[bool, typer.Option("--count", help="Only the number of matches")] = False,
+    data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False,
+) -> None:
+    """Verification product: yes/no per identifier, or a match count (refusal exits 3)."""
+    from . import service
+
+    with run_cli():
+        with cli_uow(data_dir, as_user, require_user=True) as uow:
+            out = service.verify(uow=uow, actor=uow.actor, dataset=dataset, ids=id_,
+                                 predicate=predicate, mode="count" if count else "each")
+        emit(_query_payload(out), json_out)
+        if out.status == "refused":
+            raise typer.Exit(REFUSED_EXIT)
+
+
+@app.command("requests")
+def requests_cmd(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
+                 ) -> None:
+    """List your organization's requests."""
+    from . import service
+
+    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
+        items = service.list_requests(uow=uow, actor=uow.actor)
+        emit(items if json_out else [{"id": r.id, "kind": r.kind, "status": r.status,
+                                      "datasets": ",".join(r.datasets),
+                                      "epsilon": r.epsilon_spent} for r in items], json_out)
+
+
+@app.command("pending")
+def pending_cmd(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
+                ) -> None:
+    """Requests on your datasets waiting for approval or release review (data owners)."""
+    from . import service
+
+    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
+        emit(service.pending_for_owner(uow=uow, actor=uow.actor), json_out)
+
+
+def _decide(request_id: int, approve: bool, comment: str | None, data_dir: Path | None,
+            as_user: str | None, json_out: bool) -> None:
+    from mingyue.core import jobs
+
+    from . import service
+
+    with run_cli():
+        with cli_uow(data_dir, as_user, require_user=True) as uow:
+            out = service.decide(uow=uow, actor=uow.actor, request_id=request_id,
+                                 approve=approve, comment=comment)
+        if approve and out.status == "approved" and out.job_id is not None:
+            jobs.run_job_now(settings_for(data_dir), out.job_id)
+            with cli_uow(data_dir, as_user, require_user=True) as uow:
+                out = service.pending_for_owner(uow=uow, actor=uow.actor)  # type: ignore[assignment]
+                out = next((r for r in out if r.id == request_id), None) or {  # type: ignore[assignment, arg-type]
+                    "id": request_id, "status": "done"}
+        emit(out, json_out)
+
+
+@app.command("approve")
+def approve_cmd(request_id: int, comment: Annotated[str | None, typer.Option("--comment")] = None,
+                data_dir: DataDir = None, as_user: AsUser = None,
+                json_out: JsonOut = False) -> None:
+    """Approve a pending request, or release a reviewed result (data owners)."""
+    _decide(request_id, True, comment, data_dir, as_user, json_out)
+
+
+@app.command("reject")
+def reject_cmd(request_id: int, comment: Annotated[str | None, typer.Option("--comment")] = None,
+               data_dir: DataDir = None, as_user: AsUser = None,
+               json_out: JsonOut = False) -> None:
+    """Reject a pending request, or withhold a reviewed result (data owners)."""
+    _decide(request_id, False, comment, data_dir, as_user, json_out)
