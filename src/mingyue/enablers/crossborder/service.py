@@ -131,7 +131,8 @@ def decide(scenario: dict[str, Any]) -> Decision:
     try:
         return assess(scenario)
     except ScenarioError as exc:
-        raise InvalidInput("crossborder.bad_scenario", str(exc), field=exc.field) from None
+        raise InvalidInput("crossborder.bad_scenario", str(exc), field=exc.field,
+                           reason=str(exc)) from None
 
 
 def create_assessment(*, uow: UnitOfWork, actor: Actor, scenario: dict[str, Any]) -> AssessmentOut:
@@ -313,7 +314,7 @@ def declare_transfer(*, uow: UnitOfWork, actor: Actor, body: TransferIn) -> Tran
         DeclaredTransfer.from_dict({"id": "new", **body.model_dump()})
     except ValueError as exc:
         raise InvalidInput("crossborder.bad_transfer", str(exc),
-                           field=str(exc).split(":")[0]) from None
+                           field=str(exc).split(":")[0], reason=str(exc)) from None
     row = CrossborderTransfer(organization_id=org, recipient=body.recipient,
                               country=body.country.upper(),
                               endpoints=[e.lower() for e in body.endpoints],
@@ -341,14 +342,15 @@ def scan_path(path: Path, settings: Settings, *, show_values: bool = False) -> t
     try:
         result = scan_file(path, PiiDetector())
     except ScanError as exc:
-        raise InvalidInput("crossborder.bad_file", str(exc), field="file") from None
+        raise InvalidInput("crossborder.bad_file", str(exc), field="file", reason=str(exc)) from None
     return result, result.to_dict(hash_key(settings), show_values=show_values)
 
 
 def scan_local(*, path: Path, settings: Settings, show_values: bool = False) -> dict[str, Any]:
     """Scan a local file for the CLI; ``show_values`` only for the file's owner (same OS user)."""
     if not path.is_file():
-        raise InvalidInput("crossborder.bad_file", f"no such file: {path}", field="file")
+        raise InvalidInput("crossborder.bad_file", f"no such file: {path}", field="file",
+                           reason=f"no such file: {path}")
     if show_values and path.stat().st_uid != os.geteuid():
         raise Refused("crossborder.values_owner_only",
                       "--show-values is only for the owner of the file", field="--show-values")
@@ -419,7 +421,8 @@ def build_monitor(*, uow: UnitOfWork, actor: Actor, geoip: Path | None = None) -
     try:
         resolver = open_resolver(geo)
     except (ValueError, OSError) as exc:
-        raise InvalidInput("crossborder.bad_geoip", str(exc), field="--geoip") from None
+        raise InvalidInput("crossborder.bad_geoip", str(exc), field="--geoip",
+                           reason=str(exc)) from None
     return FlowMonitor(FlowStore(flow_store_path(uow.settings, org)), transfers,
                        hash_key=hash_key(uow.settings), geo=resolver)
 
@@ -444,7 +447,8 @@ def watch_source(*, uow: UnitOfWork, actor: Actor, source: Path, fmt: str | None
     """Read a log or pcap from its last offset, count individuals, open alert cases."""
     monitor = build_monitor(uow=uow, actor=actor, geoip=geoip)
     if not source.is_file():
-        raise InvalidInput("crossborder.bad_file", f"no such file: {source}", field="source")
+        raise InvalidInput("crossborder.bad_file", f"no such file: {source}", field="source",
+                           reason=f"no such file: {source}")
     try:
         with source.open("rb") as fp:
             magic = fp.read(4)
@@ -454,7 +458,8 @@ def watch_source(*, uow: UnitOfWork, actor: Actor, source: Path, fmt: str | None
         else:
             progress = watch_log(monitor, source, fmt, follow=follow)
     except ValueError as exc:
-        raise InvalidInput("crossborder.bad_source", str(exc), field="source") from None
+        raise InvalidInput("crossborder.bad_source", str(exc), field="source",
+                           reason=str(exc)) from None
     finally:
         monitor.store.close()
     case_ids = raise_alert_cases(uow=uow, actor=actor, alerts=progress.alerts)

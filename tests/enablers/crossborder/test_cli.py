@@ -1,0 +1,99 @@
+"""CLI contract tests: `mingyue crossborder assess|scan|declare|watch|filings`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SCENARIO = {"ciio": False, "important_data": False, "pi_individuals": 99_999,
+            "sensitive_pi_individuals": 0, "purpose": "other", "ftz_negative_list": None}
+ID = "11010519491231002X"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "path"),
+    [({}, "exempt"), ({"pi_individuals": 100_000}, "standard_contract_or_certification"),
+     ({"sensitive_pi_individuals": 10_000}, "security_assessment")],
+)
+def test_assess_json(cli: Any, tmp_path: Path, overrides: dict[str, Any], path: str) -> None:
+    f = tmp_path / "s.json"
+    f.write_text(json.dumps({**SCENARIO, **overrides}))
+    r = cli("crossborder", "assess", str(f), "--json")
+    assert r.exit_code == 0, r.stderr
+    out = r.json()
+    assert out["path"] == path
+    assert all(isinstance(b, str) and " Art. " in b for b in out["basis"])
+    assert isinstance(out["obligations"], list) and out["obligations"]
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [({**SCENARIO, "pi_individuals": -1}, "pi_individuals"),
+     ({**SCENARIO, "purpose": "marketing"}, "purpose"),
+     ({k: v for k, v in SCENARIO.items() if k != "ciio"}, "ciio")],
+)
+def test_assess_invalid_exits_2_naming_the_field(cli: Any, tmp_path: Path, data: Any, field: str) -> None:
+    f = tmp_path / "s.json"
+    f.write_text(json.dumps(data))
+    r = cli("crossborder", "assess", str(f), "--json")
+    assert r.exit_code == 2
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and field in lines[0]
+    assert r.stdout == ""
+
+
+def test_assess_bad_json_and_missing_file(cli: Any, tmp_path: Path) -> None:
+    f = tmp_path / "s.json"
+    f.write_text("{not json")
+    r = cli("crossborder", "assess", str(f), "--json")
+    assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1
+    r = cli("crossborder", "assess", str(tmp_path / "nope.json"), "--json")
+    assert r.exit_code == 2 and "file" in r.stderr
+
+
+def test_scan_json_contract(cli: Any, tmp_path: Path) -> None:
+    f = tmp_path / "t.txt"
+    text = f"客户张三，身份证{ID}，手机13800138000\n"
+    f.write_text(text, encoding="utf-8")
+    r = cli("crossborder", "scan", str(f), "--json")
+    assert r.exit_code == 0, r.stderr
+    out = r.json()
+    assert out["counts"] == {"CN_RESIDENT_ID": 1, "CN_MOBILE": 1}
+    for e in out["entities"]:
+        assert {"type", "start", "end", "text_hash", "sensitive"} <= set(e)
+        assert "text" not in e
+    first = out["entities"][0]
+    assert text[first["start"] : first["end"]] == ID and first["sensitive"] is True
+    assert ID not in r.stdout
+    shown = cli("crossborder", "scan", str(f), "--json", "--show-values").json()
+    assert shown["entities"][0]["text"] == ID
+    bad = tmp_path / "b.txt"
+    bad.write_bytes(b"\xff\xfe\x00garbage")
+    r = cli("crossborder", "scan", str(bad), "--json")
+    assert r.exit_code == 2 and "binary" in r.stderr
+
+
+def test_declare_watch_and_filings(cli: Any, tenants: Any, tmp_path: Path) -> None:
+    admin = tenants.a.admin.username
+    t = tmp_path / "t.json"
+    t.write_text(json.dumps({"recipient": "Partner SG", "country": "SG",
+                             "endpoints": ["api.partner.sg"], "legal_basis": "exempt"}))
+    r = cli("crossborder", "declare", str(t), "--as", admin, "--json")
+    assert r.exit_code == 0, r.stderr
+    log = tmp_path / "access.log"
+    log.write_text("".join(
+        f'10.0.0.5 - - [10/Mar/2026:13:55:{i:02d} +0800] "GET http://api.partner.sg/s?m=139{i:08d} '
+        f'HTTP/1.1" 200 10 "-" "-"\n' for i in range(30)))
+    r = cli("crossborder", "watch", str(log), "--as", admin, "--json")
+    assert r.exit_code == 0, r.stderr
+    out = r.json()
+    assert out["lines"] == 30 and {"recipient": "Partner SG", "year": 2026, "kind": "pi",
+                                   "individuals": 30} in out["counts"]
+    assert cli("crossborder", "watch", str(log), "--as", admin, "--json").json()["lines"] == 30
+    r = cli("crossborder", "watch", str(log), "--json")
+    assert r.exit_code == 2 and "--as" in r.stderr
+    r = cli("crossborder", "filings", "--as", admin, "--json")
+    assert r.exit_code == 0 and r.json() == []
