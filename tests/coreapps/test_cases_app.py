@@ -273,3 +273,38 @@ def test_every_message_key_is_translated() -> None:
     for locale in ("zh_CN", "en"):
         missing = sorted(k for k in keys if k not in catalogue(locale))
         assert not missing, (locale, missing)
+
+
+def test_bad_input_is_refused_not_crashed(client: Any, tenants: Any) -> None:
+    ha, hreg = tenants.a.headers(), tenants.regulator.headers()
+    cid = client.post("/api/cases", json={"title": "ok"}, headers=ha).json()["id"]
+    for body, field in (({"title": "a\x00b"}, "title"), ({"title": "x", "subject": "\x07"},
+                                                          "subject"),
+                        ({"title": "x", "data": {"blob": "y" * 70000}}, "data"),
+                        ({"title": "x", "data": {"k": "\x00"}}, "data"),
+                        ({"title": "x", "organization_id": 2**40}, "organization_id"),
+                        ({"title": "x", "assignee_org_id": 0}, "assignee_org_id")):
+        r = client.post("/api/cases", json=body, headers=ha)
+        assert r.status_code == 422, (body, r.text)
+        assert field in r.text
+    assert client.get(f"/api/cases/{2**40}", headers=ha).status_code == 422
+    r = client.post(f"/api/cases/{cid}/comments", json={"text": "a\x00"}, headers=ha)
+    assert r.status_code == 422 and r.json()["field"] == "comment"
+    r = client.post(f"/api/cases/{cid}/comments", json={"text": "第一行\n第二行\t!"}, headers=ha)
+    assert r.status_code == 201
+    assert client.get("/api/cases?state=%00", headers=ha).status_code == 422
+    assert client.get("/api/cases?offset=99999999999", headers=ha).status_code == 422
+    r = client.post(f"/api/cases/{cid}/assign", json={"department": "a\x00"}, headers=hreg)
+    assert r.status_code == 422
+    r = client.get("/api/cases/overdue", params={"at": "0001-01-01T00:00:00+05:00"},
+                   headers=hreg)
+    assert r.status_code == 422
+    r = client.get("/api/cases/assessment", params={"since": "2026-01-01T00:00:00Z",
+                                                   "until": "9999-12-31T23:59:59-05:00"},
+                   headers=hreg)
+    assert r.status_code == 422
+    r = client.post(f"/api/cases/{cid}/transitions", json={"name": "\x00"}, headers=ha)
+    assert r.status_code == 422
+    _login(client, tenants.a.member.username)
+    assert client.get("/cases/99999999999999999999").status_code == 404
+    assert client.get("/cases?state=%00").status_code == 422

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from mingyue.core import db as _db
 from mingyue.core.access import Actor, can, check
+from mingyue.core.case_input import MAX_ID, check_data, check_id, clean_text
 from mingyue.core.case_kinds import CaseKind, Transition, effective_roles, kind_of
 from mingyue.core.case_models import (
     AttachmentOut,
@@ -44,7 +45,9 @@ def _actor(uow: UnitOfWork, actor: Actor | None) -> Actor:
 
 def load_case(uow: UnitOfWork, case_id: int) -> Case:
     """Return the case row inside the actor's scope, or raise NotFound."""
-    case = uow.session.scalars(select(Case).where(Case.id == case_id)).first()
+    case = None
+    if 1 <= case_id <= MAX_ID:  # an id the database cannot hold is simply not found
+        case = uow.session.scalars(select(Case).where(Case.id == case_id)).first()
     if case is None:
         raise NotFound("core.case.not_found", f"case {case_id} not found", case_id=case_id)
     return case
@@ -80,7 +83,7 @@ def _clean_comment(comment: str | None, *, required: bool) -> str | None:
     if len(text) > MAX_COMMENT:
         raise InvalidInput("core.case.comment_too_long", f"comment longer than {MAX_COMMENT}",
                            field="comment", max=MAX_COMMENT)
-    return text or None
+    return clean_text(text, field="comment", max_len=MAX_COMMENT, multiline=True)
 
 
 def open_case(*, uow: UnitOfWork, kind: str, title: str, organization_id: int,
@@ -95,12 +98,12 @@ def open_case(*, uow: UnitOfWork, kind: str, title: str, organization_id: int,
         raise Forbidden("core.case.foreign_org", "only oversight roles open cases for another "
                         "organization")
     ck: CaseKind = kind_of(kind)
-    title = (title or "").strip()
-    if not title or len(title) > 200:
-        raise InvalidInput("core.case.bad_title", "a title of 1 to 200 characters is required",
-                           field="title")
-    if subject is not None and len(subject) > 200:
-        raise InvalidInput("core.case.bad_subject", "subject longer than 200", field="subject")
+    check_id(organization_id, field="organization_id")
+    check_id(assignee_org_id, field="assignee_org_id")
+    title = clean_text(title, field="title", max_len=200, required=True,
+                       key="core.case.bad_title") or ""
+    subject = clean_text(subject, field="subject", max_len=200, key="core.case.bad_subject")
+    data = check_data(data)
     if uow.session.get(Organization, organization_id) is None:
         raise NotFound("core.org.not_found", f"organization {organization_id} not found",
                        field="organization_id")
@@ -110,7 +113,7 @@ def open_case(*, uow: UnitOfWork, kind: str, title: str, organization_id: int,
     t = now()
     state = ck.states[ck.initial]
     case = Case(organization_id=organization_id, kind=ck.name, title=title, subject=subject,
-                state=ck.initial, data=dict(data or {}), opened_by=actor.label(),
+                state=ck.initial, data=data, opened_by=actor.label(),
                 assignee_org_id=assignee_org_id, created_at=t, state_entered_at=t,
                 due_at=state.due(t), escalated=False, escalation_level=0, sla_breaches=0)
     uow.session.add(case)
@@ -216,10 +219,10 @@ def assign(*, uow: UnitOfWork, case_id: int, organization_id: int | None = None,
     if organization_id is None and department is None and user_id is None:
         raise InvalidInput("core.case.assign_empty", "name an organization, department or user",
                            field="organization_id")
-    department = (department or "").strip() or None
-    if department is not None and len(department) > 120:
-        raise InvalidInput("core.case.bad_department", "department longer than 120",
-                           field="department")
+    department = clean_text(department, field="department", max_len=120,
+                            key="core.case.bad_department")
+    check_id(organization_id, field="organization_id")
+    check_id(user_id, field="user_id")
     if user_id is not None:
         user = uow.session.scalars(select(User).where(User.id == user_id)).first()
         if user is None or not user.is_active:
@@ -254,6 +257,8 @@ def attach(*, uow: UnitOfWork, case_id: int, file_id: int, filename: str | None 
         raise Conflict("core.case.closed", "the case is closed", state=case.state)
     from mingyue.core import files
 
+    check_id(file_id, field="file_id")
+    filename = files.sanitize_filename(filename) if filename else None
     # The file must exist and be visible to whoever attaches it (NotFound otherwise).
     stored = files.get_file(uow=uow, actor=actor, file_id=file_id)
     filename = filename or stored.filename
@@ -317,8 +322,16 @@ def list_cases(*, uow: UnitOfWork, state: str | None = None, kind: str | None = 
     """Return the cases in the actor's scope, newest first, filtered."""
     actor = _actor(uow, actor)
     check(actor, "core.case.read")
-    if not 1 <= limit <= 1000 or offset < 0:
-        raise InvalidInput("core.bad_page", "limit must be 1..1000 and offset >= 0", field="limit")
+    if not 1 <= limit <= 1000 or not 0 <= offset <= 1_000_000:
+        raise InvalidInput("core.bad_page", "limit must be 1..1000, offset 0..1000000",
+                           field="limit")
+    state = clean_text(state, field="state", max_len=60)
+    kind = clean_text(kind, field="kind", max_len=120)
+    subject = clean_text(subject, field="subject", max_len=200)
+    for name, value in (("organization_id", organization_id),
+                        ("assignee_org_id", assignee_org_id),
+                        ("assignee_user_id", assignee_user_id)):
+        check_id(value, field=name)
     q = select(Case)
     filters: list[tuple[Any, Any]] = [
         (Case.state, state), (Case.kind, kind), (Case.organization_id, organization_id),

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
 from pydantic import BaseModel, Field
 
 from mingyue.core import cases
 from mingyue.core.access import Actor
+from mingyue.core.case_input import MAX_ID
 from mingyue.core.case_service import now
 from mingyue.core.errors import InvalidInput
 from mingyue.web.deps import UoW, require
@@ -17,6 +18,9 @@ from mingyue.web.deps import UoW, require
 router = APIRouter(prefix="/cases", tags=["cases"])
 
 Reader = Annotated[Actor, Depends(require("core.case.read"))]
+CaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+Id = Annotated[int | None, Field(None, ge=1, le=MAX_ID)]
 
 
 class CaseIn(BaseModel):
@@ -24,10 +28,11 @@ class CaseIn(BaseModel):
 
     kind: str = Field("core.general", max_length=120)
     title: str = Field(min_length=1, max_length=200)
-    organization_id: int | None = Field(None, description="Submitting organization; yours if unset")
+    organization_id: int | None = Field(None, ge=1, le=MAX_ID,
+                                        description="Submitting organization; yours if unset")
     subject: str | None = Field(None, max_length=200)
     data: dict[str, Any] = Field(default_factory=dict)
-    assignee_org_id: int | None = None
+    assignee_org_id: Id = None
 
 
 class TransitionIn(BaseModel):
@@ -46,15 +51,15 @@ class CommentIn(BaseModel):
 class AssignIn(BaseModel):
     """Whom to assign the case to."""
 
-    organization_id: int | None = None
+    organization_id: Id = None
     department: str | None = Field(None, max_length=120)
-    user_id: int | None = None
+    user_id: Id = None
 
 
 class AttachIn(BaseModel):
     """A stored file to attach."""
 
-    file_id: int = Field(gt=0)
+    file_id: int = Field(ge=1, le=MAX_ID)
     filename: str | None = Field(None, max_length=255)
 
 
@@ -69,18 +74,25 @@ class KindOut(BaseModel):
 
 
 def _aware(value: datetime | None, field: str) -> datetime | None:
-    if value is not None and value.tzinfo is None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
         raise InvalidInput("core.naive_datetime", "give the time with its offset (e.g. Z)",
                            field=field)
+    if not 1970 <= value.year <= 9000:
+        raise InvalidInput("core.case.bad_time", "time out of range (1970-9000)", field=field)
     return value
 
 
 @router.get("", operation_id="cases-list")
-def list_cases(uow: UoW, actor: Reader, state: str | None = None, kind: str | None = None,
-               organization_id: int | None = None, assignee_org_id: int | None = None,
-               subject: str | None = None, open_only: bool = False, overdue: bool = False,
-               escalated: bool | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-               offset: Annotated[int, Query(ge=0)] = 0) -> list[cases.CaseOut]:
+def list_cases(uow: UoW, actor: Reader,
+               state: Annotated[str | None, Query(max_length=60)] = None,
+               kind: Annotated[str | None, Query(max_length=120)] = None,
+               organization_id: IdQuery = None, assignee_org_id: IdQuery = None,
+               subject: Annotated[str | None, Query(max_length=200)] = None,
+               open_only: bool = False, overdue: bool = False, escalated: bool | None = None,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+               offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> list[cases.CaseOut]:
     """List the cases you may see, newest first."""
     return cases.list_cases(uow=uow, actor=actor, state=state, kind=kind,
                             organization_id=organization_id, assignee_org_id=assignee_org_id,
@@ -123,20 +135,21 @@ def escalate(uow: UoW, actor: Annotated[Actor, Depends(require("core.case.superv
 
 @router.get("/assessment", operation_id="cases-assessment")
 def assessment(uow: UoW, actor: Reader, since: datetime, until: datetime,
-               kind: str | None = None) -> list[cases.AssigneeFigures]:
+               kind: Annotated[str | None, Query(max_length=120)] = None
+               ) -> list[cases.AssigneeFigures]:
     """Return per-assignee figures (考核) for cases closed in [since, until)."""
     return cases.assessment(uow=uow, actor=actor, since=_aware(since, "since") or since,
                             until=_aware(until, "until") or until, kind=kind)
 
 
 @router.get("/{case_id}", operation_id="cases-get")
-def get_case(case_id: int, uow: UoW, actor: Reader) -> cases.CaseDetail:
+def get_case(case_id: CaseId, uow: UoW, actor: Reader) -> cases.CaseDetail:
     """Return a case with its history, attachments and the transitions open to you."""
     return cases.get_case(uow=uow, actor=actor, case_id=case_id)
 
 
 @router.post("/{case_id}/transitions", operation_id="cases-transition")
-def transition(case_id: int, body: TransitionIn, uow: UoW,
+def transition(case_id: CaseId, body: TransitionIn, uow: UoW,
                actor: Annotated[Actor, Depends(require("core.case.act"))]) -> cases.CaseOut:
     """Take a transition on a case."""
     return cases.transition(uow=uow, actor=actor, case_id=case_id, name=body.name,
@@ -144,21 +157,21 @@ def transition(case_id: int, body: TransitionIn, uow: UoW,
 
 
 @router.post("/{case_id}/comments", operation_id="cases-comment", status_code=201)
-def comment(case_id: int, body: CommentIn, uow: UoW,
+def comment(case_id: CaseId, body: CommentIn, uow: UoW,
             actor: Annotated[Actor, Depends(require("core.case.comment"))]) -> cases.CaseEventOut:
     """Add a comment to a case."""
     return cases.comment(uow=uow, actor=actor, case_id=case_id, text=body.text)
 
 
 @router.post("/{case_id}/assign", operation_id="cases-assign")
-def assign(case_id: int, body: AssignIn, uow: UoW,
+def assign(case_id: CaseId, body: AssignIn, uow: UoW,
            actor: Annotated[Actor, Depends(require("core.case.assign"))]) -> cases.CaseOut:
     """Assign a case to an organization, department and/or person."""
     return cases.assign(uow=uow, actor=actor, case_id=case_id, **body.model_dump())
 
 
 @router.post("/{case_id}/attachments", operation_id="cases-attach", status_code=201)
-def attach(case_id: int, body: AttachIn, uow: UoW,
+def attach(case_id: CaseId, body: AttachIn, uow: UoW,
            actor: Annotated[Actor, Depends(require("core.case.comment"))]) -> cases.AttachmentOut:
     """Attach a stored file to a case."""
     return cases.attach(uow=uow, actor=actor, case_id=case_id, file_id=body.file_id,
@@ -166,7 +179,7 @@ def attach(case_id: int, body: AttachIn, uow: UoW,
 
 
 @router.post("/{case_id}/files", operation_id="cases-upload", status_code=201)
-def upload(case_id: int, file: Annotated[UploadFile, File(description="The file to attach.")],
+def upload(case_id: CaseId, file: Annotated[UploadFile, File(description="The file to attach.")],
            uow: UoW, actor: Annotated[Actor, Depends(require("core.case.comment"))]
            ) -> cases.AttachmentOut:
     """Upload a file (size cap → 413) as the case organization's and attach it to the case."""
