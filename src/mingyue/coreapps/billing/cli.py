@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -26,6 +27,10 @@ app.add_typer(pool_app, name="pool")
 
 Month = Annotated[str | None, typer.Option("--month", help="Month YYYY-MM (Asia/Shanghai).")]
 Org = Annotated[int | None, typer.Option("--org", help="Organization id.")]
+
+
+def _display(amount: Decimal) -> Decimal:
+    return amount.quantize(Decimal("0.0001"), ROUND_HALF_UP)
 
 
 def _decimal(text: str, field: str) -> Decimal:
@@ -67,9 +72,15 @@ def usage_list(month: Month = None, meter: Annotated[str | None, typer.Option()]
                                    limit=limit)
     if json_out:
         emit(rows, True)
-    else:
-        emit([{k: v for k, v in r.model_dump().items() if k != "breakdown"} for r in rows], False,
-             title="usage")
+        return
+    tz = ZoneInfo(uow.settings.timezone)
+    emit([{"id": r.id, "org": r.organization_id, "meter": r.meter,
+           "quantity": f"{r.quantity} {r.unit}", "free": r.free_quantity,
+           "from": r.start.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+           "to": r.end.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+           "amount": "" if r.amount is None else f"{_display(r.amount)} {r.currency}",
+           "source": r.source}
+          for r in rows], False, title="usage")
 
 
 @usage_app.command("record")
@@ -143,7 +154,12 @@ def tariff_list(meter: Annotated[str | None, typer.Option()] = None, data_dir: D
     """List tariffs."""
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         rows = metering.list_tariffs(uow=uow, meter=meter)
-    emit(rows, json_out, title="tariffs")
+    if json_out:
+        emit(rows, True)
+        return
+    emit([{"id": t.id, "meter": t.meter, "name": t.name, "from": t.effective_from,
+           "to": t.effective_to, **{b: t.prices.get(b) for b in ("peak", "flat", "valley")},
+           "currency": t.currency} for t in rows], False, title="tariffs")
 
 
 @tariff_app.command("create")

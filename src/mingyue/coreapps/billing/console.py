@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,11 @@ from mingyue.web.console import ConsoleActor, csrf_protect, render
 
 router = APIRouter(include_in_schema=False)
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+def _display(amount: Decimal) -> Decimal:
+    # the stored amount is exact (quantity x price); people read it to 1/100 fen
+    return amount.quantize(Decimal("0.0001"), ROUND_HALF_UP)
 
 
 def _this_month(tz: str) -> str:
@@ -52,7 +57,7 @@ def billing_page(request: Request, actor: ConsoleActor,
         "month": month, "prev_month": _shift(month, -1), "next_month": _shift(month, 1),
         "summary": summary, "usage": usage, "statements": statements, "tariffs": tariffs,
         "chart": chart, "tz": ZoneInfo(settings.timezone),
-        "can_generate": can(actor, "core.statement.generate"),
+        "can_generate": can(actor, "core.statement.generate"), "display": _display,
         "gross": sum((m.amount for m in summary.meters), Decimal(0))})
 
 
