@@ -200,3 +200,21 @@ def test_lost_push_is_requeued_by_the_reaper(redis_settings: Settings, tenants: 
     assert worker.reap_once()["orphans"] == [job.id]
     assert worker.run(until_empty=True) == 1
     assert _job(s, job.id).status == "succeeded"
+
+
+def test_rolled_back_enqueue_pushes_nothing(redis_settings: Settings, tenants: Any,
+                                            actor_of: Any) -> None:
+    from mingyue.core.uow import unit_of_work
+
+    s = redis_settings
+    member = actor_of(tenants.a.member)
+    r = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    with pytest.raises(RuntimeError), unit_of_work(member, s) as uow:
+        jobs.enqueue(uow=uow, kind="core.selftest")
+        assert r.llen(queue_key(s)) == 0  # not before the commit either
+        raise RuntimeError("the request failed after queueing")
+    assert r.llen(queue_key(s)) == 0
+    with unit_of_work(member, s) as uow:
+        a = jobs.enqueue(uow=uow, kind="core.selftest")
+        b = jobs.enqueue(uow=uow, kind="core.selftest")
+    assert r.lrange(queue_key(s), 0, -1) == [str(b.id), str(a.id)]

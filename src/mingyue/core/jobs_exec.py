@@ -83,6 +83,7 @@ class JobContext:
     ``progress`` and ``cancelled`` never touch the database themselves: the job's heartbeat
     thread writes progress and reads the cancel flag. A handler may therefore call them inside
     its own ``unit_of_work()``, even on SQLite where that transaction holds the write lock.
+    Keep such units of work short all the same: on SQLite the heartbeat waits for them.
     """
 
     settings: Settings
