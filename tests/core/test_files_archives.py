@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import struct
+import tarfile
 import time
 import tracemalloc
 import warnings
@@ -220,3 +223,93 @@ def test_caps_default_from_settings(tmp_path: Path) -> None:
     caps = caps_from_settings(Settings(archive_max_ratio=7, archive_max_entries=3,
                                        archive_max_total_bytes=99))
     assert (caps.max_ratio, caps.max_entries, caps.max_total_bytes) == (7, 3, 99)
+
+
+# --- tar, tar.gz, tar.bz2, tar.xz -------------------------------------------------------------
+
+def _tar(path: Path, members: dict[str, bytes], mode: str = "w:gz") -> Path:
+    with tarfile.open(path, mode) as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            if name.endswith("/"):
+                info.type = tarfile.DIRTYPE
+                tf.addfile(info)
+            else:
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.mark.parametrize("mode", ["w", "w:gz", "w:bz2", "w:xz"])
+def test_honest_tar_is_extracted_exactly(tmp_path: Path, mode: str) -> None:
+    members = {"data/": b"", "data/a.csv": b"k,v\n1,2\n", "data/b.json": b'{"x": 1}',
+               "readme.txt": "明月湖".encode()}
+    path = _tar(tmp_path / "ok.tar", members, mode)
+    report = check_archive(path, CAPS)
+    assert report.entries == 4 and report.total_uncompressed == sum(map(len, members.values()))
+    dest = tmp_path / "dest"
+    written = safe_extract(path, dest, CAPS)
+    assert len(written) == 3
+    for name, data in members.items():
+        if not name.endswith("/"):
+            assert (dest / name).read_bytes() == data
+
+
+def test_tar_gz_bomb_is_refused_while_streaming(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.tar.gz"
+    with tarfile.open(path, "w:gz", compresslevel=6) as tf:
+        info = tarfile.TarInfo("zeros.bin")
+        info.size = 64 * 1024 * 1024
+        tf.addfile(info, io.BytesIO(b"\0" * info.size))
+    t0 = time.perf_counter()
+    with pytest.raises(UnsafeArchive) as exc:
+        check_archive(path, CAPS)
+    assert exc.value.key == "core.archive.ratio"
+    assert time.perf_counter() - t0 < 1.0
+    dest = tmp_path / "dest"
+    with pytest.raises(UnsafeArchive):
+        safe_extract(path, dest, CAPS)
+    assert not (dest / "zeros.bin").exists()
+
+
+@pytest.mark.parametrize("name", ["../evil.txt", "/etc/cron.d/evil", "a/../../evil", "..\\x"])
+def test_tar_traversal_is_refused(tmp_path: Path, name: str) -> None:
+    path = _tar(tmp_path / "t.tar.gz", {"ok.txt": b"fine", name: b"pwned"})
+    with pytest.raises(UnsafeArchive) as exc:
+        safe_extract(path, tmp_path / "dest", CAPS)
+    assert exc.value.key == "core.archive.unsafe_name"
+    assert not (tmp_path / "evil.txt").exists()
+    assert not (tmp_path / "dest" / "ok.txt").exists()
+
+
+@pytest.mark.parametrize("kind", [tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE,
+                                  tarfile.FIFOTYPE])
+def test_tar_links_and_devices_are_refused(tmp_path: Path, kind: bytes) -> None:
+    path = tmp_path / "l.tar"
+    with tarfile.open(path, "w") as tf:
+        info = tarfile.TarInfo("innocent")
+        info.type = kind
+        info.linkname = "/etc/passwd"
+        tf.addfile(info)
+    with pytest.raises(UnsafeArchive) as exc:
+        check_archive(path, CAPS)
+    assert exc.value.key == "core.archive.unsafe_name"
+
+
+def test_tar_caps_on_entries_and_total(tmp_path: Path) -> None:
+    many = _tar(tmp_path / "m.tar", {f"f{i}": b"x" for i in range(20)}, "w")
+    with pytest.raises(UnsafeArchive) as exc:
+        check_archive(many, ArchiveCaps(max_entries=10))
+    assert exc.value.key == "core.archive.too_many_entries"
+    big = _tar(tmp_path / "b.tar", {"a": bytes(range(256)) * 400}, "w")
+    with pytest.raises(UnsafeArchive) as exc:
+        check_archive(big, ArchiveCaps(max_total_bytes=50_000))
+    assert exc.value.key == "core.archive.too_large"
+
+
+def test_compressed_non_tar_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "data.csv.gz"
+    path.write_bytes(gzip.compress(b"a,b\n1,2\n" * 100))
+    with pytest.raises(UnsafeArchive) as exc:
+        check_archive(path, CAPS)
+    assert exc.value.key == "core.archive.bad_tar"

@@ -89,8 +89,8 @@ def _declared_entries(fh: BinaryIO) -> int:
     return int(count)
 
 
-def _name_problem(info: zipfile.ZipInfo) -> str | None:
-    raw = info.orig_filename
+def name_problem(raw: str) -> str | None:
+    """Say why a member name is unsafe to extract (None when it is safe)."""
     if not raw or "\x00" in raw:
         return "empty name or NUL byte"
     if "\\" in raw:
@@ -99,14 +99,33 @@ def _name_problem(info: zipfile.ZipInfo) -> str | None:
         return "absolute path"
     if ".." in raw.split("/"):
         return "parent directory reference"
-    if stat.S_ISLNK(info.external_attr >> 16):
-        return "symbolic link"
     return None
 
 
+def _name_problem(info: zipfile.ZipInfo) -> str | None:
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "symbolic link"
+    return name_problem(info.orig_filename)
+
+
+def is_tar(path: Path | str) -> bool:
+    """Tell whether a file is a tar archive, plain or gzip/bzip2/xz-compressed."""
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+    return head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")) or head[257:262] == b"ustar"
+
+
 def check_archive(path: Path | str, caps: ArchiveCaps | None = None) -> ArchiveReport:
-    """Judge a zip by its central directory alone; raise UnsafeArchive when it breaks a cap."""
+    """Judge an archive without extracting it; raise UnsafeArchive when it breaks a cap.
+
+    A zip is judged by its central directory alone (nothing is inflated). A tar has no
+    directory: it is streamed once under the byte budget and the compression-ratio cap.
+    """
     caps = caps or caps_from_settings()
+    if is_tar(path):
+        from mingyue.core.archives_tar import check_tar
+
+        return check_tar(path, caps)
     with open(path, "rb") as fh:
         declared = _declared_entries(fh)
         if declared > caps.max_entries:
@@ -228,8 +247,12 @@ def _stream_member(fh: BinaryIO, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
 
 
 def safe_extract(path: Path | str, dest: Path | str, caps: ArchiveCaps | None = None) -> list[Path]:
-    """Check then extract a zip into ``dest`` under a hard byte budget; return the files written."""
+    """Check then extract a zip or tar into ``dest`` under a hard byte budget; return the files."""
     caps = caps or caps_from_settings()
+    if is_tar(path):
+        from mingyue.core.archives_tar import extract_tar
+
+        return extract_tar(path, Path(dest), caps)
     report = check_archive(path, caps)
     if report.encrypted:
         raise _refuse("core.archive.encrypted", "encrypted archives are not extracted")
