@@ -282,3 +282,21 @@ def test_claim_on_first_action(world: World) -> None:
                              organization_id=world.orgs["A"])
         out = cases.transition(uow=uow, case_id=c3.id, name="withdraw")
     assert out.assignee_user_id is None
+
+
+def test_check_declared_lists_problems() -> None:
+    from mingyue.core.plugins import Enabler, registry
+
+    core_apps = [e for e in registry().ordered() if e.core]
+    assert cases.check_declared(core_apps) == []
+    bad = Enabler(key="demo", title={"zh": "d", "en": "d"}, case_kinds={
+        "other.kind": "mingyue.core.cases:GENERAL",        # wrong namespace and name
+        "demo.missing": "mingyue.core.nowhere:KIND",        # does not import
+        "demo.notkind": "mingyue.core.cases:percentile",    # not a CaseKind
+    })
+    problems = cases.check_declared([bad])
+    assert len(problems) == 4, problems
+    assert any("must start with 'demo'" in p for p in problems)
+    assert any("declared as 'core.general'" in p for p in problems)
+    assert any("does not load" in p for p in problems)
+    assert any("is not a CaseKind" in p for p in problems)

@@ -7,14 +7,14 @@ module; 2. add ``"<key>.<thing>": "mingyue.enablers.<key>.service:MY_CASE"`` to 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from mingyue.core.access import OVERSIGHT_ROLES, ROLES, Actor
 from mingyue.core.errors import InvalidInput
-from mingyue.core.plugins import load_ref
+from mingyue.core.plugins import Enabler, load_ref
 
 # Roles that act on the submitting organization's side only inside that organization.
 SUBMITTER_ROLES = frozenset({"org_admin", "member"})
@@ -158,6 +158,40 @@ def kind_names() -> list[str]:
     from mingyue.core.plugins import registry
 
     return sorted({*registry().case_kind_names(), *_extra})
+
+
+def check_declared(enablers: Iterable[Enabler] | None = None) -> list[str]:
+    """Return the problems of every declared case kind: import, type, name, namespace, hooks."""
+    if enablers is None:
+        from mingyue.core.plugins import registry
+
+        enablers = registry().ordered()
+    problems: list[str] = []
+    for en in enablers:
+        ns = "core" if en.core else en.key
+        for name, ref in en.case_kinds.items():
+            where = f"{en.key}: case kind {name}"
+            if not name.startswith(ns + "."):
+                problems.append(f"{where}: name must start with {ns!r}.")
+            try:
+                kind = load_ref(ref)
+            except Exception as exc:  # noqa: BLE001  (reported, not raised: a check lists all)
+                problems.append(f"{where}: {ref} does not load: {type(exc).__name__}: {exc}")
+                continue
+            if not isinstance(kind, CaseKind):
+                problems.append(f"{where}: {ref} is not a CaseKind")
+                continue
+            if kind.name != name:
+                problems.append(f"{where}: declared as {kind.name!r}")
+            for tr_name, hook_ref in kind.hooks.items():
+                try:
+                    fn = load_ref(hook_ref)
+                except Exception as exc:  # noqa: BLE001
+                    problems.append(f"{where}: hook {tr_name} ({hook_ref}) does not load: {exc}")
+                    continue
+                if not callable(fn):
+                    problems.append(f"{where}: hook {tr_name} ({hook_ref}) is not callable")
+    return problems
 
 
 _REVIEWERS = ("reviewer", "regulator", "platform_admin")

@@ -13,6 +13,7 @@ from mingyue.core.case_kinds import (
     CaseKind,
     State,
     Transition,
+    check_declared,
     effective_roles,
     kind_names,
     kind_of,
@@ -53,7 +54,8 @@ from mingyue.core.case_sla import (
 __all__ = [
     "GENERAL", "SUBMITTER_ROLES", "AssigneeFigures", "AttachmentOut", "Case", "CaseAttachment",
     "CaseDetail", "CaseEvent", "CaseEventOut", "CaseKind", "CaseOut", "State", "Transition",
-    "TransitionOut", "assessment", "assign", "attach", "available_transitions", "comment",
+    "TransitionOut", "assessment", "assign", "attach", "available_transitions", "check_declared",
+    "comment",
     "effective_roles", "escalate_overdue", "escalation_level", "find_overdue", "get_case",
     "kind_names", "kind_of", "list_cases", "load_case", "open_case", "percentile",
     "register_case_kind", "transition", "unregister_case_kind", "upload_attachment",
