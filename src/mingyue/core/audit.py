@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -256,11 +256,14 @@ def _all_entries(session: Session) -> list[AuditEntry]:
     return list(session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
 
 
-def verify_chain(session: Session) -> VerifyReport:
+def verify_chain(session: Session,
+                 progress: Callable[[int, int], None] | None = None) -> VerifyReport:
     """Recompute every hash and link; name the first bad sequence number."""
     rows = _all_entries(session)
     prev = GENESIS
     for expected, e in enumerate(rows, start=1):
+        if progress is not None and (expected % 1000 == 0 or expected == len(rows)):
+            progress(expected, len(rows))
         if e.seq != expected:
             return VerifyReport(False, len(rows), expected,
                                 f"entry {expected} is missing (found {e.seq} in its place)")

@@ -170,4 +170,5 @@ def actor_for(user: User) -> Actor:
 
 def find_user(session: Any, username: str) -> User | None:
     """Return the user with this name (the session must be a system session)."""
-    return session.scalars(select(User).where(User.username == username)).first()
+    user: User | None = session.scalars(select(User).where(User.username == username)).first()
+    return user

@@ -9,7 +9,16 @@ from typing import Annotated
 
 import typer
 
-from mingyue.cli_support import AsUser, DataDir, JsonOut, cli_uow, emit, fail, run_cli
+from mingyue.cli_support import (
+    AsUser,
+    DataDir,
+    JsonOut,
+    cli_uow,
+    emit,
+    err_console,
+    fail,
+    run_cli,
+)
 from mingyue.core import audit, keys
 from mingyue.core.access import check, scope_for
 from mingyue.core.errors import NotFound
@@ -20,9 +29,16 @@ app = typer.Typer(help="The audit ledger (存证): verify, prove, check proofs."
 @app.command()
 def verify(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
     """Recompute the chain and checkpoints; exit 1 naming the first bad sequence number."""
+    from rich.progress import Progress
+
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         check(uow.actor, "core.audit.verify")
-        rep = audit.verify_chain(uow.session)
+        with Progress(transient=True, disable=json_out or not sys.stderr.isatty(),
+                      console=err_console) as bar:
+            task = bar.add_task("verifying the ledger", total=None)
+            rep = audit.verify_chain(
+                uow.session, progress=lambda done, total: bar.update(task, completed=done,
+                                                                     total=total))
     if json_out:
         emit(rep.to_dict(), True)
     if not rep.ok:
