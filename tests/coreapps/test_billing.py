@@ -124,6 +124,7 @@ def test_console_billing_page_and_issue(client: Any, tenants: Any) -> None:
     assert 'id="issue-form"' in page
     token = page.split('name="csrf-token" content="')[1].split('"')[0]
     form = {"organization_id": str(tenants.a.org.id), "month": "2025-11"}
+    assert f'<option value="{tenants.a.org.id}">' in page
     assert client.post("/billing/statements", data=form).status_code == 403  # no CSRF token
     r = client.post("/billing/statements", data={**form, "csrf_token": token},
                     follow_redirects=False)

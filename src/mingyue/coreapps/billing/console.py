@@ -9,9 +9,11 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
 from mingyue.core import metering
-from mingyue.core.access import can, check
+from mingyue.core.access import can, check, scope_for
+from mingyue.core.identity import Organization
 from mingyue.core.metering_tou import month_bounds
 from mingyue.core.uow import unit_of_work
 from mingyue.web.console import ConsoleActor, csrf_protect, render
@@ -50,14 +52,17 @@ def billing_page(request: Request, actor: ConsoleActor,
         statements = (metering.list_statements(uow=uow, limit=24)
                       if can(actor, "core.statement.read") else [])
         tariffs = metering.list_tariffs(uow=uow)
+        orgs = {o.id: o.name for o in uow.session.scalars(select(Organization))
+                if scope_for(actor).allows(o.id)}
     chart = {"days": [d[8:] for d in summary.days],
-             "bands": {b: [str(v) for v in vals] for b, vals in summary.bands.items()},
+             "bands": [[b, [str(v) for v in vals]] for b, vals in summary.bands.items()],
              "amount": [str(a) for a in summary.amount_by_day]}
     return render(request, "billing/index.html", {
         "month": month, "prev_month": _shift(month, -1), "next_month": _shift(month, 1),
         "summary": summary, "usage": usage, "statements": statements, "tariffs": tariffs,
         "chart": chart, "tz": ZoneInfo(settings.timezone),
         "can_generate": can(actor, "core.statement.generate"), "display": _display,
+        "orgs": orgs,
         "gross": sum((m.amount for m in summary.meters), Decimal(0))})
 
 
@@ -67,7 +72,10 @@ def statement_page(request: Request, statement_id: int, actor: ConsoleActor) -> 
     check(actor, "core.statement.read")
     with unit_of_work(actor, request.app.state.settings) as uow:
         st = metering.get_statement(uow=uow, statement_id=statement_id)
-    return render(request, "billing/statement.html", {"st": st})
+        org = uow.session.get(Organization, st.organization_id)
+    return render(request, "billing/statement.html",
+                  {"st": st, "org_name": org.name if org else "",
+                   "tz": ZoneInfo(request.app.state.settings.timezone)})
 
 
 @router.post("/billing/statements", dependencies=[Depends(csrf_protect)])
