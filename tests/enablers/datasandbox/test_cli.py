@@ -1,0 +1,55 @@
+"""CLI: `mingyue datasandbox dataset add|list`, `query` (refusal exits 3), `budget`, `verify`."""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+
+def test_cli_flow(cli: Any, tenants: Any, demo_files: Any) -> None:
+    owner, bank = tenants.a.admin.username, tenants.b.member.username
+    r = cli("datasandbox", "dataset", "add", str(demo_files.enterprises), "--name", "enterprises",
+            "--identifier", "uscc", "--quasi", "name", "--min-group", "5",
+            "--epsilon-per-period", "1", "--open-to", "all", "--as", owner, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["name"] == "enterprises" and r.json()["rows_rounded"] == 400
+    r = cli("datasandbox", "dataset", "list", "--as", bank, "--json")
+    assert r.exit_code == 0 and [d["name"] for d in r.json()] == ["enterprises"]
+    r = cli("datasandbox", "query", "--dataset", "enterprises", "--sql",
+            "SELECT district, count(*) AS n FROM enterprises GROUP BY district",
+            "--epsilon", "0.5", "--as", bank, "--json")
+    assert r.exit_code == 0, r.stderr
+    out = r.json()
+    assert out["status"] == "released" and out["reason"] is None
+    assert out["epsilon_spent"] == 0.5 and abs(out["epsilon_left"] - 0.5) < 1e-9
+    assert out["rows"] and set(out["rows"][0]) == {"district", "n"}
+    r = cli("datasandbox", "query", "--dataset", "enterprises", "--sql",
+            "SELECT * FROM enterprises", "--as", bank, "--json")
+    assert r.exit_code == 3 and r.json()["status"] == "refused"
+    assert r.json()["rule"] == "sql.select_star" and r.json()["rows"] == []
+    r = cli("datasandbox", "query", "--dataset", "enterprises", "--sql",
+            "SELECT count(*) FROM enterprises", "--epsilon", "0.6", "--as", bank, "--json")
+    assert r.exit_code == 3 and r.json()["rule"] == "budget.exhausted"
+    r = cli("datasandbox", "budget", "--as", bank, "--json")
+    assert r.exit_code == 0 and r.json()[0]["left"] == 0.5
+    with open(demo_files.enterprises, encoding="utf-8") as f:
+        code = next(csv.DictReader(f))["uscc"]
+    r = cli("datasandbox", "verify", "--dataset", "enterprises", "--predicate", "employees >= 0",
+            "--id", code, "--id", "9144030071526726XA", "--as", bank, "--json")
+    assert r.exit_code == 0, r.stderr
+    rows = r.json()["rows"]
+    assert rows[0] == {"id": code, "match": True} and rows[1]["invalid"] is True
+
+
+def test_cli_errors(cli: Any, tenants: Any, tmp_path: Any) -> None:
+    user = tenants.a.admin.username
+    r = cli("datasandbox", "dataset", "add", str(tmp_path / "missing.csv"), "--name", "x",
+            "--as", user)
+    assert r.exit_code == 2
+    bad = tmp_path / "t.csv"
+    bad.write_text("pid,v\na,1\n")
+    r = cli("datasandbox", "dataset", "add", str(bad), "--name", "x", "--identifier", "nope",
+            "--as", user)
+    assert r.exit_code == 2 and "dataset.unknown_column" in r.stderr
+    r = cli("datasandbox", "query", "--sql", "SELECT count(*) FROM nothing", "--as", user)
+    assert r.exit_code == 3
