@@ -179,6 +179,17 @@ def test_bad_issue_input(settings: Settings, orgs: dict[str, int]) -> None:
         credentials.bare_id("not-a-uuid")
 
 
+def test_bilingual_name_and_description(settings: Settings, orgs: dict[str, int]) -> None:
+    vc = _issue(settings, orgs["a"], name={"zh_CN": "App合规检测报告", "en": "App compliance report"},
+                description="GB/T 41391-2022")
+    assert vc["name"] == [{"@value": "App合规检测报告", "@language": "zh-CN"},
+                          {"@value": "App compliance report", "@language": "en"}]
+    assert vc["description"] == "GB/T 41391-2022"
+    assert credentials.verify(vc, keys.public_key_b64(settings)).ok
+    with pytest.raises(InvalidInput):
+        _issue(settings, orgs["a"], name={"zh": 1})
+
+
 def test_decimal_and_unicode_subjects_are_signed_exactly(settings: Settings,
                                                          orgs: dict[str, int]) -> None:
     from decimal import Decimal

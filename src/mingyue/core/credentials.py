@@ -147,9 +147,24 @@ def platform_did(uow: UnitOfWork) -> str:
     return did_of(keys.signing_key(uow.settings))
 
 
+def _language_value(value: str | Mapping[str, str], field: str) -> Any:
+    # VC 2.0 §11.1: a plain string, or language value objects ({"zh": …, "en": …} given).
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping) and value and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return [{"@value": v, "@language": k.replace("_", "-")} for k, v in value.items()]
+    raise InvalidInput("core.credential.bad_subject", f"{field} must be text or a language map",
+                       field=field)
+
+
 def issue(*, uow: UnitOfWork, type: str, subject: Mapping[str, Any], organization_id: int,
-          valid_days: int | None = None) -> dict[str, Any]:
-    """Sign a credential about ``subject`` for the organization, store it and record it."""
+          valid_days: int | None = None, name: str | Mapping[str, str] | None = None,
+          description: str | Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Sign a credential about ``subject`` for the organization, store it and record it.
+
+    ``name`` / ``description`` are text or a language map (``{"zh": "…", "en": "…"}``).
+    """
     if not _TYPE_RE.match(type) or type == "VerifiableCredential":
         raise InvalidInput("core.credential.bad_type", "credential type must be a plain name",
                            field="type")
@@ -166,9 +181,13 @@ def issue(*, uow: UnitOfWork, type: str, subject: Mapping[str, Any], organizatio
         "@context": [VC_CONTEXT],
         "id": urn(cid),
         "type": ["VerifiableCredential", type],
-        "issuer": did_of(key),
-        "validFrom": format_time(now),
     }
+    if name is not None:
+        doc["name"] = _language_value(name, "name")
+    if description is not None:
+        doc["description"] = _language_value(description, "description")
+    doc["issuer"] = did_of(key)
+    doc["validFrom"] = format_time(now)
     until = now + timedelta(days=valid_days) if valid_days else None
     if until is not None:
         doc["validUntil"] = format_time(until)
