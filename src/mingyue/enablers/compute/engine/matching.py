@@ -145,7 +145,7 @@ def match(
                 continue
         else:
             wait_s = wait(pool, demand) if wait is not None else 0.0
-            start = now + timedelta(seconds=wait_s)
+            start = now + timedelta(seconds=wait_s) if wait_s else now
             if pool.maintenance:
                 start = _after_maintenance(pool, start, demand.runtime_s)
                 wait_s = (start - now).total_seconds()

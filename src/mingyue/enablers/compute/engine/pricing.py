@@ -58,14 +58,23 @@ class FlatRate:
     gpu_hour: Mapping[str, Decimal] = field(default_factory=dict)
     gpu_hour_default: Decimal | None = None
     gb_hour: Decimal = Decimal(0)
+    # Hourly price per demand shape: the simulator prices ~10^5 jobs of a few shapes.
+    _cache: dict[tuple[int, int, str | None, int], Decimal] = field(
+        default_factory=dict, compare=False, repr=False)
 
     def hourly(self, demand: Demand) -> Decimal:
         """Return the price of one hour of this demand."""
+        key = (demand.cpus, demand.gpus, demand.gpu_model, demand.memory_mb)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
         total = self.cpu_hour * demand.cpus
         if demand.gpus:
             total += self.gpu_rate(demand.gpu_model) * demand.gpus
         if demand.memory_mb and self.gb_hour:
             total += self.gb_hour * Decimal(demand.memory_mb) / _GB
+        if len(self._cache) < 4096:
+            self._cache[key] = total
         return total
 
     def gpu_rate(self, model: str | None) -> Decimal:

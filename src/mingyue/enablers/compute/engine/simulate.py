@@ -190,8 +190,9 @@ def simulate(
             waits.append(now - submit)
             if end > last_end:
                 last_end = end
-            priced = Demand(cpus=d.cpus, gpus=d.gpus, gpu_model=model,
-                            runtime_s=d.runtime_s, max_runtime_s=d.runtime_s)
+            priced = d if model == d.gpu_model else Demand(
+                cpus=d.cpus, gpus=d.gpus, gpu_model=model, runtime_s=d.runtime_s,
+                max_runtime_s=d.runtime_s)
             cost = pricers[st.pool.name](priced, epoch + timedelta(seconds=now), d.runtime_s)
             total_cost += cost
             if free_quota is not None and (free_quota.sme_orgs is None
