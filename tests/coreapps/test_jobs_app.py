@@ -124,3 +124,30 @@ def test_worker_once_without_redis_runs_the_queue(settings: Any, cli: Any, tenan
     assert r.exit_code == 0, r.stderr
     with unit_of_work(member, settings) as uow:
         assert jobs.get_job(uow=uow, actor=member, job_id=c.id).status == "succeeded"
+
+
+def test_cli_wait_follows_a_job_to_its_end(settings: Any, cli: Any, tenants: Any,
+                                           actor_of: Any) -> None:
+    import threading
+    import time
+
+    member = actor_of(tenants.a.member)
+    user = tenants.a.member.username
+    ok = _enqueue(settings, member, seconds=0.5, steps=5)
+    bad = _enqueue(settings, member, seconds=0, steps=1, fail="no disk")
+
+    def later() -> None:
+        time.sleep(0.8)
+        jobs.run_pending(settings)
+
+    t = threading.Thread(target=later)
+    t.start()
+    r = cli("jobs", "wait", str(ok.id), "--as", user, "--json")
+    t.join()
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["status"] == "succeeded" and r.json()["progress"] == 100
+    r = cli("jobs", "wait", str(bad.id), "--as", user)
+    assert r.exit_code == 1 and "failed: RuntimeError: no disk" in r.stderr
+    queued = _enqueue(settings, member, seconds=0, steps=1)
+    r = cli("jobs", "wait", str(queued.id), "--as", user, "--timeout", "0.2")
+    assert r.exit_code == 1 and "still queued" in r.stderr

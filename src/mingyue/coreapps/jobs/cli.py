@@ -1,4 +1,4 @@
-"""CLI: `mingyue jobs list|show|cancel|selftest|run-pending|reap|worker` and `mingyue worker`."""
+"""CLI: `mingyue jobs list|show|cancel|wait|selftest|run-pending|reap|worker`, `mingyue worker`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import logging
 import signal
 import sys
 import threading
+import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -17,11 +19,14 @@ from mingyue.cli_support import (
     cli_uow,
     emit,
     ensure_database,
+    err_console,
+    fail,
     run_cli,
     settings_for,
 )
 from mingyue.core import jobs
 from mingyue.core.config import Settings
+from mingyue.core.errors import Conflict
 
 app = typer.Typer(help="Background jobs: list, show, cancel; run workers.", no_args_is_help=True)
 
@@ -69,6 +74,46 @@ def selftest(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut
         out = jobs.enqueue(uow=uow, kind="core.selftest",
                            params={"seconds": seconds, "steps": steps})
     emit(out, json_out)
+
+
+@app.command()
+def wait(job_id: int, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False,
+         timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 3600.0
+         ) -> None:
+    """Follow a job with a progress bar until it ends; exit non-zero unless it succeeded."""
+    with run_cli():
+        out = follow(job_id, data_dir=data_dir, as_user=as_user, timeout=timeout,
+                     show=not json_out)
+    emit(out, json_out)
+    if out.status != "succeeded":
+        raise fail(f"job {out.id} {out.status}: {out.error or out.message}", 1)
+
+
+def follow(job_id: int, *, data_dir: Path | None, as_user: str | None, timeout: float,
+           show: bool = True) -> jobs.JobOut:
+    """Poll a job until it ends, drawing a progress bar on stderr; return its last state."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    def load() -> jobs.JobOut:
+        with cli_uow(data_dir, as_user, require_user=True) as uow:
+            return jobs.get_job(uow=uow, actor=uow.actor, job_id=job_id)
+
+    job = load()
+    deadline = time.monotonic() + timeout
+    with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                  TextColumn("{task.fields[message]}"), console=err_console,
+                  disable=not show, transient=True) as bar:
+        task = bar.add_task(f"job {job.id} {job.kind}", total=100, message="")
+        while not job.finished:
+            bar.update(task, completed=job.progress, message=job.message)
+            if time.monotonic() > deadline:
+                raise Conflict("core.job.wait_timeout",
+                               f"job {job.id} still {job.status} after {timeout:g}s",
+                               job_id=job.id, status=job.status)
+            time.sleep(0.5)
+            job = load()
+        bar.update(task, completed=job.progress, message=job.message)
+    return job
 
 
 @app.command("run-pending")
