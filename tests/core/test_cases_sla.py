@@ -174,3 +174,25 @@ def test_percentile_nearest_rank() -> None:
     assert cases.percentile(list(reversed(values)), 50) == 5.0
     with pytest.raises(ValueError):
         cases.percentile([], 90)
+
+
+def test_escalation_job(world: World, clock: Clock, run_jobs: Any) -> None:
+    from mingyue.core import jobs
+
+    c = _open(world)
+    clock.advance(hours=25)
+    with world.uow_as(world.actors["regulator"]) as uow:
+        job = jobs.enqueue(uow=uow, kind="core.case.escalate")
+    run_jobs()
+    with world.uow_as(world.actors["regulator"]) as uow:
+        done = jobs.get_job(uow=uow, actor=world.actors["regulator"], job_id=job.id)
+        assert done.status == "succeeded", done.error
+        assert done.result == {"escalated": [c.id], "count": 1}
+        assert cases.get_case(uow=uow, case_id=c.id).escalation_level == 1
+    # A job submitted by someone without the supervise permission fails with the reason.
+    with world.uow_as(world.actors["reviewer"]) as uow:
+        job = jobs.enqueue(uow=uow, kind="core.case.escalate")
+    run_jobs()
+    with world.uow_as(world.actors["reviewer"]) as uow:
+        failed = jobs.get_job(uow=uow, actor=world.actors["reviewer"], job_id=job.id)
+    assert failed.status == "failed" and "core.case.supervise" in (failed.error or "")

@@ -72,6 +72,7 @@ cases = Enabler(
         "core.case.escalated": "An overdue case was escalated (督查)",
     },
     case_kinds={"core.general": "mingyue.core.cases:GENERAL"},
+    job_kinds={"core.case.escalate": "mingyue.core.case_sla:escalate_job"},
     nav=[NavItem("/cases", {"zh": "案件办理", "en": "Cases"}, "core.case.read")],
 )
 
@@ -118,6 +119,7 @@ billing = Enabler(
         "core.statement.issued": "A monthly statement was issued",
     },
     meters={"core.api_calls": MeterSpec(unit="call", description="API calls (demo meter)")},
+    job_kinds={"core.billing.run": "mingyue.core.metering_statements:run_billing_job"},
     nav=[NavItem("/billing", {"zh": "计量计费", "en": "Billing"}, "core.usage.read")],
 )
 

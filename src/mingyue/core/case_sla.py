@@ -5,17 +5,20 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from mingyue.core.access import Actor, check
 from mingyue.core.case_kinds import kind_of
 from mingyue.core.case_models import AssigneeFigures, Case, CaseOut
-from mingyue.core.case_service import _actor, _event, subject_of
+from mingyue.core.case_service import _actor, _event, now, subject_of
 from mingyue.core.errors import InvalidInput
 from mingyue.core.identity import Organization, User
 from mingyue.core.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from mingyue.core.jobs_exec import JobContext
 
 # Escalation levels: 1 when the SLA has passed, one more for each further SLA period overdue.
 MAX_LEVEL = 3
@@ -73,6 +76,13 @@ def escalate_overdue(*, uow: UnitOfWork, now: datetime,
         out.append(CaseOut.model_validate(case))
     uow.flush()
     return out
+
+
+def escalate_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Escalate overdue cases as the job's submitter (job kind ``core.case.escalate``)."""
+    with ctx.unit_of_work() as uow:
+        out = escalate_overdue(uow=uow, now=now())
+    return {"escalated": [c.id for c in out], "count": len(out)}
 
 
 def percentile(values: list[float], pct: float) -> float:
