@@ -151,3 +151,16 @@ def test_cli_wait_follows_a_job_to_its_end(settings: Any, cli: Any, tenants: Any
     queued = _enqueue(settings, member, seconds=0, steps=1)
     r = cli("jobs", "wait", str(queued.id), "--as", user, "--timeout", "0.2")
     assert r.exit_code == 1 and "still queued" in r.stderr
+
+
+def test_cli_selftest_wait_with_a_running_runner(settings: Any, cli: Any, tenants: Any) -> None:
+    runner = jobs.EmbeddedRunner(settings, threads=1, poll_s=0.05)
+    runner.start()
+    try:
+        r = cli("jobs", "selftest", "--as", tenants.b.member.username, "--seconds", "0.3",
+                "--steps", "3", "--wait", "--json")
+    finally:
+        runner.stop()
+    assert r.exit_code == 0, r.stderr
+    out = r.json()
+    assert out["status"] == "succeeded" and out["result"]["steps_done"] == 3

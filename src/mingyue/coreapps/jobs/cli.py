@@ -68,11 +68,17 @@ def cancel(job_id: int, data_dir: DataDir = None, as_user: AsUser = None,
 @app.command()
 def selftest(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False,
              seconds: Annotated[float, typer.Option(help="How long it runs.")] = 3.0,
-             steps: Annotated[int, typer.Option(help="Progress steps.")] = 10) -> None:
+             steps: Annotated[int, typer.Option(help="Progress steps.")] = 10,
+             wait: Annotated[bool, typer.Option(help="Follow it until it ends.")] = False
+             ) -> None:
     """Queue a self-test job (sleeps with progress; cancellable)."""
-    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
-        out = jobs.enqueue(uow=uow, kind="core.selftest",
-                           params={"seconds": seconds, "steps": steps})
+    with run_cli():
+        with cli_uow(data_dir, as_user, require_user=True) as uow:
+            out = jobs.enqueue(uow=uow, kind="core.selftest",
+                               params={"seconds": seconds, "steps": steps})
+        if wait:
+            out = follow(out.id, data_dir=data_dir, as_user=as_user, timeout=seconds + 600,
+                         show=not json_out)
     emit(out, json_out)
 
 
