@@ -28,7 +28,7 @@ from .engine import query as q
 from .engine import verify as vfy
 from .engine.datasets import Dataset, DatasetSpec, ingest
 from .engine.errors import ExecutionFailed, SandboxError
-from .engine.errors import InvalidInput as EngineInvalid
+from .engine.errors import InvalidSpec as EngineInvalid
 from .engine.errors import Refusal as EngineRefusal
 from .engine.policy import OPERATIONS, Consumer, UsagePolicy
 from .models import SandboxBudget, SandboxCharge, SandboxDataset, SandboxRequest, SandboxVerifyCount

@@ -11,7 +11,7 @@ import pytest
 
 from mingyue.enablers.datasandbox.engine import mock, uscc
 from mingyue.enablers.datasandbox.engine.datasets import ColumnClass, Dataset, DatasetSpec, ingest
-from mingyue.enablers.datasandbox.engine.errors import InvalidInput
+from mingyue.enablers.datasandbox.engine.errors import InvalidSpec
 from mingyue.enablers.datasandbox.engine.policy import UsagePolicy
 
 
@@ -78,7 +78,7 @@ def test_contribution_bound_truncates(tmp_path: Path) -> None:
 def test_bad_specs_write_nothing(tmp_path: Path, spec: DatasetSpec, rule: str) -> None:
     src = tmp_path / "in.csv"
     src.write_text("pid,v\na,1\nb,2\n")
-    with pytest.raises(InvalidInput) as info:
+    with pytest.raises(InvalidSpec) as info:
         ingest(src, spec, tmp_path / "s")
     assert info.value.rule == rule
     assert not list((tmp_path / "s").glob("*")) if (tmp_path / "s").exists() else True
@@ -87,12 +87,12 @@ def test_bad_specs_write_nothing(tmp_path: Path, spec: DatasetSpec, rule: str) -
 def test_unreadable_and_unsupported(tmp_path: Path) -> None:
     bad = tmp_path / "x.xlsx"
     bad.write_bytes(b"PK\x03\x04")
-    with pytest.raises(InvalidInput) as info:
+    with pytest.raises(InvalidSpec) as info:
         ingest(bad, DatasetSpec("t"), tmp_path / "s")
     assert info.value.rule == "dataset.format"
     nul = tmp_path / "n.csv"
     nul.write_text("pid,v\n,1\nb,2\n")
-    with pytest.raises(InvalidInput) as info:
+    with pytest.raises(InvalidSpec) as info:
         ingest(nul, DatasetSpec("t", identifiers=["pid"]), tmp_path / "s")
     assert info.value.rule == "dataset.null_identifier"
 
@@ -111,7 +111,7 @@ def test_policy_as_odrl_round_trip() -> None:
     assert {"mingyue:verification", "mingyue:aggregate_sql"} == set(
         odrl["permission"][0]["action"])
     assert UsagePolicy.from_dict(json.loads(json.dumps(pol.to_dict()))) == pol
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidSpec):
         UsagePolicy("x", operations=["download"])
 
 

@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInput
+from .errors import InvalidSpec
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 COLUMN_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -145,7 +145,7 @@ def _reader(path: Path) -> str:
         return "read_parquet($p)"
     if suffix in (".json", ".jsonl", ".ndjson"):
         return "read_json_auto($p)"
-    raise InvalidInput("dataset.format", f"unsupported file type {suffix!r} (CSV, Parquet, JSON)",
+    raise InvalidSpec("dataset.format", f"unsupported file type {suffix!r} (CSV, Parquet, JSON)",
                        suffix=suffix)
 
 
@@ -155,10 +155,10 @@ def ingest(source: Path | str, spec: DatasetSpec, dest_dir: Path | str) -> Datas
 
     source, dest_dir = Path(source), Path(dest_dir)
     if not NAME_RE.match(spec.name):
-        raise InvalidInput("dataset.name", "dataset names are lower-case letters, digits and _",
+        raise InvalidSpec("dataset.name", "dataset names are lower-case letters, digits and _",
                            name=spec.name)
     if not source.is_file():
-        raise InvalidInput("dataset.missing_file", f"no such file: {source}", path=str(source))
+        raise InvalidSpec("dataset.missing_file", f"no such file: {source}", path=str(source))
     reader = _reader(source)
     dest_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
@@ -167,21 +167,21 @@ def ingest(source: Path | str, spec: DatasetSpec, dest_dir: Path | str) -> Datas
             rel = con.sql(f"SELECT * FROM {reader}", params={"p": str(source)})
             names, types = rel.columns, [str(t) for t in rel.types]
         except duckdb.Error as exc:
-            raise InvalidInput("dataset.unreadable", f"cannot read {source.name}: {exc}",
+            raise InvalidSpec("dataset.unreadable", f"cannot read {source.name}: {exc}",
                                path=str(source)) from exc
         bad = [n for n in names if not COLUMN_RE.match(n)]
         if bad:
-            raise InvalidInput("dataset.column_name",
+            raise InvalidSpec("dataset.column_name",
                                f"column names must be ASCII identifiers: {bad}", columns=bad)
         lower = {n.lower(): n for n in names}
         declared = spec.identifiers + spec.quasi + spec.sensitive + list(spec.bounds)
         missing = [c for c in declared if c.lower() not in lower]
         if missing:
-            raise InvalidInput("dataset.unknown_column", f"declared columns not in the file: "
+            raise InvalidSpec("dataset.unknown_column", f"declared columns not in the file: "
                                f"{missing}", columns=missing)
         overlap = {c.lower() for c in spec.identifiers} & {c.lower() for c in spec.quasi + spec.sensitive}
         if overlap:
-            raise InvalidInput("dataset.double_class", f"column classified twice: {sorted(overlap)}",
+            raise InvalidSpec("dataset.double_class", f"column classified twice: {sorted(overlap)}",
                                columns=sorted(overlap))
         ids = [lower[c.lower()] for c in spec.identifiers]
         unit = ids[0] if ids else None
@@ -190,7 +190,7 @@ def ingest(source: Path | str, spec: DatasetSpec, dest_dir: Path | str) -> Datas
         if unit:
             nulls = con.sql(f'SELECT count(*) FROM src WHERE "{unit}" IS NULL').fetchall()[0][0]  # type: ignore[index]
             if nulls:
-                raise InvalidInput("dataset.null_identifier",
+                raise InvalidSpec("dataset.null_identifier",
                                    f"identifier column {unit} has {nulls} empty values",
                                    column=unit)
             measured = int(con.sql(
@@ -224,7 +224,7 @@ def ingest(source: Path | str, spec: DatasetSpec, dest_dir: Path | str) -> Datas
                     bounds = _nice_bounds(float(lo), float(hi))
             if bounds is not None:
                 if not bounds[0] < bounds[1]:
-                    raise InvalidInput("dataset.bounds", f"bounds of {n} must be lower < upper",
+                    raise InvalidSpec("dataset.bounds", f"bounds of {n} must be lower < upper",
                                        column=n)
                 col = Column(n, t, cls, (float(bounds[0]), float(bounds[1])), col.description)
             columns.append(col)

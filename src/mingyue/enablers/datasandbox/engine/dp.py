@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .errors import InvalidInput
+from .errors import InvalidSpec
 from .sqlcheck import Plan
 
 
@@ -69,9 +69,9 @@ class NoisePlan:
 def noise_plan(plan: Plan, epsilon: float, delta: float = 1e-7) -> NoisePlan:
     """Derive the sensitivity and noise scale of every quantity of a DP plan."""
     if not plan.dp:
-        raise InvalidInput("dp.not_dp_plan", "the plan was not checked for DP")
+        raise InvalidSpec("dp.not_dp_plan", "the plan was not checked for DP")
     if not (epsilon > 0 and epsilon < 100):
-        raise InvalidInput("dp.epsilon", "epsilon must be in (0, 100)", epsilon=epsilon)
+        raise InvalidSpec("dp.epsilon", "epsilon must be in (0, 100)", epsilon=epsilon)
     k = plan.contributions
     raw: list[tuple[int, str, str, float, bool]] = []
     for i, o in enumerate(plan.outputs):
@@ -118,7 +118,7 @@ def _smallest_threshold(dp: Any, scale: float, k: int, delta: float) -> int:
     while not ok(hi):
         lo, hi = hi, hi * 2
         if hi > 2**40:
-            raise InvalidInput("dp.threshold", "no key-release threshold reaches this delta")
+            raise InvalidSpec("dp.threshold", "no key-release threshold reaches this delta")
     while lo < hi:
         mid = (lo + hi) // 2
         if ok(mid):

@@ -37,5 +37,5 @@ class ExecutionFailed(SandboxError):
     """The sandbox process failed (time limit, memory limit, engine error): nothing released."""
 
 
-class InvalidInput(SandboxError):
+class InvalidSpec(SandboxError):
     """A dataset, policy or spec given to the engine is malformed."""

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import InvalidInput, Refusal
+from .errors import InvalidSpec, Refusal
 
 OPERATIONS = ("aggregate_sql", "model_training", "verification", "psi")
 PERIODS = ("day", "month", "year")
@@ -44,15 +44,15 @@ class UsagePolicy:
     def __post_init__(self) -> None:
         bad = [o for o in self.operations if o not in OPERATIONS]
         if bad:
-            raise InvalidInput("policy.operation", f"unknown operations {bad}", operations=bad)
+            raise InvalidSpec("policy.operation", f"unknown operations {bad}", operations=bad)
         if self.period not in PERIODS:
-            raise InvalidInput("policy.period", f"period must be one of {PERIODS}")
+            raise InvalidSpec("policy.period", f"period must be one of {PERIODS}")
         if self.min_group_size < 1:
-            raise InvalidInput("policy.min_group", "minimum group size must be at least 1")
+            raise InvalidSpec("policy.min_group", "minimum group size must be at least 1")
         if self.epsilon_per_period is not None and not self.epsilon_per_period > 0:
-            raise InvalidInput("policy.epsilon", "the budget per period must be positive")
+            raise InvalidSpec("policy.epsilon", "the budget per period must be positive")
         if self.expires is not None and self.expires.tzinfo is None:
-            raise InvalidInput("policy.expires", "expiry must carry a time zone")
+            raise InvalidSpec("policy.expires", "expiry must carry a time zone")
 
     @property
     def dp(self) -> bool:

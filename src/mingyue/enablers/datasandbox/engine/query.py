@@ -10,7 +10,7 @@ from typing import Any
 
 from . import dp as dpmod
 from .datasets import Dataset
-from .errors import BudgetExhausted, InvalidInput, Refusal
+from .errors import BudgetExhausted, InvalidSpec, Refusal
 from .ledger import BudgetLedger
 from .policy import Consumer, UsagePolicy
 from .sqlcheck import Plan, plan
@@ -117,7 +117,7 @@ def prepare(request: QueryRequest, datasets: dict[str, Dataset],
         epsilon = request.epsilon if request.epsilon is not None else min(
             pol.default_epsilon for pol in used_policies if pol.dp)
         if not epsilon > 0:
-            raise InvalidInput("dp.epsilon", "epsilon must be positive", epsilon=epsilon)
+            raise InvalidSpec("dp.epsilon", "epsilon must be positive", epsilon=epsilon)
         delta = min(pol.delta for pol in used_policies)
         for ds, lft in left.items():
             if lft is not None and epsilon > lft + 1e-12:

@@ -16,7 +16,7 @@ import sqlglot
 from sqlglot import exp
 
 from .datasets import Column, ColumnClass, Dataset
-from .errors import InvalidInput, Refusal
+from .errors import InvalidSpec, Refusal
 
 # Scalar node types that may appear anywhere (filters, group keys, aggregate arguments).
 _SCALAR_NODES: tuple[type[exp.Expression], ...] = (
@@ -386,5 +386,5 @@ def check_predicate(predicate: str, dataset: Dataset) -> str:
             raise _refuse("sql.identifier_in_filter", "predicates cannot test identifiers")
     if not isinstance(where.this, exp.Predicate | exp.Connector | exp.Not | exp.Paren | exp.Boolean
                       | exp.Column):
-        raise InvalidInput("verify.predicate", "the predicate must be a boolean expression")
+        raise InvalidSpec("verify.predicate", "the predicate must be a boolean expression")
     return where.this.sql(dialect="duckdb")

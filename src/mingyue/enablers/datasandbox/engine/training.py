@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .datasets import ColumnClass, Dataset
-from .errors import InvalidInput, Refusal
+from .errors import InvalidSpec, Refusal
 
 TEMPLATES = ("linear_regression", "logistic_regression", "gradient_boosting",
              "dp_linear_regression")
@@ -53,7 +53,7 @@ def check_spec(spec: TrainSpec, ds: Dataset, min_group: int) -> None:
         raise Refusal("train.template_not_allowed", f"template {spec.template!r} is not offered "
                       f"({', '.join(TEMPLATES)})", template=spec.template)
     if not spec.features:
-        raise InvalidInput("train.no_features", "choose at least one feature")
+        raise InvalidSpec("train.no_features", "choose at least one feature")
     for name in [*spec.features, spec.target]:
         c = ds.column(name)
         if c is None:
@@ -72,7 +72,7 @@ def check_spec(spec: TrainSpec, ds: Dataset, min_group: int) -> None:
                       params=sorted(extra))
     if spec.template == "dp_linear_regression":
         if not spec.epsilon or spec.epsilon <= 0:
-            raise InvalidInput("dp.epsilon", "the DP template needs epsilon > 0")
+            raise InvalidSpec("dp.epsilon", "the DP template needs epsilon > 0")
         for name in [*spec.features, spec.target]:
             c = ds.column(name)
             if c is None or c.bounds is None:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from . import uscc
 from .datasets import Dataset
-from .errors import InvalidInput, Refusal
+from .errors import InvalidSpec, Refusal
 from .sqlcheck import check_predicate
 
 MAX_IDS = 10_000
@@ -62,7 +62,7 @@ class VerifyResult:
 
 def _check_ids(ids: list[str], ds: Dataset) -> tuple[list[str], list[str]]:
     if not ids:
-        raise InvalidInput("verify.no_ids", "give at least one identifier")
+        raise InvalidSpec("verify.no_ids", "give at least one identifier")
     if len(ids) > MAX_IDS:
         raise Refusal("verify.too_many_ids", f"at most {MAX_IDS} identifiers per request",
                       limit=MAX_IDS)
@@ -79,7 +79,7 @@ def verify(ds: Dataset, ids: list[str], predicate: str, engine: Any, *, mode: st
            min_count_group: int = 1) -> VerifyResult:
     """Answer yes/no per identifier (mode "each") or only the number of matches ("count")."""
     if mode not in ("each", "count"):
-        raise InvalidInput("verify.mode", "mode is 'each' or 'count'")
+        raise InvalidSpec("verify.mode", "mode is 'each' or 'count'")
     pred = check_predicate(predicate, ds)
     valid, invalid = _check_ids(ids, ds)
     unit = ds.unit
@@ -131,7 +131,7 @@ def psi_reply(ds: Dataset, predicate: str, request: bytes, engine: Any, *,
     try:
         req.ParseFromString(request)
     except Exception as exc:
-        raise InvalidInput("verify.psi_request", "not a PSI request") from exc
+        raise InvalidSpec("verify.psi_request", "not a PSI request") from exc
     n_client = len(req.encrypted_elements)
     if n_client > MAX_IDS:
         raise Refusal("verify.too_many_ids", f"at most {MAX_IDS} identifiers per request",
@@ -162,7 +162,7 @@ class PsiClient:
 
     def intersection(self, reply_setup: bytes, reply_response: bytes) -> list[str]:
         if not self.reveal:
-            raise InvalidInput("verify.psi_mode", "this client was created for sizes only")
+            raise InvalidSpec("verify.psi_mode", "this client was created for sizes only")
         psi = _psi()
         setup, resp = psi.ServerSetup(), psi.Response()
         setup.ParseFromString(reply_setup)
