@@ -232,8 +232,10 @@ def main() -> None:
     for name in ("jiagu", "jieba"):
         ner = make_ner(name)
         ner.entities("预热")
+        combined = PiiDetector(ner=ner)  # the product path: pattern hits win over NER on overlap
         t0 = time.perf_counter()
-        pred = [[(e.type, e.start, e.end) for e in ner.entities(t)] for t, _ in sub]
+        pred = [[(e.type, e.start, e.end) for e in combined.detect(t) if e.type in NER_TYPES]
+                for t, _ in sub]
         dt = time.perf_counter() - t0
         q = score(pred, [g for _, g in sub], NER_TYPES)
         macro = sum(v["f1"] for v in q.values()) / len(q)

@@ -45,8 +45,20 @@ def _merge(spans: list[tuple[int, int, str]], text: str, score: float, source: s
         yield Entity(str(cur[2]), s, e, text[s:e], score, False, source)
 
 
+# Organisation names end with one of these words (a rule used with the model: jiagu tags the head
+# of a company name poorly). The name extends backwards over the words before the suffix until a
+# particle, preposition, punctuation, conjunction, pronoun, adverb or numeral.
+ORG_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "公司", "集团", "银行", "大学", "学院",
+                "医院", "研究院", "研究所", "委员会", "协会", "基金会", "事务所", "中心")
+_ORG_STOP_POS = frozenset({"u", "p", "w", "c", "r", "d", "wp"})
+# Words of the identifiers' own context that the model mistakes for names or places.
+_NOT_NAMES = frozenset({"卡号", "账号", "帐号", "港澳", "手机", "电话", "邮箱", "护照", "车牌", "证件",
+                        "身份证", "银行卡", "通行证", "信用代码", "订单号", "号码"})
+_ORG_MAX_WORDS = 5
+
+
 class JiaguNer:
-    """jiagu's bundled NER model."""
+    """jiagu's bundled NER model, with its POS tags for surnames and an organisation-suffix rule."""
 
     name = "jiagu"
 
@@ -55,25 +67,61 @@ class JiaguNer:
 
         self._jiagu = jiagu
 
+    def _labels(self, words: list[str]) -> list[tuple[str, bool] | None]:
+        tags = self._jiagu.ner(words)
+        pos = self._jiagu.pos(words)
+        labels: list[tuple[str, bool] | None] = [None] * len(words)
+        prev: str | None = None
+        for i, tag in enumerate(tags):
+            kind = _TYPES.get(tag[2:]) if tag[:2] in ("B-", "I-") else None
+            if kind is not None:
+                labels[i] = (kind, tag.startswith("B-") or prev != kind)
+            prev = kind
+        for i, p in enumerate(pos):
+            if p == "nh":
+                labels[i] = ("PERSON", True)
+            elif p == "nhf" and i + 1 < len(words) and len(words[i + 1]) <= 2 and pos[i + 1] != "w":
+                labels[i] = ("PERSON", True)
+                labels[i + 1] = ("PERSON", False)
+            elif p == "ns" and labels[i] is None:
+                labels[i] = ("LOCATION", True)
+        for i, label in enumerate(labels):
+            # A one-character surname tagged alone: the given name is the next short word.
+            if (label is not None and label[0] == "PERSON" and len(words[i]) == 1
+                    and i + 1 < len(words) and labels[i + 1] is None and 1 <= len(words[i + 1]) <= 2
+                    and pos[i + 1] not in _ORG_STOP_POS and pos[i + 1] != "v"):
+                labels[i + 1] = ("PERSON", False)
+        for i, w in enumerate(words):
+            if w in _NOT_NAMES:
+                labels[i] = None
+        for i, w in enumerate(words):
+            if w.endswith(ORG_SUFFIXES):
+                start = i
+                while start > 0 and i - start < _ORG_MAX_WORDS and pos[start - 1] not in _ORG_STOP_POS:
+                    start -= 1
+                for k in range(start, i + 1):
+                    labels[k] = ("ORGANIZATION", k == start)
+        return labels
+
     def entities(self, text: str) -> Iterator[Entity]:
         if not text.strip():
             return
         words = self._jiagu.seg(text)
-        tags = self._jiagu.ner(words)
+        labels = self._labels(words)
         spans: list[tuple[int, int, str]] = []
         pos = 0
         cur: list[int | str] | None = None
-        for word, tag in zip(words, tags, strict=False):
+        for word, label in zip(words, labels, strict=True):
             start = text.find(word, pos)
             if start < 0:
                 continue
             end = start + len(word)
             pos = end
-            if tag.startswith("B-") and tag[2:] in _TYPES:
+            if label is not None and (label[1] or cur is None or cur[2] != label[0]):
                 if cur is not None:
                     spans.append((int(cur[0]), int(cur[1]), str(cur[2])))
-                cur = [start, end, _TYPES[tag[2:]]]
-            elif tag.startswith("I-") and cur is not None and cur[2] == _TYPES.get(tag[2:]):
+                cur = [start, end, label[0]]
+            elif label is not None and cur is not None:
                 cur[1] = end
             else:
                 if cur is not None:
