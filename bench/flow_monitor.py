@@ -22,13 +22,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from mingyue.enablers.crossborder.engine.checksums import id_check_char  # noqa: E402
-from mingyue.enablers.crossborder.engine.flows.monitor import (  # noqa: E402
+from mingyue.enablers.crossborder.engine.checksums import id_check_char
+from mingyue.enablers.crossborder.engine.flows.monitor import (
     DeclaredTransfer,
     FlowMonitor,
     FlowStore,
 )
-from mingyue.enablers.crossborder.engine.flows.watch import watch_log  # noqa: E402
+from mingyue.enablers.crossborder.engine.flows.watch import watch_log
 
 RECIPIENTS = [
     ("Partner SG", "SG", "api.partner.sg"),

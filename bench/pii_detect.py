@@ -22,21 +22,21 @@ import random
 import string
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from faker import Faker  # noqa: E402
+from faker import Faker
 
-from mingyue.enablers.crossborder.engine.checksums import (  # noqa: E402
+from mingyue.enablers.crossborder.engine.checksums import (
     id_check_char,
     luhn_complete,
     luhn_valid,
     uscc_check_char,
 )
-from mingyue.enablers.crossborder.engine.pii import PiiDetector  # noqa: E402
+from mingyue.enablers.crossborder.engine.pii import PiiDetector
 
 Gold = list[tuple[str, int, int]]
 CHECKSUM_TYPES = ("CN_RESIDENT_ID", "CN_USCC", "BANK_CARD")
@@ -257,7 +257,7 @@ def _print(report: dict[str, object]) -> None:
     print(f"{'type':22} {'mingyue P/R/F1':>24} {'presidio P/R/F1':>24}  support")
     for t, q in ours["quality"].items():  # type: ignore[index]
         pq = pres["quality"][t] if pres else None  # type: ignore[index]
-        cell = lambda x: f"{x['precision']:.3f}/{x['recall']:.3f}/{x['f1']:.3f}"  # noqa: E731
+        cell = lambda x: f"{x['precision']:.3f}/{x['recall']:.3f}/{x['f1']:.3f}"
         print(f"{t:22} {cell(q):>24} {cell(pq) if pq else '-':>24}  {q['support']}")
     print(f"mingyue MB/s: per sentence {ours['mb_s_per_sentence']}, whole document "  # type: ignore[index]
           f"{ours['mb_s_whole_document']}, sparse document {ours['mb_s_sparse_document']}")  # type: ignore[index]

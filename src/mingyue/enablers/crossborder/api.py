@@ -11,7 +11,15 @@ from mingyue.core.errors import PayloadTooLarge
 from mingyue.web.deps import UoW, require
 
 from . import service
-from .schemas import AssessmentOut, FilingIn, FilingOut, ScanOut, ScenarioIn, TransferIn, TransferOut
+from .schemas import (
+    AssessmentOut,
+    FilingIn,
+    FilingOut,
+    ScanOut,
+    ScenarioIn,
+    TransferIn,
+    TransferOut,
+)
 
 router = APIRouter(tags=["crossborder"])
 

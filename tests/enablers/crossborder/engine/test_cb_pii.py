@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 
@@ -107,7 +108,7 @@ def test_offsets_are_character_offsets_and_one_type_per_span(det: PiiDetector) -
     for e in ents:
         assert text[e.start : e.end] == e.text
     spans = sorted((e.start, e.end) for e in ents)
-    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
     assert count_types(ents) == {"CN_RESIDENT_ID": 1, "CN_MOBILE": 1, "EMAIL": 1, "BANK_CARD": 1}
     assert {e.type: e.sensitive for e in ents} == {
         "CN_RESIDENT_ID": True, "CN_MOBILE": False, "EMAIL": False, "BANK_CARD": True,

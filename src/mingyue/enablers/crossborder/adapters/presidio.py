@@ -69,8 +69,8 @@ SPECS: list[tuple[str, str, Any, float, list[str]]] = [
     ("CN_PASSPORT", rf"{_G}(?:E[0-9A-HJ-NP-Z]\d{{7}}|G\d{{8}}){_E}", None, 0.75, ["护照"]),
     ("HK_MACAU_PERMIT", rf"{_G}(?:C[0-9A-HJ-NP-Z]\d{{7}}|W\d{{8}}|[HM]\d{{8}}(?:\d{{2}})?){_E}", None, 0.75,
      ["通行证"]),
-    ("CN_LICENSE_PLATE", rf"[{PLATE_PROVINCES}][A-Z][·\- ]?(?:[DF][A-HJ-NP-Z0-9]\d{{4}}|\d{{5}}[DF]|"
-     rf"[A-HJ-NP-Z0-9]{{4}}[A-HJ-NP-Z0-9挂学警]){_E}", None, 0.9, ["车牌"]),
+    ("CN_LICENSE_PLATE", (rf"[{PLATE_PROVINCES}][A-Z][·\- ]?(?:[DF][A-HJ-NP-Z0-9]\d{{4}}|\d{{5}}[DF]|"
+     rf"[A-HJ-NP-Z0-9]{{4}}[A-HJ-NP-Z0-9挂学警]){_E}"), None, 0.9, ["车牌"]),
     ("EMAIL", rf"{_G}[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{{2,}}{_E}", None, 0.95,
      ["邮箱"]),
     ("IP_ADDRESS", rf"(?<![0-9A-Za-z.])(?:\d{{1,3}}\.){{3}}\d{{1,3}}{_E}(?!\.\d)", _ip_ok, 0.8, []),

@@ -54,15 +54,15 @@ _SHAPES = re.compile(
         [
             # email first: its local part may be digits (a QQ mailbox) that would read as a number
             rf"(?P<email>{_G}[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{{2,}}{_E})",
-            rf"(?P<plate>(?<=[{PLATE_PROVINCES}])[A-Z][·\- ]?"
+            (rf"(?P<plate>(?<=[{PLATE_PROVINCES}])[A-Z][·\- ]?"
             rf"(?:[DF][A-HJ-NP-Z0-9]\d{{4}}|\d{{5}}[DF]|[A-HJ-NP-Z0-9]{{4}}[A-HJ-NP-Z0-9挂学警])"
-            rf"(?![0-9A-Za-z]))",
+            rf"(?![0-9A-Za-z]))"),
             rf"(?P<ipv4>(?<![0-9A-Za-z.])(?:\d{{1,3}}\.){{3}}\d{{1,3}}{_E}{_NO_DOT_DIGIT})",
-            rf"(?P<ipv6>(?<![0-9A-Za-z:])(?=[0-9A-Fa-f]{{0,4}}:[0-9A-Fa-f]{{0,4}}:)"
-            rf"[0-9A-Fa-f]{{0,4}}(?::[0-9A-Fa-f]{{0,4}}){{2,7}}(?:(?<=:)(?:\d{{1,3}}\.){{3}}\d{{1,3}})?"
-            rf"(?![0-9A-Za-z:]))",
-            rf"(?P<num>{_G}(?:\+86[ \-]?|0086[ \-]?)?(?:\d{{10,19}}[Xx]?|\d{{3,6}}(?:[ \-]\d{{3,6}}){{1,4}})"
-            rf"{_E}{_NO_DOT_DIGIT})",
+            (r"(?P<ipv6>(?<![0-9A-Za-z:])(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)"
+            r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:(?<=:)(?:\d{1,3}\.){3}\d{1,3})?"
+            r"(?![0-9A-Za-z:]))"),
+            (rf"(?P<num>{_G}(?:\+86[ \-]?|0086[ \-]?)?(?:\d{{10,19}}[Xx]?|\d{{3,6}}(?:[ \-]\d{{3,6}}){{1,4}})"
+            rf"{_E}{_NO_DOT_DIGIT})"),
             rf"(?P<code>{_G}[0-9A-Z]{{8,17}}[0-9A-Z]{_E})",
         ]
     )
@@ -196,9 +196,9 @@ class PiiDetector:
         grouped = n != len(raw)
         if n == 11 and digits[:3] in _MOBILE_PREFIXES:
             return "CN_MOBILE", 0.9 if not grouped else 0.85
-        if n == 18 and not grouped or (n == 18 and grouped and raw.count(" ") + raw.count("-") <= 3):
-            if id_valid(digits, self.today):
-                return "CN_RESIDENT_ID", 1.0
+        # An ID may be written in up to four groups (6-8-4); more separators look like a card.
+        if n == 18 and raw.count(" ") + raw.count("-") <= 3 and id_valid(digits, self.today):
+            return "CN_RESIDENT_ID", 1.0
         if not digits.isdigit():
             if n == 18 and id_structure_ok(digits, self.today):
                 return "CN_RESIDENT_ID_LIKE", 0.5
@@ -242,9 +242,9 @@ class PiiDetector:
                 return "HK_MACAU_PERMIT", 0.8
             if head in "DSP" and raw[1:].isdigit() and self._context(text, start, _PASSPORT_CONTEXT):
                 return "CN_PASSPORT", 0.85
-        if n == 8 and raw[0] in "DSP" and raw[1:].isdigit():
-            if self._context(text, start, _PASSPORT_CONTEXT):
-                return "CN_PASSPORT", 0.85
+        if n == 8 and raw[0] in "DSP" and raw[1:].isdigit() and self._context(
+                text, start, _PASSPORT_CONTEXT):
+            return "CN_PASSPORT", 0.85
         if n == 11 and raw[0] in "HM" and raw[1:].isdigit():
             return "HK_MACAU_PERMIT", 0.8
         return None

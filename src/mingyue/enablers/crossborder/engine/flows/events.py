@@ -213,7 +213,7 @@ class ZeekParser:
             return None
 
 
-PARSERS: dict[str, type[CombinedParser] | type[SquidParser] | type[ZeekParser]] = {
+PARSERS: dict[str, type[CombinedParser | SquidParser | ZeekParser]] = {
     "combined": CombinedParser,
     "nginx": CombinedParser,
     "squid": SquidParser,

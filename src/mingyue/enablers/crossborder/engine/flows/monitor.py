@@ -34,7 +34,7 @@ DOMESTIC = frozenset({"CN", "private"})
 PERSON_KEY_ORDER = (
     "CN_RESIDENT_ID", "CN_PASSPORT", "HK_MACAU_PERMIT", "CN_MOBILE", "EMAIL", "BANK_CARD",
     "CN_RESIDENT_ID_LIKE", "CN_LICENSE_PLATE",
-)  # fmt: skip
+)
 _PERSON_TYPES = frozenset(PERSON_KEY_ORDER)
 _CANDIDATE = re.compile(r"\d{5}|@").search
 
@@ -62,7 +62,7 @@ class DeclaredTransfer:
             raise ValueError(f"legal_basis: unknown path {basis!r}")
         endpoints = tuple(str(e).lower() for e in data["endpoints"])
         return cls(str(data["id"]), str(data["recipient"]), str(data["country"]).upper(), endpoints,
-                   tuple(data.get("categories", ())), basis, data.get("case_ref"))  # fmt: skip
+                   tuple(data.get("categories", ())), basis, data.get("case_ref"))
 
 
 class EndpointIndex:
@@ -132,7 +132,7 @@ class Alert:
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready mapping."""
         return {"kind": self.kind, "recipient": self.recipient, "year": self.year,
-                "threshold": self.threshold, "count": self.count, "detail": self.detail}  # fmt: skip
+                "threshold": self.threshold, "count": self.count, "detail": self.detail}
 
 
 _SCHEMA = """
@@ -351,14 +351,14 @@ class FlowMonitor:
                 )
             for (endpoint, year), detail in batch.undeclared.items():
                 new_alerts.append(Alert("undeclared_overseas_endpoint", f"undeclared:{endpoint}",
-                                        year, 0, 0, detail))  # fmt: skip
+                                        year, 0, 0, detail))
             kept = []
             for alert in new_alerts:
                 cur = db.execute(
                     "INSERT OR IGNORE INTO alerts (kind, recipient, year, threshold, count, detail, "
                     "created) VALUES (?,?,?,?,?,?,?)",
                     (alert.kind, alert.recipient, alert.year, alert.threshold, alert.count,
-                     json.dumps(alert.detail, ensure_ascii=False), now),  # fmt: skip
+                     json.dumps(alert.detail, ensure_ascii=False), now),
                 )
                 if cur.rowcount:
                     kept.append(alert)
@@ -368,7 +368,7 @@ class FlowMonitor:
                     "inode=excluded.inode, offset=excluded.offset, lines=excluded.lines, "
                     "bad_lines=excluded.bad_lines, events=excluded.events, updated=excluded.updated",
                     (checkpoint.source, checkpoint.inode, checkpoint.offset, checkpoint.lines,
-                     checkpoint.bad_lines, checkpoint.events, now),  # fmt: skip
+                     checkpoint.bad_lines, checkpoint.events, now),
                 )
             db.execute("COMMIT")
         except BaseException:
@@ -387,4 +387,4 @@ class FlowMonitor:
             "covered_by_declaration": covered,
             "basis": "促进和规范数据跨境流动规定 Art. 7(2)" if needed == "security_assessment"
             else "促进和规范数据跨境流动规定 Art. 8",
-        })  # fmt: skip
+        })
