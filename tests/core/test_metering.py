@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -414,3 +414,43 @@ def test_meters_load_the_registry_when_empty(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(metering_registry, "_meters", {})
     monkeypatch.setattr(plugins, "registry", lambda: calls.append(1))
     assert metering.meters() == {} and calls == [1]
+
+
+class _FakeJob:
+    """Just enough of JobContext to drive a billing run in-process."""
+
+    def __init__(self, world: World, cancel_after: int | None = None) -> None:
+        self.world, self.cancel_after, self.steps = world, cancel_after, []
+
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
+        return unit(self.world, self.world.admin)
+
+    def cancelled(self) -> bool:
+        return self.cancel_after is not None and len(self.steps) >= self.cancel_after
+
+    def progress(self, pct: float, message: str = "") -> None:
+        self.steps.append(message)
+
+
+def test_billing_job_reports_refusals_and_stops_when_cancelled(world: World) -> None:
+    from mingyue.core.metering_statements import run_billing_job
+
+    if "core.test_gpu_hours" not in metering.meters():
+        metering.register_meter("core.test_gpu_hours", "gpu_hour", "test meter")
+    with unit(world, world.admin) as uow:
+        metering.create_tariff(uow=uow, meter="core.test_gpu_hours", prices=PRICES,
+                               currency="USD", effective_from=date(2025, 1, 1))
+    for actor, org in ((world.member_a, world.org_a), (world.member_b, world.org_b),
+                       (world.member_sme, world.org_sme)):
+        with unit(world, actor) as uow:
+            metering.record_usage(uow=uow, organization_id=org, meter=M, quantity=1, unit="call",
+                                  start=_at(2025, 5, 1), end=_at(2025, 5, 2), source="t")
+            if org == world.org_b:  # two currencies: its statement is refused
+                metering.record_usage(uow=uow, organization_id=org, meter="core.test_gpu_hours",
+                                      quantity=1, unit="gpu_hour", start=_at(2025, 5, 1),
+                                      end=_at(2025, 5, 2), source="t")
+    stopped = run_billing_job(_FakeJob(world, cancel_after=1), {"month": "2025-05"})  # type: ignore[arg-type]
+    assert stopped["cancelled"] is True and len(stopped["statements"]) == 1
+    out = run_billing_job(_FakeJob(world), {"month": "2025-05"})  # type: ignore[arg-type]
+    assert out["refused"] == {str(world.org_b): "core.billing.mixed_currency"}
+    assert len(out["statements"]) == 1

@@ -187,3 +187,20 @@ def test_api_billing_run_and_pool_default(client: Any, tenants: Any) -> None:
     assert [s["organization_id"] for s in r.json()] == [tenants.a.org.id]
     assert client.post("/api/statements/run", json={"month": "2025-11"},
                        headers=tenants.a.headers(admin=True)).status_code == 403
+
+
+def test_billing_run_as_a_background_job(client: Any, tenants: Any, run_jobs: Any) -> None:
+    _seed(client, tenants)
+    op = tenants.operator.headers(admin=True)
+    r = client.post("/api/statements/run-job", json={"month": "2025-11"}, headers=op)
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert job["kind"] == "core.billing.run" and job["status"] == "queued"
+    done = {j.id: j for j in run_jobs()}
+    assert done[job["id"]].status == "succeeded", done[job["id"]]
+    issued = client.get("/api/statements", params={"month": "2025-11"}, headers=op).json()
+    assert [s["organization_id"] for s in issued] == [tenants.a.org.id]
+    assert done[job["id"]].result == {"month": "2025-11", "statements": [issued[0]["id"]],
+                                      "refused": {}}
+    assert client.post("/api/statements/run-job", json={"month": "2025-11"},
+                       headers=tenants.a.headers(admin=True)).status_code == 403

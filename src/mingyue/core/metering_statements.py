@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
@@ -27,6 +28,9 @@ from mingyue.core.metering_models import (
 )
 from mingyue.core.metering_tou import BANDS, UNPRICED, month_bounds
 from mingyue.core.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from mingyue.core.jobs_exec import JobContext
 
 CENT = Decimal("0.01")
 _ZERO = Decimal(0)
@@ -123,15 +127,40 @@ def generate_due_statements(*, uow: UnitOfWork, actor: Actor | None = None,
     """Issue the month's statement of every organization with usage in it and none issued yet."""
     who = actor if actor is not None else uow.actor
     check(who, "core.statement.generate")
-    lo, hi = month_bounds(month, uow.settings.timezone)
-    # a billing run reaches over every tenant: lift the filter explicitly (audited)
-    with uow.unscoped(reason=f"billing run {month}") as session:
-        with_usage = set(session.scalars(select(UsageRecord.organization_id).where(
-            UsageRecord.start < hi, UsageRecord.end > lo).distinct()))
-        issued = set(session.scalars(select(Statement.organization_id).where(
-            Statement.month == month)))
+    with uow.unscoped(reason=f"billing run {month}"):
         return [generate_statement(uow=uow, actor=who, organization_id=org, month=month)
-                for org in sorted(with_usage - issued)]
+                for org in _due_organizations(uow, month)]
+
+
+def _due_organizations(uow: UnitOfWork, month: str) -> list[int]:
+    lo, hi = month_bounds(month, uow.settings.timezone)
+    with_usage = set(uow.session.scalars(select(UsageRecord.organization_id).where(
+        UsageRecord.start < hi, UsageRecord.end > lo).distinct()))
+    issued = set(uow.session.scalars(select(Statement.organization_id).where(
+        Statement.month == month)))
+    return sorted(with_usage - issued)
+
+
+def run_billing_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Issue a month's due statements one organization at a time (job ``core.billing.run``)."""
+    month = str(params.get("month", ""))
+    with ctx.unit_of_work() as uow:
+        check(uow.actor, "core.statement.generate")
+        with uow.unscoped(reason=f"billing run {month}"):
+            orgs = _due_organizations(uow, month)
+    issued: list[int] = []
+    refused: dict[str, str] = {}
+    for i, org in enumerate(orgs, start=1):
+        if ctx.cancelled():
+            return {"month": month, "statements": issued, "refused": refused, "cancelled": True}
+        try:
+            # one transaction per organization: one refusal does not undo the others' statements
+            with ctx.unit_of_work() as uow:
+                issued.append(generate_statement(uow=uow, organization_id=org, month=month).id)
+        except Conflict as exc:
+            refused[str(org)] = exc.key
+        ctx.progress(100 * i / len(orgs), f"{i}/{len(orgs)}")
+    return {"month": month, "statements": issued, "refused": refused}
 
 
 def list_statements(*, uow: UnitOfWork, actor: Actor | None = None,

@@ -9,10 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from mingyue.core import metering
+from mingyue.core import jobs, metering
 from mingyue.core.access import Actor
+from mingyue.core.jobs import JobOut
 from mingyue.core.metering_models import FreePoolOut, StatementOut, TariffOut, UsageOut
 from mingyue.core.metering_statements import UsageSummary
+from mingyue.core.metering_tou import month_bounds
 from mingyue.web.deps import UoW, require
 
 router = APIRouter(tags=["billing"])
@@ -145,6 +147,15 @@ def run_statements(body: BillingRunIn, uow: UoW,
                    ) -> list[StatementOut]:
     """Issue the month's statement of every organization with usage and none issued yet."""
     return metering.generate_due_statements(uow=uow, actor=actor, month=body.month)
+
+
+@router.post("/statements/run-job", status_code=202, operation_id="billing-queue_billing_run")
+def queue_billing_run(body: BillingRunIn, uow: UoW,
+                      actor: Annotated[Actor, Depends(require("core.statement.generate"))]
+                      ) -> JobOut:
+    """Queue the month's billing run as a background job (progress per organization)."""
+    month_bounds(body.month, uow.settings.timezone)
+    return jobs.enqueue(uow=uow, kind="core.billing.run", params={"month": body.month})
 
 
 @router.get("/statements/{statement_id}", operation_id="billing-get_statement")
