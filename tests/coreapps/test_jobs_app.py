@@ -164,3 +164,23 @@ def test_cli_selftest_wait_with_a_running_runner(settings: Any, cli: Any, tenant
     assert r.exit_code == 0, r.stderr
     out = r.json()
     assert out["status"] == "succeeded" and out["result"]["steps_done"] == 3
+
+
+def test_api_submit_selftest_only(client: Any, tenants: Any, run_jobs: Any) -> None:
+    h = tenants.a.headers()
+    r = client.post("/api/jobs", headers=h, json={"kind": "core.selftest",
+                                                  "params": {"seconds": 0, "steps": 2}})
+    assert r.status_code == 201, r.text
+    job = r.json()
+    assert job["status"] == "queued" and job["organization_id"] == tenants.a.org.id
+    run_jobs()
+    assert client.get(f"/api/jobs/{job['id']}", headers=h).json()["status"] == "succeeded"
+    r = client.post("/api/jobs", headers=h, json={"kind": "appcheck.scan", "params": {}})
+    assert r.status_code == 422 and r.json()["key"] == "core.job.not_submittable"
+    r = client.post("/api/jobs", headers=h, json={"kind": "core.selftest",
+                                                  "params": {"seconds": "soon"}})
+    assert r.status_code == 422 and r.json()["field"] == "params.seconds"
+    r = client.post("/api/jobs", headers=h, json={"kind": "core.selftest",
+                                                  "params": {"steps": 0}})
+    assert r.status_code == 422
+    assert client.post("/api/jobs", headers=h, json={"params": {}}).status_code == 422

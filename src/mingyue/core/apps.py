@@ -85,6 +85,7 @@ jobs = Enabler(
     permissions={
         "core.job.read": ALL,
         "core.job.cancel": ALL,
+        "core.job.submit": ALL,  # only kinds open to direct submission (core.selftest)
     },
     audit_events={
         "core.job.enqueued": "A background job was queued",

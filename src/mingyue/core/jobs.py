@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select, update
 
 from mingyue.core.access import Actor, check
@@ -85,6 +86,24 @@ def enqueue(*, uow: UnitOfWork, kind: str, params: dict[str, Any] | None = None,
     if uow.settings.redis_url:
         push_after_commit(uow.session, uow.settings.redis_url, queue_key_of(uow), job.id)
     return JobOut.model_validate(job)
+
+
+# Kinds a user may queue directly (API, CLI); every other kind is queued by its enabler's service,
+# which checks its own permission and validates its parameters first.
+SUBMITTABLE = frozenset({"core.selftest"})
+
+
+def submit(*, uow: UnitOfWork, actor: Actor, kind: str,
+           params: dict[str, Any] | None = None) -> JobOut:
+    """Queue a job of a kind open to direct submission, for the actor's organization."""
+    check(actor, "core.job.submit")
+    if kind not in SUBMITTABLE:
+        raise InvalidInput("core.job.not_submittable",
+                           f"job kind {kind} is started by its own service, not directly",
+                           field="kind", kind=kind)
+    if kind == "core.selftest":
+        _selftest_params(params or {})
+    return enqueue(uow=uow, kind=kind, params=params)
 
 
 def _load(uow: UnitOfWork, job_id: int) -> Job:
@@ -160,12 +179,32 @@ def request_cancel(*, uow: UnitOfWork, actor: Actor, job_id: int) -> JobOut:
     return JobOut.model_validate(job)
 
 
+class SelftestParams(BaseModel):
+    """Parameters of the ``core.selftest`` job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seconds: float = Field(1.0, ge=0, le=600, description="How long it runs in total.")
+    steps: int = Field(5, ge=1, le=1000, description="Progress steps.")
+    fail: str | None = Field(None, max_length=500, description="Fail at the end with this.")
+    echo: Any = Field(None, description="Returned in the result as given.")
+
+
+def _selftest_params(params: dict[str, Any]) -> SelftestParams:
+    try:
+        return SelftestParams.model_validate(params)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first.get("loc", ())) or "params"
+        raise InvalidInput("core.job.selftest_bad_params",
+                           f"selftest parameter {name}: {first.get('msg')}",
+                           field=f"params.{name}") from exc
+
+
 def selftest(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """Sleep in steps with progress, honour cancellation, and return what was done."""
-    seconds = float(params.get("seconds", 1.0))
-    steps = int(params.get("steps", 5))
-    if not 0 <= seconds <= 600 or not 1 <= steps <= 1000:
-        raise InvalidInput("core.job.selftest_bad_params", "seconds in 0..600, steps in 1..1000")
+    p = _selftest_params(params)
+    seconds, steps = p.seconds, p.steps
     done = 0
     for i in range(steps):
         if ctx.cancelled():
@@ -173,11 +212,11 @@ def selftest(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         time.sleep(seconds / steps)
         done = i + 1
         ctx.progress(round(100 * done / steps), f"step {done}/{steps}")
-    if params.get("fail"):
-        raise RuntimeError(str(params.get("fail")))
-    return {"steps_done": done, "seconds": seconds, "echo": params.get("echo")}
+    if p.fail:
+        raise RuntimeError(p.fail)
+    return {"steps_done": done, "seconds": seconds, "echo": p.echo}
 
 
-__all__ = ["FINISHED", "STATUSES", "EmbeddedRunner", "Job", "JobCancelled", "JobContext", "JobOut",
+__all__ = ["FINISHED", "STATUSES", "SUBMITTABLE", "SelftestParams", "EmbeddedRunner", "Job", "JobCancelled", "JobContext", "JobOut",
            "enqueue", "get_job", "kinds", "list_jobs", "reap", "register_kind", "request_cancel",
-           "run_job", "run_job_now", "run_pending", "selftest"]
+           "run_job", "run_job_now", "run_pending", "selftest", "submit"]

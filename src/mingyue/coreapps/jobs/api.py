@@ -1,10 +1,11 @@
-"""API: background jobs — list, show, cancel."""
+"""API: background jobs — list, show, cancel, and queue a self-test."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field
 
 from mingyue.core import jobs
 from mingyue.core.access import Actor
@@ -26,6 +27,20 @@ def list_jobs(uow: UoW, actor: Annotated[Actor, Depends(require("core.job.read")
     """List the jobs the caller may see, newest first."""
     return jobs.list_jobs(uow=uow, actor=actor, status=status, kind=kind, limit=limit,
                           offset=offset)
+
+
+class JobIn(BaseModel):
+    """A job to queue: a kind open to direct submission and its parameters."""
+
+    kind: str = Field(max_length=120, pattern=r"^[a-z0-9_.]+$", examples=["core.selftest"])
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+@router.post("/jobs", operation_id="jobs-submit", status_code=201)
+def submit_job(body: JobIn, uow: UoW,
+               actor: Annotated[Actor, Depends(require("core.job.submit"))]) -> jobs.JobOut:
+    """Queue a job of a directly submittable kind (core.selftest); others come from services."""
+    return jobs.submit(uow=uow, actor=actor, kind=body.kind, params=body.params)
 
 
 @router.get("/jobs/{job_id}", operation_id="jobs-get")

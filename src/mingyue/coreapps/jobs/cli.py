@@ -74,7 +74,7 @@ def selftest(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut
     """Queue a self-test job (sleeps with progress; cancellable)."""
     with run_cli():
         with cli_uow(data_dir, as_user, require_user=True) as uow:
-            out = jobs.enqueue(uow=uow, kind="core.selftest",
+            out = jobs.submit(uow=uow, actor=uow.actor, kind="core.selftest",
                                params={"seconds": seconds, "steps": steps})
         if wait:
             out = follow(out.id, data_dir=data_dir, as_user=as_user, timeout=seconds + 600,
