@@ -76,6 +76,13 @@ def test_console_page_shows_progress_and_polls(settings: Any, client: Any, tenan
         assert jobs.get_job(uow=uow, actor=member, job_id=job.id).status == "cancelled"
     page = client.get("/jobs")
     assert 'hx-trigger="every 2s"' not in page.text  # nothing active: no polling
+    r = client.post("/jobs/selftest", data={"seconds": "1", "csrf_token": token},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    with unit_of_work(member, settings) as uow:
+        newest = jobs.list_jobs(uow=uow, actor=member, limit=1)[0]
+    assert newest.kind == "core.selftest" and newest.params == {"seconds": 1.0, "steps": 20}
+    assert client.post("/jobs/selftest", data={"seconds": "1"}).status_code == 403
 
 
 def test_cli_list_show_cancel(settings: Any, cli: Any, tenants: Any, actor_of: Any) -> None:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mingyue.core import jobs
@@ -34,7 +34,8 @@ def _listing(request: Request, actor: Actor, status: str | None) -> dict[str, An
         rows = jobs.list_jobs(uow=uow, actor=actor, status=status, limit=100)
     active = any(not r.finished for r in rows)
     return {"rows": rows, "status": status, "statuses": jobs.STATUSES, "active": active,
-            "can_cancel": can(actor, "core.job.cancel"), "fmt_time": _clock(request)}
+            "can_cancel": can(actor, "core.job.cancel"), "fmt_time": _clock(request),
+            "can_submit": can(actor, "core.job.submit")}
 
 
 @router.get("/jobs", response_class=HTMLResponse)
@@ -47,6 +48,16 @@ def jobs_page(request: Request, actor: ConsoleActor, status: str | None = None) 
 def jobs_table(request: Request, actor: ConsoleActor, status: str | None = None) -> Response:
     """Answer the table fragment that htmx polls while jobs are active."""
     return render(request, "jobs/_table.html", _listing(request, actor, status))
+
+
+@router.post("/jobs/selftest", dependencies=[Depends(csrf_protect)])
+def start_selftest(request: Request, actor: ConsoleActor,
+                   seconds: Annotated[float, Form(ge=0, le=600)] = 10.0) -> Response:
+    """Queue a self-test job (a live progress bar to watch) and show the list."""
+    with unit_of_work(actor, request.app.state.settings) as uow:
+        jobs.submit(uow=uow, actor=actor, kind="core.selftest",
+                    params={"seconds": seconds, "steps": 20})
+    return RedirectResponse("/jobs", status_code=303)
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
