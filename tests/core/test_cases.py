@@ -204,6 +204,11 @@ def test_hook_runs_in_same_unit_of_work(world: World, tiny: CaseKind) -> None:
         ok = cases.open_case(uow=uow, kind=tiny.name, title="ok", organization_id=world.orgs["A"])
         bad = cases.open_case(uow=uow, kind=tiny.name, title="bad",
                               organization_id=world.orgs["A"], data={"fail": True})
+    # A kind that is not declared manual is opened by services only, not by people directly.
+    with pytest.raises(InvalidInput) as err, world.uow_as(world.actors["a_member"]) as uow:
+        cases.open_case(uow=uow, kind=tiny.name, title="by hand",
+                        organization_id=world.orgs["A"], manual=True)
+    assert err.value.key == "core.case.not_manual"
     with world.uow_as(world.actors["a_member"]) as uow:
         out = cases.transition(uow=uow, case_id=ok.id, name="finish")
     assert out.data == {"hooked": True} and out.state == "done"

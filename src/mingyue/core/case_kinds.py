@@ -57,6 +57,9 @@ class CaseKind:
     initial: str
     transitions: Sequence[Transition]
     hooks: Mapping[str, str] = field(default_factory=dict)
+    # Whether people may open such a case directly (API, console, CLI); an enabler's kinds are
+    # usually opened by its service, with the data the workflow relies on.
+    manual: bool = False
 
     def __post_init__(self) -> None:
         if self.initial not in self.states:
@@ -100,6 +103,7 @@ class CaseKind:
         """Return the workflow as plain data (API, docs)."""
         return {
             "name": self.name, "title": dict(self.title), "initial": self.initial,
+            "manual": self.manual,
             "states": {k: {"title": dict(s.title), "sla_hours": s.sla_hours, "terminal": s.terminal}
                        for k, s in self.states.items()},
             "transitions": [{"name": t.name, "source": list(t.source), "target": t.target,
@@ -210,6 +214,7 @@ GENERAL = CaseKind(
         "withdrawn": State({"zh": "已撤回", "en": "Withdrawn"}, terminal=True),
     },
     initial="submitted",
+    manual=True,
     transitions=[
         Transition("start_review", ("submitted", "resubmitted"), "in_review", _REVIEWERS,
                    {"zh": "受理审核", "en": "Start review"}),

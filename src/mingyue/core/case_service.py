@@ -88,8 +88,12 @@ def _clean_comment(comment: str | None, *, required: bool) -> str | None:
 
 def open_case(*, uow: UnitOfWork, kind: str, title: str, organization_id: int,
               subject: str | None = None, data: dict[str, Any] | None = None,
-              assignee_org_id: int | None = None, actor: Actor | None = None) -> CaseOut:
-    """Open a case of a registered kind for the organization, in the kind's initial state."""
+              assignee_org_id: int | None = None, actor: Actor | None = None,
+              manual: bool = False) -> CaseOut:
+    """Open a case of a registered kind for the organization, in the kind's initial state.
+
+    ``manual=True`` (the API, console and CLI) admits only kinds declared ``manual``.
+    """
     actor = _actor(uow, actor)
     target = SimpleNamespace(organization_id=organization_id)
     check(actor, "core.case.create", target)
@@ -98,6 +102,9 @@ def open_case(*, uow: UnitOfWork, kind: str, title: str, organization_id: int,
         raise Forbidden("core.case.foreign_org", "only oversight roles open cases for another "
                         "organization")
     ck: CaseKind = kind_of(kind)
+    if manual and not ck.manual:
+        raise InvalidInput("core.case.not_manual", f"{kind} cases are opened by their service",
+                           field="kind", kind=kind)
     check_id(organization_id, field="organization_id")
     check_id(assignee_org_id, field="assignee_org_id")
     title = clean_text(title, field="title", max_len=200, required=True,

@@ -69,6 +69,7 @@ class KindOut(BaseModel):
     name: str
     title: dict[str, str]
     initial: str
+    manual: bool
     states: dict[str, Any]
     transitions: list[dict[str, Any]]
 
@@ -111,7 +112,7 @@ def open_case(body: CaseIn, uow: UoW,
                            field="organization_id")
     return cases.open_case(uow=uow, actor=actor, kind=body.kind, title=body.title,
                            organization_id=org_id, subject=body.subject, data=body.data,
-                           assignee_org_id=body.assignee_org_id)
+                           assignee_org_id=body.assignee_org_id, manual=True)
 
 
 @router.get("/kinds", operation_id="cases-kinds")

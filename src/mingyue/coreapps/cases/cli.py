@@ -84,7 +84,8 @@ def open_(title: Annotated[str, typer.Option(help="Title of the case.")],
             raise InvalidInput("core.invalid_input", "--data must be a JSON object", field="data")
         org = organization if organization is not None else uow.actor.organization_id
         out = cases.open_case(uow=uow, kind=kind, title=title, organization_id=org,
-                              subject=subject, data=extra, assignee_org_id=assignee_org)
+                              subject=subject, data=extra, assignee_org_id=assignee_org,
+                              manual=True)
     emit(out, json_out)
 
 

@@ -84,9 +84,13 @@ def case_list(request: Request, actor: ConsoleActor, state: str | None = None,
                                 limit=200)
         names = _org_names(uow, {c.organization_id for c in rows})
     kinds = [cases.kind_of(n) for n in cases.kind_names()]
-    states = sorted({s for k in kinds for s in k.states})
+    state_titles: dict[str, dict[str, str]] = {}
+    for k in kinds:
+        for name, st in k.states.items():
+            state_titles.setdefault(name, dict(st.title))
     return render(request, "cases/list.html", {
-        **_helpers(request), "rows": rows, "kinds": kinds, "states": states, "org_names": names,
+        **_helpers(request), "rows": rows, "kinds": kinds, "states": sorted(state_titles.items()),
+        "manual_kinds": [k for k in kinds if k.manual], "org_names": names,
         "f": {"state": state or "", "kind": kind or "", "overdue": overdue,
               "open_only": open_only},
         "can_create": can(actor, "core.case.create") and actor.organization_id is not None})
@@ -102,7 +106,8 @@ def case_open(request: Request, actor: ConsoleActor,
         raise InvalidInput("core.case.org_required", "no organization", field="organization_id")
     with _uow(request, actor) as uow:
         out = cases.open_case(uow=uow, kind=kind, title=title,
-                              organization_id=actor.organization_id, subject=subject or None)
+                              organization_id=actor.organization_id, subject=subject or None,
+                              manual=True)
     return RedirectResponse(f"/cases/{out.id}", status_code=303)
 
 
