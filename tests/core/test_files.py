@@ -105,6 +105,9 @@ def test_store_needs_an_organization_and_a_sane_purpose(settings: Settings,
         files.store(uow=uow, data=b"x", filename="x")
     with pytest.raises(InvalidInput), unit_of_work(a, settings) as uow:
         files.store(uow=uow, data=b"x", filename="x", purpose="../etc")
+    for bad_org in (999_999, 2**70):
+        with pytest.raises(InvalidInput), unit_of_work(SYSTEM, settings) as uow:
+            files.store(uow=uow, data=b"x", filename="x", organization_id=bad_org)
     with pytest.raises(Forbidden), unit_of_work(a, settings) as uow:
         files.store(uow=uow, data=b"x", filename="x", organization_id=b.organization_id)
     assert not any((settings.data_dir / "files").glob("??/*"))  # refused before writing

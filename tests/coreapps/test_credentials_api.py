@@ -152,3 +152,27 @@ def test_console_pages_verify_and_revoke(settings: Settings, tenants: Tenants,
     r = client.post(f"/credentials/{uid}/revoke", data={"reason": "型号撤回",
                                                          "csrf_token": csrf})
     assert r.status_code == 200 and "型号撤回" in r.text and 'id="revoke-btn"' not in r.text
+
+
+def test_issue_by_hand_needs_the_permission(settings: Settings, tenants: Tenants,
+                                            client: Any) -> None:
+    body = {"type": "TerminalCertificate", "subject": {"model": "MY-02"},
+            "organization_id": tenants.a.org.id, "valid_days": 30,
+            "name": {"zh": "终端认证证书", "en": "Terminal certificate"}}
+    for who in (tenants.a.headers(), tenants.a.headers(admin=True), tenants.b.headers()):
+        assert client.post("/api/credentials", json=body, headers=who).status_code == 403
+    r = client.post("/api/credentials", json=body, headers=tenants.regulator.headers())
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert out["organization_id"] == tenants.a.org.id and out["issued_by"].startswith("user:")
+    assert out["credential"]["name"][0] == {"@value": "终端认证证书", "@language": "zh"}
+    r = client.post("/api/credentials/verify", json=out["credential"], headers=tenants.a.headers())
+    assert r.json()["ok"] is True
+    assert [c["id"] for c in client.get("/api/credentials", headers=tenants.a.headers()).json()] \
+        == [out["id"]]
+    r = client.post("/api/credentials", json={**body, "organization_id": 999_999},
+                    headers=tenants.regulator.headers())
+    assert r.status_code == 422 and r.json()["key"] == "core.credential.bad_organization"
+    r = client.post("/api/credentials", json={**body, "subject": {}},
+                    headers=tenants.regulator.headers())
+    assert r.status_code == 422

@@ -108,3 +108,18 @@ def test_revoke_then_verify_fails_online_and_offline(settings: Settings, tenants
     assert r.exit_code == 2 and "core.credential.no_key" in r.stderr
     assert not (elsewhere / "keys" / "platform_ed25519.pem").exists()
     assert not (elsewhere / "mingyue.sqlite3").exists()
+
+
+def test_issue_by_hand(settings: Settings, tenants: Tenants, cli: Cli, tmp_path: Path) -> None:
+    subject = tmp_path / "subject.json"
+    subject.write_text(json.dumps({"model": "MY-03", "result": "pass"}), encoding="utf-8")
+    args = ("credential", "issue", "--type", "TerminalCertificate", "--subject", str(subject),
+            "--org", str(tenants.a.org.id))
+    r = cli(*args, "--as", tenants.a.admin.username)
+    assert r.exit_code == 1 and "core.forbidden" in r.stderr
+    out = tmp_path / "vc.json"
+    r = cli(*args, "--valid-days", "90", "--as", tenants.regulator.member.username, "-o", str(out))
+    assert r.exit_code == 0, r.stderr
+    vc = json.loads(out.read_text(encoding="utf-8"))
+    assert vc["credentialSubject"] == {"model": "MY-03", "result": "pass"} and "validUntil" in vc
+    assert cli("credential", "verify", str(out)).exit_code == 0

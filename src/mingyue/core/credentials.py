@@ -31,6 +31,7 @@ from mingyue.core.config import Settings
 from mingyue.core.dataintegrity import add_proof, did_of, format_time, verify_proof
 from mingyue.core.db import Base, TenantMixin, system_session, utcnow
 from mingyue.core.errors import Conflict, InvalidInput, NotFound
+from mingyue.core.identity import Organization
 from mingyue.core.jcs import MAX_SAFE_INTEGER, canonicalize, did_key_from_public
 from mingyue.core.uow import UnitOfWork
 
@@ -174,6 +175,9 @@ def issue(*, uow: UnitOfWork, type: str, subject: Mapping[str, Any], organizatio
     if valid_days is not None and valid_days <= 0:
         raise InvalidInput("core.credential.bad_validity", "valid_days must be positive",
                            field="valid_days")
+    if not 0 < organization_id < 2**31 or uow.session.get(Organization, organization_id) is None:
+        raise InvalidInput("core.credential.bad_organization", "no such organization",
+                           field="organization_id")
     cid = str(uuid.uuid4())
     now = utcnow().replace(microsecond=0)
     key = keys.signing_key(uow.settings)
@@ -307,7 +311,7 @@ def list_credentials(*, uow: UnitOfWork, actor: Actor, type: str | None = None,
         q = q.where(Credential.type == type)
     if revoked is not None:
         q = q.where(Credential.revoked.is_(revoked))
-    q = q.limit(max(1, min(limit, 1000))).offset(max(0, offset))
+    q = q.limit(max(1, min(limit, 1000))).offset(max(0, min(offset, 10**9)))
     return [_out(r) for r in uow.session.scalars(q)]
 
 

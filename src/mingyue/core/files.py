@@ -33,6 +33,7 @@ from mingyue.core.archives import (
 from mingyue.core.config import ensure_data_dir
 from mingyue.core.db import Base, TenantMixin, utcnow
 from mingyue.core.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from mingyue.core.identity import Organization
 from mingyue.core.sniff import sniff
 from mingyue.core.uow import UnitOfWork
 
@@ -107,7 +108,7 @@ def store(*, uow: UnitOfWork, data: bytes | BinaryIO, filename: str | None,
     actor = uow.actor
     check(actor, "core.file.upload")
     org = organization_id if organization_id is not None else actor.organization_id
-    if org is None:
+    if org is None or not 0 < org < 2**31 or uow.session.get(Organization, org) is None:
         raise InvalidInput("core.file.no_organization", "a file belongs to an organization",
                            field="organization_id")
     if not scope_for(actor).allows(org):
@@ -159,6 +160,8 @@ def store(*, uow: UnitOfWork, data: bytes | BinaryIO, filename: str | None,
 
 
 def _load(uow: UnitOfWork, file_id: int) -> StoredFileRow:
+    if not 0 < file_id < 2**63:
+        raise NotFound("core.file.not_found", "no such file")
     row = uow.session.scalars(select(StoredFileRow).where(StoredFileRow.id == file_id)).first()
     if row is None:
         raise NotFound("core.file.not_found", "no such file")

@@ -20,6 +20,17 @@ CredentialId = Annotated[str, Path(description="The credential's UUID or its urn
                                    max_length=60)]
 
 
+class IssueIn(BaseModel):
+    """A credential to sign: its type, subject, the subject's organization, validity."""
+
+    type: str = Field(min_length=1, max_length=80, examples=["TerminalCertificate"])
+    subject: dict[str, Any] = Field(min_length=1)
+    organization_id: int = Field(ge=1, le=2**31 - 1)
+    valid_days: int | None = Field(None, ge=1, le=36500)
+    name: str | dict[str, str] | None = None
+    description: str | dict[str, str] | None = None
+
+
 class RevokeIn(BaseModel):
     """Why a credential is revoked."""
 
@@ -58,10 +69,19 @@ def list_credentials(uow: UoW, actor: Annotated[Actor, Depends(require("core.cre
                      type: Annotated[str | None, Query(max_length=80)] = None,
                      revoked: bool | None = None,
                      limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                     offset: Annotated[int, Query(ge=0)] = 0) -> list[CredentialOut]:
+                     offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> list[CredentialOut]:
     """List the credentials the caller may see, newest first."""
     return credentials.list_credentials(uow=uow, actor=actor, type=type, revoked=revoked,
                                         limit=limit, offset=offset)
+
+
+@router.post("/credentials", operation_id="credentials-issue", status_code=201)
+def issue_credential(body: IssueIn, uow: UoW,
+                     actor: Annotated[Actor, Depends(require("core.credential.issue"))]
+                     ) -> CredentialOut:
+    """Sign and store a credential (certificates issued by hand by a reviewer or regulator)."""
+    vc = credentials.issue(uow=uow, **body.model_dump())
+    return credentials.get_credential(uow=uow, actor=actor, credential_id=vc["id"])
 
 
 @router.post("/credentials/verify", operation_id="credentials-verify")
@@ -119,7 +139,7 @@ def upload_file(uow: UoW, actor: Annotated[Actor, Depends(require("core.file.upl
 
 
 @router.get("/files/{file_id}", operation_id="credentials-get_file")
-def get_file(file_id: int, uow: UoW, actor: Annotated[Actor, Depends(require("core.file.read"))]
+def get_file(file_id: Annotated[int, Path(ge=1, le=2**63 - 1)], uow: UoW, actor: Annotated[Actor, Depends(require("core.file.read"))]
              ) -> FileOut:
     """Return a stored file's metadata."""
     return FileOut(**files.get_file(uow=uow, actor=actor, file_id=file_id)

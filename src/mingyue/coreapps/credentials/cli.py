@@ -1,4 +1,4 @@
-"""CLI: ``mingyue credential verify|show|list|revoke|revocation-list`` (verify works offline)."""
+"""CLI: ``mingyue credential verify|issue|show|list|revoke|revocation-list`` (verify offline)."""
 
 from __future__ import annotations
 
@@ -86,6 +86,29 @@ def verify(file: Path, public_key: PublicKeyOpt = None, revocation_list: Revocat
                      f"revocation checked: {source}\n")
     if not result.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def issue(type: Annotated[str, typer.Option("--type", help="Credential type, e.g. "
+                                            "TerminalCertificate.")],
+          subject: Annotated[Path, typer.Option("--subject", help="JSON file of the subject.")],
+          organization_id: Annotated[int, typer.Option("--org", help="Subject organization id.")],
+          valid_days: Annotated[int | None, typer.Option("--valid-days", min=1)] = None,
+          data_dir: DataDir = None, as_user: AsUser = None, output: OutputOpt = None) -> None:
+    """Sign a credential by hand (reviewers, regulators, platform admins); print it."""
+    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
+        check(uow.actor, "core.credential.issue")
+        body = _read_json(subject)
+        if not isinstance(body, dict):
+            raise InvalidInput("core.credential.bad_subject", "the subject must be a JSON object",
+                               field="--subject")
+        vc = credentials.issue(uow=uow, type=type, subject=body, organization_id=organization_id,
+                               valid_days=valid_days)
+    text = json.dumps(vc, ensure_ascii=False, indent=2)
+    if output is not None:
+        output.write_text(text + "\n", encoding="utf-8")
+    else:
+        sys.stdout.write(text + "\n")
 
 
 @app.command()
