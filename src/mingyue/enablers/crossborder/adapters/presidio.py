@@ -138,6 +138,6 @@ def build_analyzer(mode: str = "patterns", detector: PiiDetector | None = None) 
     else:
         raise ValueError(f"unknown mode {mode!r}; one of patterns, delegate")
     nlp_engine = SpacyNlpEngine(models=[{"lang_code": "zh", "model_name": "blank:zh"}])
-    nlp_engine.nlp = {"zh": spacy.blank("zh")}  # in memory: nothing to download
+    nlp_engine.nlp = {"zh": spacy.blank("zh")}  # type: ignore[assignment]  # in memory: no download
     registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["zh"])
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["zh"])

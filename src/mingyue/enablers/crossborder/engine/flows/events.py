@@ -77,11 +77,11 @@ def _split_target(target: str, method: str) -> tuple[str | None, int | None, str
             return host.lower() or None, int(port), path
     parts = urlsplit(target)
     try:
-        port = parts.port
+        port_num = parts.port
     except ValueError:
-        port = None
-    path = parts.path + ("?" + parts.query if parts.query else "")
-    return (parts.hostname or None), port, path
+        port_num = None
+    full = parts.path + ("?" + parts.query if parts.query else "")
+    return (parts.hostname or None), port_num, full
 
 
 class _TimeCache:

@@ -272,6 +272,7 @@ class FlowMonitor:
         transfer = self.index.match(ev.host, ev.ip)
         endpoint = ev.host or ev.ip or "?"
         year = self._year(ev.ts)
+        country: str | None
         if transfer is not None:
             recipient, country, declared = transfer.recipient, transfer.country, 1
         else:
@@ -288,7 +289,7 @@ class FlowMonitor:
         else:
             obs[0] += 1
             obs[1] += ev.bytes_out
-        texts = []
+        texts: list[str] = []
         target = ev.target
         if target:
             q = target.find("?")
