@@ -8,6 +8,7 @@ holds), ``<prefix>:worker:<worker>`` (a key with a TTL; absent means the worker 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -139,8 +140,14 @@ class RedisWorker:
                     except Exception:
                         log.exception("worker %s: reaper failed", self.worker_id)
                     next_reap = time.monotonic() + reap_every
-                raw = self.redis.blmove(queue_key(self.settings), self.processing_key,
-                                        self.poll_timeout_s, "RIGHT", "LEFT")
+                try:
+                    raw = self.redis.blmove(queue_key(self.settings), self.processing_key,
+                                            self.poll_timeout_s, "RIGHT", "LEFT")
+                except redis.RedisError:
+                    # Redis restarting or unreachable: wait and retry rather than exit.
+                    log.warning("worker %s: Redis unavailable", self.worker_id, exc_info=True)
+                    self.stop_event.wait(2)
+                    continue
                 if raw is None:
                     if until_empty:
                         break
@@ -153,11 +160,13 @@ class RedisWorker:
                     # A bad entry is dropped; a claimed job left running is the reaper's.
                     log.exception("worker %s: queue entry %r failed", self.worker_id, raw)
                 finally:
-                    self.redis.lrem(self.processing_key, 1, str(raw))
+                    with contextlib.suppress(redis.RedisError):
+                        self.redis.lrem(self.processing_key, 1, str(raw))
         finally:
             self.stop_event.set()
             keeper.join(1)
-            self.redis.delete(self.alive_key)
+            with contextlib.suppress(redis.RedisError):
+                self.redis.delete(self.alive_key)
         return self.processed
 
     def stop(self) -> None:
