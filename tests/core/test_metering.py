@@ -454,3 +454,55 @@ def test_billing_job_reports_refusals_and_stops_when_cancelled(world: World) -> 
     out = run_billing_job(_FakeJob(world), {"month": "2025-05"})  # type: ignore[arg-type]
     assert out["refused"] == {str(world.org_b): "core.billing.mixed_currency"}
     assert len(out["statements"]) == 1
+
+
+def test_check_cap_before_work(world: World) -> None:
+    with unit(world, world.member_a) as uow:  # no pool yet: nothing caps
+        assert metering.check_cap(uow=uow, organization_id=world.org_a, meter=M,
+                                  quantity=Decimal(10**6), month="2026-05").cap is None
+    with unit(world, world.admin) as uow:
+        metering.set_free_pool(uow=uow, organization_id=world.org_a, meter=M, month="2026-05",
+                               granted=Decimal(1), cap=Decimal(10))
+    with unit(world, world.member_a) as uow:
+        assert metering.check_cap(uow=uow, organization_id=world.org_a, meter=M, quantity=10,
+                                  month="2026-05").remaining == 1
+        with pytest.raises(QuotaExceeded):
+            metering.check_cap(uow=uow, organization_id=world.org_a, meter=M, quantity=11,
+                               month="2026-05")
+        assert metering.check_cap(uow=uow, organization_id=world.org_a, meter=M,
+                                  quantity=0).recorded == 0  # this month
+    with pytest.raises(NotFound), unit(world, world.member_b) as uow:
+        metering.check_cap(uow=uow, organization_id=world.org_a, meter=M, quantity=1,
+                           month="2026-05")
+
+
+def test_concurrent_usage_shares_one_pool_exactly(world: World) -> None:
+    import threading
+
+    with unit(world, world.admin) as uow:
+        metering.set_pool_default(uow=uow, meter=M, granted=Decimal(5), sme_only=False)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            with unit(world, world.member_b) as uow:
+                metering.record_usage(uow=uow, organization_id=world.org_b, meter=M,
+                                      quantity=3, unit="call", start=_at(2026, 4, 1),
+                                      end=_at(2026, 4, 2), source="t")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with unit(world, world.member_b) as uow:
+        pool = metering.get_free_pool(uow=uow, organization_id=world.org_b, meter=M,
+                                      month="2026-04")
+        frees = sorted(u.free_quantity for u in metering.list_usage(uow=uow, month="2026-04"))
+    assert (pool.recorded, pool.used) == (12, 5)
+    assert frees == [0, 0, 2, 3]

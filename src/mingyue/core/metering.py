@@ -32,6 +32,7 @@ from mingyue.core.metering_models import (
     canonical,
 )
 from mingyue.core.metering_pools import (
+    check_cap,
     _draw,
     _pool,
     consume_free,
@@ -74,6 +75,7 @@ __all__ = [
     "TariffSpec",
     "UsageOut",
     "UsageRecord",
+    "check_cap",
     "consume_free",
     "create_tariff",
     "generate_due_statements",

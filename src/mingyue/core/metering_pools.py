@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from mingyue.core.access import Actor, check, scope_for
-from mingyue.core.errors import NotFound
+from mingyue.core.errors import NotFound, QuotaExceeded
 from mingyue.core.metering_models import FreePool, FreePoolOut, PoolDefault
 from mingyue.core.metering_registry import ZERO, acting, exact_decimal, meter_unit, month_of
 from mingyue.core.metering_tou import month_bounds
@@ -33,17 +34,29 @@ def _default_granted(uow: UnitOfWork, organization_id: int, meter: str) -> Decim
     return defaults.get(False, ZERO)
 
 
-def _pool(uow: UnitOfWork, organization_id: int, meter: str, month: str) -> FreePool:
-    row = uow.session.scalars(select(FreePool).where(
+def _find(uow: UnitOfWork, organization_id: int, meter: str, month: str) -> FreePool | None:
+    # FOR UPDATE: concurrent usage of one organization and meter draws the pool one at a time
+    return uow.session.scalars(select(FreePool).where(
         FreePool.organization_id == organization_id, FreePool.meter == meter,
         FreePool.month == month).with_for_update()).first()
+
+
+def _pool(uow: UnitOfWork, organization_id: int, meter: str, month: str) -> FreePool:
+    row = _find(uow, organization_id, meter, month)
     if row is not None:
         return row
     row = FreePool(organization_id=organization_id, meter=meter, month=month,
                    granted=_default_granted(uow, organization_id, meter), used=ZERO, cap=None,
                    recorded=ZERO)
-    uow.session.add(row)
-    uow.flush()
+    try:
+        with uow.session.begin_nested():
+            uow.session.add(row)
+    except IntegrityError:
+        # another transaction created the month's pool first: use (and lock) that one
+        existing = _find(uow, organization_id, meter, month)
+        if existing is None:  # pragma: no cover - the unique key was violated by this row
+            raise
+        return existing
     return row
 
 
@@ -106,6 +119,25 @@ def get_free_pool(*, uow: UnitOfWork, actor: Actor | None = None, organization_i
     if row is None:  # not drawn yet: show the default without writing it
         g = _default_granted(uow, organization_id, meter)
         return FreePoolOut(organization_id=organization_id, meter=meter, month=month, granted=g,
+                           used=ZERO, remaining=g, cap=None, recorded=ZERO)
+    return _pool_out(row)
+
+
+def check_cap(*, uow: UnitOfWork, organization_id: int, meter: str, quantity: Decimal | str,
+              month: str | None = None) -> FreePoolOut:
+    """Raise QuotaExceeded unless ``quantity`` more fits under the month's cap; return the pool."""
+    q = exact_decimal(quantity, "quantity")
+    m = _check_month(month or month_of(datetime.now(UTC), uow.settings.timezone))
+    meter_unit(meter)
+    if not scope_for(uow.actor).allows(organization_id):
+        raise NotFound("core.not_found", "organization not found", field="organization_id")
+    row = _find(uow, organization_id, meter, m)
+    if row is not None and row.cap is not None and row.recorded + q > row.cap:
+        raise QuotaExceeded("core.quota.exceeded", f"{meter}: the cap of {row.cap} for {m} "
+                            "would be exceeded", meter=meter, month=m, cap=str(row.cap))
+    if row is None:
+        g = _default_granted(uow, organization_id, meter)
+        return FreePoolOut(organization_id=organization_id, meter=meter, month=m, granted=g,
                            used=ZERO, remaining=g, cap=None, recorded=ZERO)
     return _pool_out(row)
 
