@@ -491,7 +491,7 @@ def test_concurrent_usage_shares_one_pool_exactly(world: World) -> None:
                 metering.record_usage(uow=uow, organization_id=world.org_b, meter=M,
                                       quantity=3, unit="call", start=_at(2026, 4, 1),
                                       end=_at(2026, 4, 2), source="t")
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(4)]

@@ -32,9 +32,9 @@ from mingyue.core.metering_models import (
     canonical,
 )
 from mingyue.core.metering_pools import (
-    check_cap,
     _draw,
     _pool,
+    check_cap,
     consume_free,
     get_free_pool,
     set_free_pool,
