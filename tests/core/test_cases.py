@@ -174,8 +174,7 @@ HOOK_CALLS: list[tuple[int, str]] = []
 def on_done(*, uow: UnitOfWork, case: cases.CaseOut) -> None:
     """Record the call and write to the case's data inside the same unit of work."""
     HOOK_CALLS.append((case.id, case.state))
-    row = cases.load_case(uow, case.id)
-    row.data = {**row.data, "hooked": True}
+    cases.update_data(uow=uow, case_id=case.id, data={"hooked": True})
     if case.data.get("fail"):
         raise Conflict("core.case.bad_state", "hook refused")
 
@@ -305,3 +304,22 @@ def test_check_declared_lists_problems() -> None:
     assert any("declared as 'core.general'" in p for p in problems)
     assert any("does not load" in p for p in problems)
     assert any("is not a CaseKind" in p for p in problems)
+
+
+def test_update_data_merges_and_records(world: World) -> None:
+    c = _open(world, world.uow_as, data={"a": 1, "b": 2})
+    with world.uow_as(world.actors["reviewer"]) as uow:
+        out = cases.update_data(uow=uow, case_id=c.id, data={"b": None, "report_id": 9})
+    assert out.data == {"a": 1, "report_id": 9}
+    with pytest.raises(NotFound), world.uow_as(world.actors["b_admin"]) as uow:
+        cases.update_data(uow=uow, case_id=c.id, data={"x": 1})
+    with pytest.raises(InvalidInput), world.uow_as(world.actors["reviewer"]) as uow:
+        cases.update_data(uow=uow, case_id=c.id, data={"x": "y" * 70000})
+    with world.uow_as(world.actors["a_member"]) as uow:
+        d = cases.get_case(uow=uow, case_id=c.id)
+    assert d.events[-1].kind == "data" and d.events[-1].data == {"keys": ["b", "report_id"]}
+    with world.system() as s:
+        last = s.scalars(select(AuditEntry).where(AuditEntry.subject == f"core_case:{c.id}")
+                         .order_by(AuditEntry.seq.desc())).first()
+        assert last is not None and last.action == "core.case.updated"
+        assert last.payload == {"set": {"b": None, "report_id": 9}}

@@ -268,7 +268,7 @@ def test_every_message_key_is_translated() -> None:
         text = p.read_text(encoding="utf-8")
         keys |= set(re.findall(r't\(\s*"([^"]+\w)"', text))
         keys |= {f"core.cases.event.{k}" for k in ("open", "transition", "comment", "assign",
-                                                   "attach", "escalate")}
+                                                   "attach", "escalate", "data")}
     assert len(keys) > 40
     for locale in ("zh_CN", "en"):
         missing = sorted(k for k in keys if k not in catalogue(locale))

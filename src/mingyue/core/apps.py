@@ -70,6 +70,7 @@ cases = Enabler(
         "core.case.assigned": "A case was assigned",
         "core.case.attached": "A file was attached to a case",
         "core.case.escalated": "An overdue case was escalated (督查)",
+        "core.case.updated": "A case's data was changed by a service or hook",
     },
     case_kinds={"core.general": "mingyue.core.cases:GENERAL"},
     job_kinds={"core.case.escalate": "mingyue.core.case_sla:escalate_job"},

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mingyue.core.db import Base, TenantMixin, utcnow
 
-EVENT_KINDS = ("open", "transition", "comment", "assign", "attach", "escalate")
+EVENT_KINDS = ("open", "transition", "comment", "assign", "attach", "escalate", "data")
 
 
 class Case(TenantMixin, Base):
@@ -42,7 +42,7 @@ class Case(TenantMixin, Base):
 
 
 class CaseEvent(TenantMixin, Base):
-    """One line of a case's history (open, transition, comment, assign, attach, escalate)."""
+    """One line of a case's history (see ``EVENT_KINDS``)."""
 
     __tablename__ = "core_case_event"
 

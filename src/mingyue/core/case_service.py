@@ -198,6 +198,25 @@ def _claim(uow: UnitOfWork, case: Case, actor: Actor, t: datetime) -> bool:
     return True
 
 
+def update_data(*, uow: UnitOfWork, case_id: int, data: dict[str, Any],
+                actor: Actor | None = None) -> CaseOut:
+    """Merge keys into a case's data (a ``None`` value removes the key); record it."""
+    actor = _actor(uow, actor)
+    case = load_case(uow, case_id)
+    check(actor, "core.case.act", case)
+    changes = check_data(data)
+    if not changes:
+        return CaseOut.model_validate(case)
+    merged = {**(case.data or {}), **changes}
+    merged = check_data({k: v for k, v in merged.items() if v is not None})
+    case.data = merged
+    _event(uow, case, actor, "data", from_state=case.state, data={"keys": sorted(changes)})
+    uow.flush()
+    uow.audit("core.case.updated", subject_of(case.id), {"set": changes},
+              organization_id=case.organization_id)
+    return CaseOut.model_validate(case)
+
+
 def comment(*, uow: UnitOfWork, case_id: int, text: str,
             actor: Actor | None = None) -> CaseEventOut:
     """Add a comment to a case's history."""

@@ -41,6 +41,7 @@ from mingyue.core.case_service import (
     load_case,
     open_case,
     transition,
+    update_data,
     upload_attachment,
 )
 from mingyue.core.case_sla import (
@@ -58,5 +59,6 @@ __all__ = [
     "comment",
     "effective_roles", "escalate_overdue", "escalation_level", "find_overdue", "get_case",
     "kind_names", "kind_of", "list_cases", "load_case", "open_case", "percentile",
-    "register_case_kind", "transition", "unregister_case_kind", "upload_attachment",
+    "register_case_kind", "transition", "unregister_case_kind", "update_data",
+    "upload_attachment",
 ]
