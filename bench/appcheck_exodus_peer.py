@@ -20,8 +20,8 @@ def main(argv: list[str]) -> int:
     args = [a for a in argv if a != "--classes"]
     sig_path, apks = args[0], args[1:]
     logging.disable(logging.CRITICAL)
-    from exodus_core.analysis.static_analysis import StaticAnalysis  # noqa: PLC0415
-    from loguru import logger  # noqa: PLC0415
+    from exodus_core.analysis.static_analysis import StaticAnalysis
+    from loguru import logger
 
     logger.remove()  # exodus-core installs an INFO handler at import; keep stdout JSON-only
     with open(sig_path, encoding="utf-8") as fh:
@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int:
             out["package"] = sa.get_package()
             if dump_classes:
                 out["classes"] = sorted(sa.get_embedded_classes())
-        except BaseException as exc:  # the peer may crash or sys.exit on bad input
+        except BaseException as exc:  # noqa: BLE001 - the peer may crash or sys.exit on bad input
             out["error"] = f"{type(exc).__name__}: {exc}"[:300]
         out["seconds"] = time.perf_counter() - t0
         out["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

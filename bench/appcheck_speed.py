@@ -27,7 +27,12 @@ SIGS = REPO.parent / "shared" / "data" / "appcheck" / "exodus_trackers.json"
 
 
 def run_mingyue(apks: list[Path]) -> dict[str, dict]:
-    from mingyue.enablers.appcheck.engine import AppcheckError, analyze_apk, load_catalogue, load_rulesets
+    from mingyue.enablers.appcheck.engine import (
+        AppcheckError,
+        analyze_apk,
+        load_catalogue,
+        load_rulesets,
+    )
 
     load_catalogue(), load_rulesets()
     analyze_apk(apks[-1]) if apks else None  # start the parser zygote (like exodus' imports)
@@ -36,8 +41,10 @@ def run_mingyue(apks: list[Path]) -> dict[str, dict]:
         t0 = time.perf_counter()
         try:
             rep = analyze_apk(apk)
-            res = {"trackers": sorted(t["id"] for t in rep.exodus_trackers),
-                   "rss_kb": rep.worker_maxrss_kb}
+            res = {
+                "trackers": sorted(t["id"] for t in rep.exodus_trackers),
+                "rss_kb": rep.worker_maxrss_kb,
+            }
         except AppcheckError as exc:
             res = {"error": exc.key, "rss_kb": 0}
         res["seconds"] = time.perf_counter() - t0
@@ -49,14 +56,18 @@ def run_mingyue(apks: list[Path]) -> dict[str, dict]:
 def run_exodus(apks: list[Path]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for apk in apks:
-        proc = subprocess.run(  # noqa: S603
-            [str(PEER_PY), str(PEER), str(SIGS), str(apk)], capture_output=True, text=True,
-            timeout=600, check=False,
+        proc = subprocess.run(
+            [str(PEER_PY), str(PEER), str(SIGS), str(apk)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
         )
         line = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "{}"
         d = json.loads(line)
         out[apk.name] = {
-            "trackers": d.get("trackers"), "error": d.get("error"),
+            "trackers": d.get("trackers"),
+            "error": d.get("error"),
             "seconds": d.get("seconds", float("nan")),
             "rss_kb": max(d.get("maxrss_kb", 0), d.get("children_maxrss_kb", 0)),
         }
@@ -64,7 +75,11 @@ def run_exodus(apks: list[Path]) -> dict[str, dict]:
 
 
 def main(argv: list[str]) -> int:
-    apk_dir = Path(argv[0]) if argv and not argv[0].startswith("--") else REPO.parent / "shared" / "data" / "apks"
+    apk_dir = (
+        Path(argv[0])
+        if argv and not argv[0].startswith("--")
+        else REPO.parent / "shared" / "data" / "apks"
+    )
     out_json = Path(argv[argv.index("--json") + 1]) if "--json" in argv else None
     apks = sorted(apk_dir.glob("*.apk"))
     if not apks:
@@ -74,7 +89,9 @@ def main(argv: list[str]) -> int:
     parent_rss = ours.pop("_parent_maxrss_kb")["value"]
     have_peer = PEER_PY.exists()
     peer = run_exodus(apks) if have_peer else {}
-    print(f"{'apk':48} {'MB':>5} {'mingyue s':>9} {'RSS MB':>6} {'exodus s':>8} {'RSS MB':>6} {'x':>6} same")
+    print(
+        f"{'apk':48} {'MB':>5} {'mingyue s':>9} {'RSS MB':>6} {'exodus s':>8} {'RSS MB':>6} {'x':>6} same"
+    )
     rows = []
     for apk in apks:
         o, p = ours[apk.name], peer.get(apk.name, {})
@@ -82,28 +99,41 @@ def main(argv: list[str]) -> int:
         both = "error" not in o and p and not p.get("error")
         ratio = p["seconds"] / o["seconds"] if both and o["seconds"] > 0 else float("nan")
         same = (o.get("trackers") == p.get("trackers")) if both else None
-        rows.append({"apk": apk.name, "mb": size, "ours": o, "exodus": p, "ratio": ratio, "same": same})
-        print(f"{apk.name[:48]:48} {size:5.2f} {o['seconds']:9.3f} {o['rss_kb'] / 1024:6.0f} "
-              f"{p.get('seconds', float('nan')):8.3f} {p.get('rss_kb', 0) / 1024:6.0f} {ratio:6.1f} "
-              f"{'' if same is None else same}{'' if 'error' not in o else ' ours:' + o['error']}"
-              f"{' exodus:' + p['error'][:30] if p.get('error') else ''}")
+        rows.append(
+            {"apk": apk.name, "mb": size, "ours": o, "exodus": p, "ratio": ratio, "same": same}
+        )
+        print(
+            f"{apk.name[:48]:48} {size:5.2f} {o['seconds']:9.3f} {o['rss_kb'] / 1024:6.0f} "
+            f"{p.get('seconds', float('nan')):8.3f} {p.get('rss_kb', 0) / 1024:6.0f} {ratio:6.1f} "
+            f"{'' if same is None else same}{'' if 'error' not in o else ' ours:' + o['error']}"
+            f"{' exodus:' + p['error'][:30] if p.get('error') else ''}"
+        )
     both = [r for r in rows if r["same"] is not None]
     if both:
         t_ours = sum(r["ours"]["seconds"] for r in both)
         t_exo = sum(r["exodus"]["seconds"] for r in both)
         big = [r for r in both if r["mb"] >= 0.5]
-        print(f"\nAPKs compared: {len(both)}; identical εxodus tracker sets: "
-              f"{sum(1 for r in both if r['same'])}/{len(both)}")
-        print(f"total seconds: mingyue {t_ours:.2f}  exodus-core {t_exo:.2f}  ratio {t_exo / t_ours:.2f}x")
-        print(f"median per-APK ratio: {statistics.median(r['ratio'] for r in both):.2f}x; "
-              f"APKs >= 0.5 MB: {statistics.median(r['ratio'] for r in big):.2f}x median, "
-              f"{sum(r['exodus']['seconds'] for r in big) / sum(r['ours']['seconds'] for r in big):.2f}x total"
-              if big else "")
+        print(
+            f"\nAPKs compared: {len(both)}; identical εxodus tracker sets: "
+            f"{sum(1 for r in both if r['same'])}/{len(both)}"
+        )
+        print(
+            f"total seconds: mingyue {t_ours:.2f}  exodus-core {t_exo:.2f}  ratio {t_exo / t_ours:.2f}x"
+        )
+        print(
+            f"median per-APK ratio: {statistics.median(r['ratio'] for r in both):.2f}x; "
+            f"APKs >= 0.5 MB: {statistics.median(r['ratio'] for r in big):.2f}x median, "
+            f"{sum(r['exodus']['seconds'] for r in big) / sum(r['ours']['seconds'] for r in big):.2f}x total"
+            if big
+            else ""
+        )
     small = [r for r in rows if r["mb"] <= 5 and "error" not in r["ours"]]
-    print(f"peak RSS of the parsing process (APKs <= 5 MB): "
-          f"{max(r['ours']['rss_kb'] for r in small) / 1024:.0f} MB; scanning process: "
-          f"{parent_rss / 1024:.0f} MB; exodus-core peak: "
-          f"{max((r['exodus'].get('rss_kb', 0) for r in rows), default=0) / 1024:.0f} MB")
+    print(
+        f"peak RSS of the parsing process (APKs <= 5 MB): "
+        f"{max(r['ours']['rss_kb'] for r in small) / 1024:.0f} MB; scanning process: "
+        f"{parent_rss / 1024:.0f} MB; exodus-core peak: "
+        f"{max((r['exodus'].get('rss_kb', 0) for r in rows), default=0) / 1024:.0f} MB"
+    )
     if not have_peer:
         print("exodus-core peer venv missing: run scripts/appcheck-peers.sh")
     if out_json:

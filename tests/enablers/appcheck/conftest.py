@@ -29,7 +29,7 @@ def rule_src() -> Path:
 
 
 @pytest.fixture(scope="session")
-def find_apk(apk_dir: Path):  # noqa: ANN201 - returns a lookup function
+def find_apk(apk_dir: Path):
     """Return a function finding a corpus file by name (files may carry a source prefix)."""
 
     def find(stem: str) -> Path:

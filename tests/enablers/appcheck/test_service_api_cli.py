@@ -16,14 +16,23 @@ from mingyue.enablers.appcheck.models import Scan
 
 def _upload(client: Any, tenant: Any, apk: Path, **form: str) -> dict[str, Any]:
     with apk.open("rb") as fh:
-        r = client.post("/api/appcheck/scans", files={"file": (apk.name, fh, "application/zip")},
-                        data=form, headers=tenant.headers())
+        r = client.post(
+            "/api/appcheck/scans",
+            files={"file": (apk.name, fh, "application/zip")},
+            data=form,
+            headers=tenant.headers(),
+        )
     assert r.status_code == 201, r.text
     return r.json()
 
 
 def test_upload_job_report_review_and_signed_credential(
-    client: Any, tenants: Any, run_jobs: Any, find_apk: Any, settings: Any, uow_as: Any,
+    client: Any,
+    tenants: Any,
+    run_jobs: Any,
+    find_apk: Any,
+    settings: Any,
+    uow_as: Any,
     actor_of: Any,
 ) -> None:
     apk = find_apk("jpush__hbuilder-hello")
@@ -50,33 +59,47 @@ def test_upload_job_report_review_and_signed_credential(
         assert subj["apk_sha256"] == s["sha256"] and subj["package"] == "com.jpush.hbuilderdemo"
         assert vc.type == "AppComplianceReport"
         assert credentials.verify(doc).ok
-        usage = uow.session.scalars(select(UsageRecord).where(
-            UsageRecord.meter == "appcheck.scans")).all()
+        usage = uow.session.scalars(
+            select(UsageRecord).where(UsageRecord.meter == "appcheck.scans")
+        ).all()
         assert len(usage) == 1 and usage[0].organization_id == tenants.a.org.id
 
 
-def test_return_needs_comment_and_marks_scan(client: Any, tenants: Any, run_jobs: Any,
-                                             find_apk: Any) -> None:
+def test_return_needs_comment_and_marks_scan(
+    client: Any, tenants: Any, run_jobs: Any, find_apk: Any
+) -> None:
     scan = _upload(client, tenants.a, find_apk("TC-debug"))
     run_jobs()
     s = client.get(f"/api/appcheck/scans/{scan['id']}", headers=tenants.a.headers()).json()
     hr = tenants.operator.headers()
     r = client.post(f"/api/cases/{s['case_id']}/transitions", json={"name": "return"}, headers=hr)
     assert r.status_code == 422
-    r = client.post(f"/api/cases/{s['case_id']}/transitions",
-                    json={"name": "return", "comment": "请补充隐私政策"}, headers=hr)
+    r = client.post(
+        f"/api/cases/{s['case_id']}/transitions",
+        json={"name": "return", "comment": "请补充隐私政策"},
+        headers=hr,
+    )
     assert r.status_code == 200, r.text
     s = client.get(f"/api/appcheck/scans/{scan['id']}", headers=tenants.a.headers()).json()
     assert s["review"] == "returned" and s["credential_id"] is None
     # the submitter cannot accept its own report
-    r = client.post(f"/api/cases/{s['case_id']}/transitions", json={"name": "accept"},
-                    headers=tenants.a.headers())
+    r = client.post(
+        f"/api/cases/{s['case_id']}/transitions",
+        json={"name": "accept"},
+        headers=tenants.a.headers(),
+    )
     assert r.status_code in (403, 409)
 
 
-def test_bad_apk_fails_cleanly_with_usage(client: Any, tenants: Any, run_jobs: Any,
-                                          tmp_path: Path, settings: Any, uow_as: Any,
-                                          actor_of: Any) -> None:
+def test_bad_apk_fails_cleanly_with_usage(
+    client: Any,
+    tenants: Any,
+    run_jobs: Any,
+    tmp_path: Path,
+    settings: Any,
+    uow_as: Any,
+    actor_of: Any,
+) -> None:
     bad = tmp_path / "bad.apk"
     bad.write_bytes(b"not a zip at all" * 100)
     scan = _upload(client, tenants.a, bad)
@@ -91,8 +114,12 @@ def test_bad_apk_fails_cleanly_with_usage(client: Any, tenants: Any, run_jobs: A
 
 def test_unknown_app_type_refused(client: Any, tenants: Any, find_apk: Any) -> None:
     with find_apk("TC-debug").open("rb") as fh:
-        r = client.post("/api/appcheck/scans", files={"file": ("a.apk", fh)},
-                        data={"app_type": "spaceship"}, headers=tenants.a.headers())
+        r = client.post(
+            "/api/appcheck/scans",
+            files={"file": ("a.apk", fh)},
+            data={"app_type": "spaceship"},
+            headers=tenants.a.headers(),
+        )
     assert r.status_code == 422 and r.json()["key"] == "appcheck.unknown_app_type"
 
 
@@ -103,16 +130,29 @@ def test_two_tenants_do_not_leak(client: Any, tenants: Any, run_jobs: Any, find_
     assert client.get("/api/appcheck/scans", headers=hb).json() == []
     assert client.get(f"/api/appcheck/scans/{scan['id']}", headers=hb).status_code == 404
     assert client.get(f"/api/appcheck/scans/{scan['id']}/report", headers=hb).status_code == 404
-    assert client.get(f"/api/appcheck/scans/{scan['id']}",
-                      headers=tenants.b.headers(admin=True)).status_code == 404
+    assert (
+        client.get(
+            f"/api/appcheck/scans/{scan['id']}", headers=tenants.b.headers(admin=True)
+        ).status_code
+        == 404
+    )
     # oversight roles see it
-    assert client.get(f"/api/appcheck/scans/{scan['id']}",
-                      headers=tenants.regulator.headers()).status_code == 200
-    assert [x["id"] for x in client.get("/api/appcheck/scans", headers=tenants.a.headers()).json()] == [scan["id"]]
+    assert (
+        client.get(
+            f"/api/appcheck/scans/{scan['id']}", headers=tenants.regulator.headers()
+        ).status_code
+        == 200
+    )
+    assert [
+        x["id"] for x in client.get("/api/appcheck/scans", headers=tenants.a.headers()).json()
+    ] == [scan["id"]]
     # regulators read but do not submit
     with find_apk("TC-debug").open("rb") as fh:
-        r = client.post("/api/appcheck/scans", files={"file": ("a.apk", fh)},
-                        headers=tenants.regulator.headers())
+        r = client.post(
+            "/api/appcheck/scans",
+            files={"file": ("a.apk", fh)},
+            headers=tenants.regulator.headers(),
+        )
     assert r.status_code == 403
 
 
@@ -124,12 +164,21 @@ def test_rules_and_app_types_endpoints(client: Any, tenants: Any) -> None:
     assert len(types) == 39 and types[0]["article"] == "第五条第（一）项"
 
 
-def test_cli_scan_file_dir_and_bad_file(cli: Any, find_apk: Any, apk_dir: Path, tmp_path: Path) -> None:
+def test_cli_scan_file_dir_and_bad_file(
+    cli: Any, find_apk: Any, apk_dir: Path, tmp_path: Path
+) -> None:
     r = cli("appcheck", "scan", str(find_apk("bugly__upgrade-demo")), "--json")
     assert r.exit_code == 0, r.stderr
     d = r.json()
-    for key in ("sha256", "package", "permissions", "dangerous_permissions", "sdks", "findings",
-                "incomplete"):
+    for key in (
+        "sha256",
+        "package",
+        "permissions",
+        "dangerous_permissions",
+        "sdks",
+        "findings",
+        "incomplete",
+    ):
         assert key in d
     assert any("Bugly" in s["name"] and "code" in s["matched_by"] for s in d["sdks"])
     bad = tmp_path / "x.apk"
@@ -147,8 +196,16 @@ def test_cli_scan_file_dir_and_bad_file(cli: Any, find_apk: Any, apk_dir: Path, 
     assert sum(1 for x in lines if "error" in x) == 1
     policy = tmp_path / "sdk.txt"
     policy.write_text("第三方SDK清单：Bugly（腾讯）", encoding="utf-8")
-    r = cli("appcheck", "scan", str(find_apk("bugly__upgrade-demo")), "--app-type", "utilities",
-            "--sdk-list", str(policy), "--json")
+    r = cli(
+        "appcheck",
+        "scan",
+        str(find_apk("bugly__upgrade-demo")),
+        "--app-type",
+        "utilities",
+        "--sdk-list",
+        str(policy),
+        "--json",
+    )
     d = r.json()
     assert d["app_type"]["key"] == "utilities" and "Tencent Bugly" in d["disclosure"]["disclosed"]
     r = cli("appcheck", "scan", str(find_apk("TC-debug")), "--app-type", "nope")
@@ -164,8 +221,11 @@ def test_cli_rules(cli: Any) -> None:
 def test_console_pages(client: Any, tenants: Any, run_jobs: Any, find_apk: Any) -> None:
     scan = _upload(client, tenants.a, find_apk("jpush__hbuilder-hello"))
     run_jobs()
-    r = client.post("/login", data={"username": tenants.a.member.username,
-                                    "password": "password123"}, follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"username": tenants.a.member.username, "password": "password123"},
+        follow_redirects=False,
+    )
     assert r.status_code in (302, 303)
     page = client.get("/appcheck")
     assert page.status_code == 200 and "jpush__hbuilder-hello.apk" in page.text
@@ -175,11 +235,13 @@ def test_console_pages(client: Any, tenants: Any, run_jobs: Any, find_apk: Any) 
     assert "需动态检测" in page.text
 
 
-def test_service_without_api(uow_as: Any, actor_of: Any, tenants: Any, find_apk: Any,
-                             run_jobs: Any) -> None:
+def test_service_without_api(
+    uow_as: Any, actor_of: Any, tenants: Any, find_apk: Any, run_jobs: Any
+) -> None:
     with uow_as(actor_of(tenants.a.member)) as uow:
-        out = service.submit_scan(uow=uow, actor=uow.actor, data=find_apk("TC-debug").read_bytes(),
-                                  filename="tc.apk")
+        out = service.submit_scan(
+            uow=uow, actor=uow.actor, data=find_apk("TC-debug").read_bytes(), filename="tc.apk"
+        )
     run_jobs()
     with uow_as(actor_of(tenants.a.member)) as uow:
         s = service.get_scan(uow=uow, actor=uow.actor, scan_id=out.id)

@@ -10,7 +10,7 @@ enabler = Enabler(
     summary={
         "zh": "上传 APK：沙箱解析、SDK/追踪器清单、权限与App类型必要性、六类问题报告、审核签发。",
         "en": "Upload an APK: sandboxed parsing, SDK/tracker inventory, permissions vs App type, "
-              "six-category report, reviewer sign-off with a signed report.",
+        "six-category report, reviewer sign-off with a signed report.",
     },
     router="mingyue.enablers.appcheck.api:router",
     console="mingyue.enablers.appcheck.console:router",

@@ -25,34 +25,46 @@ def submit_scan(
 ) -> ScanOut:
     """Upload an APK (optionally its privacy policy / SDK list) and queue its scan."""
     policy_bytes = policy.file.read(service.MAX_POLICY_BYTES + 1) if policy is not None else None
-    return service.submit_scan(uow=uow, actor=actor, data=file.file,
-                               filename=file.filename or "app.apk", app_type=app_type,
-                               policy=policy_bytes)
+    return service.submit_scan(
+        uow=uow,
+        actor=actor,
+        data=file.file,
+        filename=file.filename or "app.apk",
+        app_type=app_type,
+        policy=policy_bytes,
+    )
 
 
 @router.get("/scans", operation_id="appcheck-list_scans")
-def list_scans(uow: UoW, actor: Annotated[Actor, Depends(require("appcheck.report.read"))],
-               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[ScanOut]:
+def list_scans(
+    uow: UoW,
+    actor: Annotated[Actor, Depends(require("appcheck.report.read"))],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[ScanOut]:
     """List scans, newest first."""
     return service.list_scans(uow=uow, actor=actor, limit=limit)
 
 
 @router.get("/scans/{scan_id}", operation_id="appcheck-get_scan")
-def get_scan(scan_id: int, uow: UoW,
-             actor: Annotated[Actor, Depends(require("appcheck.report.read"))]) -> ScanOut:
+def get_scan(
+    scan_id: int, uow: UoW, actor: Annotated[Actor, Depends(require("appcheck.report.read"))]
+) -> ScanOut:
     """Return one scan (status, case, credential)."""
     return service.get_scan(uow=uow, actor=actor, scan_id=scan_id)
 
 
 @router.get("/scans/{scan_id}/report", operation_id="appcheck-get_report")
-def get_report(scan_id: int, uow: UoW,
-               actor: Annotated[Actor, Depends(require("appcheck.report.read"))]) -> dict[str, Any]:
+def get_report(
+    scan_id: int, uow: UoW, actor: Annotated[Actor, Depends(require("appcheck.report.read"))]
+) -> dict[str, Any]:
     """Return the report as JSON (the export format), grouped by the six categories."""
     return service.get_report(uow=uow, actor=actor, scan_id=scan_id)
 
 
 @router.get("/rules", operation_id="appcheck-list_rules")
-def list_rules(actor: Annotated[Actor, Depends(require("appcheck.report.read"))]) -> list[RuleSetOut]:
+def list_rules(
+    actor: Annotated[Actor, Depends(require("appcheck.report.read"))],
+) -> list[RuleSetOut]:
     """List the loaded rule sets with their versions and sources."""
     return service.rule_sets()
 

@@ -11,7 +11,9 @@ import typer
 
 from mingyue.cli_support import AsUser, DataDir, JsonOut, emit, run_cli
 
-app = typer.Typer(help="App compliance testing (APK static analysis) / App 合规检测", no_args_is_help=True)
+app = typer.Typer(
+    help="App compliance testing (APK static analysis) / App 合规检测", no_args_is_help=True
+)
 
 
 def _line(report: dict[str, object], json_out: bool) -> None:
@@ -31,14 +33,19 @@ def _line(report: dict[str, object], json_out: bool) -> None:
 @app.command()
 def scan(
     path: Annotated[Path, typer.Argument(help="An APK/.apks/.xapk file, or a directory of them")],
-    app_type: Annotated[str | None, typer.Option("--app-type", help="Declared App type (key or 1-39)")] = None,
-    sdk_list: Annotated[Path | None, typer.Option("--sdk-list", help="Privacy policy or third-party SDK list (HTML/text)")] = None,
+    app_type: Annotated[
+        str | None, typer.Option("--app-type", help="Declared App type (key or 1-39)")
+    ] = None,
+    sdk_list: Annotated[
+        Path | None,
+        typer.Option("--sdk-list", help="Privacy policy or third-party SDK list (HTML/text)"),
+    ] = None,
     json_out: JsonOut = False,
     data_dir: DataDir = None,
     as_user: AsUser = None,
 ) -> None:
     """Scan an APK (or every APK of a directory) and print its report; a bad file exits 2."""
-    from .engine import AppcheckError, analyze_apk, iter_apks, load_rulesets  # noqa: PLC0415
+    from .engine import AppcheckError, analyze_apk, iter_apks, load_rulesets
 
     del data_dir, as_user  # local engine work: nothing is stored, no tenant involved
     rules = load_rulesets()
@@ -64,8 +71,12 @@ def scan(
             except AppcheckError as exc:
                 bad += 1
                 if json_out:
-                    sys.stdout.write(json.dumps({"file_name": apk.name, "error": exc.to_dict()},
-                                                ensure_ascii=False) + "\n")
+                    sys.stdout.write(
+                        json.dumps(
+                            {"file_name": apk.name, "error": exc.to_dict()}, ensure_ascii=False
+                        )
+                        + "\n"
+                    )
                 sys.stderr.write(f"{apk.name}: error: {exc.message} ({exc.key})\n")
             sys.stdout.flush()
         raise typer.Exit(0)
@@ -83,7 +94,7 @@ def scan(
 @app.command()
 def rules(json_out: JsonOut = False) -> None:
     """List the loaded rule sets with their versions and sources."""
-    from . import service  # noqa: PLC0415
+    from . import service
 
     with run_cli():
         emit(service.rule_sets(), json_out, title="appcheck rule sets")
@@ -92,7 +103,7 @@ def rules(json_out: JsonOut = False) -> None:
 @app.command("app-types")
 def app_types(json_out: JsonOut = False) -> None:
     """List the 39 App types (《常见类型移动互联网应用程序必要个人信息范围规定》第五条)."""
-    from . import service  # noqa: PLC0415
+    from . import service
 
     with run_cli():
         emit(service.app_types(), json_out, title="App types")

@@ -10,7 +10,7 @@ import hashlib
 import json
 from datetime import datetime
 from decimal import Decimal
-from typing import IO, Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 
@@ -40,24 +40,45 @@ REVIEW_CASE = CaseKind(
     },
     initial="submitted",
     transitions=[
-        Transition(name="start_review", source=("submitted",), target="in_review",
-                   roles=("reviewer",), title={"zh": "开始审核", "en": "Start review"}),
-        Transition(name="accept", source=("submitted", "in_review"), target="accepted",
-                   roles=("reviewer",), title={"zh": "通过并签发报告", "en": "Accept and sign"}),
-        Transition(name="return", source=("submitted", "in_review"), target="returned",
-                   roles=("reviewer",), title={"zh": "退回", "en": "Return"},
-                   requires_comment=True),
+        Transition(
+            name="start_review",
+            source=("submitted",),
+            target="in_review",
+            roles=("reviewer",),
+            title={"zh": "开始审核", "en": "Start review"},
+        ),
+        Transition(
+            name="accept",
+            source=("submitted", "in_review"),
+            target="accepted",
+            roles=("reviewer",),
+            title={"zh": "通过并签发报告", "en": "Accept and sign"},
+        ),
+        Transition(
+            name="return",
+            source=("submitted", "in_review"),
+            target="returned",
+            roles=("reviewer",),
+            title={"zh": "退回", "en": "Return"},
+            requires_comment=True,
+        ),
     ],
-    hooks={"accept": "mingyue.enablers.appcheck.service:on_accept",
-           "return": "mingyue.enablers.appcheck.service:on_return"},
+    hooks={
+        "accept": "mingyue.enablers.appcheck.service:on_accept",
+        "return": "mingyue.enablers.appcheck.service:on_return",
+    },
 )
 
 
 def _engine_error(exc: Exception) -> InvalidInput:
     key = getattr(exc, "key", "appcheck.error")
     params = getattr(exc, "params", {}) or {}
-    return InvalidInput(key, getattr(exc, "message", str(exc)), field="file",
-                        **{k: v for k, v in params.items() if k not in ("key", "field")})
+    return InvalidInput(
+        key,
+        getattr(exc, "message", str(exc)),
+        field="file",
+        **{k: v for k, v in params.items() if k not in ("key", "field")},
+    )
 
 
 def _out(scan: Scan) -> ScanOut:
@@ -68,7 +89,7 @@ def validate_app_type(app_type: str | None) -> str | None:
     """Return the canonical key of a declared App type (InvalidInput if unknown)."""
     if not app_type:
         return None
-    from .engine import AppcheckError, load_rulesets  # noqa: PLC0415
+    from .engine import AppcheckError, load_rulesets
 
     try:
         return load_rulesets().app_type(app_type).key
@@ -76,47 +97,81 @@ def validate_app_type(app_type: str | None) -> str | None:
         raise _engine_error(exc) from None
 
 
-def submit_scan(*, uow: UnitOfWork, actor: Actor, data: bytes | IO[bytes], filename: str,
-                app_type: str | None = None, policy: bytes | None = None) -> ScanOut:
+def submit_scan(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    data: bytes | BinaryIO,
+    filename: str,
+    app_type: str | None = None,
+    policy: bytes | None = None,
+) -> ScanOut:
     """Store an uploaded APK (and optional privacy policy / SDK list) and queue its scan."""
     check(actor, "appcheck.scan.submit")
     key = validate_app_type(app_type)
     if policy is not None and len(policy) > MAX_POLICY_BYTES:
-        raise InvalidInput("appcheck.sdk_list_too_large", "the privacy policy / SDK list is too "
-                           "large", field="policy")
-    stored = files.store(uow=uow, data=data, filename=filename or "app.apk",
-                         max_bytes=MAX_APK_BYTES, purpose="apk")
+        raise InvalidInput(
+            "appcheck.sdk_list_too_large",
+            "the privacy policy / SDK list is too large",
+            field="policy",
+        )
+    stored = files.store(
+        uow=uow, data=data, filename=filename or "app.apk", max_bytes=MAX_APK_BYTES, purpose="apk"
+    )
     policy_id = None
     if policy is not None:
-        policy_id = files.store(uow=uow, data=policy, filename="policy.txt",
-                                max_bytes=MAX_POLICY_BYTES, purpose="policy").id
-    scan = Scan(organization_id=stored.organization_id, submitted_by=actor.label(), file_id=stored.id,
-                file_name=stored.filename, sha256=stored.sha256, size=stored.size,
-                policy_file_id=policy_id, app_type=key, status="queued")
+        policy_id = files.store(
+            uow=uow,
+            data=policy,
+            filename="policy.txt",
+            max_bytes=MAX_POLICY_BYTES,
+            purpose="policy",
+        ).id
+    scan = Scan(
+        organization_id=stored.organization_id,
+        submitted_by=actor.label(),
+        file_id=stored.id,
+        file_name=stored.filename,
+        sha256=stored.sha256,
+        size=stored.size,
+        policy_file_id=policy_id,
+        app_type=key,
+        status="queued",
+    )
     uow.session.add(scan)
     uow.flush()
-    from mingyue.core import jobs  # noqa: PLC0415
+    from mingyue.core import jobs
 
-    job = jobs.enqueue(uow=uow, kind="appcheck.scan", params={"scan_id": scan.id},
-                       organization_id=scan.organization_id)
+    job = jobs.enqueue(
+        uow=uow,
+        kind="appcheck.scan",
+        params={"scan_id": scan.id},
+        organization_id=scan.organization_id,
+    )
     scan.job_id = job.id
     uow.flush()
-    uow.audit("appcheck.scan.submitted", f"appcheck_scan:{scan.id}",
-              {"sha256": scan.sha256, "file_name": scan.file_name, "app_type": key,
-               "job_id": job.id}, organization_id=scan.organization_id)
+    uow.audit(
+        "appcheck.scan.submitted",
+        f"appcheck_scan:{scan.id}",
+        {"sha256": scan.sha256, "file_name": scan.file_name, "app_type": key, "job_id": job.id},
+        organization_id=scan.organization_id,
+    )
     return _out(scan)
 
 
 def run_scan_job(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
     """Job handler: run the engine on the stored APK, save the report, open the review case."""
-    from .engine import AppcheckError, analyze_apk, load_rulesets  # noqa: PLC0415
+    from .engine import AppcheckError, analyze_apk, load_rulesets
 
     scan_id = int(params["scan_id"])
     with ctx.unit_of_work() as uow:
         scan = get_visible(uow, Scan, scan_id)
         apk_path = files.path_of(uow=uow, file_id=scan.file_id)
-        policy = (files.path_of(uow=uow, file_id=scan.policy_file_id).read_bytes()
-                  if scan.policy_file_id else None)
+        policy = (
+            files.path_of(uow=uow, file_id=scan.policy_file_id).read_bytes()
+            if scan.policy_file_id
+            else None
+        )
         app_type = scan.app_type
     ctx.progress(10, "parsing APK in the sandbox")
     started = utcnow()
@@ -134,35 +189,56 @@ def run_scan_job(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
         scan.finished_at = ended
         if report is None:
             scan.status, scan.error = "failed", error
-            uow.audit("appcheck.scan.failed", f"appcheck_scan:{scan.id}",
-                      {"sha256": scan.sha256, "error": error.get("key")},
-                      organization_id=scan.organization_id)
+            uow.audit(
+                "appcheck.scan.failed",
+                f"appcheck_scan:{scan.id}",
+                {"sha256": scan.sha256, "error": error.get("key")},
+                organization_id=scan.organization_id,
+            )
         else:
             scan.status, scan.report = "done", report
             scan.package, scan.incomplete = report["package"], bool(report["incomplete"])
             case = case_service.open_case(
-                uow=uow, kind="appcheck.review", organization_id=scan.organization_id,
+                uow=uow,
+                kind="appcheck.review",
+                organization_id=scan.organization_id,
                 title=f"App合规检测 / App check: {scan.package or scan.file_name}"[:200],
                 subject=f"appcheck_scan:{scan.id}",
-                data={"scan_id": scan.id, "sha256": scan.sha256, "package": scan.package})
+                data={"scan_id": scan.id, "sha256": scan.sha256, "package": scan.package},
+            )
             scan.case_id = case.id
-            uow.audit("appcheck.scan.completed", f"appcheck_scan:{scan.id}",
-                      {"sha256": scan.sha256, "package": scan.package,
-                       "findings": len(report["findings"]), "incomplete": scan.incomplete,
-                       "case_id": case.id}, organization_id=scan.organization_id)
+            uow.audit(
+                "appcheck.scan.completed",
+                f"appcheck_scan:{scan.id}",
+                {
+                    "sha256": scan.sha256,
+                    "package": scan.package,
+                    "findings": len(report["findings"]),
+                    "incomplete": scan.incomplete,
+                    "case_id": case.id,
+                },
+                organization_id=scan.organization_id,
+            )
         # one usage record per scan the engine ran (a refused file costs a scan too)
-        metering.record_usage(uow=uow, organization_id=scan.organization_id,
-                              meter="appcheck.scans", quantity=Decimal(1), unit="scan",
-                              start=started, end=ended, source="appcheck.scan",
-                              ref=f"appcheck_scan:{scan.id}")
+        metering.record_usage(
+            uow=uow,
+            organization_id=scan.organization_id,
+            meter="appcheck.scans",
+            quantity=Decimal(1),
+            unit="scan",
+            start=started,
+            end=ended,
+            source="appcheck.scan",
+            ref=f"appcheck_scan:{scan.id}",
+        )
         uow.flush()
-    return {"scan_id": scan_id, "status": "done" if report else "failed",
-            "error": error.get("key")}
+    return {"scan_id": scan_id, "status": "done" if report else "failed", "error": error.get("key")}
 
 
 def _report_digest(report: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(report, sort_keys=True, ensure_ascii=False,
-                                     separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(report, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    ).hexdigest()
 
 
 def _scan_of_case(uow: UnitOfWork, case: Any) -> Scan:
@@ -178,23 +254,41 @@ def on_accept(*, uow: UnitOfWork, case: Any) -> None:
     scan = _scan_of_case(uow, case)
     report = scan.report or {}
     summary = {
-        "scan_id": scan.id, "file_name": scan.file_name, "apk_sha256": scan.sha256,
-        "package": scan.package, "app_type": scan.app_type or "",
-        "report_sha256": _report_digest(report), "incomplete": scan.incomplete,
-        "findings": {sev: sum(1 for f in report.get("findings", []) if f["severity"] == sev
-                               and f["status"] != "needs_dynamic_testing")
-                     for sev in ("high", "medium", "low", "info")},
+        "scan_id": scan.id,
+        "file_name": scan.file_name,
+        "apk_sha256": scan.sha256,
+        "package": scan.package,
+        "app_type": scan.app_type or "",
+        "report_sha256": _report_digest(report),
+        "incomplete": scan.incomplete,
+        "findings": {
+            sev: sum(
+                1
+                for f in report.get("findings", [])
+                if f["severity"] == sev and f["status"] != "needs_dynamic_testing"
+            )
+            for sev in ("high", "medium", "low", "info")
+        },
         "sdks": sorted(s["name"] for s in report.get("sdks", []))[:200],
-        "reviewed_by": uow.actor.label(), "case_id": case.id,
+        "reviewed_by": uow.actor.label(),
+        "case_id": case.id,
     }
-    vc = credentials.issue(uow=uow, type=CREDENTIAL_TYPE, subject=summary,
-                           organization_id=scan.organization_id)
+    vc = credentials.issue(
+        uow=uow, type=CREDENTIAL_TYPE, subject=summary, organization_id=scan.organization_id
+    )
     scan.credential_id = str(vc["id"]).removeprefix("urn:uuid:")
     scan.review = "accepted"
     uow.flush()
-    uow.audit("appcheck.report.signed", f"appcheck_scan:{scan.id}",
-              {"credential_id": scan.credential_id, "apk_sha256": scan.sha256,
-               "report_sha256": summary["report_sha256"]}, organization_id=scan.organization_id)
+    uow.audit(
+        "appcheck.report.signed",
+        f"appcheck_scan:{scan.id}",
+        {
+            "credential_id": scan.credential_id,
+            "apk_sha256": scan.sha256,
+            "report_sha256": summary["report_sha256"],
+        },
+        organization_id=scan.organization_id,
+    )
 
 
 def on_return(*, uow: UnitOfWork, case: Any) -> None:
@@ -202,8 +296,12 @@ def on_return(*, uow: UnitOfWork, case: Any) -> None:
     scan = _scan_of_case(uow, case)
     scan.review = "returned"
     uow.flush()
-    uow.audit("appcheck.report.returned", f"appcheck_scan:{scan.id}", {"case_id": case.id},
-              organization_id=scan.organization_id)
+    uow.audit(
+        "appcheck.report.returned",
+        f"appcheck_scan:{scan.id}",
+        {"case_id": case.id},
+        organization_id=scan.organization_id,
+    )
 
 
 def list_scans(*, uow: UnitOfWork, actor: Actor, limit: int = 100) -> list[ScanOut]:
@@ -222,33 +320,58 @@ def get_report(*, uow: UnitOfWork, actor: Actor, scan_id: int) -> dict[str, Any]
     """Return the JSON export of a finished scan's report (with its review state)."""
     scan = get_visible(uow, Scan, scan_id, "appcheck.report.read", key="appcheck.not_found")
     if scan.status != "done":
-        raise Conflict("appcheck.report_not_ready", f"scan {scan_id} is {scan.status}",
-                       status=scan.status, error=scan.error.get("key") if scan.error else None)
-    return {**scan.report, "scan_id": scan.id, "review": scan.review,
-            "credential_id": scan.credential_id, "case_id": scan.case_id}
+        raise Conflict(
+            "appcheck.report_not_ready",
+            f"scan {scan_id} is {scan.status}",
+            status=scan.status,
+            error=scan.error.get("key") if scan.error else None,
+        )
+    return {
+        **scan.report,
+        "scan_id": scan.id,
+        "review": scan.review,
+        "credential_id": scan.credential_id,
+        "case_id": scan.case_id,
+    }
 
 
 def rule_sets() -> list[RuleSetOut]:
     """Return the loaded rule sets with versions and sources."""
-    from .engine import load_catalogue, load_rulesets  # noqa: PLC0415
+    from .engine import load_catalogue, load_rulesets
 
     cat = load_catalogue()
-    out = [RuleSetOut(name=f"sdk_catalogue/{s['id']}", version=str(s.get("version") or cat.version),
-                      source=f"{s['name']} — {s['origin']} ({s['licence']})") for s in cat.sources]
+    out = [
+        RuleSetOut(
+            name=f"sdk_catalogue/{s['id']}",
+            version=str(s.get("version") or cat.version),
+            source=f"{s['name']} — {s['origin']} ({s['licence']})",
+        )
+        for s in cat.sources
+    ]
     out += [RuleSetOut(**r) for r in load_rulesets().summary()]
     return out
 
 
 def app_types() -> list[AppTypeOut]:
     """Return the 39 App types of the 2021 necessary-PI rule."""
-    from .engine import load_rulesets  # noqa: PLC0415
+    from .engine import load_rulesets
 
-    return [AppTypeOut(n=t.n, key=t.key, zh=t.zh, en=t.en, necessary=t.necessary, no_pi=t.no_pi,
-                       article=t.article) for t in load_rulesets().types()]
+    return [
+        AppTypeOut(
+            n=t.n,
+            key=t.key,
+            zh=t.zh,
+            en=t.en,
+            necessary=t.necessary,
+            no_pi=t.no_pi,
+            article=t.article,
+        )
+        for t in load_rulesets().types()
+    ]
 
 
 def finished_at_local(dt: datetime | None) -> str:
     """Format a UTC time for console pages (Asia/Shanghai)."""
-    from zoneinfo import ZoneInfo  # noqa: PLC0415
+    from zoneinfo import ZoneInfo
 
     return dt.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M") if dt else "—"

@@ -52,7 +52,11 @@ def test_apksig_edge_cases_with_a_valid_zip_are_analysed(corpus_results: dict[st
 def test_signature_schemes(corpus_results: dict[str, object]) -> None:
     golden = corpus_results["ag__APK_apksig_golden-aligned-v1v2v3-out.apk"]
     assert isinstance(golden, Report)
-    assert (golden.signature["v1"], golden.signature["v2"], golden.signature["v3"]) == (True, True, True)
+    assert (golden.signature["v1"], golden.signature["v2"], golden.signature["v3"]) == (
+        True,
+        True,
+        True,
+    )
     v1 = corpus_results["ag__APK_apksig_v1-only-with-cr-in-entry-name.apk"]
     assert isinstance(v1, Report)
     assert "SEC_V1_ONLY" in {f.rule for f in v1.findings}
@@ -90,8 +94,15 @@ def test_sha256_and_json_keys(corpus_results: dict[str, object], find_apk) -> No
     assert isinstance(rep, Report)
     assert rep.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     d = rep.to_dict()
-    for key in ("sha256", "package", "permissions", "dangerous_permissions", "sdks", "findings",
-                "incomplete"):
+    for key in (
+        "sha256",
+        "package",
+        "permissions",
+        "dangerous_permissions",
+        "sdks",
+        "findings",
+        "incomplete",
+    ):
         assert key in d
     assert set(d["sdks"][0]) >= {"name", "vendor", "category", "matched_by"}
     assert set(d["findings"][0]) >= {"rule", "category", "severity", "evidence", "source"}

@@ -27,14 +27,19 @@ PEER_PY = REPO / ".venv-exodus" / "bin" / "python"
 @pytest.fixture(scope="module")
 def exodus_results(apk_dir: Path, rule_src: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     if not PEER_PY.exists():
-        print(f"SKIP reason: exodus-core peer venv missing at {PEER_PY}; run scripts/appcheck-peers.sh")  # noqa: T201
+        print(
+            f"SKIP reason: exodus-core peer venv missing at {PEER_PY}; run scripts/appcheck-peers.sh"
+        )
         pytest.skip(f"exodus-core peer venv missing at {PEER_PY}; run scripts/appcheck-peers.sh")
     if shutil.which("dexdump") is None:
         pytest.skip("Debian dexdump not installed; run scripts/appcheck-peers.sh")
     apks = sorted(str(p) for p in apk_dir.glob("*.apk"))
-    out = subprocess.run(  # noqa: S603
+    out = subprocess.run(
         [str(PEER_PY), str(PEER), str(rule_src / "exodus_trackers.json"), *apks, "--classes"],
-        capture_output=True, text=True, timeout=600, check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
     )
     return {Path(d["file"]).name: d for d in map(json.loads, out.stdout.splitlines())}
 
@@ -75,7 +80,7 @@ def test_dexdump_tokens_match_real_dexdump(apk_dir: Path, tmp_path: Path) -> Non
         with zipfile.ZipFile(apk_dir / f"{stem}.apk") as zf:
             raw = zf.read("classes.dex")
         (tmp_path / "classes.dex").write_bytes(raw)
-        text = subprocess.run(  # noqa: S603,S607
+        text = subprocess.run(
             ["dexdump", str(tmp_path / "classes.dex")], capture_output=True, check=True
         ).stdout.decode(errors="ignore")
         assert classes_in(DexFile(raw).dexdump_tokens()) | header_classes("classes.dex") >= set(

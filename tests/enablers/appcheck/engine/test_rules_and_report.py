@@ -44,7 +44,9 @@ def test_39_app_types_with_articles() -> None:
 def test_necessary_permission_not_flagged_but_others_are() -> None:
     rules = load_rulesets()
     nav = rules.app_type("map_navigation")
-    dangerous, findings = permission_findings(rules, [LOC, CONTACTS, "android.permission.INTERNET"], nav)
+    dangerous, findings = permission_findings(
+        rules, [LOC, CONTACTS, "android.permission.INTERNET"], nav
+    )
     assert [d["name"] for d in dangerous] == [LOC, CONTACTS]
     assert {d["name"]: d["necessary"] for d in dangerous} == {LOC: True, CONTACTS: False}
     assert [f.rule for f in findings] == ["PERM_NOT_NECESSARY"]
@@ -84,16 +86,22 @@ def test_report_categories_and_dynamic_checks(corpus_results: dict, find_apk) ->
 
 
 def test_app_type_and_disclosure(find_apk) -> None:
-    policy = "<html><body><p>我们使用了极光推送 SDK（cn.jpush.android）用于消息推送。</p></body></html>"
+    policy = (
+        "<html><body><p>我们使用了极光推送 SDK（cn.jpush.android）用于消息推送。</p></body></html>"
+    )
     rep = analyze_apk(find_apk("jpush__hbuilder-hello"), app_type="news", policy=policy.encode())
     d = rep.to_dict()
     assert d["app_type"]["key"] == "news"
-    assert any(f["rule"] == "PERM_NOT_NECESSARY" and "READ_PHONE_STATE" in f["evidence"]
-               for f in d["findings"])
+    assert any(
+        f["rule"] == "PERM_NOT_NECESSARY" and "READ_PHONE_STATE" in f["evidence"]
+        for f in d["findings"]
+    )
     assert "JPush (极光推送)" in d["disclosure"]["disclosed"]
     undisclosed = d["disclosure"]["undisclosed"]
     assert "Tencent QQ Connect" in undisclosed
-    assert {f["evidence"].split(" (")[0] for f in d["findings"] if f["rule"] == "SDK_UNDISCLOSED"} == set(undisclosed)
+    assert {
+        f["evidence"].split(" (")[0] for f in d["findings"] if f["rule"] == "SDK_UNDISCLOSED"
+    } == set(undisclosed)
 
 
 def test_bad_sdk_list(find_apk) -> None:
@@ -113,8 +121,11 @@ def _repack(src: Path, dst: Path, extra: dict[str, bytes]) -> Path:
 
 
 def test_packer_marks_report_incomplete(find_apk, tmp_path: Path) -> None:
-    apk = _repack(find_apk("TC-debug"), tmp_path / "packed.apk",
-                  {"lib/armeabi-v7a/libjiagu.so": b"\x7fELF" + bytes(64)})
+    apk = _repack(
+        find_apk("TC-debug"),
+        tmp_path / "packed.apk",
+        {"lib/armeabi-v7a/libjiagu.so": b"\x7fELF" + bytes(64)},
+    )
     rep = analyze_apk(apk)
     assert rep.incomplete
     assert any("360" in r for r in rep.incomplete_reasons)
@@ -139,7 +150,9 @@ def test_sandbox_timeout_and_memory_limits(find_apk) -> None:
     with pytest.raises(ParseTimeout):
         analyze_apk(apk, options=AnalysisOptions(limits=SandboxLimits(timeout_s=0.01)))
     with pytest.raises(ParseOutOfMemory):
-        analyze_apk(apk, options=AnalysisOptions(limits=SandboxLimits(memory_bytes=2 * 1024 * 1024)))
+        analyze_apk(
+            apk, options=AnalysisOptions(limits=SandboxLimits(memory_bytes=2 * 1024 * 1024))
+        )
     # the sandbox recovers for the next file
     assert analyze_apk(apk).package == "fr.mobdev.blooddonation"
 

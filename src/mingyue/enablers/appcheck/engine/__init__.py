@@ -1,8 +1,8 @@
 """appcheck engine: static compliance analysis of Android APKs (no web, no database).
 
-    from mingyue.enablers.appcheck.engine import analyze_apk
-    report = analyze_apk("app.apk", app_type="map_navigation")
-    report.to_dict()
+from mingyue.enablers.appcheck.engine import analyze_apk
+report = analyze_apk("app.apk", app_type="map_navigation")
+report.to_dict()
 """
 
 from .analyze import AnalysisOptions, analyze_apk, iter_apks, sha256_file
@@ -14,7 +14,22 @@ from .rulesets import AppType, RuleSets, load_rulesets
 from .sandbox import SandboxLimits
 
 __all__ = [
-    "AnalysisOptions", "AppType", "AppcheckError", "ArchiveCaps", "ArchiveInfo", "Catalogue",
-    "Finding", "Report", "RuleSets", "SandboxLimits", "SdkHit", "analyze_apk", "build_catalogue",
-    "inspect_archive", "iter_apks", "load_catalogue", "load_rulesets", "sha256_file",
+    "AnalysisOptions",
+    "AppType",
+    "AppcheckError",
+    "ArchiveCaps",
+    "ArchiveInfo",
+    "Catalogue",
+    "Finding",
+    "Report",
+    "RuleSets",
+    "SandboxLimits",
+    "SdkHit",
+    "analyze_apk",
+    "build_catalogue",
+    "inspect_archive",
+    "iter_apks",
+    "load_catalogue",
+    "load_rulesets",
+    "sha256_file",
 ]

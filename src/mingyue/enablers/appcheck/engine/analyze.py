@@ -40,11 +40,21 @@ def sha256_file(path: str | Path) -> str:
 
 
 def _merge(base: dict[str, Any], other: dict[str, Any]) -> None:
-    for key in ("packages", "native_libs", "urls", "exodus_tracker_ids", "privacy_evidence",
-                "sdk_list_evidence", "privacy_assets", "warnings"):
+    for key in (
+        "packages",
+        "native_libs",
+        "urls",
+        "exodus_tracker_ids",
+        "privacy_evidence",
+        "sdk_list_evidence",
+        "privacy_assets",
+        "warnings",
+    ):
         base[key] = sorted(set(base.get(key, [])) | set(other.get(key, [])), key=str)
     base["dex_members"] = base.get("dex_members", []) + other.get("dex_members", [])
-    base["_worker_maxrss_kb"] = max(base.get("_worker_maxrss_kb", 0), other.get("_worker_maxrss_kb", 0))
+    base["_worker_maxrss_kb"] = max(
+        base.get("_worker_maxrss_kb", 0), other.get("_worker_maxrss_kb", 0)
+    )
 
 
 def _split_facts(
@@ -58,7 +68,10 @@ def _split_facts(
             count=len(inner),
         )
     results: list[tuple[str, dict[str, Any]]] = []
-    with tempfile.TemporaryDirectory(prefix="appcheck-split-") as tmp, zipfile.ZipFile(info.path) as zf:
+    with (
+        tempfile.TemporaryDirectory(prefix="appcheck-split-") as tmp,
+        zipfile.ZipFile(info.path) as zf,
+    ):
         for i, name in enumerate(inner):
             # our own file name: entry names are never used as paths
             target = os.path.join(tmp, f"inner-{i}.apk")
@@ -71,11 +84,14 @@ def _split_facts(
                     dst.write(chunk)
             try:
                 inspect_archive(target, options.caps)
-                facts = run_parser(target, options.caps, catalogue.tracker_signatures(), options.limits)
+                facts = run_parser(
+                    target, options.caps, catalogue.tracker_signatures(), options.limits
+                )
             except AppcheckError as exc:
                 raise SplitApkRefused(
                     f"Inner APK {name!r} of the split container was refused: {exc.message}",
-                    inner=name, reason=exc.key,
+                    inner=name,
+                    reason=exc.key,
                 ) from exc
             results.append((name, facts))
     bases = [r for r in results if r[1].get("components") or r[1].get("permissions")]
@@ -121,8 +137,14 @@ def analyze_apk(
             "The archive has no AndroidManifest.xml and no inner APKs: not an Android app."
         )
     report = build_report(
-        facts=facts, catalogue=catalogue, rules=rules, sha256=sha256_file(p), file_name=p.name,
-        size=info.size, app_type=atype, policy_text=policy_text,
+        facts=facts,
+        catalogue=catalogue,
+        rules=rules,
+        sha256=sha256_file(p),
+        file_name=p.name,
+        size=info.size,
+        app_type=atype,
+        policy_text=policy_text,
     )
     report.split_apks = split
     return report

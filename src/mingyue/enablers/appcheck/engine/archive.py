@@ -8,11 +8,11 @@ That is what keeps a 400 MB zip bomb from ever reaching androguard, which inflat
 
 from __future__ import annotations
 
-import os
 import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import ArchiveRefused, MalformedArchive, NotAnApk
 
@@ -66,12 +66,12 @@ class ArchiveInfo:
         return not self.has_manifest and bool(self.inner_apks)
 
 
-def _declared_entry_count(fh: "os.PathLike[str] | object", size: int) -> int:
+def _declared_entry_count(fh: BinaryIO, size: int) -> int:
     """Read the entry count from the EOCD (and ZIP64 EOCD) without building any ZipInfo."""
-    f = fh  # typed loosely: a binary file object
+    f = fh
     tail_len = min(size, _MAX_COMMENT + 22 + 20)
-    f.seek(size - tail_len)  # type: ignore[attr-defined]
-    tail = f.read(tail_len)  # type: ignore[attr-defined]
+    f.seek(size - tail_len)
+    tail = f.read(tail_len)
     pos = tail.rfind(_EOCD_SIG)
     if pos < 0 or len(tail) - pos < 22:
         raise NotAnApk(
@@ -82,8 +82,8 @@ def _declared_entry_count(fh: "os.PathLike[str] | object", size: int) -> int:
     if loc >= 0 and tail[loc : loc + 4] == _ZIP64_LOCATOR_SIG:
         (z64_off,) = struct.unpack_from("<Q", tail, loc + 8)
         if 0 <= z64_off <= size - 56:
-            f.seek(z64_off)  # type: ignore[attr-defined]
-            rec = f.read(56)  # type: ignore[attr-defined]
+            f.seek(z64_off)
+            rec = f.read(56)
             if rec[:4] == _ZIP64_EOCD_SIG:
                 (total,) = struct.unpack_from("<Q", rec, 32)
     return int(total)
@@ -193,7 +193,9 @@ def inspect_archive(path: str | Path, caps: ArchiveCaps | None = None) -> Archiv
             suspicious.append(name)
         entries.append(EntryInfo(name, csize, usize, int(info.compress_type)))
     names = {e.name for e in entries}
-    inner = [e.name for e in entries if e.name.lower().endswith(".apk") and not e.name.endswith("/")]
+    inner = [
+        e.name for e in entries if e.name.lower().endswith(".apk") and not e.name.endswith("/")
+    ]
     return ArchiveInfo(
         path=str(p),
         size=size,

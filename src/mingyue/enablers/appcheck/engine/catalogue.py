@@ -23,22 +23,30 @@ import yaml
 from .exodus import Tracker
 
 CATALOGUE_FILE = "sdk_catalogue.json"
-LIBCHECKER_DB_KINDS = {0: "native_lib", 1: "service", 2: "activity", 3: "receiver", 4: "provider", 5: "dex", 6: "static_lib"}
+LIBCHECKER_DB_KINDS = {
+    0: "native_lib",
+    1: "service",
+    2: "activity",
+    3: "receiver",
+    4: "provider",
+    5: "dex",
+    6: "static_lib",
+}
 COMPONENT_KINDS = ("activity", "service", "receiver", "provider")
 #: LibChecker labels that name an App hardening/packing service (the DEX is encrypted)
 PACKER_LABELS = frozenset(
     {"360 加固", "梆梆安全", "爱加密", "百度应用加固", "腾讯乐固", "腾讯御安全", "阿里聚安全"}
 )
 _CATEGORY_WORDS = [
-    (re.compile(r"推送|push", re.I), "Push"),
-    (re.compile(r"广告|ads?\b|advert|mediation|联盟", re.I), "Advertisement"),
-    (re.compile(r"统计|analytics|埋点|数据分析", re.I), "Analytics"),
-    (re.compile(r"支付|pay", re.I), "Payment"),
-    (re.compile(r"分享|share|登录|login|微博|QQ", re.I), "Social / login"),
-    (re.compile(r"地图|定位|map|location|导航", re.I), "Location"),
-    (re.compile(r"崩溃|crash|bugly|apm|性能", re.I), "Crash reporting"),
-    (re.compile(r"加固|安全|protect|guard|风控|验证", re.I), "Security / hardening"),
-    (re.compile(r"oaid|设备标识|identifier", re.I), "Identification"),
+    (re.compile(r"推送|push", re.IGNORECASE), "Push"),
+    (re.compile(r"广告|ads?\b|advert|mediation|联盟", re.IGNORECASE), "Advertisement"),
+    (re.compile(r"统计|analytics|埋点|数据分析", re.IGNORECASE), "Analytics"),
+    (re.compile(r"支付|pay", re.IGNORECASE), "Payment"),
+    (re.compile(r"分享|share|登录|login|微博|QQ", re.IGNORECASE), "Social / login"),
+    (re.compile(r"地图|定位|map|location|导航", re.IGNORECASE), "Location"),
+    (re.compile(r"崩溃|crash|bugly|apm|性能", re.IGNORECASE), "Crash reporting"),
+    (re.compile(r"加固|安全|protect|guard|风控|验证", re.IGNORECASE), "Security / hardening"),
+    (re.compile(r"oaid|设备标识|identifier", re.IGNORECASE), "Identification"),
 ]
 
 
@@ -68,23 +76,44 @@ def build_catalogue(src_dir: Path, cn_rules: Path | None = None) -> dict[str, An
 
     def new(key: str, name: str, vendor: str, category: str, source: str) -> dict[str, Any]:
         e = {
-            "key": key, "name": name, "aliases": [], "vendor": vendor, "category": category,
-            "sources": [source], "refs": [], "exodus_id": None, "packer": False,
-            "code": [], "component": [], "native_lib": [], "native_lib_regex": [],
-            "domain": [], "domain_regex": [],
+            "key": key,
+            "name": name,
+            "aliases": [],
+            "vendor": vendor,
+            "category": category,
+            "sources": [source],
+            "refs": [],
+            "exodus_id": None,
+            "packer": False,
+            "code": [],
+            "component": [],
+            "native_lib": [],
+            "native_lib_regex": [],
+            "domain": [],
+            "domain_regex": [],
         }
         entries[key] = e
         return e
 
     trackers = []
     for t in sorted(exo["trackers"].values(), key=lambda t: int(t["id"])):
-        trackers.append({
-            "id": int(t["id"]), "name": t["name"], "code_signature": t.get("code_signature") or "",
-            "network_signature": t.get("network_signature") or "",
-            "categories": list(t.get("categories") or []), "website": t.get("website") or "",
-        })
-        e = new(f"exodus:{t['id']}", t["name"], _host(t.get("website") or ""),
-                ", ".join(t.get("categories") or []) or "Tracker", "exodus")
+        trackers.append(
+            {
+                "id": int(t["id"]),
+                "name": t["name"],
+                "code_signature": t.get("code_signature") or "",
+                "network_signature": t.get("network_signature") or "",
+                "categories": list(t.get("categories") or []),
+                "website": t.get("website") or "",
+            }
+        )
+        e = new(
+            f"exodus:{t['id']}",
+            t["name"],
+            _host(t.get("website") or ""),
+            ", ".join(t.get("categories") or []) or "Tracker",
+            "exodus",
+        )
         e["exodus_id"] = int(t["id"])
         e["refs"].append(f"https://reports.exodus-privacy.eu.org/trackers/{t['id']}/")
         if t.get("network_signature"):
@@ -108,26 +137,42 @@ def build_catalogue(src_dir: Path, cn_rules: Path | None = None) -> dict[str, An
     for label, kind, match in rules:
         if match.startswith("regex/"):
             continue  # placeholder in rules.json; the DB row carries the actual regex
-        e = by_name.get(label.lower())
-        if e is None:
-            e = new(f"libchecker:{label}", label, teams.get(label, ""), _guess_category(label),
-                    "libchecker")
+        found = by_name.get(label.lower())
+        if found is None:
+            e = new(
+                f"libchecker:{label}",
+                label,
+                teams.get(label, ""),
+                _guess_category(label),
+                "libchecker",
+            )
             by_name[label.lower()] = e
-        elif "libchecker" not in e["sources"]:
-            e["sources"].append("libchecker")
+        else:
+            e = found
+            if "libchecker" not in e["sources"]:
+                e["sources"].append("libchecker")
         if label in urls and urls[label] not in e["refs"]:
             e["refs"].append(urls[label])
         if label in PACKER_LABELS:
             e["packer"] = True
             e["category"] = "Packer / hardening"
-        slot = {"dex": "code", "native_lib": "native_lib", "native_lib_regex": "native_lib_regex",
-                "static_lib": "native_lib"}.get(kind, "component" if kind in COMPONENT_KINDS else None)
+        slot = {
+            "dex": "code",
+            "native_lib": "native_lib",
+            "native_lib_regex": "native_lib_regex",
+            "static_lib": "native_lib",
+        }.get(kind, "component" if kind in COMPONENT_KINDS else None)
         if slot and match not in e[slot]:
             e[slot].append(match)
 
     for s in cn["sdks"]:
-        e = new(f"mingyue:{s['name']}", s["name"], s.get("vendor", ""), s.get("category", ""),
-                "mingyue-cn")
+        e = new(
+            f"mingyue:{s['name']}",
+            s["name"],
+            s.get("vendor", ""),
+            s.get("category", ""),
+            "mingyue-cn",
+        )
         e["refs"].append(s["source"])
         for slot in ("code", "component", "native_lib", "domain"):
             e[slot] = list(dict.fromkeys(s.get(slot) or []))
@@ -143,23 +188,41 @@ def build_catalogue(src_dir: Path, cn_rules: Path | None = None) -> dict[str, An
             e["refs"] += [r for r in other["refs"] if r not in e["refs"]]
             e["exodus_id"] = e["exodus_id"] or other["exodus_id"]
             e["packer"] = e["packer"] or other["packer"]
-            for slot in ("code", "component", "native_lib", "native_lib_regex", "domain", "domain_regex"):
+            for slot in (
+                "code",
+                "component",
+                "native_lib",
+                "native_lib_regex",
+                "domain",
+                "domain_regex",
+            ):
                 e[slot] += [v for v in other[slot] if v not in e[slot]]
 
     return {
         "version": f"exodus-2025-08-30+libchecker-3ec8753+mingyue-cn-{cn['version']}",
         "sources": [
-            {"id": "exodus", "name": "εxodus tracker list (ETIP), 432 trackers",
-             "origin": "MobSF/Mobile-Security-Framework-MobSF mobsf/signatures/exodus_trackers "
-                       "@de7bf03656020bec3fb19dc4f8e4fc140da1e548 (snapshot 2025-08-30)",
-             "licence": "Exodus Privacy (AGPL-3.0 project); treat as copyleft data, attribute εxodus",
-             "url": "https://reports.exodus-privacy.eu.org/en/trackers/"},
-            {"id": "libchecker", "name": "LibChecker-Rules",
-             "origin": "LibChecker/LibChecker-Rules @3ec8753a0bb53843793e19537bcaf7cd73b9a05d",
-             "licence": "Apache-2.0", "url": "https://github.com/LibChecker/LibChecker-Rules"},
-            {"id": "mingyue-cn", "name": "mingyue Chinese SDK rules",
-             "origin": "src/mingyue/enablers/appcheck/rules/cn_sdks.yaml",
-             "licence": cn.get("licence", "Apache-2.0"), "version": cn["version"]},
+            {
+                "id": "exodus",
+                "name": "εxodus tracker list (ETIP), 432 trackers",
+                "origin": "MobSF/Mobile-Security-Framework-MobSF mobsf/signatures/exodus_trackers "
+                "@de7bf03656020bec3fb19dc4f8e4fc140da1e548 (snapshot 2025-08-30)",
+                "licence": "Exodus Privacy (AGPL-3.0 project); treat as copyleft data, attribute εxodus",
+                "url": "https://reports.exodus-privacy.eu.org/en/trackers/",
+            },
+            {
+                "id": "libchecker",
+                "name": "LibChecker-Rules",
+                "origin": "LibChecker/LibChecker-Rules @3ec8753a0bb53843793e19537bcaf7cd73b9a05d",
+                "licence": "Apache-2.0",
+                "url": "https://github.com/LibChecker/LibChecker-Rules",
+            },
+            {
+                "id": "mingyue-cn",
+                "name": "mingyue Chinese SDK rules",
+                "origin": "src/mingyue/enablers/appcheck/rules/cn_sdks.yaml",
+                "licence": cn.get("licence", "Apache-2.0"),
+                "version": cn["version"],
+            },
         ],
         "exodus_trackers": trackers,
         "sdks": sorted(entries.values(), key=lambda e: e["key"]),
@@ -185,10 +248,16 @@ class SdkHit:
     def to_dict(self) -> dict[str, Any]:
         """Return the hit as a JSON-ready dict."""
         return {
-            "name": self.name, "vendor": self.vendor, "category": self.category,
-            "matched_by": list(self.matched_by), "evidence": list(self.evidence),
-            "sources": list(self.sources), "key": self.key, "aliases": list(self.aliases),
-            "exodus_id": self.exodus_id, "packer": self.packer,
+            "name": self.name,
+            "vendor": self.vendor,
+            "category": self.category,
+            "matched_by": list(self.matched_by),
+            "evidence": list(self.evidence),
+            "sources": list(self.sources),
+            "key": self.key,
+            "aliases": list(self.aliases),
+            "exodus_id": self.exodus_id,
+            "packer": self.packer,
         }
 
 
@@ -201,8 +270,14 @@ class Catalogue:
 
     def __post_init__(self) -> None:
         self.trackers = [
-            Tracker(t["id"], t["name"], t["code_signature"], t["network_signature"],
-                    tuple(t["categories"]), t["website"])
+            Tracker(
+                t["id"],
+                t["name"],
+                t["code_signature"],
+                t["network_signature"],
+                tuple(t["categories"]),
+                t["website"],
+            )
             for t in self.data["exodus_trackers"]
         ]
         self.sdks: list[dict[str, Any]] = self.data["sdks"]
@@ -263,8 +338,9 @@ class Catalogue:
 
         for tid in facts.get("exodus_tracker_ids", []):
             e = self._by_exodus.get(tid)
-            if e is not None:
-                hit(e, "code", f"εxodus code signature {self.tracker(tid).code_signature if self.tracker(tid) else tid}")
+            tr = self.tracker(tid)
+            if e is not None and tr is not None:
+                hit(e, "code", f"εxodus code signature {tr.code_signature}")
         for pkg in facts.get("packages", []):
             parts = pkg.split(".")
             for i in range(1, len(parts) + 1):
@@ -292,10 +368,16 @@ class Catalogue:
         return sorted(
             (
                 SdkHit(
-                    name=e["name"], vendor=e["vendor"], category=e["category"],
-                    matched_by=tuple(h for h in order if h in hows), evidence=tuple(ev),
-                    sources=tuple(e["sources"]), key=e["key"], aliases=tuple(e["aliases"]),
-                    exodus_id=e["exodus_id"], packer=e["packer"],
+                    name=e["name"],
+                    vendor=e["vendor"],
+                    category=e["category"],
+                    matched_by=tuple(h for h in order if h in hows),
+                    evidence=tuple(ev),
+                    sources=tuple(e["sources"]),
+                    key=e["key"],
+                    aliases=tuple(e["aliases"]),
+                    exodus_id=e["exodus_id"],
+                    packer=e["packer"],
                 )
                 for e, hows, ev in found.values()
             ),
@@ -305,8 +387,10 @@ class Catalogue:
 
 @cache
 def _load_default() -> Catalogue:
-    text = resources.files("mingyue.enablers.appcheck.data").joinpath(CATALOGUE_FILE).read_text(
-        encoding="utf-8"
+    text = (
+        resources.files("mingyue.enablers.appcheck.data")
+        .joinpath(CATALOGUE_FILE)
+        .read_text(encoding="utf-8")
     )
     return Catalogue(json.loads(text))
 
@@ -321,12 +405,18 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
 def main(argv: list[str]) -> int:
     """Rebuild ``data/sdk_catalogue.json`` from a directory holding the two public rule sets."""
     if not argv:
-        print("usage: python -m mingyue.enablers.appcheck.engine.catalogue SRC_DIR [OUT]")  # noqa: T201
+        print("usage: python -m mingyue.enablers.appcheck.engine.catalogue SRC_DIR [OUT]")
         return 2
     cat = build_catalogue(Path(argv[0]))
-    out = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent.parent / "data" / CATALOGUE_FILE
-    out.write_text(json.dumps(cat, ensure_ascii=False, indent=0, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"{out}: {len(cat['sdks'])} SDKs, {len(cat['exodus_trackers'])} εxodus trackers")  # noqa: T201
+    out = (
+        Path(argv[1])
+        if len(argv) > 1
+        else Path(__file__).resolve().parent.parent / "data" / CATALOGUE_FILE
+    )
+    out.write_text(
+        json.dumps(cat, ensure_ascii=False, indent=0, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    print(f"{out}: {len(cat['sdks'])} SDKs, {len(cat['exodus_trackers'])} εxodus trackers")
     return 0
 
 

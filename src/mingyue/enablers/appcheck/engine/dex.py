@@ -81,7 +81,9 @@ class DexFile:
         ):
             if count and (off < 0x70 or off + count * width > n):
                 raise DexError("DEX table outside the file")
-        self._string_offs = struct.unpack_from(f"<{self.string_ids_size}I", buf, self.string_ids_off)
+        self._string_offs = struct.unpack_from(
+            f"<{self.string_ids_size}I", buf, self.string_ids_off
+        )
         self._type_desc = struct.unpack_from(f"<{self.type_ids_size}I", buf, self.type_ids_off)
         self._strings: dict[int, bytes] = {}
 

@@ -17,10 +17,45 @@ from .errors import BadSdkList
 
 MAX_TEXT_BYTES = 5 * 1024 * 1024
 _GENERIC = {
-    "sdk", "push", "ads", "ad", "analytics", "the", "google", "tencent", "baidu", "alibaba",
-    "huawei", "xiaomi", "services", "service", "mobile", "android", "library", "api", "open",
-    "app", "and", "for", "kit", "core", "login", "share", "pay", "map", "maps", "location",
-    "cloud", "stat", "bytedance", "facebook", "firebase", "support", "jetpack", "oppo", "vivo",
+    "sdk",
+    "push",
+    "ads",
+    "ad",
+    "analytics",
+    "the",
+    "google",
+    "tencent",
+    "baidu",
+    "alibaba",
+    "huawei",
+    "xiaomi",
+    "services",
+    "service",
+    "mobile",
+    "android",
+    "library",
+    "api",
+    "open",
+    "app",
+    "and",
+    "for",
+    "kit",
+    "core",
+    "login",
+    "share",
+    "pay",
+    "map",
+    "maps",
+    "location",
+    "cloud",
+    "stat",
+    "bytedance",
+    "facebook",
+    "firebase",
+    "support",
+    "jetpack",
+    "oppo",
+    "vivo",
 }
 _SPLIT = re.compile(r"[\s()（）/·\-_,，、:：;；\[\]【】|]+")
 
@@ -42,16 +77,19 @@ def read_policy_text(raw: bytes) -> str:
             key="appcheck.sdk_list_too_large",
         )
     if b"\x00" in raw[:4096]:
-        raise BadSdkList("The privacy policy / SDK list is not a text file.", key="appcheck.sdk_list_binary")
+        raise BadSdkList(
+            "The privacy policy / SDK list is not a text file.", key="appcheck.sdk_list_binary"
+        )
+    text: str | None = None
     for enc in ("utf-8-sig", "gb18030"):
         try:
             text = raw.decode(enc)
             break
         except UnicodeDecodeError:
             continue
-    else:  # pragma: no cover - gb18030 decodes any byte string without NULs in practice
+    if text is None:
         raise BadSdkList("The privacy policy / SDK list is not UTF-8 or GB18030 text.")
-    if re.search(r"<(html|body|p|div|table|br)\b", text, re.I):
+    if re.search(r"<(html|body|p|div|table|br)\b", text, re.IGNORECASE):
         p = _Text()
         p.feed(text)
         text = " ".join(p.parts)

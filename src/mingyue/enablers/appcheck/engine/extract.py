@@ -15,7 +15,6 @@ from typing import Any
 from .archive import ArchiveCaps
 from .arsc import string_pool
 from .dex import DexError, DexFile
-from .signing import signature_info
 from .exodus import (
     APK_MEMBER_RE,
     CLASS_RE,
@@ -26,10 +25,13 @@ from .exodus import (
     classes_in,
     header_classes,
 )
+from .signing import signature_info
 
 ANDROID_NS = "{http://schemas.android.com/apk/res/android}"
 URL_RE = re.compile(rb"https?://[A-Za-z0-9\-._~%]+(?::\d+)?(?:/[^\s\"'<>]*)?")
-PRIVACY_RE = re.compile(r"隐私政策|隐私协议|隐私权政策|个人信息保护|privacy[ _-]?policy", re.IGNORECASE)
+PRIVACY_RE = re.compile(
+    r"隐私政策|隐私协议|隐私权政策|个人信息保护|privacy[ _-]?policy", re.IGNORECASE
+)
 PRIVACY_KEY_RE = re.compile(
     "隐私政策|隐私协议|隐私权政策|个人信息保护|[Pp]rivacy[ _-]?[Pp]olicy|PRIVACY[ _-]?POLICY".encode()
 )
@@ -141,7 +143,7 @@ def _int(v: Any) -> int:
 
 def _manifest(zf: zipfile.ZipFile, caps: ArchiveCaps) -> Any:
     """Decode AndroidManifest.xml with androguard's AXML parser; return the lxml root."""
-    from androguard.core.axml import AXMLPrinter  # noqa: PLC0415 - heavy; only in the worker
+    from androguard.core.axml import AXMLPrinter
 
     try:
         info = zf.getinfo("AndroidManifest.xml")
@@ -165,7 +167,7 @@ def extract_facts(
     path: str, caps: ArchiveCaps, trackers: list[tuple[int, str]] | ExodusMatcher
 ) -> dict[str, Any]:
     """Parse the APK at ``path`` and return its facts plus the εxodus tracker ids it carries."""
-    from loguru import logger  # noqa: PLC0415
+    from loguru import logger
 
     logger.remove()
     with zipfile.ZipFile(path) as zf:
@@ -176,12 +178,14 @@ def extract_facts(
         min_sdk = _int(sdk.get(ANDROID_NS + "minSdkVersion")) if sdk is not None else 0
         target_sdk = _int(sdk.get(ANDROID_NS + "targetSdkVersion")) if sdk is not None else 0
         target_sdk = target_sdk or min_sdk
-        permissions = sorted({
-            str(el.get(ANDROID_NS + "name"))
-            for tag in ("uses-permission", "uses-permission-sdk-23", "uses-permission-sdk-m")
-            for el in manifest.findall(tag)
-            if el.get(ANDROID_NS + "name")
-        })
+        permissions = sorted(
+            {
+                str(el.get(ANDROID_NS + "name"))
+                for tag in ("uses-permission", "uses-permission-sdk-23", "uses-permission-sdk-m")
+                for el in manifest.findall(tag)
+                if el.get(ANDROID_NS + "name")
+            }
+        )
         app_el = manifest.find("application")
         app_attrs: dict[str, Any] = {}
         label = ""
@@ -234,13 +238,15 @@ def extract_facts(
             if len(line) < 400:
                 privacy.append(line.decode("utf-8", "replace"))
     pool_text = "\n".join(s.replace("\n", " ") for s in pool)
-    for rx, sink, cap in ((PRIVACY_RE, privacy, 2 * MAX_EVIDENCE),
-                          (SDK_LIST_RE, sdk_list_hits, MAX_EVIDENCE)):
-        for m in rx.finditer(pool_text):
+    for rx, sink, cap in (
+        (PRIVACY_RE, privacy, 2 * MAX_EVIDENCE),
+        (SDK_LIST_RE, sdk_list_hits, MAX_EVIDENCE),
+    ):
+        for pm in rx.finditer(pool_text):
             if len(sink) >= cap:
                 break
-            a = pool_text.rfind("\n", 0, m.start()) + 1
-            b = pool_text.find("\n", m.end())
+            a = pool_text.rfind("\n", 0, pm.start()) + 1
+            b = pool_text.find("\n", pm.end())
             sink.append(pool_text[a : b if b >= 0 else len(pool_text)][:200])
     if len(urls) < MAX_URLS:
         urls.update(u.decode("utf-8", "replace") for u in URL_RE.findall(pool_text.encode()))
@@ -258,9 +264,13 @@ def extract_facts(
     matcher = trackers if isinstance(trackers, ExodusMatcher) else make_matcher(trackers)
     found = matcher.detect(superset, subset, exact)
 
-    native_libs = sorted({n.rsplit("/", 1)[-1] for n in names if n.startswith("lib/") and n.endswith(".so")})
+    native_libs = sorted(
+        {n.rsplit("/", 1)[-1] for n in names if n.startswith("lib/") and n.endswith(".so")}
+    )
     assets = [n for n in names if n.startswith("assets/")][:5000]
-    privacy_assets = [n for n in assets if re.search(r"privacy|隐私|policy|agreement", n, re.I)]
+    privacy_assets = [
+        n for n in assets if re.search(r"privacy|隐私|policy|agreement", n, re.IGNORECASE)
+    ]
     return {
         "package": package,
         "app_name": label,

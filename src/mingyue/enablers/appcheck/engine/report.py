@@ -15,13 +15,20 @@ from .rulesets import AppType, RuleSets
 
 CATEGORY_ORDER = ("1", "2", "3", "4", "5", "6", "self_start", "security")
 BOOT_ACTIONS = {
-    "android.intent.action.BOOT_COMPLETED", "android.intent.action.LOCKED_BOOT_COMPLETED",
-    "android.intent.action.QUICKBOOT_POWERON", "com.htc.intent.action.QUICKBOOT_POWERON",
-    "android.intent.action.REBOOT", "android.intent.action.USER_PRESENT",
-    "android.intent.action.MY_PACKAGE_REPLACED", "android.net.conn.CONNECTIVITY_CHANGE",
-    "android.intent.action.ACTION_POWER_CONNECTED", "android.intent.action.ACTION_POWER_DISCONNECTED",
-    "android.intent.action.PACKAGE_ADDED", "android.intent.action.PACKAGE_REMOVED",
-    "android.intent.action.MEDIA_MOUNTED", "android.net.wifi.STATE_CHANGE",
+    "android.intent.action.BOOT_COMPLETED",
+    "android.intent.action.LOCKED_BOOT_COMPLETED",
+    "android.intent.action.QUICKBOOT_POWERON",
+    "com.htc.intent.action.QUICKBOOT_POWERON",
+    "android.intent.action.REBOOT",
+    "android.intent.action.USER_PRESENT",
+    "android.intent.action.MY_PACKAGE_REPLACED",
+    "android.net.conn.CONNECTIVITY_CHANGE",
+    "android.intent.action.ACTION_POWER_CONNECTED",
+    "android.intent.action.ACTION_POWER_DISCONNECTED",
+    "android.intent.action.PACKAGE_ADDED",
+    "android.intent.action.PACKAGE_REMOVED",
+    "android.intent.action.MEDIA_MOUNTED",
+    "android.net.wifi.STATE_CHANGE",
 }
 STATUS_FAIL = "fail"
 STATUS_WARN = "warn"
@@ -91,24 +98,44 @@ class Report:
                 status = STATUS_DYNAMIC
             else:
                 status = "no_static_issue"
-            out.append({"category": cat, "zh": meta["zh"], "en": meta["en"],
-                        "source": meta["source"], "status": status,
-                        "findings": [f.to_dict() for f in items]})
+            out.append(
+                {
+                    "category": cat,
+                    "zh": meta["zh"],
+                    "en": meta["en"],
+                    "source": meta["source"],
+                    "status": status,
+                    "findings": [f.to_dict() for f in items],
+                }
+            )
         return out
 
     def to_dict(self, rules: RuleSets | None = None) -> dict[str, Any]:
         """Return the report as a JSON-ready dict (the CLI's and API's export format)."""
         d = {
-            "sha256": self.sha256, "file_name": self.file_name, "size": self.size,
-            "package": self.package, "app_name": self.app_name,
-            "version_name": self.version_name, "version_code": self.version_code,
-            "min_sdk": self.min_sdk, "target_sdk": self.target_sdk, "app_type": self.app_type,
-            "permissions": self.permissions, "dangerous_permissions": self.dangerous_permissions,
-            "sdks": [h.to_dict() for h in self.sdks], "exodus_trackers": self.exodus_trackers,
-            "findings": [f.to_dict() for f in self.findings], "incomplete": self.incomplete,
-            "incomplete_reasons": self.incomplete_reasons, "signature": self.signature,
-            "components": self.components, "native_libs": self.native_libs,
-            "warnings": self.warnings, "rulesets": self.rulesets, "disclosure": self.disclosure,
+            "sha256": self.sha256,
+            "file_name": self.file_name,
+            "size": self.size,
+            "package": self.package,
+            "app_name": self.app_name,
+            "version_name": self.version_name,
+            "version_code": self.version_code,
+            "min_sdk": self.min_sdk,
+            "target_sdk": self.target_sdk,
+            "app_type": self.app_type,
+            "permissions": self.permissions,
+            "dangerous_permissions": self.dangerous_permissions,
+            "sdks": [h.to_dict() for h in self.sdks],
+            "exodus_trackers": self.exodus_trackers,
+            "findings": [f.to_dict() for f in self.findings],
+            "incomplete": self.incomplete,
+            "incomplete_reasons": self.incomplete_reasons,
+            "signature": self.signature,
+            "components": self.components,
+            "native_libs": self.native_libs,
+            "warnings": self.warnings,
+            "rulesets": self.rulesets,
+            "disclosure": self.disclosure,
             "split_apks": self.split_apks,
         }
         if rules is not None:
@@ -116,18 +143,29 @@ class Report:
         return d
 
 
-def _finding(rules: RuleSets, rule_id: str, status: str, evidence: str, source: str = "") -> Finding:
+def _finding(
+    rules: RuleSets, rule_id: str, status: str, evidence: str, source: str = ""
+) -> Finding:
     r = rules.rule(rule_id)
     return Finding(
-        rule=rule_id, category=str(r["category"]), severity=str(r["severity"]), status=status,
-        evidence=evidence, source=source or str(r["source"]), title_zh=str(r["zh"]),
+        rule=rule_id,
+        category=str(r["category"]),
+        severity=str(r["severity"]),
+        status=status,
+        evidence=evidence,
+        source=source or str(r["source"]),
+        title_zh=str(r["zh"]),
         title_en=str(r["en"]),
     )
 
 
 def _dynamic(rules: RuleSets, rule_id: str) -> Finding:
-    return _finding(rules, rule_id, STATUS_DYNAMIC,
-                    "Static analysis cannot establish this; run the App on a test device.")
+    return _finding(
+        rules,
+        rule_id,
+        STATUS_DYNAMIC,
+        "Static analysis cannot establish this; run the App on a test device.",
+    )
 
 
 def permission_findings(
@@ -143,23 +181,40 @@ def permission_findings(
             continue
         pi = meta.get("pi")
         needed: bool | None = None if app_type is None else (p in app_type.permissions)
-        dangerous.append({"name": p, "pi": pi or None, "zh": meta["zh"], "en": meta["en"],
-                          "necessary": needed})
+        dangerous.append(
+            {"name": p, "pi": pi or None, "zh": meta["zh"], "en": meta["en"], "necessary": needed}
+        )
         if app_type is None or needed or pi is False:
             continue
         reg = rules.app_types["regulation"]["zh"]
         if app_type.no_pi:
-            why = (f"{app_type.zh}（{app_type.en}）基本功能无须个人信息，不应申请 {p}"
-                   f" / basic function of type '{app_type.en}' needs no personal information")
+            why = (
+                f"{app_type.zh}（{app_type.en}）基本功能无须个人信息，不应申请 {p}"
+                f" / basic function of type '{app_type.en}' needs no personal information"
+            )
         else:
-            why = (f"{p}（{meta['zh']}）不在{app_type.zh}必要个人信息范围内：{app_type.necessary}"
-                   f" / not among the necessary PI of type '{app_type.en}'")
-        findings.append(_finding(rules, "PERM_NOT_NECESSARY", STATUS_FAIL, why,
-                                 f"{reg} 第四条、{app_type.article}; 国信办秘字〔2019〕191号 四、1"))
+            why = (
+                f"{p}（{meta['zh']}）不在{app_type.zh}必要个人信息范围内：{app_type.necessary}"
+                f" / not among the necessary PI of type '{app_type.en}'"
+            )
+        findings.append(
+            _finding(
+                rules,
+                "PERM_NOT_NECESSARY",
+                STATUS_FAIL,
+                why,
+                f"{reg} 第四条、{app_type.article}; 国信办秘字〔2019〕191号 四、1",
+            )
+        )
     if app_type is None and dangerous:
-        findings.append(_finding(
-            rules, "APP_TYPE_NOT_DECLARED", STATUS_INFO,
-            "Dangerous permissions requested: " + ", ".join(d["name"] for d in dangerous)))
+        findings.append(
+            _finding(
+                rules,
+                "APP_TYPE_NOT_DECLARED",
+                STATUS_INFO,
+                "Dangerous permissions requested: " + ", ".join(d["name"] for d in dangerous),
+            )
+        )
     return dangerous, findings
 
 
@@ -175,15 +230,32 @@ def _self_start(rules: RuleSets, facts: dict[str, Any], sdks: list[SdkHit]) -> l
         if c["kind"] == "receiver":
             hits = sorted(set(c["actions"]) & BOOT_ACTIONS)
             if hits:
-                out.append(_finding(rules, "SELF_START_BOOT", STATUS_WARN,
-                                    f"receiver {c['name']} listens to {', '.join(hits)}"))
-        if c["kind"] in ("service", "receiver", "provider") and c["exported"] and not c["permission"]:
+                out.append(
+                    _finding(
+                        rules,
+                        "SELF_START_BOOT",
+                        STATUS_WARN,
+                        f"receiver {c['name']} listens to {', '.join(hits)}",
+                    )
+                )
+        if (
+            c["kind"] in ("service", "receiver", "provider")
+            and c["exported"]
+            and not c["permission"]
+        ):
             is_push = c["name"] in push_components or any(
-                k in c["name"].lower() for k in ("push", "daemon", "keepalive", "guard", "wakeup"))
+                k in c["name"].lower() for k in ("push", "daemon", "keepalive", "guard", "wakeup")
+            )
             if is_push:
-                out.append(_finding(rules, "SELF_START_ASSOCIATED", STATUS_WARN,
-                                    f"exported {c['kind']} {c['name']} (actions: "
-                                    f"{', '.join(c['actions']) or 'none'})"))
+                out.append(
+                    _finding(
+                        rules,
+                        "SELF_START_ASSOCIATED",
+                        STATUS_WARN,
+                        f"exported {c['kind']} {c['name']} (actions: "
+                        f"{', '.join(c['actions']) or 'none'})",
+                    )
+                )
     return out
 
 
@@ -192,35 +264,57 @@ def _security(rules: RuleSets, facts: dict[str, Any], packers: list[SdkHit]) -> 
     app = facts.get("application", {})
     for c in facts.get("components", []):
         launcher = "android.intent.action.MAIN" in c["actions"] and (
-            "android.intent.category.LAUNCHER" in c["categories"])
+            "android.intent.category.LAUNCHER" in c["categories"]
+        )
         if c["exported"] and not c["permission"] and not launcher and c["enabled"]:
-            out.append(_finding(rules, "SEC_EXPORTED_NO_PERMISSION", STATUS_WARN,
-                                f"{c['kind']} {c['name']} exported={c['exported']}, no permission"))
+            out.append(
+                _finding(
+                    rules,
+                    "SEC_EXPORTED_NO_PERMISSION",
+                    STATUS_WARN,
+                    f"{c['kind']} {c['name']} exported={c['exported']}, no permission",
+                )
+            )
     if app.get("debuggable"):
         out.append(_finding(rules, "SEC_DEBUGGABLE", STATUS_FAIL, 'android:debuggable="true"'))
     if app.get("allow_backup") is not False:
-        ev = ('android:allowBackup="true"' if app.get("allow_backup")
-              else "android:allowBackup not set (platform default: true)")
+        ev = (
+            'android:allowBackup="true"'
+            if app.get("allow_backup")
+            else "android:allowBackup not set (platform default: true)"
+        )
         out.append(_finding(rules, "SEC_ALLOW_BACKUP", STATUS_WARN, ev))
     clear = app.get("uses_cleartext_traffic")
     if clear is True:
-        out.append(_finding(rules, "SEC_CLEARTEXT", STATUS_WARN, 'android:usesCleartextTraffic="true"'))
-    elif clear is None and facts.get("target_sdk", 0) < 28 and not app.get("network_security_config"):
-        out.append(_finding(rules, "SEC_CLEARTEXT", STATUS_WARN,
-                            f"targetSdkVersion {facts.get('target_sdk')} < 28 and no network "
-                            "security config: cleartext allowed by default"))
+        out.append(
+            _finding(rules, "SEC_CLEARTEXT", STATUS_WARN, 'android:usesCleartextTraffic="true"')
+        )
+    elif (
+        clear is None and facts.get("target_sdk", 0) < 28 and not app.get("network_security_config")
+    ):
+        out.append(
+            _finding(
+                rules,
+                "SEC_CLEARTEXT",
+                STATUS_WARN,
+                f"targetSdkVersion {facts.get('target_sdk')} < 28 and no network "
+                "security config: cleartext allowed by default",
+            )
+        )
     sig = facts.get("signature", {})
     if not (sig.get("v1") or sig.get("v2") or sig.get("v3")):
         out.append(_finding(rules, "SEC_UNSIGNED", STATUS_FAIL, "no v1/v2/v3 signature found"))
     elif sig.get("v1") and not (sig.get("v2") or sig.get("v3")):
-        out.append(_finding(rules, "SEC_V1_ONLY", STATUS_WARN,
-                            f"v1 only; minSdkVersion {facts.get('min_sdk')}"))
+        out.append(
+            _finding(
+                rules, "SEC_V1_ONLY", STATUS_WARN, f"v1 only; minSdkVersion {facts.get('min_sdk')}"
+            )
+        )
     for cert in sig.get("certificates", []):
         if "Android Debug" in cert.get("subject", ""):
             out.append(_finding(rules, "SEC_DEBUG_CERT", STATUS_WARN, cert["subject"]))
     for p in packers:
-        out.append(_finding(rules, "SEC_PACKED", STATUS_INFO,
-                            f"{p.name}: {', '.join(p.evidence)}"))
+        out.append(_finding(rules, "SEC_PACKED", STATUS_INFO, f"{p.name}: {', '.join(p.evidence)}"))
     return out
 
 
@@ -244,15 +338,26 @@ def build_report(
     # 1 -- rules not public
     pp = facts.get("privacy_evidence", []) + facts.get("privacy_assets", [])
     if not pp:
-        findings.append(_finding(rules, "PP_NOT_FOUND", STATUS_FAIL,
-                                 "no privacy-policy text, URL or asset found in DEX strings, "
-                                 "resources or assets"))
+        findings.append(
+            _finding(
+                rules,
+                "PP_NOT_FOUND",
+                STATUS_FAIL,
+                "no privacy-policy text, URL or asset found in DEX strings, resources or assets",
+            )
+        )
     findings.append(_dynamic(rules, "PP_NOT_ON_FIRST_RUN"))
     # 2 -- purposes not stated
     third = [h for h in sdks if h.matched_by != ("domain",)]
     if third and not policy_text and not facts.get("sdk_list_evidence"):
-        findings.append(_finding(rules, "SDK_PURPOSES_NOT_LISTED", STATUS_WARN,
-                                 f"{len(third)} SDKs found: " + ", ".join(h.name for h in third[:15])))
+        findings.append(
+            _finding(
+                rules,
+                "SDK_PURPOSES_NOT_LISTED",
+                STATUS_WARN,
+                f"{len(third)} SDKs found: " + ", ".join(h.name for h in third[:15]),
+            )
+        )
     findings.append(_dynamic(rules, "PURPOSE_ON_PERMISSION_REQUEST"))
     # 3 -- consent
     findings.append(_dynamic(rules, "CONSENT_BEFORE_COLLECTION"))
@@ -269,8 +374,14 @@ def build_report(
         disclosure = {"disclosed": res.disclosed, "undisclosed": res.undisclosed}
         for name in res.undisclosed:
             h = next(x for x in sdks if x.name == name)
-            findings.append(_finding(rules, "SDK_UNDISCLOSED", STATUS_FAIL,
-                                     f"{name} ({', '.join(h.matched_by)}: {h.evidence[0] if h.evidence else ''})"))
+            findings.append(
+                _finding(
+                    rules,
+                    "SDK_UNDISCLOSED",
+                    STATUS_FAIL,
+                    f"{name} ({', '.join(h.matched_by)}: {h.evidence[0] if h.evidence else ''})",
+                )
+            )
     elif third:
         findings.append(_dynamic(rules, "SDK_DISCLOSURE_NOT_CHECKED"))
     findings.append(_dynamic(rules, "SDK_DATA_TO_THIRD_PARTIES"))
@@ -294,18 +405,44 @@ def build_report(
         if (t := catalogue.tracker(tid)) is not None
     ]
     return Report(
-        sha256=sha256, file_name=file_name, size=size, package=facts.get("package", ""),
-        app_name=facts.get("app_name", ""), version_name=facts.get("version_name", ""),
-        version_code=facts.get("version_code", ""), min_sdk=facts.get("min_sdk", 0),
+        sha256=sha256,
+        file_name=file_name,
+        size=size,
+        package=facts.get("package", ""),
+        app_name=facts.get("app_name", ""),
+        version_name=facts.get("version_name", ""),
+        version_code=facts.get("version_code", ""),
+        min_sdk=facts.get("min_sdk", 0),
         target_sdk=facts.get("target_sdk", 0),
-        app_type=None if app_type is None else {
-            "key": app_type.key, "n": app_type.n, "zh": app_type.zh, "en": app_type.en,
-            "necessary": app_type.necessary, "article": app_type.article},
-        permissions=facts.get("permissions", []), dangerous_permissions=dangerous, sdks=sdks + packers,
-        exodus_trackers=exo, findings=findings, incomplete=bool(reasons),
-        incomplete_reasons=reasons, signature=facts.get("signature", {}), components=comps,
-        native_libs=facts.get("native_libs", []), warnings=facts.get("warnings", []),
-        rulesets=[{"name": "sdk_catalogue", "version": catalogue.version,
-                   "source": "; ".join(s["name"] for s in catalogue.sources)}] + rules.summary(),
-        disclosure=disclosure, worker_maxrss_kb=int(facts.get("_worker_maxrss_kb", 0)),
+        app_type=None
+        if app_type is None
+        else {
+            "key": app_type.key,
+            "n": app_type.n,
+            "zh": app_type.zh,
+            "en": app_type.en,
+            "necessary": app_type.necessary,
+            "article": app_type.article,
+        },
+        permissions=facts.get("permissions", []),
+        dangerous_permissions=dangerous,
+        sdks=sdks + packers,
+        exodus_trackers=exo,
+        findings=findings,
+        incomplete=bool(reasons),
+        incomplete_reasons=reasons,
+        signature=facts.get("signature", {}),
+        components=comps,
+        native_libs=facts.get("native_libs", []),
+        warnings=facts.get("warnings", []),
+        rulesets=[
+            {
+                "name": "sdk_catalogue",
+                "version": catalogue.version,
+                "source": "; ".join(s["name"] for s in catalogue.sources),
+            }
+        ]
+        + rules.summary(),
+        disclosure=disclosure,
+        worker_maxrss_kb=int(facts.get("_worker_maxrss_kb", 0)),
     )

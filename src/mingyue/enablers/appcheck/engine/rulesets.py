@@ -16,7 +16,7 @@ def _load(name: str) -> dict[str, Any]:
     text = resources.files("mingyue.enablers.appcheck.rules").joinpath(name).read_text("utf-8")
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
-        raise ValueError(f"rule file {name} is not a mapping")
+        raise TypeError(f"rule file {name} is not a mapping")
     return data
 
 
@@ -71,8 +71,13 @@ class RuleSets:
         """Return the 39 App types in article order."""
         return [
             AppType(
-                n=int(t["n"]), key=t["key"], zh=t["zh"], en=t["en"], necessary=t["necessary"],
-                permissions=frozenset(t.get("permissions") or []), no_pi=bool(t.get("no_pi")),
+                n=int(t["n"]),
+                key=t["key"],
+                zh=t["zh"],
+                en=t["en"],
+                necessary=t["necessary"],
+                permissions=frozenset(t.get("permissions") or []),
+                no_pi=bool(t.get("no_pi")),
             )
             for t in self.app_types["types"]
         ]
@@ -82,7 +87,8 @@ class RuleSets:
         v = str(value).strip()
         for t in self.types():
             if v in (t.key, str(t.n), t.zh, t.zh.removesuffix("类"), t.en) or v.lower() in (
-                t.key.lower(), t.en.lower(),
+                t.key.lower(),
+                t.en.lower(),
             ):
                 return t
         raise UnknownAppType(
@@ -98,12 +104,21 @@ class RuleSets:
     def summary(self) -> list[dict[str, str]]:
         """Return each rule table's name, version and source (for ``mingyue appcheck rules``)."""
         return [
-            {"name": "findings", "version": str(self.findings["version"]),
-             "source": "国信办秘字〔2019〕191号; 工信部信管函〔2020〕164号; TC260-PG-20205A; OWASP MASVS"},
-            {"name": "app_types", "version": str(self.app_types["version"]),
-             "source": self.app_types["regulation"]["zh"]},
-            {"name": "dangerous_permissions", "version": str(self.permissions["version"]),
-             "source": str(self.permissions["source"])},
+            {
+                "name": "findings",
+                "version": str(self.findings["version"]),
+                "source": "国信办秘字〔2019〕191号; 工信部信管函〔2020〕164号; TC260-PG-20205A; OWASP MASVS",
+            },
+            {
+                "name": "app_types",
+                "version": str(self.app_types["version"]),
+                "source": self.app_types["regulation"]["zh"],
+            },
+            {
+                "name": "dangerous_permissions",
+                "version": str(self.permissions["version"]),
+                "source": str(self.permissions["source"]),
+            },
         ]
 
 

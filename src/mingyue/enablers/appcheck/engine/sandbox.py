@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
-from typing import IO, Any
+from typing import IO, Any, Self
 
 from .archive import ArchiveCaps
 from .errors import NotAnAndroidApp, ParseFailed, ParseOutOfMemory, ParseTimeout
@@ -50,10 +50,13 @@ class Sandbox:
             return self._proc
         env = dict(os.environ)
         # the zygote must import this very package, wherever it is installed
-        pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-            os.path.dirname(os.path.abspath(__file__))))))
+        pkg_root = os.path.dirname(
+            os.path.dirname(
+                os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+            )
+        )
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [pkg_root, env.get("PYTHONPATH")]))
-        self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        self._proc = subprocess.Popen(
             [sys.executable, "-m", "mingyue.enablers.appcheck.engine.zygote"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -78,7 +81,7 @@ class Sandbox:
             if proc.stdout:
                 proc.stdout.close()
 
-    def __enter__(self) -> Sandbox:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -100,10 +103,17 @@ class Sandbox:
         self, path: str, caps: ArchiveCaps, trackers: list[tuple[int, str]], limits: SandboxLimits
     ) -> dict[str, Any]:
         """Parse ``path`` in a forked child; return its facts dict or raise a per-file error."""
-        req = json.dumps({
-            "path": os.path.abspath(path), "caps": asdict(caps), "trackers": trackers,
-            "memory_bytes": limits.memory_bytes,
-        }) + "\n"
+        req = (
+            json.dumps(
+                {
+                    "path": os.path.abspath(path),
+                    "caps": asdict(caps),
+                    "trackers": trackers,
+                    "memory_bytes": limits.memory_bytes,
+                }
+            )
+            + "\n"
+        )
         with self._lock:
             for attempt in (1, 2):
                 proc = self._start()
@@ -138,15 +148,17 @@ class Sandbox:
 
 def _interpret(reply: dict[str, Any], limits: SandboxLimits) -> dict[str, Any]:
     status, payload = reply.get("status"), reply.get("payload")
-    if status == "ok":
-        return dict(payload)
+    if status == "ok" and isinstance(payload, dict):
+        return payload
     if status == "oom" or (status == "error" and "MemoryError" in str(payload)):
         raise ParseOutOfMemory(
             "Parsing needed more memory than allowed; the file was refused.",
             budget_bytes=limits.memory_bytes,
         )
     if status == "no_manifest":
-        raise NotAnAndroidApp("The archive has no readable AndroidManifest.xml: not an Android app.")
+        raise NotAnAndroidApp(
+            "The archive has no readable AndroidManifest.xml: not an Android app."
+        )
     if status in ("killed", "crashed"):
         raise ParseFailed(
             f"The parser process died ({status} {payload}); the file is likely malformed.",
@@ -162,7 +174,7 @@ _default_lock = threading.Lock()
 
 def default_sandbox() -> Sandbox:
     """Return this process's shared sandbox (started on first use, stopped at exit)."""
-    global _default  # noqa: PLW0603 - one helper process per server/CLI process, by design
+    global _default
     with _default_lock:
         if _default is None:
             _default = Sandbox()

@@ -85,7 +85,7 @@ def v2v3_certificates(value: bytes) -> list[bytes]:
 
 def v1_certificates(zf: zipfile.ZipFile, names: list[str], cap: int) -> list[bytes]:
     """Return the DER certificates of the v1 (JAR) PKCS#7 signature blocks."""
-    from asn1crypto import cms  # noqa: PLC0415 - androguard's own ASN.1 dependency
+    from asn1crypto import cms
 
     ders: list[bytes] = []
     for name in names:
@@ -106,7 +106,7 @@ def v1_certificates(zf: zipfile.ZipFile, names: list[str], cap: int) -> list[byt
 
 def describe(ders: list[bytes]) -> list[dict[str, str]]:
     """Summarise DER certificates (SHA-256 fingerprint, subject, issuer, validity)."""
-    from asn1crypto import x509  # noqa: PLC0415
+    from asn1crypto import x509
 
     out: list[dict[str, str]] = []
     seen: set[str] = set()
@@ -117,21 +117,31 @@ def describe(ders: list[bytes]) -> list[dict[str, str]]:
         seen.add(fp)
         try:
             c = x509.Certificate.load(der)
-            out.append({
-                "sha256": fp, "subject": str(c.subject.human_friendly),
-                "issuer": str(c.issuer.human_friendly),
-                "not_after": str(c["tbs_certificate"]["validity"]["not_after"].native),
-                "signature_algorithm": str(c.signature_algo),
-            })
+            out.append(
+                {
+                    "sha256": fp,
+                    "subject": str(c.subject.human_friendly),
+                    "issuer": str(c.issuer.human_friendly),
+                    "not_after": str(c["tbs_certificate"]["validity"]["not_after"].native),
+                    "signature_algorithm": str(c.signature_algo),
+                }
+            )
         except Exception:  # noqa: BLE001 - keep the fingerprint of an undecodable certificate
-            out.append({"sha256": fp, "subject": "", "issuer": "", "not_after": "",
-                        "signature_algorithm": ""})
+            out.append(
+                {
+                    "sha256": fp,
+                    "subject": "",
+                    "issuer": "",
+                    "not_after": "",
+                    "signature_algorithm": "",
+                }
+            )
     return out
 
 
 def signature_info(path: str, zf: zipfile.ZipFile, names: list[str], cap: int) -> dict[str, Any]:
     """Return which schemes sign the APK and the signer certificates."""
-    import os  # noqa: PLC0415
+    import os
 
     v1 = any(n.upper().startswith("META-INF/") and n.upper().endswith(".SF") for n in names)
     v1_ders = v1_certificates(zf, names, cap) if v1 else []

@@ -35,8 +35,8 @@ def _child(req: dict[str, Any], w: int, matcher: Any) -> None:
             limit = base + int(req["memory_bytes"])
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        from .archive import ArchiveCaps  # noqa: PLC0415
-        from .extract import extract_facts  # noqa: PLC0415
+        from .archive import ArchiveCaps
+        from .extract import extract_facts
 
         caps = ArchiveCaps(**req["caps"])
         payload = extract_facts(req["path"], caps, matcher)
@@ -65,22 +65,22 @@ def _warm_up() -> None:
     androguard's AXML printer compiles two large character-class regexes on first use; compiled
     here, they sit in ``re``'s cache that forked children inherit.
     """
-    import re  # noqa: PLC0415
+    import re
 
-    chars = "\u0020-\uD7FF\u0009\u000A\u000D\uE000-\uFFFD\U00010000-\U0010FFFF"
+    chars = "\u0020-\ud7ff\u0009\u000a\u000d\ue000-\ufffd\U00010000-\U0010ffff"
     re.compile(f"^[{chars}]*$")
     re.compile(f"[^{chars}]")
     re.compile(r"^[a-zA-Z0-9._-]*$")
     re.compile(r"[^a-zA-Z0-9._-]")
-    from asn1crypto import cms, x509  # noqa: F401,PLC0415
+    from asn1crypto import cms, x509  # noqa: F401
 
 
 def serve() -> None:
     """Answer parse requests from stdin until it closes."""
-    import androguard.core.apk  # noqa: F401,PLC0415 - preload: children inherit it warm
-    from loguru import logger  # noqa: PLC0415
+    import androguard.core.apk  # noqa: F401 - preload: children inherit it warm
+    from loguru import logger
 
-    from . import extract  # noqa: F401,PLC0415
+    from . import extract
 
     logger.remove()
     _warm_up()
