@@ -55,6 +55,27 @@ def current(settings: Settings) -> set[str]:
         return set(MigrationContext.configure(conn).get_current_heads())
 
 
+def up_to_date(settings: Settings) -> bool:
+    """Tell whether every branch head is applied (a head may be implied by a dependent revision)."""
+    script = ScriptDirectory.from_config(alembic_config(settings))
+    applied: set[str] = set()
+    todo = list(current(settings))
+    while todo:
+        rev_id = todo.pop()
+        if rev_id in applied:
+            continue
+        applied.add(rev_id)
+        rev = script.get_revision(rev_id)
+        if rev is None:
+            continue
+        downs = getattr(rev, "_all_down_revisions", None)
+        if downs is None:
+            downs = tuple(rev.down_revision or ()) if not isinstance(rev.down_revision, str) \
+                else (rev.down_revision,)
+        todo.extend(d for d in downs if d)
+    return set(script.get_heads()) <= applied
+
+
 def upgrade(settings: Settings) -> None:
     """Upgrade the database to the newest revision of every branch."""
     if settings.is_sqlite:
@@ -68,7 +89,7 @@ def ensure_schema(settings: Settings) -> None:
     with _lock:
         if url in _done:
             return
-        if current(settings) != heads(settings):
+        if not up_to_date(settings):
             upgrade(settings)
         _done.add(url)
 
