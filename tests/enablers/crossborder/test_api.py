@@ -106,3 +106,34 @@ def test_console_assess_and_filing_to_case(client: Any, tenants: Any) -> None:
     assert r.status_code == 422
     assert client.post("/crossborder/assess", data={"pi_individuals": "1", "sensitive_pi_individuals": "0",
                                                     "purpose": "other"}).status_code == 403  # no CSRF
+
+
+def test_flows_for_the_firm_and_its_regulator(client: Any, tenants: Any, settings: Any,
+                                               tmp_path: Any) -> None:
+    from mingyue.core.db import system_session
+    from mingyue.core.identity import User, actor_for
+    from mingyue.core.uow import unit_of_work
+    from mingyue.enablers.crossborder import service
+    from mingyue.enablers.crossborder.schemas import TransferIn
+
+    with system_session(settings, "test") as s:
+        admin = actor_for(s.get(User, tenants.a.admin.id))  # type: ignore[arg-type]
+    log = tmp_path / "a.log"
+    log.write_text("".join(
+        f'10.0.0.5 - - [10/Mar/2026:13:55:{i:02d} +0800] "GET http://api.partner.sg/s?m=139{i:08d} '
+        f'HTTP/1.1" 200 10 "-" "-"\n' for i in range(5)))
+    with unit_of_work(admin, settings) as uow:
+        service.declare_transfer(uow=uow, actor=admin, body=TransferIn(
+            recipient="Partner SG", country="SG", endpoints=["api.partner.sg"], legal_basis="exempt"))
+    with unit_of_work(admin, settings) as uow:
+        service.watch_source(uow=uow, actor=admin, source=log)
+    mine = client.get("/api/crossborder/flows", headers=tenants.a.headers()).json()
+    assert mine["counts"] == [{"recipient": "Partner SG", "year": 2026, "kind": "pi", "individuals": 5}]
+    org_a = tenants.a.org.id
+    reg = client.get(f"/api/crossborder/flows?organization_id={org_a}",
+                     headers=tenants.regulator.headers())
+    assert reg.status_code == 200 and reg.json()["counts"] == mine["counts"]
+    other = client.get(f"/api/crossborder/flows?organization_id={org_a}", headers=tenants.b.headers())
+    assert other.status_code == 404
+    token = _login(client, tenants.a.member.username)
+    assert token and "Partner SG" in client.get("/crossborder").text

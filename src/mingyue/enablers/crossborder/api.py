@@ -98,7 +98,7 @@ def scans(uow: UoW, actor: Reader) -> list[ScanOut]:
 
 
 @router.get("/flows", operation_id="crossborder-flows")
-def flows(uow: UoW, actor: Reader) -> dict[str, Any]:
+def flows(uow: UoW, actor: Reader, organization_id: int | None = None) -> dict[str, Any]:
     """Distinct individuals per recipient and year, observed endpoints and alerts of the caller's
-    organization."""
-    return service.flow_counts(uow=uow, actor=actor)
+    organization (oversight roles may name another organization)."""
+    return service.flow_counts(uow=uow, actor=actor, organization_id=organization_id)

@@ -33,6 +33,7 @@ def _page(request: Request, uow: UoW, actor: ConsoleActor, extra: dict[str, Any]
         "scans": service.list_scans(uow=uow, actor=actor)[:20],
         "may_assess": can(actor, "crossborder.assess"),
         "may_file": can(actor, "crossborder.filing.submit"),
+        "flows": service.flow_counts(uow=uow, actor=actor) if actor.organization_id else None,
         **extra,
     }
     return render(request, "crossborder/index.html", ctx)

@@ -15,13 +15,14 @@ from typing import Any
 from sqlalchemy import select
 
 from mingyue.core import cases, credentials, metering
-from mingyue.core.access import Actor, check
+from mingyue.core.access import OVERSIGHT_ROLES, Actor, check
 from mingyue.core.access_db import get_visible
 from mingyue.core.case_kinds import CaseKind, State, Transition
 from mingyue.core.case_models import CaseOut
 from mingyue.core.config import Settings
 from mingyue.core.db import utcnow
 from mingyue.core.errors import InvalidInput, NotFound, Refused
+from mingyue.core.identity import Organization
 from mingyue.core.uow import UnitOfWork
 
 from .engine.decision import Decision, ScenarioError, assess
@@ -475,10 +476,18 @@ def watch_source(*, uow: UnitOfWork, actor: Actor, source: Path, fmt: str | None
     return {**progress.to_dict(), "alert_cases": case_ids, "counts": counts}
 
 
-def flow_counts(*, uow: UnitOfWork, actor: Actor) -> dict[str, Any]:
-    """Distinct individuals per recipient and year, and observed endpoints, for the organization."""
+def flow_counts(*, uow: UnitOfWork, actor: Actor, organization_id: int | None = None
+                ) -> dict[str, Any]:
+    """Distinct individuals per recipient and year, observed endpoints (declared or not) and
+    alerts of one organization: the caller's own, or any one for oversight roles (regulators)."""
     check(actor, "crossborder.read")
-    org = _org(actor)
+    org = organization_id if organization_id is not None else _org(actor)
+    if org != actor.organization_id and not actor.has_role(*OVERSIGHT_ROLES):
+        raise NotFound("crossborder.flows_not_found", f"no flow data for organization {org}",
+                       field="organization_id")
+    if organization_id is not None and uow.session.get(Organization, org) is None:
+        raise NotFound("crossborder.flows_not_found", f"no organization {org}",
+                       field="organization_id")
     store = FlowStore(flow_store_path(uow.settings, org))
     try:
         return {"counts": [{"recipient": r, "year": y, "kind": k, "individuals": n}
