@@ -13,6 +13,7 @@ Laplace.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from decimal import Decimal
@@ -97,12 +98,14 @@ def noise_plan(plan: Plan, epsilon: float, delta: float = 1e-7) -> NoisePlan:
                        for i, col, role, sens, integer in raw)
     threshold = None
     if plan.grouped:
-        dp = _dp()
         tq = next(q for q in quantities if q.column == threshold_col)
-        dom = dp.map_domain(dp.atom_domain(T=str), dp.atom_domain(T="i64"))
-        met = dp.l01inf_distance(dp.absolute_distance(T="i64"))
-        threshold = _smallest_threshold(dp, tq.scale, k, delta)
+        threshold = _smallest_threshold_cached(tq.scale, k, delta)
     return NoisePlan(epsilon, delta, k, quantities, threshold, threshold_col)
+
+
+@functools.lru_cache(maxsize=1024)
+def _smallest_threshold_cached(scale: float, k: int, delta: float) -> int:
+    return _smallest_threshold(_dp(), scale, k, delta)
 
 
 def _smallest_threshold(dp: Any, scale: float, k: int, delta: float) -> int:

@@ -166,7 +166,7 @@ def execute(prepared: Prepared, datasets: dict[str, Dataset], engine: Any,
     return QueryResult(
         status="released", rows=rows, epsilon_spent=prepared.epsilon if p.dp else 0.0,
         epsilon_left=_min_left(left), dp=p.dp, suppressed_groups=suppressed,
-        rows_scanned=res.rows_scanned, cpu_seconds=res.cpu_seconds,
+        rows_scanned=sum(datasets[n].rows for n in p.datasets), cpu_seconds=res.cpu_seconds,
         wall_seconds=res.wall_seconds, executed_sql=p.sql,
         noise=prepared.noise.preview(p) if prepared.noise else [],
         threshold=prepared.noise.threshold if prepared.noise else None, datasets=p.datasets)

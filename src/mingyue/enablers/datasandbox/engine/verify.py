@@ -91,9 +91,9 @@ def verify(ds: Dataset, ids: list[str], predicate: str, engine: Any, *, mode: st
         count = sum(found.values())
         if 0 < count < min_count_group:
             count = 0
-        return VerifyResult(mode, None, count, invalid, res.rows_scanned, res.cpu_seconds)
+        return VerifyResult(mode, None, count, invalid, ds.rows, res.cpu_seconds)
     answers = {i: found.get(i, False) for i in valid}
-    return VerifyResult(mode, answers, None, invalid, res.rows_scanned, res.cpu_seconds)
+    return VerifyResult(mode, answers, None, invalid, ds.rows, res.cpu_seconds)
 
 
 # ---- private set intersection ------------------------------------------------------------
@@ -140,7 +140,7 @@ def psi_reply(ds: Dataset, predicate: str, request: bytes, engine: Any, *,
     setup = server.CreateSetupMessage(fpr, max(n_client, 1), server_items, psi.DataStructure.GCS)
     response = server.ProcessRequest(req)
     return PsiServerReply(setup.SerializeToString(), response.SerializeToString(),
-                          len(server_items), res.rows_scanned, res.cpu_seconds)
+                          len(server_items), ds.rows, res.cpu_seconds)
 
 
 class PsiClient:
