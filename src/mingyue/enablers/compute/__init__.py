@@ -8,9 +8,10 @@ enabler = Enabler(
     key="compute",
     title={"zh": "公共算力调度", "en": "Public compute"},
     summary={
-        "zh": "汇聚本地、Slurm、Ray 算力池，按成本或时效匹配作业，分时按秒计费，中小企业免费额度优先。",
-        "en": "Pools local, Slurm and Ray compute; matches jobs by cost or start time; bills by the "
-              "second at time-of-use prices, SME free quota first.",
+        "zh": "汇聚本地、Slurm、Ray 算力池，按成本或时效匹配作业，"
+              "分时按秒计费，中小企业免费额度优先。",
+        "en": "Pools local, Slurm and Ray compute; matches jobs by cost or start time; bills "
+              "by the second at time-of-use prices, SME free quota first.",
     },
     router="mingyue.enablers.compute.api:router",
     console="mingyue.enablers.compute.console:router",

@@ -39,7 +39,8 @@ def pool_add(
     name: Annotated[str, typer.Option("--name", help="Pool name")],
     kind: Annotated[str, typer.Option("--kind", help="local | slurm | ray")],
     endpoint: Annotated[str | None, typer.Option(
-        "--endpoint", help="Ray dashboard URL, or the path of the Slurm cluster's slurm.conf")] = None,
+        "--endpoint",
+        help="Ray dashboard URL, or the path of the Slurm cluster's slurm.conf")] = None,
     tariff: Annotated[str | None, typer.Option(
         "--tariff", help="Tariff file (YAML/JSON), inline JSON, or peak=..,flat=..,valley=.. "
         "(CNY per CPU-second)")] = None,

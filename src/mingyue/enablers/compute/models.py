@@ -1,4 +1,4 @@
-"""Tables of the compute enabler: pools (shared reference data), jobs and their usage (tenant-owned)."""
+"""Tables of compute: pools (shared reference data), jobs and their usage (tenant-owned)."""
 
 from __future__ import annotations
 

@@ -547,7 +547,20 @@ def simulate_trace(*, uow: UnitOfWork | None, trace: Path, pools: Path | None, p
 
 
 __all__ = [
-    "Capacity", "Demand", "add_pool", "adapter_for", "cancel_job", "job_logs", "job_status",
-    "list_jobs", "list_pools", "reconcile", "run_reconcile_job", "set_quota_behaviour",
-    "simulate_trace", "submit_job", "suspend_pool", "usage",
+    "Capacity",
+    "Demand",
+    "adapter_for",
+    "add_pool",
+    "cancel_job",
+    "job_logs",
+    "job_status",
+    "list_jobs",
+    "list_pools",
+    "reconcile",
+    "run_reconcile_job",
+    "set_quota_behaviour",
+    "simulate_trace",
+    "submit_job",
+    "suspend_pool",
+    "usage",
 ]

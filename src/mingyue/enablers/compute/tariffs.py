@@ -152,4 +152,5 @@ def read_tariff_arg(value: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidInput("compute.tariff_invalid", "a tariff is a mapping", field="tariff")
     parse_tariff(data)
-    return json.loads(json.dumps(data, default=str))
+    plain: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return plain

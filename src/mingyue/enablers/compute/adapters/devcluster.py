@@ -151,7 +151,8 @@ PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
             for p in self._procs:
                 if p.poll() is not None:
                     self.stop()
-                    raise EngineStartError(f"{what}: {p.args[0]} exited ({p.returncode}); "
+                    prog = p.args[0] if isinstance(p.args, list) else p.args
+                    raise EngineStartError(f"{what}: {prog!s} exited ({p.returncode}); "
                                            f"log: {_tail(log)}")
             try:
                 if ok():  # type: ignore[operator]

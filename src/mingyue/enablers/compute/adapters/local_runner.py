@@ -92,7 +92,7 @@ def run(job_dir: Path) -> int:
             ["/bin/sh", "-c", spec["command"]],
             cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
             start_new_session=True,
-            preexec_fn=lambda: _limits(cpus, memory_mb, max_runtime_s),  # noqa: PLW1509
+            preexec_fn=lambda: _limits(cpus, memory_mb, max_runtime_s),
         )
     write_json(job_dir / "started.json",
                {"pid": child.pid, "tick": proc_start_tick(child.pid), "start": start})

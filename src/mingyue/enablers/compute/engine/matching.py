@@ -96,7 +96,8 @@ def static_rejection(pool: Pool, demand: Demand, org: str | None = None) -> str 
             if have < demand.gpus:
                 return f"needs {demand.gpus}× {demand.gpu_model}, has {have}"
         elif max(pool.gpus.values(), default=0) < demand.gpus:
-            return f"needs {demand.gpus} GPUs of one model, has {max(pool.gpus.values(), default=0)}"
+            most = max(pool.gpus.values(), default=0)
+            return f"needs {demand.gpus} GPUs of one model, has {most}"
     if demand.memory_mb and pool.memory_mb is not None and demand.memory_mb > pool.memory_mb:
         return f"needs {demand.memory_mb} MB memory, has {pool.memory_mb}"
     if pool.max_runtime_s is not None and demand.max_runtime_s > pool.max_runtime_s:

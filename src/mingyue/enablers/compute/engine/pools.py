@@ -1,4 +1,4 @@
-"""Pools: what a provider offers (static) and how busy it is right now (refreshed from its engine)."""
+"""Pools: what a provider offers (static) and how busy it is now (refreshed from its engine)."""
 
 from __future__ import annotations
 

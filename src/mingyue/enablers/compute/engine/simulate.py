@@ -88,7 +88,7 @@ class _PoolState:
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
         self.free_cpus = pool.cpus
-        self.free_gpus: dict[str | None, int] = dict(pool.gpus)
+        self.free_gpus: dict[str | None, int] = {k: v for k, v in pool.gpus.items()}
         self.gpu_cap = sum(pool.gpus.values())
         self.queue: deque[tuple[int, Demand, float, str, str | None]] = deque()
         self.queued_work = 0.0  # CPU-seconds waiting
@@ -245,7 +245,8 @@ def simulate(
     gpu_util: dict[str, float] = {}
     util: dict[str, float] = {}
     for name, st in states.items():
-        cpu_util[name] = st.cpu_busy_s / (st.pool.cpus * horizon) if horizon and st.pool.cpus else 0.0
+        cpu_util[name] = (st.cpu_busy_s / (st.pool.cpus * horizon)
+                          if horizon and st.pool.cpus else 0.0)
         gpu_util[name] = st.gpu_busy_s / (st.gpu_cap * horizon) if horizon and st.gpu_cap else 0.0
         util[name] = gpu_util[name] if st.gpu_cap else cpu_util[name]
     waits.sort()

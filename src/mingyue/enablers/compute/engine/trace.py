@@ -149,7 +149,7 @@ def convert_alibaba_pai(task_table: str | Path, *, org: str = "pai") -> list[Tra
             gpu_pct = float(rec["plan_gpu"] or 0)
             cpus = max(math.ceil(cpu_pct / 100 * inst), 1)
             gpus = math.ceil(gpu_pct / 100 * inst) if gpu_pct > 0 else 0
-            model = PAI_GPU_TYPES.get(rec["gpu_type"].strip(), None) if gpus else None
+            model = PAI_GPU_TYPES.get(rec["gpu_type"].strip()) if gpus else None
             raw.append((f"{rec['job_name']}/{rec['task_name']}", start, end - start, cpus, gpus,
                         model))
     t0 = min((r[1] for r in raw), default=0.0)
