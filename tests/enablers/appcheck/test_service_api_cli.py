@@ -65,6 +65,40 @@ def test_upload_job_report_review_and_signed_credential(
         assert len(usage) == 1 and usage[0].organization_id == tenants.a.org.id
 
 
+def _pdf_plain(pdf: bytes) -> bytes:
+    """Return the PDF with its Flate streams inflated (font names sit in object streams)."""
+    import re
+    import zlib
+
+    out = [pdf]
+    for m in re.finditer(rb"stream\r?\n(.*?)endstream", pdf, re.DOTALL):
+        try:
+            out.append(zlib.decompress(m.group(1)))
+        except zlib.error:
+            continue
+    return b"".join(out)
+
+
+def test_pdf_export_with_cjk_font(client: Any, tenants: Any, run_jobs: Any, find_apk: Any) -> None:
+    scan = _upload(client, tenants.a, find_apk("jpush__hbuilder-hello"), app_type="news")
+    run_jobs()
+    r = client.get(f"/api/appcheck/scans/{scan['id']}/report.pdf", headers=tenants.a.headers())
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/pdf"
+    assert r.content.startswith(b"%PDF") and len(r.content) > 10_000
+    assert b"CJK" in _pdf_plain(r.content)  # a Noto CJK font is embedded for the Chinese text
+    r = client.get(
+        f"/api/appcheck/scans/{scan['id']}/report.pdf?lang=en", headers=tenants.a.headers()
+    )
+    assert r.status_code == 200
+    assert (
+        client.get(
+            f"/api/appcheck/scans/{scan['id']}/report.pdf", headers=tenants.b.headers()
+        ).status_code
+        == 404
+    )
+
+
 def test_return_needs_comment_and_marks_scan(
     client: Any, tenants: Any, run_jobs: Any, find_apk: Any
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 
 from mingyue.core.access import Actor
 from mingyue.web.deps import UoW, require
@@ -59,6 +59,27 @@ def get_report(
 ) -> dict[str, Any]:
     """Return the report as JSON (the export format), grouped by the six categories."""
     return service.get_report(uow=uow, actor=actor, scan_id=scan_id)
+
+
+@router.get(
+    "/scans/{scan_id}/report.pdf",
+    operation_id="appcheck-get_report_pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def get_report_pdf(
+    scan_id: int,
+    uow: UoW,
+    actor: Annotated[Actor, Depends(require("appcheck.report.read"))],
+    lang: Annotated[str, Query(pattern="^(zh|en)$")] = "zh",
+) -> Response:
+    """Return the report as PDF (zh-CN or en)."""
+    pdf = service.report_pdf(uow=uow, actor=actor, scan_id=scan_id, lang=lang)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="appcheck-report-{scan_id}.pdf"'},
+    )
 
 
 @router.get("/rules", operation_id="appcheck-list_rules")

@@ -335,6 +335,15 @@ def get_report(*, uow: UnitOfWork, actor: Actor, scan_id: int) -> dict[str, Any]
     }
 
 
+def report_pdf(*, uow: UnitOfWork, actor: Actor, scan_id: int, lang: str = "zh") -> bytes:
+    """Return the report of a finished scan as a PDF (zh or en)."""
+    from .pdf import render_pdf
+
+    report = get_report(uow=uow, actor=actor, scan_id=scan_id)
+    report["categories"] = report.get("categories") or []
+    return render_pdf(report, lang="en" if lang == "en" else "zh")
+
+
 def rule_sets() -> list[RuleSetOut]:
     """Return the loaded rule sets with versions and sources."""
     from .engine import load_catalogue, load_rulesets
