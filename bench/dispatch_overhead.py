@@ -40,7 +40,6 @@ from mingyue.enablers.compute.adapters.devcluster import (
 from mingyue.enablers.compute.engine.pools import Pool
 from mingyue.enablers.compute.engine.pricing import FlatRate
 from mingyue.enablers.compute.engine.simulate import simulate
-from mingyue.enablers.compute.engine.states import JobState
 from mingyue.enablers.compute.engine.trace import TraceJob
 
 
@@ -290,11 +289,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mingyue-bench-") as tmp:
         root = Path(tmp)
         with api_server(root / "data") as (url, headers, settings), httpx.Client() as http:
+            floor = []
+            for _ in range(50):
+                t0 = time.perf_counter()
+                http.get(f"{url}/api/compute/jobs?limit=1", headers=headers).raise_for_status()
+                floor.append((time.perf_counter() - t0) * 1000)
+            print(f"== API floor: GET /api/compute/jobs (auth + one unit of work, no engine) "
+                  f"p50 {statistics.median(floor):.1f} ms, p99 {pct(floor, .99):.1f} ms ==\n")
             if not args.skip_slurm:
                 bench_slurm(url, headers, settings, args.jobs, root, http)
             if not args.skip_ray:
                 bench_ray(url, headers, settings, args.ray_jobs, root, http)
-    _ = JobState
     return 0
 
 

@@ -40,13 +40,13 @@ def _page(request: Request, actor: ConsoleActor, error: str | None = None,
     }, status_code=422 if error else 200)
 
 
-@router.get("/compute", response_class=HTMLResponse)
+@router.get("", response_class=HTMLResponse)
 def index(request: Request, actor: ConsoleActor) -> Response:
     """Pools, jobs (with the choice explanation and cost) and the free quota left."""
     return _page(request, actor)
 
 
-@router.post("/compute/submit", response_class=HTMLResponse,
+@router.post("/submit", response_class=HTMLResponse,
              dependencies=[Depends(csrf_protect)])
 def submit(request: Request, actor: ConsoleActor,
            spec: Annotated[str, Form(max_length=65536)]) -> Response:
@@ -63,7 +63,7 @@ def submit(request: Request, actor: ConsoleActor,
     return _page(request, actor, submitted=out)
 
 
-@router.get("/compute/jobs/{job_id}", response_class=HTMLResponse)
+@router.get("/jobs/{job_id}", response_class=HTMLResponse)
 def job_page(request: Request, actor: ConsoleActor, job_id: int) -> Response:
     """One job: state, explanation, cost so far, logs."""
     check(actor, "compute.job.read")

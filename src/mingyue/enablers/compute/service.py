@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -186,11 +187,21 @@ def suspend_pool(*, uow: UnitOfWork, name: str, suspended: bool = True) -> PoolO
     return _pool_out(row)
 
 
+@lru_cache(maxsize=256)
+def _tariff(text: str) -> PoolTariff:
+    return parse_tariff(json.loads(text))
+
+
+def pool_tariff(row: ComputePool) -> PoolTariff:
+    """Return the pool's parsed tariff (cached by content: parsing windows is not free)."""
+    return _tariff(json.dumps(row.tariff or {}, sort_keys=True))
+
+
 def _engine_pool(row: ComputePool) -> Pool:
     cap = row.capacity or {}
     gpus = {str(k): int(v) for k, v in (cap.get("gpus") or {}).items()}
     return Pool(
-        name=row.name, cpus=int(cap.get("cpus", 0)), pricer=parse_tariff(row.tariff),
+        name=row.name, cpus=int(cap.get("cpus", 0)), pricer=pool_tariff(row),
         kind=row.kind, region=row.region, gpus=gpus,
         memory_mb=cap.get("memory_mb"), max_runtime_s=row.max_runtime_s,
         suspended=row.suspended,
@@ -438,7 +449,7 @@ def _bill(uow: UnitOfWork, job: ComputeJob, row: ComputePool, seconds: int) -> N
     start = (job.started_at or job.ended_at or datetime.now(UTC)) + timedelta(
         seconds=job.billed_seconds)
     end = start + timedelta(seconds=seconds)
-    tariff: PoolTariff = parse_tariff(row.tariff)
+    tariff = pool_tariff(row)
     pieces = tariff.segments(demand, start, seconds)
     total_paid = ZERO
     free_cpu = ZERO
