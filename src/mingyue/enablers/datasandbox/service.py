@@ -342,13 +342,13 @@ def pending_for_owner(*, uow: UnitOfWork, actor: Actor) -> list[RequestOut]:
 def run_request_job(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
     """Job: run an approved request inside the sandbox, gate it, charge ε, record usage."""
     request_id = int(params["request_id"])
-    with ctx.unit_of_work() as uow:
-        with uow.unscoped(reason=f"datasandbox: run approved request {request_id}"):
-            try:
-                return _run_request(ctx, uow, request_id)
-            finally:
-                # Flush while unscoped: the job may act for the owner on the consumer's rows.
-                uow.flush()
+    with ctx.unit_of_work() as uow, uow.unscoped(
+            reason=f"datasandbox: run approved request {request_id}"):
+        try:
+            return _run_request(ctx, uow, request_id)
+        finally:
+            # Flush while unscoped: the job may act for the owner on the consumer's rows.
+            uow.flush()
 
 
 def _run_request(ctx: Any, uow: UnitOfWork, request_id: int) -> dict[str, Any]:

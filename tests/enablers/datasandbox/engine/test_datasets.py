@@ -47,7 +47,7 @@ def test_ingest_formats(tmp_path: Path, fmt: str) -> None:
 
     src = tmp_path / f"in.{fmt}"
     duckdb.sql("SELECT 'p' || (range % 50) AS pid, range % 3 AS g, range * 1.5 AS v "
-               f"FROM range(200)").write_csv(str(src)) if fmt == "csv" else None
+               "FROM range(200)").write_csv(str(src)) if fmt == "csv" else None
     if fmt == "json":
         src.write_text("\n".join(json.dumps({"pid": f"p{i % 50}", "g": i % 3, "v": i * 1.5})
                                  for i in range(200)))

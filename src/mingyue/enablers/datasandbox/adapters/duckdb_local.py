@@ -16,11 +16,10 @@ import sys
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from ..engine.errors import ExecutionFailed, Refusal
 from .base import ExecResult
-
 
 STARTUP_TIMEOUT_S = 120.0
 
@@ -201,7 +200,7 @@ class DuckDBSandbox:
                 pass
         self._kill()
 
-    def __enter__(self) -> DuckDBSandbox:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

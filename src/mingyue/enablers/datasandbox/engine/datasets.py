@@ -75,7 +75,7 @@ class Dataset:
         """Row count rounded to two significant digits, as the catalogue shows it."""
         if self.rows < 100:
             return int(round(self.rows, -1))
-        digits = int(math.floor(math.log10(self.rows))) - 1
+        digits = math.floor(math.log10(self.rows)) - 1
         return int(round(self.rows, -digits))
 
     def to_dict(self) -> dict[str, Any]:

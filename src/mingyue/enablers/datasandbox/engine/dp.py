@@ -136,7 +136,7 @@ def _num(v: Any, integer: bool) -> Any:
         return 0 if integer else 0.0
     if integer:
         return int(v)
-    return float(v) if not isinstance(v, Decimal) else float(v)
+    return float(v)
 
 
 def apply(plan: Plan, noise: NoisePlan, columns: list[str], rows: list[tuple[Any, ...]],

@@ -72,7 +72,7 @@ def describe(ds: Dataset, min_group: int = 10) -> list[ColumnFormat]:
                         f"SELECT {q} FROM t WHERE {q} IS NOT NULL GROUP BY {q} "
                         f"HAVING count(*) >= {int(min_group)} ORDER BY {q}").fetchall())
                     out.append(ColumnFormat(c.name, "category", categories=cats))
-            elif t.startswith("DATE") or t.startswith("TIMESTAMP"):
+            elif t.startswith(("DATE", "TIMESTAMP")):
                 y0, y1 = con.sql(f"SELECT min(year({q})), max(year({q})) FROM t").fetchall()[0]
                 y0 = int(y0 or 2000) // 10 * 10
                 y1 = (int(y1 or 2020) // 10 + 1) * 10 - 1

@@ -87,8 +87,9 @@ def prepare(request: QueryRequest, datasets: dict[str, Dataset],
     """Check policy, SQL and budget; return the plan and its accuracy preview. Spends nothing."""
     now = now or dt.datetime.now(dt.UTC)
     # Datasets named in the SQL decide which policies apply; parse once to find them.
-    from .sqlcheck import parse_one
     from sqlglot import exp
+
+    from .sqlcheck import parse_one
 
     names = sorted({t.name.lower() for t in parse_one(request.sql).find_all(exp.Table)})
     known = [n for n in names if n in datasets]
@@ -137,11 +138,11 @@ def execute(prepared: Prepared, datasets: dict[str, Dataset], engine: Any,
     suppressed = 0
     if p.dp:
         assert prepared.noise is not None
-        rows, spent = dpmod.apply(p, prepared.noise, res.columns, res.rows, prepared.min_group)
+        rows, _spent = dpmod.apply(p, prepared.noise, res.columns, res.rows, prepared.min_group)
         suppressed = len(res.rows) - len(rows)
     else:
         idx = {c: i for i, c in enumerate(res.columns)}
-        rows, spent = [], 0.0
+        rows = []
         for r in res.rows:
             if (r[idx["__n"]] or 0) < prepared.min_group:
                 suppressed += 1
