@@ -348,7 +348,9 @@ def build_report(
         )
     findings.append(_dynamic(rules, "PP_NOT_ON_FIRST_RUN"))
     # 2 -- purposes not stated
-    third = [h for h in sdks if h.matched_by != ("domain",)]
+    # plain libraries (AndroidX, ZXing...) process no personal information: TC260-PG-20205A's
+    # disclosure duty is about SDKs that do, so they are listed but not asked to be disclosed
+    third = [h for h in sdks if h.matched_by != ("domain",) and h.category != "Library"]
     if third and not policy_text and not facts.get("sdk_list_evidence"):
         findings.append(
             _finding(
@@ -370,7 +372,7 @@ def build_report(
     disclosure = None
     if policy_text is not None:
         prefixes = {e["key"]: e["code"] for e in catalogue.sdks}
-        res = compare(sdks, policy_text, prefixes)
+        res = compare(third, policy_text, prefixes)
         disclosure = {"disclosed": res.disclosed, "undisclosed": res.undisclosed}
         for name in res.undisclosed:
             h = next(x for x in sdks if x.name == name)
