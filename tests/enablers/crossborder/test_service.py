@@ -137,3 +137,29 @@ def test_watch_counts_and_opens_alert_cases(tenants: Any, actor_of: Any, uow_as:
         assert case.data["kind"] == "undeclared_overseas_endpoint" and case.data["detail"]["country"] == "US"
     with uow_as(actor_of(tenants.b.admin)) as uow:
         assert service.flow_counts(uow=uow, actor=actor_of(tenants.b.admin))["counts"] == []
+
+
+def test_alerts_left_pending_by_a_crash_become_cases_later(tenants: Any, actor_of: Any,
+                                                           uow_as: Any, tmp_path: Path) -> None:
+    admin = actor_of(tenants.a.admin)
+    geo = tmp_path / "geo.csv"
+    geo.write_text("network,country\n198.51.100.0/24,US\n")
+    log = tmp_path / "squid.log"
+    log.write_text("1773122136.9 5 10.0.0.5 TCP_MISS/200 99 POST http://evil.example/x?id=1 - "
+                   "HIER_DIRECT/198.51.100.7 -\n")
+
+    class Crash(Exception):
+        pass
+
+    # The platform's transaction fails after the monitor stored the alert: no case yet.
+    with pytest.raises(Crash), uow_as(admin) as uow:
+        service.watch_source(uow=uow, actor=admin, source=log, geoip=geo)
+        raise Crash
+    with uow_as(admin) as uow:
+        assert cases.list_cases(uow=uow, kind="crossborder.flow_alert", actor=admin) == []
+    with uow_as(admin) as uow:
+        out = service.watch_source(uow=uow, actor=admin, source=log, geoip=geo)
+        assert len(out["alert_cases"]) == 1 and out["lines"] == 1
+    with uow_as(admin) as uow:
+        assert service.watch_source(uow=uow, actor=admin, source=log, geoip=geo)["alert_cases"] == []
+        assert len(cases.list_cases(uow=uow, kind="crossborder.flow_alert", actor=admin)) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -65,9 +65,13 @@ def watch(source: Path,
     """Read a proxy/Zeek log or a pcap from its last offset; count individuals; raise alerts."""
     from . import service
 
+    def progress(p: Any) -> None:
+        sys.stderr.write(f"progress: offset {p.offset}/{p.size} bytes, {p.lines} lines, "
+                         f"{p.events} events, {p.bad_lines} bad\n")
+
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         out = service.watch_source(uow=uow, actor=uow.actor, source=source, fmt=fmt, geoip=geoip,
-                                   follow=follow)
+                                   follow=follow, on_progress=progress if not json_out else None)
     emit(out, json_out)
 
 

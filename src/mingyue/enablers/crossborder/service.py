@@ -7,12 +7,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from mingyue.core import cases, credentials, metering
 from mingyue.core.access import OVERSIGHT_ROLES, Actor, check
@@ -444,36 +445,70 @@ def raise_alert_cases(*, uow: UnitOfWork, actor: Actor, alerts: list[Alert]) -> 
 
 
 def watch_source(*, uow: UnitOfWork, actor: Actor, source: Path, fmt: str | None = None,
-                 geoip: Path | None = None, follow: bool = False) -> dict[str, Any]:
-    """Read a log or pcap from its last offset, count individuals, open alert cases."""
+                 geoip: Path | None = None, follow: bool = False,
+                 on_progress: Callable[[WatchProgress], None] | None = None) -> dict[str, Any]:
+    """Read a log or pcap from its last offset, count individuals, open alert cases.
+
+    With ``follow`` it tails the source until interrupted (Ctrl-C ends it cleanly: every batch read
+    so far is already committed). Alerts the monitor stored but that never became cases (a crash
+    between the two) are opened now.
+    """
     monitor = build_monitor(uow=uow, actor=actor, geoip=geoip)
     if not source.is_file():
+        monitor.store.close()
         raise InvalidInput("crossborder.bad_file", f"no such file: {source}", field="source",
                            reason=f"no such file: {source}")
+    progress: WatchProgress | None = None
     try:
         with source.open("rb") as fp:
             magic = fp.read(4)
         if fmt == "pcap" or magic in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1",
                                       b"\xa1\xb2\x3c\x4d", b"\x0a\x0d\x0d\x0a"):
-            progress: WatchProgress = watch_pcap(monitor, source, follow=follow)
+            progress = watch_pcap(monitor, source, follow=follow)
         else:
-            progress = watch_log(monitor, source, fmt, follow=follow)
+            progress = watch_log(monitor, source, fmt, follow=follow, on_progress=on_progress)
+    except KeyboardInterrupt:
+        if not follow:
+            raise
     except ValueError as exc:
+        monitor.store.close()
         raise InvalidInput("crossborder.bad_source", str(exc), field="source",
                            reason=str(exc)) from None
-    finally:
-        monitor.store.close()
-    case_ids = raise_alert_cases(uow=uow, actor=actor, alerts=progress.alerts)
-    store = FlowStore(flow_store_path(uow.settings, _org(actor)))
+    store = monitor.store
     try:
+        pending = store.pending_alerts()
+        case_ids = raise_alert_cases(uow=uow, actor=actor, alerts=[a for _, a in pending])
+        uow.flush()
         counts = [{"recipient": r, "year": y, "kind": k, "individuals": n}
                   for (r, y, k), n in sorted(store.counts().items())]
+        cp = store.checkpoint(str(source.resolve()))
     finally:
         store.close()
+    # Marked handed over only once the cases are committed with the platform's unit of work; a
+    # crash before that leaves them pending, and the next run opens them.
+    store_path = flow_store_path(uow.settings, _org(actor))
+    ids = [i for i, _ in pending]
+
+    def _handed_over(_session: object) -> None:
+        done = FlowStore(store_path)
+        try:
+            done.mark_handed_over(ids)
+        finally:
+            done.close()
+
+    if ids:
+        event.listen(uow.session, "after_commit", _handed_over, once=True)
+    lines = cp.lines if cp else 0
+    events = cp.events if cp else 0
+    offset = cp.offset if cp else 0
     uow.audit("crossborder.flow.watched", f"source:{source.name}",
-              {"lines": progress.lines, "events": progress.events, "offset": progress.offset},
-              organization_id=_org(actor))
-    return {**progress.to_dict(), "alert_cases": case_ids, "counts": counts}
+              {"lines": lines, "events": events, "offset": offset}, organization_id=_org(actor))
+    out = progress.to_dict() if progress else {"source": str(source.resolve()), "offset": offset,
+                                               "lines": lines, "events": events,
+                                               "bad_lines": cp.bad_lines if cp else 0}
+    out["alerts"] = [a.to_dict() for _, a in pending]
+    return {**out, "alert_cases": case_ids, "counts": counts}
+
 
 
 def flow_counts(*, uow: UnitOfWork, actor: Actor, organization_id: int | None = None

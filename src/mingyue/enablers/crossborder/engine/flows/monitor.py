@@ -149,6 +149,7 @@ CREATE TABLE IF NOT EXISTS observed (
 CREATE TABLE IF NOT EXISTS alerts (
   id INTEGER PRIMARY KEY, kind TEXT NOT NULL, recipient TEXT NOT NULL, year INTEGER NOT NULL,
   threshold INTEGER NOT NULL, count INTEGER NOT NULL, detail TEXT NOT NULL, created REAL NOT NULL,
+  handed_over INTEGER NOT NULL DEFAULT 0,
   UNIQUE (kind, recipient, year, threshold));
 CREATE TABLE IF NOT EXISTS sources (
   source TEXT PRIMARY KEY, inode INTEGER, offset INTEGER NOT NULL, lines INTEGER NOT NULL,
@@ -201,6 +202,18 @@ class FlowStore:
             "SELECT kind, recipient, year, threshold, count, detail FROM alerts ORDER BY id"
         )
         return [Alert(k, r, y, t, c, json.loads(d)) for k, r, y, t, c, d in rows]
+
+    def pending_alerts(self) -> list[tuple[int, Alert]]:
+        """Alerts not yet handed over to the platform (as cases), with their row ids."""
+        rows = self.db.execute(
+            "SELECT id, kind, recipient, year, threshold, count, detail FROM alerts "
+            "WHERE handed_over=0 ORDER BY id"
+        )
+        return [(i, Alert(k, r, y, t, c, json.loads(d))) for i, k, r, y, t, c, d in rows]
+
+    def mark_handed_over(self, ids: Iterable[int]) -> None:
+        """Record that these alerts became cases (after the platform committed them)."""
+        self.db.executemany("UPDATE alerts SET handed_over=1 WHERE id=?", [(i,) for i in ids])
 
     def observed(self) -> list[dict[str, Any]]:
         """Observed endpoints per recipient and year (declared or not)."""
