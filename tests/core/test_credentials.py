@@ -89,7 +89,7 @@ def test_credential_signed_by_another_key_is_refused(settings: Settings,
     other = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
     result = credentials.verify(vc, base64.b64encode(other).decode())
     assert not result.ok and result.reason == "core.credential.wrong_key"
-    # Without a trusted key the did:key in the proof is used: integrity only.
+    # Without a key argument the platform's own key is the trusted one.
     assert credentials.verify(vc).ok
 
 
@@ -180,7 +180,8 @@ def test_bad_issue_input(settings: Settings, orgs: dict[str, int]) -> None:
 
 
 def test_bilingual_name_and_description(settings: Settings, orgs: dict[str, int]) -> None:
-    vc = _issue(settings, orgs["a"], name={"zh_CN": "App合规检测报告", "en": "App compliance report"},
+    vc = _issue(settings, orgs["a"],
+                name={"zh_CN": "App合规检测报告", "en": "App compliance report"},
                 description="GB/T 41391-2022")
     assert vc["name"] == [{"@value": "App合规检测报告", "@language": "zh-CN"},
                           {"@value": "App compliance report", "@language": "en"}]
@@ -198,3 +199,23 @@ def test_decimal_and_unicode_subjects_are_signed_exactly(settings: Settings,
                                               "ratio": 0.1, "emoji": "😀"})
     assert vc["credentialSubject"]["fee"] == "12.50"
     assert credentials.verify(vc, keys.public_key_b64(settings)).ok
+
+
+def test_without_a_key_argument_the_platform_key_is_required(settings: Settings) -> None:
+    from mingyue.core.dataintegrity import add_proof, did_of
+
+    stranger = Ed25519PrivateKey.generate()
+    doc = {"@context": [credentials.VC_CONTEXT],
+           "id": "urn:uuid:00000000-0000-4000-8000-000000000000",
+           "type": ["VerifiableCredential", "Forged"], "issuer": did_of(stranger),
+           "validFrom": "2020-01-01T00:00:00Z", "credentialSubject": {"x": 1}}
+    forged = add_proof(doc, stranger, credentials.utcnow())
+    assert not keys.key_path(settings).exists()
+    assert credentials.verify(forged).reason == "core.credential.no_key"
+    assert not keys.key_path(settings).exists()  # verifying never creates a key
+    keys.signing_key(settings)
+    assert credentials.verify(forged).reason == "core.credential.wrong_key"
+    own = credentials.issuer_did_for_key(base64.b64encode(
+        stranger.public_key().public_bytes_raw()).decode())
+    assert credentials.verify(forged, base64.b64encode(
+        stranger.public_key().public_bytes_raw()).decode()).ok and own == doc["issuer"]

@@ -143,7 +143,8 @@ credentials = Enabler(
         "core.credential.revoked": "A verifiable credential was revoked",
         "core.file.stored": "A file was uploaded and stored",
     },
-    nav=[NavItem("/credentials", {"zh": "可验证凭证", "en": "Credentials"}, "core.credential.read")],
+    nav=[NavItem("/credentials", {"zh": "可验证凭证", "en": "Credentials"},
+                 "core.credential.read")],
 )
 
 CORE_APPS: list[Enabler] = [admin, audit, cases, jobs, billing, credentials]

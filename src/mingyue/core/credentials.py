@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mingyue.core import keys
 from mingyue.core.access import Actor, check
-from mingyue.core.config import Settings
+from mingyue.core.config import Settings, get_settings
 from mingyue.core.dataintegrity import add_proof, did_of, format_time, verify_proof
 from mingyue.core.db import Base, TenantMixin, system_session, utcnow
 from mingyue.core.errors import Conflict, InvalidInput, NotFound
@@ -228,8 +228,8 @@ def verify(vc: Mapping[str, Any], public_key_b64: str | None = None,
            now: datetime | None = None) -> VerifyResult:
     """Check a credential offline: shape, signature, trusted key, validity period, revocation.
 
-    With ``public_key_b64`` the proof must be made by that key (the platform's); without it the
-    key named by the issuer's did:key is used, which proves integrity but not who issued it.
+    The proof must be made by ``public_key_b64`` (base64 Ed25519); without it, by this
+    platform's own key (``core.credential.no_key`` when the platform has none yet).
     """
     if not isinstance(vc, Mapping):
         return VerifyResult(False, "core.credential.malformed", None, detail="not a JSON object")
@@ -250,12 +250,15 @@ def verify(vc: Mapping[str, Any], public_key_b64: str | None = None,
             or not isinstance(issuer, str) or not isinstance(vc.get("credentialSubject"), Mapping):
         return result("core.credential.malformed",
                       "not a VC 2.0 credential (context, id, type, issuer, subject)")
-    expected: bytes | None = None
-    if public_key_b64 is not None:
-        try:
-            expected = keys.load_public(public_key_b64).public_bytes_raw()
-        except ValueError as exc:
-            return result("core.credential.bad_key", str(exc))
+    if public_key_b64 is None:
+        settings = get_settings()
+        if not keys.key_path(settings).exists():  # never create a key just to verify
+            return result("core.credential.no_key", "no trusted key: this platform has none")
+        public_key_b64 = keys.public_key_b64(settings)
+    try:
+        expected = keys.load_public(public_key_b64).public_bytes_raw()
+    except ValueError as exc:
+        return result("core.credential.bad_key", str(exc))
     proof = verify_proof(vc, expected)
     if not proof.ok:
         return result(proof.reason, proof.detail)

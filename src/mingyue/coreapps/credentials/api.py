@@ -139,8 +139,8 @@ def upload_file(uow: UoW, actor: Annotated[Actor, Depends(require("core.file.upl
 
 
 @router.get("/files/{file_id}", operation_id="credentials-get_file")
-def get_file(file_id: Annotated[int, Path(ge=1, le=2**63 - 1)], uow: UoW, actor: Annotated[Actor, Depends(require("core.file.read"))]
-             ) -> FileOut:
+def get_file(file_id: Annotated[int, Path(ge=1, le=2**63 - 1)], uow: UoW,
+             actor: Annotated[Actor, Depends(require("core.file.read"))]) -> FileOut:
     """Return a stored file's metadata."""
     return FileOut(**files.get_file(uow=uow, actor=actor, file_id=file_id)
                    .model_dump(exclude={"path"}))
