@@ -261,3 +261,22 @@ def test_selftest_validates_params(settings: Any, uow_as: Any, member: Any) -> N
     out = _enqueue(uow_as, member, params={"seconds": -1})
     job = jobs.run_job_now(settings, out.id)
     assert job.status == "failed" and job.error is not None and "seconds" in job.error
+
+
+def test_selftest_long_step_is_cancelled_promptly(settings: Any, uow_as: Any,
+                                                  member: Any) -> None:
+    out = _enqueue(uow_as, member, params={"seconds": 60, "steps": 1})
+    result: dict[str, Any] = {}
+    t = threading.Thread(target=lambda: result.setdefault("job", jobs.run_job_now(settings,
+                                                                                  out.id)))
+    t.start()
+    deadline = time.monotonic() + 10
+    while _job(settings, out.id).status != "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with uow_as(member) as uow:
+        jobs.request_cancel(uow=uow, actor=member, job_id=out.id)
+    started = time.monotonic()
+    t.join(15)
+    assert time.monotonic() - started < 10
+    assert result["job"].status == "cancelled" and result["job"].result == {
+        "steps_done": 0, "cancelled": True}

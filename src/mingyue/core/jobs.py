@@ -207,9 +207,14 @@ def selftest(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     seconds, steps = p.seconds, p.steps
     done = 0
     for i in range(steps):
-        if ctx.cancelled():
-            return {"steps_done": done, "cancelled": True}
-        time.sleep(seconds / steps)
+        step_end = time.monotonic() + seconds / steps
+        while True:  # sleep in short slices so that a cancel is honoured within ~0.1 s
+            if ctx.cancelled():
+                return {"steps_done": done, "cancelled": True}
+            left = step_end - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(0.1, left))
         done = i + 1
         ctx.progress(round(100 * done / steps), f"step {done}/{steps}")
     if p.fail:
