@@ -363,7 +363,8 @@ class EmbeddedRunner:
         self._stop.set()
         for t in self._threads:
             t.join(timeout)
-        self._threads.clear()
+        # A thread still inside a long job stays listed (and `running`) until it ends.
+        self._threads = [t for t in self._threads if t.is_alive()]
 
     @property
     def running(self) -> bool:
