@@ -191,3 +191,24 @@ def test_api_submit_selftest_only(client: Any, tenants: Any, run_jobs: Any) -> N
                                                   "params": {"steps": 0}})
     assert r.status_code == 422
     assert client.post("/api/jobs", headers=h, json={"params": {}}).status_code == 422
+
+
+def test_served_app_runs_jobs_on_its_embedded_runner(settings: Any, tenants: Any) -> None:
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from mingyue.web.app import create_app
+
+    with TestClient(create_app(settings, start_workers=True)) as c:
+        h = tenants.a.headers()
+        r = c.post("/api/jobs", headers=h, json={"kind": "core.selftest",
+                                                 "params": {"seconds": 0.2, "steps": 2}})
+        assert r.status_code == 201, r.text
+        job_id = r.json()["id"]
+        deadline = time.monotonic() + 20
+        status = "queued"
+        while time.monotonic() < deadline and status not in jobs.FINISHED:
+            time.sleep(0.1)
+            status = c.get(f"/api/jobs/{job_id}", headers=h).json()["status"]
+        assert status == "succeeded"
