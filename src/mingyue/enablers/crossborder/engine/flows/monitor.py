@@ -178,6 +178,9 @@ class FlowStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
+        cols = {row[1] for row in self.db.execute("PRAGMA table_info(alerts)")}
+        if "handed_over" not in cols:  # a state file written before alerts were handed over
+            self.db.execute("ALTER TABLE alerts ADD COLUMN handed_over INTEGER NOT NULL DEFAULT 1")
 
     def close(self) -> None:
         """Close the database."""
