@@ -53,3 +53,21 @@ def test_cli_errors(cli: Any, tenants: Any, tmp_path: Any) -> None:
     assert r.exit_code == 2 and "dataset.unknown_column" in r.stderr
     r = cli("datasandbox", "query", "--sql", "SELECT count(*) FROM nothing", "--as", user)
     assert r.exit_code == 3
+
+
+def test_cli_train(cli: Any, tenants: Any, demo_files: Any) -> None:
+    owner, lab = tenants.a.admin.username, tenants.b.member.username
+    r = cli("datasandbox", "dataset", "add", str(demo_files.patients), "--name", "patients",
+            "--identifier", "person_hash", "--identifier", "employer_uscc", "--quasi", "age",
+            "--epsilon-per-period", "6", "--open-to", "all", "--as", owner, "--json")
+    assert r.exit_code == 0, r.stderr
+    r = cli("datasandbox", "train", "--dataset", "patients", "--template", "dp_linear_regression",
+            "--feature", "age", "--feature", "bmi", "--target", "progression", "--epsilon", "2",
+            "--as", lab, "--json")
+    assert r.exit_code == 0, r.stderr
+    out = r.json()
+    assert out["status"] == "released" and out["epsilon_spent"] == 2.0
+    assert set(out["model"]["metrics"]) == {"r2", "rmse"}
+    r = cli("datasandbox", "train", "--dataset", "patients", "--template", "nearest_neighbors",
+            "--feature", "age", "--target", "progression", "--as", lab, "--json")
+    assert r.exit_code == 3 and r.json()["rule"] == "train.template_not_allowed"

@@ -150,3 +150,41 @@ def test_verify_with_rate_limit(registered: dict[str, Any], tenants: Any, actor_
         lim = service.verify(uow=uow, actor=bank, dataset="enterprises", ids=codes * 40,
                              predicate="employees >= 0")
     assert lim.status == "refused" and lim.reason["rule"] == "verify.rate_limited"
+
+
+def test_model_training_flow(tenants: Any, actor_of: Any, uow_as: Any, run_jobs: Any,
+                             demo_files: Any, settings: Any) -> None:
+    owner, lab = actor_of(tenants.a.admin), actor_of(tenants.b.member)
+    with uow_as(owner) as uow:
+        service.register_dataset(uow=uow, actor=owner, source=demo_files.patients,
+                                 name="patients", identifiers=["person_hash", "employer_uscc"],
+                                 quasi=["age", "sex"], sensitive=["progression"], min_group=10,
+                                 epsilon_per_period=6.0, open_to_all=True)
+    feats = ["age", "bmi", "bp", "s5"]
+    with uow_as(lab) as uow:
+        dp_req = service.submit_training(uow=uow, actor=lab, dataset="patients",
+                                         template="dp_linear_regression", features=feats,
+                                         target="progression", epsilon=5.0)
+        exact = service.submit_training(uow=uow, actor=lab, dataset="patients",
+                                        template="gradient_boosting", features=feats,
+                                        target="progression")
+        bad = service.submit_training(uow=uow, actor=lab, dataset="patients",
+                                      template="linear_regression", features=["person_hash"],
+                                      target="progression")
+    assert dp_req.status == "approved"
+    assert exact.status == "pending_approval"  # exact parameters of a DP dataset: owner decides
+    assert bad.status == "refused" and bad.reason["rule"] == "train.identifier_feature"
+    run_jobs()
+    with uow_as(lab) as uow:
+        done = service.get_request(uow=uow, actor=lab, request_id=dp_req.id)
+        budget = {b.dataset: b for b in service.budgets(uow=uow, actor=lab)}
+    assert done.status == "released" and done.rows is None
+    assert set(done.model["metrics"]) == {"r2", "rmse"} and len(done.model["model"]["coef"]) == 4
+    assert done.epsilon_spent == 5.0 and budget["patients"].left == pytest.approx(1.0)
+    with uow_as(owner) as uow:
+        service.decide(uow=uow, actor=owner, request_id=exact.id, approve=True)
+    run_jobs()
+    with uow_as(lab) as uow:
+        gb = service.get_request(uow=uow, actor=lab, request_id=exact.id)
+    assert gb.status == "released" and gb.model["n_parameters"] * 2 <= gb.model["rows_used"]
+    assert "trees" in gb.model["model"]

@@ -13,7 +13,16 @@ from mingyue.core.errors import InvalidInput, PayloadTooLarge
 from mingyue.web.deps import UoW, require
 
 from . import service
-from .schemas import BudgetOut, DatasetDetail, DatasetOut, DecisionIn, QueryIn, RequestOut, VerifyIn
+from .schemas import (
+    BudgetOut,
+    DatasetDetail,
+    DatasetOut,
+    DecisionIn,
+    QueryIn,
+    RequestOut,
+    TrainIn,
+    VerifyIn,
+)
 
 router = APIRouter(tags=["datasandbox"])
 MAX_UPLOAD = 512 * 1024 * 1024
@@ -70,6 +79,13 @@ def submit_query(body: QueryIn, uow: UoW,
                  actor: Annotated[Actor, Depends(require("datasandbox.query.submit"))]
                  ) -> RequestOut:
     return service.submit_query(uow=uow, actor=actor, **body.model_dump())
+
+
+@router.post("/trainings", operation_id="datasandbox-submit_training", status_code=201)
+def submit_training(body: TrainIn, uow: UoW,
+                    actor: Annotated[Actor, Depends(require("datasandbox.query.submit"))]
+                    ) -> RequestOut:
+    return service.submit_training(uow=uow, actor=actor, **body.model_dump())
 
 
 @router.post("/verify", operation_id="datasandbox-verify")

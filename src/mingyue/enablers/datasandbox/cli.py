@@ -125,6 +125,38 @@ def query_cmd(
             raise typer.Exit(REFUSED_EXIT if out.status != "failed" else 1)
 
 
+@app.command("train")
+def train_cmd(
+    dataset: Annotated[str, typer.Option("--dataset")],
+    template: Annotated[str, typer.Option("--template", help="linear_regression | "
+                                          "logistic_regression | gradient_boosting | "
+                                          "dp_linear_regression")],
+    feature: Annotated[list[str], typer.Option("--feature", help="Feature column (repeat)")],
+    target: Annotated[str, typer.Option("--target")],
+    epsilon: Annotated[float | None, typer.Option("--epsilon", min=0.0001, max=10)] = None,
+    data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False,
+) -> None:
+    """Train a model template inside the sandbox; only parameters and metrics leave."""
+    from mingyue.core import jobs
+
+    from . import service
+
+    with run_cli():
+        with cli_uow(data_dir, as_user, require_user=True) as uow:
+            out = service.submit_training(uow=uow, actor=uow.actor, dataset=dataset,
+                                          template=template, features=feature, target=target,
+                                          epsilon=epsilon)
+        if out.job_id is not None and out.status == "approved":
+            jobs.run_job_now(settings_for(data_dir), out.job_id)
+            with cli_uow(data_dir, as_user, require_user=True) as uow:
+                out = service.get_request(uow=uow, actor=uow.actor, request_id=out.id)
+        payload = {**_query_payload(out), "model": out.model}
+        payload.pop("preview", None)
+        emit(payload, json_out)
+        if out.status in ("refused", "rejected", "failed"):
+            raise typer.Exit(REFUSED_EXIT if out.status != "failed" else 1)
+
+
 @app.command("budget")
 def budget_cmd(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
                ) -> None:

@@ -51,6 +51,16 @@ class VerifyIn(BaseModel):
     purpose: str = Field(default="verification", max_length=64)
 
 
+class TrainIn(BaseModel):
+    dataset: str
+    template: str = Field(max_length=64)
+    features: list[str] = Field(min_length=1, max_length=50)
+    target: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    epsilon: float | None = Field(default=None, gt=0, le=10)
+    purpose: str = Field(default="model_training", max_length=64)
+
+
 class DecisionIn(BaseModel):
     approve: bool
     comment: str | None = Field(default=None, max_length=500)
@@ -69,6 +79,7 @@ class RequestOut(BaseModel):
     datasets: list[str]
     preview: dict[str, Any] | None
     job_id: int | None
+    model: dict[str, Any] | None = None  # model-training results: parameters and metrics
     organization_id: int
     created_by: str
     created_at: datetime

@@ -355,6 +355,8 @@ def _run_request(ctx: Any, uow: UnitOfWork, request_id: int) -> dict[str, Any]:
     req = _load_request(uow, request_id)
     if req.status != "approved":
         return {"status": req.status}
+    if req.kind == "model_training":
+        return _run_training(ctx, uow, req)
     datasets, policies, rows = _context(uow, list(req.datasets))
     ctx.progress(10, "checking")
     ledger = _DbLedger(uow, {n: r.id for n, r in rows.items()}, req.id)
@@ -403,6 +405,98 @@ def _run_request(ctx: Any, uow: UnitOfWork, request_id: int) -> dict[str, Any]:
     return {"status": req.status, "request_id": req.id}
 
 
+def submit_training(*, uow: UnitOfWork, actor: Actor, dataset: str, template: str,
+                    features: list[str], target: str, params: dict[str, Any] | None = None,
+                    epsilon: float | None = None, purpose: str = "model_training") -> RequestOut:
+    """Check a model-training request; queue it when a standing policy approves it."""
+    from .engine.training import TrainSpec, check_spec
+
+    check(actor, "datasandbox.query.submit")
+    if actor.organization_id is None:
+        raise InvalidInput("datasandbox.no_organization", "requests come from an organization")
+    datasets, policies, rows = _context(uow, [dataset])
+    if dataset not in rows:
+        raise NotFound("datasandbox.dataset_not_found", f"no dataset {dataset!r}")
+    row, pol, ds = rows[dataset], policies[dataset], datasets[dataset]
+    spec = {"template": template, "features": features, "target": target,
+            "params": params or {}, "epsilon": epsilon}
+    req = SandboxRequest(organization_id=actor.organization_id, created_by=actor.label(),
+                         kind="model_training", datasets=[dataset], purpose=purpose,
+                         owner_org_ids=[row.organization_id], spec=spec)
+    uow.session.add(req)
+    uow.flush()
+    uow.audit("datasandbox.request.submitted", f"datasandbox_request:{req.id}",
+              {"kind": "model_training", "dataset": dataset, **spec})
+    try:
+        pol.check(_consumer(actor, purpose), "model_training", _now())
+        check_spec(TrainSpec(**spec), ds, pol.min_group_size)
+        if template.startswith("dp_") and pol.epsilon_per_period is not None:
+            left = _DbLedger(uow, {dataset: row.id}, req.id).spent(
+                str(actor.organization_id), dataset, pol.period_key(_now()))
+            if (epsilon or 0) > pol.epsilon_per_period - left + 1e-12:
+                raise EngineRefusal("budget.exhausted", f"privacy budget of {dataset} is "
+                                    "exhausted", dataset=dataset)
+    except (EngineRefusal, EngineInvalid) as exc:
+        _refuse(uow, req, exc)
+        return _request_out(uow, req)
+    own = row.organization_id == actor.organization_id
+    # Non-DP templates release exact parameters of a DP-protected dataset: the owner decides.
+    if own or (pol.auto_approve and (template.startswith("dp_") or not pol.dp)):
+        _approve(uow, req, "owner's own data" if own else "standing policy")
+    else:
+        req.status = "pending_approval"
+    return _request_out(uow, req)
+
+
+def _run_training(ctx: Any, uow: UnitOfWork, req: SandboxRequest) -> dict[str, Any]:
+    from .engine.training import TrainSpec, train
+
+    datasets, policies, rows = _context(uow, list(req.datasets))
+    name = req.datasets[0]
+    ds, pol = datasets[name], policies[name]
+    started = _now()
+    ctx.progress(20, "training in the sandbox")
+    try:
+        pol.check(Consumer(str(req.organization_id), _org_kind(uow, req), req.purpose),
+                  "model_training", started)
+        res = train(TrainSpec(**req.spec), ds, sql_engine(), pol.min_group_size)
+        if res.epsilon_spent and pol.epsilon_per_period is not None:
+            _DbLedger(uow, {name: rows[name].id}, req.id).charge(
+                str(req.organization_id), name, pol.period_key(started), res.epsilon_spent,
+                pol.epsilon_per_period, str(req.id))
+    except (EngineRefusal, EngineInvalid) as exc:
+        _refuse(uow, req, exc)
+        return {"status": "refused", "rule": exc.rule}
+    except ExecutionFailed as exc:
+        req.status = "failed"
+        req.reason = exc.to_dict()
+        uow.audit("datasandbox.request.failed", f"datasandbox_request:{req.id}",
+                  {"rule": exc.rule, "message": exc.message}, organization_id=req.organization_id)
+        return {"status": "failed", "rule": exc.rule}
+    req.result = {"model": {"template": res.template, "model": res.model,
+                            "metrics": res.metrics, "n_parameters": res.n_parameters,
+                            "rows_used": res.rows_used}}
+    req.epsilon_spent = res.epsilon_spent
+    req.rows_scanned, req.cpu_seconds = ds.rows, res.cpu_seconds
+    uow.audit("datasandbox.request.executed", f"datasandbox_request:{req.id}",
+              {"template": res.template, "n_parameters": res.n_parameters,
+               "epsilon": res.epsilon_spent, "cpu_seconds": res.cpu_seconds},
+              organization_id=req.organization_id)
+    _record_usage(uow, req, ds.rows, res.cpu_seconds, started, _now())
+    if pol.release_review:
+        req.status = "in_review"
+        uow.audit("datasandbox.request.review_requested", f"datasandbox_request:{req.id}",
+                  {"owners": req.owner_org_ids}, organization_id=req.organization_id)
+    else:
+        req.status = "released"
+        uow.audit("datasandbox.request.released", f"datasandbox_request:{req.id}",
+                  {"kind": "model_training", "metrics": res.metrics},
+                  organization_id=req.organization_id)
+    req.updated_at = _now()
+    ctx.progress(100, req.status)
+    return {"status": req.status, "request_id": req.id}
+
+
 def _org_kind(uow: UnitOfWork, req: SandboxRequest) -> str:
     from mingyue.core.identity import Organization
 
@@ -443,7 +537,9 @@ def _request_out(uow: UnitOfWork, req: SandboxRequest, *, owner_view: bool = Fal
                  ) -> RequestOut:
     released = req.status == "released"
     rows = (req.result or {}).get("rows") if (released or owner_view) else None
+    model = (req.result or {}).get("model") if (released or owner_view) else None
     return RequestOut(id=req.id, kind=req.kind, status=req.status, reason=req.reason, rows=rows,
+                      model=model,
                       epsilon_spent=req.epsilon_spent, epsilon_left=_epsilon_left(uow, req),
                       datasets=list(req.datasets), preview=req.preview, job_id=req.job_id,
                       organization_id=req.organization_id, created_by=req.created_by,
