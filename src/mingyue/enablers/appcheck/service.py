@@ -105,8 +105,12 @@ def submit_scan(
     filename: str,
     app_type: str | None = None,
     policy: bytes | None = None,
+    organization_id: int | None = None,
 ) -> ScanOut:
-    """Store an uploaded APK (and optional privacy policy / SDK list) and queue its scan."""
+    """Store an uploaded APK (and optional privacy policy / SDK list) and queue its scan.
+
+    ``organization_id`` is for system actors (demo data, imports); users submit for their own.
+    """
     check(actor, "appcheck.scan.submit")
     key = validate_app_type(app_type)
     if policy is not None and len(policy) > MAX_POLICY_BYTES:
@@ -116,7 +120,12 @@ def submit_scan(
             field="policy",
         )
     stored = files.store(
-        uow=uow, data=data, filename=filename or "app.apk", max_bytes=MAX_APK_BYTES, purpose="apk"
+        uow=uow,
+        data=data,
+        filename=filename or "app.apk",
+        max_bytes=MAX_APK_BYTES,
+        purpose="apk",
+        organization_id=organization_id,
     )
     policy_id = None
     if policy is not None:
@@ -126,6 +135,7 @@ def submit_scan(
             filename="policy.txt",
             max_bytes=MAX_POLICY_BYTES,
             purpose="policy",
+            organization_id=stored.organization_id,
         ).id
     scan = Scan(
         organization_id=stored.organization_id,
@@ -173,6 +183,7 @@ def run_scan_job(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
             else None
         )
         app_type = scan.app_type
+    ctx.raise_if_cancelled()
     ctx.progress(10, "parsing APK in the sandbox")
     started = utcnow()
     report: dict[str, Any] | None = None
@@ -182,6 +193,7 @@ def run_scan_job(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
         report = rep.to_dict(load_rulesets())
     except AppcheckError as exc:
         error = exc.to_dict()
+    ctx.raise_if_cancelled()
     ctx.progress(80, "saving the report")
     ended = utcnow()
     with ctx.unit_of_work() as uow:
