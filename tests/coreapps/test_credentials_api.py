@@ -130,6 +130,14 @@ def test_console_pages_verify_and_revoke(settings: Settings, tenants: Tenants,
     assert "TerminalCertificate" in page.text and f"/credentials/{uid}" in page.text
     detail = client.get(f"/credentials/{uid}")
     assert detail.status_code == 200 and vc["proof"]["proofValue"] in detail.text
+    assert "<h1>TerminalCertificate</h1>" in detail.text
+    with unit_of_work(REVIEWER, settings) as uow:
+        named = credentials.issue(uow=uow, type="TerminalCertificate", subject={"m": 1},
+                                  organization_id=tenants.a.org.id,
+                                  name={"zh": "终端认证证书", "en": "Terminal certificate"})
+    named_path = f"/credentials/{named['id'][9:]}"
+    assert "<h1>终端认证证书</h1>" in client.get(named_path).text
+    assert "<h1>Terminal certificate</h1>" in client.get(named_path + "?lang=en").text
     assert 'id="revoke-btn"' not in detail.text  # a member may not revoke
     r = client.post("/credentials/verify", data={"document": json.dumps(vc),
                                                  "csrf_token": csrf})

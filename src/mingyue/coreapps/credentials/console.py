@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -15,7 +15,7 @@ from mingyue.core import credentials, keys
 from mingyue.core.access import can, check
 from mingyue.core.errors import InvalidInput
 from mingyue.core.uow import unit_of_work
-from mingyue.web.console import ConsoleActor, csrf_protect, render
+from mingyue.web.console import ConsoleActor, csrf_protect, locale_of, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -27,6 +27,17 @@ def _local(request: Request) -> Callable[[datetime | None, str], str]:
         return t.astimezone(zone).strftime(pattern) if t else "—"
 
     return fmt
+
+
+def _title(doc: dict[str, Any], fallback: str, locale: str) -> str:
+    name = doc.get("name")
+    if isinstance(name, str):
+        return name
+    if isinstance(name, list):
+        values = {str(v.get("@language", "")).split("-")[0]: str(v.get("@value", ""))
+                  for v in name if isinstance(v, dict)}
+        return values.get(locale.split("_")[0]) or next(iter(values.values()), fallback)
+    return fallback
 
 
 @router.get("/credentials", response_class=HTMLResponse)
@@ -45,7 +56,8 @@ def credential_page(credential_id: str, request: Request, actor: ConsoleActor) -
     with unit_of_work(actor, settings) as uow:
         row = credentials.get_credential(uow=uow, actor=actor, credential_id=credential_id)
     return render(request, "credentials/detail.html", {
-        "c": row, "doc": json.dumps(row.credential, ensure_ascii=False, indent=2),
+        "c": row, "title": _title(row.credential, row.type, locale_of(request)),
+        "doc": json.dumps(row.credential, ensure_ascii=False, indent=2),
         "can_revoke": can(actor, "core.credential.revoke", row),
         "public_key": keys.public_key_b64(settings), "fmt": _local(request)})
 
