@@ -280,3 +280,21 @@ def test_selftest_long_step_is_cancelled_promptly(settings: Any, uow_as: Any,
     assert time.monotonic() - started < 10
     assert result["job"].status == "cancelled" and result["job"].result == {
         "steps_done": 0, "cancelled": True}
+
+
+def test_claim_is_atomic_under_contention(settings: Any, uow_as: Any, member: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    out = _enqueue(uow_as, member, params={"seconds": 0, "steps": 1})
+    barrier = threading.Barrier(6)
+
+    def grab(i: int) -> bool:
+        barrier.wait()
+        return _claim(settings, out.id, f"racer-{i}") is not None
+
+    with ThreadPoolExecutor(6) as pool:
+        wins = list(pool.map(grab, range(6)))
+    assert wins.count(True) == 1
+    job = _job(settings, out.id)
+    assert job.status == "running" and job.attempts == 1
+    assert job.worker_id == f"racer-{wins.index(True)}"
