@@ -81,15 +81,15 @@ def watch_log(
         fp.seek(cp.offset)
         parser.bad_lines = cp.bad_lines
         offset, lines, events = cp.offset, cp.lines, cp.events
+        has_headers = parser.name == "zeek"
+        batch_bytes = batch_lines * 200  # readlines() takes a size hint, not a line count
         while True:
             batch = Batch()
             n = 0
             partial = b""
-            while n < batch_lines:
-                raw = fp.readline()
-                if not raw:
-                    break
-                if not raw.endswith(b"\n"):
+            parse, add, header = parser.parse, monitor.add, parser.header
+            for raw in fp.readlines(batch_bytes):
+                if raw[-1:] != b"\n":
                     partial = raw
                     break
                 offset += len(raw)
@@ -99,12 +99,12 @@ def watch_log(
                 except UnicodeDecodeError:
                     parser.bad_lines += 1
                     continue
-                if not line or parser.header(line):
+                if not line or (has_headers and header(line)):
                     continue
-                ev = parser.parse(line)
+                ev = parse(line)
                 if ev is not None:
-                    monitor.add(batch, ev)
-            at_end = n < batch_lines
+                    add(batch, ev)
+            at_end = n == 0 or bool(partial) or fp.peek(1) == b""
             if partial and at_end and finish and not follow:
                 offset += len(partial)
                 n += 1
