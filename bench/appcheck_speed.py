@@ -7,7 +7,8 @@ the parser zygote warm) and exodus-core's ``detect_trackers`` (run in its own ve
 per APK so each peak RSS is that APK's; its interpreter start-up and imports are not counted).
 Prints seconds per APK, peak RSS, whether the εxodus tracker sets are identical, and the ratios.
 The issue's goal: >= 3x faster than exodus-core, peak RSS <= 300 MB for APKs <= 5 MB.
-MobSF is not run here (see docs/appcheck.md).
+With ``--mobsf`` it also starts MobSF (``.venv-mobsf``, ``pip install mobsf==4.4.0``) on loopback
+and times upload + scan per APK through its REST API (peer for speed only; GPL-3, never a dependency).
 """
 
 from __future__ import annotations
@@ -74,6 +75,75 @@ def run_exodus(apks: list[Path]) -> dict[str, dict]:
     return out
 
 
+MOBSF = REPO / ".venv-mobsf" / "bin" / "mobsf"
+
+
+def run_mobsf(apks: list[Path]) -> dict[str, dict]:
+    """Start MobSF on loopback, time upload+scan of each APK, stop it (by its process group)."""
+    import os
+    import signal
+    import socket
+    import tempfile
+
+    import httpx
+
+    if not MOBSF.exists():
+        print(f"MobSF not installed at {MOBSF}; skipped")
+        return {}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    home = tempfile.mkdtemp(prefix="mobsf-home-")
+    env = {**os.environ, "HOME": home, "MOBSF_API_KEY": "benchkey"}
+    proc = subprocess.Popen(
+        [str(MOBSF), f"127.0.0.1:{port}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base, hdr = f"http://127.0.0.1:{port}", {"Authorization": "benchkey"}
+    out: dict[str, dict] = {}
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(base + "/login/", timeout=2).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                time.sleep(2)
+        else:
+            print("MobSF did not start in 300 s; skipped")
+            return {}
+        with httpx.Client(base_url=base, headers=hdr, timeout=600) as c:
+            for apk in apks:
+                t0 = time.perf_counter()
+                try:
+                    up = c.post(
+                        "/api/v1/upload",
+                        files={"file": (apk.name, apk.read_bytes(), "application/octet-stream")},
+                    )
+                    h = up.json().get("hash")
+                    r = c.post("/api/v1/scan", data={"hash": h}) if h else up
+                    ok = r.status_code == 200
+                    res: dict = {"error": None if ok else f"HTTP {r.status_code}"}
+                    if ok:
+                        trackers = (r.json().get("trackers") or {}).get("trackers") or []
+                        res["trackers"] = sorted(t.get("name", "") for t in trackers)
+                except (httpx.HTTPError, ValueError) as exc:
+                    res = {"error": type(exc).__name__}
+                res["seconds"] = time.perf_counter() - t0
+                out[apk.name] = res
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    return out
+
+
 def main(argv: list[str]) -> int:
     apk_dir = (
         Path(argv[0])
@@ -88,6 +158,7 @@ def main(argv: list[str]) -> int:
     ours = run_mingyue(apks)
     parent_rss = ours.pop("_parent_maxrss_kb")["value"]
     have_peer = PEER_PY.exists()
+    mob = run_mobsf(apks) if "--mobsf" in argv else {}
     peer = run_exodus(apks) if have_peer else {}
     print(
         f"{'apk':48} {'MB':>5} {'mingyue s':>9} {'RSS MB':>6} {'exodus s':>8} {'RSS MB':>6} {'x':>6} same"
@@ -134,6 +205,20 @@ def main(argv: list[str]) -> int:
         f"{parent_rss / 1024:.0f} MB; exodus-core peak: "
         f"{max((r['exodus'].get('rss_kb', 0) for r in rows), default=0) / 1024:.0f} MB"
     )
+    if mob:
+        pairs = [
+            (ours[n]["seconds"], m["seconds"])
+            for n, m in mob.items()
+            if not m.get("error") and "error" not in ours[n]
+        ]
+        if pairs:
+            t_o, t_m = sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+            print(
+                f"MobSF: {len(pairs)} APKs, total {t_m:.1f} s vs mingyue {t_o:.2f} s: {t_m / t_o:.1f}x; "
+                f"median per-APK {statistics.median(m / o for o, m in pairs):.1f}x"
+            )
+        else:
+            print("MobSF: no APK scanned successfully")
     if not have_peer:
         print("exodus-core peer venv missing: run scripts/appcheck-peers.sh")
     if out_json:
