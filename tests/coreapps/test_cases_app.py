@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from mingyue.core import cases
 from mingyue.core import db as core_db
@@ -308,3 +309,33 @@ def test_bad_input_is_refused_not_crashed(client: Any, tenants: Any) -> None:
     _login(client, tenants.a.member.username)
     assert client.get("/cases/99999999999999999999").status_code == 404
     assert client.get("/cases?state=%00").status_code == 422
+
+
+def test_console_supervision_page(client: Any, tenants: Any, monkeypatch: Any) -> None:
+    clock = {"t": datetime.now(UTC)}
+    monkeypatch.setattr(core_db, "utcnow", lambda: clock["t"])
+    ha, hr = tenants.a.headers(), tenants.operator.headers()
+    late = client.post("/api/cases", json={"title": "超期件"}, headers=ha).json()["id"]
+    done = client.post("/api/cases", json={"title": "办结件"}, headers=ha).json()["id"]
+    client.post(f"/api/cases/{done}/transitions", json={"name": "start_review"}, headers=hr)
+    clock["t"] += timedelta(hours=3)
+    client.post(f"/api/cases/{done}/transitions", json={"name": "accept"}, headers=hr)
+    month = clock["t"].astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    clock["t"] += timedelta(hours=27)
+    token = _login(client, tenants.regulator.admin.username)
+    page = client.get("/cases/supervision")
+    assert page.status_code == 200
+    assert f'id="overdue-{late}"' in page.text and f'id="overdue-{done}"' not in page.text
+    assert 'id="escalate-btn"' in page.text and "0 / 1" in page.text
+    assert "100.0%" in client.get(f"/cases/supervision?month={month}").text  # on time
+    r = client.post("/cases/supervision/escalate", data={"csrf_token": token},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    assert "1 / 1" in client.get("/cases/supervision").text
+    assert client.get("/cases/supervision?month=2026-13").status_code == 422
+    assert client.get("/cases/supervision?month=1900-01").status_code == 422
+    client.post("/logout", data={"csrf_token": token})
+    _login(client, tenants.a.member.username)
+    page = client.get("/cases/supervision")
+    assert page.status_code == 200 and 'id="escalate-btn"' not in page.text
+    assert f'id="overdue-{late}"' in page.text

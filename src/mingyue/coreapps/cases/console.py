@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -109,6 +109,45 @@ def case_open(request: Request, actor: ConsoleActor,
                               organization_id=actor.organization_id, subject=subject or None,
                               manual=True)
     return RedirectResponse(f"/cases/{out.id}", status_code=303)
+
+
+def _month_bounds(tz: ZoneInfo, month: str | None) -> tuple[datetime, datetime, str]:
+    """Return [start, end) of a month (YYYY-MM, default: this month) in the platform's zone."""
+    today = now().astimezone(tz)
+    label = month or today.strftime("%Y-%m")
+    try:
+        start = datetime.strptime(label + "-01", "%Y-%m-%d").replace(tzinfo=tz)
+    except ValueError:
+        raise InvalidInput("core.case.bad_month", "month must read YYYY-MM", field="month"
+                           ) from None
+    if not 1970 <= start.year <= 9000:
+        raise InvalidInput("core.case.bad_month", "month out of range", field="month")
+    end = (start + timedelta(days=32)).replace(day=1)
+    return start, end, label
+
+
+@router.get("/supervision", response_class=HTMLResponse)
+def supervision(request: Request, actor: ConsoleActor, month: str | None = None) -> Response:
+    """Show overdue cases (督查) and per-assignee figures of a month (考核)."""
+    check(actor, "core.case.read")
+    tz = ZoneInfo(request.app.state.settings.timezone)
+    start, end, label = _month_bounds(tz, month)
+    with _uow(request, actor) as uow:
+        overdue = cases.find_overdue(uow=uow, now=now())
+        figures = cases.assessment(uow=uow, since=start, until=end)
+        names = _org_names(uow, {c.organization_id for c in overdue})
+    return render(request, "cases/supervision.html", {
+        **_helpers(request), "overdue": overdue, "figures": figures, "month": label,
+        "org_names": names, "can_supervise": can(actor, "core.case.supervise"),
+        "levels": {c.id: cases.escalation_level(c, now()) for c in overdue}})
+
+
+@router.post("/supervision/escalate", dependencies=[Depends(csrf_protect)])
+def supervision_escalate(request: Request, actor: ConsoleActor) -> Response:
+    """Escalate overdue cases from the supervision page."""
+    with _uow(request, actor) as uow:
+        cases.escalate_overdue(uow=uow, now=now())
+    return RedirectResponse("/cases/supervision", status_code=303)
 
 
 @router.get("/{case_id}", response_class=HTMLResponse)
