@@ -104,3 +104,29 @@ def test_console_pages(client: Any, tenants: Any, demo_files: Any, run_jobs: Any
     assert "Privacy budget" in en.text and "released" in en.text
     detail = client.get("/datasandbox/datasets/enterprises")
     assert detail.status_code == 200 and "Offer" in detail.text
+
+
+def test_psi_endpoint(client: Any, tenants: Any, demo_files: Any) -> None:
+    import base64
+    import csv
+
+    from mingyue.enablers.datasandbox.engine.verify import PsiClient
+
+    _register(client, tenants.a, demo_files.enterprises, "enterprises", open_to_all=True)
+    with open(demo_files.enterprises, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    big = [r["uscc"] for r in rows if int(r["employees"]) >= 50]
+    small = [r["uscc"] for r in rows if int(r["employees"]) < 50]
+    mine = big[:3] + small[:4]
+    pc = PsiClient(mine)
+    body = {"dataset": "enterprises", "predicate": "employees >= 50",
+            "request_b64": base64.b64encode(pc.request).decode()}
+    r = client.post(f"{BASE}/psi", headers=tenants.b.headers(), json=body)
+    assert r.status_code == 200 and r.json()["status"] == "released", r.text
+    assert pc.size(base64.b64decode(r.json()["setup_b64"]),
+                   base64.b64decode(r.json()["response_b64"])) == 3
+    r = client.post(f"{BASE}/psi", headers=tenants.b.headers(),
+                    json={**body, "reveal_intersection": True})
+    assert r.json()["status"] == "refused"
+    r = client.post(f"{BASE}/psi", headers=tenants.b.headers(), json={**body, "request_b64": "%%"})
+    assert r.status_code == 422

@@ -71,3 +71,17 @@ def test_cli_train(cli: Any, tenants: Any, demo_files: Any) -> None:
     r = cli("datasandbox", "train", "--dataset", "patients", "--template", "nearest_neighbors",
             "--feature", "age", "--target", "progression", "--as", lab, "--json")
     assert r.exit_code == 3 and r.json()["rule"] == "train.template_not_allowed"
+
+
+def test_cli_verify_psi(cli: Any, tenants: Any, demo_files: Any) -> None:
+    owner, bank = tenants.a.admin.username, tenants.b.member.username
+    assert cli("datasandbox", "dataset", "add", str(demo_files.enterprises), "--name",
+               "enterprises", "--identifier", "uscc", "--open-to", "all", "--as", owner
+               ).exit_code == 0
+    with open(demo_files.enterprises, encoding="utf-8") as f:
+        codes = [r["uscc"] for r in csv.DictReader(f)][:5]
+    args = [a for c in codes for a in ("--id", c)]
+    r = cli("datasandbox", "verify", "--dataset", "enterprises", "--predicate", "employees >= 0",
+            *args, "--psi", "--as", bank, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["count"] == 5

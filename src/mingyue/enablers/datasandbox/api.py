@@ -18,6 +18,8 @@ from .schemas import (
     DatasetDetail,
     DatasetOut,
     DecisionIn,
+    PsiIn,
+    PsiOut,
     QueryIn,
     RequestOut,
     TrainIn,
@@ -92,6 +94,21 @@ def submit_training(body: TrainIn, uow: UoW,
 def verify(body: VerifyIn, uow: UoW,
            actor: Annotated[Actor, Depends(require("datasandbox.verify"))]) -> RequestOut:
     return service.verify(uow=uow, actor=actor, **body.model_dump())
+
+
+@router.post("/psi", operation_id="datasandbox-psi")
+def psi(body: PsiIn, uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.verify"))]
+        ) -> PsiOut:
+    import base64
+    import binascii
+
+    try:
+        request = base64.b64decode(body.request_b64, validate=True)
+    except binascii.Error as exc:
+        raise InvalidInput("datasandbox.verify.psi_request", "request_b64 is not base64",
+                           field="request_b64") from exc
+    return service.psi(uow=uow, actor=actor, dataset=body.dataset, predicate=body.predicate,
+                       request=request, reveal_intersection=body.reveal_intersection)
 
 
 @router.get("/requests", operation_id="datasandbox-list_requests")

@@ -173,11 +173,33 @@ def verify_cmd(
     predicate: Annotated[str, typer.Option("--predicate", help="e.g. \"credit_rating = 'A'\"")],
     id_: Annotated[list[str], typer.Option("--id", help="Identifier to check (repeat)")],
     count: Annotated[bool, typer.Option("--count", help="Only the number of matches")] = False,
+    psi: Annotated[bool, typer.Option("--psi", help="Private set intersection: the sandbox "
+                                      "never sees the identifiers; prints the match count")
+                   ] = False,
     data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False,
 ) -> None:
     """Verification product: yes/no per identifier, or a match count (refusal exits 3)."""
     from . import service
 
+    if psi:
+        import base64
+
+        from .engine.verify import PsiClient
+
+        with run_cli():
+            client = PsiClient(id_)
+            with cli_uow(data_dir, as_user, require_user=True) as uow:
+                reply = service.psi(uow=uow, actor=uow.actor, dataset=dataset,
+                                    predicate=predicate, request=client.request)
+            if reply.status != "released":
+                emit({"id": reply.request_id, "status": reply.status,
+                      "reason": (reply.reason or {}).get("message"),
+                      "rule": (reply.reason or {}).get("rule")}, json_out)
+                raise typer.Exit(REFUSED_EXIT)
+            size = client.size(base64.b64decode(reply.setup_b64 or ""),
+                               base64.b64decode(reply.response_b64 or ""))
+            emit({"id": reply.request_id, "status": "released", "count": size}, json_out)
+        return
     with run_cli():
         with cli_uow(data_dir, as_user, require_user=True) as uow:
             out = service.verify(uow=uow, actor=uow.actor, dataset=dataset, ids=id_,

@@ -91,3 +91,20 @@ class BudgetOut(BaseModel):
     cap: float
     spent: float
     left: float
+
+
+class PsiIn(BaseModel):
+    """An encrypted PSI request (base64 of openmined-psi's Request message)."""
+
+    dataset: str
+    predicate: str = Field(max_length=2_000)
+    request_b64: str = Field(max_length=4_000_000)
+    reveal_intersection: bool = False
+
+
+class PsiOut(BaseModel):
+    request_id: int
+    status: str
+    reason: dict[str, Any] | None = None
+    setup_b64: str | None = None
+    response_b64: str | None = None

@@ -32,7 +32,7 @@ from .engine.errors import InvalidSpec as EngineInvalid
 from .engine.errors import Refusal as EngineRefusal
 from .engine.policy import OPERATIONS, Consumer, UsagePolicy
 from .models import SandboxBudget, SandboxCharge, SandboxDataset, SandboxRequest, SandboxVerifyCount
-from .schemas import BudgetOut, ColumnOut, DatasetDetail, DatasetOut, RequestOut
+from .schemas import BudgetOut, ColumnOut, DatasetDetail, DatasetOut, PsiOut, RequestOut
 
 _engine_lock = threading.Lock()
 _engines: dict[str, Any] = {}
@@ -646,3 +646,51 @@ def verify(*, uow: UnitOfWork, actor: Actor, dataset: str, ids: list[str], predi
     uow.audit("datasandbox.request.released", f"datasandbox_request:{req.id}",
               {"kind": "verification", "answers": len(rows_out)})
     return _request_out(uow, req)
+
+
+def psi(*, uow: UnitOfWork, actor: Actor, dataset: str, predicate: str, request: bytes,
+        reveal_intersection: bool = False, purpose: str = "verification") -> PsiOut:
+    """Answer a private-set-intersection request; the consumer's list stays encrypted."""
+    import base64
+
+    check(actor, "datasandbox.verify")
+    if actor.organization_id is None:
+        raise InvalidInput("datasandbox.no_organization", "requests come from an organization")
+    datasets, policies, rows = _context(uow, [dataset])
+    if dataset not in rows:
+        raise NotFound("datasandbox.dataset_not_found", f"no dataset {dataset!r}")
+    row, pol, ds = rows[dataset], policies[dataset], datasets[dataset]
+    req = SandboxRequest(organization_id=actor.organization_id, created_by=actor.label(),
+                         kind="psi", datasets=[dataset], purpose=purpose,
+                         owner_org_ids=[row.organization_id],
+                         spec={"predicate": predicate, "reveal": reveal_intersection,
+                               "request_bytes": len(request)})
+    uow.session.add(req)
+    uow.flush()
+    uow.audit("datasandbox.request.submitted", f"datasandbox_request:{req.id}",
+              {"kind": "psi", "dataset": dataset, "predicate": predicate,
+               "reveal": reveal_intersection})
+    started = _now()
+    try:
+        pol.check(_consumer(actor, purpose), "psi", started)
+        if not (pol.auto_approve or row.organization_id == actor.organization_id):
+            raise EngineRefusal("policy.approval_required", "PSI on this dataset needs a "
+                                "standing policy")
+        if reveal_intersection and row.organization_id != actor.organization_id:
+            # Revealing members needs the owner's own consent; standing policies give sizes only.
+            raise EngineRefusal("policy.operation", "only the intersection size is offered")
+        reply = vfy.psi_reply(ds, predicate, request, sql_engine(),
+                              reveal_intersection=reveal_intersection)
+    except (EngineRefusal, EngineInvalid) as exc:
+        _refuse(uow, req, exc)
+        return PsiOut(request_id=req.id, status="refused", reason=req.reason)
+    except ExecutionFailed as exc:
+        raise Refused(exc.key, exc.message) from exc
+    req.status = "released"
+    req.rows_scanned, req.cpu_seconds = reply.rows_scanned, reply.cpu_seconds
+    _record_usage(uow, req, reply.rows_scanned, reply.cpu_seconds, started, _now())
+    uow.audit("datasandbox.request.released", f"datasandbox_request:{req.id}",
+              {"kind": "psi", "server_set_size": reply.server_set_size})
+    return PsiOut(request_id=req.id, status="released",
+                  setup_b64=base64.b64encode(reply.setup).decode(),
+                  response_b64=base64.b64encode(reply.response).decode())
