@@ -2,7 +2,18 @@
 
 To add a case kind: 1. declare ``CaseKind(name="<key>.<thing>", ...)`` (see ``GENERAL``);
 2. list it in your Enabler's ``case_kinds`` as ``"module:ATTR"``; 3. call ``open_case`` and
-``transition`` from your service; hooks run as ``func(*, uow, case)`` in the same unit of work.
+``transition`` from your service; hooks run as ``func(*, uow, case)`` in the same unit of work
+(``case`` is the ``CaseOut`` after the move; raising rolls the whole step back; change the case's
+data with ``update_data``).
+
+Who may take a transition: the actor holds ``core.case.act`` on the case, and one of the
+transition's roles counts towards the case (``effective_roles``): org_admin/member only inside
+the case's (submitting) organization, oversight roles on every case in their scope. A handler from
+outside the submitting organization who acts first on an unassigned case takes it (领办).
+
+SLA: each state's ``sla_hours`` sets ``due_at`` on entry; leaving late counts an SLA breach;
+``escalate_overdue`` raises the escalation level once per SLA period overdue (督查, idempotent);
+``assessment`` gives per-assignee handled count, on-time rate, mean and p90 handling time (考核).
 """
 
 from __future__ import annotations
