@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mingyue.core import credentials
+from mingyue.core import credentials, keys
 from mingyue.core.access import Actor
 from mingyue.core.config import Settings
 from mingyue.core.uow import unit_of_work
@@ -67,6 +67,10 @@ def test_revoke_needs_the_permission_and_then_verification_fails(settings: Setti
     assert r.status_code == 409
     r = client.get(f"/api/credentials/{uid}/status", headers=tenants.a.headers())
     assert r.json()["revoked"] is True and r.json()["reason"] == "model withdrawn"
+    signed = client.get("/api/credentials/revocation-list", headers=tenants.a.headers()).json()
+    assert credentials.read_revocation_list(signed, keys.public_key_b64(settings)) == [vc["id"]]
+    other = client.get("/api/credentials/revocation-list", headers=tenants.b.headers()).json()
+    assert other["revoked"] == []  # another tenant learns nothing of A's revocations
     r = client.post("/api/credentials/verify", json=vc, headers=tenants.b.headers())
     assert r.json()["ok"] is False and r.json()["reason"] == "core.credential.revoked"
     tampered = copy.deepcopy(vc)

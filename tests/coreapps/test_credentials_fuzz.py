@@ -31,7 +31,7 @@ def test_credentials_operations_never_answer_5xx(app: Any, tenants: Any) -> None
     ops = [r.ok() for r in schema.get_all_operations()]
     ours = [op for op in ops if (op.definition.raw.get("operationId") or "")
             .startswith("credentials-")]
-    assert len(ours) == 8
+    assert len(ours) == 9
     for op in ours:
         for headers in (tenants.a.headers(), tenants.operator.headers()):
             _fuzz(op, headers, failures)

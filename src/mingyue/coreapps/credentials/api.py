@@ -104,6 +104,13 @@ def verify_credential(uow: UoW,
     return VerifyOut(**result.to_dict(), issued_here=issued_here)
 
 
+@router.get("/credentials/revocation-list", operation_id="credentials-revocation_list")
+def revocation_list(uow: UoW, actor: Annotated[Actor, Depends(require("core.credential.read"))]
+                    ) -> dict[str, Any]:
+    """Return the signed list of revoked credentials the caller may see (for offline checks)."""
+    return credentials.revocation_list(uow=uow)
+
+
 @router.get("/credentials/{credential_id}", operation_id="credentials-get")
 def get_credential(credential_id: CredentialId, uow: UoW,
                    actor: Annotated[Actor, Depends(require("core.credential.read"))]
