@@ -137,3 +137,39 @@ def test_flows_for_the_firm_and_its_regulator(client: Any, tenants: Any, setting
     assert other.status_code == 404
     token = _login(client, tenants.a.member.username)
     assert token and "Partner SG" in client.get("/crossborder").text
+
+
+def test_watch_job_over_an_uploaded_log(client: Any, tenants: Any, settings: Any,
+                                        run_jobs: Any) -> None:
+    from mingyue.core import files
+    from mingyue.core.db import system_session
+    from mingyue.core.identity import User, actor_for
+    from mingyue.core.uow import unit_of_work
+
+    with system_session(settings, "test") as s:
+        admin = actor_for(s.get(User, tenants.a.admin.id))  # type: ignore[arg-type]
+    log = "".join(
+        f'10.0.0.5 - - [10/Mar/2026:13:55:{i:02d} +0800] "GET http://api.partner.sg/s?m=139{i:08d} '
+        f'HTTP/1.1" 200 10 "-" "-"\n' for i in range(12)).encode()
+    with unit_of_work(admin, settings) as uow:
+        stored = files.store(uow=uow, data=log, filename="access.log")
+    ha = tenants.a.headers(admin=True)
+    assert client.post("/api/crossborder/transfers", json={
+        "recipient": "Partner SG", "country": "SG", "endpoints": ["api.partner.sg"],
+        "legal_basis": "exempt"}, headers=ha).status_code == 201
+    r = client.post("/api/crossborder/watch", json={"file_id": stored.id}, headers=ha)
+    assert r.status_code == 201, r.text
+    # Another tenant can neither queue a job over the file nor see its counts.
+    assert client.post("/api/crossborder/watch", json={"file_id": stored.id},
+                       headers=tenants.b.headers(admin=True)).status_code == 404
+    done = run_jobs()
+    (job,) = [j for j in done if j.kind == "crossborder.watch"]
+    assert job.status == "succeeded", job.message
+    assert job.result["lines"] == 12 and job.result["counts"][0]["individuals"] == 12
+    flows = client.get("/api/crossborder/flows", headers=ha).json()
+    assert flows["counts"][0]["individuals"] == 12
+    # Queued again over the same file: resumed at its end, nothing counted twice.
+    client.post("/api/crossborder/watch", json={"file_id": stored.id}, headers=ha)
+    (job,) = [j for j in run_jobs() if j.kind == "crossborder.watch"]
+    assert job.result["lines"] == 12
+    assert client.get("/api/crossborder/flows", headers=ha).json()["counts"][0]["individuals"] == 12

@@ -37,7 +37,7 @@ enabler = Enabler(
         "crossborder.flow.watched": "A traffic source was read by the flow monitor",
         "crossborder.flow.alerted": "The flow monitor raised an alert",
     },
-    job_kinds={},
+    job_kinds={"crossborder.watch": "mingyue.enablers.crossborder.service:run_watch_job"},
     meters={
         "crossborder.assessments": MeterSpec(unit="assessment", description="Transfer assessments"),
         "crossborder.filings": MeterSpec(unit="filing", description="Filings submitted"),

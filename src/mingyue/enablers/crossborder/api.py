@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
+from pydantic import BaseModel
 
 from mingyue.core.access import Actor
 from mingyue.core.errors import PayloadTooLarge
+from mingyue.core.jobs_model import JobOut
 from mingyue.web.deps import UoW, require
 
 from . import service
@@ -102,3 +104,17 @@ def flows(uow: UoW, actor: Reader, organization_id: int | None = None) -> dict[s
     """Distinct individuals per recipient and year, observed endpoints and alerts of the caller's
     organization (oversight roles may name another organization)."""
     return service.flow_counts(uow=uow, actor=actor, organization_id=organization_id)
+
+
+class WatchIn(BaseModel):
+    """Read a stored log or pcap (a core file id) into the flow monitor."""
+
+    file_id: int
+    format: str | None = None
+
+
+@router.post("/watch", operation_id="crossborder-watch", status_code=201)
+def watch(body: WatchIn, uow: UoW,
+          actor: Annotated[Actor, Depends(require("crossborder.watch"))]) -> JobOut:
+    """Queue a flow-monitor job over an uploaded log or pcap (resumes where it stopped)."""
+    return service.enqueue_watch(uow=uow, actor=actor, file_id=body.file_id, fmt=body.format)

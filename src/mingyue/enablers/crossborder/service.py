@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import event, select
 
-from mingyue.core import cases, credentials, metering
+from mingyue.core import cases, credentials, files, jobs, metering
 from mingyue.core.access import OVERSIGHT_ROLES, Actor, check
 from mingyue.core.access_db import get_visible
 from mingyue.core.case_kinds import CaseKind, State, Transition
@@ -24,6 +24,7 @@ from mingyue.core.config import Settings
 from mingyue.core.db import utcnow
 from mingyue.core.errors import InvalidInput, NotFound, Refused
 from mingyue.core.identity import Organization
+from mingyue.core.jobs_model import JobOut
 from mingyue.core.uow import UnitOfWork
 
 from .engine.decision import Decision, ScenarioError, assess
@@ -446,7 +447,8 @@ def raise_alert_cases(*, uow: UnitOfWork, actor: Actor, alerts: list[Alert]) -> 
 
 def watch_source(*, uow: UnitOfWork, actor: Actor, source: Path, fmt: str | None = None,
                  geoip: Path | None = None, follow: bool = False,
-                 on_progress: Callable[[WatchProgress], None] | None = None) -> dict[str, Any]:
+                 on_progress: Callable[[WatchProgress], None] | None = None,
+                 should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
     """Read a log or pcap from its last offset, count individuals, open alert cases.
 
     With ``follow`` it tails the source until interrupted (Ctrl-C ends it cleanly: every batch read
@@ -464,9 +466,10 @@ def watch_source(*, uow: UnitOfWork, actor: Actor, source: Path, fmt: str | None
             magic = fp.read(4)
         if fmt == "pcap" or magic in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1",
                                       b"\xa1\xb2\x3c\x4d", b"\x0a\x0d\x0d\x0a"):
-            progress = watch_pcap(monitor, source, follow=follow)
+            progress = watch_pcap(monitor, source, follow=follow, should_stop=should_stop)
         else:
-            progress = watch_log(monitor, source, fmt, follow=follow, on_progress=on_progress)
+            progress = watch_log(monitor, source, fmt, follow=follow, on_progress=on_progress,
+                                 should_stop=should_stop)
     except KeyboardInterrupt:
         if not follow:
             raise
@@ -531,3 +534,28 @@ def flow_counts(*, uow: UnitOfWork, actor: Actor, organization_id: int | None = 
                 "alerts": [a.to_dict() for a in store.alerts()]}
     finally:
         store.close()
+
+
+def enqueue_watch(*, uow: UnitOfWork, actor: Actor, file_id: int, fmt: str | None = None) -> JobOut:
+    """Queue a job that reads a stored log or pcap (core file) into the flow monitor."""
+    check(actor, "crossborder.watch")
+    files.path_of(uow=uow, file_id=file_id)  # NotFound for an absent or foreign file
+    if fmt is not None and fmt not in ("combined", "nginx", "squid", "zeek", "pcap"):
+        raise InvalidInput("crossborder.bad_source", f"unknown format {fmt!r}", field="format",
+                           reason=f"unknown format {fmt!r}")
+    return jobs.enqueue(uow=uow, kind="crossborder.watch",
+                        params={"file_id": file_id, "format": fmt})
+
+
+def run_watch_job(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """Job handler: read the file from its last offset, with progress and cancellation."""
+
+    def progress(p: WatchProgress) -> None:
+        ctx.progress(min(99.0, 100.0 * p.offset / p.size) if p.size else 99.0,
+                     f"{p.lines} lines, {p.events} events")
+
+    with ctx.unit_of_work() as uow:
+        path = files.path_of(uow=uow, file_id=int(params["file_id"]))
+        out = watch_source(uow=uow, actor=uow.actor, source=path, fmt=params.get("format"),
+                           on_progress=progress, should_stop=ctx.cancelled)
+    return {k: v for k, v in out.items() if k != "source"}
