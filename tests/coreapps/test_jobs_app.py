@@ -212,3 +212,26 @@ def test_served_app_runs_jobs_on_its_embedded_runner(settings: Any, tenants: Any
             time.sleep(0.1)
             status = c.get(f"/api/jobs/{job_id}", headers=h).json()["status"]
         assert status == "succeeded"
+
+
+def test_every_message_key_of_the_jobs_app_is_in_both_catalogues() -> None:
+    import re
+    import tomllib
+    from pathlib import Path
+
+    import mingyue
+
+    root = Path(mingyue.__file__).parent
+    cats = {loc: tomllib.loads((root / "coreapps/jobs/i18n" / f"{loc}.toml").read_text("utf-8"))
+            for loc in ("zh_CN", "en")}
+    assert set(cats["zh_CN"]) == set(cats["en"])
+    used: set[str] = {f"core.jobs.status.{s}" for s in jobs.STATUSES}
+    for f in [*root.glob("core/jobs*.py"), *root.glob("coreapps/jobs/*.py")]:
+        raised = r'(?:InvalidInput|Conflict|Forbidden|NotFound)\(\s*"(core\.job[^"]*)"'
+        used |= set(re.findall(raised, f.read_text("utf-8")))
+    for f in (root / "coreapps/jobs/templates/jobs").glob("*.html"):
+        used |= {k for k in re.findall(r't\(\s*["\']([^"\']+)["\']', f.read_text("utf-8"))
+                 if not k.endswith(".")}
+    assert len(used) > 30
+    missing = sorted(k for k in used for loc in cats if k not in cats[loc])
+    assert not missing, missing
