@@ -269,10 +269,14 @@ def scan_json(
     max_entities: int = 100_000,
 ) -> ScanResult:
     """Scan JSON or JSON Lines: text entities plus a verdict per key path."""
-    with path.open("rb") as fp:
-        result = scan_chunks(iter_text_chunks(fp), detector, ScanResult("json"), max_entities)
     size = path.stat().st_size
     lines = path.suffix.lower() in (".jsonl", ".ndjson")
+    if not lines and size > JSON_WHOLE_LIMIT:
+        raise ScanError(
+            f"JSON document of {size} bytes is larger than {JSON_WHOLE_LIMIT}; use JSON Lines"
+        )
+    with path.open("rb") as fp:
+        result = scan_chunks(iter_text_chunks(fp), detector, ScanResult("json"), max_entities)
     values: dict[str, list[Any]] = defaultdict(list)
     cols: dict[str, ColumnVerdict] = {}
     if lines:
@@ -299,10 +303,6 @@ def scan_json(
         result.rows_total = total
         result.sampled = step > 1
     else:
-        if size > JSON_WHOLE_LIMIT:
-            raise ScanError(
-                f"JSON document of {size} bytes is larger than {JSON_WHOLE_LIMIT}; use JSON Lines"
-            )
         try:
             doc = json.loads(path.read_text(encoding="utf-8-sig"))
         except json.JSONDecodeError as exc:
