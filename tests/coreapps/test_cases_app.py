@@ -339,3 +339,32 @@ def test_console_supervision_page(client: Any, tenants: Any, monkeypatch: Any) -
     page = client.get("/cases/supervision")
     assert page.status_code == 200 and 'id="escalate-btn"' not in page.text
     assert f'id="overdue-{late}"' in page.text
+
+
+def test_cli_comment_assign_overdue(cli: Any, tenants: Any) -> None:
+    sub, reg = tenants.a.member.username, tenants.regulator.admin.username
+    c = cli("cases", "open", "--title", "CLI 督办", "--as", sub, "--json").json()
+    cid = str(c["id"])
+    r = cli("cases", "comment", cid, "请尽快办理", "--as", sub, "--json")
+    assert r.exit_code == 0 and r.json()["comment"] == "请尽快办理"
+    r = cli("cases", "assign", cid, "--department", "二处", "--as", sub)
+    assert r.exit_code == 1 and "core.case.assign" in r.stderr
+    r = cli("cases", "assign", cid, "--organization", str(tenants.regulator.org.id),
+            "--department", "二处", "--user", str(tenants.regulator.member.id), "--as", reg,
+            "--json")
+    assert r.exit_code == 0, r.stderr
+    assert (r.json()["assignee_department"], r.json()["assignee_user_id"]) == (
+        "二处", tenants.regulator.member.id)
+    # 25 hours after opening (given in Asia/Shanghai time without an offset) it is overdue.
+    from datetime import datetime as dt
+
+    opened = dt.fromisoformat(c["created_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    later = (opened + timedelta(hours=25)).replace(tzinfo=None).isoformat()
+    r = cli("cases", "overdue", "--at", later, "--as", reg, "--json")
+    assert r.exit_code == 0 and [x["id"] for x in r.json()] == [c["id"]]
+    r = cli("cases", "overdue", "--at", "yesterday", "--as", reg)
+    assert r.exit_code == 2 and r.stderr.startswith("error:")
+    r = cli("cases", "list", "--overdue", "--as", reg, "--json")
+    assert r.exit_code == 0 and r.json() == []
+    r = cli("cases", "kinds")
+    assert r.exit_code == 0 and "core.general" in r.stdout
