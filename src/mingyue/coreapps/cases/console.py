@@ -39,6 +39,12 @@ def _helpers(request: Request) -> dict[str, Any]:
         except (KeyError, InvalidInput):
             return state
 
+    def transition_title(kind: str, name: str) -> str:
+        try:
+            return title(dict(cases.kind_of(kind).transition(name).title))
+        except InvalidInput:
+            return name
+
     def kind_title(kind: str) -> str:
         try:
             return title(dict(cases.kind_of(kind).title))
@@ -46,7 +52,7 @@ def _helpers(request: Request) -> dict[str, Any]:
             return kind
 
     return {"local": local, "tr": title, "state_title": state_title, "kind_title": kind_title,
-            "now": now()}
+            "transition_title": transition_title, "now": now()}
 
 
 def _uow(request: Request, actor: Actor) -> Any:
