@@ -228,3 +228,19 @@ def test_simulate_with_registered_pools(settings: Any) -> None:
                                      policy="cost")
     # the two GPU jobs and the 8-CPU job cannot run on one 4-CPU pool
     assert out["jobs"] == 6 and out["rejected"] == 3
+
+
+@pytest.mark.service
+def test_ray_pool_end_to_end(settings: Any, member_a: Any, ray_head: Any) -> None:
+    add_pool(settings, "ray-a", kind="ray", endpoint=ray_head.address, tariff=FLAT)
+    out = submit(settings, member_a, {"command": "echo from ray", "cpus": 1})
+    assert out.pool == "ray-a"
+    j = wait_done(settings, out.job_id, timeout=90)
+    assert j.state == "succeeded" and j.seconds >= 1
+    assert j.started_at is not None and j.ended_at is not None
+    with unit_of_work(member_a, settings) as uow:
+        assert "from ray" in service.job_logs(uow=uow, job_id=out.job_id)
+    with unit_of_work(SYSTEM, settings) as uow:
+        rows = uow.session.scalars(select(ComputeUsage).where(
+            ComputeUsage.job_id == out.job_id)).all()
+    assert sum(r.seconds for r in rows) == j.seconds  # billed = Ray's own start/end
