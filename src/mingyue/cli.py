@@ -206,12 +206,15 @@ def dev_makemigration(key: str, message: Annotated[str, typer.Option("-m", "--me
         migrate.make_migration(settings, key, message)
 
 
-def _mount_plugins() -> None:
+def _mount_plugins(only: str | None = None) -> None:
     from mingyue.core.plugins import load_ref, registry
 
     names = {"credentials": "credential"}
     for en in registry().ordered():
         if not en.cli:
+            continue
+        if only is not None and names.get(en.key, en.key) != only:
+            # Importing every enabler's CLI costs start-up time; a command needs only its own.
             continue
         try:
             sub = load_ref(en.cli)
@@ -234,7 +237,14 @@ def _mount_plugins_once() -> None:
 
 def main() -> None:
     """Entry point of the console script."""
-    _mount_plugins_once()
+    global _mounted
+    first = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    builtin = {"serve", "demo", "db", "user", "dev", "worker"}
+    if first is not None and first not in builtin and not _mounted:
+        _mount_plugins(only=first)
+        _mounted = True
+    else:
+        _mount_plugins_once()
     app()
 
 

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(5, description="Failed logins before a user's next attempts are slowed.")
     embedded_workers: int = Field(2, description="Job threads inside `mingyue serve` when no Redis is configured (0 = none).")
     job_heartbeat_timeout_s: int = Field(30, description="A running job whose worker sent no heartbeat for this long is retried or failed.")
+    job_queue_prefix: str | None = Field(None, description="Redis key prefix of the job queue; derived from the database URL when unset, so deployments sharing one Redis never take each other's jobs.")
     job_max_attempts: int = Field(2, description="Attempts of a job before it is marked failed after worker loss.")
     default_locale: Literal["zh_CN", "en"] = Field("zh_CN", description="Language of the console and reports by default.")
     timezone: str = Field("Asia/Shanghai", description="Time zone for display, tariffs and billing periods.")
