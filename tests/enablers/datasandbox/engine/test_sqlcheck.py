@@ -77,8 +77,6 @@ DP_REFUSED = [
     ("SELECT sum(employees * 2) FROM enterprises", "dp.aggregate_argument"),
     ("SELECT district, count(*) FROM enterprises GROUP BY district HAVING count(*) > 3",
      "dp.having"),
-    ("SELECT count(*) FROM patients p JOIN enterprises e ON p.employer_uscc = e.uscc",
-     "dp.join_key"),
 ]
 
 
@@ -96,6 +94,18 @@ def test_plan_clamps_sums_and_counts_contributions(demo_datasets: dict[str, Data
     assert "LEAST(GREATEST(T.TAX_PAID, 0.0), 1000.0)" in p.sql.upper()
     assert [o.kind for o in p.outputs] == ["key", "count", "avg"]
     assert not p.hidden_count
+
+
+def test_join_fanout_bounds_contributions(demo_datasets: dict[str, Dataset]) -> None:
+    pat, ent = demo_datasets["patients"], demo_datasets["enterprises"]
+    per_employer = pat.multiplicity("employer_uscc")
+    assert per_employer is not None and per_employer > 1
+    p = plan("SELECT e.industry, count(*) AS n, avg(p.progression) AS prog FROM patients p "
+             "JOIN enterprises e ON p.employer_uscc = e.uscc GROUP BY e.industry",
+             demo_datasets, dp=True)
+    # A patient meets one enterprise row; an enterprise meets up to per_employer patient rows.
+    assert p.contributions == max(pat.max_contributions * ent.multiplicity("uscc"),
+                                  ent.max_contributions * per_employer)
 
 
 def test_parameters_are_bound_not_interpolated(demo_datasets: dict[str, Dataset]) -> None:

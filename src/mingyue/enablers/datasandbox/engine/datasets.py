@@ -60,6 +60,17 @@ class Dataset:
     max_contributions: int  # rows per privacy unit, enforced at ingestion
     sha256: str
     unit: str | None = None  # the privacy unit column (first identifier)
+    # Most rows sharing one value, per identifier column (bounds join fan-out for DP).
+    key_multiplicity: dict[str, int] = field(default_factory=dict)
+
+    def multiplicity(self, column: str) -> int | None:
+        """Most rows that share one value of identifier ``column`` (None when unknown)."""
+        for k, v in self.key_multiplicity.items():
+            if k.lower() == column.lower():
+                return v
+        if self.unit and column.lower() == self.unit.lower():
+            return self.max_contributions
+        return None
 
     def column(self, name: str) -> Column | None:
         for c in self.columns:
@@ -86,6 +97,7 @@ class Dataset:
             "max_contributions": self.max_contributions,
             "sha256": self.sha256,
             "unit": self.unit,
+            "key_multiplicity": dict(self.key_multiplicity),
             "columns": [
                 {"name": c.name, "type": c.type, "cls": c.cls.value,
                  "bounds": list(c.bounds) if c.bounds else None, "description": c.description}
@@ -103,7 +115,8 @@ class Dataset:
         )
         return cls(name=d["name"], path=Path(d["path"]), columns=cols, rows=int(d["rows"]),
                    max_contributions=int(d["max_contributions"]), sha256=d["sha256"],
-                   unit=d.get("unit"))
+                   unit=d.get("unit"), key_multiplicity={
+                       k: int(v) for k, v in (d.get("key_multiplicity") or {}).items()})
 
 
 @dataclass
@@ -228,6 +241,11 @@ def ingest(source: Path | str, spec: DatasetSpec, dest_dir: Path | str) -> Datas
                                        column=n)
                 col = Column(n, t, cls, (float(bounds[0]), float(bounds[1])), col.description)
             columns.append(col)
+        multiplicity = {unit: k} if unit else {}
+        for ident in ids[1:]:
+            multiplicity[ident] = int(con.sql(
+                f'SELECT coalesce(max(c), 0) FROM (SELECT count(*) c FROM {table} GROUP BY "{ident}")'
+            ).fetchall()[0][0])
         final = dest_dir / f"{spec.name}.parquet"
         fd, tmp = tempfile.mkstemp(dir=dest_dir, suffix=".parquet.part")
         os.close(fd)
@@ -241,4 +259,4 @@ def ingest(source: Path | str, spec: DatasetSpec, dest_dir: Path | str) -> Datas
     finally:
         con.close()
     return Dataset(name=spec.name, path=final, columns=tuple(columns), rows=rows,
-                   max_contributions=k, sha256=digest, unit=unit)
+                   max_contributions=k, sha256=digest, unit=unit, key_multiplicity=multiplicity)

@@ -200,7 +200,9 @@ def plan(sql: str, datasets: dict[str, Dataset], *, dp: bool, params: Any = None
     if not isinstance(from_.this, exp.Table):
         raise _refuse("sql.table_function", "FROM must name a dataset")
     scope.add(from_.this)
-    contributions = scope.aliases[(from_.this.alias or from_.this.name).lower()].max_contributions
+    first_alias = (from_.this.alias or from_.this.name).lower()
+    # fanout[alias]: most rows of the joined relation that one row of that alias ends up in.
+    fanout: dict[str, int] = {first_alias: 1}
     for join in stmt.args.get("joins") or []:
         if not isinstance(join.this, exp.Table):
             raise _refuse("sql.table_function", "JOIN must name a dataset")
@@ -209,9 +211,10 @@ def plan(sql: str, datasets: dict[str, Dataset], *, dp: bool, params: Any = None
         if (join.side or "").upper() not in ("", "LEFT", "INNER") or join.method:
             raise _refuse("sql.join_shape", "only INNER and LEFT joins are allowed")
         scope.add(join.this)
-        joined = scope.aliases[(join.this.alias or join.this.name).lower()]
+        new_alias = (join.this.alias or join.this.name).lower()
         conds = list(join.args["on"].flatten()) if isinstance(join.args["on"], exp.And) else [
             join.args["on"]]
+        new_mult, old_side = None, None
         for cond in conds:
             if not (isinstance(cond, exp.EQ) and isinstance(cond.left, exp.Column)
                     and isinstance(cond.right, exp.Column)):
@@ -221,11 +224,28 @@ def plan(sql: str, datasets: dict[str, Dataset], *, dp: bool, params: Any = None
                 if c.cls is not ColumnClass.IDENTIFIER:
                     raise _refuse("sql.join_key", f"{c.name} is not a fusion key (identifier)",
                                   column=c.name)
-                if dp and c.name != ds.unit:
-                    raise _refuse("dp.join_key", f"DP joins must use each dataset's privacy unit "
-                                  f"({ds.unit}), not {c.name}", column=c.name)
-        # A unit with k rows on the left and m on the right yields at most k*m joined rows.
-        contributions *= joined.max_contributions
+            sides = [(side, *scope.resolve(side)) for side in (cond.left, cond.right)]
+            for side, ds, c in sides:
+                alias = (side.table or "").lower() or next(
+                    a for a, d in scope.aliases.items() if d is ds)
+                mult = ds.multiplicity(c.name)
+                if mult is None:
+                    raise _refuse("dp.join_key", f"the fan-out of {c.name} is unknown",
+                                  column=c.name)
+                if alias == new_alias:
+                    new_mult = mult if new_mult is None else min(new_mult, mult)
+                else:
+                    old_side = (alias, mult) if old_side is None else min(
+                        old_side, (alias, mult), key=lambda t: t[1] * fanout.get(t[0], 1))
+        if new_mult is None or old_side is None:
+            raise _refuse("sql.join_shape", "a join must link the new dataset to one before it")
+        # Every existing row meets at most new_mult rows of the new dataset; every new row meets
+        # at most (rows per key value on the old side) × (its fan-out so far) existing rows.
+        new_fanout = old_side[1] * fanout.get(old_side[0], 1)
+        for a in fanout:
+            fanout[a] *= new_mult
+        fanout[new_alias] = new_fanout
+    contributions = max(scope.aliases[a].max_contributions * f for a, f in fanout.items())
     resolved: dict[int, tuple[Dataset, Column]] = {}
     for col in stmt.find_all(exp.Column):
         resolved[id(col)] = scope.resolve(col)
