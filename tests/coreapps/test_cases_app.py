@@ -238,6 +238,7 @@ def test_console_assign_form(client: Any, tenants: Any) -> None:
     assert r.status_code == 303, r.text
     page = client.get(f"/cases/{cid}")
     assert "执法支队" in page.text and tenants.regulator.org.name in page.text
+    assert tenants.regulator.member.username in page.text.split('id="case-assignee"')[1][:300]
     r = client.post(f"/cases/{cid}/assign", data={"user_id": "abc", "csrf_token": token})
     assert r.status_code == 422
     client.post("/logout", data={"csrf_token": token})

@@ -164,10 +164,14 @@ def case_detail(request: Request, case_id: int, actor: ConsoleActor) -> Response
         can_assign = can(actor, "core.case.assign", detail)
         choices = _assign_choices(uow, actor) if can_assign else {"orgs": [], "users": []}
         names = _org_names(uow, {detail.organization_id, detail.assignee_org_id})
+        # Scoped: a person outside the reader's organizations stays a number.
+        assignee = (uow.session.scalars(select(User).where(User.id == detail.assignee_user_id))
+                    .first() if detail.assignee_user_id else None)
     return render(request, "cases/detail.html", {
         **_helpers(request), "c": detail, "overdue": detail.is_overdue(now()),
         "can_comment": can(actor, "core.case.comment", detail), "can_assign": can_assign,
-        "choices": choices, "org_names": names})
+        "choices": choices, "org_names": names,
+        "assignee_name": (assignee.display_name or assignee.username) if assignee else None})
 
 
 @router.post("/{case_id}/act", dependencies=[Depends(csrf_protect)])
