@@ -244,3 +244,20 @@ def test_ray_pool_end_to_end(settings: Any, member_a: Any, ray_head: Any) -> Non
         rows = uow.session.scalars(select(ComputeUsage).where(
             ComputeUsage.job_id == out.job_id)).all()
     assert sum(r.seconds for r in rows) == j.seconds  # billed = Ray's own start/end
+
+
+def test_submit_queues_the_reconciler_core_job(
+        settings: Any, member_a: Any, run_jobs: Any) -> None:
+    from mingyue.core import jobs
+
+    add_pool(settings, "local-a", cpus=2, tariff=FLAT)
+    out = submit(settings, member_a, {"command": "echo bg"})
+    submit(settings, member_a, {"command": "echo bg2"})
+    with unit_of_work(SYSTEM, settings) as uow:
+        queued = jobs.list_jobs(uow=uow, actor=SYSTEM, kind="compute.reconcile")
+    assert len(queued) == 1 and queued[0].status == "queued"  # one, not one per submit
+    run_jobs()  # the core runs it: it polls until no compute job is open
+    with unit_of_work(SYSTEM, settings) as uow:
+        done = jobs.list_jobs(uow=uow, actor=SYSTEM, kind="compute.reconcile")
+        assert done[0].status == "succeeded", done[0]
+        assert service.job_status(uow=uow, job_id=out.job_id, refresh=False).state == "succeeded"

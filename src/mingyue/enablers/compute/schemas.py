@@ -113,3 +113,4 @@ class ReconcileOut(BaseModel):
     billed_seconds: int
     dispatched: int
     pools_refreshed: int
+    open_jobs: int = 0

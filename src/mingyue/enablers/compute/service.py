@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import secrets
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -20,12 +21,12 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select
 
-from mingyue.core import metering
-from mingyue.core.access import check
+from mingyue.core import jobs, metering
+from mingyue.core.access import SYSTEM, check
 from mingyue.core.access_db import get_visible
 from mingyue.core.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
 from mingyue.core.metering_tou import month_bounds
-from mingyue.core.uow import UnitOfWork
+from mingyue.core.uow import UnitOfWork, unit_of_work
 
 from .adapters.base import ComputeAdapter, EngineUnavailable, finished_error
 from .engine.matching import match
@@ -298,6 +299,7 @@ def submit_job(*, uow: UnitOfWork, spec: dict[str, Any], policy: str = "cost") -
     if result is None:
         raise InvalidInput("compute.no_pool", f"no pool can run this job: {job.explanation}",
                            field="spec", explanation=job.explanation)
+    _ensure_reconciler(uow, org)
     uow.audit("compute.job.submitted", f"compute_job:{job.id}",
               {"pool": job.pool, "engine_id": job.engine_id, "state": job.state,
                "explanation": job.explanation,
@@ -499,16 +501,44 @@ def reconcile(*, uow: UnitOfWork) -> ReconcileOut:
                           {"pool": job.pool, "engine_id": job.engine_id},
                           organization_id=job.organization_id)
         transitions, billed = _reconcile_jobs(uow, [j for j in open_jobs if j.pool])
+    still_open = sum(1 for j in open_jobs if not JobState(j.state).terminal)
     return ReconcileOut(checked=len(open_jobs), transitions=transitions, billed_seconds=billed,
-                        dispatched=dispatched, pools_refreshed=refreshed)
+                        dispatched=dispatched, pools_refreshed=refreshed, open_jobs=still_open)
 
 
 def run_reconcile_job(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
-    """Core job handler ``compute.reconcile``: one reconciler pass."""
+    """Core job ``compute.reconcile``: poll the engines every few seconds while jobs are open.
+
+    Submitting a job queues one (if none is queued or running); it ends when no job is open,
+    when cancelled, or after ``MINGYUE_COMPUTE__RECONCILE_MAX_S``. It acts as the platform
+    (every organization's jobs), which the ledger records as ``system``.
+    """
     del params
-    with ctx.unit_of_work() as uow:
-        out = reconcile(uow=uow)
-    return out.model_dump()
+    opts = ctx.settings.compute or {}
+    interval = float(opts.get("reconcile_interval_s", 2))
+    deadline = time.monotonic() + float(opts.get("reconcile_max_s", 3600))
+    passes = transitions = billed = 0
+    while True:
+        with unit_of_work(SYSTEM, ctx.settings) as uow:
+            out = reconcile(uow=uow)
+        passes += 1
+        transitions += out.transitions
+        billed += out.billed_seconds
+        if out.open_jobs == 0 or ctx.cancelled() or time.monotonic() >= deadline:
+            break
+        ctx.progress(0, f"{out.open_jobs} open compute jobs")
+        time.sleep(interval)
+    return {"passes": passes, "transitions": transitions, "billed_seconds": billed,
+            "open_jobs": out.open_jobs}
+
+
+def _ensure_reconciler(uow: UnitOfWork, org_id: int) -> None:
+    """Queue the reconciler job unless one is already queued or running."""
+    for status in ("queued", "running"):
+        if jobs.list_jobs(uow=uow, actor=SYSTEM, status=status, kind="compute.reconcile",
+                          limit=1):
+            return
+    jobs.enqueue(uow=uow, kind="compute.reconcile", params={}, organization_id=org_id)
 
 
 # ---- usage ---------------------------------------------------------------------------------
