@@ -10,9 +10,12 @@ def test_cli_flow(cli: Any, tenants: Any, demo_files: Any) -> None:
     owner, bank = tenants.a.admin.username, tenants.b.member.username
     r = cli("datasandbox", "dataset", "add", str(demo_files.enterprises), "--name", "enterprises",
             "--identifier", "uscc", "--quasi", "name", "--min-group", "5",
-            "--epsilon-per-period", "1", "--open-to", "all", "--as", owner, "--json")
+            "--epsilon-per-period", "1", "--open-to", "all", "--bound", "employees=0:5000",
+            "--as", owner, "--json")
     assert r.exit_code == 0, r.stderr
     assert r.json()["name"] == "enterprises" and r.json()["rows_rounded"] == 400
+    emp = next(c for c in r.json()["columns"] if c["name"] == "employees")
+    assert emp["bounds"] == [0.0, 5000.0]
     r = cli("datasandbox", "dataset", "list", "--as", bank, "--json")
     assert r.exit_code == 0 and [d["name"] for d in r.json()] == ["enterprises"]
     r = cli("datasandbox", "query", "--dataset", "enterprises", "--sql",
@@ -53,6 +56,9 @@ def test_cli_errors(cli: Any, tenants: Any, tmp_path: Any) -> None:
     assert r.exit_code == 2 and "dataset.unknown_column" in r.stderr
     r = cli("datasandbox", "query", "--sql", "SELECT count(*) FROM nothing", "--as", user)
     assert r.exit_code == 3
+    r = cli("datasandbox", "dataset", "add", str(bad), "--name", "y", "--bound", "v=oops",
+            "--as", user)
+    assert r.exit_code == 2 and "COL=LOW:HIGH" in r.stderr
 
 
 def test_cli_train(cli: Any, tenants: Any, demo_files: Any) -> None:

@@ -33,12 +33,25 @@ def dataset_add(
     open_to: Annotated[str | None, typer.Option("--open-to", help="'all': standing policy that "
                                                 "auto-approves every organization")] = None,
     description: Annotated[str, typer.Option("--description")] = "",
+    bound: Annotated[list[str] | None, typer.Option(
+        "--bound", help="Public clamping bounds COL=LOW:HIGH (else derived and rounded)")] = None,
     data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False,
 ) -> None:
     """Register FILE (CSV, Parquet, JSON) as a sandbox dataset."""
+    from mingyue.core.errors import InvalidInput
+
     from . import service
 
     with run_cli():
+        bounds: dict[str, tuple[float, float]] = {}
+        for b in bound or []:
+            try:
+                col, rng = b.split("=", 1)
+                lo, hi = rng.split(":", 1)
+                bounds[col.strip()] = (float(lo), float(hi))
+            except ValueError as exc:
+                raise InvalidInput("datasandbox.dataset.bounds", f"--bound {b!r}: use "
+                                   "COL=LOW:HIGH", field="--bound") from exc
         if open_to not in (None, "all"):
             raise typer.BadParameter("--open-to takes 'all'")
         if not file.is_file():
@@ -48,7 +61,7 @@ def dataset_add(
                 uow=uow, actor=uow.actor, source=file, name=name, identifiers=identifier or [],
                 quasi=quasi or [], sensitive=sensitive or [], min_group=min_group,
                 epsilon_per_period=epsilon_per_period or None, open_to_all=open_to == "all",
-                description=description)
+                description=description, bounds=bounds)
         emit(out, json_out)
 
 

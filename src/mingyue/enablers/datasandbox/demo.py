@@ -38,7 +38,7 @@ def seed(settings: Any, org_ids: dict[str, int]) -> None:
             service.register_dataset(
                 uow=uow, actor=actors[key], source=path, name=name,
                 identifiers=spec.identifiers, quasi=spec.quasi, sensitive=spec.sensitive,
-                min_group=10, epsilon_per_period=eps, open_to_all=True,
+                min_group=10, epsilon_per_period=eps, open_to_all=True, bounds=spec.bounds,
                 description={"enterprises": "两江新区企业登记（演示生成）",
                              "tax_credit": "纳税信用等级与纳税额（演示生成）",
                              "patients": "糖尿病研究数据（scikit-learn 内置真实数据集）"}[name])

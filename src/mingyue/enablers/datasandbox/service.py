@@ -97,7 +97,8 @@ def register_dataset(*, uow: UnitOfWork, actor: Actor, source: Path, name: str,
                      identifiers: list[str], quasi: list[str] | None = None,
                      sensitive: list[str] | None = None, min_group: int = 10,
                      epsilon_per_period: float | None = 3.0, open_to_all: bool = False,
-                     description: str = "") -> DatasetOut:
+                     description: str = "",
+                     bounds: dict[str, tuple[float, float]] | None = None) -> DatasetOut:
     """Ingest a CSV/Parquet/JSON file into the sandbox and publish it with its usage policy."""
     check(actor, "datasandbox.dataset.register")
     if actor.organization_id is None:
@@ -114,7 +115,8 @@ def register_dataset(*, uow: UnitOfWork, actor: Actor, source: Path, name: str,
             operations=list(OPERATIONS), min_group_size=min_group,
             epsilon_per_period=epsilon_per_period, auto_approve=open_to_all)
         ds = ingest(source, DatasetSpec(name, identifiers=identifiers, quasi=quasi or [],
-                                        sensitive=sensitive or []), _store_dir(uow))
+                                        sensitive=sensitive or [], bounds=dict(bounds or {})),
+                    _store_dir(uow))
     except EngineInvalid as exc:
         raise InvalidInput(exc.key, exc.message, **exc.params) from exc
     try:
