@@ -48,6 +48,8 @@ def test_api_workflow_and_tenancy(client: Any, tenants: Any) -> None:
     assert r.status_code == 409 and r.json()["key"] == "core.case.bad_state"
     assert client.post(f"/api/cases/{cid}/transitions", json={"name": "start_review"},
                        headers=hr).status_code == 200
+    mine = client.get(f"/api/cases?assignee_user_id={tenants.operator.member.id}", headers=hr)
+    assert [c["id"] for c in mine.json()] == [cid]  # taken on first action (领办)
     r = client.post(f"/api/cases/{cid}/transitions", json={"name": "return"}, headers=hr)
     assert r.status_code == 422 and r.json()["key"] == "core.case.comment_required"
     r = client.post(f"/api/cases/{cid}/transitions",
@@ -137,6 +139,8 @@ def test_console_list_detail_and_actions(client: Any, tenants: Any) -> None:
         assert r.status_code == 303, r.text
     page = client.get(url)
     assert 'data-state="accepted"' in page.text and "同意" in page.text
+    # The reviewer took the case on first action: it is listed under "assigned to me".
+    assert f'href="/cases/{cid}"' in client.get("/cases?mine=true").text
     assert 'id="case-actions"' not in page.text
     # A refused step renders an error page, not a 500.
     r = client.post(f"/cases/{cid}/act", data={"name": "accept", "csrf_token": token})

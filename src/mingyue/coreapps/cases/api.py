@@ -90,6 +90,7 @@ def list_cases(uow: UoW, actor: Reader,
                state: Annotated[str | None, Query(max_length=60)] = None,
                kind: Annotated[str | None, Query(max_length=120)] = None,
                organization_id: IdQuery = None, assignee_org_id: IdQuery = None,
+               assignee_user_id: IdQuery = None,
                subject: Annotated[str | None, Query(max_length=200)] = None,
                open_only: bool = False, overdue: bool = False, escalated: bool | None = None,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -97,7 +98,7 @@ def list_cases(uow: UoW, actor: Reader,
     """List the cases you may see, newest first."""
     return cases.list_cases(uow=uow, actor=actor, state=state, kind=kind,
                             organization_id=organization_id, assignee_org_id=assignee_org_id,
-                            subject=subject, open_only=open_only,
+                            assignee_user_id=assignee_user_id, subject=subject, open_only=open_only,
                             overdue_at=now() if overdue else None, escalated=escalated,
                             limit=limit, offset=offset)
 

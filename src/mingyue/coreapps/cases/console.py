@@ -81,13 +81,14 @@ def _assign_choices(uow: Any, actor: Actor) -> dict[str, Any]:
 
 @router.get("", response_class=HTMLResponse)
 def case_list(request: Request, actor: ConsoleActor, state: str | None = None,
-              kind: str | None = None, overdue: bool = False, open_only: bool = False) -> Response:
+              kind: str | None = None, overdue: bool = False, open_only: bool = False,
+              mine: bool = False) -> Response:
     """Show the cases the user may see, with filters and a form to open one."""
     check(actor, "core.case.read")
     with _uow(request, actor) as uow:
         rows = cases.list_cases(uow=uow, state=state or None, kind=kind or None,
                                 open_only=open_only, overdue_at=now() if overdue else None,
-                                limit=200)
+                                assignee_user_id=actor.user_id if mine else None, limit=200)
         names = _org_names(uow, {c.organization_id for c in rows})
     kinds = [cases.kind_of(n) for n in cases.kind_names()]
     state_titles: dict[str, dict[str, str]] = {}
@@ -98,7 +99,7 @@ def case_list(request: Request, actor: ConsoleActor, state: str | None = None,
         **_helpers(request), "rows": rows, "kinds": kinds, "states": sorted(state_titles.items()),
         "manual_kinds": [k for k in kinds if k.manual], "org_names": names,
         "f": {"state": state or "", "kind": kind or "", "overdue": overdue,
-              "open_only": open_only},
+              "open_only": open_only, "mine": mine},
         "can_create": can(actor, "core.case.create") and actor.organization_id is not None})
 
 
