@@ -73,3 +73,10 @@ def test_simulate_json(cli: Any) -> None:
     r = cli("compute", "simulate", str(FIX / "trace_small.csv"), "--pools",
             str(FIX / "pools_small.yaml"), "--policy", "random")
     assert r.exit_code == 2 and "policy" in r.stderr
+
+
+def test_pool_enabled_for_flag(cli: Any, tenants: Any) -> None:
+    r = cli("compute", "pool", "add", "--name", "b-only", "--kind", "local", "--enabled-for",
+            str(tenants.b.org.id), "--as", tenants.operator.admin.username, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["enabled_for"] == [tenants.b.org.id]

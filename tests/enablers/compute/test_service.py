@@ -261,3 +261,14 @@ def test_submit_queues_the_reconciler_core_job(
         done = jobs.list_jobs(uow=uow, actor=SYSTEM, kind="compute.reconcile")
         assert done[0].status == "succeeded", done[0]
         assert service.job_status(uow=uow, job_id=out.job_id, refresh=False).state == "succeeded"
+
+
+def test_pool_enabled_for_a_list_of_organizations(
+        settings: Any, member_a: Any, tenants: Any, actor_of: Any) -> None:
+    add_pool(settings, "b-only", cpus=2, enabled_for=[tenants.b.org.id])
+    with pytest.raises(InvalidInput) as exc:
+        submit(settings, member_a, {"command": "true"})
+    assert "pool b-only rejected: not enabled for this organization" in exc.value.message
+    out = submit(settings, actor_of(tenants.b.member), {"command": "true"})
+    assert out.pool == "b-only"
+    wait_done(settings, out.job_id)

@@ -49,6 +49,9 @@ def pool_add(
     max_runtime: Annotated[int | None, typer.Option("--max-runtime-s")] = None,
     option: Annotated[list[str] | None, typer.Option(
         "--option", help="KEY=VALUE adapter option (partition, jobcomp_file, account)")] = None,
+    enabled_for: Annotated[list[int] | None, typer.Option(
+        "--enabled-for", help="Organization id allowed to use the pool (repeatable; "
+        "default: every organization)")] = None,
     token_env: Annotated[str | None, typer.Option(
         "--token-env", help="Read the engine's bearer token from this environment variable "
         "(stored encrypted)")] = None,
@@ -68,7 +71,8 @@ def pool_add(
             creds = {"token": token}
         body = PoolIn(name=name, kind=kind, endpoint=endpoint, region=region,  # type: ignore[arg-type]
                       tariff=read_tariff_arg(tariff) if tariff else None, cpus=cpus,
-                      max_runtime_s=max_runtime, options=_options(option), credentials=creds)
+                      max_runtime_s=max_runtime, options=_options(option), credentials=creds,
+                      enabled_for=enabled_for or None)
         with cli_uow(data_dir, as_user) as uow:
             emit(service.add_pool(uow=uow, pool=body), json_out)
 
