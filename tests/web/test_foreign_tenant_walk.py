@@ -7,7 +7,7 @@ import re
 MARKER = "A-SECRET-7f3c"
 
 
-def _seed_tenant_a(client, tenants) -> dict[str, int]:
+def _seed_tenant_a(client, tenants, settings) -> dict[str, object]:
     h = tenants.a.headers()
     r = client.post("/api/cases", headers=h, json={"kind": "core.general",
                                                    "title": f"{MARKER} case"})
@@ -20,12 +20,20 @@ def _seed_tenant_a(client, tenants) -> dict[str, int]:
     r = client.post("/api/files", headers=h, files={"file": (f"{MARKER}.txt", MARKER.encode())})
     if r.status_code == 201:
         ids["file"] = r.json()["id"]
+    from mingyue.core import credentials
+    from mingyue.core.access import SYSTEM
+    from mingyue.core.uow import unit_of_work
+
+    with unit_of_work(SYSTEM, settings) as uow:
+        vc = credentials.issue(uow=uow, type="TestReport", subject={"note": MARKER},
+                               organization_id=tenants.a.org.id)
+    ids["credential"] = credentials.bare_id(vc["id"])
     ids["user"] = tenants.a.member.id
     ids["org"] = tenants.a.org.id
     return ids
 
 
-def _fill(path: str, ids: dict[str, int]) -> str:
+def _fill(path: str, ids: dict[str, object]) -> str:
     def repl(m: re.Match[str]) -> str:
         name = m.group(1)
         for key in ("case", "job", "file", "user", "org", "credential", "token", "statement"):
@@ -38,8 +46,8 @@ def _fill(path: str, ids: dict[str, int]) -> str:
     return re.sub(r"\{([^}:]+)(?::[^}]*)?\}", repl, path)
 
 
-def test_every_route_refuses_a_foreign_tenant(app, client, tenants) -> None:
-    ids = _seed_tenant_a(client, tenants)
+def test_every_route_refuses_a_foreign_tenant(app, client, tenants, settings) -> None:
+    ids = _seed_tenant_a(client, tenants, settings)
     foreign = tenants.b.headers()
     checked = 0
     leaks = []
