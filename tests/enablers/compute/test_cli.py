@@ -80,3 +80,15 @@ def test_pool_enabled_for_flag(cli: Any, tenants: Any) -> None:
             str(tenants.b.org.id), "--as", tenants.operator.admin.username, "--json")
     assert r.exit_code == 0, r.stderr
     assert r.json()["enabled_for"] == [tenants.b.org.id]
+
+
+def test_pool_maintenance_command(cli: Any, tenants: Any) -> None:
+    admin = tenants.operator.admin.username
+    assert cli("compute", "pool", "add", "--name", "m", "--kind", "local",
+               "--as", admin).exit_code == 0
+    r = cli("compute", "pool", "maintenance", "m", "--start", "2026-12-01T00:00:00+08:00",
+            "--end", "2026-12-01T06:00:00+08:00", "--as", admin, "--json")
+    assert r.exit_code == 0, r.stderr
+    r = cli("compute", "pool", "maintenance", "m", "--start", "tomorrow", "--end", "later",
+            "--as", admin)
+    assert r.exit_code == 2

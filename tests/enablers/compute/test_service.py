@@ -272,3 +272,22 @@ def test_pool_enabled_for_a_list_of_organizations(
     out = submit(settings, actor_of(tenants.b.member), {"command": "true"})
     assert out.pool == "b-only"
     wait_done(settings, out.job_id)
+
+
+def test_maintenance_window_holds_dispatch(settings: Any, member_a: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    add_pool(settings, "cheap", cpus=2, tariff=FLAT)
+    now = datetime.now(UTC)
+    with unit_of_work(SYSTEM, settings) as uow:
+        service.add_maintenance(uow=uow, name="cheap", start=now - timedelta(minutes=5),
+                                end=now + timedelta(hours=1))
+        with pytest.raises(InvalidInput):
+            service.add_maintenance(uow=uow, name="cheap", start=now, end=now)
+    out = submit(settings, member_a, {"command": "true", "max_runtime_s": "10m"})
+    assert out.pool is None and "pool cheap: maintenance until" in out.reason
+    add_pool(settings, "dear", cpus=2, tariff=TOU)
+    assert reconcile(settings).dispatched == 1
+    assert wait_done(settings, out.job_id).state == "succeeded"
+    with unit_of_work(SYSTEM, settings) as uow:
+        assert service.job_status(uow=uow, job_id=out.job_id, refresh=False).pool == "dear"

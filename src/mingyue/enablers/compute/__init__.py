@@ -32,6 +32,7 @@ enabler = Enabler(
         "compute.pool.added": "A compute pool was registered",
         "compute.pool.suspended": "A compute pool was suspended",
         "compute.pool.resumed": "A compute pool was resumed",
+        "compute.pool.maintenance": "A maintenance window was declared for a compute pool",
         "compute.job.submitted": "A compute job was matched and dispatched",
         "compute.job.dispatched": "A waiting compute job was dispatched",
         "compute.job.cancelled": "A compute job was cancelled",

@@ -100,6 +100,26 @@ def pool_suspend(name: str, resume: Annotated[bool, typer.Option("--resume")] = 
         emit(service.suspend_pool(uow=uow, name=name, suspended=not resume), json_out)
 
 
+@pool_app.command("maintenance")
+def pool_maintenance(
+    name: str,
+    start: Annotated[str, typer.Option("--start", help="ISO time with zone")],
+    end: Annotated[str, typer.Option("--end", help="ISO time with zone")],
+    data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False,
+) -> None:
+    """Declare a maintenance window (no dispatch that would overlap it)."""
+    from datetime import datetime
+
+    with run_cli():
+        try:
+            s, e = datetime.fromisoformat(start), datetime.fromisoformat(end)
+        except ValueError as exc:
+            raise InvalidInput("compute.maintenance_invalid", f"not an ISO time: {exc}",
+                               field="--start") from exc
+        with cli_uow(data_dir, as_user) as uow:
+            emit(service.add_maintenance(uow=uow, name=name, start=s, end=e), json_out)
+
+
 @app.command()
 def submit(spec: Annotated[Path, typer.Argument(help="SPEC.yaml or SPEC.json ('-': stdin)")],
            policy: Annotated[str, typer.Option("--policy")] = "cost",

@@ -198,6 +198,33 @@ def pool_tariff(row: ComputePool) -> PoolTariff:
     return _tariff(json.dumps(row.tariff or {}, sort_keys=True))
 
 
+def add_maintenance(*, uow: UnitOfWork, name: str, start: datetime, end: datetime) -> PoolOut:
+    """Declare a maintenance window: no job is dispatched to the pool if it would overlap it."""
+    check(uow.actor, "compute.pool.manage")
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidInput("compute.maintenance_invalid", "start and end need a time zone",
+                           field="start")
+    if end <= start:
+        raise InvalidInput("compute.maintenance_invalid", "end must be after start", field="end")
+    row = _pool_row(uow, name)
+    now = datetime.now(UTC)
+    kept = [[a, b] for a, b in (row.maintenance or []) if datetime.fromisoformat(b) > now]
+    row.maintenance = [*kept, [start.astimezone(UTC).isoformat(), end.astimezone(UTC).isoformat()]]
+    uow.audit("compute.pool.maintenance", f"compute_pool:{row.id}",
+              {"name": name, "start": row.maintenance[-1][0], "end": row.maintenance[-1][1]})
+    return _pool_out(row)
+
+
+def _maintenance_overlap(row: ComputePool, start: datetime, seconds: int) -> datetime | None:
+    """Return the end of a maintenance window overlapping [start, start+seconds), if any."""
+    end = start + timedelta(seconds=seconds)
+    for a, b in row.maintenance or []:
+        m_start, m_end = datetime.fromisoformat(a), datetime.fromisoformat(b)
+        if start < m_end and end > m_start:
+            return m_end
+    return None
+
+
 def _engine_pool(row: ComputePool) -> Pool:
     cap = row.capacity or {}
     gpus = {str(k): int(v) for k, v in (cap.get("gpus") or {}).items()}
@@ -322,6 +349,11 @@ def _dispatch(uow: UnitOfWork, job: ComputeJob, spec: JobSpec, rows: Sequence[Co
     notes: list[str] = []
     for cand in m.ranked:
         row = by_name[cand.pool]
+        busy_until = _maintenance_overlap(row, now, demand.max_runtime_s)
+        if busy_until is not None:
+            # The engine would run it at once: hold it instead of running through maintenance.
+            notes.append(f"pool {cand.pool}: maintenance until {busy_until.isoformat()}")
+            continue
         uid = f"{job.id}-{secrets.token_hex(3)}"
         try:
             engine_id = adapter_for(uow, row).submit(uid, spec)
@@ -342,7 +374,8 @@ def _dispatch(uow: UnitOfWork, job: ComputeJob, spec: JobSpec, rows: Sequence[Co
     job.explanation = "; ".join([m.explanation, *notes])
     only_down = all(r.reason.startswith("engine down") for r in m.rejected)
     if m.ranked or (m.rejected and only_down):
-        job.reason = "waiting: every pool that can run it is down; the reconciler retries"
+        job.reason = ("waiting: every pool that can run it is down or in maintenance; "
+                      "the reconciler retries")
         return False
     return None
 
