@@ -119,6 +119,24 @@ class DexFile:
                 raise DexError("unterminated string")
             yield buf[pos:end]
 
+    def string_region(self) -> bytes:
+        """Return the bytes spanning every string of the string table, in one slice.
+
+        String data items sit together in the data section (each: uleb128 length, MUTF-8 bytes,
+        NUL), so this is every string separated by a NUL and the next one's length prefix. Text
+        searches over it (URLs, keywords, the εxodus class regex) run in C instead of a Python
+        loop per string; a prefix byte glued to a string can only lengthen a regex match, never
+        hide a substring, which keeps the εxodus superset sound (see :mod:`.exodus`).
+        """
+        if not self._string_offs:
+            return b""
+        start, last = min(self._string_offs), max(self._string_offs)
+        _, pos = _uleb(self.buf, last)
+        end = self.buf.find(b"\x00", pos)
+        if end < 0 or start < 0x70:
+            raise DexError("string data outside the file")
+        return self.buf[start : end + 1]
+
     def type_name(self, idx: int) -> bytes:
         """Return the descriptor of type ``idx`` (e.g. ``Lcom/foo/Bar;``)."""
         if not 0 <= idx < self.type_ids_size:

@@ -103,11 +103,17 @@ class ExodusMatcher:
             if len(t.code_signature) > 3
         ]
 
+    @property
+    def all_simple(self) -> bool:
+        """True when every signature is literals, "." and "|" (no anchors, no lookarounds)."""
+        return all(c.literals is not None and c.join_safe for c in self._compiled)
+
     def match(self, classes: Iterable[str]) -> list[Tracker]:
         """Return the trackers whose signature ``re.search``-es at least one class."""
         cls_list = list(classes)
         joined = "\n".join(cls_list)
-        return [c.tracker for c in self._compiled if _hits(c, joined, cls_list)]
+        segments = _segments(cls_list)
+        return [c.tracker for c in self._compiled if _hits(c, joined, cls_list, segments)]
 
     def detect(
         self,
@@ -124,27 +130,40 @@ class ExodusMatcher:
             return []
         sub_list = list(subset)
         sub_joined = "\n".join(sub_list)
+        sub_segments = _segments(sub_list)
         by_id = {c.tracker.id: c for c in self._compiled}
         confirmed: list[Tracker] = []
         pending: list[_Compiled] = []
         for t in candidates:
             comp = by_id[t.id]
-            if _hits(comp, sub_joined, sub_list):
+            if _hits(comp, sub_joined, sub_list, sub_segments):
                 confirmed.append(t)
             else:
                 pending.append(comp)
         if pending:
             full = list(exact())
             full_joined = "\n".join(full)
-            confirmed.extend(c.tracker for c in pending if _hits(c, full_joined, full))
+            full_segments = _segments(full)
+            confirmed.extend(
+                c.tracker for c in pending if _hits(c, full_joined, full, full_segments)
+            )
         order = {c.tracker.id: i for i, c in enumerate(self._compiled)}
         return sorted(confirmed, key=lambda t: order[t.id])
 
 
-def _hits(c: _Compiled, joined: str, classes: list[str]) -> bool:
+def _segments(classes: list[str]) -> str:
+    """Return the distinct path segments of the classes, one per line.
+
+    A required literal has no "/" or newline, so it occurs in some class iff it occurs in one of
+    its segments; the distinct segments are a small fraction of the joined class list.
+    """
+    return "\n".join({seg for cls in classes for seg in cls.split("/")})
+
+
+def _hits(c: _Compiled, joined: str, classes: list[str], segments: str) -> bool:
     if not classes:
         return False
-    if c.literals is not None and not any(lit in joined for lit in c.literals):
+    if c.literals is not None and not any(lit in segments for lit in c.literals):
         return False
     if c.join_safe:
         m = c.rx.search(joined)

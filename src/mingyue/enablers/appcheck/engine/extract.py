@@ -32,6 +32,7 @@ URL_RE = re.compile(rb"https?://[A-Za-z0-9\-._~%]+(?::\d+)?(?:/[^\s\"'<>]*)?")
 PRIVACY_RE = re.compile(
     r"隐私政策|隐私协议|隐私权政策|个人信息保护|privacy[ _-]?policy", re.IGNORECASE
 )
+PACKAGE_RE = re.compile(rb"^L([^\n;]*)/[^/\n;]*;", re.MULTILINE)
 PRIVACY_KEY_RE = re.compile(
     "隐私政策|隐私协议|隐私权政策|个人信息保护|[Pp]rivacy[ _-]?[Pp]olicy|PRIVACY[ _-]?POLICY".encode()
 )
@@ -209,6 +210,7 @@ def extract_facts(
         budget = [caps.max_total_uncompressed]
         dexes, warnings = _dex_sets(zf, caps, 0, budget)
 
+    matcher = trackers if isinstance(trackers, ExodusMatcher) else make_matcher(trackers)
     superset: set[str] = set()
     subset: set[str] = set()
     packages: set[str] = set()
@@ -219,21 +221,28 @@ def extract_facts(
         head = header_classes(member.split("!")[-1])
         superset |= head
         subset |= head
-        strings = list(dx.strings())
-        superset |= classes_in(strings)
+        blob = dx.string_region()
+        if matcher.all_simple:
+            superset |= set(CLASS_RE.findall(blob.decode("utf-8", "ignore")))
+        else:  # anchored signatures need exact token boundaries
+            superset |= classes_in(dx.strings())
         descs = dx.class_descriptors()
         subset |= classes_in(descs)
-        for d in descs:
-            if d.startswith(b"L") and b"/" in d:
-                packages.add(d[1 : d.rfind(b"/")].decode("utf-8", "replace").replace("/", "."))
-        blob = b"\n".join(strings)
+        joined_descs = b"\n".join(descs)
+        packages.update(
+            p.decode("utf-8", "replace").replace("/", ".")
+            for p in set(PACKAGE_RE.findall(joined_descs))
+        )
         if len(urls) < MAX_URLS:
             urls.update(u.decode("utf-8", "replace") for u in URL_RE.findall(blob))
         for m in PRIVACY_KEY_RE.finditer(blob):
             if len(privacy) >= MAX_EVIDENCE:
                 break
-            a = blob.rfind(b"\n", 0, m.start()) + 1
-            b = blob.find(b"\n", m.end())
+            a = blob.rfind(b"\x00", 0, m.start()) + 1
+            while a < m.start() and blob[a] & 0x80:  # skip the string's uleb128 length prefix
+                a += 1
+            a = min(a + 1, m.start())
+            b = blob.find(b"\x00", m.end())
             line = blob[a : b if b >= 0 else len(blob)]
             if len(line) < 400:
                 privacy.append(line.decode("utf-8", "replace"))
@@ -261,7 +270,6 @@ def extract_facts(
                 warnings.append(f"DEX {member!r}: {exc}")
         return out
 
-    matcher = trackers if isinstance(trackers, ExodusMatcher) else make_matcher(trackers)
     found = matcher.detect(superset, subset, exact)
 
     native_libs = sorted(
