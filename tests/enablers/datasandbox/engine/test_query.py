@@ -212,3 +212,23 @@ def test_memory_limit(tmp_path: Path) -> None:
                     [], {}, max_rows=10)
         assert info.value.rule in ("exec.memory_limit", "exec.engine_error")
         assert "memory" in info.value.message.lower() or info.value.rule == "exec.memory_limit"
+
+
+def test_concurrent_callers_share_one_worker(demo_datasets: dict[str, Dataset],
+                                             sandbox: DuckDBSandbox) -> None:
+    import threading
+
+    pol = policies(demo_datasets, epsilon_per_period=None, min_group_size=1)
+    results: list[int] = []
+
+    def one() -> None:
+        r = run_query(QueryRequest("SELECT count(*) AS n FROM enterprises", BANK), demo_datasets,
+                      pol, sandbox, InMemoryLedger())
+        results.append(r.rows[0]["n"])
+
+    threads = [threading.Thread(target=one) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert results == [demo_datasets["enterprises"].rows] * 6

@@ -13,6 +13,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -123,6 +124,8 @@ class DuckDBSandbox:
         self._proc: Any = None
         self._conn: Connection | None = None
         self._send: Connection | None = None
+        # One worker answers one job at a time: callers on several threads take turns.
+        self._lock = threading.Lock()
 
     def _ensure(self) -> Connection:
         if self._proc is None or self._proc.poll() is not None:
@@ -154,6 +157,10 @@ class DuckDBSandbox:
         self._proc, self._conn, self._send = None, None, None
 
     def _submit(self, job: tuple[str, Any], timeout_s: float | None) -> Any:
+        with self._lock:
+            return self._submit_locked(job, timeout_s)
+
+    def _submit_locked(self, job: tuple[str, Any], timeout_s: float | None) -> Any:
         conn = self._ensure()
         assert self._send is not None
         self._send.send(job)
@@ -192,6 +199,10 @@ class DuckDBSandbox:
 
     def close(self) -> None:
         """Stop the worker process."""
+        with self._lock:
+            self._close_locked()
+
+    def _close_locked(self) -> None:
         if self._send is not None and self._proc is not None and self._proc.poll() is None:
             try:
                 self._send.send(None)
