@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Spark engine of the datasandbox enabler (pyspark builds from source in ~40-60 s)
-# and check Java. Usage: scripts/datasandbox-spark.sh [path/to/venv]   (default .venv)
+# and check Java. Usage: scripts/datasandbox-setup.sh [path/to/venv]   (default .venv)
 set -euo pipefail
 VENV="${1:-.venv}"
 if ! command -v java >/dev/null 2>&1; then
