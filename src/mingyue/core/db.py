@@ -36,7 +36,6 @@ from sqlalchemy.orm import (
     sessionmaker,
     with_loader_criteria,
 )
-from sqlalchemy.pool import NullPool
 
 from mingyue.core.config import Settings, ensure_data_dir
 from mingyue.core.errors import Forbidden, UnscopedQuery
@@ -194,8 +193,10 @@ def get_engine(settings: Settings) -> Engine:
             return eng
         if url.startswith("sqlite"):
             ensure_data_dir(settings)
+            # Pooled connections: opening SQLite and setting its pragmas on every request cost
+            # several milliseconds; a connection is used by one thread at a time (the pool).
             eng = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                                poolclass=NullPool)
+                                pool_size=8, max_overflow=16, pool_pre_ping=False)
             event.listen(eng, "connect", _sqlite_pragmas)
             event.listen(eng, "begin", _sqlite_begin)
         else:
