@@ -2,6 +2,8 @@
 # Install the reference peers the appcheck acceptance tests and bench compare against.
 #   - Debian's `dexdump` (needed by exodus-core to list DEX classes)
 #   - exodus-core 1.3.15 in its own venv (it pins androguard 4.1.1; ours is 4.1.4)
+#   - optional, for `bench/appcheck_speed.py --mobsf`: APPCHECK_MOBSF=1 adds MobSF 4.4.0 in
+#     <repo>/.venv-mobsf (GPL-3, a benchmark peer only; ~3 min to install)
 # Idempotent: re-running it changes nothing once everything is in place.
 # Usage: scripts/appcheck-peers.sh            (venv at $APPCHECK_EXODUS_VENV or <repo>/.venv-exodus)
 set -euo pipefail
@@ -19,8 +21,12 @@ fi
 
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import exodus_core" >/dev/null 2>&1; then
   "$PY" -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip==26.0.1 || true
-  "$VENV/bin/pip" install -q "exodus-core==1.3.15" "psutil==7.2.2"
+  "$VENV/bin/pip" install -q "exodus-core==1.3.15"
+fi
+
+if [ "${APPCHECK_MOBSF:-0}" = "1" ] && [ ! -x "$REPO/.venv-mobsf/bin/mobsf" ]; then
+  "$PY" -m venv "$REPO/.venv-mobsf"
+  "$REPO/.venv-mobsf/bin/pip" install -q "mobsf==4.4.0"
 fi
 
 "$VENV/bin/python" -c "import exodus_core, androguard; print('exodus-core ready:', androguard.__version__)"
