@@ -45,7 +45,6 @@ def test_upload_job_report_review_and_signed_credential(
     assert rep["sha256"] == s["sha256"]
     assert [c["category"] for c in rep["categories"]][:6] == ["1", "2", "3", "4", "5", "6"]
     assert any(f["rule"] == "PERM_NOT_NECESSARY" for f in rep["findings"])
-    # console report page renders the six categories
     # the reviewer (operator member) accepts through the core cases API
     hr = tenants.operator.headers()
     r = client.post(f"/api/cases/{s['case_id']}/transitions", json={"name": "accept"}, headers=hr)
