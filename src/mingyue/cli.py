@@ -66,7 +66,10 @@ def demo(data_dir: DataDir = None, json_out: JsonOut = False,
         emit(result, True)
     else:
         sys.stderr.write(f"demo data in {settings.data_dir}; log in at {result['url']}\n")
-        emit(result["users"], False, title="demo users")
+        sys.stderr.write("demo users (username / password / role; API tokens: --json):\n")
+        for u in result["users"]:
+            sys.stderr.write(f"  {u['username']:<12} {u['password']:<18} {u['role']:<26} "
+                             f"{u['organization']}\n")
     if serve_after:
         serve(host=host, port=port, data_dir=data_dir, workers=1)
 
