@@ -78,8 +78,9 @@ def build_demo(settings: Settings, url: str = "http://127.0.0.1:8000/") -> dict[
                                   "role": ",".join(spec[f"{role_kind}_roles"]),
                                   "api_token": token.token})
     if fresh:
+        # Sample activity is created once; re-running the demo only refreshes the logins.
         _sample_activity(settings, org_ids)
-    _enabler_demos(settings, org_ids)
+        _enabler_demos(settings, org_ids)
     return {"url": url, "data_dir": str(settings.data_dir.resolve()), "users": users_out}
 
 
