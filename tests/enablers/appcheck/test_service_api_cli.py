@@ -281,3 +281,16 @@ def test_service_without_api(
         assert s.status == "done"
         case = case_service.get_case(uow=uow, case_id=s.case_id)
         assert case.kind == "appcheck.review" and case.state == "submitted"
+
+
+def test_unknown_app_type_names_the_field(client, tenants) -> None:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("AndroidManifest.xml", b"\x00")
+    r = client.post("/api/appcheck/scans", headers=tenants.a.headers(),
+                    files={"file": ("a.apk", buf.getvalue())}, data={"app_type": "no_such_type"})
+    assert r.status_code == 422
+    assert r.json()["field"] == "app_type"

@@ -73,10 +73,13 @@ REVIEW_CASE = CaseKind(
 def _engine_error(exc: Exception) -> InvalidInput:
     key = getattr(exc, "key", "appcheck.error")
     params = getattr(exc, "params", {}) or {}
+    # Name the input that was wrong: the declared type, the policy / SDK list, or the APK.
+    field = {"appcheck.unknown_app_type": "app_type",
+             "appcheck.bad_sdk_list": "policy"}.get(key, "file")
     return InvalidInput(
         key,
         getattr(exc, "message", str(exc)),
-        field="file",
+        field=field,
         **{k: v for k, v in params.items() if k not in ("key", "field")},
     )
 
