@@ -506,3 +506,29 @@ def test_concurrent_usage_shares_one_pool_exactly(world: World) -> None:
         frees = sorted(u.free_quantity for u in metering.list_usage(uow=uow, month="2026-04"))
     assert (pool.recorded, pool.used) == (12, 5)
     assert frees == [0, 0, 2, 3]
+
+
+def test_usage_priced_with_the_callers_tariff(world: World) -> None:
+    own = metering.TariffSpec(meter=M, prices={"peak": Decimal("0.7"), "flat": Decimal("0.5"),
+                                               "valley": Decimal("0.2")})
+    with unit(world, world.member_a) as uow:
+        out = metering.record_usage(uow=uow, organization_id=world.org_a, meter=M,
+                                    quantity=Decimal(300), unit="call", start=_at(2026, 1, 5, 10),
+                                    end=_at(2026, 1, 5, 13), source="test", tariff=own)
+        free = metering.record_usage(uow=uow, organization_id=world.org_a, meter=M,
+                                     quantity=Decimal(3), unit="call", start=_at(2026, 1, 5, 10),
+                                     end=_at(2026, 1, 5, 13), source="test", tariff=[])
+        with pytest.raises(InvalidInput) as exc:
+            metering.record_usage(uow=uow, organization_id=world.org_a, meter=M,
+                                  quantity=Decimal(1), unit="call", start=_at(2026, 1, 5, 10),
+                                  end=_at(2026, 1, 5, 11), source="test",
+                                  tariff=metering.TariffSpec(meter="other", prices=own.prices))
+        assert exc.value.field == "tariff"
+    # the platform tariff of the meter (PRICES) is not used: the caller's prices are
+    assert [(s.band, s.unit_price) for s in out.breakdown] == [("flat", Decimal("0.5")),
+                                                              ("peak", Decimal("0.7"))]
+    assert out.amount == Decimal(100) * Decimal("0.5") + Decimal(200) * Decimal("0.7")
+    assert free.amount is None and {s.band for s in free.breakdown} == {"unpriced"}
+    with unit(world, world.admin) as uow:
+        st = metering.generate_statement(uow=uow, organization_id=world.org_a, month="2026-01")
+    assert st.total == Decimal("190.00")

@@ -33,3 +33,17 @@ def test_database_url_selects_postgres(tmp_path, monkeypatch) -> None:
     assert s.sqlalchemy_url == "postgresql+psycopg://u@h/db" and not s.is_sqlite
     monkeypatch.setenv("MINGYUE_COMPUTE__FREE_CPU_HOURS", "20")
     assert Settings(data_dir=tmp_path).enabler("compute") == {"free_cpu_hours": "20"}
+
+
+def test_every_enabler_option_is_documented() -> None:
+    from mingyue.core.plugins import registry
+
+    text = DOC.read_text(encoding="utf-8")
+    models = [(e.key, e.resolve(e.settings)) for e in registry().ordered() if e.settings]
+    assert models, "no enabler declares a settings model"
+    for key, model in models:
+        assert key in Settings.model_fields, f"Settings has no nested group for {key}"
+        for name, field in model.model_fields.items():
+            var = f"`MINGYUE_{key.upper()}__{name.upper()}`"
+            assert var in text, f"undocumented enabler option: {var}"
+            assert field.description, f"{key}.{name} has no description"

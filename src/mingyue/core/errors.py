@@ -10,6 +10,10 @@ class MingyueError(Exception):
 
     status: int = 400
     exit_code: int = 1
+    # A refusal that is itself a record (see RecordedRefusal) keeps the unit of work's writes.
+    keep_work: bool = False
+    # A response document that replaces the problem+json body (see RecordedRefusal).
+    document: dict[str, Any] | None = None
 
     def __init__(self, key: str, message: str | None = None, *, field: str | None = None,
                  **params: Any) -> None:
@@ -87,6 +91,27 @@ class QuotaExceeded(MingyueError):
 
     status = 429
     exit_code = 3
+
+
+class RecordedRefusal(MingyueError):
+    """A policy refusal that is itself a record: the unit of work commits, then the error answers.
+
+    Raise it after writing the refusal's trace (the refused request, its audit entry) and nothing
+    else: the unit of work commits those writes instead of rolling back, so the refusal stays on the
+    ledger, and the API answers ``status`` (403 policy, 422 rejected input, 429 budget or rate
+    limit) with ``document`` as the JSON body. CLI exit 3.
+    """
+
+    keep_work = True
+    exit_code = 3
+
+    def __init__(self, key: str, message: str | None = None, *, status: int,
+                 document: dict[str, Any], field: str | None = None, **params: Any) -> None:
+        if not 400 <= status < 500:
+            raise ValueError(f"a refusal answers a 4xx status, not {status}")
+        super().__init__(key, message, field=field, **params)
+        self.status = status
+        self.document = document
 
 
 class UnscopedQuery(RuntimeError):

@@ -1,12 +1,15 @@
-"""The platform's Ed25519 signing key (ledger checkpoints, credentials)."""
+"""The platform's keys: the Ed25519 signing key (ledger checkpoints, credentials) and the
+sealing of stored secrets (pool tokens, data-source passwords)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -73,3 +76,36 @@ def read_public_key_arg(value: str) -> str:
             return base64.b64encode(raw).decode()
         return data.decode().strip()
     return value.strip()
+
+
+# ---- stored secrets ------------------------------------------------------------------------
+# Secrets the platform must use later (a compute pool's token, a data source's password) are
+# sealed with Fernet (AES-128-CBC + HMAC-SHA256) under a key derived from MINGYUE_SECRET_KEY and
+# a purpose label, so one purpose's ciphertext never opens under another.
+
+
+class SecretUnreadable(ValueError):
+    """A sealed secret does not open with this deployment's secret key."""
+
+
+def _fernet(settings: Settings, purpose: str) -> Any:
+    from cryptography.fernet import Fernet
+
+    digest = hashlib.sha256(f"mingyue.{purpose}:".encode() + settings.secret_key.encode())
+    return Fernet(base64.urlsafe_b64encode(digest.digest()))
+
+
+def seal(settings: Settings, purpose: str, secret: dict[str, str]) -> str:
+    """Encrypt a small mapping of secrets for storage; return the token (ASCII)."""
+    return str(_fernet(settings, purpose).encrypt(json.dumps(secret).encode()).decode())
+
+
+def unseal(settings: Settings, purpose: str, token: str) -> dict[str, str]:
+    """Decrypt a token made by ``seal`` with the same purpose (SecretUnreadable otherwise)."""
+    from cryptography.fernet import InvalidToken
+
+    try:
+        return dict(json.loads(_fernet(settings, purpose).decrypt(token.encode())))
+    except InvalidToken as exc:
+        raise SecretUnreadable(f"a sealed {purpose} secret cannot be decrypted with this "
+                               "secret key") from exc

@@ -54,6 +54,7 @@ from mingyue.core.metering_statements import (
     generate_statement,
     get_statement,
     list_statements,
+    statement_total,
     usage_summary,
 )
 from mingyue.core.metering_tou import (
@@ -91,6 +92,7 @@ __all__ = [
     "register_meter",
     "set_free_pool",
     "set_pool_default",
+    "statement_total",
     "tariff_spec",
     "usage_summary",
 ]
@@ -205,8 +207,14 @@ def usage_out(r: UsageRecord) -> UsageOut:
 
 def record_usage(*, uow: UnitOfWork, organization_id: int, meter: str, quantity: Decimal | str,
                  unit: str, start: datetime, end: datetime, source: str,
-                 ref: str | None = None, actor: Actor | None = None) -> UsageOut:
-    """Record and price one usage, drawing the free pool; refuse past a cap or a closed month."""
+                 ref: str | None = None, actor: Actor | None = None,
+                 tariff: TariffSpec | Sequence[TariffSpec] | None = None) -> UsageOut:
+    """Record and price one usage, drawing the free pool; refuse past a cap or a closed month.
+
+    ``tariff``: the caller's own tariff of this meter (e.g. a compute pool's time-of-use
+    prices) instead of the meter's platform tariffs; an empty sequence records it unpriced.
+    The pieces keep their unit prices, so statements price the usage with it.
+    """
     del actor  # the write is checked by the session's tenant scope; enablers record for their org
     expected = meter_unit(meter)
     if unit != expected:
@@ -218,7 +226,13 @@ def record_usage(*, uow: UnitOfWork, organization_id: int, meter: str, quantity:
     plain_text(source, "source")
     if ref is not None:
         plain_text(ref, "ref")
-    specs = _specs(uow, meter)
+    if tariff is None:
+        specs = _specs(uow, meter)
+    else:
+        specs = [tariff] if isinstance(tariff, TariffSpec) else list(tariff)
+        if any(t.meter != meter for t in specs):
+            raise InvalidInput("core.usage.tariff_meter", f"the tariff given is not of {meter}",
+                               field="tariff")
     priced = price_interval(specs, start, end, q, tz=uow.settings.timezone)
     by_month: dict[str, list[int]] = {}
     for i, s in enumerate(priced):
@@ -257,7 +271,9 @@ def record_usage(*, uow: UnitOfWork, organization_id: int, meter: str, quantity:
               {"meter": meter, "quantity": str(q), "unit": unit, "start": rec.start.isoformat(),
                "end": rec.end.isoformat(), "source": source, "ref": ref,
                "amount": None if rec.amount is None else str(rec.amount),
-               "free": str(rec.free_quantity)}, organization_id=organization_id)
+               "free": str(rec.free_quantity),
+               "tariff": "meter" if tariff is None else "caller"},
+              organization_id=organization_id)
     return usage_out(rec)
 
 

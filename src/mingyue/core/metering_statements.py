@@ -8,6 +8,7 @@ exactly the sum of its lines.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,32 @@ _BAND_ORDER = {b: i for i, b in enumerate((*BANDS, UNPRICED))}
 
 def _cents(d: Decimal) -> Decimal:
     return d.quantize(CENT, ROUND_HALF_UP)
+
+
+LineKey = tuple[str, str, str, Decimal | None]  # meter, band, unit, unit price
+
+
+def line_amounts(quantity: Decimal, free: Decimal,
+                 price: Decimal | None) -> tuple[Decimal, Decimal]:
+    """Return a statement line's gross and free credit, each rounded to the fen (half up)."""
+    if price is None:
+        return _ZERO, _ZERO
+    return _cents(quantity * price), _cents(free * price)
+
+
+def statement_total(pieces: Iterable[tuple[LineKey, Decimal, Decimal]]) -> Decimal:
+    """Return what a statement charges for usage pieces ``(key, quantity, free)``: pieces are
+    summed per line key, then each line's gross and credit are rounded (as issued statements)."""
+    acc: dict[LineKey, list[Decimal]] = {}
+    for key, q, free in pieces:
+        row = acc.setdefault(key, [_ZERO, _ZERO])
+        row[0] += q
+        row[1] += free
+    total = _ZERO
+    for (_m, _b, _u, price), (q, free) in acc.items():
+        gross, credit = line_amounts(q, free, price)
+        total += gross - credit
+    return total
 
 
 def _records(uow: UnitOfWork, organization_id: int | None, month: str) -> list[UsageRecord]:
@@ -74,7 +101,7 @@ def generate_statement(*, uow: UnitOfWork, actor: Actor | None = None, organizat
     if uow.session.get(Organization, organization_id) is None:
         raise NotFound("core.not_found", "organization not found", field="organization_id")
     records = _records(uow, organization_id, month)
-    acc: dict[tuple[str, str, str, Decimal | None], list[Decimal]] = {}
+    acc: dict[LineKey, list[Decimal]] = {}
     currencies: set[str] = set()
     for r in records:
         if r.currency:
@@ -99,8 +126,7 @@ def generate_statement(*, uow: UnitOfWork, actor: Actor | None = None, organizat
     for pos, key in enumerate(keys, start=1):
         meter, band, unit, price = key
         q, free = acc[key]
-        gross = _cents(q * price) if price is not None else _ZERO
-        credit = _cents(free * price) if price is not None else _ZERO
+        gross, credit = line_amounts(q, free, price)
         lines.append(StatementLine(organization_id=organization_id, position=pos, meter=meter,
                                    band=band, unit=unit, quantity=q, free_quantity=free,
                                    unit_price=price, gross=gross, free_credit=credit,

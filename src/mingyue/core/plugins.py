@@ -66,6 +66,7 @@ class Enabler:
     core: bool = False                 # a core app (cases, jobs, billing, audit, admin)
     package_dir: Path | None = None    # filled at discovery
     on_startup: str | None = None      # "module:func(settings)" run when the app starts
+    settings: str | None = None        # "module:Model" -> pydantic model of MINGYUE_<KEY>__*
 
     def resolve(self, ref: str | None) -> Any:
         """Import one of the lazy references."""

@@ -78,6 +78,23 @@ class UnitOfWork:
         self.committed = True
 
 
+def close_after_error(uow: UnitOfWork, exc: BaseException) -> None:
+    """End a unit of work that an error interrupted: roll back, or commit a recorded refusal.
+
+    An error with ``keep_work`` (``mingyue.core.errors.RecordedRefusal``) is raised after the
+    service wrote only the refusal's own trace; that trace is committed so that the refusal stays
+    on the ledger although the caller sees an error.
+    """
+    if getattr(exc, "keep_work", False) and not uow.committed:
+        try:
+            uow.commit()
+            return
+        except BaseException:
+            uow.session.rollback()
+            raise
+    uow.session.rollback()
+
+
 @contextmanager
 def unit_of_work(actor: Actor = SYSTEM, settings: Settings | None = None, *,
                  scope: Scope | None = None) -> Iterator[UnitOfWork]:
@@ -90,8 +107,8 @@ def unit_of_work(actor: Actor = SYSTEM, settings: Settings | None = None, *,
     try:
         yield uow
         uow.commit()
-    except BaseException:
-        session.rollback()
+    except BaseException as exc:
+        close_after_error(uow, exc)
         raise
     finally:
         session.close()

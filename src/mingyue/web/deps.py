@@ -11,7 +11,7 @@ from mingyue.core.access import Actor, check
 from mingyue.core.config import Settings
 from mingyue.core.db import session_factory
 from mingyue.core.errors import NotFound
-from mingyue.core.uow import UnitOfWork, scope_for
+from mingyue.core.uow import UnitOfWork, close_after_error, scope_for
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -56,7 +56,10 @@ def enabler_enabled(key: str) -> Callable[..., None]:
 
 
 def get_uow(request: Request, actor: CurrentActor) -> Iterator[UnitOfWork]:
-    """Open the request's unit of work; commit after the route returns, roll back on error."""
+    """Open the request's unit of work; commit after the route returns, roll back on error.
+
+    A recorded refusal (``keep_work``) commits its trace before the error handler answers.
+    """
     settings: Settings = request.app.state.settings
     session = session_factory(settings)()
     session.info["scope"] = scope_for(actor)
@@ -65,11 +68,15 @@ def get_uow(request: Request, actor: CurrentActor) -> Iterator[UnitOfWork]:
     try:
         yield uow
         uow.commit()
-    except BaseException:
-        session.rollback()
+    except BaseException as exc:
+        close_after_error(uow, exc)
         raise
     finally:
         session.close()
 
 
-UoW = Annotated[UnitOfWork, Depends(get_uow)]
+# scope="function": the unit of work commits when the route returns and BEFORE the response is
+# sent, so a client never sees 201 for work that a failing commit then loses, and a follow-up
+# request always reads what the answer promised (FastAPI's default "request" scope commits after
+# the response has gone out).
+UoW = Annotated[UnitOfWork, Depends(get_uow, scope="function")]

@@ -44,6 +44,11 @@ def install_error_handlers(app: FastAPI) -> None:
         lang = "en" if "zh" not in request.headers.get("accept-language", "") else "zh_CN"
         translated = t(exc.key, lang, **exc.params)
         detail = exc.message if translated == exc.key else translated
+        if exc.document is not None:
+            # A recorded refusal answers its own document (e.g. the refused request with
+            # status "refused"), whose "status" member is not problem+json's number.
+            return JSONResponse({**exc.document, "key": exc.key, "detail": detail},
+                                status_code=exc.status)
         extra: dict[str, Any] = {}
         if exc.field:
             extra["field"] = exc.field
