@@ -1,4 +1,4 @@
-"""API: registration by upload, queries, decisions, budget — and the two-tenant leak test."""
+"""API: upload, queries, refusals as 4xx with their audit, owner cases, budget, tenant leaks."""
 
 from __future__ import annotations
 
@@ -19,9 +19,28 @@ def _register(client: Any, tenant: Any, path: Any, name: str, *, open_to_all: bo
     return r.json()
 
 
+def _audit_of(settings: Any, request_id: int) -> list[str]:
+    """Return the committed ledger actions about one request, in order."""
+    from sqlalchemy import select
+
+    from mingyue.core.audit import AuditEntry
+    from mingyue.core.db import system_session
+
+    with system_session(settings, "test audit") as s:
+        return [e.action for e in s.scalars(
+            select(AuditEntry).where(AuditEntry.subject == f"datasandbox_request:{request_id}")
+            .order_by(AuditEntry.seq)).all()]
+
+
 def test_query_flow_and_two_tenant_leak(client: Any, tenants: Any, demo_files: Any,
-                                        run_jobs: Any) -> None:
+                                        run_jobs: Any, settings: Any, make_org: Any,
+                                        make_user: Any, token_for: Any) -> None:
+    from mingyue.testing import Tenant
+
     a, b = tenants.a, tenants.b
+    org = make_org()
+    c_admin, c_member = make_user(org, roles=("org_admin",)), make_user(org)
+    third = Tenant(org, c_admin, c_member, token_for(c_admin), token_for(c_member))
     ds = _register(client, a, demo_files.enterprises, "enterprises", open_to_all=True)
     assert "path" not in ds and ds["odrl"]["@type"] == "Offer"
     _register(client, a, demo_files.tax_credit, "tax_credit", open_to_all=False, eps=0)
@@ -47,30 +66,82 @@ def test_query_flow_and_two_tenant_leak(client: Any, tenants: Any, demo_files: A
     assert client.get(f"{BASE}/budget", headers=a.headers()).json()[0]["spent"] == 0
     ledger = client.get(f"{BASE}/budget/ledger", headers=a.headers()).json()
     assert ledger == []
-    # Refusal: recorded with its rule, charged nothing.
+    # Refusal: a 422 with the request record, its audit entry committed, nothing charged.
     r = client.post(f"{BASE}/queries", headers=b.headers(),
                     json={"sql": "SELECT uscc FROM enterprises", "epsilon": 0.5})
-    assert r.status_code == 201 and r.json()["status"] == "refused"
-    assert r.json()["reason"]["rule"] == "sql.identifier_output"
-    # Owner approval for the non-standing dataset; b cannot approve its own request.
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["status"] == "refused" and body["rule"] == "sql.identifier_output"
+    assert body["reason"]["rule"] == "sql.identifier_output" and body["rows"] is None
+    assert body["epsilon_spent"] == 0 and body["epsilon_left"] == 1.5
+    assert body["key"] == "datasandbox.sql.identifier_output" and body["detail"]
+    assert _audit_of(settings, body["id"]) == ["datasandbox.request.submitted",
+                                               "datasandbox.request.refused"]
+    mine = client.get(f"{BASE}/requests/{body['id']}", headers=b.headers())
+    assert mine.status_code == 200 and mine.json()["status"] == "refused"
+    assert client.get(f"{BASE}/budget", headers=b.headers()).json()[0]["spent"] == 0.5
+    # Budget exhausted: 429, same document, audit committed, nothing charged.
+    r = client.post(f"{BASE}/queries", headers=b.headers(),
+                    json={"sql": "SELECT count(*) AS n FROM enterprises", "epsilon": 1.6})
+    assert r.status_code == 429 and r.json()["rule"] == "budget.exhausted", r.text
+    assert r.json()["epsilon_spent"] == 0 and r.json()["epsilon_left"] == 1.5
+    assert "datasandbox.request.refused" in _audit_of(settings, r.json()["id"])
+    assert len(client.get(f"{BASE}/budget/ledger", headers=b.headers()).json()) == 1
+    # Policy: verification on a dataset without a standing policy is a 403.
+    r = client.post(f"{BASE}/verify", headers=b.headers(),
+                    json={"dataset": "tax_credit", "ids": ["x"], "predicate": "tax_paid > 0"})
+    assert r.status_code == 403 and r.json()["rule"] == "policy.approval_required", r.text
+    assert "datasandbox.request.refused" in _audit_of(settings, r.json()["id"])
+    # Owner approval for the non-standing dataset: a core case in the owner's organization.
     r = client.post(f"{BASE}/queries", headers=b.headers(),
                     json={"sql": "SELECT credit_rating, count(*) AS n FROM tax_credit "
                                  "GROUP BY credit_rating"})
+    assert r.status_code == 201 and r.json()["status"] == "pending_approval", r.text
     pending_id = r.json()["id"]
-    assert r.json()["status"] == "pending_approval"
-    r = client.post(f"{BASE}/requests/{pending_id}/decision", headers=b.headers(admin=True),
-                    json={"approve": True})
-    assert r.status_code == 404
-    pend = client.get(f"{BASE}/pending", headers=a.headers(admin=True)).json()
-    assert [p["id"] for p in pend] == [pending_id]
-    r = client.post(f"{BASE}/requests/{pending_id}/decision", headers=a.headers(admin=True),
-                    json={"approve": True})
-    assert r.status_code == 200 and r.json()["status"] == "approved"
+    listed = client.get("/api/cases", headers=a.headers(admin=True),
+                        params={"kind": "datasandbox.approval"}).json()
+    assert [c["subject"] for c in listed] == [f"datasandbox_request:{pending_id}"]
+    case_id = listed[0]["id"]
+    assert listed[0]["organization_id"] == a.org.id and listed[0]["state"] == "pending"
+    assert listed[0]["data"]["request_id"] == pending_id
+    # Neither the consumer nor a third organization sees or decides the owner's case.
+    for outsider in (b, third):
+        h = outsider.headers(admin=True)
+        assert client.get(f"/api/cases/{case_id}", headers=h).status_code == 404
+        assert case_id not in [c["id"] for c in client.get("/api/cases", headers=h).json()]
+        r = client.post(f"/api/cases/{case_id}/transitions", headers=h, json={"name": "approve"})
+        assert r.status_code == 404
+    assert client.get(f"{BASE}/requests/{pending_id}", headers=third.headers()).status_code == 404
+    # A member of the owner is not the owner's administrator.
+    r = client.post(f"/api/cases/{case_id}/transitions", headers=a.headers(),
+                    json={"name": "approve"})
+    assert r.status_code == 403
+    r = client.post(f"/api/cases/{case_id}/transitions", headers=a.headers(admin=True),
+                    json={"name": "approve"})
+    assert r.status_code == 200 and r.json()["state"] == "approved", r.text
+    assert client.get(f"{BASE}/requests/{pending_id}",
+                      headers=b.headers()).json()["status"] == "approved"
     run_jobs()
     r = client.get(f"{BASE}/requests/{pending_id}", headers=b.headers())
     assert r.json()["status"] == "released" and sum(x["n"] for x in r.json()["rows"]) == 800
-    # Members cannot decide; unauthenticated calls are refused.
-    assert client.get(f"{BASE}/pending", headers=a.headers()).status_code == 403
+    # Rejection needs the owner's reason, and the consumer sees it.
+    r = client.post(f"{BASE}/queries", headers=b.headers(),
+                    json={"sql": "SELECT count(*) AS n FROM tax_credit"})
+    rej_id = r.json()["id"]
+    case2 = client.get("/api/cases", headers=a.headers(admin=True),
+                       params={"subject": f"datasandbox_request:{rej_id}"}).json()[0]["id"]
+    r = client.post(f"/api/cases/{case2}/transitions", headers=a.headers(admin=True),
+                    json={"name": "reject"})
+    assert r.status_code == 422
+    r = client.post(f"/api/cases/{case2}/transitions", headers=a.headers(admin=True),
+                    json={"name": "reject", "comment": "purpose not covered by our contract"})
+    assert r.status_code == 200, r.text
+    r = client.get(f"{BASE}/requests/{rej_id}", headers=b.headers()).json()
+    assert r["status"] == "refused" and r["reason"]["rule"] == "owner.rejected"
+    assert r["reason"]["message"] == "purpose not covered by our contract" and r["rows"] is None
+    assert "datasandbox.request.rejected" in _audit_of(settings, rej_id)
+    assert run_jobs() == []
+    # Unauthenticated calls are refused.
     assert client.get(f"{BASE}/datasets").status_code == 401
 
 
@@ -127,6 +198,24 @@ def test_psi_endpoint(client: Any, tenants: Any, demo_files: Any) -> None:
                    base64.b64decode(r.json()["response_b64"])) == 3
     r = client.post(f"{BASE}/psi", headers=tenants.b.headers(),
                     json={**body, "reveal_intersection": True})
-    assert r.json()["status"] == "refused"
+    assert r.status_code == 403 and r.json()["status"] == "refused"
+    assert r.json()["rule"] == "policy.operation" and r.json()["epsilon_spent"] == 0
     r = client.post(f"{BASE}/psi", headers=tenants.b.headers(), json={**body, "request_b64": "%%"})
     assert r.status_code == 422
+
+
+def test_owner_console_links_open_cases(client: Any, tenants: Any, demo_files: Any) -> None:
+    _register(client, tenants.a, demo_files.tax_credit, "tax_credit", open_to_all=False, eps=0)
+    sql = "SELECT credit_rating, count(*) AS n FROM tax_credit GROUP BY credit_rating"
+    r = client.post(f"{BASE}/queries", headers=tenants.b.headers(), json={"sql": sql})
+    assert r.json()["status"] == "pending_approval"
+    case_id = client.get("/api/cases", headers=tenants.a.headers(admin=True),
+                         params={"kind": "datasandbox.approval"}).json()[0]["id"]
+    r = client.post("/login", data={"username": tenants.a.admin.username,
+                                    "password": "password123", "next": "/"},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    page = client.get("/datasandbox?lang=en")
+    assert f'href="/cases/{case_id}"' in page.text and "Decide in the case" in page.text
+    case_page = client.get(f"/cases/{case_id}")
+    assert case_page.status_code == 200 and "credit_rating" in case_page.text

@@ -91,3 +91,29 @@ def test_cli_verify_psi(cli: Any, tenants: Any, demo_files: Any) -> None:
             *args, "--psi", "--as", bank, "--json")
     assert r.exit_code == 0, r.stderr
     assert r.json()["count"] == 5
+
+
+def test_cli_owner_decides_in_a_case(cli: Any, tenants: Any, demo_files: Any) -> None:
+    owner, bank = tenants.a.admin.username, tenants.b.member.username
+    assert cli("datasandbox", "dataset", "add", str(demo_files.tax_credit), "--name",
+               "tax_credit", "--identifier", "uscc", "--min-group", "5",
+               "--epsilon-per-period", "0", "--as", owner).exit_code == 0
+    sql = "SELECT credit_rating, count(*) AS n FROM tax_credit GROUP BY credit_rating"
+    r = cli("datasandbox", "query", "--sql", sql, "--as", bank, "--json")
+    assert r.exit_code == 0 and r.json()["status"] == "pending_approval", r.stderr
+    request_id = r.json()["id"]
+    # The refusal before it is on record although the command exited 3.
+    r = cli("datasandbox", "query", "--sql", "SELECT * FROM tax_credit", "--as", bank, "--json")
+    assert r.exit_code == 3 and r.json()["status"] == "refused" and r.json()["epsilon_spent"] == 0
+    r = cli("datasandbox", "requests", "--as", bank, "--json")
+    assert [x["status"] for x in r.json()] == ["refused", "pending_approval"]
+    r = cli("cases", "list", "--kind", "datasandbox.approval", "--as", owner, "--json")
+    assert [c["subject"] for c in r.json()] == [f"datasandbox_request:{request_id}"]
+    case_id = r.json()[0]["id"]
+    r = cli("cases", "act", str(case_id), "approve", "--as", bank)
+    assert r.exit_code != 0
+    r = cli("cases", "act", str(case_id), "approve", "--as", owner, "--json")
+    assert r.exit_code == 0 and r.json()["state"] == "approved", r.stderr
+    assert cli("jobs", "run-pending").exit_code == 0
+    r = cli("datasandbox", "requests", "--as", bank, "--json")
+    assert r.json()[1]["status"] == "released" and sum(x["n"] for x in r.json()[1]["rows"]) == 800

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from mingyue.core.errors import Conflict, InvalidInput, NotFound
+from mingyue.core import cases
+from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RecordedRefusal
 from mingyue.enablers.datasandbox import service
-from mingyue.enablers.datasandbox.models import SandboxCharge
+from mingyue.enablers.datasandbox.models import SandboxCharge, SandboxDataset, SandboxRequest
 
 
 def _audit_actions(settings: Any) -> list[str]:
@@ -76,13 +77,20 @@ def test_standing_policy_runs_and_charges(registered: dict[str, Any], tenants: A
               "datasandbox.request.executed", "datasandbox.budget.charged",
               "datasandbox.request.released", "core.usage.recorded"):
         assert a in actions, a
-    # Exhaustion: 0.6 left, 0.7 asked → refused at submission, nothing charged.
+    # Exhaustion: 0.6 left, 0.7 asked → refused at submission (429), recorded, nothing charged.
+    with pytest.raises(RecordedRefusal) as err, uow_as(bank) as uow:
+        service.submit_query(uow=uow, actor=bank, sql=sql, epsilon=0.7)
+    ref = err.value
+    assert ref.status == 429 and ref.key == "datasandbox.budget.exhausted"
+    assert ref.document["status"] == "refused" and ref.document["rule"] == "budget.exhausted"
+    assert ref.document["epsilon_spent"] == 0
+    assert ref.document["epsilon_left"] == pytest.approx(0.6)
     with uow_as(bank) as uow:
-        ref = service.submit_query(uow=uow, actor=bank, sql=sql, epsilon=0.7)
         n_charges = len(uow.session.scalars(select(SandboxCharge)).all())
-    assert ref.status == "refused" and ref.reason["rule"] == "budget.exhausted"
-    assert n_charges == 1
-    assert "datasandbox.request.refused" in _audit_actions(settings)
+        kept = service.get_request(uow=uow, actor=bank, request_id=ref.document["id"])
+    assert n_charges == 1 and kept.status == "refused"
+    requests = [a for a in _audit_actions(settings) if a.startswith("datasandbox.request.")]
+    assert requests[-2:] == ["datasandbox.request.submitted", "datasandbox.request.refused"]
 
 
 def test_attacks_are_refused_and_logged(registered: dict[str, Any], tenants: Any, actor_of: Any,
@@ -93,15 +101,21 @@ def test_attacks_are_refused_and_logged(registered: dict[str, Any], tenants: Any
                        "sql.group_by_identifier"),
                       ("SELECT count(*) FROM read_csv('/etc/passwd')", "sql.function_not_allowed"),
                       ("COPY enterprises TO '/tmp/x.csv'", "sql.statement_not_allowed")]:
-        with uow_as(bank) as uow:
-            out = service.submit_query(uow=uow, actor=bank, sql=sql, epsilon=0.1)
-        assert out.status == "refused" and out.reason["rule"] == rule
+        with pytest.raises(RecordedRefusal) as err, uow_as(bank) as uow:
+            service.submit_query(uow=uow, actor=bank, sql=sql, epsilon=0.1)
+        assert err.value.status == 422 and err.value.document["reason"]["rule"] == rule
     assert _audit_actions(settings).count("datasandbox.request.refused") == 4
+
+
+def _case_of(uow: Any, request_id: int, kind: str = "datasandbox.approval") -> cases.CaseOut:
+    found = cases.list_cases(uow=uow, subject=f"datasandbox_request:{request_id}", kind=kind)
+    assert len(found) == 1, found
+    return found[0]
 
 
 def test_owner_approval_and_release_review(registered: dict[str, Any], tenants: Any,
                                           actor_of: Any, uow_as: Any, run_jobs: Any,
-                                          settings: Any) -> None:
+                                          settings: Any, make_org: Any, make_user: Any) -> None:
     owner, bank = registered["owner"], actor_of(tenants.b.member)
     sql = ("SELECT credit_rating, count(*) AS n, avg(tax_paid) AS t FROM tax_credit "
            "GROUP BY credit_rating")
@@ -110,26 +124,113 @@ def test_owner_approval_and_release_review(registered: dict[str, Any], tenants: 
     assert out.status == "pending_approval" and out.job_id is None
     with uow_as(owner) as uow:
         pend = service.pending_for_owner(uow=uow, actor=owner)
-        assert [p.id for p in pend] == [out.id]
-        service.decide(uow=uow, actor=owner, request_id=out.id, approve=True)
+        case = _case_of(uow, out.id)
+    assert [p.id for p in pend] == [case.id] and case.organization_id == tenants.a.org.id
+    assert case.data["spec"]["sql"] == sql and case.data["consumer_org_id"] == tenants.b.org.id
+    # The consumer's admin and a third organization's admin cannot see nor decide the case.
+    third = actor_of(make_user(make_org(), roles=("org_admin",)))
+    for outsider in (actor_of(tenants.b.admin), third):
+        with pytest.raises(NotFound), uow_as(outsider) as uow:
+            cases.transition(uow=uow, case_id=case.id, name="approve")
+        with uow_as(outsider) as uow:
+            assert case.id not in [c.id for c in cases.list_cases(uow=uow)]
+    with pytest.raises(Forbidden), uow_as(actor_of(tenants.a.member)) as uow:
+        cases.transition(uow=uow, case_id=case.id, name="approve")
+    with uow_as(owner) as uow:
+        done_case = cases.transition(uow=uow, case_id=case.id, name="approve")
+    assert done_case.state == "approved"
     ran = run_jobs()
     assert [j.status for j in ran] == ["succeeded"], ran
     with uow_as(bank) as uow:
         done = service.get_request(uow=uow, actor=bank, request_id=out.id)
     assert done.status == "released" and not done.reason
     assert sum(r["n"] for r in done.rows) == 800  # exact mode: no DP on this dataset
-    # Another member of another org cannot decide.
-    with pytest.raises(NotFound), uow_as(actor_of(tenants.b.admin)) as uow:
-        service.decide(uow=uow, actor=actor_of(tenants.b.admin), request_id=out.id,
-                       approve=True)
     with uow_as(bank) as uow:
         out2 = service.submit_query(uow=uow, actor=bank, sql=sql)
     with uow_as(owner) as uow:
-        service.decide(uow=uow, actor=owner, request_id=out2.id, approve=False, comment="no")
+        cases.transition(uow=uow, case_id=_case_of(uow, out2.id).id, name="reject",
+                         comment="no")
     with uow_as(bank) as uow:
         rej = service.get_request(uow=uow, actor=bank, request_id=out2.id)
-    assert rej.status == "rejected" and rej.rows is None
+    assert rej.status == "refused" and rej.rows is None
+    assert rej.reason["rule"] == "owner.rejected" and rej.reason["message"] == "no"
     assert "datasandbox.request.rejected" in _audit_actions(settings)
+    # Release review: the owner's policy holds results for review in a second case.
+    _set_policy(settings, "tax_credit", release_review=True)
+    with uow_as(bank) as uow:
+        out3 = service.submit_query(uow=uow, actor=bank, sql=sql)
+        out4 = service.submit_query(uow=uow, actor=bank, sql=sql)
+    with uow_as(owner) as uow:
+        for r in (out3, out4):
+            cases.transition(uow=uow, case_id=_case_of(uow, r.id).id, name="approve")
+    run_jobs()
+    with uow_as(bank) as uow:
+        held = service.get_request(uow=uow, actor=bank, request_id=out3.id)
+    assert held.status == "in_review" and held.rows is None
+    with uow_as(owner) as uow:
+        review = _case_of(uow, out3.id, "datasandbox.release")
+        assert sum(r["n"] for r in review.data["rows"]) == 800 and not review.data["rows_cut"]
+        cases.transition(uow=uow, case_id=review.id, name="release")
+        cases.transition(uow=uow, case_id=_case_of(uow, out4.id, "datasandbox.release").id,
+                         name="withhold", comment="too fine-grained")
+    with uow_as(bank) as uow:
+        rel = service.get_request(uow=uow, actor=bank, request_id=out3.id)
+        wh = service.get_request(uow=uow, actor=bank, request_id=out4.id)
+    assert rel.status == "released" and sum(r["n"] for r in rel.rows) == 800
+    assert wh.status == "refused" and wh.rows is None and wh.reason["rule"] == "owner.withheld"
+    assert wh.reason["message"] == "too fine-grained"
+    actions = _audit_actions(settings)
+    assert "datasandbox.request.review_requested" in actions
+    assert "datasandbox.request.withheld" in actions
+
+
+def _set_policy(settings: Any, name: str, **changes: Any) -> None:
+    from mingyue.core.db import system_session
+
+    with system_session(settings, "test policy") as s:
+        row = s.scalars(select(SandboxDataset).where(SandboxDataset.name == name)).one()
+        row.policy = {**row.policy, **changes}
+
+
+def test_two_owners_both_decide(tenants: Any, actor_of: Any, uow_as: Any, run_jobs: Any,
+                                demo_files: Any, make_org: Any, make_user: Any) -> None:
+    a, bank = actor_of(tenants.a.admin), actor_of(tenants.b.member)
+    c = actor_of(make_user(make_org(), roles=("org_admin",)))
+    with uow_as(a) as uow:
+        service.register_dataset(uow=uow, actor=a, source=demo_files.tax_credit,
+                                 name="tax_credit", identifiers=["uscc"], min_group=5,
+                                 epsilon_per_period=None)
+    with uow_as(c) as uow:
+        service.register_dataset(uow=uow, actor=c, source=demo_files.enterprises,
+                                 name="enterprises", identifiers=["uscc"], min_group=5,
+                                 epsilon_per_period=None)
+    sql = ("SELECT e.industry, count(*) AS n FROM tax_credit t JOIN enterprises e "
+           "ON t.uscc = e.uscc GROUP BY e.industry")
+    with uow_as(bank) as uow:
+        first = service.submit_query(uow=uow, actor=bank, sql=sql)
+        second = service.submit_query(uow=uow, actor=bank, sql=sql)
+    assert first.status == second.status == "pending_approval"
+    # Both owners must approve: one approval alone runs nothing.
+    with uow_as(a) as uow:
+        cases.transition(uow=uow, case_id=_case_of(uow, first.id).id, name="approve")
+    with uow_as(bank) as uow:
+        assert service.get_request(uow=uow, actor=bank, request_id=first.id).status == (
+            "pending_approval")
+    with uow_as(c) as uow:
+        cases.transition(uow=uow, case_id=_case_of(uow, first.id).id, name="approve")
+    assert [j.status for j in run_jobs()] == ["succeeded"]
+    # One owner's rejection refuses the request and closes the other owner's case.
+    with uow_as(a) as uow:
+        cases.transition(uow=uow, case_id=_case_of(uow, second.id).id, name="reject",
+                         comment="not for this purpose")
+    with uow_as(c) as uow:
+        other = _case_of(uow, second.id)
+    assert other.state == "closed"
+    with uow_as(bank) as uow:
+        got = {r.id: r for r in service.list_requests(uow=uow, actor=bank)}
+    assert got[first.id].status == "released" and got[second.id].status == "refused"
+    with uow_as(c) as uow, pytest.raises(Conflict):
+        cases.transition(uow=uow, case_id=other.id, name="approve")
 
 
 def test_verify_with_rate_limit(registered: dict[str, Any], tenants: Any, actor_of: Any,
@@ -142,14 +243,20 @@ def test_verify_with_rate_limit(registered: dict[str, Any], tenants: Any, actor_
                              predicate="employees >= 0")
     assert out.status == "released" and [r["match"] for r in out.rows] == [True] * 3
     # tax_credit has no standing policy: verification is refused and recorded.
-    with uow_as(bank) as uow:
-        ref = service.verify(uow=uow, actor=bank, dataset="tax_credit", ids=codes,
-                             predicate="credit_rating = 'A'")
-    assert ref.status == "refused" and ref.reason["rule"] == "policy.approval_required"
-    with uow_as(bank) as uow:
-        lim = service.verify(uow=uow, actor=bank, dataset="enterprises", ids=codes * 40,
+    with pytest.raises(RecordedRefusal) as ref, uow_as(bank) as uow:
+        service.verify(uow=uow, actor=bank, dataset="tax_credit", ids=codes,
+                       predicate="credit_rating = 'A'")
+    assert ref.value.status == 403 and ref.value.document["rule"] == "policy.approval_required"
+    with pytest.raises(RecordedRefusal) as lim, uow_as(bank) as uow:
+        service.verify(uow=uow, actor=bank, dataset="enterprises", ids=codes * 40,
+                       predicate="employees >= 0")
+    assert lim.value.status == 429 and lim.value.document["rule"] == "verify.rate_limited"
+    with uow_as(bank) as uow:  # both refusals are on record; the counter kept only the 3 ids
+        kept = [r.status for r in service.list_requests(uow=uow, actor=bank)]
+        assert kept == ["refused", "refused", "released"]
+        out = service.verify(uow=uow, actor=bank, dataset="enterprises", ids=codes,
                              predicate="employees >= 0")
-    assert lim.status == "refused" and lim.reason["rule"] == "verify.rate_limited"
+    assert out.status == "released"
 
 
 def test_model_training_flow(tenants: Any, actor_of: Any, uow_as: Any, run_jobs: Any,
@@ -168,12 +275,14 @@ def test_model_training_flow(tenants: Any, actor_of: Any, uow_as: Any, run_jobs:
         exact = service.submit_training(uow=uow, actor=lab, dataset="patients",
                                         template="gradient_boosting", features=feats,
                                         target="progression")
-        bad = service.submit_training(uow=uow, actor=lab, dataset="patients",
-                                      template="linear_regression", features=["person_hash"],
-                                      target="progression")
+    with pytest.raises(RecordedRefusal) as bad, uow_as(lab) as uow:
+        service.submit_training(uow=uow, actor=lab, dataset="patients",
+                                template="linear_regression", features=["person_hash"],
+                                target="progression")
     assert dp_req.status == "approved"
     assert exact.status == "pending_approval"  # exact parameters of a DP dataset: owner decides
-    assert bad.status == "refused" and bad.reason["rule"] == "train.identifier_feature"
+    assert bad.value.status == 422
+    assert bad.value.document["reason"]["rule"] == "train.identifier_feature"
     run_jobs()
     with uow_as(lab) as uow:
         done = service.get_request(uow=uow, actor=lab, request_id=dp_req.id)
@@ -182,9 +291,64 @@ def test_model_training_flow(tenants: Any, actor_of: Any, uow_as: Any, run_jobs:
     assert set(done.model["metrics"]) == {"r2", "rmse"} and len(done.model["model"]["coef"]) == 4
     assert done.epsilon_spent == 5.0 and budget["patients"].left == pytest.approx(1.0)
     with uow_as(owner) as uow:
-        service.decide(uow=uow, actor=owner, request_id=exact.id, approve=True)
+        cases.transition(uow=uow, case_id=_case_of(uow, exact.id).id, name="approve")
     run_jobs()
     with uow_as(lab) as uow:
         gb = service.get_request(uow=uow, actor=lab, request_id=exact.id)
     assert gb.status == "released" and gb.model["n_parameters"] * 2 <= gb.model["rows_used"]
     assert "trees" in gb.model["model"]
+
+
+def test_owners_approving_at_once_run_the_request_once(tenants: Any, actor_of: Any, uow_as: Any,
+                                                      demo_files: Any, make_org: Any,
+                                                      make_user: Any) -> None:
+    import threading
+    import time
+
+    a, bank = actor_of(tenants.a.admin), actor_of(tenants.b.member)
+    c = actor_of(make_user(make_org(), roles=("org_admin",)))
+    for owner, src, name in ((a, demo_files.tax_credit, "tax_credit"),
+                             (c, demo_files.enterprises, "enterprises")):
+        with uow_as(owner) as uow:
+            service.register_dataset(uow=uow, actor=owner, source=src, name=name,
+                                     identifiers=["uscc"], min_group=5, epsilon_per_period=None)
+    with uow_as(bank) as uow:
+        req = service.submit_query(uow=uow, actor=bank, sql=(
+            "SELECT e.industry, count(*) AS n FROM tax_credit t JOIN enterprises e "
+            "ON t.uscc = e.uscc GROUP BY e.industry"))
+    with uow_as(c) as uow:
+        c_case = _case_of(uow, req.id).id
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            with uow_as(c) as uow:
+                cases.transition(uow=uow, case_id=c_case, name="approve")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    # a's approval is not committed yet when c approves: c must wait for it, not miss it.
+    with uow_as(a) as uow:
+        cases.transition(uow=uow, case_id=_case_of(uow, req.id).id, name="approve")
+        t = threading.Thread(target=second)
+        t.start()
+        time.sleep(1.0)
+    t.join(60)
+    assert not errors, errors
+    with uow_as(bank) as uow:
+        done = service.get_request(uow=uow, actor=bank, request_id=req.id)
+    assert done.status == "approved" and done.job_id is not None
+
+
+def test_approval_case_shows_parameters_and_fits(registered: dict[str, Any], tenants: Any,
+                                                 actor_of: Any, uow_as: Any) -> None:
+    owner, bank = registered["owner"], actor_of(tenants.b.member)
+    sql = "SELECT count(*) AS n FROM tax_credit WHERE credit_rating = ? AND tax_paid > ?"
+    with uow_as(bank) as uow:
+        small = service.submit_query(uow=uow, actor=bank, sql=sql, params=["A", 0])
+        big = service.submit_query(uow=uow, actor=bank, sql=sql, params=["A" * 9000, 0])
+    with uow_as(owner) as uow:
+        shown, cut = _case_of(uow, small.id).data, _case_of(uow, big.id).data
+    assert shown["spec"]["params"] == ["A", 0] and "params_cut" not in shown["spec"]
+    assert shown["preview"]["dp"] is False and shown["executed_sql"]
+    assert cut["spec"]["params"] is None and cut["spec"]["params_cut"] is True

@@ -17,7 +17,6 @@ from .schemas import (
     BudgetOut,
     DatasetDetail,
     DatasetOut,
-    DecisionIn,
     PsiIn,
     PsiOut,
     QueryIn,
@@ -28,6 +27,16 @@ from .schemas import (
 
 router = APIRouter(tags=["datasandbox"])
 MAX_UPLOAD = 512 * 1024 * 1024
+# A refused computation answers its recorded request (status "refused", reason with the rule,
+# epsilon_spent 0, epsilon_left) with the status of its rule: see service.refusal_status.
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    403: {"model": RequestOut, "description": "Refused by the usage policy (policy.*)"},
+    422: {"description": "Refused input: SQL outside the allow-list, invalid spec (sql.*, "
+                         "train.*, verify.*, dp.*, gate.*), or a malformed body"},
+    429: {"model": RequestOut, "description": "Privacy budget exhausted (budget.exhausted) or "
+                                              "daily verification limit reached "
+                                              "(verify.rate_limited)"},
+}
 
 
 @router.get("/datasets", operation_id="datasandbox-list_datasets")
@@ -76,27 +85,31 @@ def register_dataset(
             description=description)
 
 
-@router.post("/queries", operation_id="datasandbox-submit_query", status_code=201)
+@router.post("/queries", operation_id="datasandbox-submit_query", status_code=201,
+             responses=_REFUSED)
 def submit_query(body: QueryIn, uow: UoW,
                  actor: Annotated[Actor, Depends(require("datasandbox.query.submit"))]
                  ) -> RequestOut:
     return service.submit_query(uow=uow, actor=actor, **body.model_dump())
 
 
-@router.post("/trainings", operation_id="datasandbox-submit_training", status_code=201)
+@router.post("/trainings", operation_id="datasandbox-submit_training", status_code=201,
+             responses=_REFUSED)
 def submit_training(body: TrainIn, uow: UoW,
                     actor: Annotated[Actor, Depends(require("datasandbox.query.submit"))]
                     ) -> RequestOut:
     return service.submit_training(uow=uow, actor=actor, **body.model_dump())
 
 
-@router.post("/verify", operation_id="datasandbox-verify")
+@router.post("/verify", operation_id="datasandbox-verify",
+             responses=_REFUSED)
 def verify(body: VerifyIn, uow: UoW,
            actor: Annotated[Actor, Depends(require("datasandbox.verify"))]) -> RequestOut:
     return service.verify(uow=uow, actor=actor, **body.model_dump())
 
 
-@router.post("/psi", operation_id="datasandbox-psi")
+@router.post("/psi", operation_id="datasandbox-psi",
+             responses=_REFUSED)
 def psi(body: PsiIn, uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.verify"))]
         ) -> PsiOut:
     import base64
@@ -124,19 +137,6 @@ def get_request(request_id: int, uow: UoW,
     return service.get_request(uow=uow, actor=actor, request_id=request_id)
 
 
-@router.get("/pending", operation_id="datasandbox-pending")
-def pending(uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.request.decide"))]
-            ) -> list[RequestOut]:
-    return service.pending_for_owner(uow=uow, actor=actor)
-
-
-@router.post("/requests/{request_id}/decision", operation_id="datasandbox-decide")
-def decide(request_id: int, body: DecisionIn, uow: UoW,
-           actor: Annotated[Actor, Depends(require("datasandbox.request.decide"))]
-           ) -> RequestOut:
-    return service.decide(uow=uow, actor=actor, request_id=request_id, **body.model_dump())
-
-
 @router.get("/budget", operation_id="datasandbox-budget")
 def budget(uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.budget.read"))]
            ) -> list[BudgetOut]:
@@ -147,3 +147,8 @@ def budget(uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.budget
 def budget_ledger(uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.budget.read"))]
                   ) -> list[dict[str, Any]]:
     return service.charges(uow=uow, actor=actor)
+
+
+from .api_sources import router as _sources_router  # noqa: E402  (PostgreSQL sources)
+
+router.include_router(_sources_router)

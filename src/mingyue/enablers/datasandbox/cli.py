@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,8 +20,9 @@ REFUSED_EXIT = 3
 
 @dataset_app.command("add")
 def dataset_add(
-    file: Path,
     name: Annotated[str, typer.Option("--name", help="Dataset name (a-z, 0-9, _)")],
+    file: Annotated[Path | None, typer.Argument(
+        help="CSV, Parquet or JSON file (or a PostgreSQL table with --pg-table)")] = None,
     identifier: Annotated[list[str] | None, typer.Option("--identifier",
                                                          help="Direct identifier column")] = None,
     quasi: Annotated[list[str] | None, typer.Option("--quasi",
@@ -35,9 +37,23 @@ def dataset_add(
     description: Annotated[str, typer.Option("--description")] = "",
     bound: Annotated[list[str] | None, typer.Option(
         "--bound", help="Public clamping bounds COL=LOW:HIGH (else derived and rounded)")] = None,
+    pg_dsn: Annotated[str | None, typer.Option(
+        "--pg-dsn", help="postgresql://user@host:port/db (keep the password out of it)")] = None,
+    pg_host: Annotated[str | None, typer.Option("--pg-host")] = None,
+    pg_port: Annotated[int | None, typer.Option("--pg-port", min=1, max=65535)] = None,
+    pg_db: Annotated[str | None, typer.Option("--pg-db")] = None,
+    pg_user: Annotated[str | None, typer.Option("--pg-user", help="A read-only role")] = None,
+    pg_password_env: Annotated[str | None, typer.Option(
+        "--pg-password-env", help="Name of an environment variable holding the password")] = None,
+    pg_password_stdin: Annotated[bool, typer.Option(
+        "--pg-password-stdin", help="Read the password from the first line of stdin")] = False,
+    pg_table: Annotated[str | None, typer.Option("--pg-table", help="schema.table or view")
+                        ] = None,
+    pg_column: Annotated[list[str] | None, typer.Option(
+        "--pg-column", help="Copy only these columns (default: all)")] = None,
     data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False,
 ) -> None:
-    """Register FILE (CSV, Parquet, JSON) as a sandbox dataset."""
+    """Register FILE (CSV, Parquet, JSON) or a PostgreSQL table (--pg-table) as a dataset."""
     from mingyue.core.errors import InvalidInput
 
     from . import service
@@ -54,6 +70,20 @@ def dataset_add(
                                    "COL=LOW:HIGH", field="--bound") from exc
         if open_to not in (None, "all"):
             raise typer.BadParameter("--open-to takes 'all'")
+        pg = PgArgs(dsn=pg_dsn, host=pg_host, port=pg_port, dbname=pg_db, user=pg_user,
+                    password_env=pg_password_env, password_stdin=pg_password_stdin,
+                    table=pg_table, columns=pg_column)
+        if pg.given:
+            emit(add_pg(pg=pg, file=file, data_dir=data_dir, as_user=as_user, name=name,
+                        identifiers=identifier or [], quasi=quasi or [],
+                        sensitive=sensitive or [], min_group=min_group,
+                        epsilon_per_period=epsilon_per_period or None,
+                        open_to_all=open_to == "all", description=description, bounds=bounds),
+                 json_out)
+            return
+        if file is None:
+            raise InvalidInput("datasandbox.dataset.missing_file", "give a FILE or --pg-table",
+                               field="file")
         if not file.is_file():
             raise FileNotFoundError(2, "no such file", str(file))
         with cli_uow(data_dir, as_user, require_user=True) as uow:
@@ -92,6 +122,19 @@ def dataset_show(name: str, data_dir: DataDir = None, as_user: AsUser = None,
         emit(service.get_dataset(uow=uow, actor=uow.actor, name=name), json_out)
 
 
+def _submit(data_dir: Path | None, as_user: str | None, call: Callable[[Any], Any]) -> Any:
+    """Run one submission in its unit of work; a refusal comes back as its request record."""
+    from mingyue.core.errors import RecordedRefusal
+
+    from .schemas import RequestOut
+
+    try:
+        with cli_uow(data_dir, as_user, require_user=True) as uow:
+            return call(uow)
+    except RecordedRefusal as exc:  # committed with its audit entry; printed, exit 3
+        return RequestOut.model_validate(exc.document)
+
+
 def _query_payload(out: Any) -> dict[str, Any]:
     return {"id": out.id, "status": out.status,
             "reason": (out.reason or {}).get("message") if out.reason else None,
@@ -124,9 +167,9 @@ def query_cmd(
             except json.JSONDecodeError:
                 params.append(p)
     with run_cli():
-        with cli_uow(data_dir, as_user, require_user=True) as uow:
-            out = service.submit_query(uow=uow, actor=uow.actor, sql=sql, dataset=dataset,
-                                       epsilon=epsilon, params=params, purpose=purpose)
+        out = _submit(data_dir, as_user, lambda uow: service.submit_query(
+            uow=uow, actor=uow.actor, sql=sql, dataset=dataset, epsilon=epsilon, params=params,
+            purpose=purpose))
         if out.job_id is not None and out.status == "approved":
             jobs.run_job_now(settings_for(data_dir), out.job_id)
             with cli_uow(data_dir, as_user, require_user=True) as uow:
@@ -134,7 +177,7 @@ def query_cmd(
         payload = _query_payload(out)
         emit(payload if json_out else {k: v for k, v in payload.items() if k != "preview"},
              json_out)
-        if out.status in ("refused", "rejected", "failed"):
+        if out.status in ("refused", "failed"):
             raise typer.Exit(REFUSED_EXIT if out.status != "failed" else 1)
 
 
@@ -155,10 +198,9 @@ def train_cmd(
     from . import service
 
     with run_cli():
-        with cli_uow(data_dir, as_user, require_user=True) as uow:
-            out = service.submit_training(uow=uow, actor=uow.actor, dataset=dataset,
-                                          template=template, features=feature, target=target,
-                                          epsilon=epsilon)
+        out = _submit(data_dir, as_user, lambda uow: service.submit_training(
+            uow=uow, actor=uow.actor, dataset=dataset, template=template, features=feature,
+            target=target, epsilon=epsilon))
         if out.job_id is not None and out.status == "approved":
             jobs.run_job_now(settings_for(data_dir), out.job_id)
             with cli_uow(data_dir, as_user, require_user=True) as uow:
@@ -166,7 +208,7 @@ def train_cmd(
         payload = {**_query_payload(out), "model": out.model}
         payload.pop("preview", None)
         emit(payload, json_out)
-        if out.status in ("refused", "rejected", "failed"):
+        if out.status in ("refused", "failed"):
             raise typer.Exit(REFUSED_EXIT if out.status != "failed" else 1)
 
 
@@ -201,11 +243,11 @@ def verify_cmd(
 
         with run_cli():
             client = PsiClient(id_)
-            with cli_uow(data_dir, as_user, require_user=True) as uow:
-                reply = service.psi(uow=uow, actor=uow.actor, dataset=dataset,
-                                    predicate=predicate, request=client.request)
-            if reply.status != "released":
-                emit({"id": reply.request_id, "status": reply.status,
+            reply = _submit(data_dir, as_user, lambda uow: service.psi(
+                uow=uow, actor=uow.actor, dataset=dataset, predicate=predicate,
+                request=client.request))
+            if reply.status != "released":  # a refused request record
+                emit({"id": reply.id, "status": reply.status,
                       "reason": (reply.reason or {}).get("message"),
                       "rule": (reply.reason or {}).get("rule")}, json_out)
                 raise typer.Exit(REFUSED_EXIT)
@@ -214,9 +256,9 @@ def verify_cmd(
             emit({"id": reply.request_id, "status": "released", "count": size}, json_out)
         return
     with run_cli():
-        with cli_uow(data_dir, as_user, require_user=True) as uow:
-            out = service.verify(uow=uow, actor=uow.actor, dataset=dataset, ids=id_,
-                                 predicate=predicate, mode="count" if count else "each")
+        out = _submit(data_dir, as_user, lambda uow: service.verify(
+            uow=uow, actor=uow.actor, dataset=dataset, ids=id_, predicate=predicate,
+            mode="count" if count else "each"))
         emit(_query_payload(out), json_out)
         if out.status == "refused":
             raise typer.Exit(REFUSED_EXIT)
@@ -235,46 +277,4 @@ def requests_cmd(data_dir: DataDir = None, as_user: AsUser = None, json_out: Jso
                                       "epsilon": r.epsilon_spent} for r in items], json_out)
 
 
-@app.command("pending")
-def pending_cmd(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
-                ) -> None:
-    """Requests on your datasets waiting for approval or release review (data owners)."""
-    from . import service
-
-    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
-        emit(service.pending_for_owner(uow=uow, actor=uow.actor), json_out)
-
-
-def _decide(request_id: int, approve: bool, comment: str | None, data_dir: Path | None,
-            as_user: str | None, json_out: bool) -> None:
-    from mingyue.core import jobs
-
-    from . import service
-
-    with run_cli():
-        with cli_uow(data_dir, as_user, require_user=True) as uow:
-            out = service.decide(uow=uow, actor=uow.actor, request_id=request_id,
-                                 approve=approve, comment=comment)
-        if approve and out.status == "approved" and out.job_id is not None:
-            jobs.run_job_now(settings_for(data_dir), out.job_id)
-            with cli_uow(data_dir, as_user, require_user=True) as uow:
-                out = service.pending_for_owner(uow=uow, actor=uow.actor)  # type: ignore[assignment]
-                out = next((r for r in out if r.id == request_id), None) or {  # type: ignore[assignment, arg-type]
-                    "id": request_id, "status": "done"}
-        emit(out, json_out)
-
-
-@app.command("approve")
-def approve_cmd(request_id: int, comment: Annotated[str | None, typer.Option("--comment")] = None,
-                data_dir: DataDir = None, as_user: AsUser = None,
-                json_out: JsonOut = False) -> None:
-    """Approve a pending request, or release a reviewed result (data owners)."""
-    _decide(request_id, True, comment, data_dir, as_user, json_out)
-
-
-@app.command("reject")
-def reject_cmd(request_id: int, comment: Annotated[str | None, typer.Option("--comment")] = None,
-               data_dir: DataDir = None, as_user: AsUser = None,
-               json_out: JsonOut = False) -> None:
-    """Reject a pending request, or withhold a reviewed result (data owners)."""
-    _decide(request_id, False, comment, data_dir, as_user, json_out)
+from .cli_sources import PgArgs, add_pg  # noqa: E402  (registers dataset refresh/source)

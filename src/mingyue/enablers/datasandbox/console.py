@@ -1,4 +1,4 @@
-"""Console pages: catalogue with mock previews, requests and approvals, the budget ledger chart."""
+"""Console pages: catalogue with mock previews, requests, the owner's open cases, budget charts."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from mingyue.core.access import can, check
-from mingyue.core.errors import MingyueError
+from mingyue.core.errors import MingyueError, RecordedRefusal
 from mingyue.core.uow import unit_of_work
 from mingyue.web.console import ConsoleActor, csrf_protect, render
 
 from . import service
+from .schemas import RequestOut
 
 router = APIRouter(include_in_schema=False)
 
@@ -45,7 +46,7 @@ def _page(request: Request, actor: ConsoleActor, error: str | None = None,
 
 @router.get("", response_class=HTMLResponse)
 def index(request: Request, actor: ConsoleActor) -> Response:
-    """Catalogue, requests, pending decisions and the budget charts."""
+    """Catalogue, requests, the owner's open approval/release cases and the budget charts."""
     return _page(request, actor)
 
 
@@ -65,19 +66,13 @@ def query(request: Request, actor: ConsoleActor, sql: Annotated[str, Form()],
         with unit_of_work(actor, request.app.state.settings) as uow:
             out = service.submit_query(uow=uow, actor=actor, sql=sql,
                                        epsilon=float(epsilon) if epsilon.strip() else None)
+    except RecordedRefusal as exc:  # committed with its audit entry; shown like any request
+        return _page(request, actor, submitted=RequestOut.model_validate(exc.document))
     except (MingyueError, ValueError) as exc:
         return _page(request, actor, error=getattr(exc, "message", str(exc)))
     return _page(request, actor, submitted=out)
 
 
-@router.post("/requests/{request_id}/decision", response_class=HTMLResponse,
-             dependencies=[Depends(csrf_protect)])
-def decision(request_id: int, request: Request, actor: ConsoleActor,
-             approve: Annotated[str, Form()]) -> Response:
-    """Owner's approval or release review."""
-    try:
-        with unit_of_work(actor, request.app.state.settings) as uow:
-            service.decide(uow=uow, actor=actor, request_id=request_id, approve=approve == "1")
-    except MingyueError as exc:
-        return _page(request, actor, error=exc.message)
-    return _page(request, actor)
+from .console_sources import router as _sources_router  # noqa: E402  (dataset form)
+
+router.include_router(_sources_router)

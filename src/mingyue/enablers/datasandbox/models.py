@@ -40,7 +40,7 @@ class SandboxRequest(TenantMixin, Base):
     owner_org_ids: Mapped[list[Any]] = mapped_column(default=list)
     spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
     purpose: Mapped[str] = mapped_column(String(64), default="statistics")
-    # submitted | pending_approval | approved | in_review | released | refused | rejected | failed
+    # submitted | pending_approval | approved | in_review | released | refused | failed
     status: Mapped[str] = mapped_column(String(24), default="submitted", index=True)
     reason: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     preview: Mapped[dict[str, Any] | None] = mapped_column(default=None)
@@ -50,6 +50,8 @@ class SandboxRequest(TenantMixin, Base):
     rows_scanned: Mapped[int] = mapped_column(default=0)
     cpu_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     decided_by: Mapped[str | None] = mapped_column(String(128), default=None)
+    # Core cases of the owners' approval and release review (their subject names this request).
+    case_ids: Mapped[list[Any]] = mapped_column(default=list)
 
 
 class SandboxBudget(TenantMixin, Base):
@@ -88,3 +90,6 @@ class SandboxVerifyCount(TenantMixin, Base):
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasandbox_dataset.id"))
     day: Mapped[str] = mapped_column(String(10))
     used: Mapped[int] = mapped_column(default=0)
+
+
+from .models_sources import SandboxSnapshot, SandboxSource  # noqa: E402,F401  (same metadata)

@@ -61,11 +61,6 @@ class TrainIn(BaseModel):
     purpose: str = Field(default="model_training", max_length=64)
 
 
-class DecisionIn(BaseModel):
-    approve: bool
-    comment: str | None = Field(default=None, max_length=500)
-
-
 class RequestOut(BaseModel):
     """A computation request; ``rows`` only once the result is released."""
 

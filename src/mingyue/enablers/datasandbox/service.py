@@ -1,16 +1,17 @@
 """Use cases of the data sandbox: the engine plus the core (access, audit, jobs, metering).
 
-Flow of a computation: submit (policy + SQL wall + budget preview) → owner approval, or a
-standing policy → job runs it in the sandbox → gates and DP → optional release review by the
-owner → released. Every step writes one audit entry; refusals are recorded (status, rule, audit)
-and charge nothing; each run writes usage records (rows scanned, CPU seconds).
+Flow of a computation: submit (policy + SQL wall + budget preview) → owner approval (a core
+case per owner, see approvals.py), or a standing policy → job runs it in the sandbox → gates and
+DP → optional release review by the owner (a core case) → released. Every step writes one audit
+entry; a refusal at submission is recorded (refused request, audit entry), charges nothing and
+raises ``RecordedRefusal``, whose unit of work commits that record before the caller sees the
+error; each run writes usage records (rows scanned, CPU seconds).
 """
 
 from __future__ import annotations
 
 import atexit
 import datetime as dt
-import os
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -18,12 +19,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from mingyue.core import jobs
 from mingyue.core.access import Actor, check
-from mingyue.core.errors import Conflict, InvalidInput, NotFound, Refused
+from mingyue.core.config import Settings, get_settings
+from mingyue.core.errors import Conflict, InvalidInput, NotFound, RecordedRefusal, Refused
 from mingyue.core.metering import record_usage
 from mingyue.core.uow import UnitOfWork
 
+from . import approvals
 from .engine import query as q
 from .engine import verify as vfy
 from .engine.datasets import Dataset, DatasetSpec, ingest
@@ -35,29 +37,27 @@ from .models import SandboxBudget, SandboxCharge, SandboxDataset, SandboxRequest
 from .schemas import BudgetOut, ColumnOut, DatasetDetail, DatasetOut, PsiOut, RequestOut
 
 _engine_lock = threading.Lock()
-_engines: dict[str, Any] = {}
+_engines: dict[tuple[Any, ...], Any] = {}
 
 
-def sql_engine() -> Any:
-    """The process's sandbox engine: DuckDB worker, or Spark when MINGYUE_DATASANDBOX_ENGINE=spark."""
-    kind = os.environ.get("MINGYUE_DATASANDBOX_ENGINE", "duckdb")
+def sql_engine(settings: Settings | None = None) -> Any:
+    """Return the sandbox engine chosen by ``MINGYUE_DATASANDBOX__ENGINE`` (one per process)."""
+    from .settings import options
+
+    opts = options(settings or get_settings())
+    key = (opts.engine, opts.spark_master, opts.spark_timeout_s, opts.memory_mb, opts.timeout_s)
     with _engine_lock:
-        if kind not in _engines:
-            if kind == "spark":
+        if key not in _engines:
+            if opts.engine == "spark":
                 from .adapters.spark import SparkEngine
 
-                _engines[kind] = SparkEngine(os.environ.get("MINGYUE_DATASANDBOX_SPARK_MASTER",
-                                                            "local[2]"))
-            elif kind == "duckdb":
+                _engines[key] = SparkEngine(opts.spark_master, timeout_s=opts.spark_timeout_s)
+            else:
                 from .adapters.duckdb_local import DuckDBSandbox
 
-                _engines[kind] = DuckDBSandbox(
-                    memory_mb=int(os.environ.get("MINGYUE_DATASANDBOX_MEMORY_MB", "3072")),
-                    timeout_s=float(os.environ.get("MINGYUE_DATASANDBOX_TIMEOUT_S", "60")))
-            else:
-                raise InvalidInput("datasandbox.engine", f"unknown sandbox engine {kind!r}")
-            atexit.register(_engines[kind].close)
-        return _engines[kind]
+                _engines[key] = DuckDBSandbox(memory_mb=opts.memory_mb, timeout_s=opts.timeout_s)
+            atexit.register(_engines[key].close)
+        return _engines[key]
 
 
 def _now() -> dt.datetime:
@@ -207,6 +207,26 @@ def _refuse(uow: UnitOfWork, req: SandboxRequest, exc: SandboxError) -> None:
               {"rule": exc.rule, "message": exc.message}, organization_id=req.organization_id)
 
 
+# HTTP status of a refusal by its rule's family; every other rule (sql.*, train.*, verify.*,
+# dp.*, gate.*, an invalid spec) rejects the request as given: 422. See docs/datasandbox.md.
+_REFUSAL_STATUS = (("policy.", 403), ("budget.", 429), ("verify.rate_limited", 429))
+
+
+def refusal_status(rule: str) -> int:
+    """Return the HTTP status of a refusal by its rule (403 policy, 429 budget/rate, 422 else)."""
+    return next((status for prefix, status in _REFUSAL_STATUS if rule.startswith(prefix)), 422)
+
+
+def _refused(uow: UnitOfWork, req: SandboxRequest) -> RecordedRefusal:
+    """Return the error that answers a request refused at submission (its record is committed)."""
+    reason = req.reason or {}
+    rule = str(reason.get("rule", ""))
+    out = _request_out(uow, req)
+    return RecordedRefusal(str(reason.get("key") or f"datasandbox.{rule}"),
+                           str(reason.get("message") or rule), status=refusal_status(rule),
+                           document={**out.model_dump(mode="json"), "rule": rule})
+
+
 def _context(uow: UnitOfWork, names: list[str]) -> tuple[dict[str, Dataset],
                                                           dict[str, UsagePolicy],
                                                           dict[str, SandboxDataset]]:
@@ -254,25 +274,18 @@ def submit_query(*, uow: UnitOfWork, actor: Actor, sql: str, dataset: str | None
                                             ref=str(req.id)), datasets, policies, ledger)
     except (EngineRefusal, EngineInvalid) as exc:
         _refuse(uow, req, exc)
-        return _request_out(uow, req)
+        raise _refused(uow, req) from exc
     req.preview = prepared.preview()
+    # The owners of datasets the consumer does not own and no standing policy opens decide.
+    deciders = sorted({rows[n].organization_id for n, p in policies.items()
+                       if n in rows and not p.auto_approve
+                       and rows[n].organization_id != actor.organization_id})
     own = all(r.organization_id == actor.organization_id for r in rows.values())
-    if own or all(p.auto_approve for p in prepared.policies):
-        _approve(uow, req, "standing policy" if not own else "owner's own data")
+    if deciders:
+        approvals.open_approval(uow, req, deciders)
     else:
-        req.status = "pending_approval"
+        approvals.approve(uow, req, "owner's own data" if own else "standing policy")
     return _request_out(uow, req)
-
-
-def _approve(uow: UnitOfWork, req: SandboxRequest, by: str) -> None:
-    req.status = "approved"
-    req.decided_by = by
-    req.updated_at = _now()
-    uow.audit("datasandbox.request.approved", f"datasandbox_request:{req.id}", {"by": by},
-              organization_id=req.organization_id)
-    job = jobs.enqueue(uow=uow, kind="datasandbox.run", params={"request_id": req.id},
-                       organization_id=req.organization_id)
-    req.job_id = job.id
 
 
 def _load_request(uow: UnitOfWork, request_id: int) -> SandboxRequest:
@@ -283,62 +296,10 @@ def _load_request(uow: UnitOfWork, request_id: int) -> SandboxRequest:
     return row
 
 
-def _owner_request(uow: UnitOfWork, actor: Actor, request_id: int) -> SandboxRequest:
-    # The owner acts on a request that belongs to the consumer: an audited cross-tenant step.
-    with uow.unscoped(reason=f"datasandbox: owner decision on request {request_id}"):
-        req = _load_request(uow, request_id)
-    if actor.organization_id not in req.owner_org_ids:
-        raise NotFound("datasandbox.request_not_found", f"no request {request_id}")
-    return req
-
-
-def decide(*, uow: UnitOfWork, actor: Actor, request_id: int, approve: bool,
-           comment: str | None = None) -> RequestOut:
-    """The data owner approves or rejects a request, or releases or withholds a reviewed result."""
+def pending_for_owner(*, uow: UnitOfWork, actor: Actor) -> list[Any]:
+    """Open approval and release-review cases on the actor's datasets (core ``CaseOut``s)."""
     check(actor, "datasandbox.request.decide")
-    req = _owner_request(uow, actor, request_id)
-    with uow.unscoped(reason=f"datasandbox: owner decision on request {request_id}"):
-        if req.status == "pending_approval":
-            if approve:
-                _approve(uow, req, actor.label())
-            else:
-                req.status = "rejected"
-                req.reason = {"rule": "owner.rejected", "key": "datasandbox.owner.rejected",
-                              "message": comment or "rejected by the data owner", "params": {}}
-                uow.audit("datasandbox.request.rejected", f"datasandbox_request:{req.id}",
-                          {"by": actor.label(), "comment": comment},
-                          organization_id=req.organization_id)
-        elif req.status == "in_review":
-            req.decided_by = actor.label()
-            if approve:
-                req.status = "released"
-                uow.audit("datasandbox.request.released", f"datasandbox_request:{req.id}",
-                          {"by": actor.label(), "rows": len((req.result or {}).get("rows", []))},
-                          organization_id=req.organization_id)
-            else:
-                req.status = "refused"
-                req.reason = {"rule": "owner.withheld", "key": "datasandbox.owner.withheld",
-                              "message": comment or "withheld at release review", "params": {}}
-                req.result = None
-                uow.audit("datasandbox.request.withheld", f"datasandbox_request:{req.id}",
-                          {"by": actor.label(), "comment": comment},
-                          organization_id=req.organization_id)
-        else:
-            raise Conflict("datasandbox.not_pending", f"request {request_id} is {req.status}")
-        req.updated_at = _now()
-        uow.flush()
-        return _request_out(uow, req, owner_view=True)
-
-
-def pending_for_owner(*, uow: UnitOfWork, actor: Actor) -> list[RequestOut]:
-    """Requests on the actor's datasets that wait for approval or release review."""
-    check(actor, "datasandbox.request.decide")
-    with uow.unscoped(reason="datasandbox: owner's pending decisions"):
-        rows = uow.session.scalars(select(SandboxRequest).where(
-            SandboxRequest.status.in_(["pending_approval", "in_review"])).order_by(
-            SandboxRequest.id)).all()
-        return [_request_out(uow, r, owner_view=True) for r in rows
-                if actor.organization_id in r.owner_org_ids]
+    return approvals.open_cases_for_owner(uow=uow)
 
 
 def run_request_job(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
@@ -371,7 +332,7 @@ def _run_request(ctx: Any, uow: UnitOfWork, request_id: int) -> dict[str, Any]:
                                             req.spec.get("params"), ref=str(req.id)),
                              datasets, policies, ledger)
         ctx.progress(30, "running in the sandbox")
-        result = q.execute(prepared, datasets, sql_engine(), ledger)
+        result = q.execute(prepared, datasets, sql_engine(uow.settings), ledger)
     except (EngineRefusal, EngineInvalid) as exc:
         _refuse(uow, req, exc)
         return {"status": "refused", "rule": exc.rule}
@@ -390,13 +351,14 @@ def _run_request(ctx: Any, uow: UnitOfWork, request_id: int) -> dict[str, Any]:
     uow.audit("datasandbox.request.executed", f"datasandbox_request:{req.id}",
               {"rows_scanned": result.rows_scanned, "cpu_seconds": result.cpu_seconds,
                "epsilon": result.epsilon_spent, "suppressed": result.suppressed_groups,
-               "engine": getattr(sql_engine(), "name", "duckdb")},
+               "engine": getattr(sql_engine(uow.settings), "name", "duckdb")},
               organization_id=req.organization_id)
     _record_usage(uow, req, result.rows_scanned, result.cpu_seconds, started, ended)
-    if any(p.release_review for p in prepared.policies):
-        req.status = "in_review"
-        uow.audit("datasandbox.request.review_requested", f"datasandbox_request:{req.id}",
-                  {"owners": req.owner_org_ids}, organization_id=req.organization_id)
+    reviewers = sorted({rows[p.dataset].organization_id for p in prepared.policies
+                        if p.release_review and p.dataset in rows}
+                       - {req.organization_id})
+    if reviewers:
+        approvals.open_release(uow, req, reviewers)
     else:
         req.status = "released"
         uow.audit("datasandbox.request.released", f"datasandbox_request:{req.id}",
@@ -440,13 +402,13 @@ def submit_training(*, uow: UnitOfWork, actor: Actor, dataset: str, template: st
                                     "exhausted", dataset=dataset)
     except (EngineRefusal, EngineInvalid) as exc:
         _refuse(uow, req, exc)
-        return _request_out(uow, req)
+        raise _refused(uow, req) from exc
     own = row.organization_id == actor.organization_id
     # Non-DP templates release exact parameters of a DP-protected dataset: the owner decides.
     if own or (pol.auto_approve and (template.startswith("dp_") or not pol.dp)):
-        _approve(uow, req, "owner's own data" if own else "standing policy")
+        approvals.approve(uow, req, "owner's own data" if own else "standing policy")
     else:
-        req.status = "pending_approval"
+        approvals.open_approval(uow, req, [row.organization_id])
     return _request_out(uow, req)
 
 
@@ -461,7 +423,7 @@ def _run_training(ctx: Any, uow: UnitOfWork, req: SandboxRequest) -> dict[str, A
     try:
         pol.check(Consumer(str(req.organization_id), _org_kind(uow, req), req.purpose),
                   "model_training", started)
-        res = train(TrainSpec(**req.spec), ds, sql_engine(), pol.min_group_size)
+        res = train(TrainSpec(**req.spec), ds, sql_engine(uow.settings), pol.min_group_size)
         if res.epsilon_spent and pol.epsilon_per_period is not None:
             _DbLedger(uow, {name: rows[name].id}, req.id).charge(
                 str(req.organization_id), name, pol.period_key(started), res.epsilon_spent,
@@ -485,10 +447,8 @@ def _run_training(ctx: Any, uow: UnitOfWork, req: SandboxRequest) -> dict[str, A
                "epsilon": res.epsilon_spent, "cpu_seconds": res.cpu_seconds},
               organization_id=req.organization_id)
     _record_usage(uow, req, ds.rows, res.cpu_seconds, started, _now())
-    if pol.release_review:
-        req.status = "in_review"
-        uow.audit("datasandbox.request.review_requested", f"datasandbox_request:{req.id}",
-                  {"owners": req.owner_org_ids}, organization_id=req.organization_id)
+    if pol.release_review and rows[name].organization_id != req.organization_id:
+        approvals.open_release(uow, req, [rows[name].organization_id])
     else:
         req.status = "released"
         uow.audit("datasandbox.request.released", f"datasandbox_request:{req.id}",
@@ -535,11 +495,10 @@ def _epsilon_left(uow: UnitOfWork, req: SandboxRequest) -> float | None:
     return round(min(lefts), 9) if lefts else None
 
 
-def _request_out(uow: UnitOfWork, req: SandboxRequest, *, owner_view: bool = False
-                 ) -> RequestOut:
+def _request_out(uow: UnitOfWork, req: SandboxRequest) -> RequestOut:
     released = req.status == "released"
-    rows = (req.result or {}).get("rows") if (released or owner_view) else None
-    model = (req.result or {}).get("model") if (released or owner_view) else None
+    rows = (req.result or {}).get("rows") if released else None
+    model = (req.result or {}).get("model") if released else None
     return RequestOut(id=req.id, kind=req.kind, status=req.status, reason=req.reason, rows=rows,
                       model=model,
                       epsilon_spent=req.epsilon_spent, epsilon_left=_epsilon_left(uow, req),
@@ -631,11 +590,11 @@ def verify(*, uow: UnitOfWork, actor: Actor, dataset: str, ids: list[str], predi
             raise EngineRefusal("verify.rate_limited", f"{pol.verify_per_day} checks per day on "
                                 f"{dataset}; {pol.verify_per_day - counter.used} left",
                                 left=pol.verify_per_day - counter.used, asked=len(ids))
-        res = vfy.verify(ds, ids, predicate, sql_engine(), mode=mode)
+        res = vfy.verify(ds, ids, predicate, sql_engine(uow.settings), mode=mode)
         counter.used += len(ids)
     except (EngineRefusal, EngineInvalid) as exc:
         _refuse(uow, req, exc)
-        return _request_out(uow, req)
+        raise _refused(uow, req) from exc
     except ExecutionFailed as exc:
         raise Refused(exc.key, exc.message) from exc
     rows_out = ([{"id": k, "match": v} for k, v in (res.answers or {}).items()]
@@ -681,11 +640,11 @@ def psi(*, uow: UnitOfWork, actor: Actor, dataset: str, predicate: str, request:
         if reveal_intersection and row.organization_id != actor.organization_id:
             # Revealing members needs the owner's own consent; standing policies give sizes only.
             raise EngineRefusal("policy.operation", "only the intersection size is offered")
-        reply = vfy.psi_reply(ds, predicate, request, sql_engine(),
+        reply = vfy.psi_reply(ds, predicate, request, sql_engine(uow.settings),
                               reveal_intersection=reveal_intersection)
     except (EngineRefusal, EngineInvalid) as exc:
         _refuse(uow, req, exc)
-        return PsiOut(request_id=req.id, status="refused", reason=req.reason)
+        raise _refused(uow, req) from exc
     except ExecutionFailed as exc:
         raise Refused(exc.key, exc.message) from exc
     req.status = "released"
