@@ -2,22 +2,26 @@
 
 Generates an NCSA combined-format forward-proxy log (absolute URLs, as squid/nginx write them)
 where a share of requests carry a mobile number or a resident ID in the query string, runs the
-resumable watcher over it (exact counting: keyed hashes in SQLite, one transaction per batch), and
-prints lines/s, peak RSS, and whether the counts equal the generator's ground truth.
+resumable watcher over it in a fresh process (exact counting: keyed hashes in SQLite, one
+transaction per chunk), once per --workers count, and prints lines/s (wall and per CPU-second of
+all its processes), peak RSS, and whether the counts equal the generator's ground truth.
 
-Usage: .venv/bin/python bench/flow_monitor.py [--lines 2000000] [--keep] [--dir /tmp/x]
-(--lines 5000000 gives ~1 GB.) Goal: >= 100,000 lines/s with memory that does not grow with the
-log size.
+Usage: .venv/bin/python bench/flow_monitor.py [--lines 2000000] [--workers 1 2] [--format squid]
+                                             [--keep] [--dir D]
+(--lines 5400000 gives ~1 GB; generate it under /tmp.) Goal: >= 100,000 lines/s with memory that
+does not grow with the log size.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import sys
 import tempfile
 import time
+from multiprocessing import Queue, get_context
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
@@ -28,7 +32,7 @@ from mingyue.enablers.crossborder.engine.flows.monitor import (
     FlowMonitor,
     FlowStore,
 )
-from mingyue.enablers.crossborder.engine.flows.watch import watch_log
+from mingyue.enablers.crossborder.engine.flows.watch import WatchProgress, watch_log
 
 RECIPIENTS = [
     ("Partner SG", "SG", "api.partner.sg"),
@@ -43,9 +47,10 @@ def rid(n: int) -> str:
     return first + id_check_char(first)
 
 
-def generate(path: Path, lines: int, seed: int) -> dict[tuple[str, str], set[str]]:
-    """Write the log; return the true distinct identifiers per (recipient, kind)."""
+def generate(path: Path, lines: int, seed: int, squid: bool = False) -> dict[tuple[str, str], int]:
+    """Write the log; return the true number of distinct identifiers per (recipient, kind)."""
     rng = random.Random(seed)
+    epoch = 1767225600.0  # 2026-01-01 00:00 UTC: every squid line falls in 2026 in Shanghai
     truth: dict[tuple[str, str], set[str]] = {}
     phones = 300_000
     ids = 12_000
@@ -65,15 +70,58 @@ def generate(path: Path, lines: int, seed: int) -> dict[tuple[str, str], set[str
                 v = rid(rng.randrange(ids))
                 truth.setdefault((name, "sensitive"), set()).add(v)
                 target = f"http://{host}/api/v2/kyc?id_no={v}&channel=app"
+            if squid:  # squid's native format: Unix time, elapsed ms, …, the peer's address
+                fp.write(f"{epoch + i * 0.001:.3f} {i % 900:5d} 10.20.{i % 250}.{i % 200} TCP_MISS/200 "
+                         f"{512 + i % 4096} GET {target} - HIER_DIRECT/203.0.113.{i % 250} text/html\n")
+                continue
             fp.write(f'10.20.{i % 250}.{i % 200} - - [{ts}] "GET {target} HTTP/1.1" 200 {512 + i % 4096} '
                      f'"-" "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36"\n')  # fmt: skip
-    return truth
+    return {k: len(v) for k, v in truth.items()}
+
+
+def peak_rss_kb() -> int:
+    """This process's own peak RSS (VmHWM; ru_maxrss would keep the spawning parent's across exec)."""
+    for row in Path("/proc/self/status").read_text().splitlines():
+        if row.startswith("VmHWM:"):
+            return int(row.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def run_watcher(log: Path, db: Path, workers: int, out: Queue) -> None:  # type: ignore[type-arg]
+    """In a fresh process (so its peak RSS is the watcher's own): read the log, report figures."""
+    transfers = [
+        DeclaredTransfer(f"t{i}", name, country, (host,), ("contact",), "standard_contract_or_certification")
+        for i, (name, country, host) in enumerate(RECIPIENTS)
+    ]
+    monitor = FlowMonitor(FlowStore(db), transfers, hash_key=b"bench-key")
+    rss_quarter: list[int] = []
+    size = log.stat().st_size
+
+    def sample(p: WatchProgress) -> None:
+        if not rss_quarter and p.offset >= size // 4:
+            rss_quarter.append(peak_rss_kb())
+
+    t0 = time.perf_counter()
+    progress = watch_log(monitor, log, batch_lines=50_000, workers=workers, on_progress=sample)
+    wall = time.perf_counter() - t0
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    out.put({
+        "lines": progress.lines, "events": progress.events, "bad": progress.bad_lines, "wall": wall,
+        "cpu": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime,
+        "rss_mb": peak_rss_kb() / 1024, "rss_quarter_mb": (rss_quarter or [0])[0] / 1024,
+        "worker_rss_mb": kids.ru_maxrss / 1024,
+        "counts": {f"{r}|{k}": n for (r, _y, k), n in monitor.store.counts(2026).items()},
+        "alerts": [a.kind for a in progress.alerts],
+    })  # fmt: skip
+    monitor.store.close()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lines", type=int, default=2_000_000)
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="runs, one per count")
+    ap.add_argument("--format", choices=["combined", "squid"], default="combined")
     ap.add_argument("--dir", type=Path)
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
@@ -81,43 +129,42 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     log = work / "access.log"
     t0 = time.perf_counter()
-    truth = generate(log, args.lines, args.seed)
+    truth = generate(log, args.lines, args.seed, squid=args.format == "squid")
     gen_s = time.perf_counter() - t0
     size = log.stat().st_size
-    transfers = [
-        DeclaredTransfer(f"t{i}", name, country, (host,), ("contact",), "standard_contract_or_certification")
-        for i, (name, country, host) in enumerate(RECIPIENTS)
-    ]
-    db = work / "state.db"
-    db.unlink(missing_ok=True)
-    monitor = FlowMonitor(FlowStore(db), transfers, hash_key=b"bench-key")
-    rss_samples: list[int] = []
-
-    def sample(_p: object) -> None:
-        rss_samples.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-
-    t0, c0 = time.perf_counter(), time.process_time()
-    progress = watch_log(monitor, log, batch_lines=50_000, on_progress=sample)
-    run_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
-    counts = monitor.store.counts(2026)
-    exact = all(counts.get((name, 2026, kind), 0) == len(vals) for (name, kind), vals in truth.items())
-    print(f"log: {args.lines} lines, {size / 1e6:.0f} MB (generated in {gen_s:.1f} s)")
-    print(f"watcher: {progress.lines} lines, {progress.events} events, {progress.bad_lines} bad, "
-          f"{run_s:.1f} s wall -> {progress.lines / run_s:,.0f} lines/s ({size / run_s / 1e6:.1f} MB/s); "
-          f"{cpu_s:.1f} s CPU -> {progress.lines / cpu_s:,.0f} lines/s per core")  # fmt: skip
-    quarter = rss_samples[len(rss_samples) // 4] if rss_samples else 0
-    print(f"peak RSS: {rss_samples[-1] / 1024 if rss_samples else 0:.0f} MB at the end, "
-          f"{quarter / 1024:.0f} MB after the first quarter (bounded: batch-sized sets, hashes on disk)")
-    for (name, y, kind), n in sorted(counts.items()):
-        print(f"  {name} {y} {kind}: {n} distinct individuals (truth {len(truth.get((name, kind), ()))})")
-    print(f"exact counts: {exact}; alerts: {[a.kind for a in progress.alerts]}")
-    print(f"goal 100,000 lines/s: ratio {progress.lines / run_s / 100_000:.2f}x wall, "
-          f"{progress.lines / cpu_s / 100_000:.2f}x per CPU-second")
-    monitor.store.close()
+    print(f"log ({args.format}): {args.lines} lines, {size / 1e6:.0f} MB (generated in {gen_s:.1f} s); "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
+    ctx = get_context("spawn")
+    for workers in args.workers:
+        db = work / f"state-{workers}.db"
+        for f in work.glob(f"{db.name}*"):
+            f.unlink()
+        q: Queue = ctx.Queue()  # type: ignore[type-arg]
+        proc = ctx.Process(target=run_watcher, args=(log, db, workers, q))
+        load0 = os.getloadavg()[0]
+        proc.start()
+        r = q.get()
+        proc.join()
+        exact = all(r["counts"].get(f"{name}|{kind}", 0) == n for (name, kind), n in truth.items())
+        print(f"\nworkers={workers}: {r['lines']} lines, {r['events']} events, {r['bad']} bad; "
+              f"load average {load0:.1f} -> {os.getloadavg()[0]:.1f}")  # fmt: skip
+        print(f"  {r['wall']:.1f} s wall -> {r['lines'] / r['wall']:,.0f} lines/s "
+              f"({size / r['wall'] / 1e6:.1f} MB/s); {r['cpu']:.1f} CPU-s (all processes) -> "
+              f"{r['lines'] / r['cpu']:,.0f} lines per CPU-second")  # fmt: skip
+        print(f"  peak RSS: watcher {r['rss_mb']:.0f} MB ({r['rss_quarter_mb']:.0f} MB after a quarter "
+              f"of the file), largest worker {r['worker_rss_mb']:.0f} MB; distinct sets on disk: "
+              f"{sum(f.stat().st_size for f in work.glob(f'{db.name}*')) / 1e6:.0f} MB")  # fmt: skip
+        for key, n in sorted(r["counts"].items()):
+            name, kind = key.split("|")
+            print(f"    {name} 2026 {kind}: {n} distinct individuals (truth {truth.get((name, kind))})")
+        print(f"  exact counts: {exact}; alerts: {len(r['alerts'])} ({', '.join(sorted(set(r['alerts'])))})")
+        print(f"  goal 100,000 lines/s: {r['lines'] / r['wall'] / 100_000:.2f}x wall, "
+              f"{r['lines'] / r['cpu'] / 100_000:.2f}x per CPU-second")  # fmt: skip
+        if not args.keep:
+            for f in work.glob(f"{db.name}*"):
+                f.unlink()
     if not args.keep:
         log.unlink()
-        for f in work.glob("state.db*"):
-            f.unlink()
         if args.dir is None:
             work.rmdir()
 

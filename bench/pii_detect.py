@@ -7,11 +7,11 @@ Luhn-failing card numbers and random order numbers), then reports per-type preci
   - Presidio AnalyzerEngine with mingyue's PatternRecognizers (same regexes and validators), with an
     offline blank ``zh`` spaCy pipeline, per sentence and on a whole document (smaller: it slows
     down super-linearly);
-  - the NER backends (jiagu vs jieba POS) on person / place / organisation spans.
+  - the NER backends (hybrid, jiagu, jieba POS) on person / place / organisation spans, through
+    the combined detector on these sentences, and on the MSRA NER test split when
+    scripts/crossborder-setup.sh has put it in ~/.cache/mingyue/ner-eval (bench/ner_eval.py).
 
 Usage: .venv/bin/python bench/pii_detect.py [--sentences 2000] [--seed 7] [--json out.json]
-No real labelled Chinese PII corpus is installable from the package registries; the NER figures
-are on Faker-built sentences, not on MSRA (see docs/crossborder.md).
 """
 
 from __future__ import annotations
@@ -173,6 +173,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--no-presidio", action="store_true")
+    ap.add_argument("--no-ner", action="store_true", help="the pattern path only")
+    ap.add_argument("--dense-rows", type=int, default=5000, help="rows of the dense identifier table")
+    ap.add_argument("--msra-sentences", type=int, default=0, help="MSRA test sentences (0: all)")
     args = ap.parse_args()
 
     corpus = Corpus(args.sentences, args.seed)
@@ -199,6 +202,14 @@ def main() -> None:
         "mb_s_whole_document": round(len(doc.encode()) / t_doc / 1e6, 2),
         "mb_s_sparse_document": round(len(sparse.encode()) / t_sparse / 1e6, 2),
     }
+    # A dense table (a CSV export, most cells an identifier or a decoy): here the cost is checking
+    # each candidate, not finding it.
+    rows = [",".join([corpus.fake.name()] + [v for _ in range(3) for _p, _t, v in corpus._items()])
+            for _ in range(args.dense_rows)]  # fmt: skip
+    table = "\n".join(rows)
+    t_table = timed(lambda: det.detect(table), 3)
+    ours["mb_s_dense_table"] = round(len(table.encode()) / t_table / 1e6, 2)
+    ours["dense_table_hits_per_kb"] = round(len(det.detect(table)) / len(table.encode()) * 1024, 1)
     report["mingyue"] = ours
 
     if not args.no_presidio:
@@ -224,12 +235,21 @@ def main() -> None:
         }
         report["ratio_per_sentence"] = round(t_pres / t_sent, 1)
         report["ratio_whole_document"] = round(t_pres_doc / t_ours_small, 1)
+        few = rows[:500]  # Presidio row by row (it slows down on one long text)
+        t_pres_rows = timed(lambda: [analyzer.analyze(r, language="zh") for r in few])
+        t_ours_rows = timed(lambda: [det.detect(r) for r in few], 3)
+        report["presidio"]["mb_s_dense_rows"] = round(  # type: ignore[index]
+            sum(len(r.encode()) for r in few) / t_pres_rows / 1e6, 3)
+        report["ratio_dense_rows"] = round(t_pres_rows / t_ours_rows, 1)
 
-    from mingyue.enablers.crossborder.engine.ner import make_ner
+    if args.no_ner:
+        _print(report)
+        return
+    from mingyue.enablers.crossborder.engine.ner import BACKENDS, make_ner
 
     ner_report = {}
     sub = corpus.sentences[: args.ner_sentences]
-    for name in ("jiagu", "jieba"):
+    for name in BACKENDS:
         ner = make_ner(name)
         ner.entities("预热")
         combined = PiiDetector(ner=ner)  # the product path: pattern hits win over NER on overlap
@@ -243,6 +263,14 @@ def main() -> None:
                             "mb_s": round(sum(len(t.encode()) for t, _ in sub) / dt / 1e6, 3)}  # fmt: skip
     report["ner"] = ner_report
     report["ner_choice"] = max(ner_report, key=lambda k: ner_report[k]["macro_f1"])  # type: ignore[index]
+    import ner_eval
+
+    msra = ner_eval.EVAL_DIR / "msra_test.txt"
+    if msra.is_file():
+        test = ner_eval.load_tagged(msra)
+        report["ner_msra"] = ner_eval.run(
+            {"msra_test": test[: args.msra_sentences] if args.msra_sentences else test},
+            ["hybrid", "hybrid-split", "jiagu", "jieba"])["msra_test"]
 
     _print(report)
     if args.json:
@@ -260,17 +288,24 @@ def _print(report: dict[str, object]) -> None:
         cell = lambda x: f"{x['precision']:.3f}/{x['recall']:.3f}/{x['f1']:.3f}"
         print(f"{t:22} {cell(q):>24} {cell(pq) if pq else '-':>24}  {q['support']}")
     print(f"mingyue MB/s: per sentence {ours['mb_s_per_sentence']}, whole document "  # type: ignore[index]
-          f"{ours['mb_s_whole_document']}, sparse document {ours['mb_s_sparse_document']}")  # type: ignore[index]
+          f"{ours['mb_s_whole_document']}, sparse document {ours['mb_s_sparse_document']}, "  # type: ignore[index]
+          f"dense table {ours['mb_s_dense_table']} ({ours['dense_table_hits_per_kb']} hits/KB)")  # type: ignore[index]
     if pres:
         print(f"presidio MB/s: per sentence {pres['mb_s_per_sentence']}, whole document "  # type: ignore[index]
               f"({pres['document_sentences']} sentences) {pres['mb_s_whole_document']}; "  # type: ignore[index]
               f"spans under two types: {pres['spans_reported_under_two_types']}")  # type: ignore[index]
         print(f"ratio mingyue/presidio: per sentence {report['ratio_per_sentence']}x, "
-              f"whole document {report['ratio_whole_document']}x")
-    for name, r in report["ner"].items():  # type: ignore[attr-defined]
+              f"whole document {report['ratio_whole_document']}x, dense table rows "
+              f"{report['ratio_dense_rows']}x (presidio {pres['mb_s_dense_rows']} MB/s)")  # type: ignore[index]
+    for name, r in report.get("ner", {}).items():  # type: ignore[attr-defined]
         fs = ", ".join(f"{t} {v['f1']:.3f}" for t, v in r["quality"].items())
         print(f"NER {name}: macro F1 {r['macro_f1']:.3f} ({fs}); {r['mb_s']} MB/s")
-    print(f"NER choice by F1: {report['ner_choice']}")
+    if "ner_choice" in report:
+        print(f"NER choice by F1: {report['ner_choice']}")
+    if "ner_msra" in report:
+        import ner_eval
+
+        ner_eval.print_report({"MSRA test split": report["ner_msra"]})
 
 
 if __name__ == "__main__":

@@ -85,6 +85,29 @@ def test_scan_values_only_on_request_and_bad_files(client: Any, tenants: Any) ->
     assert bad.status_code == 422 and "binary" in bad.json()["detail"]
 
 
+def test_scan_with_ner_counts_names_places_and_organisations(client: Any, tenants: Any) -> None:
+    text = "投保人：周文静，单位：成都天府软件有限公司，住四川省成都市武侯区人民南路四段9号。"
+    ha = tenants.a.headers()
+    r = client.post("/api/crossborder/scans?show_values=true",  # NER is on for small uploads
+                    files={"file": ("memo.txt", text.encode())}, headers=ha)
+    assert r.status_code == 201, r.text
+    assert r.json()["ner"] is True
+    got = {(e["type"], e["text"]) for e in r.json()["entities"]}
+    assert {("PERSON", "周文静"), ("ORGANIZATION", "成都天府软件有限公司"),
+            ("LOCATION", "四川省成都市武侯区人民南路四段9号")} <= got
+    plain = client.post("/api/crossborder/scans?ner=false",
+                        files={"file": ("memo.txt", text.encode())}, headers=ha).json()
+    assert not {"PERSON", "LOCATION", "ORGANIZATION"} & set(plain["counts"])
+    assert plain["ner"] is False
+    before = len(client.get("/api/crossborder/scans", headers=ha).json())
+    big = ("说明。" * 800_000).encode()  # > 2 MiB: too much for NER inside one request
+    r = client.post("/api/crossborder/scans?ner=true", files={"file": ("big.txt", big)}, headers=ha)
+    assert r.status_code == 413 and "NER" in r.json()["detail"]
+    assert len(client.get("/api/crossborder/scans", headers=ha).json()) == before
+    r = client.post("/api/crossborder/scans", files={"file": ("big.txt", big)}, headers=ha)
+    assert r.status_code == 201 and r.json()["ner"] is False  # by default: identifiers only
+
+
 def test_console_assess_and_filing_to_case(client: Any, tenants: Any) -> None:
     token = _login(client, tenants.a.member.username)
     r = client.post("/crossborder/assess", data={

@@ -61,19 +61,41 @@ def test_scan_json_contract(cli: Any, tmp_path: Path) -> None:
     r = cli("crossborder", "scan", str(f), "--json")
     assert r.exit_code == 0, r.stderr
     out = r.json()
-    assert out["counts"] == {"CN_RESIDENT_ID": 1, "CN_MOBILE": 1}
+    assert out["counts"] == {"PERSON": 1, "CN_RESIDENT_ID": 1, "CN_MOBILE": 1}
     for e in out["entities"]:
         assert {"type", "start", "end", "text_hash", "sensitive"} <= set(e)
         assert "text" not in e
-    first = out["entities"][0]
-    assert text[first["start"] : first["end"]] == ID and first["sensitive"] is True
-    assert ID not in r.stdout
+    by_type = {e["type"]: e for e in out["entities"]}
+    name, ident = by_type["PERSON"], by_type["CN_RESIDENT_ID"]
+    assert text[name["start"] : name["end"]] == "张三" and name["type"] == "PERSON"
+    assert text[ident["start"] : ident["end"]] == ID and ident["sensitive"] is True
+    assert ID not in r.stdout and "张三" not in r.stdout
     shown = cli("crossborder", "scan", str(f), "--json", "--show-values").json()
-    assert shown["entities"][0]["text"] == ID
+    assert {e["type"]: e["text"] for e in shown["entities"]}["CN_RESIDENT_ID"] == ID
     bad = tmp_path / "b.txt"
     bad.write_bytes(b"\xff\xfe\x00garbage")
     r = cli("crossborder", "scan", str(bad), "--json")
     assert r.exit_code == 2 and "binary" in r.stderr
+
+
+def test_scan_with_ner_reports_names_places_and_organisations(cli: Any, tmp_path: Path) -> None:
+    f = tmp_path / "memo.txt"
+    text = "会议纪要：杭州阿里巴巴网络技术有限公司的代表陈志远先生到访江苏省南京市玄武区中山路18号。\n"
+    f.write_text(text, encoding="utf-8")
+    r = cli("crossborder", "scan", str(f), "--json", "--show-values")  # NER is the default
+    assert r.exit_code == 0, r.stderr
+    got = {(e["type"], e["text"]) for e in r.json()["entities"]}
+    assert got == {("ORGANIZATION", "杭州阿里巴巴网络技术有限公司"), ("PERSON", "陈志远"),
+                   ("LOCATION", "江苏省南京市玄武区中山路18号")}
+    for e in r.json()["entities"]:
+        assert text[e["start"] : e["end"]] == e["text"]
+    assert r.json()["ner"] is True
+    plain = cli("crossborder", "scan", str(f), "--json", "--no-ner").json()
+    assert plain["counts"] == {} and plain["ner"] is False  # identifiers only
+    big = tmp_path / "big.txt"  # over 4 MiB: identifiers only unless --ner
+    big.write_text(text + "说明。" * 1_500_000, encoding="utf-8")
+    auto = cli("crossborder", "scan", str(big), "--json").json()
+    assert auto["ner"] is False and auto["counts"] == {}
 
 
 def test_declare_watch_and_filings(cli: Any, tenants: Any, tmp_path: Path) -> None:
@@ -93,6 +115,13 @@ def test_declare_watch_and_filings(cli: Any, tenants: Any, tmp_path: Path) -> No
     assert out["lines"] == 30 and {"recipient": "Partner SG", "year": 2026, "kind": "pi",
                                    "individuals": 30} in out["counts"]
     assert cli("crossborder", "watch", str(log), "--as", admin, "--json").json()["lines"] == 30
+    log2 = tmp_path / "access2.log"
+    log2.write_text(log.read_text().replace("139", "138"))
+    r = cli("crossborder", "watch", str(log2), "--workers", "2", "--as", admin, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert {"recipient": "Partner SG", "year": 2026, "kind": "pi", "individuals": 60} in r.json()["counts"]
+    r = cli("crossborder", "watch", str(log2), "--workers", "0", "--as", admin, "--json")
+    assert r.exit_code == 2 and "--workers" in r.stderr
     r = cli("crossborder", "watch", str(log), "--json")
     assert r.exit_code == 2 and "--as" in r.stderr
     r = cli("crossborder", "filings", "--as", admin, "--json")

@@ -83,14 +83,19 @@ def transfers(uow: UoW, actor: Reader) -> list[TransferOut]:
 
 @router.post("/scans", operation_id="crossborder-scan", status_code=201)
 async def scan(uow: UoW, actor: Annotated[Actor, Depends(require("crossborder.scan"))],
-               file: Annotated[UploadFile, File()], show_values: bool = False) -> ScanOut:
-    """Scan an uploaded file for personal information (hashes, not values, are kept)."""
+               file: Annotated[UploadFile, File()], show_values: bool = False,
+               ner: bool | None = None) -> ScanOut:
+    """Scan an uploaded file for personal information (hashes, not values, are kept).
+
+    Person names, places and organisations are looked for in uploads up to 2 MiB unless
+    ``ner=false``; ``ner=true`` on a larger upload answers 413. The report's ``ner`` says
+    whether they were looked for."""
     limit = uow.settings.max_upload_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge("core.file.too_large", f"larger than {limit} bytes", field="file")
     return service.scan_upload(uow=uow, actor=actor, data=data, filename=file.filename or "upload",
-                               show_values=show_values)
+                               show_values=show_values, ner=ner)
 
 
 @router.get("/scans", operation_id="crossborder-list_scans")

@@ -42,14 +42,19 @@ def assess(file: Path, json_out: JsonOut = False) -> None:
 @app.command()
 def scan(file: Path, json_out: JsonOut = False, data_dir: DataDir = None,
          show_values: Annotated[bool, typer.Option("--show-values",
-                                                   help="Include raw values (owner of the file only).")] = False
+                                                   help="Include raw values (owner of the file only).")] = False,
+         ner: Annotated[bool | None, typer.Option("--ner/--no-ner", help="Find person names, "
+                                                  "places and organisations too (hybrid NER, ~65 KB "
+                                                  "per CPU-second). Default: on for files up to "
+                                                  "4 MiB, off above (the report's ner says which).",
+                                                  show_default=False)] = None,
          ) -> None:
     """Scan a text/CSV/JSON/Parquet/PDF/DOCX file for Chinese personal information."""
     from . import service
 
     with run_cli():
         report = service.scan_local(path=file, settings=settings_for(data_dir),
-                                    show_values=show_values)
+                                    show_values=show_values, ner=ner)
         if json_out:
             sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
         else:
@@ -61,6 +66,8 @@ def watch(source: Path,
           fmt: Annotated[str | None, typer.Option("--format", help="combined|nginx|squid|zeek|pcap")] = None,
           geoip: Annotated[Path | None, typer.Option("--geoip", help=".mmdb, legacy .dat or .csv")] = None,
           follow: Annotated[bool, typer.Option("--follow", help="Keep tailing until interrupted.")] = False,
+          workers: Annotated[int, typer.Option("--workers", min=1, max=64,
+                                               help="Processes for a combined log (default 1).")] = 1,
           data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
     """Read a proxy/Zeek log or a pcap from its last offset; count individuals; raise alerts."""
     from . import service
@@ -71,7 +78,8 @@ def watch(source: Path,
 
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         out = service.watch_source(uow=uow, actor=uow.actor, source=source, fmt=fmt, geoip=geoip,
-                                   follow=follow, on_progress=progress if not json_out else None)
+                                   follow=follow, workers=workers,
+                                   on_progress=progress if not json_out else None)
     emit(out, json_out)
 
 

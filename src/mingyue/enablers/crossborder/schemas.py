@@ -124,3 +124,4 @@ class ScanOut(BaseModel):
     sensitive: bool
     entities: list[dict[str, Any]]
     columns: list[dict[str, Any]] | None = None
+    ner: bool = False  # whether names, places and organisations were looked for

@@ -22,7 +22,7 @@ from mingyue.core.case_kinds import CaseKind, State, Transition
 from mingyue.core.case_models import CaseOut
 from mingyue.core.config import Settings
 from mingyue.core.db import utcnow
-from mingyue.core.errors import InvalidInput, NotFound, Refused
+from mingyue.core.errors import InvalidInput, NotFound, PayloadTooLarge, Refused
 from mingyue.core.identity import Organization
 from mingyue.core.jobs_model import JobOut
 from mingyue.core.uow import UnitOfWork
@@ -31,6 +31,7 @@ from .engine.decision import Decision, ScenarioError, assess
 from .engine.flows.geo import open_resolver
 from .engine.flows.monitor import Alert, DeclaredTransfer, FlowMonitor, FlowStore
 from .engine.flows.watch import WatchProgress, watch_log, watch_pcap
+from .engine.ner import make_ner
 from .engine.pii import PiiDetector
 from .engine.scan import ScanError, ScanResult, scan_file
 from .models import CrossborderAssessment, CrossborderFiling, CrossborderScan, CrossborderTransfer
@@ -340,33 +341,61 @@ def list_transfers(*, uow: UnitOfWork, actor: Actor) -> list[TransferOut]:
 
 # --- scanning ---------------------------------------------------------------------------------
 
-def scan_path(path: Path, settings: Settings, *, show_values: bool = False) -> tuple[ScanResult, dict[str, Any]]:
-    """Scan a local file with the engine; return the result and its report (hashes by default)."""
+NER_MAX_UPLOAD_BYTES = 2 << 20  # an API request with ner=true stays within about 30 CPU-seconds
+
+def scan_path(path: Path, settings: Settings, *, show_values: bool = False,
+              ner: bool = False) -> tuple[ScanResult, dict[str, Any]]:
+    """Scan a local file with the engine; return the result and its report (hashes by default).
+
+    ``ner`` adds names, places and organisations with the default NER backend (``make_ner()``).
+    """
     try:
-        result = scan_file(path, PiiDetector())
+        result = scan_file(path, PiiDetector(ner=make_ner() if ner else None))
     except ScanError as exc:
         raise InvalidInput("crossborder.bad_file", str(exc), field="file", reason=str(exc)) from None
-    return result, result.to_dict(hash_key(settings), show_values=show_values)
+    report = result.to_dict(hash_key(settings), show_values=show_values)
+    report["ner"] = ner  # whether names, places and organisations were looked for
+    return result, report
 
 
-def scan_local(*, path: Path, settings: Settings, show_values: bool = False) -> dict[str, Any]:
-    """Scan a local file for the CLI; ``show_values`` only for the file's owner (same OS user)."""
+NER_AUTO_MAX_FILE_BYTES = 4 << 20  # the CLI's default NER stays within about a CPU-minute
+
+
+def scan_local(*, path: Path, settings: Settings, show_values: bool = False,
+               ner: bool | None = None) -> dict[str, Any]:
+    """Scan a local file for the CLI; ``show_values`` only for the file's owner (same OS user).
+
+    ``ner`` None looks for names, places and organisations in files up to
+    ``NER_AUTO_MAX_FILE_BYTES`` (NER reads ~65 KB per CPU-second); True forces it on any size.
+    """
     if not path.is_file():
         raise InvalidInput("crossborder.bad_file", f"no such file: {path}", field="file",
                            reason=f"no such file: {path}")
+    if ner is None:
+        ner = path.stat().st_size <= NER_AUTO_MAX_FILE_BYTES
     if show_values and path.stat().st_uid != os.geteuid():
         raise Refused("crossborder.values_owner_only",
                       "--show-values is only for the owner of the file", field="--show-values")
-    _result, report = scan_path(path, settings, show_values=show_values)
+    _result, report = scan_path(path, settings, show_values=show_values, ner=ner)
     return {"entities": report["entities"], "counts": report["counts"],
             **({"columns": report["columns"]} if "columns" in report else {}),
-            "kind": report["kind"], "sensitive": report["sensitive"]}
+            "kind": report["kind"], "sensitive": report["sensitive"], "ner": report["ner"]}
 
 
 def scan_upload(*, uow: UnitOfWork, actor: Actor, data: bytes, filename: str,
-                show_values: bool = False) -> ScanOut:
-    """Scan an uploaded file and keep the report (never the values, which only the uploader sees)."""
+                show_values: bool = False, ner: bool | None = None) -> ScanOut:
+    """Scan an uploaded file and keep the report (never the values, which only the uploader sees).
+
+    ``ner`` None (the default) looks for names, places and organisations in uploads up to
+    ``NER_MAX_UPLOAD_BYTES`` and not in larger ones; the report's ``ner`` says which happened.
+    """
     check(actor, "crossborder.scan")
+    if ner is None:
+        ner = len(data) <= NER_MAX_UPLOAD_BYTES
+    if ner and len(data) > NER_MAX_UPLOAD_BYTES:  # NER reads ~65 KB per CPU-second
+        raise PayloadTooLarge("crossborder.ner_too_large",
+                              f"NER scans uploads up to {NER_MAX_UPLOAD_BYTES} bytes; use the CLI's "
+                              "scan --ner for larger files", field="ner", limit=NER_MAX_UPLOAD_BYTES)
     org = _org(actor)
     if show_values and not actor.has_role("org_admin", "member"):
         raise Refused("crossborder.values_owner_only", "values are shown only to the data's owner",
@@ -377,7 +406,7 @@ def scan_upload(*, uow: UnitOfWork, actor: Actor, data: bytes, filename: str,
     tmp = tmp_dir / f"{os.getpid()}-{hashlib.sha256(data).hexdigest()[:16]}-{safe}"
     tmp.write_bytes(data)
     try:
-        result, report = scan_path(tmp, uow.settings, show_values=False)
+        result, report = scan_path(tmp, uow.settings, show_values=False, ner=ner)
         shown = result.to_dict(hash_key(uow.settings), show_values=True) if show_values else report
     finally:
         tmp.unlink(missing_ok=True)
@@ -392,7 +421,7 @@ def scan_upload(*, uow: UnitOfWork, actor: Actor, data: bytes, filename: str,
     _usage(uow, org, "crossborder.scans", "scan", f"crossborder_scan:{row.id}")
     return ScanOut(id=row.id, filename=row.filename, sha256=row.sha256, kind=row.kind,
                    counts=row.counts, sensitive=row.sensitive, entities=shown["entities"],
-                   columns=shown.get("columns"))
+                   columns=shown.get("columns"), ner=bool(report.get("ner")))
 
 
 def list_scans(*, uow: UnitOfWork, actor: Actor) -> list[ScanOut]:
@@ -401,7 +430,8 @@ def list_scans(*, uow: UnitOfWork, actor: Actor) -> list[ScanOut]:
     rows = uow.session.scalars(select(CrossborderScan).order_by(CrossborderScan.id.desc()).limit(200))
     return [ScanOut(id=r.id, filename=r.filename, sha256=r.sha256, kind=r.kind, counts=r.counts,
                     sensitive=r.sensitive, entities=r.report.get("entities", []),
-                    columns=r.report.get("columns")) for r in rows]
+                    columns=r.report.get("columns"), ner=bool(r.report.get("ner")))
+            for r in rows]
 
 
 # --- flow monitoring --------------------------------------------------------------------------
@@ -446,7 +476,7 @@ def raise_alert_cases(*, uow: UnitOfWork, actor: Actor, alerts: list[Alert]) -> 
 
 
 def watch_source(*, uow: UnitOfWork, actor: Actor, source: Path, fmt: str | None = None,
-                 geoip: Path | None = None, follow: bool = False,
+                 geoip: Path | None = None, follow: bool = False, workers: int = 1,
                  on_progress: Callable[[WatchProgress], None] | None = None,
                  should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
     """Read a log or pcap from its last offset, count individuals, open alert cases.
@@ -468,8 +498,8 @@ def watch_source(*, uow: UnitOfWork, actor: Actor, source: Path, fmt: str | None
                                       b"\xa1\xb2\x3c\x4d", b"\x0a\x0d\x0d\x0a"):
             progress = watch_pcap(monitor, source, follow=follow, should_stop=should_stop)
         else:
-            progress = watch_log(monitor, source, fmt, follow=follow, on_progress=on_progress,
-                                 should_stop=should_stop)
+            progress = watch_log(monitor, source, fmt, follow=follow, workers=workers,
+                                 on_progress=on_progress, should_stop=should_stop)
     except KeyboardInterrupt:
         if not follow:
             raise

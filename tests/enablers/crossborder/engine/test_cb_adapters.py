@@ -39,7 +39,7 @@ def test_presidio_adapter_rejects_bad_check_digits() -> None:
         build_analyzer("nope")
 
 
-@pytest.mark.parametrize("backend", ["jiagu", "jieba"])
+@pytest.mark.parametrize("backend", ["hybrid", "jiagu", "jieba"])
 def test_ner_backends_find_names_places_orgs(backend: str) -> None:
     from mingyue.enablers.crossborder.engine.ner import make_ner
 

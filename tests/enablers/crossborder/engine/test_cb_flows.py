@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import struct
 import subprocess
 import sys
 import textwrap
@@ -175,29 +176,54 @@ def test_undeclared_overseas_endpoint(tmp_path: Path, transfers: list[DeclaredTr
     assert [(o["recipient"], o["declared"]) for o in obs] == [("undeclared:evil.example", 0)]
 
 
+def test_combined_log_to_an_address_is_routed_by_that_address(
+        tmp_path: Path, transfers: list[DeclaredTransfer], geo: CidrTableResolver) -> None:
+    # a forward-proxy line names no peer address; when the URL's host is an address literal,
+    # that address is the destination (before this, such traffic was never attributed)
+    m = monitor(tmp_path, transfers, geo)
+    p = CombinedParser()
+    batch = Batch()
+    m.add(batch, p.parse(combined("198.51.100.7", "m=13800138000")))  # type: ignore[arg-type]
+    m.add(batch, p.parse(combined("[2001:db8::1]:8443", "m=13800138001")))  # type: ignore[arg-type]
+    m.add(batch, p.parse(combined("192.0.2.7", "m=13800138002")))  # type: ignore[arg-type]  # CN
+    alerts = m.commit(batch)
+    assert sorted((a.kind, a.detail["endpoint"], a.detail["country"]) for a in alerts) == [
+        ("undeclared_overseas_endpoint", "198.51.100.7", "US"),
+        ("undeclared_overseas_endpoint", "2001:db8::1", "DE")]
+    assert m.store.counts() == {("undeclared:198.51.100.7", 2026, "pi"): 1,
+                                ("undeclared:2001:db8::1", 2026, "pi"): 1}
+
+
+def _frames(body_parts: list[bytes]) -> list[tuple[float, bytes]]:
+    """Ethernet frames of one HTTP POST split over TCP segments, with a retransmission."""
+    src, dst = bytes([10, 0, 0, 5]), bytes([198, 51, 100, 7])
+
+    def pkt(seq: int, data: bytes, flags: int = dpkt.tcp.TH_ACK) -> bytes:
+        tcp = dpkt.tcp.TCP(sport=40000, dport=80, seq=seq, flags=flags, data=data)
+        ip = dpkt.ip.IP(src=src, dst=dst, p=dpkt.ip.IP_PROTO_TCP, data=tcp)
+        ip.len = len(bytes(ip))
+        return bytes(dpkt.ethernet.Ethernet(src=b"\x00" * 6, dst=b"\x01" * 6, data=ip))
+
+    out = [(1773122136.0, pkt(1000, b"", dpkt.tcp.TH_SYN))]
+    seq = 1001
+    body = b"".join(body_parts)
+    head = (b"POST /upload HTTP/1.1\r\nHost: api.partner.sg\r\nContent-Length: "
+            + str(len(body)).encode() + b"\r\n\r\n")  # fmt: skip
+    segments = [head + body_parts[0], *body_parts[1:]]
+    for i, seg in enumerate(segments):
+        out.append((1773122136.1 + i, pkt(seq, seg)))
+        if i == 0:
+            out.append((1773122136.15, pkt(seq, seg)))  # a retransmission
+        seq += len(seg)
+    out.append((1773122139.0, pkt(seq, b"", dpkt.tcp.TH_FIN | dpkt.tcp.TH_ACK)))
+    return out
+
+
 def _write_pcap(path: Path, body_parts: list[bytes], truncate: bool = False) -> None:
     with path.open("wb") as fp:
         w = dpkt.pcap.Writer(fp)
-        src, dst = bytes([10, 0, 0, 5]), bytes([198, 51, 100, 7])
-
-        def pkt(seq: int, data: bytes, flags: int = dpkt.tcp.TH_ACK) -> bytes:
-            tcp = dpkt.tcp.TCP(sport=40000, dport=80, seq=seq, flags=flags, data=data)
-            ip = dpkt.ip.IP(src=src, dst=dst, p=dpkt.ip.IP_PROTO_TCP, data=tcp)
-            ip.len = len(bytes(ip))
-            return bytes(dpkt.ethernet.Ethernet(src=b"\x00" * 6, dst=b"\x01" * 6, data=ip))
-
-        w.writepkt(pkt(1000, b"", dpkt.tcp.TH_SYN), ts=1773122136.0)
-        seq = 1001
-        body = b"".join(body_parts)
-        head = (b"POST /upload HTTP/1.1\r\nHost: api.partner.sg\r\nContent-Length: "
-                + str(len(body)).encode() + b"\r\n\r\n")  # fmt: skip
-        segments = [head + body_parts[0], *body_parts[1:]]
-        for i, seg in enumerate(segments):
-            w.writepkt(pkt(seq, seg), ts=1773122136.1 + i)
-            if i == 0:
-                w.writepkt(pkt(seq, seg), ts=1773122136.15)  # a retransmission
-            seq += len(seg)
-        w.writepkt(pkt(seq, b"", dpkt.tcp.TH_FIN | dpkt.tcp.TH_ACK), ts=1773122139.0)
+        for ts, frame in _frames(body_parts):
+            w.writepkt(frame, ts=ts)
     if truncate:
         data = path.read_bytes()
         path.write_bytes(data + data[24:40] + b"\x00" * 5)
@@ -247,11 +273,13 @@ CHILD = textwrap.dedent("""
     from mingyue.enablers.crossborder.engine.flows.watch import watch_log
     t = DeclaredTransfer.from_dict({"id": "t1", "recipient": "R", "country": "SG", "endpoints": ["api.partner.sg"]})
     m = FlowMonitor(FlowStore(sys.argv[1]), [t], hash_key=b"test-key")
-    watch_log(m, sys.argv[2], batch_lines=int(sys.argv[3]), follow=True, poll_s=0.05)
+    watch_log(m, sys.argv[2], batch_lines=int(sys.argv[3]), follow=True, poll_s=0.05,
+              workers=int(sys.argv[4]))
 """)
 
 
-def test_watcher_survives_sigkill_without_double_counting(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_watcher_survives_sigkill_without_double_counting(tmp_path: Path, workers: int) -> None:
     log = tmp_path / "access.log"
     n = 30_000
     with log.open("w") as fp:
@@ -261,7 +289,8 @@ def test_watcher_survives_sigkill_without_double_counting(tmp_path: Path) -> Non
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     kills = 0
     for _attempt in range(3):
-        proc = subprocess.Popen([sys.executable, "-c", CHILD, str(db), str(log), "500"], env=env)
+        proc = subprocess.Popen([sys.executable, "-c", CHILD, str(db), str(log), "500", str(workers)],
+                                env=env)  # fmt: skip
         deadline = time.time() + 60
         try:
             while time.time() < deadline:
@@ -291,3 +320,220 @@ def test_watcher_survives_sigkill_without_double_counting(tmp_path: Path) -> Non
     assert m.store.counts()[("R", 2026, "pi")] == 20_000
     obs = m.store.observed()
     assert sum(o["events"] for o in obs) == n  # event counters not doubled either
+
+
+def _per_line(m: FlowMonitor, text: bytes, p: CombinedParser | SquidParser | None = None) -> tuple[int, int, Batch]:
+    """The reference: a line parser line by line, as the watcher did before the bulk path."""
+    p, batch, lines = p or CombinedParser(), Batch(), 0
+    for raw in text.split(b"\n")[:-1]:
+        lines += 1
+        try:
+            line = raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            p.bad_lines += 1
+            continue
+        if line and (ev := p.parse(line)) is not None:
+            m.add(batch, ev)
+    return lines, p.bad_lines, batch
+
+
+def test_bulk_reader_counts_what_the_line_parser_counts(tmp_path: Path, transfers: list[DeclaredTransfer]) -> None:
+    from mingyue.enablers.crossborder.engine.flows.bulk import BulkReader
+
+    ua = '"-" "Mozilla/5.0"'
+    lines = [
+        combined("api.partner.sg", f"phone={phone(1)}&id={rid(2)}"),
+        combined("API.partner.sg:8443", f"m=%2B86%20{phone(3)}"),  # port, case, percent-encoding
+        combined("x.cdn.partner.sg", "q=no-identifier"),
+        f'10.0.0.5 - - [10/Mar/2026:13:55:36 +0800] "GET http://u:p@api.partner.sg/a?m={phone(4)} HTTP/1.1" 200 9 {ua}',
+        f'10.0.0.5 - - [10/Mar/2026:13:55:36 +0800] "CONNECT api.partner.sg:443 HTTP/1.1" 200 - {ua}',
+        f'10.0.0.5 - - [10/Mar/2026:13:55:36 +0800] "GET /local?m={phone(5)} HTTP/1.1" 200 1 {ua}',
+        f'10.0.0.5 - - [10/Mar/2026:13:55:36 +0800] "GET http://api.partner.sg?m={phone(6)} HTTP/1.1" 200 1 {ua}',
+        f'10.0.0.5 - - [10/Foo/2026:13:55:36 +0800] "GET http://api.partner.sg/?m={phone(7)} HTTP/1.1" 200 1 {ua}',
+        f'10.0.0.5 - - [2026-03-10T13:55:36+08:00] "GET http://api.partner.sg/?m={phone(8)} HTTP/1.1" 200 1',
+        "",
+        "\r",
+        "garbage that is not a log line",
+        # New year in Shanghai falls at 21:30 in India (+0530): 21:29 is 2025, 21:30 is 2026.
+        combined("api.partner.sg", f"m={phone(9)}", "31/Dec/2025:21:29:59 +0530"),
+        combined("api.partner.sg", f"m={phone(10)}", "31/Dec/2025:21:30:00 +0530"),
+        combined("api.partner.sg", f"m={phone(11)}", "31/Dec/2025:16:00:00 +0000") + "\r",
+    ]
+    text = ("\n".join(lines) + "\n").encode() + b"\xff\xfe not utf-8\n"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    ref_m = monitor(tmp_path / "a", transfers)
+    bulk_m = monitor(tmp_path / "b", transfers)
+    n, bad, ref = _per_line(ref_m, text)
+    got = Batch()
+    assert BulkReader(bulk_m).feed(text, got) == (n, bad) == (len(lines) + 1, 4)
+    assert got.events == ref.events == len(lines) - 5
+    assert got.observed == ref.observed
+    assert {k: v for k, v in got.hashes.items()} == {k: v for k, v in ref.hashes.items()}
+    years = {y for (_r, y, _k) in got.hashes}
+    assert years == {2025, 2026}
+    # A valid chunk without the non-UTF-8 line takes the single-decode path: same answer.
+    clean = ("\n".join(lines) + "\n").encode()
+    n2, bad2, ref2 = _per_line(ref_m, clean)
+    got2 = Batch()
+    assert BulkReader(bulk_m).feed(clean, got2) == (n2, bad2) == (len(lines), 3)
+    assert got2.observed == ref2.observed and dict(got2.hashes) == dict(ref2.hashes)
+
+
+def test_log_watch_skips_an_overlong_line_unread(tmp_path: Path, transfers: list[DeclaredTransfer]) -> None:
+    from mingyue.enablers.crossborder.engine.flows.watch import MAX_LINE
+
+    log = tmp_path / "access.log"
+    good = combined("api.partner.sg", f"phone={phone(1)}")
+    long_ok = combined("api.partner.sg", f"phone={phone(2)}&pad={'a' * 300_000}")
+    with log.open("wb") as fp:
+        fp.write((good + "\n" + long_ok + "\n").encode())
+        fp.write(b"x" * (MAX_LINE + 10) + b"\n")
+        fp.write((combined("api.partner.sg", f"phone={phone(3)}") + "\n").encode())
+        fp.write(b"y" * (MAX_LINE + 10))  # an overlong truncated tail
+    m = monitor(tmp_path, transfers)
+    prog = watch_log(m, log, batch_lines=100)  # 20 KB chunks: every long line spans several
+    assert (prog.lines, prog.bad_lines, prog.events) == (5, 2, 3)
+    assert prog.offset == log.stat().st_size
+    assert m.store.counts()[("Partner SG Pte", 2026, "pi")] == 3
+
+
+def _write_pcapng(path: Path, body_parts: list[bytes]) -> list[int]:
+    """A pcapng as dumpcap writes it: an Ethernet interface plus a raw-IP one with nanosecond
+    timestamps (if_tsresol=9) that carries the HTTP packets, and a name-resolution block that
+    readers skip. Returns the offset where each packet block starts."""
+    from dpkt import pcapng as ng
+
+    idb_eth = ng.InterfaceDescriptionBlockLE(linktype=1, snaplen=65535)
+    idb_raw = ng.InterfaceDescriptionBlockLE(linktype=101, snaplen=65535, opts=[
+        ng.PcapngOptionLE(code=ng.PCAPNG_OPT_IF_TSRESOL, data=b"\x09"),
+        ng.PcapngOptionLE(code=ng.PCAPNG_OPT_ENDOFOPT)])  # fmt: skip
+    starts = []
+    with path.open("wb") as fp:
+        w = ng.Writer(fp, idb=[idb_eth, idb_raw])
+        fp.write(struct.pack("<II", 4, 16) + b"\x00" * 4 + struct.pack("<I", 16))  # NRB, empty
+        for ts, frame in _frames(body_parts):
+            ip = bytes(dpkt.ethernet.Ethernet(frame).data)
+            ns = round(ts * 1e6) * 1000
+            starts.append(fp.tell())
+            w.writepkt(ng.EnhancedPacketBlockLE(iface_id=1, ts_high=ns >> 32, ts_low=ns & 0xFFFFFFFF,
+                                                caplen=len(ip), pkt_len=len(ip), pkt_data=ip))
+    return starts
+
+
+def test_pcapng_read_resumed_and_refused_when_corrupt(tmp_path: Path, transfers: list[DeclaredTransfer]) -> None:
+    f = tmp_path / "capture.bin"  # the format is sniffed, not taken from the name
+    starts = _write_pcapng(f, [f'{{"id":"{rid(1)}",'.encode(), f'"phone":"{phone(1)}"}}'.encode()])
+    events = [e for e, _, _ in PcapReader(f).read() if e is not None]
+    assert len(events) == 1 and events[0].host == "api.partner.sg" and rid(1).encode() in events[0].body  # type: ignore[operator]
+    assert events[0].ts == pytest.approx(1773122137.1, abs=1e-6)  # nanosecond units read as such
+    (tmp_path / "a").mkdir()
+    m = monitor(tmp_path / "a", transfers)
+    prog = watch_pcap(m, f, batch_packets=1, should_stop=lambda: True)  # stop after one packet
+    cp = m.store.checkpoint(str(f.resolve()))
+    assert cp is not None and cp.offset == starts[1] and prog.events == 0
+    prog = watch_pcap(m, f)  # resumed mid-file: interfaces re-read, nothing doubled
+    assert prog.events == 1 and prog.lines == len(starts)
+    assert m.store.counts()[("Partner SG Pte", 2026, "sensitive")] == 1
+    assert watch_pcap(m, f).events == 1
+    data = f.read_bytes()
+    # Truncated inside the last packet block: the packets before it are committed, then an error.
+    g = tmp_path / "cut.pcapng"
+    g.write_bytes(data[: starts[-1] + 10])
+    (tmp_path / "b").mkdir()
+    m2 = monitor(tmp_path / "b", transfers)
+    with pytest.raises(PcapError, match=f"truncated block at byte {starts[-1]}"):
+        watch_pcap(m2, g)
+    assert m2.store.checkpoint(str(g.resolve())).lines == len(starts) - 1  # type: ignore[union-attr]
+    # A block length that cannot be, a trailing length that differs, garbage after the magic.
+    h = tmp_path / "len.pcapng"
+    h.write_bytes(data[: starts[2] + 4] + struct.pack("<I", 7) + data[starts[2] + 8 :])
+    with pytest.raises(PcapError, match=f"corrupt block at byte {starts[2]} \\(length 7\\)"):
+        list(PcapReader(h).read())
+    k = tmp_path / "trail.pcapng"
+    k.write_bytes(data[: starts[3] - 4] + b"\xff\xff\x00\x00" + data[starts[3] :])
+    with pytest.raises(PcapError, match=f"corrupt block at byte {starts[2]} \\(trailing"):
+        list(PcapReader(k).read())
+    j = tmp_path / "junk.pcapng"
+    j.write_bytes(b"\x0a\x0d\x0d\x0a" + os.urandom(60))
+    with pytest.raises(PcapError, match="junk.pcapng: corrupt"):
+        list(PcapReader(j).read())
+
+
+def test_log_watch_with_workers_counts_what_one_process_counts(tmp_path: Path, transfers: list[DeclaredTransfer]) -> None:
+    log = tmp_path / "access.log"
+    with log.open("wb") as fp:
+        for i in range(3000):
+            fp.write((combined("api.partner.sg", f"phone={phone(i % 1700)}&id={rid(i % 300)}") + "\n").encode())
+            if i % 500 == 7:
+                fp.write(b"\xff garbage\n\n")
+        fp.write(b"x" * 5000 + b"\n")  # a bad line longer than a whole chunk
+        fp.write(combined("api.partner.sg", f"phone={phone(9999)}").encode())  # no newline yet
+    results = []
+    for workers in (1, 2):
+        d = tmp_path / f"w{workers}"
+        d.mkdir()
+        m = monitor(d, transfers)
+        stops = iter([True])  # stop after the first committed range, then resume
+        prog = watch_log(m, log, batch_lines=60, workers=workers, should_stop=lambda: next(stops, False))
+        assert prog.lines < 3000
+        prog = watch_log(m, log, batch_lines=60, workers=workers)
+        results.append(((prog.lines, prog.bad_lines, prog.events, prog.offset),
+                        m.store.counts(), m.store.observed(), [a.kind for a in prog.alerts]))
+    assert results[0] == results[1]
+    (lines, bad, events, offset), counts, _obs, _alerts = results[0]
+    assert (lines, bad, events, offset) == (3000 + 6 + 6 + 1 + 1, 6 + 1 + 1, 3000, log.stat().st_size)
+    assert counts[("Partner SG Pte", 2026, "sensitive")] == 300
+    assert counts[("Partner SG Pte", 2026, "pi")] == 1700
+
+
+def test_bulk_reader_reads_squid_native_as_the_line_parser_does(
+    tmp_path: Path, transfers: list[DeclaredTransfer], geo: CidrTableResolver
+) -> None:
+    from mingyue.enablers.crossborder.engine.flows.bulk import BulkReader
+
+    line = "{ts} {sp}45 10.0.0.5 TCP_MISS/200 {n} {method} {url} - {hier}/{peer} text/html"
+    lines = [
+        line.format(ts="1773122136.123", sp="  ", n=1024, method="GET", hier="HIER_DIRECT", peer="203.0.113.9",
+                    url=f"http://api.partner.sg/u?m={phone(1)}&id={rid(1)}"),
+        line.format(ts="1773122136", sp="\t", n=10, method="POST", hier="HIER_DIRECT", peer="198.51.100.7",
+                    url=f"http://evil.example/up?m={phone(2)}"),  # undeclared, US: counted, alerted
+        line.format(ts="1773122137.5", sp="", n=10, method="GET", hier="HIER_DIRECT", peer="192.0.2.7",
+                    url=f"http://cn.example/up?m={phone(3)}"),  # domestic: not a cross-border flow
+        line.format(ts="1773122138", sp="", n=0, method="CONNECT", hier="HIER_DIRECT", peer="203.0.113.9",
+                    url="api.partner.sg:443"),
+        line.format(ts="1773122139", sp="", n=7, method="GET", hier="FIRSTUP_PARENT", peer="proxy.example",
+                    url=f"http://api.partner.sg/?e=a{phone(4)}@example.com"),
+        line.format(ts="1767196799.9", sp="", n=1, method="GET", hier="HIER_NONE", peer="-",
+                    url=f"http://api.partner.sg/?m={phone(5)}"),  # 2025-12-31 23:59:59.9 in Shanghai
+        line.format(ts="1767196800", sp="", n=1, method="GET", hier="HIER_NONE", peer="-",
+                    url=f"http://api.partner.sg/?m={phone(6)}"),  # 2026-01-01 00:00 in Shanghai
+        "",
+        "1773122136.1 5 10.0.0.5 TCP_MISS/200 not-a-number GET http://x/ - HIER_DIRECT/1.2.3.4 -",
+    ]
+    text = ("\n".join(lines) + "\n").encode() + b"\xff\xfe\n"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    ref_m, bulk_m = monitor(tmp_path / "a", transfers, geo), monitor(tmp_path / "b", transfers, geo)
+    n, bad, ref = _per_line(ref_m, text, SquidParser())
+    got = Batch()
+    assert BulkReader(bulk_m, squid=True).feed(text, got) == (n, bad) == (len(lines) + 1, 2)
+    assert got.events == ref.events == 7
+    assert got.observed == ref.observed and dict(got.hashes) == dict(ref.hashes)
+    assert got.undeclared == ref.undeclared == {
+        ("evil.example", 2026): {"endpoint": "evil.example", "ip": "198.51.100.7", "country": "US"}}
+    assert {y for (_r, y, _k) in got.hashes} == {2025, 2026}
+    # A time no calendar holds is a bad line (the line parser would raise on it).
+    huge = line.format(ts="9" * 30, sp="", n=1, method="GET", hier="HIER_NONE", peer="-",
+                       url=f"http://api.partner.sg/?m={phone(7)}")
+    assert BulkReader(bulk_m, squid=True).feed((huge + "\n").encode(), Batch()) == (1, 1)
+    # The watcher sniffs the format and reads it chunk-wise, with workers too.
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(lines[:7] * 40) + "\n")
+    for workers in (1, 2):
+        (tmp_path / f"w{workers}").mkdir()
+        m = monitor(tmp_path / f"w{workers}", transfers, geo)
+        prog = watch_log(m, log, batch_lines=10, workers=workers)
+        assert (prog.lines, prog.bad_lines, prog.events) == (280, 0, 280)
+        assert m.store.counts()[("Partner SG Pte", 2026, "sensitive")] == 1
+        assert m.store.counts()[("undeclared:evil.example", 2026, "pi")] == 1

@@ -130,3 +130,23 @@ def test_report_shape_has_no_raw_value(det: PiiDetector) -> None:
 def test_offset_shift(det: PiiDetector) -> None:
     (e,) = det.detect("手机13800138000", offset=100)
     assert (e.start, e.end) == (102, 113)
+
+
+def test_ascii_heavy_and_chinese_heavy_text_give_the_same_entities(det: PiiDetector) -> None:
+    # The scanner takes one pass over mostly-ASCII text and goes island by island over Chinese
+    # prose; the same payload behind either kind of filler must give the same entities.
+    payload = "\n".join([
+        f"张三,{ID},13800138000,{CARD},zhang.san@example.com,京A12345,10.0.0.1",
+        f"卡号：{' '.join(CARD[i : i + 4] for i in range(0, 19, 4))}；护照号E12345678；粤BD12345",
+        "统一社会信用代码91350100M000100Y43 来源2001:db8::1 和 ::1 版本1.2.3.4.5 订单"
+        + luhn_complete("98765432109876543"),
+        f"证件{ID[:17]}5。+86 138-0013-8000，全角１３８００１３８０００，赣T-07439",
+    ])  # fmt: skip
+    results = []
+    for filler in ("x = 1;\n" * 800, "这是一段没有任何个人信息的中文说明文字。\n" * 300):
+        ents = det.detect(filler + payload)
+        results.append([(e.type, e.start - len(filler), e.end - len(filler)) for e in ents])
+    assert results[0] == results[1]
+    assert {t for t, _, _ in results[0]} >= {"CN_RESIDENT_ID", "CN_MOBILE", "BANK_CARD", "EMAIL",
+                                              "CN_LICENSE_PLATE", "IP_ADDRESS", "CN_USCC",
+                                              "CN_PASSPORT", "CN_RESIDENT_ID_LIKE"}  # fmt: skip

@@ -71,6 +71,18 @@ _SHAPES = re.compile(
 # digit, '+' or ':'; scanning such runs first lets the shape pattern skip Chinese text entirely.
 _ISLANDS = re.compile(r"[0-9A-Za-z+:][0-9A-Za-z._%+\-@: ·挂学警]*")
 _SEPARATORS = str.maketrans("", "", " -")
+_PLATE_SEPARATORS = str.maketrans("", "", "·- ")
+_ASCII_LETTERS = re.compile("[A-Za-z]").findall
+# Each octet 0-255 without a leading zero (the shape pattern already gave four 1-3 digit groups).
+_IPV4_OCTETS = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\Z",
+                          re.ASCII).match
+_SAMPLE = 4096
+
+
+def _mostly_ascii(text: str) -> bool:
+    """Under ~1 in 4 characters outside ASCII (judged on a prefix): tables, logs, query values."""
+    sample = text[:_SAMPLE]
+    return sample.isascii() or len(sample.encode()) - len(sample) < len(sample) // 2
 
 
 @dataclass(slots=True)
@@ -167,10 +179,12 @@ class PiiDetector:
     today: dt.date | None = None
     context_window: int = 16
     ner: Any = None  # an object with .entities(text) -> Iterable[Entity]
+    _sensitive: dict[str, bool] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.today is None:
             self.today = dt.date.today()
+        self._sensitive = {t: self.config.sensitive(t) for t in self.config.types}
 
     def _card_known(self, digits: str) -> bool:
         n = len(digits)
@@ -186,7 +200,7 @@ class PiiDetector:
 
     def _classify_number(self, text: str, raw: str, start: int) -> tuple[str, float] | None:
         has_cc = raw.startswith(("+86", "0086"))
-        digits = raw.translate(_SEPARATORS)
+        digits = raw if raw.isalnum() else raw.translate(_SEPARATORS)
         if has_cc:
             digits = digits[3:] if digits.startswith("+86") else digits[4:]
             if len(digits) == 11 and digits[:3] in _MOBILE_PREFIXES:
@@ -262,14 +276,17 @@ class PiiDetector:
             result = ("EMAIL", 0.95)
         elif kind == "plate":
             start -= 1  # include the province character matched by the look-behind
-            body = raw.translate(str.maketrans("", "", "·- "))
-            letters = sum(c.isalpha() and c.isascii() for c in body[1:])
+            body = raw.translate(_PLATE_SEPARATORS)
+            letters = len(_ASCII_LETTERS(body, 1))
             # GA 36-2018: ordinary plates carry at most two letters after the authority letter.
             result = ("CN_LICENSE_PLATE", 0.9) if letters <= 2 or len(body) == 7 and body[1] in "DF" else None
             raw = text[start:end]
         elif kind == "ipv4":
-            parts = raw.split(".")
-            ok = all(len(p) == 1 or p[0] != "0" for p in parts) and all(int(p) <= 255 for p in parts)
+            if raw.isascii():
+                ok = _IPV4_OCTETS(raw) is not None
+            else:  # other Unicode digits that \d matched
+                parts = raw.split(".")
+                ok = all(len(p) == 1 or p[0] != "0" for p in parts) and all(int(p) <= 255 for p in parts)
             result = ("IP_ADDRESS", 0.8) if ok else None
         else:  # ipv6
             try:
@@ -280,37 +297,45 @@ class PiiDetector:
         if result is None:
             return None
         type_, score = result
-        return Entity(type_, start, end, raw, score, self.config.sensitive(type_))
+        return Entity(type_, start, end, raw, score, self._sensitive[type_])
 
     def iter_patterns(self, text: str, offset: int = 0) -> Iterator[Entity]:
         """Yield pattern entities in text order (offsets shifted by ``offset``)."""
-        shapes = _SHAPES.finditer
+        return iter(self.patterns(text, offset))
+
+    def patterns(self, text: str, offset: int = 0) -> list[Entity]:
+        """Pattern entities in text order (offsets shifted by ``offset``).
+
+        Mostly-ASCII text (tables, logs, query values) takes one pass of the shape pattern; in
+        mostly-Chinese text (prose) the shape pattern runs only inside ASCII islands, which one
+        simple pattern finds at C speed. Both give the same matches; only the speed differs.
+        """
         classify = self._classify
-        if len(text) < 256 and text.isascii():
-            # Short ASCII (a table cell, a query value): no Chinese text to skip, one pass is cheaper.
-            for m in shapes(text):
+        out: list[Entity] = []
+        append = out.append
+        if len(text) < 256 and text.isascii() or _mostly_ascii(text):
+            for m in _SHAPES.finditer(text):
                 ent = classify(text, m)
                 if ent is not None:
-                    if offset:
-                        ent.start += offset
-                        ent.end += offset
-                    yield ent
-            return
-        for island in _ISLANDS.finditer(text):
-            s, e = island.span()
-            if e - s < 3:
-                continue
-            for m in shapes(text, s, e):
-                ent = classify(text, m)
-                if ent is not None:
-                    if offset:
-                        ent.start += offset
-                        ent.end += offset
-                    yield ent
+                    append(ent)
+        else:
+            shapes = _SHAPES.finditer
+            for island in _ISLANDS.finditer(text):
+                s, e = island.span()
+                if e - s >= 3:
+                    for m in shapes(text, s, e):
+                        ent = classify(text, m)
+                        if ent is not None:
+                            append(ent)
+        if offset:
+            for ent in out:
+                ent.start += offset
+                ent.end += offset
+        return out
 
     def detect(self, text: str, offset: int = 0) -> list[Entity]:
         """Return all entities in ``text``, one type per span (patterns win over NER)."""
-        found = list(self.iter_patterns(text, offset))
+        found = self.patterns(text, offset)
         if self.ner is not None:
             found = resolve_overlaps(found, [
                 Entity(e.type, e.start + offset, e.end + offset, e.text, e.score,

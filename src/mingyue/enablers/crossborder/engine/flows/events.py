@@ -46,8 +46,10 @@ class LineParser(Protocol):
 
 
 _MONTHS = {m: i for i, m in enumerate(calendar.month_abbr) if m}
+# The time must read dd/Mon/yyyy:HH:MM:SS[ +zzzz]; bulk.py reads the same fields chunk-wise.
 _COMBINED = re.compile(
-    r'(?P<client>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] "(?P<method>[A-Z]+) (?P<target>\S+)'
+    r'(?P<client>\S+) \S+ \S+ \[(?P<time>\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:\d\d(?: [+-]\d{4})?)\] '
+    r'"(?P<method>[A-Z]+) (?P<target>\S+)'
     r'(?: HTTP/[0-9.]+)?" (?P<status>\d{3}) (?P<bytes>\d+|-)'
 )
 _SQUID = re.compile(

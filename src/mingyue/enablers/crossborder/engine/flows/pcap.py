@@ -1,8 +1,9 @@
-"""Read classic pcap files with byte offsets (resumable) and turn HTTP requests into events.
+"""Read pcap and pcapng files with byte offsets (resumable) and turn HTTP requests into events.
 
-The record layer is read here (it is 16 bytes a packet) so every packet has a file offset to
-resume from; dpkt decodes the link, IP and TCP layers and parses HTTP requests. Client-to-server
-TCP payloads are reassembled per stream in sequence order (retransmissions dropped) until a whole
+The record layer is read here (16 bytes a packet in pcap; blocks in pcapng, see pcapng.py) so
+every packet has a file offset to resume from; dpkt decodes the link, IP and TCP layers and parses
+HTTP requests. The format is sniffed from the magic number, not the file name. Client-to-server TCP
+payloads are reassembled per stream in sequence order (retransmissions dropped) until a whole
 request, body included, parses. TLS connections yield an event with the SNI host when present.
 """
 
@@ -12,10 +13,13 @@ import socket
 import struct
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dpkt
 
 from .events import FlowEvent
+from .pcapng import MAGIC as NG_MAGIC
+from .pcapng import BlockError, NgBlocks
 
 _MAGIC = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
@@ -23,6 +27,7 @@ _MAGIC = {
     b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
     b"\xa1\xb2\x3c\x4d": (">", 1e-9),
 }
+_LINKTYPES = (1, 101, 113, 228, 229)  # Ethernet, raw IP, Linux cooked, raw IPv4, raw IPv6
 _MAX_RECORD = 1 << 18
 _MAX_STREAM = 4 << 20
 _HTTP_METHODS = (b"GET ", b"POST", b"PUT ", b"PATC", b"DELE", b"HEAD", b"OPTI")
@@ -41,29 +46,36 @@ class PcapReader:
 
     def __init__(self, path: str | Path, start: int = 0) -> None:
         self.path = Path(path)
+        self.bad_packets = 0
+        self.streams: dict[tuple[bytes, int, bytes, int], list[Any]] = {}  # [next seq, buffer]
         with self.path.open("rb") as fp:
             head = fp.read(24)
+            self.ng: NgBlocks | None = None
+            if head[:4] == NG_MAGIC:  # pcapng: Wireshark's and dumpcap's default
+                self.ng = NgBlocks(self.path.name)
+                self.offset = max(start, 0)
+                try:
+                    self.ng.skip_to(fp, self.offset)
+                except BlockError as exc:
+                    raise PcapError(str(exc)) from None
+                self.linktype = 0
+                return
         if len(head) < 24:
             raise PcapError(f"{self.path.name}: not a pcap file (only {len(head)} bytes)")
-        if head[:4] == b"\x0a\x0d\x0d\x0a":
-            raise PcapError(f"{self.path.name}: pcapng is not supported; convert with editcap -F pcap")
         if head[:4] not in _MAGIC:
             raise PcapError(f"{self.path.name}: not a pcap file (bad magic {head[:4].hex()})")
         self.endian, self.scale = _MAGIC[head[:4]]
         self.linktype = struct.unpack(self.endian + "I", head[20:24])[0] & 0x0FFFFFFF
-        if self.linktype not in (1, 101, 113, 228, 229):
+        if self.linktype not in _LINKTYPES:
             raise PcapError(f"{self.path.name}: unsupported link type {self.linktype}")
         self.offset = max(start, 24)
-        self.bad_packets = 0
-        self.streams: dict[tuple[bytes, int, bytes, int], list] = {}
 
     @property
     def quiet(self) -> bool:
         """True when no TCP stream holds a partial request."""
         return not any(s[1] for s in self.streams.values())
 
-    def _ip(self, data: bytes) -> dpkt.ip.IP | dpkt.ip6.IP6 | None:
-        lt = self.linktype
+    def _ip(self, data: bytes, lt: int) -> dpkt.ip.IP | dpkt.ip6.IP6 | None:
         if lt == 1:
             pkt = dpkt.ethernet.Ethernet(data).data
         elif lt == 113:
@@ -78,6 +90,9 @@ class PcapReader:
 
     def read(self) -> Iterator[tuple[FlowEvent | None, int, bool]]:
         """Yield (event or None, offset after the packet, quiet) for each complete record."""
+        if self.ng is not None:
+            yield from self._read_ng()
+            return
         rec = struct.Struct(self.endian + "IIII")
         with self.path.open("rb") as fp:
             fp.seek(self.offset)
@@ -96,16 +111,29 @@ class PcapReader:
                 if len(data) < incl:
                     raise PcapError(f"{self.path.name}: truncated packet at byte {self.offset}")
                 self.offset += 16 + incl
-                ts = sec + frac * self.scale
-                try:
-                    event = self._packet(ts, data)
-                except (dpkt.UnpackError, struct.error, ValueError, IndexError):
-                    self.bad_packets += 1
-                    event = None
-                yield event, self.offset, self.quiet
+                yield self._decode(sec + frac * self.scale, data, self.linktype), self.offset, self.quiet
 
-    def _packet(self, ts: float, data: bytes) -> FlowEvent | None:
-        ip = self._ip(data)
+    def _read_ng(self) -> Iterator[tuple[FlowEvent | None, int, bool]]:
+        assert self.ng is not None
+        with self.path.open("rb") as fp:
+            try:
+                for linktype, ts, data, after in self.ng.blocks(fp, self.offset):
+                    self.offset = after
+                    if linktype is not None:
+                        event = self._decode(ts, data, linktype) if linktype in _LINKTYPES else None
+                        yield event, after, self.quiet
+            except BlockError as exc:
+                raise PcapError(str(exc)) from None
+
+    def _decode(self, ts: float, data: bytes, linktype: int) -> FlowEvent | None:
+        try:
+            return self._packet(ts, data, linktype)
+        except (dpkt.UnpackError, struct.error, ValueError, IndexError):
+            self.bad_packets += 1
+            return None
+
+    def _packet(self, ts: float, data: bytes, linktype: int) -> FlowEvent | None:
+        ip = self._ip(data, linktype)
         if ip is None or not isinstance(ip.data, dpkt.tcp.TCP):
             return None
         tcp = ip.data

@@ -15,10 +15,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
-from .events import make_parser, sniff_format
+from .bulk import BulkReader
+from .events import CombinedParser, SquidParser, ZeekParser, make_parser, sniff_format
 from .monitor import Alert, Batch, Checkpoint, FlowMonitor
+from .parallel import read_parallel
 from .pcap import PcapError, PcapReader
+
+MAX_LINE = 1 << 20  # a longer "line" is not a log line: counted as bad, skipped unread
 
 
 @dataclass
@@ -51,6 +56,72 @@ def _start(monitor: FlowMonitor, path: Path) -> tuple[str, int, Checkpoint]:
     return source, st.st_size, cp
 
 
+class _LineFeed:
+    """Feeds a chunk of complete lines through a per-line parser (squid native, Zeek)."""
+
+    def __init__(self, parser: CombinedParser | SquidParser | ZeekParser, monitor: FlowMonitor) -> None:
+        self.parser = parser
+        self.monitor = monitor
+
+    def feed(self, chunk: bytes, batch: Batch) -> tuple[int, int]:
+        """Add a chunk of complete lines to the batch; return (lines, bad lines)."""
+        parser, add = self.parser, self.monitor.add
+        parse, header = parser.parse, parser.header
+        has_headers = parser.name == "zeek"
+        before = parser.bad_lines
+        raws = chunk.split(b"\n")
+        raws.pop()  # the empty piece after the last newline
+        for raw in raws:
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                parser.bad_lines += 1
+                continue
+            if not line or (has_headers and header(line)):
+                continue
+            ev = parse(line)
+            if ev is not None:
+                add(batch, ev)
+        return len(raws), parser.bad_lines - before
+
+
+def _feeder(name: str, monitor: FlowMonitor, fp: BinaryIO) -> BulkReader | _LineFeed:
+    parser = make_parser(name)
+    if parser.name in ("combined", "squid"):
+        return BulkReader(monitor, squid=parser.name == "squid")
+    if parser.name == "zeek":  # headers carry the field list: read them even when resuming
+        fp.seek(0)
+        for raw in fp:
+            if not raw.startswith(b"#"):
+                break
+            parser.header(raw.decode("utf-8", "replace").rstrip("\r\n"))
+    return _LineFeed(parser, monitor)
+
+
+def _long_line(fp: BinaryIO, start: int) -> tuple[bytes | None, int]:
+    """Read one line longer than a chunk: (the line or None past MAX_LINE, offset after it).
+
+    The offset is -1 when the file ends before the newline. A line past MAX_LINE is skipped
+    without being held in memory (it is counted as bad).
+    """
+    fp.seek(start)
+    parts: list[bytes] | None = []
+    pos = start
+    while True:
+        block = fp.read(1 << 20)
+        if not block:
+            return None, -1
+        nl = block.find(b"\n")
+        piece = block if nl < 0 else block[: nl + 1]
+        pos += len(piece)
+        if parts is not None:
+            parts.append(piece)
+            if pos - start > MAX_LINE:
+                parts = None
+        if nl >= 0:
+            return (b"".join(parts) if parts is not None else None), pos
+
+
 def watch_log(
     monitor: FlowMonitor,
     path: str | Path,
@@ -60,70 +131,85 @@ def watch_log(
     follow: bool = False,
     finish: bool = True,
     poll_s: float = 0.5,
+    workers: int = 1,
     should_stop: Callable[[], bool] = lambda: False,
     on_progress: Callable[[WatchProgress], None] | None = None,
 ) -> WatchProgress:
-    """Read a log from its last committed offset; with ``follow`` keep tailing until stopped."""
+    """Read a log from its last committed offset; with ``follow`` keep tailing until stopped.
+
+    The file is read in chunks of about ``batch_lines`` lines (complete lines only); each chunk's
+    counts are committed with the offset after its last line. With ``workers`` > 1 a combined log's
+    (or squid native) complete lines are first parsed by that many processes (committed in file
+    order), then the tail is read as usual.
+    """
     p = Path(path)
     source, size, cp = _start(monitor, p)
     alerts: list[Alert] = []
+    chunk_size = max(batch_lines, 1) * 200
+    offset, lines, bad_lines, events = cp.offset, cp.lines, cp.bad_lines, cp.events
+
+    def commit(batch: Batch, n: int, bad: int, new_offset: int) -> WatchProgress:
+        nonlocal offset, lines, bad_lines, events
+        offset = new_offset
+        lines += n
+        bad_lines += bad
+        events += batch.events
+        if n or batch.events:
+            alerts.extend(monitor.commit(batch, Checkpoint(source, cp.inode, offset, lines,
+                                                           bad_lines, events)))  # fmt: skip
+        progress = WatchProgress(source, offset, max(size, offset), lines, bad_lines, events, alerts)
+        if on_progress is not None and n:
+            on_progress(progress)
+        return progress
+
     with p.open("rb") as fp:
-        first = fp.readline()
+        first = fp.readline(MAX_LINE)
         if not first:
             return WatchProgress(source, 0, size, 0, 0, 0, [])
-        parser = make_parser(fmt or sniff_format(first.decode("utf-8", "replace").rstrip("\r\n")))
-        fp.seek(0)
-        if parser.name == "zeek":  # headers carry the field list: read them even when resuming
-            for raw in fp:
-                if not raw.startswith(b"#"):
-                    break
-                parser.header(raw.decode("utf-8", "replace").rstrip("\r\n"))
-        fp.seek(cp.offset)
-        parser.bad_lines = cp.bad_lines
-        offset, lines, events = cp.offset, cp.lines, cp.events
-        has_headers = parser.name == "zeek"
-        batch_bytes = batch_lines * 200  # readlines() takes a size hint, not a line count
+        feeder = _feeder(fmt or sniff_format(first.decode("utf-8", "replace").rstrip("\r\n")),
+                         monitor, fp)  # fmt: skip
+        if workers > 1 and isinstance(feeder, BulkReader):
+
+            def commit_or_stop(batch: Batch, n: int, bad: int, new_offset: int) -> bool:
+                commit(batch, n, bad, new_offset)
+                return should_stop()
+
+            if read_parallel(monitor, feeder.squid, p, offset, workers=workers, chunk=chunk_size,
+                             max_line=MAX_LINE, commit=commit_or_stop):
+                return WatchProgress(source, offset, max(size, offset), lines, bad_lines, events,
+                                     alerts)  # fmt: skip
         while True:
             batch = Batch()
-            n = 0
-            partial = b""
-            parse, add, header = parser.parse, monitor.add, parser.header
-            for raw in fp.readlines(batch_bytes):
-                if raw[-1:] != b"\n":
-                    partial = raw
-                    break
-                offset += len(raw)
+            fp.seek(offset)
+            buf = fp.read(chunk_size)
+            eof = len(buf) < chunk_size
+            cut = buf.rfind(b"\n") + 1
+            n = bad = 0
+            new_offset = offset
+            partial = 0  # bytes of an incomplete last line
+            if cut:
+                n, bad = feeder.feed(buf[:cut] if cut < len(buf) else buf, batch)
+                new_offset += cut
+                partial = len(buf) - cut if eof else 0
+            elif buf and not eof:
+                line, after = _long_line(fp, offset)
+                if after < 0:
+                    eof, partial = True, fp.tell() - offset
+                elif line is None:
+                    n, bad, new_offset = 1, 1, after
+                else:
+                    n, bad = feeder.feed(line, batch)
+                    new_offset = after
+            else:
+                partial = len(buf)
+            if partial and finish and not follow:
+                new_offset += partial
                 n += 1
-                try:
-                    line = raw.decode("utf-8").rstrip("\r\n")
-                except UnicodeDecodeError:
-                    parser.bad_lines += 1
-                    continue
-                if not line or (has_headers and header(line)):
-                    continue
-                ev = parse(line)
-                if ev is not None:
-                    add(batch, ev)
-            at_end = n == 0 or bool(partial) or fp.peek(1) == b""
-            if partial and at_end and finish and not follow:
-                offset += len(partial)
-                n += 1
-                parser.bad_lines += 1  # truncated last line: counted, not guessed at
-                partial = b""
-            if partial:
-                fp.seek(offset)  # leave the incomplete line for the next read
-            lines += n
-            events += batch.events
-            if n or batch.events:
-                alerts += monitor.commit(batch, Checkpoint(source, cp.inode, offset, lines,
-                                                           parser.bad_lines, events))  # fmt: skip
-            progress = WatchProgress(source, offset, max(size, offset), lines, parser.bad_lines,
-                                     events, alerts)  # fmt: skip
-            if on_progress is not None and n:
-                on_progress(progress)
+                bad += 1  # truncated last line: counted, not guessed at
+            progress = commit(batch, n, bad, new_offset)
             if should_stop():
                 return progress
-            if at_end:
+            if eof:
                 if not follow:
                     return progress
                 time.sleep(poll_s)
@@ -142,7 +228,7 @@ def watch_pcap(
     poll_s: float = 0.5,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> WatchProgress:
-    """Read a pcap (classic format) from its last checkpoint; HTTP requests become events.
+    """Read a pcap or pcapng capture from its last checkpoint; HTTP requests become events.
 
     Checkpoints are taken only where no TCP stream is half-reassembled, so a restart never loses a
     request that straddles a checkpoint. A corrupt or truncated record raises PcapError after the
