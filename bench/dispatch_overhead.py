@@ -5,12 +5,14 @@
 2. Submit latency: M short jobs (``sleep 0.1``) submitted through mingyue's REST API (a real
    uvicorn server on loopback, one keep-alive HTTP client) versus directly with ``sbatch`` and
    directly with Ray's ``JobSubmissionClient``, against a private single-node Slurm and a Ray
-   head started here. Prints submit latency p50/p99 and end-to-end time (first submit → every
-   job finished, polled the same way for both), and the ratios.
+   head started here. Prints submit latency p50/p99 (the submit request alone), end-to-end time
+   (first submit → every job finished, polled the same way for both), this process's
+   CPU-seconds, and the ratios. Each side's jobs run in ``--rounds`` rounds in ABBA order, so
+   neither always goes first on a host whose load drifts.
    Claims: ≤ 20 ms added per submit, ≤ 10 % added end to end.
 
 Run: ``.venv/bin/python bench/dispatch_overhead.py [--sim-jobs 100000] [--jobs 100]
-[--ray-jobs 20] [--skip-slurm] [--skip-ray] [--skip-api]``. Needs slurm-wlm + munge
+[--ray-jobs 20] [--rounds 2] [--skip-slurm] [--skip-ray] [--skip-api]``. Needs slurm-wlm + munge
 (scripts/compute-slurm.sh) and the ``ray`` extra for part 2; parts whose engine cannot start
 are skipped with the reason printed.
 """
@@ -156,28 +158,57 @@ def suspend(settings: Any, name: str, on: bool) -> None:
         service.suspend_pool(uow=uow, name=name, suspended=on)
 
 
-def run_batch(n: int, submit: Callable[[int], str], done: Callable[[list[str]], bool]
-              ) -> tuple[list[float], float]:
-    """Submit n jobs (timing each), then wait until all are done; return latencies, e2e."""
+Batch = tuple[list[float], float, float]  # submit latencies (ms), end-to-end (s), CPU-s
+
+
+def run_batch(n: int, submit: Callable[[int], Any], done: Callable[[list[str]], bool],
+              resolve: Callable[[list[Any]], list[str]] = list) -> Batch:
+    """Submit n jobs (timing each submit alone), then wait until all are done.
+
+    Returns the submit latencies, the end-to-end time and this process's CPU-seconds (for the
+    mingyue side that includes the API server, which runs in a thread of this process).
+    ``resolve`` turns what ``submit`` returned into engine ids after the timed submits.
+    """
     lat = []
-    ids = []
-    t0 = time.perf_counter()
+    tokens = []
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in range(n):
         s = time.perf_counter()
-        ids.append(submit(i))
+        tokens.append(submit(i))
         lat.append((time.perf_counter() - s) * 1000)
+    ids = resolve(tokens)
     while not done(ids):
         time.sleep(0.05)
-    return lat, time.perf_counter() - t0
+    return lat, time.perf_counter() - t0, time.process_time() - c0
 
 
-def report(name: str, ours: tuple[list[float], float], peer: tuple[list[float], float],
-           peer_name: str) -> None:
-    """Print p50/p99 and e2e for both and the ratios."""
-    (lo, eo), (lp, ep) = ours, peer
-    print(f"{'':22s} {'p50 ms':>8s} {'p99 ms':>8s} {'e2e s':>8s}")
-    print(f"{'mingyue API → ' + name:22s} {statistics.median(lo):8.1f} {pct(lo, .99):8.1f} {eo:8.2f}")
-    print(f"{peer_name:22s} {statistics.median(lp):8.1f} {pct(lp, .99):8.1f} {ep:8.2f}")
+def rounds(n: int, k: int, ours: Callable[[int], Batch], peer: Callable[[int], Batch],
+           pause_s: float) -> tuple[Batch, Batch]:
+    """Run k rounds of n/k jobs each way in ABBA order (so neither side always goes first on a
+    host whose load drifts); pool the latencies and add up the times."""
+    got: dict[str, list[Batch]] = {"ours": [], "peer": []}
+    per = max(n // k, 1)
+    for r in range(k):
+        order = (("peer", peer), ("ours", ours)) if r % 2 == 0 else (("ours", ours),
+                                                                      ("peer", peer))
+        for name, fn in order:
+            got[name].append(fn(per))
+            time.sleep(pause_s)
+
+    def pool(bs: list[Batch]) -> Batch:
+        return ([x for b in bs for x in b[0]], sum(b[1] for b in bs), sum(b[2] for b in bs))
+
+    return pool(got["ours"]), pool(got["peer"])
+
+
+def report(name: str, ours: Batch, peer: Batch, peer_name: str) -> None:
+    """Print p50/p99, e2e and CPU-s for both and the ratios."""
+    (lo, eo, co), (lp, ep, cp) = ours, peer
+    print(f"{'':22s} {'p50 ms':>8s} {'p99 ms':>8s} {'e2e s':>8s} {'CPU s':>7s}")
+    print(f"{'mingyue API → ' + name:22s} {statistics.median(lo):8.1f} {pct(lo, .99):8.1f} "
+          f"{eo:8.2f} {co:7.2f}")
+    print(f"{peer_name:22s} {statistics.median(lp):8.1f} {pct(lp, .99):8.1f} {ep:8.2f} "
+          f"{cp:7.2f}")
     added = statistics.median(lo) - statistics.median(lp)
     print(f"ratio p50 {statistics.median(lo) / statistics.median(lp):.2f}×  (added {added:.1f} ms"
           f" per submit; goal ≤ 20 ms: {'met' if added <= 20 else 'NOT met'})")
@@ -186,7 +217,7 @@ def report(name: str, ours: tuple[list[float], float], peer: tuple[list[float], 
 
 
 def bench_slurm(url: str, headers: dict[str, str], settings: Any, n: int, root: Path,
-                http: Any) -> None:
+                http: Any, n_rounds: int) -> None:
     from mingyue.enablers.compute.adapters.slurm import SlurmAdapter
 
     cluster = SlurmDevCluster(root / "slurm")
@@ -205,11 +236,11 @@ def bench_slurm(url: str, headers: dict[str, str], settings: Any, n: int, root: 
                                  capture_output=True, text=True, check=True).stdout.split()
             return not set(ids) & set(out)
 
-        def via_api(i: int) -> str:
+        def via_api(i: int) -> int:
             r = http.post(f"{url}/api/compute/jobs", json={"command": "sleep 0.1", "cpus": 1},
                           headers=headers)
             assert r.status_code == 201, r.text
-            return engine_id_of(settings, r.json()["job_id"])
+            return int(r.json()["job_id"])
 
         def direct(i: int) -> str:
             out = subprocess.run(["sbatch", "--parsable", "--cpus-per-task=1",
@@ -219,10 +250,11 @@ def bench_slurm(url: str, headers: dict[str, str], settings: Any, n: int, root: 
 
         via_api(0)  # warm-up (first request compiles routes, opens the DB)
         time.sleep(3)
-        peer = run_batch(n, direct, finished)
-        time.sleep(1)
-        ours = run_batch(n, via_api, finished)
-        print(f"== Slurm 22.05 single node, {n} × sleep 0.1 ==")
+        ours, peer = rounds(
+            n, n_rounds, lambda k: run_batch(k, via_api, finished,
+                                             lambda t: engine_ids(settings, t)),
+            lambda k: run_batch(k, direct, finished), pause_s=1)
+        print(f"== Slurm 22.05 single node, {n} × sleep 0.1, {n_rounds} rounds ABBA ==")
         report("Slurm", ours, peer, "sbatch directly")
         del ad
     finally:
@@ -230,17 +262,27 @@ def bench_slurm(url: str, headers: dict[str, str], settings: Any, n: int, root: 
         cluster.stop()
 
 
-def engine_id_of(settings: Any, job_id: int) -> str:
+def engine_ids(settings: Any, job_ids: list[int]) -> list[str]:
+    """Look the engine ids of mingyue jobs up (after the timed submits: the peer has none)."""
     from mingyue.core.access import SYSTEM
     from mingyue.core.uow import unit_of_work
     from mingyue.enablers.compute.models import ComputeJob
 
-    with unit_of_work(SYSTEM, settings) as uow:
-        return str(uow.session.get(ComputeJob, job_id).engine_id)  # type: ignore[union-attr]
+    # The API answers before its unit of work's commit lands (the core commits when the route's
+    # dependency exits): wait until every job's engine id is recorded (no longer dispatching).
+    deadline = time.monotonic() + 30
+    while True:
+        with unit_of_work(SYSTEM, settings) as uow:
+            rows = [uow.session.get(ComputeJob, j) for j in job_ids]
+            if all(r is not None and r.state != "dispatching" for r in rows):
+                return [str(r.engine_id) for r in rows]  # type: ignore[union-attr]
+        if time.monotonic() > deadline:
+            raise RuntimeError("jobs still dispatching after 30 s")
+        time.sleep(0.01)
 
 
 def bench_ray(url: str, headers: dict[str, str], settings: Any, n: int, root: Path,
-              http: Any) -> None:
+              http: Any, n_rounds: int) -> None:
     try:
         from ray.job_submission import JobSubmissionClient
     except ImportError:
@@ -259,11 +301,11 @@ def bench_ray(url: str, headers: dict[str, str], settings: Any, n: int, root: Pa
         def finished(ids: list[str]) -> bool:
             return all(client.get_job_status(i).is_terminal() for i in ids)
 
-        def via_api(i: int) -> str:
+        def via_api(i: int) -> int:
             r = http.post(f"{url}/api/compute/jobs", json={"command": "sleep 0.1", "cpus": 1},
                           headers=headers)
             assert r.status_code == 201, r.text
-            return engine_id_of(settings, r.json()["job_id"])
+            return int(r.json()["job_id"])
 
         def direct(i: int) -> str:
             return str(client.submit_job(entrypoint="sleep 0.1", entrypoint_num_cpus=1))
@@ -271,9 +313,11 @@ def bench_ray(url: str, headers: dict[str, str], settings: Any, n: int, root: Pa
         direct(0)
         via_api(0)  # warm-up: Ray's first submit is slow (~1 s)
         time.sleep(5)
-        peer = run_batch(n, direct, finished)
-        ours = run_batch(n, via_api, finished)
-        print(f"== Ray 2.60 head, {n} × sleep 0.1 ==")
+        ours, peer = rounds(
+            n, n_rounds, lambda k: run_batch(k, via_api, finished,
+                                             lambda t: engine_ids(settings, t)),
+            lambda k: run_batch(k, direct, finished), pause_s=3)
+        print(f"== Ray 2.60 head, {n} × sleep 0.1, {n_rounds} rounds ABBA ==")
         report("Ray", ours, peer, "JobSubmissionClient")
     finally:
         head.stop()
@@ -284,6 +328,8 @@ def main() -> int:
     ap.add_argument("--sim-jobs", type=int, default=100_000)
     ap.add_argument("--jobs", type=int, default=100)
     ap.add_argument("--ray-jobs", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=2,
+                    help="split each side's jobs into this many ABBA-ordered rounds")
     ap.add_argument("--skip-api", action="store_true")
     ap.add_argument("--skip-slurm", action="store_true")
     ap.add_argument("--skip-ray", action="store_true")
@@ -304,9 +350,9 @@ def main() -> int:
             print(f"== API floor: GET /api/compute/jobs (auth + one unit of work, no engine) "
                   f"p50 {statistics.median(floor):.1f} ms, p99 {pct(floor, .99):.1f} ms ==\n")
             if not args.skip_slurm:
-                bench_slurm(url, headers, settings, args.jobs, root, http)
+                bench_slurm(url, headers, settings, args.jobs, root, http, args.rounds)
             if not args.skip_ray:
-                bench_ray(url, headers, settings, args.ray_jobs, root, http)
+                bench_ray(url, headers, settings, args.ray_jobs, root, http, args.rounds)
     return 0
 
 

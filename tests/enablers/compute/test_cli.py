@@ -92,3 +92,26 @@ def test_pool_maintenance_command(cli: Any, tenants: Any) -> None:
     r = cli("compute", "pool", "maintenance", "m", "--start", "tomorrow", "--end", "later",
             "--as", admin)
     assert r.exit_code == 2
+
+
+def test_reservation_from_the_cli(cli: Any, tenants: Any, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    admin, member = tenants.operator.admin.username, tenants.a.member.username
+    assert cli("compute", "pool", "add", "--name", "l", "--kind", "local", "--cpus", "2",
+               "--as", admin).exit_code == 0
+    start = datetime.now(UTC) + timedelta(hours=1)
+    spec = tmp_path / "slot.yaml"
+    spec.write_text(f"reservation: {{start: '{start.isoformat()}', duration_s: 30m}}\ncpus: 2\n")
+    r = cli("compute", "submit", str(spec), "--as", member, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["detail"].startswith("reserved ") and r.json()["pool"] == "l"
+    st = cli("compute", "status", str(r.json()["job_id"]), "--as", member, "--json").json()
+    assert st["state"] == "queued" and st["slot"] == "reserved"
+    assert st["reason"].startswith("reserved ")
+    r = cli("compute", "submit", str(spec), "--as", member)  # the same slot again: full
+    assert r.exit_code == 2 and "2 of 2 CPUs already reserved in that slot" in r.stderr
+    past = tmp_path / "past.yaml"
+    past.write_text("reservation: {start: '2020-01-01T09:00:00+08:00', duration_s: 1h}\n")
+    r = cli("compute", "submit", str(past), "--as", member)
+    assert r.exit_code == 2 and "reservation.start" in r.stderr and r.stdout == ""

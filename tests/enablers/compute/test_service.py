@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -216,6 +217,81 @@ def test_slurm_pool_end_to_end(settings: Any, member_a: Any, slurm_cluster: Any)
     assert j.started_at is not None and j.ended_at is not None
     assert j.seconds == int((j.ended_at - j.started_at).total_seconds())
     assert j.cost == Decimal(j.seconds) * Decimal("0.0001") - j.free_quota_used * Decimal("0.0001")
+
+
+def _sacct(cluster: Any, engine_id: str) -> tuple[str, int]:
+    out = subprocess.run(["sacct", "-P", "-X", "-n", "-j", engine_id, "-o", "State,ElapsedRaw"],
+                         env=cluster.env, capture_output=True, text=True, check=True)
+    state, elapsed = out.stdout.strip().splitlines()[-1].split("|")
+    return state, int(elapsed)
+
+
+def _engine_id(settings: Any, job_id: int) -> str:
+    with unit_of_work(SYSTEM, settings) as uow:
+        job = uow.session.get(ComputeJob, job_id)
+        assert job is not None and job.engine_id is not None
+        return job.engine_id
+
+
+@pytest.mark.service
+def test_slurm_bills_sacct_seconds_once_and_cancel_bills_what_ran(
+        settings: Any, member_a: Any, slurm_cluster: Any) -> None:
+    add_pool(settings, "slurm-a", kind="slurm", endpoint=str(slurm_cluster.conf), tariff=FLAT)
+    out = submit(settings, member_a, {"command": "sleep 2", "cpus": 2})
+    j = wait_done(settings, out.job_id, timeout=60)
+    state, elapsed = _sacct(slurm_cluster, _engine_id(settings, out.job_id))
+    assert j.state == "succeeded" and state == "COMPLETED" and j.seconds == elapsed
+    rows = [r for r in _usage_rows(settings) if r.job_id == out.job_id]
+    assert sum(r.quantity for r in rows) == Decimal(2 * elapsed)  # 2 CPUs × sacct's seconds
+    # a restart of the platform (fresh adapters, the reconciler again) does not bill again
+    service._ADAPTERS.clear()
+    reconcile(settings)
+    reconcile(settings)
+    assert len([r for r in _usage_rows(settings) if r.job_id == out.job_id]) == len(rows)
+    # scancel through the platform: cancelled, billed the seconds it ran, not its limit
+    long = submit(settings, member_a, {"command": "sleep 300", "max_runtime_s": "10m"})
+    deadline = time.monotonic() + 40
+    with unit_of_work(SYSTEM, settings) as uow:
+        while service.job_status(uow=uow, job_id=long.job_id).state != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    time.sleep(2)
+    with unit_of_work(member_a, settings) as uow:
+        service.cancel_job(uow=uow, job_id=long.job_id)
+    j = wait_done(settings, long.job_id, timeout=60)
+    state, elapsed = _sacct(slurm_cluster, _engine_id(settings, long.job_id))
+    assert j.state == "cancelled" and state.startswith("CANCELLED") and j.reason == f"Slurm: {state}"
+    assert j.seconds == elapsed and 2 <= elapsed < 60
+    # scancel by the cluster's operator, behind the platform's back: failed, with sacct's state
+    other = submit(settings, member_a, {"command": "sleep 300", "max_runtime_s": "10m"})
+    deadline = time.monotonic() + 40
+    with unit_of_work(SYSTEM, settings) as uow:
+        while service.job_status(uow=uow, job_id=other.job_id).state != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    subprocess.run(["scancel", _engine_id(settings, other.job_id)], env=slurm_cluster.env,
+                   check=True)
+    j = wait_done(settings, other.job_id, timeout=60)
+    state, elapsed = _sacct(slurm_cluster, _engine_id(settings, other.job_id))
+    assert j.state == "failed" and j.reason == f"killed inside the engine: Slurm: {state}"
+    assert j.seconds == elapsed
+
+
+@pytest.mark.slow
+@pytest.mark.service
+def test_slurm_time_limit_is_failed_with_sacct_state(
+        settings: Any, member_a: Any, slurm_cluster: Any) -> None:
+    add_pool(settings, "slurm-a", kind="slurm", endpoint=str(slurm_cluster.conf), tariff=FLAT)
+    out = submit(settings, member_a, {"command": "sleep 600", "max_runtime_s": "1m"})
+    j = wait_done(settings, out.job_id, timeout=200)
+    state, elapsed = _sacct(slurm_cluster, _engine_id(settings, out.job_id))
+    assert j.state == "failed" and state == "TIMEOUT" and j.reason == "Slurm: TIMEOUT"
+    assert j.seconds == elapsed and 60 <= elapsed <= 150
+
+
+def _usage_rows(settings: Any) -> list[ComputeUsage]:
+    with unit_of_work(SYSTEM, settings) as uow:
+        return list(uow.session.scalars(select(ComputeUsage)).all())
 
 
 def test_simulate_with_registered_pools(settings: Any) -> None:

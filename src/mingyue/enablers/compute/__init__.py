@@ -36,6 +36,10 @@ enabler = Enabler(
         "compute.job.submitted": "A compute job was matched and dispatched",
         "compute.job.dispatched": "A waiting compute job was dispatched",
         "compute.job.cancelled": "A compute job was cancelled",
+        "compute.job.adopted": ("A compute job whose dispatch was cut short was found on its "
+                                "engine and adopted (reconciler)"),
+        "compute.job.redispatch": ("A compute job whose dispatch was cut short never reached "
+                                   "its engine and is dispatched again (reconciler)"),
         "compute.job.state_changed": "A compute job changed state (reconciler)",
         "compute.settings.changed": "An organization changed its compute quota setting",
     },

@@ -135,7 +135,8 @@ def submit(spec: Annotated[Path, typer.Argument(help="SPEC.yaml or SPEC.json ('-
         with cli_uow(data_dir, as_user, require_user=True) as uow:
             out = service.submit_job(uow=uow, spec=data, policy=policy)
         emit({"job_id": out.job_id, "pool": out.pool, "reason": out.reason,
-              "estimated_cost": out.estimated_cost}, json_out)
+              "estimated_cost": out.estimated_cost,
+              **({"detail": out.detail} if out.detail else {})}, json_out)
 
 
 @app.command()
@@ -145,7 +146,8 @@ def status(job: int, data_dir: DataDir = None, as_user: AsUser = None,
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         j = service.job_status(uow=uow, job_id=job)
         emit({"state": j.state, "pool": j.pool, "seconds": j.seconds, "cost": j.cost,
-              "free_quota_used": j.free_quota_used, "reason": j.reason}, json_out)
+              "free_quota_used": j.free_quota_used, "reason": j.reason,
+              **({"slot": j.slot} if j.slot else {})}, json_out)
 
 
 @app.command()

@@ -10,9 +10,13 @@ from sqlalchemy import Boolean, ForeignKey, Numeric, String, Text, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mingyue.core.db import Base, TenantMixin, utcnow
+from mingyue.core.metering_models import ExactDecimal
 
 MONEY = Numeric(20, 6)
-QTY = Numeric(24, 6)
+# Billed quantities and amounts are exact (text on SQLite, unbounded NUMERIC on PostgreSQL):
+# a Numeric column is a float on SQLite and rounds to its scale on PostgreSQL, so the sum of a
+# month's lines would drift from the core statement that prices the same pieces.
+EXACT = ExactDecimal()
 
 
 class ComputePool(Base):
@@ -61,10 +65,13 @@ class ComputeJob(TenantMixin, Base):
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
     exit_code: Mapped[int | None] = mapped_column(default=None)
     seconds: Mapped[int] = mapped_column(default=0)
-    cost: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
-    free_quota_used: Mapped[Decimal] = mapped_column(QTY, default=Decimal(0))
+    cost: Mapped[Decimal] = mapped_column(EXACT, default=Decimal(0))
+    free_quota_used: Mapped[Decimal] = mapped_column(EXACT, default=Decimal(0))
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     billed_seconds: Mapped[int] = mapped_column(default=0)
+    # set while the job is ``dispatching`` (committed before the engine is called): the
+    # reconciler resolves a job left in that state past a grace period
+    dispatching_since: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ComputeUsage(TenantMixin, Base):
@@ -79,11 +86,11 @@ class ComputeUsage(TenantMixin, Base):
     band: Mapped[str] = mapped_column(String(16))
     start: Mapped[datetime] = mapped_column()
     end: Mapped[datetime] = mapped_column()
-    seconds: Mapped[Decimal] = mapped_column(QTY)
-    quantity: Mapped[Decimal] = mapped_column(QTY)
-    free_quantity: Mapped[Decimal] = mapped_column(QTY, default=Decimal(0))
-    unit_price: Mapped[Decimal | None] = mapped_column(MONEY, default=None)
-    amount: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
+    seconds: Mapped[Decimal] = mapped_column(EXACT)
+    quantity: Mapped[Decimal] = mapped_column(EXACT)
+    free_quantity: Mapped[Decimal] = mapped_column(EXACT, default=Decimal(0))
+    unit_price: Mapped[Decimal | None] = mapped_column(EXACT, default=None)
+    amount: Mapped[Decimal] = mapped_column(EXACT, default=Decimal(0))
     core_usage_id: Mapped[int | None] = mapped_column(default=None)
 
 

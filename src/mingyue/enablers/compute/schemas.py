@@ -56,6 +56,7 @@ class SubmitOut(BaseModel):
     reason: str
     estimated_cost: Decimal | None
     state: str
+    detail: str | None = None  # why it waits, or a reservation's slot and how to use it
 
 
 class JobOut(BaseModel):
@@ -75,6 +76,8 @@ class JobOut(BaseModel):
     started_at: datetime | None
     ended_at: datetime | None
     exit_code: int | None
+    # A reservation's slot: reserved → active → ended (or cancelled/failed); None for a batch job.
+    slot: str | None = None
 
 
 class UsageLine(BaseModel):
@@ -102,6 +105,9 @@ class UsageOut(BaseModel):
     seconds: Decimal
     free_quantity: Decimal
     total: Decimal
+    # What the core's statement of the month charges for these lines: summed per meter, band
+    # and price, each line's gross and free credit rounded to the fen (``total`` is exact).
+    statement_total: Decimal
     lines: list[UsageLine]
 
 

@@ -6,30 +6,28 @@ Every function takes the unit of work and acts as ``uow.actor``; nothing here co
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import secrets
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select
 
-from mingyue.core import jobs, metering
+from mingyue.core import jobs, keys, metering
 from mingyue.core.access import SYSTEM, check
 from mingyue.core.access_db import get_visible
-from mingyue.core.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from mingyue.core.errors import Conflict, InvalidInput, MingyueError, NotFound, QuotaExceeded
 from mingyue.core.metering_tou import month_bounds
 from mingyue.core.uow import UnitOfWork, unit_of_work
 
 from .adapters.base import ComputeAdapter, EngineUnavailable, finished_error
-from .engine.matching import match
+from .engine.matching import match, reserved_until
 from .engine.pools import Pool, PoolLoad
 from .engine.reconcile import UNREACHABLE, JobRecord, Observation, reconcile_one
 from .engine.simulate import FreeQuota, simulate
@@ -41,28 +39,27 @@ from .schemas import JobOut, PoolIn, PoolOut, ReconcileOut, SubmitOut, UsageLine
 from .tariffs import CPU_METER, GPU_METER, PoolTariff, parse_tariff
 
 ZERO = Decimal(0)
+# unfinished: the reconciler looks at these (a dispatching job is resolved, the others polled)
+OPEN = (JobState.DISPATCHING.value, JobState.QUEUED.value, JobState.RUNNING.value)
+DISPATCH_GRACE_S = 60.0  # > every adapter's engine-call timeout (15 s): a live dispatch is done
+_US = timedelta(microseconds=1)
 _ADAPTERS: dict[tuple[str, ...], ComputeAdapter] = {}
 
 
 # ---- credentials ---------------------------------------------------------------------------
 
-def _fernet(uow: UnitOfWork) -> Fernet:
-    digest = hashlib.sha256(b"mingyue.compute.credentials:" + uow.settings.secret_key.encode())
-    return Fernet(base64.urlsafe_b64encode(digest.digest()))
-
-
 def _encrypt(uow: UnitOfWork, creds: dict[str, str] | None) -> str | None:
     if not creds:
         return None
-    return _fernet(uow).encrypt(json.dumps(creds).encode()).decode()
+    return keys.seal(uow.settings, "compute.credentials", creds)
 
 
 def _decrypt(uow: UnitOfWork, token: str | None) -> dict[str, str]:
     if not token:
         return {}
     try:
-        return dict(json.loads(_fernet(uow).decrypt(token.encode())))
-    except InvalidToken as exc:
+        return keys.unseal(uow.settings, "compute.credentials", token)
+    except keys.SecretUnreadable as exc:
         raise Conflict("compute.credentials_unreadable",
                        "the pool's credentials cannot be decrypted with this secret key") from exc
 
@@ -81,13 +78,20 @@ def adapter_for(uow: UnitOfWork, pool: ComputePool) -> ComputeAdapter:
     if pool.kind == "local":
         from .adapters.local import LocalAdapter
 
-        ad = LocalAdapter(base / "jobs", cpus=int(opts["cpus"]) if opts.get("cpus") else None)
+        from .adapters.container import RUNTIMES
+
+        # option containers: "off", or the runtimes to look for ("podman,docker" by default)
+        wanted = str(opts.get("containers") or ",".join(RUNTIMES))
+        ad = LocalAdapter(base / "jobs", cpus=int(opts["cpus"]) if opts.get("cpus") else None,
+                          containers=None if wanted == "off" else tuple(
+                              w.strip() for w in wanted.split(",") if w.strip()))
     elif pool.kind == "slurm":
         from .adapters.slurm import SlurmAdapter
 
         ad = SlurmAdapter(slurm_conf=pool.endpoint or opts.get("slurm_conf"),
                           partition=opts.get("partition"), log_dir=base / "logs",
-                          jobcomp_file=opts.get("jobcomp_file"), account=opts.get("account"))
+                          jobcomp_file=opts.get("jobcomp_file"), account=opts.get("account"),
+                          reservation_users=opts.get("reservation_users"))
     elif pool.kind == "ray":
         from .adapters.ray import RayAdapter
 
@@ -127,16 +131,19 @@ def _pool_out(row: ComputePool) -> PoolOut:
     )
 
 
-def _refresh(uow: UnitOfWork, row: ComputePool) -> bool:
+def _refresh(uow: UnitOfWork, row: ComputePool,
+             polled: Capacity | EngineUnavailable | None = None) -> bool:
     try:
-        cap = adapter_for(uow, row).capacity()
+        if isinstance(polled, EngineUnavailable):
+            raise polled
+        cap = polled if polled is not None else adapter_for(uow, row).capacity()
     except EngineUnavailable as exc:
         row.down_reason = exc.message
         row.refreshed_at = datetime.now(UTC)
         return False
     row.capacity = {"cpus": cap.cpus, "free_cpus": cap.free_cpus, "gpus": dict(cap.gpus),
                     "memory_mb": cap.memory_mb, "queued": cap.queued, "running": cap.running,
-                    "nodes": cap.nodes}
+                    "nodes": cap.nodes, "container_runtime": cap.container_runtime}
     row.down_reason = cap.down_reason
     row.refreshed_at = datetime.now(UTC)
     return True
@@ -225,17 +232,37 @@ def _maintenance_overlap(row: ComputePool, start: datetime, seconds: int) -> dat
     return None
 
 
-def _engine_pool(row: ComputePool) -> Pool:
+def _holds(uow: UnitOfWork) -> dict[str, tuple[tuple[datetime, datetime, int], ...]]:
+    """Return each pool's granted, unfinished reservations (start, end, CPUs) — every
+    organization's, since a reservation holds capacity against everyone's jobs."""
+    out: dict[str, list[tuple[datetime, datetime, int]]] = {}
+    with uow.unscoped(reason="compute matcher: reservations hold pool capacity"):
+        open_jobs = uow.session.scalars(select(ComputeJob).where(
+            ComputeJob.pool.is_not(None),
+            ComputeJob.state.in_(OPEN))).all()
+    for j in open_jobs:
+        r = (j.spec or {}).get("reservation")
+        if r and j.pool:
+            start = datetime.fromisoformat(r["start"])
+            out.setdefault(j.pool, []).append(
+                (start, start + timedelta(seconds=int(r["duration_s"])),
+                 int(j.spec.get("cpus", 1))))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _engine_pool(row: ComputePool,
+                 holds: tuple[tuple[datetime, datetime, int], ...] = ()) -> Pool:
     cap = row.capacity or {}
     gpus = {str(k): int(v) for k, v in (cap.get("gpus") or {}).items()}
     return Pool(
         name=row.name, cpus=int(cap.get("cpus", 0)), pricer=pool_tariff(row),
         kind=row.kind, region=row.region, gpus=gpus,
         memory_mb=cap.get("memory_mb"), max_runtime_s=row.max_runtime_s,
-        suspended=row.suspended,
+        suspended=row.suspended, supports_images=bool(cap.get("container_runtime")),
         enabled_for=frozenset(str(i) for i in row.enabled_for) if row.enabled_for else None,
         maintenance=tuple((datetime.fromisoformat(a), datetime.fromisoformat(b))
                           for a, b in (row.maintenance or [])),
+        holds=holds,
     )
 
 
@@ -247,8 +274,12 @@ def _load(row: ComputePool) -> PoolLoad:
 
 # ---- jobs ----------------------------------------------------------------------------------
 
+_SLOT = {"queued": "reserved", "running": "active", "succeeded": "ended"}
+
+
 def _job_out(job: ComputeJob) -> JobOut:
-    return JobOut(job_id=job.id, name=job.name, state=job.state, pool=job.pool,
+    slot = _SLOT.get(job.state, job.state) if (job.spec or {}).get("reservation") else None
+    return JobOut(job_id=job.id, name=job.name, state=job.state, pool=job.pool, slot=slot,
                   seconds=job.seconds, cost=job.cost, free_quota_used=job.free_quota_used,
                   estimated_cost=job.estimated_cost, reason=job.reason,
                   explanation=job.explanation, created_at=job.created_at,
@@ -316,68 +347,127 @@ def submit_job(*, uow: UnitOfWork, spec: dict[str, Any], policy: str = "cost") -
                            field="--as")
     rows = _pools(uow)
     job_spec = load_spec(spec, max_runtime_s=_max_runtime(rows))
+    slot = job_spec.reservation
+    if slot is not None and slot.start + timedelta(seconds=slot.duration_s) <= datetime.now(UTC):
+        raise InvalidInput("compute.reservation_past", "reservation.start: the slot is over",
+                           field="reservation.start")
     _quota_gate(uow, org)
     job = ComputeJob(organization_id=org, submitted_by=actor.label(), name=job_spec.name,
                      spec=job_spec.model_dump(mode="json", exclude_defaults=True),
                      state=JobState.QUEUED.value)
     uow.session.add(job)
     uow.flush()
-    result = _dispatch(uow, job, job_spec, rows, policy)
+    # queued before the dispatch commits the job: after a crash mid-dispatch, the reconciler
+    # job is there to resolve it
+    _ensure_reconciler(uow, org)
+    result = _dispatch(uow, job, job_spec, rows, policy, fresh=True)
     if result is None:
+        if uow.committed:  # committed as dispatching to a pool that was down: keep no job
+            uow.session.delete(job)
+            uow.commit()
         raise InvalidInput("compute.no_pool", f"no pool can run this job: {job.explanation}",
                            field="spec", explanation=job.explanation)
-    _ensure_reconciler(uow, org)
     uow.audit("compute.job.submitted", f"compute_job:{job.id}",
               {"pool": job.pool, "engine_id": job.engine_id, "state": job.state,
                "explanation": job.explanation,
                "estimated_cost": None if job.estimated_cost is None else str(job.estimated_cost)})
     return SubmitOut(job_id=job.id, pool=job.pool, reason=job.explanation,
-                     estimated_cost=job.estimated_cost, state=job.state)
+                     estimated_cost=job.estimated_cost, state=job.state, detail=job.reason)
 
 
 def _dispatch(uow: UnitOfWork, job: ComputeJob, spec: JobSpec, rows: Sequence[ComputePool],
-              policy: str) -> bool | None:
-    """Match and submit; True when dispatched, False when it waits, None when no pool fits."""
+              policy: str, *, fresh: bool = False) -> bool | None:
+    """Match and submit; True when dispatched, False when it waits, None when no pool fits.
+
+    Two-phase, so that a platform that stops at any point loses no job: the job is committed
+    as ``dispatching`` with its pool and its engine-side name (``<id>-<nonce>``: Slurm
+    ``--job-name=mingyue-<name>``, Ray ``submission_id=mingyue-<name>``, the local job dir)
+    *before* the engine is called; the engine's id is recorded after its answer (the caller's
+    commit). A job left ``dispatching`` is found by that name by the reconciler
+    (``_resolve_dispatching``). A job the engine refuses is not kept (``fresh``: a new
+    submit, whose caller gets the error) or is ``failed`` with the engine's reason.
+    """
     by_name = {r.name: r for r in rows}
     loads = {r.name: _load(r) for r in rows}
     down = {r.name: r.down_reason for r in rows if r.down_reason}
     demand = spec.demand()
     now = datetime.now(UTC)
-    m = match(demand, [_engine_pool(r) for r in rows], now=now,
+    holds = _holds(uow)
+    pools = {r.name: _engine_pool(r, holds.get(r.name, ())) for r in rows}
+    m = match(demand, list(pools.values()), now=now,
               wait=lambda p, d: loads[p.name].expected_wait_s(p, d), down=down,
               policy=policy, org=str(job.organization_id))
     notes: list[str] = []
     for cand in m.ranked:
         row = by_name[cand.pool]
-        busy_until = _maintenance_overlap(row, now, demand.max_runtime_s)
+        # A reservation's slot was checked by the matcher; a batch job would run at once.
+        busy_until = None if spec.reservation else _maintenance_overlap(
+            row, now, demand.max_runtime_s)
         if busy_until is not None:
             # The engine would run it at once: hold it instead of running through maintenance.
             notes.append(f"pool {cand.pool}: maintenance until {busy_until.isoformat()}")
             continue
+        held_until = None if spec.reservation else reserved_until(pools[cand.pool], now, demand)
+        if held_until is not None:
+            notes.append(f"pool {cand.pool}: CPUs reserved until {held_until.isoformat()}")
+            continue
         uid = f"{job.id}-{secrets.token_hex(3)}"
+        job.pool = cand.pool
+        job.engine_id = uid  # the engine-side name until the engine answers with its id
+        job.state = JobState.DISPATCHING.value
+        job.dispatching_since = datetime.now(UTC)
+        job.estimated_cost = cand.cost
+        job.explanation = "; ".join([m.explanation, *notes])
+        job.reason = None
+        uow.commit()  # phase 1: from here on a crash leaves a job the reconciler can resolve
         try:
             engine_id = adapter_for(uow, row).submit(uid, spec)
         except EngineUnavailable as exc:
             row.down_reason = exc.message
             notes.append(f"pool {cand.pool}: engine down at dispatch ({exc.message})")
+            _undispatch(job)
             continue
-        job.pool = cand.pool
-        job.engine_id = engine_id
-        job.estimated_cost = cand.cost
-        job.explanation = "; ".join([m.explanation, *notes])
-        job.reason = None
+        except MingyueError as exc:  # the engine refused the job: nothing runs
+            if fresh:  # the submit answers the engine's error; no job is kept
+                uow.session.delete(job)
+                uow.commit()
+                raise
+            _undispatch(job)
+            job.state = JobState.FAILED.value
+            job.reason = f"pool {cand.pool} refused it: {exc.message}"
+            job.ended_at = datetime.now(UTC)
+            uow.audit("compute.job.state_changed", f"compute_job:{job.id}",
+                      {"from": JobState.QUEUED.value, "to": job.state, "reason": job.reason,
+                       "billed_seconds": 0}, organization_id=job.organization_id)
+            return None
+        job.engine_id = engine_id  # phase 2, committed by the caller
+        job.state = JobState.QUEUED.value
+        job.dispatching_since = None
+        if spec.reservation is not None:
+            st = adapter_for(uow, row).status(engine_id)
+            job.reason = st.reason if st is not None else None  # how to use the slot
+            return True
         cap = dict(row.capacity or {})
         if cap:  # count the job at once so the next submit sees it
             cap["free_cpus"] = max(int(cap.get("free_cpus", 0)) - demand.cpus, 0)
             row.capacity = cap
         return True
     job.explanation = "; ".join([m.explanation, *notes])
+    _undispatch(job)
     only_down = all(r.reason.startswith("engine down") for r in m.rejected)
-    if m.ranked or (m.rejected and only_down):
-        job.reason = ("waiting: every pool that can run it is down or in maintenance; "
-                      "the reconciler retries")
+    if spec.reservation is None and (m.ranked or (m.rejected and only_down)):
+        job.reason = ("waiting: every pool that can run it is down, in maintenance or "
+                      "reserved; the reconciler retries")
         return False
     return None
+
+
+def _undispatch(job: ComputeJob) -> None:
+    """Put a job back to waiting (no pool, no engine name)."""
+    job.state = JobState.QUEUED.value
+    job.pool = None
+    job.engine_id = None
+    job.dispatching_since = None
 
 
 def _job(uow: UnitOfWork, job_id: int, permission: str) -> ComputeJob:
@@ -406,6 +496,11 @@ def cancel_job(*, uow: UnitOfWork, job_id: int) -> JobOut:
     job = _job(uow, job_id, "compute.job.cancel")
     if JobState(job.state).terminal:
         raise finished_error(str(job.id), job.state)
+    if job.state == JobState.DISPATCHING.value:
+        raise Conflict("compute.job_dispatching",
+                       f"job {job.id} is being dispatched to pool {job.pool}; cancel it once "
+                       "its engine has it (a moment; a dispatch cut short is resolved by the "
+                       "reconciler)", state=job.state)
     job.cancel_requested = True
     if job.pool and job.engine_id:
         row = _pool_row(uow, job.pool)
@@ -439,25 +534,37 @@ def _record(job: ComputeJob) -> JobRecord:
 
 
 def _observe(uow: UnitOfWork, job: ComputeJob, row: ComputePool) -> Observation:
+    return _engine_view(adapter_for(uow, row), job.engine_id or "", job.cancel_requested)
+
+
+def _engine_view(ad: ComputeAdapter, engine_id: str, cancel_requested: bool) -> Observation:
     try:
-        st = adapter_for(uow, row).status(job.engine_id or "")
+        st = ad.status(engine_id)
     except EngineUnavailable:
         return UNREACHABLE
-    if st is not None and st.state is JobState.CANCELLED and not job.cancel_requested:
+    return _as_seen(st, cancel_requested)
+
+
+def _as_seen(st: EngineStatus | None, cancel_requested: bool) -> Observation:
+    if st is not None and st.state is JobState.CANCELLED and not cancel_requested:
         # Nobody asked mingyue to cancel it: the engine (or its operator) killed it.
         return EngineStatus(JobState.FAILED, f"killed inside the engine: {st.reason}",
                             st.started_at, st.ended_at, st.exit_code, st.seconds, st.tres)
     return st
 
 
-def _reconcile_jobs(uow: UnitOfWork, jobs: Sequence[ComputeJob]) -> tuple[int, int]:
+def _reconcile_jobs(uow: UnitOfWork, jobs: Sequence[ComputeJob],
+                    seen: dict[int, Observation] | None = None) -> tuple[int, int]:
     rows = {r.name: r for r in _pools(uow)}
     transitions = billed = 0
     for job in jobs:
         row = rows.get(job.pool or "")
-        if row is None or not job.engine_id:
-            continue
-        t = reconcile_one(_record(job), _observe(uow, job, row))
+        if row is None or not job.engine_id or job.state == JobState.DISPATCHING.value:
+            continue  # a dispatching job has only its engine-side name: _resolve_dispatching
+        # an observation polled before this transaction may be older than the record: the
+        # transition rules never move a job backwards, so it is safe to apply
+        obs = seen[job.id] if seen is not None and job.id in seen else _observe(uow, job, row)
+        t = reconcile_one(_record(job), obs)
         if t is None:
             continue
         transitions += 1
@@ -478,51 +585,131 @@ def _reconcile_jobs(uow: UnitOfWork, jobs: Sequence[ComputeJob]) -> tuple[int, i
 
 
 def _bill(uow: UnitOfWork, job: ComputeJob, row: ComputePool, seconds: int) -> None:
-    """Bill ``seconds`` from the engine's start on the pool's tariff; free quota first."""
+    """Bill ``seconds`` from the engine's start on the pool's tariff; free quota first.
+
+    The core records each meter's usage priced with the pool's own tariff (so the core's
+    statements price compute exactly as ``compute usage`` does); the compute lines are that
+    record's pieces: one per tariff window and month, with the free quota the core drew from
+    each month's pool, earliest pieces first.
+    """
     spec = load_spec(job.spec)
     demand = spec.demand()
     start = (job.started_at or job.ended_at or datetime.now(UTC)) + timedelta(
         seconds=job.billed_seconds)
     end = start + timedelta(seconds=seconds)
     tariff = pool_tariff(row)
-    pieces = tariff.segments(demand, start, seconds)
     total_paid = ZERO
     free_cpu = ZERO
-    for meter, unit, count in ((CPU_METER, "cpu_second", demand.cpus),
-                               (GPU_METER, "gpu_second", demand.gpus)):
+    for meter, unit, count, spec_t in (
+            (CPU_METER, "cpu_second", demand.cpus, tariff.cpu),
+            (GPU_METER, "gpu_second", demand.gpus, tariff.gpu_spec(demand.gpu_model))):
         if count == 0:
             continue
-        segs = [s for m, s in pieces if m == meter]
-        quantity = Decimal(count * seconds)
         rec = metering.record_usage(uow=uow, organization_id=job.organization_id, meter=meter,
-                                    quantity=quantity, unit=unit, start=start, end=end,
-                                    source=f"{row.kind}:{row.name}", ref=f"compute_job:{job.id}")
-        left = rec.free_quantity
+                                    quantity=Decimal(count * seconds), unit=unit, start=start,
+                                    end=end, source=f"{row.kind}:{row.name}",
+                                    ref=f"compute_job:{job.id}",
+                                    # no tariff for this GPU model: recorded, not priced
+                                    tariff=spec_t if spec_t is not None else [])
         if meter == CPU_METER:
-            free_cpu = left
-        if not segs:  # no tariff for this GPU model: recorded, not priced
-            segs = []
-        for s in segs:  # earliest pieces use the free pool first, as the core does
-            free = min(left, s.quantity)
-            left -= free
-            paid = (s.unit_price or ZERO) * (s.quantity - free)
+            free_cpu = rec.free_quantity
+        for s in rec.breakdown:
+            paid = (s.unit_price or ZERO) * (s.quantity - s.free)
             total_paid += paid
             uow.session.add(ComputeUsage(
                 organization_id=job.organization_id, job_id=job.id, month=s.month, meter=meter,
-                band=s.band, start=s.start, end=s.end, seconds=s.seconds, quantity=s.quantity,
-                free_quantity=free, unit_price=s.unit_price, amount=paid, core_usage_id=rec.id))
+                band=s.band, start=s.start, end=s.end,
+                seconds=Decimal((s.end - s.start) // _US) / 1_000_000, quantity=s.quantity,
+                free_quantity=s.free, unit_price=s.unit_price, amount=paid,
+                core_usage_id=rec.id))
     job.cost = (job.cost or ZERO) + total_paid
     job.free_quota_used = (job.free_quota_used or ZERO) + free_cpu
 
 
-def reconcile(*, uow: UnitOfWork) -> ReconcileOut:
-    """One reconciler pass over every unfinished job of every organization (restart-safe)."""
+@dataclass
+class Polled:
+    """What the engines said, asked with no database transaction open."""
+
+    capacity: dict[str, Capacity | EngineUnavailable] = field(default_factory=dict)
+    seen: dict[int, Observation] = field(default_factory=dict)
+    # jobs left dispatching past the grace period: the engine id found by name, None when the
+    # engine never got it, UNREACHABLE when it did not answer
+    found: dict[int, str | None | object] = field(default_factory=dict)
+
+
+def _grace_s(settings: Any) -> float:
+    return float((settings.compute or {}).get("dispatch_grace_s", DISPATCH_GRACE_S))
+
+
+def _stale(job: ComputeJob, now: datetime, grace_s: float) -> bool:
+    since = job.dispatching_since or job.created_at
+    return job.state == JobState.DISPATCHING.value and (now - since).total_seconds() >= grace_s
+
+
+def _find(ad: ComputeAdapter, name: str) -> str | None | object:
+    try:
+        return ad.find(name)
+    except EngineUnavailable:
+        return UNREACHABLE
+
+
+def _statuses(ad: ComputeAdapter, todo: Sequence[tuple[int, str, bool]]
+              ) -> dict[int, Observation]:
+    """Ask one engine about many jobs in one batch (``statuses``)."""
+    try:
+        got = ad.statuses([engine_id for _, engine_id, _ in todo])
+    except EngineUnavailable:
+        return {job_id: UNREACHABLE for job_id, _, _ in todo}
+    return {job_id: _as_seen(got.get(engine_id), cancel_requested)
+            for job_id, engine_id, cancel_requested in todo}
+
+
+def poll_engines(settings: Any) -> Polled:
+    """Read pools and open jobs in a short unit of work, then ask the engines outside it.
+
+    A unit of work on SQLite holds the write lock from its first statement (BEGIN IMMEDIATE):
+    a reconciler pass that called every engine inside it made every submit wait for the pass.
+    """
+    now = datetime.now(UTC)
+    grace = _grace_s(settings)
+    with unit_of_work(SYSTEM, settings) as uow:  # the platform reads every tenant; no writes
+        rows = _pools(uow)
+        ads = {r.name: adapter_for(uow, r) for r in rows}
+        todo: dict[str, list[tuple[int, str, bool]]] = {}
+        names: list[tuple[int, str, str]] = []
+        for j in uow.session.scalars(select(ComputeJob).where(ComputeJob.state.in_(OPEN))):
+            if j.pool not in ads or not j.engine_id:
+                continue
+            if j.state != JobState.DISPATCHING.value:
+                todo.setdefault(str(j.pool), []).append((j.id, j.engine_id, j.cancel_requested))
+            elif _stale(j, now, grace):
+                names.append((j.id, str(j.pool), j.engine_id))
+    out = Polled()
+    for name, ad in ads.items():
+        try:
+            out.capacity[name] = ad.capacity()
+        except EngineUnavailable as exc:
+            out.capacity[name] = exc
+    for pool, jobs_of_pool in todo.items():  # one batch per engine, not a process per job
+        out.seen.update(_statuses(ads[pool], jobs_of_pool))
+    for job_id, pool, engine_name in names:
+        out.found[job_id] = _find(ads[pool], engine_name)
+    return out
+
+
+def reconcile(*, uow: UnitOfWork, polled: Polled | None = None) -> ReconcileOut:
+    """One reconciler pass over every unfinished job of every organization (restart-safe).
+
+    With ``polled`` (``poll_engines``), the engines' answers are applied without asking again.
+    """
     check(uow.actor, "compute.reconcile")
     with uow.unscoped(reason="compute reconciler: poll engines for unfinished jobs"):
         rows = _pools(uow)
-        refreshed = sum(1 for r in rows if _refresh(uow, r))
+        refreshed = sum(1 for r in rows if _refresh(
+            uow, r, polled.capacity.get(r.name) if polled is not None else None))
         open_jobs = list(uow.session.scalars(select(ComputeJob).where(
-            ComputeJob.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]))))
+            ComputeJob.state.in_(OPEN))))
+        _resolve_dispatching(uow, open_jobs, rows, polled.found if polled is not None else None)
         waiting = [j for j in open_jobs if j.pool is None]
         dispatched = 0
         for job in waiting:
@@ -533,10 +720,49 @@ def reconcile(*, uow: UnitOfWork) -> ReconcileOut:
                 uow.audit("compute.job.dispatched", f"compute_job:{job.id}",
                           {"pool": job.pool, "engine_id": job.engine_id},
                           organization_id=job.organization_id)
-        transitions, billed = _reconcile_jobs(uow, [j for j in open_jobs if j.pool])
+        transitions, billed = _reconcile_jobs(uow, [j for j in open_jobs if j.pool],
+                                              polled.seen if polled is not None else None)
     still_open = sum(1 for j in open_jobs if not JobState(j.state).terminal)
     return ReconcileOut(checked=len(open_jobs), transitions=transitions, billed_seconds=billed,
                         dispatched=dispatched, pools_refreshed=refreshed, open_jobs=still_open)
+
+
+def _resolve_dispatching(uow: UnitOfWork, open_jobs: Sequence[ComputeJob],
+                         rows: Sequence[ComputePool],
+                         found: dict[int, str | None | object] | None) -> None:
+    """Resolve jobs left ``dispatching`` past the grace period (the platform stopped between
+    the commit of the dispatch and the record of the engine's answer): ask the engine for the
+    job by its engine-side name; adopt it (its engine id is recorded and it is polled and billed
+    like any job), or, when the engine never got it, put it back to waiting so it is dispatched
+    again (nothing ran, so nothing is billed twice). An engine that does not answer: left for a
+    later pass.
+    """
+    by_name = {r.name: r for r in rows}
+    now = datetime.now(UTC)
+    grace = _grace_s(uow.settings)
+    for job in open_jobs:
+        row = by_name.get(job.pool or "")
+        if row is None or not job.engine_id or not _stale(job, now, grace):
+            continue
+        name = job.engine_id
+        got = found[job.id] if found is not None and job.id in found else _find(
+            adapter_for(uow, row), name)
+        if got is UNREACHABLE:
+            continue
+        if isinstance(got, str):
+            job.engine_id = got
+            job.state = JobState.QUEUED.value
+            job.dispatching_since = None
+            uow.audit("compute.job.adopted", f"compute_job:{job.id}",
+                      {"pool": job.pool, "engine_name": name, "engine_id": got},
+                      organization_id=job.organization_id)
+            continue
+        pool = job.pool
+        _undispatch(job)
+        job.reason = (f"pool {pool} never received it (the platform stopped while dispatching "
+                      "it); dispatching it again")
+        uow.audit("compute.job.redispatch", f"compute_job:{job.id}",
+                  {"pool": pool, "engine_name": name}, organization_id=job.organization_id)
 
 
 def run_reconcile_job(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
@@ -552,8 +778,9 @@ def run_reconcile_job(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
     deadline = time.monotonic() + float(opts.get("reconcile_max_s", 3600))
     passes = transitions = billed = 0
     while True:
+        polled = poll_engines(ctx.settings)
         with unit_of_work(SYSTEM, ctx.settings) as uow:
-            out = reconcile(uow=uow)
+            out = reconcile(uow=uow, polled=polled)
         passes += 1
         transitions += out.transitions
         billed += out.billed_seconds
@@ -567,10 +794,11 @@ def run_reconcile_job(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
 
 def _ensure_reconciler(uow: UnitOfWork, org_id: int) -> None:
     """Queue the reconciler job unless one is already queued or running."""
-    for status in ("queued", "running"):
-        if jobs.list_jobs(uow=uow, actor=SYSTEM, status=status, kind="compute.reconcile",
-                          limit=1):
-            return
+    # One query on the submit path: a reconciler is queued only when none is open, so the
+    # newest one is open whenever any is.
+    newest = jobs.list_jobs(uow=uow, actor=SYSTEM, kind="compute.reconcile", limit=1)
+    if newest and newest[0].status in ("queued", "running"):
+        return
     jobs.enqueue(uow=uow, kind="compute.reconcile", params={}, organization_id=org_id)
 
 
@@ -592,10 +820,14 @@ def usage(*, uow: UnitOfWork, month: str, organization_id: int | None = None) ->
                        free_quantity=u.free_quantity, unit_price=u.unit_price, amount=u.amount)
              for u, pool in uow.session.execute(q).all()]
     cpu_lines = [ln for ln in lines if ln.meter == CPU_METER]
+    units = {CPU_METER: "cpu_second", GPU_METER: "gpu_second"}
+    billed = metering.statement_total(((ln.meter, ln.band, units[ln.meter], ln.unit_price),
+                                       ln.quantity, ln.free_quantity) for ln in lines)
     return UsageOut(month=month, organization_id=org, jobs=len({ln.job_id for ln in lines}),
                     seconds=sum((ln.seconds for ln in cpu_lines), ZERO),
                     free_quantity=sum((ln.free_quantity for ln in lines), ZERO),
-                    total=sum((ln.amount for ln in lines), ZERO), lines=lines)
+                    total=sum((ln.amount for ln in lines), ZERO), statement_total=billed,
+                    lines=lines)
 
 
 # ---- simulation ----------------------------------------------------------------------------

@@ -119,8 +119,31 @@ def test_unknown_duplicate_and_unsupported(ad: LocalAdapter) -> None:
     ad.submit("d", load_spec({"command": "true"}))
     with pytest.raises(Exception, match="already exists"):
         ad.submit("d", load_spec({"command": "true"}))
+    no_images = LocalAdapter(ad.root, cpus=4, containers=None)  # image jobs turned off
     with pytest.raises(InvalidInput) as exc:
-        ad.submit("img", load_spec({"image": "alpine"}))
+        no_images.submit("img", load_spec({"image": "alpine"}))
     assert exc.value.field == "image"
     assert not (ad.root / "img").exists()  # nothing half-written
     wait_terminal(ad, "d")
+
+
+def test_cancel_racing_the_supervisor_start_never_lets_the_job_run(ad: LocalAdapter) -> None:
+    # cancel right after submit: either the cancel claims the job before the supervisor starts
+    # it, or the supervisor claimed it first and the cancel signals it once it started; in both
+    # cases the answer is terminal and the command never finishes on its own
+    for n in range(6):
+        jid = ad.submit(f"race{n}", load_spec({"command": "sleep 30; touch done", "cpus": 1}))
+        st = ad.cancel(jid)
+        assert st.state is JobState.CANCELLED, st
+    time.sleep(0.5)
+    for n in range(6):
+        st = ad.status(f"race{n}")
+        assert st is not None and st.state is JobState.CANCELLED
+        assert not (ad._dir(f"race{n}") / "work" / "done").exists()
+
+
+def test_claim_is_exclusive(tmp_path: Path) -> None:
+    from mingyue.enablers.compute.adapters.local_runner import claim
+    assert claim(tmp_path, "run") is True
+    assert claim(tmp_path, "cancel") is False
+    assert (tmp_path / "claim").read_text() == "run"

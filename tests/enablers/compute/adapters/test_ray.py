@@ -99,6 +99,29 @@ def test_unknown_and_unsupported(ray_ad: RayAdapter) -> None:
         ray_ad.submit("r6", load_spec({"image": "alpine"}))
 
 
+def test_submit_is_one_request_and_a_failed_client_is_rebuilt(ray_head: RayDevHead) -> None:
+    ad = RayAdapter(ray_head.address)
+    spec = load_spec({"command": "true", "cpus": 1, "memory_mb": 64})
+    ad.submit("r7", spec)  # the client checked the version when it was built
+    client = ad.client
+    calls: list[tuple[str, str]] = []
+    real = client._do_request
+
+    def counting(method: str, endpoint: str, **kw: object) -> object:
+        calls.append((method, endpoint))
+        return real(method, endpoint, **kw)
+
+    client._do_request = counting
+    ad.submit("r8", spec)
+    assert calls == [("POST", "/api/jobs/")]  # no GET /api/version per submit
+    # a connection error drops the client; the next call builds (and checks) a new one
+    client._address = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(EngineUnavailable):
+        ad.status("mingyue-r8")
+    assert ad._client is None
+    assert ad.status("mingyue-r8") is not None and ad.client is not client
+
+
 def test_down_is_engine_unavailable() -> None:
     ad = RayAdapter(f"http://127.0.0.1:{free_port()}", timeout_s=3)
     with pytest.raises(EngineUnavailable):

@@ -150,3 +150,44 @@ def test_fmt_wait() -> None:
     assert fmt_wait(42) == "≈ 42 s"
     assert fmt_wait(125) == "≈ 2 min"
     assert fmt_wait(5400) == "≈ 1.5 h"
+
+
+def test_reservations_hold_capacity_in_the_matcher() -> None:
+    slot = (NOW + timedelta(hours=1), NOW + timedelta(hours=2), 2)
+    small = Pool("S", cpus=2, pricer=FlatRate(cpu_hour=Decimal("0.10")), holds=(slot,))
+    other = Pool("O", cpus=2, pricer=FlatRate(cpu_hour=Decimal("0.50")))
+    overlap = load_spec({"reservation": {"start": (NOW + timedelta(minutes=90)).isoformat(),
+                                         "duration_s": "1h"}}).demand()
+    r = match(overlap, [small, other], now=NOW)
+    assert r.chosen is not None and r.chosen.pool == "O"  # the reserved pool is not offered
+    assert "pool S rejected: 2 of 2 CPUs already reserved in that slot" in r.explanation
+    after = load_spec({"reservation": {"start": (NOW + timedelta(hours=2)).isoformat(),
+                                       "duration_s": "1h"}}).demand()
+    assert match(after, [small], now=NOW).chosen is not None  # back to back is fine
+    # a batch job that would still run when the slot starts waits until it ends
+    long_job = load_spec({"command": "x", "max_runtime_s": "90m"}).demand()
+    r = match(long_job, [small], now=NOW)
+    assert r.chosen is not None and r.chosen.start == NOW + timedelta(hours=2)
+    short_job = load_spec({"command": "x", "max_runtime_s": "30m"}).demand()
+    assert match(short_job, [small], now=NOW).chosen.start == NOW  # type: ignore[union-attr]
+
+
+def test_reservations_per_engine_kind() -> None:
+    at = (NOW + timedelta(hours=1)).isoformat()
+    ray = Pool("R", cpus=8, kind="ray")
+    slurm = Pool("S", cpus=8, kind="slurm")
+    d = load_spec({"reservation": {"start": at, "duration_s": "90s"}}).demand()
+    r = match(d, [ray, slurm], now=NOW)
+    assert r.chosen is None
+    assert "pool R rejected: Ray pools run batch jobs, not reservations" in r.explanation
+    assert "pool S rejected: Slurm reserves whole minutes" in r.explanation
+    d = load_spec({"reservation": {"start": at, "duration_s": "2m"}}).demand()
+    assert match(d, [ray, slurm], now=NOW).chosen.pool == "S"  # type: ignore[union-attr]
+
+
+def test_reservation_in_maintenance_is_rejected() -> None:
+    pool = Pool("M", cpus=4, maintenance=((NOW + timedelta(hours=1), NOW + timedelta(hours=3)),))
+    d = load_spec({"reservation": {"start": (NOW + timedelta(hours=2)).isoformat(),
+                                   "duration_s": "30m"}}).demand()
+    r = match(d, [pool], now=NOW)
+    assert r.chosen is None and "pool M rejected: maintenance during the reservation" in r.explanation

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from mingyue.core.errors import Conflict, MingyueError
@@ -33,6 +34,22 @@ class ComputeAdapter(Protocol):
 
     def status(self, engine_id: str) -> EngineStatus | None:
         """Return the engine's view of the job, or None when the engine does not know it.
+
+        Raise EngineUnavailable when the engine does not answer.
+        """
+        ...
+
+    def statuses(self, engine_ids: Sequence[str]) -> dict[str, EngineStatus | None]:
+        """Return ``status`` of many jobs with as few engine calls as the engine allows (the
+        reconciler's one query per pass); every id given is a key of the answer.
+
+        Raise EngineUnavailable when the engine does not answer.
+        """
+        ...
+
+    def find(self, job_id: str) -> str | None:
+        """Return the engine id of the job submitted as ``submit(job_id, …)``, or None when the
+        engine never received it (the reconciler adopts a job whose dispatch was cut short).
 
         Raise EngineUnavailable when the engine does not answer.
         """

@@ -1,8 +1,14 @@
 """Private single-node engines for tests, benches and demos: a Slurm cluster and a Ray head.
 
 Each one lives in its own directory, on its own ports, and is stopped by the PIDs it started
-(never by name: other people's daemons on the same host stay up). Needs Debian's ``slurm-wlm``
-and ``munge`` (``scripts/compute-slurm.sh``) or ``ray[default]`` (the ``ray`` extra).
+(never by name: other people's daemons on the same host stay up). Needs Debian's ``slurm-wlm``,
+``munge``, ``slurmdbd`` and ``mariadb-server`` (``scripts/compute-slurm.sh``) or ``ray[default]``
+(the ``ray`` extra).
+
+The Slurm cluster has accounting by default: a private MariaDB instance (its own data dir,
+socket and TCP port) behind a private ``slurmdbd``, so ``sacct`` works as on a production
+cluster. ``accounting=False`` gives a cluster without slurmdbd, accounted by
+``jobcomp/filetxt`` only (the adapter's documented fallback).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pathlib import Path
 
 SLURM_BINARIES = ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol",
                   "scancel", "sinfo")
+ACCOUNTING_BINARIES = ("slurmdbd", "sacct", "sacctmgr", "mariadbd", "mariadb-install-db")
 
 
 class EngineStartError(RuntimeError):
@@ -52,12 +59,15 @@ def _tail(path: Path, n: int = 1500) -> str:
 
 @dataclass
 class SlurmDevCluster:
-    """A single-node Slurm (slurmctld + slurmd + munged) in ``root``, on private ports."""
+    """A single-node Slurm (slurmctld + slurmd + munged, and with ``accounting`` a private
+    MariaDB + slurmdbd) in ``root``, on private ports."""
 
     root: Path
     cpus: int = 2
     memory_mb: int = 4000
+    accounting: bool = True
     env: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
     _procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -72,7 +82,9 @@ class SlurmDevCluster:
 
     def start(self, timeout: float = 30.0) -> SlurmDevCluster:
         """Write the configuration, start munged, slurmctld and slurmd, wait for an idle node."""
-        missing = [b for b in SLURM_BINARIES if shutil.which(b) is None]
+        t0 = time.monotonic()
+        needed = SLURM_BINARIES + (ACCOUNTING_BINARIES if self.accounting else ())
+        missing = [b for b in needed if shutil.which(b) is None]
         if missing:
             raise EngineStartError(f"Slurm binaries missing: {', '.join(missing)} "
                                    "(run scripts/compute-slurm.sh)")
@@ -89,10 +101,19 @@ class SlurmDevCluster:
             ["munged", "-F", "-f", f"--socket={sock}", f"--key-file={key}",
              f"--pid-file={r / 'run/munged.pid'}", f"--seed-file={r / 'run/munged.seed'}",
              f"--log-file={r / 'log/munged.log'}"], r / "log" / "munged.out"))
+        mariadb = self._start_mariadb() if self.accounting else None
         self._wait(lambda: sock.exists(), 10, "munged did not create its socket",
                    r / "log" / "munged.log")
         host = socket.gethostname().split(".")[0]
         ctld_port, d_port = free_port(), free_port()
+        if self.accounting:
+            dbd_port = free_port()
+            accounting = (f"AccountingStorageType=accounting_storage/slurmdbd\n"
+                          f"AccountingStorageHost=127.0.0.1\nAccountingStoragePort={dbd_port}\n"
+                          # with a private munge socket, slurmctld finds it through Pass
+                          f"AccountingStoragePass={sock}\n")
+        else:
+            accounting = "AccountingStorageType=accounting_storage/none\n"
         self.conf.write_text(f"""# private single-node cluster for mingyue's compute tests
 ClusterName=mingyue
 SlurmctldHost={host}(127.0.0.1)
@@ -110,7 +131,7 @@ SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=1000
 JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=5
-JobCompType=jobcomp/filetxt
+{accounting}JobCompType=jobcomp/filetxt
 JobCompLoc={self.jobcomp}
 StateSaveLocation={r / 'spool/ctld'}
 SlurmdSpoolDir={r / 'spool/d'}
@@ -127,6 +148,9 @@ NodeName={host} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.memory_mb} 
 PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
 """)
         self.env = {**os.environ, "SLURM_CONF": str(self.conf)}
+        if mariadb is not None:
+            self._start_slurmdbd(sock, dbd_port, mariadb)
+        self.timings["before_slurmctld_s"] = time.monotonic() - t0
         self._procs.append(self._spawn(["slurmctld", "-D", "-i", "-f", str(self.conf)],
                                        r / "log" / "slurmctld.out"))
         self._procs.append(self._spawn(["slurmd", "-D", "-f", str(self.conf)],
@@ -138,7 +162,75 @@ PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
             return out.returncode == 0 and out.stdout.strip() in {"idle", "mixed", "allocated"}
 
         self._wait(idle, timeout, "the Slurm node did not become idle", r / "log" / "slurmctld.log")
+        self.timings["start_s"] = time.monotonic() - t0
         return self
+
+    def _start_mariadb(self) -> int:
+        """Initialise and start a private MariaDB (TCP on 127.0.0.1, own socket); return its port."""
+        r = self.root
+        data = r / "mariadb"
+        port = free_port()
+        t0 = time.monotonic()
+        init = subprocess.run(
+            ["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root",
+             "--auth-root-authentication-method=normal", "--skip-test-db"],
+            capture_output=True, text=True, timeout=120)
+        if init.returncode != 0:
+            raise EngineStartError(f"mariadb-install-db failed: {init.stdout[-800:]}"
+                                   f"{init.stderr[-800:]}")
+        self.mariadb_sock = r / "run" / "mariadb.sock"
+        self.mariadb_port = port
+        log = r / "log" / "mariadb.log"
+        # --user=root: the cluster runs as root here (mariadbd refuses root without it).
+        self._procs.append(self._spawn(
+            ["mariadbd", "--no-defaults", f"--datadir={data}", "--user=root",
+             f"--port={port}", "--bind-address=127.0.0.1", f"--socket={self.mariadb_sock}",
+             f"--pid-file={r / 'run/mariadb.pid'}", f"--log-error={log}", "--skip-log-bin",
+             "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M"],
+            r / "log" / "mariadb.out"))
+
+        def up() -> bool:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+
+        self._wait(up, 30, "MariaDB did not listen", log)
+        self.timings["mariadb_s"] = time.monotonic() - t0
+        return port
+
+    def _start_slurmdbd(self, munge_sock: Path, dbd_port: int, db_port: int) -> None:
+        """Start slurmdbd on the private MariaDB and register the cluster in it."""
+        r = self.root
+        t0 = time.monotonic()
+        conf = r / "etc" / "slurmdbd.conf"  # slurmdbd reads it next to $SLURM_CONF
+        conf.write_text(f"""# private accounting daemon for mingyue's compute tests
+AuthType=auth/munge
+AuthInfo=socket={munge_sock}
+DbdHost=localhost
+DbdAddr=127.0.0.1
+DbdPort={dbd_port}
+SlurmUser=root
+StorageType=accounting_storage/mysql
+StorageHost=127.0.0.1
+StoragePort={db_port}
+StorageUser=root
+StorageLoc=slurm_acct_db
+PidFile={r / 'run/slurmdbd.pid'}
+LogFile={r / 'log/slurmdbd.log'}
+""")
+        conf.chmod(0o600)  # slurmdbd refuses a config others can read
+        self._procs.append(self._spawn(["slurmdbd", "-D"], r / "log" / "slurmdbd.out"))
+
+        def dbd_up() -> bool:
+            with socket.create_connection(("127.0.0.1", dbd_port), timeout=1):
+                return True
+
+        self._wait(dbd_up, 30, "slurmdbd did not listen", r / "log" / "slurmdbd.log")
+        out = subprocess.run(["sacctmgr", "-i", "add", "cluster", "mingyue"], env=self.env,
+                             capture_output=True, text=True, timeout=30)
+        if out.returncode != 0 and "already exists" not in (out.stdout + out.stderr):
+            self.stop()
+            raise EngineStartError(f"sacctmgr add cluster failed: {out.stderr.strip()[-800:]}")
+        self.timings["slurmdbd_s"] = time.monotonic() - t0
 
     def _spawn(self, cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
         with log.open("wb") as fh:
@@ -164,7 +256,8 @@ PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
         raise EngineStartError(f"{what} within {timeout:.0f} s; log: {_tail(log)}")
 
     def stop(self) -> None:
-        """Stop exactly the daemons this cluster started (slurmd, slurmctld, munged)."""
+        """Stop exactly the daemons this cluster started (slurmd, slurmctld, slurmdbd, MariaDB,
+        munged), newest first."""
         for p in reversed(self._procs):
             _stop(p)
         self._procs.clear()

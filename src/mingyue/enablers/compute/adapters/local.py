@@ -8,6 +8,7 @@ CPUs in use so the matcher sends work elsewhere when this machine is busy.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -16,7 +17,8 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,9 @@ from mingyue.core.errors import Conflict, InvalidInput
 from ..engine.spec import JobSpec
 from ..engine.states import Capacity, EngineStatus, JobState, Usage
 from .base import finished_error
-from .local_runner import proc_start_tick, write_json
+from .container import RUNTIMES, ContainerRuntime, detect
+from .local_runner import claim, proc_start_tick, write_json
+from .slots import PREFIX, SlotStore, is_reservation, slot_cancel, slot_status, slot_usage
 
 RUNNER = Path(__file__).with_name("local_runner.py")
 _STATES = {"succeeded": JobState.SUCCEEDED, "failed": JobState.FAILED,
@@ -70,12 +74,17 @@ class LocalAdapter:
     kind = "local"
 
     def __init__(self, root: str | Path, *, cpus: int | None = None,
-                 python: str = sys.executable) -> None:
+                 python: str = sys.executable,
+                 containers: tuple[str, ...] | None = RUNTIMES) -> None:
         self.root = Path(root)
+        # container runtimes to look for (None: image jobs are off for this pool)
+        self.containers = containers
         self.root.mkdir(parents=True, exist_ok=True)
         self.cpus = cpus or os.cpu_count() or 1
         self.python = python
         self._children: dict[str, subprocess.Popen[bytes]] = {}
+        # Interactive reservations: capacity held for a slot (a dot dir is never a job id).
+        self.slots = SlotStore(self.root / ".reservations")
 
     def _dir(self, engine_id: str) -> Path:
         if not engine_id or "/" in engine_id or engine_id.startswith("."):
@@ -86,12 +95,16 @@ class LocalAdapter:
     def submit(self, job_id: str, spec: JobSpec) -> str:
         """Start the job under its supervisor; return its id (the job dir's name)."""
         if spec.reservation is not None:
-            raise InvalidInput("compute.local_no_reservation",
-                               "the local pool runs batch jobs, not reservations",
-                               field="reservation")
+            r = spec.reservation
+            self.slots.create(job_id, r.start, r.start + timedelta(seconds=r.duration_s),
+                              spec.cpus, f"{spec.cpus} CPUs held for you on this pool's host")
+            return PREFIX + job_id
+        runtime = None
         if spec.image is not None:
-            raise InvalidInput("compute.local_no_image",
-                               "the local pool runs commands, not container images", field="image")
+            runtime, why = detect(self.containers) if self.containers else (None, "")
+            if runtime is None:
+                raise InvalidInput("compute.local_no_image", "this pool runs no container "
+                                   f"images: {why or 'turned off'}", field="image")
         job_dir = self._dir(job_id)
         try:
             job_dir.mkdir()
@@ -101,7 +114,7 @@ class LocalAdapter:
         write_json(job_dir / "job.json", {
             "command": spec.command, "env": dict(spec.env), "cpus": spec.cpus,
             "memory_mb": spec.memory_mb, "max_runtime_s": spec.max_runtime_s,
-            "submitted": time.time(),
+            "submitted": time.time(), **self._container_job(job_id, spec, runtime),
         })
         with (job_dir / "runner.log").open("wb") as log:
             proc = subprocess.Popen(
@@ -116,12 +129,29 @@ class LocalAdapter:
                          name=f"compute-local-{job_id}").start()
         return job_id
 
+    def _container_job(self, job_id: str, spec: JobSpec,
+                       runtime: ContainerRuntime | None) -> dict[str, Any]:
+        if runtime is None or spec.image is None:
+            return {}
+        # container names are host-wide: two pools (or platforms) on one host must not collide
+        where = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:10]
+        name = f"mingyue-{where}-{job_id}"
+        env = {**spec.env, "MINGYUE_JOB_ID": job_id}
+        return {"image": spec.image, "runtime": runtime.name,
+                "argv": runtime.run_argv(container=name, image=spec.image, command=spec.command,
+                                         cpus=spec.cpus, memory_mb=spec.memory_mb,
+                                         network=spec.network, env=env),
+                "container": {"name": name, "inspect": runtime.inspect_argv(name),
+                              "stop": runtime.stop_argv(name), "rm": runtime.rm_argv(name)}}
+
     def _wait_child(self, job_id: str, proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
         self._children.pop(job_id, None)
 
     def status(self, engine_id: str) -> EngineStatus | None:
         """Read the job's state from its files and processes."""
+        if is_reservation(engine_id):
+            return slot_status(self.slots, engine_id)
         job_dir = self._dir(engine_id)
         if not (job_dir / "job.json").exists():
             return None
@@ -146,6 +176,17 @@ class LocalAdapter:
         return EngineStatus(JobState.FAILED, "the supervisor did not start the job: "
                             + self._runner_log(job_dir))
 
+    def statuses(self, engine_ids: Sequence[str]) -> dict[str, EngineStatus | None]:
+        """Read each job's files (no process to start: one status per job is the batch)."""
+        return {e: self.status(e) for e in engine_ids}
+
+    def find(self, job_id: str) -> str | None:
+        """Return the job's id when its job dir (or slot record) was written, else None."""
+        if self.slots.get(job_id) is not None:
+            return PREFIX + job_id
+        # job.json is written before the supervisor starts: without it nothing ran
+        return job_id if (self._dir(job_id) / "job.json").exists() else None
+
     def _runner_alive(self, job_dir: Path) -> bool:
         runner = _read(job_dir / "runner.json")
         return runner is not None and _alive(runner.get("pid"), runner.get("tick"))
@@ -165,6 +206,8 @@ class LocalAdapter:
 
     def cancel(self, engine_id: str, *, wait_s: float = 5.0) -> EngineStatus:
         """Ask the job to stop (SIGTERM to its process group, SIGKILL after a grace period)."""
+        if is_reservation(engine_id):
+            return slot_cancel(self.slots, engine_id)
         st = self.status(engine_id)
         if st is None:
             raise InvalidInput("compute.job_unknown", f"no local job {engine_id}", field="job_id")
@@ -172,14 +215,30 @@ class LocalAdapter:
             raise finished_error(engine_id, st.state.value)
         job_dir = self._dir(engine_id)
         (job_dir / "cancel").touch()
-        started = _read(job_dir / "started.json")
-        if started is not None and _alive(started["pid"], started.get("tick")):
-            try:
-                os.killpg(started["pid"], signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        if not (job_dir / "started.json").exists() and claim(job_dir, "cancel"):
+            # the supervisor has not started the command and now never will
+            now = time.time()
+            write_json(job_dir / "end.json", {"end": now, "start": None, "exit_code": None,
+                                              "signal": None, "state": "cancelled",
+                                              "reason": "cancelled before it started"})
+            return self.status(engine_id) or EngineStatus(JobState.CANCELLED,
+                                                          "cancelled before it started")
+        box = (_read(job_dir / "job.json") or {}).get("container")
+        if box:
+            # the runtime stops its container (its client may not pass our signal on); the
+            # supervisor then records the container's own end and removes it
+            subprocess.run([str(a) for a in box["stop"]], capture_output=True, timeout=60,
+                           check=False)
+        started = None
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
+            if started is None:  # the supervisor claimed the job: signal it once it started
+                started = _read(job_dir / "started.json")
+                if started is not None and _alive(started["pid"], started.get("tick")):
+                    try:
+                        os.killpg(started["pid"], signal.SIGTERM)
+                    except ProcessLookupError:
+                        pass
             st = self.status(engine_id)
             if st is not None and st.state.terminal:
                 return st
@@ -193,6 +252,8 @@ class LocalAdapter:
 
     def logs(self, engine_id: str, tail_bytes: int = 65536) -> str:
         """Return the end of stdout, then stderr when there is any."""
+        if is_reservation(engine_id):
+            return ""  # a reservation holds capacity; it has no output of its own
         job_dir = self._dir(engine_id)
         if not (job_dir / "job.json").exists():
             raise InvalidInput("compute.job_unknown", f"no local job {engine_id}", field="job_id")
@@ -212,6 +273,8 @@ class LocalAdapter:
 
     def usage(self, engine_id: str) -> Usage | None:
         """Return seconds from the supervisor's records and the CPUs/memory it granted."""
+        if is_reservation(engine_id):
+            return slot_usage(self.slots, engine_id)
         job_dir = self._dir(engine_id)
         spec = _read(job_dir / "job.json")
         started = _read(job_dir / "started.json")
@@ -219,9 +282,11 @@ class LocalAdapter:
             return None
         end = _read(job_dir / "end.json")
         end_t = end["end"] if end else time.time()
+        # a container job's end record holds the container's own start
+        start_t = end["start"] if end and end.get("start") is not None else started["start"]
         return Usage(
-            seconds=billed_seconds(started["start"], end_t),
-            started_at=_ts(started["start"]),
+            seconds=billed_seconds(start_t, end_t),
+            started_at=_ts(start_t),
             ended_at=_ts(end["end"]) if end else None,
             cpus=int(spec.get("cpus", 1)),
             memory_mb=int(spec.get("memory_mb") or 0),
@@ -243,7 +308,9 @@ class LocalAdapter:
             if started is not None and _alive(started["pid"], started.get("tick")):
                 used += int(spec.get("cpus", 1))
                 running += 1
-        return Capacity(cpus=self.cpus, free_cpus=max(self.cpus - used, 0), running=running)
+        runtime = detect(self.containers)[0] if self.containers else None
+        return Capacity(cpus=self.cpus, free_cpus=max(self.cpus - used, 0), running=running,
+                        container_runtime=runtime.name if runtime else None)
 
 
 __all__ = ["LocalAdapter", "billed_seconds", "proc_start_tick"]

@@ -4,6 +4,11 @@ Run as ``python -I local_runner.py JOBDIR`` (standard library only, so it starts
 not import the platform). The runner outlives the platform process: every fact it learns goes to
 a file in JOBDIR, written atomically, so a restarted platform reads the same truth.
 
+A container job's ``job.json`` also holds ``argv`` (the runtime's ``run`` command line, run
+instead of ``sh -c``; the container gets the limits, not the runtime's client) and ``container``
+(its name and the ``inspect``/``rm`` command lines): the recorded start and end are then the
+container's own, and the container is removed at the end.
+
 Files: ``job.json`` (input: command, env, cpus, memory_mb, max_runtime_s), ``runner.json``
 (runner pid), ``started.json`` (job pid = process group, its /proc start tick, start time),
 ``end.json`` (end time, exit code, signal, state, reason), ``cancel`` (a request to stop),
@@ -14,14 +19,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 GRACE_S = 3.0
+# podman prints Go's time.String() ("2026-11-23 14:12:00.123456789 +0000 UTC"), docker RFC 3339
+_TIME = re.compile(r"(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.(\d+))?\s*(Z|[+-]\d\d:?\d\d)?")
 
 
 def write_json(path: Path, data: dict[str, object]) -> None:
@@ -32,6 +41,22 @@ def write_json(path: Path, data: dict[str, object]) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def claim(job_dir: Path, who: str) -> bool:
+    """Claim a job that has not started, for ``run`` or ``cancel``; only the first claim wins.
+
+    The supervisor claims before it starts the command, a cancel before it records an end for a
+    job that never started: the exclusive create makes the two exclude each other, so a cancel
+    cannot slip in between the supervisor's check and the start.
+    """
+    try:
+        fd = os.open(job_dir / "claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(who)
+    return True
 
 
 def proc_start_tick(pid: int) -> int | None:
@@ -55,6 +80,43 @@ def _limits(cpus: int, memory_mb: int | None, max_runtime_s: int | None) -> None
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
+def _epoch(text: str) -> float | None:
+    """Read a container runtime's timestamp; None for its zero time (never started)."""
+    m = _TIME.search(text)
+    if m is None or m.group(1).startswith("0001-"):
+        return None
+    day, clock, frac, tz = m.groups()
+    moment = datetime.fromisoformat(f"{day}T{clock}")
+    offset = timedelta(0)
+    if tz and tz != "Z":
+        sign = -1 if tz[0] == "-" else 1
+        digits = tz[1:].replace(":", "")
+        offset = sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    moment = moment.replace(tzinfo=timezone(offset))
+    return moment.timestamp() + (int(frac[:6].ljust(6, "0")) / 1e6 if frac else 0.0)
+
+
+def _container_end(container: dict[str, object]
+                   ) -> tuple[float | None, float | None, int | None]:
+    """Return the container's own start, end (None: still running) and exit code; remove it."""
+    start = end = code = None
+    try:
+        out = subprocess.run([str(a) for a in container["inspect"]],  # type: ignore[attr-defined]
+                             capture_output=True, text=True, timeout=60, check=False)
+        if out.returncode == 0 and out.stdout.count("|") >= 2:
+            s, e, c = out.stdout.strip().split("|", 2)
+            start, end = _epoch(s), _epoch(e)
+            code = int(c) if c.strip().lstrip("-").isdigit() else None
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    try:
+        subprocess.run([str(a) for a in container["rm"]],  # type: ignore[attr-defined]
+                       capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return start, end, code
+
+
 def _kill_group(child: subprocess.Popen[bytes]) -> None:
     """SIGTERM the job's process group, SIGKILL what is left after a grace period."""
     try:
@@ -72,6 +134,8 @@ def run(job_dir: Path) -> int:
     """Run the job described in ``job_dir/job.json`` to its end; return the runner's exit code."""
     spec = json.loads((job_dir / "job.json").read_text(encoding="utf-8"))
     write_json(job_dir / "runner.json", {"pid": os.getpid(), "tick": proc_start_tick(os.getpid())})
+    if not claim(job_dir, "run"):
+        return 0  # a cancel claimed the job before it started and recorded its end
     if (job_dir / "cancel").exists():
         now = time.time()
         write_json(job_dir / "end.json", {"end": now, "start": None, "exit_code": None,
@@ -86,16 +150,27 @@ def run(job_dir: Path) -> int:
     cpus = int(spec.get("cpus", 1))
     memory_mb = spec.get("memory_mb")
     max_runtime_s = spec.get("max_runtime_s")
+    container = spec.get("container")
+    argv = [str(a) for a in spec["argv"]] if spec.get("argv") else ["/bin/sh", "-c",
+                                                                     spec["command"]]
     with (job_dir / "stdout.log").open("wb") as out, (job_dir / "stderr.log").open("wb") as err:
         start = time.time()
         child = subprocess.Popen(
-            ["/bin/sh", "-c", spec["command"]],
+            argv,
             cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
             start_new_session=True,
-            preexec_fn=lambda: _limits(cpus, memory_mb, max_runtime_s),
+            # a container gets its limits from the runtime (--cpus/--memory); an address-space
+            # limit on the runtime's own client would only break the client
+            preexec_fn=None if container else lambda: _limits(cpus, memory_mb, max_runtime_s),
         )
     write_json(job_dir / "started.json",
                {"pid": child.pid, "tick": proc_start_tick(child.pid), "start": start})
+    if (job_dir / "cancel").exists() and not container:
+        # a cancel that came after the claim but before started.json could not signal the job
+        try:
+            os.killpg(child.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
     timed_out = False
     try:
         child.wait(timeout=max_runtime_s)
@@ -107,8 +182,22 @@ def run(job_dir: Path) -> int:
     # Children the job left behind die with it.
     _kill_group_quiet(child.pid)
     code = child.returncode
+    # a container stopped by a cancel may leave its client with exit 0 (e.g. stopped before it
+    # started): it is cancelled unless it had ended cleanly before the request
+    box_cancelled = False
+    if container:
+        c_start, c_end, c_code = _container_end(container)
+        asked = job_dir / "cancel"
+        box_cancelled = asked.exists() and not (
+            c_end is not None and c_code == 0 and c_end <= asked.stat().st_mtime)
+        if c_start is not None and c_end is not None and c_end >= c_start:
+            start, end = c_start, c_end
+            if c_code is not None and code in (0, c_code):
+                code = c_code
+        elif c_start is not None and c_end is None and code == 0:
+            code = 137  # the runtime's client left while the container ran; rm --force killed it
     sig = -code if code < 0 else None
-    if (job_dir / "cancel").exists() and (sig is not None or code != 0):
+    if (job_dir / "cancel").exists() and (sig is not None or code != 0 or box_cancelled):
         state, reason = "cancelled", "cancelled by request"
     elif timed_out:
         state, reason = "failed", f"time limit reached ({max_runtime_s} s)"
@@ -116,6 +205,8 @@ def run(job_dir: Path) -> int:
         state, reason = "failed", "CPU time limit reached (SIGXCPU)"
     elif sig is not None:
         state, reason = "failed", f"killed by signal {signal.Signals(sig).name}"
+    elif container and code == 125:
+        state, reason = "failed", "the container runtime could not run it (exit code 125)"
     elif code != 0:
         state, reason = "failed", f"exit code {code}"
     else:

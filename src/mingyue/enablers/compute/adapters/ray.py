@@ -3,7 +3,8 @@
 - submit: ``submit_job`` with ``submission_id="mingyue-<job id>"``, the CPUs/GPUs/memory as
   entrypoint resources and the spec's env as ``runtime_env.env_vars``; Ray has no run-time limit,
   so the entrypoint runs under coreutils ``timeout`` when the spec sets one;
-- status/usage: ``get_job_info`` (Ray's own start/end times, in ms); cancel: ``stop_job``;
+- status/usage: ``get_job_info`` (Ray's own start/end times, in ms); the reconciler's batch
+  status: one ``list_jobs()``; cancel: ``stop_job``;
 - capacity: node resources from the dashboard (``/nodes?view=summary``) and the job list.
 
 ``ray`` is imported lazily: it sits behind the ``ray`` extra.
@@ -14,9 +15,12 @@ from __future__ import annotations
 import json
 import math
 import shlex
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from mingyue.core.errors import InvalidInput
@@ -26,11 +30,40 @@ from ..engine.states import Capacity, EngineStatus, JobState, Usage
 from .base import EngineUnavailable, finished_error
 
 PREFIX = "mingyue-"
+JOBS_FRESH_S = 1.0  # statuses() reuses a job list capacity() read less than this ago
 TIMEOUT_EXIT = 124  # coreutils timeout's exit status when the limit fired
 
 
 def _ms(value: int | None) -> datetime | None:
     return datetime.fromtimestamp(value / 1000, tz=UTC) if value else None
+
+
+@lru_cache(maxsize=1)
+def _client_class() -> type:
+    """Return a JobSubmissionClient that checks the cluster's Ray version once per client.
+
+    Ray 2.60's ``submit_job`` repeats ``GET /api/version`` on every call that sets
+    ``entrypoint_num_cpus``/``_memory`` — one extra HTTP round trip per submit. The constructor
+    already checked it; a client is dropped on any connection error (``RayAdapter._call``), so
+    a restarted head is checked again.
+    """
+    try:
+        from ray.job_submission import JobSubmissionClient
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise EngineUnavailable("compute.engine_down",
+                                "ray is not installed (pip install 'mingyue[ray]')",
+                                engine="ray") from exc
+    from packaging.version import Version
+
+    class CheckedOnceClient(JobSubmissionClient):  # type: ignore[misc]
+        def _check_connection_and_version(self, min_version: str = "1.9",
+                                          version_error_message: str | None = None) -> None:
+            known = getattr(self, "_server_ray_version", None)
+            if known and Version(known) >= Version(min_version):
+                return
+            super()._check_connection_and_version(min_version, version_error_message)
+
+    return CheckedOnceClient
 
 
 def ray_seconds(start_ms: int | None, end_ms: int | None) -> int:
@@ -51,19 +84,15 @@ class RayAdapter:
         self.timeout_s = timeout_s
         self.headers = headers or {}
         self._client: Any = None
+        # capacity()'s job list, reused by statuses() right after it in the same reconciler pass
+        self._jobs: tuple[float, list[Any]] | None = None
 
     @property
     def client(self) -> Any:
-        """Return the JobSubmissionClient, connecting on first use."""
+        """Return the JobSubmissionClient, connecting on first use (and after an error)."""
         if self._client is None:
             try:
-                from ray.job_submission import JobSubmissionClient
-            except ImportError as exc:  # pragma: no cover - depends on the install
-                raise EngineUnavailable("compute.engine_down",
-                                        "ray is not installed (pip install 'mingyue[ray]')",
-                                        engine="ray") from exc
-            try:
-                self._client = JobSubmissionClient(self.address, headers=self.headers)
+                self._client = _client_class()(self.address, headers=self.headers)
             except (ConnectionError, RuntimeError, OSError) as exc:
                 raise EngineUnavailable("compute.engine_down",
                                         f"Ray at {self.address} unreachable: {exc}",
@@ -74,6 +103,9 @@ class RayAdapter:
         try:
             return getattr(self.client, fn)(*args, **kwargs)
         except (ConnectionError, OSError) as exc:
+            # The head may have restarted (another version, another token): the next call
+            # builds a new client, which checks the connection and version again.
+            self._client = None
             raise EngineUnavailable("compute.engine_down",
                                     f"Ray at {self.address} unreachable: {exc}",
                                     engine="ray") from exc
@@ -130,8 +162,33 @@ class RayAdapter:
     def status(self, engine_id: str) -> EngineStatus | None:
         """Map Ray's job status (PENDING/RUNNING/SUCCEEDED/FAILED/STOPPED) to ours."""
         info = self._info(engine_id)
-        if info is None:
-            return None
+        return None if info is None else self._status_of(info)
+
+    def statuses(self, engine_ids: Sequence[str]) -> dict[str, EngineStatus | None]:
+        """One ``list_jobs()`` for every job asked about (Ray keeps finished jobs' records) —
+        the one ``capacity()`` read just before in the same pass, when there is one."""
+        wanted = set(engine_ids)
+        if not wanted:
+            return {}
+        cached, self._jobs = self._jobs, None  # used once: a later pass asks again
+        by_id: dict[str, Any] = {}
+        if cached is not None and time.monotonic() - cached[0] < JOBS_FRESH_S:
+            by_id = {str(i.submission_id): i for i in cached[1] if str(i.submission_id) in wanted}
+        if len(by_id) < len(wanted):  # no list, or one read before a job was submitted: ask
+            try:
+                infos = self._call("list_jobs")
+            except RuntimeError as exc:
+                raise EngineUnavailable("compute.engine_down", f"Ray: {exc}",
+                                        engine="ray") from exc
+            by_id = {str(i.submission_id): i for i in infos if str(i.submission_id) in wanted}
+        return {e: self._status_of(by_id[e]) if e in by_id else None for e in engine_ids}
+
+    def find(self, job_id: str) -> str | None:
+        """Ask Ray for the submission id this adapter gives ``job_id`` (``mingyue-<job_id>``)."""
+        engine_id = f"{PREFIX}{job_id}"
+        return engine_id if self._info(engine_id) is not None else None
+
+    def _status_of(self, info: Any) -> EngineStatus:
         s = str(info.status.value if hasattr(info.status, "value") else info.status)
         start, end = info.start_time, info.end_time
         exit_code = getattr(info, "driver_exit_code", None)
@@ -227,7 +284,9 @@ class RayAdapter:
                 gpus[key] = gpus.get(key, 0) + n_gpu
         used = 0.0
         queued = running = 0
-        for job in self._call("list_jobs"):
+        jobs = list(self._call("list_jobs"))
+        self._jobs = (time.monotonic(), jobs)
+        for job in jobs:
             s = str(job.status.value if hasattr(job.status, "value") else job.status)
             if s == "RUNNING":
                 running += 1

@@ -1,11 +1,16 @@
 """Slurm backend: drive a real Slurm through its command line (pyslurm needs Slurm 25.11).
 
 - submit: ``sbatch --parsable`` with the batch script on stdin (the platform's own environment
-  is not exported; only the spec's ``env``);
-- status: ``scontrol show job -o ID``; once the controller has forgotten a finished job
-  (``MinJobAge``), the ``jobcomp/filetxt`` record; neither → the engine no longer knows it;
-- cancel: ``scancel``; usage: the engine's start/end (to the second) and allocated TRES from the
-  job completion record (or ``scontrol`` while it runs);
+  is not exported; only the spec's ``env``); a ``reservation:`` spec creates a real Slurm
+  reservation (``scontrol create reservation``, see ``slurm_reservation.py``);
+- status: ``scontrol show job -o ID`` while the controller knows the job; a finished job's state,
+  start, end, elapsed seconds and allocated TRES come from Slurm's accounting: ``sacct`` when the
+  cluster runs slurmdbd (``AccountingStorageType=accounting_storage/slurmdbd`` in
+  ``scontrol show config``), else the ``jobcomp/filetxt`` record (the fallback for a cluster
+  without slurmdbd); neither → the engine no longer knows it; the reconciler's batch status
+  (``statuses``): one ``squeue -j id1,id2,…`` plus one ``sacct -j …`` per pass;
+- find: ``squeue --name=mingyue-<id>`` / ``sacct --name`` (a dispatch cut short by a crash);
+- cancel: ``scancel``; usage: ``sacct`` ElapsedRaw, Start/End and AllocTRES (cpu/mem/gres/gpu);
 - capacity: ``sinfo`` (CPUs allocated/idle per node, GRES) and ``squeue`` (pending/running).
 """
 
@@ -24,7 +29,9 @@ from mingyue.core.errors import InvalidInput
 
 from ..engine.spec import JobSpec
 from ..engine.states import Capacity, EngineStatus, JobState, Usage
+from . import slurm_reservation
 from .base import EngineUnavailable, finished_error
+from .slots import SlotStore, is_reservation
 
 _RUNNING = {"RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "STAGE_OUT", "SIGNALING",
             "RESIZING"}
@@ -34,6 +41,14 @@ _FAILED = {"FAILED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT
 _UNREACHABLE = ("Unable to contact slurm controller", "Connection refused",
                 "Socket timed out", "Zero Bytes were transmitted", "Communication connection")
 _KV = re.compile(r"(\S+?)=(\S*)")
+# sacct columns read, renamed to scontrol's keys so one parser serves both records.
+SACCT_FIELDS = ("JobID", "JobName", "State", "Start", "End", "ElapsedRaw", "AllocTRES",
+                "ExitCode", "Reason")
+_SACCT_KEYS = {"JobID": "JobId", "JobName": "Name", "State": "JobState", "Start": "StartTime",
+               "End": "EndTime", "AllocTRES": "TRES"}
+# How long a job that scontrol reports ended may wait for its sacct record before the
+# scontrol record is used instead (slurmctld sends it to slurmdbd within a second normally).
+ACCT_GRACE_S = 60
 
 
 def parse_kv_line(line: str) -> dict[str, str]:
@@ -43,7 +58,7 @@ def parse_kv_line(line: str) -> dict[str, str]:
 
 def parse_slurm_time(value: str | None) -> datetime | None:
     """Read Slurm's ``2026-11-23T11:31:43`` (the controller's local time) as an aware UTC time."""
-    if not value or value in {"Unknown", "None", "N/A", "(null)"}:
+    if not value or value.lower() in {"unknown", "none", "n/a", "(null)"}:  # squeue: NONE
         return None
     # Slurm prints the controller's local time without a zone; this host is that controller.
     return datetime.fromisoformat(value).astimezone().astimezone(UTC)
@@ -72,6 +87,21 @@ def _mem_mb(value: str | None) -> int:
 def _gpus(tres: Mapping[str, str]) -> int:
     return sum(int(v) for k, v in tres.items()
                if k == "gres/gpu" and v.isdigit())
+
+
+def parse_sacct(text: str) -> dict[str, str] | None:
+    """Read ``sacct -P -X -n -o SACCT_FIELDS`` output: the last line (a requeued job ends
+    twice), with scontrol's key names."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return None
+    values = lines[-1].split("|")
+    if len(values) < len(SACCT_FIELDS):
+        return None
+    rec = {_SACCT_KEYS.get(k, k): v for k, v in zip(SACCT_FIELDS, values, strict=False)}
+    if not rec.get("TRES"):
+        rec["StartTime"] = "None"  # nothing was allocated: cancelled while pending, never ran
+    return rec
 
 
 def _state(job_state: str, reason: str | None, exit_code: str | None) -> EngineStatus:
@@ -118,6 +148,7 @@ class SlurmAdapter:
         account: str | None = None,
         extra_sbatch: Sequence[str] = (),
         timeout_s: float = 15.0,
+        reservation_users: str | None = None,
     ) -> None:
         self.env = dict(os.environ)
         if slurm_conf is not None:
@@ -129,6 +160,9 @@ class SlurmAdapter:
         self.account = account
         self.extra_sbatch = list(extra_sbatch)
         self.timeout_s = timeout_s
+        self.reservation_users = reservation_users
+        self.slots = SlotStore(self.log_dir / ".reservations")
+        self._accounting: str | None = None
 
     def _run(self, args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         try:
@@ -186,9 +220,7 @@ class SlurmAdapter:
     def submit(self, job_id: str, spec: JobSpec) -> str:
         """Submit with ``sbatch --parsable`` (script on stdin); return the Slurm job id."""
         if spec.reservation is not None:
-            raise InvalidInput("compute.slurm_no_reservation",
-                               "reservations on Slurm pools are not supported yet",
-                               field="reservation")
+            return slurm_reservation.reserve(self, self.slots, job_id, spec)
         if spec.image is not None:
             raise InvalidInput("compute.slurm_no_image",
                                "this Slurm pool runs commands, not container images",
@@ -224,8 +256,57 @@ class SlurmAdapter:
                     found = line  # the last record wins (a requeued job ends twice)
         return parse_kv_line(found) if found else None
 
+    def accounting(self) -> str:
+        """Return the cluster's accounting storage (``accounting_storage/slurmdbd`` when
+        ``sacct`` works), read once from ``scontrol show config``."""
+        if self._accounting is None:
+            out = self._run(["scontrol", "show", "config"])
+            if out.returncode != 0:
+                raise EngineUnavailable("compute.engine_down",
+                                        f"scontrol show config failed: {out.stderr.strip()[:300]}",
+                                        engine="slurm")
+            conf = dict(re.findall(r"^(\w+)\s*=\s*(\S*)", out.stdout, re.MULTILINE))
+            if self.jobcomp_file is None and conf.get("JobCompType") == "jobcomp/filetxt":
+                self.jobcomp_file = Path(conf.get("JobCompLoc", ""))
+            self._accounting = conf.get("AccountingStorageType", "accounting_storage/none")
+        return self._accounting
+
+    @property
+    def has_sacct(self) -> bool:
+        """Say whether the cluster runs slurmdbd (so ``sacct`` holds every job's record)."""
+        return self.accounting() == "accounting_storage/slurmdbd"
+
+    def _sacct(self, engine_id: str) -> dict[str, str] | None:
+        out = self._run(["sacct", "-P", "-X", "-n", "-j", engine_id,
+                         "-o", ",".join(SACCT_FIELDS)])
+        if out.returncode != 0:
+            raise EngineUnavailable("compute.engine_down",
+                                    f"sacct failed: {out.stderr.strip()[:300]}", engine="slurm")
+        return parse_sacct(out.stdout)
+
     def _record(self, engine_id: str) -> tuple[dict[str, str], str] | None:
+        """Return the job's best record and its source: the accounting record once the job
+        ended (sacct, or jobcomp/filetxt without slurmdbd), scontrol's while it is live."""
         rec = self._show(engine_id)
+        live = rec is not None and not _state(rec.get("JobState", "UNKNOWN"), None,
+                                              None).state.terminal
+        if live:
+            return rec, "scontrol"  # type: ignore[return-value]
+        if self.has_sacct:
+            acct = self._sacct(engine_id)
+            if acct is not None and (
+                rec is None or _state(acct.get("JobState", "UNKNOWN"), None, None).state.terminal
+            ):
+                return acct, "sacct"
+            if rec is None:
+                return None
+            end = parse_slurm_time(rec.get("EndTime"))
+            if end is not None and (datetime.now(UTC) - end).total_seconds() < ACCT_GRACE_S:
+                # Ended, but its accounting record is not in slurmdbd yet: bill on a later
+                # pass with sacct's seconds rather than now with scontrol's.
+                return {**rec, "JobState": "COMPLETING",
+                        "Reason": "waiting for the sacct record"}, "scontrol"
+            return rec, "scontrol (no sacct record)"
         if rec is not None:
             return rec, "scontrol"
         comp = self._jobcomp(engine_id)
@@ -235,16 +316,99 @@ class SlurmAdapter:
 
     def status(self, engine_id: str) -> EngineStatus | None:
         """Return the job's state from scontrol, or the job completion record once purged."""
+        if is_reservation(engine_id):
+            return slurm_reservation.status(self, self.slots, engine_id)
         found = self._record(engine_id)
-        if found is None:
-            return None
-        rec, _source = found
+        return None if found is None else self._status_of(found[0])
+
+    def statuses(self, engine_ids: Sequence[str]) -> dict[str, EngineStatus | None]:
+        """Many jobs in two processes: one ``squeue -j id1,id2,…`` for the live ones, one
+        ``sacct -j …`` for those that ended (with slurmdbd). A job neither answers for (ended
+        without its sacct record yet, a cluster without slurmdbd, forgotten) and each
+        reservation go through ``status`` one by one — once per job end, not every pass."""
+        out: dict[str, EngineStatus | None] = {}
+        ids = []
+        for e in engine_ids:
+            if is_reservation(e):
+                out[e] = self.status(e)
+            elif e.isdigit():
+                ids.append(e)
+            else:
+                raise InvalidInput("compute.job_id_invalid", f"bad Slurm job id {e!r}",
+                                   field="job_id")
+        if not ids:
+            return out
+        q = self._run(["squeue", "-h", "-t", "all", "-j", ",".join(ids),
+                       "-o", "%i|%T|%r|%S|%e"])
+        if q.returncode != 0 and "Invalid job id" not in q.stderr:
+            raise EngineUnavailable("compute.engine_down",
+                                    f"squeue failed: {q.stderr.strip()[:300]}", engine="slurm")
+        live: dict[str, dict[str, str]] = {}
+        for line in q.stdout.splitlines() if q.returncode == 0 else ():
+            parts = line.strip().split("|")
+            if len(parts) == 5:
+                live[parts[0]] = {"JobId": parts[0], "JobState": parts[1], "Reason": parts[2],
+                                  "StartTime": parts[3], "EndTime": parts[4]}
+        ended = []
+        for e in ids:
+            rec = live.get(e)
+            if rec is not None and not _state(rec["JobState"], None, None).state.terminal:
+                out[e] = self._status_of(rec)
+            else:
+                ended.append(e)
+        if ended and self.has_sacct:
+            a = self._run(["sacct", "-P", "-X", "-n", "-j", ",".join(ended),
+                           "-o", ",".join(SACCT_FIELDS)])
+            if a.returncode != 0:
+                raise EngineUnavailable("compute.engine_down",
+                                        f"sacct failed: {a.stderr.strip()[:300]}",
+                                        engine="slurm")
+            lines: dict[str, list[str]] = {}
+            for line in a.stdout.splitlines():
+                lines.setdefault(line.split("|", 1)[0], []).append(line)
+            for e in ended:
+                acct = parse_sacct("\n".join(lines.get(e, ())))
+                if acct is not None and _state(acct.get("JobState", "UNKNOWN"), None,
+                                               None).state.terminal:
+                    out[e] = self._status_of(acct)
+        for e in ended:
+            if e not in out:
+                out[e] = self.status(e)
+        return out
+
+    def find(self, job_id: str) -> str | None:
+        """Find the job (``--job-name=mingyue-<job_id>``) or reservation of that name:
+        ``squeue --name``, then ``sacct --name`` (last 7 days) or the jobcomp file."""
+        name = f"mingyue-{job_id}"
+        found = slurm_reservation.find(self, self.slots, name)
+        if found is not None:
+            return found
+        q = self._run(["squeue", "-h", "-t", "all", f"--name={name}", "-o", "%i"])
+        if q.returncode != 0:
+            raise EngineUnavailable("compute.engine_down",
+                                    f"squeue failed: {q.stderr.strip()[:300]}", engine="slurm")
+        ids = q.stdout.split()
+        if not ids and self.has_sacct:
+            a = self._run(["sacct", "-P", "-X", "-n", f"--name={name}", "-S", "now-7days",
+                           "-o", "JobID"])
+            if a.returncode != 0:
+                raise EngineUnavailable("compute.engine_down",
+                                        f"sacct failed: {a.stderr.strip()[:300]}",
+                                        engine="slurm")
+            ids = a.stdout.split()
+        elif not ids and self.jobcomp_file is not None and self.jobcomp_file.exists():
+            with self.jobcomp_file.open(encoding="utf-8", errors="replace") as fh:
+                ids = [rec["JobId"] for rec in map(parse_kv_line, fh)
+                       if rec.get("Name") == name and "JobId" in rec]
+        return ids[-1] if ids else None
+
+    def _status_of(self, rec: Mapping[str, str]) -> EngineStatus:
         base = _state(rec.get("JobState", "UNKNOWN"), rec.get("Reason"), rec.get("ExitCode"))
         start = parse_slurm_time(rec.get("StartTime"))
         end = parse_slurm_time(rec.get("EndTime"))
         seconds = None
         if base.state.terminal:
-            seconds = self._seconds(start, end)
+            seconds = self._seconds(start, end, rec.get("ElapsedRaw"))
         else:
             end = None
             if base.state is JobState.QUEUED:
@@ -253,13 +417,17 @@ class SlurmAdapter:
         return EngineStatus(base.state, base.reason, start, end, base.exit_code, seconds, tres)
 
     @staticmethod
-    def _seconds(start: datetime | None, end: datetime | None) -> int:
+    def _seconds(start: datetime | None, end: datetime | None, elapsed: str | None = None) -> int:
+        if elapsed is not None and elapsed.isdigit():
+            return int(elapsed)  # sacct's ElapsedRaw: Slurm's own billed seconds
         if start is None or end is None:
             return 0  # cancelled while pending: it never ran
         return max(int((end - start).total_seconds()), 0)
 
     def cancel(self, engine_id: str) -> EngineStatus:
         """Cancel with ``scancel``; a finished job gets a clear message instead."""
+        if is_reservation(engine_id):
+            return slurm_reservation.cancel(self, self.slots, engine_id)
         st = self.status(engine_id)
         if st is None:
             raise InvalidInput("compute.job_unknown", f"Slurm does not know job {engine_id}",
@@ -274,6 +442,8 @@ class SlurmAdapter:
 
     def logs(self, engine_id: str, tail_bytes: int = 65536) -> str:
         """Return the end of the job's output files (readable when this host shares them)."""
+        if is_reservation(engine_id):
+            return ""  # a reservation has no output; the tenant's srun sessions have theirs
         rec = self._show(engine_id) or {}
         paths = [rec.get("StdOut"), rec.get("StdErr")]
         if not rec:
@@ -300,12 +470,15 @@ class SlurmAdapter:
         return "".join(parts)
 
     def _job_name(self, engine_id: str) -> str | None:
-        comp = self._jobcomp(engine_id)
+        comp = self._sacct(engine_id) if self.has_sacct else self._jobcomp(engine_id)
         name = comp.get("Name") if comp else None
         return name.removeprefix("mingyue-") if name else None
 
     def usage(self, engine_id: str) -> Usage | None:
-        """Return seconds (Slurm's start/end) and allocated TRES from Slurm's own records."""
+        """Return seconds (sacct's ElapsedRaw, or start/end) and allocated TRES from Slurm's
+        own accounting."""
+        if is_reservation(engine_id):
+            return slurm_reservation.usage(self.slots, engine_id)
         found = self._record(engine_id)
         if found is None:
             return None
@@ -319,7 +492,7 @@ class SlurmAdapter:
             end = None
             seconds = max(int((datetime.now(UTC) - start).total_seconds()), 0)
         else:
-            seconds = self._seconds(start, end)
+            seconds = self._seconds(start, end, rec.get("ElapsedRaw"))
         tres = parse_tres(rec.get("TRES") or rec.get("Tres"))
         return Usage(seconds=seconds, started_at=start, ended_at=end,
                      cpus=int(tres.get("cpu", rec.get("NumCPUs", "1")) or 1),

@@ -104,7 +104,31 @@ def static_rejection(pool: Pool, demand: Demand, org: str | None = None) -> str 
         return f"run time {demand.max_runtime_s} s over the pool maximum {pool.max_runtime_s} s"
     if demand.needs_image and not pool.supports_images:
         return "no container runtime"
+    if demand.fixed_start is not None and pool.kind == "ray":
+        return "Ray pools run batch jobs, not reservations"
+    if demand.fixed_start is not None and pool.kind == "slurm" and demand.runtime_s % 60:
+        return "Slurm reserves whole minutes"
     return None
+
+
+def reserved_cpus(pool: Pool, start: datetime, seconds: int) -> tuple[int, datetime | None]:
+    """Return the CPUs that granted reservations hold during [start, start+seconds), and
+    when the earliest of those reservations ends."""
+    end = start + timedelta(seconds=seconds)
+    over = [(e, c) for s, e, c in pool.holds if s < end and e > start]
+    return sum(c for _, c in over), min((e for e, _ in over), default=None)
+
+
+def reserved_until(pool: Pool, start: datetime, demand: Demand) -> datetime | None:
+    """Return when a batch job starting at ``start`` fits beside the pool's reservations
+    (None: it fits now)."""
+    moved = None
+    for _ in range(len(pool.holds) + 1):
+        held, first_end = reserved_cpus(pool, start, demand.max_runtime_s)
+        if first_end is None or pool.cpus - held >= demand.cpus:
+            return moved
+        start = moved = first_end
+    return moved
 
 
 def _after_maintenance(pool: Pool, start: datetime, seconds: int) -> datetime:
@@ -144,12 +168,22 @@ def match(
             if _after_maintenance(pool, start, demand.runtime_s) != start:
                 rejected.append(Rejection(pool.name, "maintenance during the reservation"))
                 continue
+            held, _ = reserved_cpus(pool, start, demand.runtime_s)
+            if held and pool.cpus - held < demand.cpus:
+                rejected.append(Rejection(
+                    pool.name, f"{held} of {pool.cpus} CPUs already reserved in that slot"))
+                continue
         else:
             wait_s = wait(pool, demand) if wait is not None else 0.0
             start = now + timedelta(seconds=wait_s) if wait_s else now
-            if pool.maintenance:
-                start = _after_maintenance(pool, start, demand.runtime_s)
-                wait_s = (start - now).total_seconds()
+            for _ in range(len(pool.holds) + 1):
+                before = start
+                if pool.maintenance:
+                    start = _after_maintenance(pool, start, demand.runtime_s)
+                start = reserved_until(pool, start, demand) or start
+                if start == before:
+                    break
+            wait_s = (start - now).total_seconds()
         cost = pool.pricer(demand, start, demand.runtime_s)
         if demand.max_price is not None and cost > demand.max_price:
             rejected.append(Rejection(pool.name,

@@ -35,6 +35,8 @@ class Pool:
     enabled_for: frozenset[str] | None = None
     maintenance: tuple[tuple[datetime, datetime], ...] = ()
     supports_images: bool = False
+    # Reservations already granted on this pool: (start, end, CPUs) each.
+    holds: tuple[tuple[datetime, datetime, int], ...] = ()
 
     @property
     def total_gpus(self) -> int:

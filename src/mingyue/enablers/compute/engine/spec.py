@@ -144,6 +144,8 @@ class JobSpec(BaseModel):
     image: Annotated[str, Field(min_length=1, max_length=512)] | None = None
     inputs: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
+    # container jobs run with --network=none unless the spec asks for the network
+    network: bool = False
     cpus: Annotated[int, Field(ge=1, le=4096)] = 1
     gpus: GpuRequest = GpuRequest()
     memory_mb: int | None = None

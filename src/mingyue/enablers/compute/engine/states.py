@@ -9,8 +9,13 @@ from enum import StrEnum
 
 
 class JobState(StrEnum):
-    """Where a job is in its life. ``lost``: the engine no longer knows it."""
+    """Where a job is in its life. ``lost``: the engine no longer knows it.
 
+    ``dispatching``: the pool and the engine-side name are committed, the engine's answer is
+    not yet recorded (a platform that stops here leaves it for the reconciler to resolve).
+    """
+
+    DISPATCHING = "dispatching"
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -26,7 +31,9 @@ class JobState(StrEnum):
     @property
     def rank(self) -> int:
         """Order states so a job never moves backwards (queued < running < terminal)."""
-        return 0 if self is JobState.QUEUED else 1 if self is JobState.RUNNING else 2
+        if self in (JobState.DISPATCHING, JobState.QUEUED):
+            return 0
+        return 1 if self is JobState.RUNNING else 2
 
 
 TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.LOST})
@@ -72,3 +79,4 @@ class Capacity:
     running: int = 0
     nodes: int = 1
     down_reason: str | None = None
+    container_runtime: str | None = None  # a runtime that answered ``info`` (image jobs)
