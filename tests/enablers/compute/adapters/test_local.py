@@ -147,3 +147,62 @@ def test_claim_is_exclusive(tmp_path: Path) -> None:
     assert claim(tmp_path, "run") is True
     assert claim(tmp_path, "cancel") is False
     assert (tmp_path / "claim").read_text() == "run"
+
+
+def _age(path: Path, seconds: float) -> None:
+    t = time.time() - seconds
+    os.utime(path, (t, t))
+
+
+def test_a_job_no_supervisor_claimed_is_started_again_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the platform died right after writing the job dir: no supervisor came up for it
+    dying = LocalAdapter(tmp_path / "jobs", cpus=4)
+    monkeypatch.setattr(dying, "_start_supervisor", lambda job_id, job_dir: None)
+    jid = dying.submit("j1", load_spec({"command": "echo ran-once", "cpus": 1}))
+    fresh = LocalAdapter(tmp_path / "jobs", cpus=4)  # the next platform process
+    st = fresh.status(jid)
+    assert st is not None and st.state is JobState.QUEUED  # young: may still be starting
+    assert not (tmp_path / "jobs" / jid / "revived").exists()
+    _age(tmp_path / "jobs" / jid / "job.json", 11)
+    st = wait_terminal(fresh, jid)
+    assert st.state is JobState.SUCCEEDED, st.reason
+    assert (tmp_path / "jobs" / jid / "revived").exists()
+    assert fresh.logs(jid) == "ran-once\n"
+    # the original supervisor, merely slow, now comes up: the claim keeps it from a second run
+    fresh._start_supervisor(jid, tmp_path / "jobs" / jid)
+    fresh._children[jid].wait(timeout=20)
+    assert fresh.logs(jid) == "ran-once\n" and fresh.status(jid).state is JobState.SUCCEEDED  # type: ignore[union-attr]
+
+
+def test_a_job_whose_supervisor_never_comes_up_fails_after_one_retry(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ad = LocalAdapter(tmp_path / "jobs", cpus=4)
+    starts: list[str] = []
+    monkeypatch.setattr(ad, "_start_supervisor", lambda job_id, job_dir: starts.append(job_id))
+    jid = ad.submit("j1", load_spec({"command": "true", "cpus": 1}))
+    _age(tmp_path / "jobs" / jid / "job.json", 11)
+    assert ad.status(jid).state is JobState.QUEUED  # type: ignore[union-attr]
+    assert ad.status(jid).state is JobState.QUEUED  # type: ignore[union-attr]
+    assert starts == ["j1", "j1"]  # submit, then one revival however often it is asked
+    _age(tmp_path / "jobs" / jid / "revived", 31)
+    st = ad.status(jid)
+    assert st is not None and st.state is JobState.FAILED
+    assert st.reason is not None and "did not start the job (started twice)" in st.reason
+
+
+def test_a_supervisor_that_died_after_its_claim_fails_the_job(ad: LocalAdapter) -> None:
+    jid = ad.submit("j1", load_spec({"command": "sleep 30", "cpus": 1}))
+    job_dir = ad.root / jid
+    wait_running(ad, jid)
+    ad.cancel(jid)
+    deadline = time.monotonic() + 20
+    while jid in ad._children and time.monotonic() < deadline:  # the supervisor exits
+        time.sleep(0.02)
+    # what a supervisor killed between its claim and the start leaves: a claim, a dead runner
+    for name in ("started.json", "end.json"):
+        (job_dir / name).unlink()
+    _age(job_dir / "claim", 31)
+    st = ad.status(jid)
+    assert st is not None and st.state is JobState.FAILED
+    assert st.reason is not None and "exited before it started the job" in st.reason

@@ -32,6 +32,10 @@ from .local_runner import claim, proc_start_tick, write_json
 from .slots import PREFIX, SlotStore, is_reservation, slot_cancel, slot_status, slot_usage
 
 RUNNER = Path(__file__).with_name("local_runner.py")
+# a job dir no supervisor claimed this long after it was written gets a supervisor again (once);
+# a supervisor that has not claimed its job this long after it was started has failed
+REVIVE_AFTER_S = 10.0
+START_TIMEOUT_S = 30.0
 _STATES = {"succeeded": JobState.SUCCEEDED, "failed": JobState.FAILED,
            "cancelled": JobState.CANCELLED}
 
@@ -116,7 +120,11 @@ class LocalAdapter:
             "memory_mb": spec.memory_mb, "max_runtime_s": spec.max_runtime_s,
             "submitted": time.time(), **self._container_job(job_id, spec, runtime),
         })
-        with (job_dir / "runner.log").open("wb") as log:
+        self._start_supervisor(job_id, job_dir)
+        return job_id
+
+    def _start_supervisor(self, job_id: str, job_dir: Path) -> None:
+        with (job_dir / "runner.log").open("ab") as log:
             proc = subprocess.Popen(
                 [self.python, "-I", str(RUNNER), str(job_dir)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -127,7 +135,24 @@ class LocalAdapter:
         # no Popen left to warn when the adapter goes away while the job still runs).
         threading.Thread(target=self._wait_child, args=(job_id, proc), daemon=True,
                          name=f"compute-local-{job_id}").start()
-        return job_id
+
+    def _revive(self, engine_id: str, job_dir: Path) -> float:
+        """Start the supervisor of a job none ever claimed, once; return when that was asked.
+
+        A platform killed right after it started a job's supervisor (or a supervisor killed
+        before it claimed the job) leaves a job dir that nothing will run. The first platform
+        process that sees it unclaimed for ``REVIVE_AFTER_S`` starts a supervisor again; the
+        exclusive ``revived`` file keeps that to one, and the claim keeps the job to one run
+        even when the first supervisor was only slow.
+        """
+        marker = job_dir / "revived"
+        try:
+            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            return marker.stat().st_mtime
+        os.close(fd)
+        self._start_supervisor(engine_id, job_dir)
+        return time.time()
 
     def _container_job(self, job_id: str, spec: JobSpec,
                        runtime: ContainerRuntime | None) -> dict[str, Any]:
@@ -170,11 +195,25 @@ class LocalAdapter:
                                 "recording an end (host restart?)", _ts(started["start"]))
         if self._runner_alive(job_dir) or engine_id in self._children:
             return EngineStatus(JobState.QUEUED)
-        runner = _read(job_dir / "runner.json")
-        if runner is None and time.time() - (job_dir / "job.json").stat().st_mtime < 30:
-            return EngineStatus(JobState.QUEUED)  # the supervisor is still starting
-        return EngineStatus(JobState.FAILED, "the supervisor did not start the job: "
-                            + self._runner_log(job_dir))
+        try:
+            claimed: str | None = (job_dir / "claim").read_text(encoding="utf-8")
+            claimed_at = (job_dir / "claim").stat().st_mtime
+        except FileNotFoundError:
+            claimed, claimed_at = None, 0.0
+        if claimed is not None and (claimed != "run" or _read(job_dir / "runner.json") is None):
+            # a cancel writes end.json right after its claim, a supervisor runner.json
+            if time.time() - claimed_at < START_TIMEOUT_S:
+                return EngineStatus(JobState.QUEUED)
+        elif claimed is None:  # no supervisor has come up for it (yet)
+            asked = (job_dir / "job.json").stat().st_mtime
+            if time.time() - asked >= REVIVE_AFTER_S:
+                asked = self._revive(engine_id, job_dir)
+            if time.time() - asked < START_TIMEOUT_S:
+                return EngineStatus(JobState.QUEUED)  # the supervisor is still starting
+            return EngineStatus(JobState.FAILED, "the supervisor did not start the job "
+                                "(started twice): " + self._runner_log(job_dir))
+        return EngineStatus(JobState.FAILED, "the supervisor exited before it started the "
+                            "job: " + self._runner_log(job_dir))
 
     def statuses(self, engine_ids: Sequence[str]) -> dict[str, EngineStatus | None]:
         """Read each job's files (no process to start: one status per job is the batch)."""

@@ -12,7 +12,8 @@ container's own, and the container is removed at the end.
 Files: ``job.json`` (input: command, env, cpus, memory_mb, max_runtime_s), ``runner.json``
 (runner pid), ``started.json`` (job pid = process group, its /proc start tick, start time),
 ``end.json`` (end time, exit code, signal, state, reason), ``cancel`` (a request to stop),
-``stdout.log``, ``stderr.log``.
+``claim`` (who took the job first: ``run`` or ``cancel``), ``revived`` (the platform started a
+supervisor again because none claimed the job), ``runner.log``, ``stdout.log``, ``stderr.log``.
 """
 
 from __future__ import annotations
@@ -133,9 +134,11 @@ def _kill_group(child: subprocess.Popen[bytes]) -> None:
 def run(job_dir: Path) -> int:
     """Run the job described in ``job_dir/job.json`` to its end; return the runner's exit code."""
     spec = json.loads((job_dir / "job.json").read_text(encoding="utf-8"))
-    write_json(job_dir / "runner.json", {"pid": os.getpid(), "tick": proc_start_tick(os.getpid())})
     if not claim(job_dir, "run"):
-        return 0  # a cancel claimed the job before it started and recorded its end
+        # a cancel claimed the job before it started and recorded its end, or another
+        # supervisor (started again by a platform that saw none come up) runs it
+        return 0
+    write_json(job_dir / "runner.json", {"pid": os.getpid(), "tick": proc_start_tick(os.getpid())})
     if (job_dir / "cancel").exists():
         now = time.time()
         write_json(job_dir / "end.json", {"end": now, "start": None, "exit_code": None,
