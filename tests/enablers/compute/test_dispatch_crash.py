@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from typing import Any
 
 import pytest
@@ -190,10 +191,18 @@ def test_slurm_job_accepted_then_platform_killed_is_adopted_and_billed_once(
     adopted = job_row(settings, row.id)
     assert adopted.engine_id == said["engine_id"] and adopted.state != "dispatching"
     bills_once(settings, row.id)
-    # one Slurm job of that name: nothing was submitted twice
-    acct = subprocess.run(["sacct", "-n", "-X", "-P", f"--name=mingyue-{said['name']}",
-                           "-S", "now-1days", "-o", "JobID"], env=slurm_cluster.env,
-                          capture_output=True, text=True, check=True)
+    # one Slurm job of that name: nothing was submitted twice. When slurmctld's end-of-job
+    # message reaches slurmdbd before its start message, slurmdbd first stores a placeholder
+    # named "allocation" (right times and TRES, so billing is exact) and renames it when the
+    # start message lands, seconds later: a query by name waits for that.
+    deadline = time.monotonic() + 30
+    while True:
+        acct = subprocess.run(["sacct", "-n", "-X", "-P", f"--name=mingyue-{said['name']}",
+                               "-S", "now-1days", "-o", "JobID"], env=slurm_cluster.env,
+                              capture_output=True, text=True, check=True)
+        if acct.stdout.split() or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert acct.stdout.split() == [said["engine_id"]], acct
 
 

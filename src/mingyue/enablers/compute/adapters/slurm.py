@@ -378,7 +378,11 @@ class SlurmAdapter:
 
     def find(self, job_id: str) -> str | None:
         """Find the job (``--job-name=mingyue-<job_id>``) or reservation of that name:
-        ``squeue --name``, then ``sacct --name`` (last 7 days) or the jobcomp file."""
+        ``squeue --name``, then ``sacct --name`` (last 7 days) or the jobcomp file.
+
+        squeue comes first because it knows every job of the last ``MinJobAge`` seconds at
+        once: slurmdbd may hold a job that just ended as a nameless placeholder
+        ("allocation") for a few seconds, until slurmctld's start message reaches it."""
         name = f"mingyue-{job_id}"
         found = slurm_reservation.find(self, self.slots, name)
         if found is not None:
