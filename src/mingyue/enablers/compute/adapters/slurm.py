@@ -381,7 +381,7 @@ class SlurmAdapter:
         ``squeue --name``, then ``sacct --name`` (last 7 days) or the jobcomp file.
 
         squeue comes first because it knows every job of the last ``MinJobAge`` seconds at
-        once: slurmdbd may hold a job that just ended as a nameless placeholder
+        once: slurmdbd may hold a job that just ended as a nameless stand-in record
         ("allocation") for a few seconds, until slurmctld's start message reaches it."""
         name = f"mingyue-{job_id}"
         found = slurm_reservation.find(self, self.slots, name)
