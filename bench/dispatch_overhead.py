@@ -102,10 +102,10 @@ def api_server(data_dir: Path) -> Iterator[tuple[str, dict[str, str], Any]]:
     import uvicorn
 
     from mingyue.core import config
-    from mingyue.core.access import SYSTEM
-    from mingyue.core.accounts import issue_token
+    from mingyue.core.tenancy.access import SYSTEM
+    from mingyue.core.tenancy.accounts import issue_token
     from mingyue.core.db import system_session
-    from mingyue.core.identity import Organization, User, hash_password
+    from mingyue.core.tenancy.identity import Organization, User, hash_password
     from mingyue.core.migrate import ensure_schema
     from mingyue.core.uow import unit_of_work
     from mingyue.testing import make_uscc
@@ -140,7 +140,7 @@ def api_server(data_dir: Path) -> Iterator[tuple[str, dict[str, str], Any]]:
 
 
 def add_pool(settings: Any, **kw: Any) -> None:
-    from mingyue.core.access import SYSTEM
+    from mingyue.core.tenancy.access import SYSTEM
     from mingyue.core.uow import unit_of_work
     from mingyue.enablers.compute import service
     from mingyue.enablers.compute.schemas import PoolIn
@@ -150,7 +150,7 @@ def add_pool(settings: Any, **kw: Any) -> None:
 
 
 def suspend(settings: Any, name: str, on: bool) -> None:
-    from mingyue.core.access import SYSTEM
+    from mingyue.core.tenancy.access import SYSTEM
     from mingyue.core.uow import unit_of_work
     from mingyue.enablers.compute import service
 
@@ -264,7 +264,7 @@ def bench_slurm(url: str, headers: dict[str, str], settings: Any, n: int, root: 
 
 def engine_ids(settings: Any, job_ids: list[int]) -> list[str]:
     """Look the engine ids of mingyue jobs up (after the timed submits: the peer has none)."""
-    from mingyue.core.access import SYSTEM
+    from mingyue.core.tenancy.access import SYSTEM
     from mingyue.core.uow import unit_of_work
     from mingyue.enablers.compute.models import ComputeJob
 

@@ -106,9 +106,9 @@ def user_create(username: str, organization: Annotated[str, typer.Option(
     """Create a user in an organization."""
     from sqlalchemy import select
 
-    from mingyue.core import accounts
+    from mingyue.core.tenancy import accounts
     from mingyue.core.errors import InvalidInput
-    from mingyue.core.identity import Organization
+    from mingyue.core.tenancy.identity import Organization
 
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         q = select(Organization).where(
@@ -126,7 +126,7 @@ def user_create(username: str, organization: Annotated[str, typer.Option(
 @user_app.command("list")
 def user_list(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
     """List users visible to the acting user."""
-    from mingyue.core import accounts
+    from mingyue.core.tenancy import accounts
 
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         out = accounts.list_users(uow=uow, actor=uow.actor)
@@ -140,9 +140,9 @@ def user_token(username: str, name: Annotated[str, typer.Option(help="Token labe
     """Issue an API token for a user (printed once)."""
     from sqlalchemy import select
 
-    from mingyue.core import accounts
+    from mingyue.core.tenancy import accounts
     from mingyue.core.errors import NotFound
-    from mingyue.core.identity import User
+    from mingyue.core.tenancy.identity import User
 
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         user = uow.session.scalars(select(User).where(User.username == username)).first()
@@ -159,7 +159,7 @@ def org_create(name: str, kind: Annotated[str, typer.Option(help="operator|enter
                = False, data_dir: DataDir = None, as_user: AsUser = None,
                json_out: JsonOut = False) -> None:
     """Create an organization."""
-    from mingyue.core import accounts
+    from mingyue.core.tenancy import accounts
 
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         out = accounts.create_org(uow=uow, actor=uow.actor, name=name, kind=kind, uscc=uscc,

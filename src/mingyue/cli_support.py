@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from mingyue.core.access import SYSTEM, Actor
+from mingyue.core.tenancy.access import SYSTEM, Actor
 from mingyue.core.config import Settings, configure, get_settings
 from mingyue.core.errors import InvalidInput, MingyueError, NotAuthenticated
 
@@ -41,7 +41,7 @@ def settings_for(data_dir: Path | None) -> Settings:
 def resolve_actor(settings: Settings, as_user: str | None, *, required: bool = False) -> Actor:
     """Return the actor named by --as (or $MINGYUE_USER); ``system`` when none and allowed."""
     from mingyue.core.db import system_session
-    from mingyue.core.identity import actor_for, find_user
+    from mingyue.core.tenancy.identity import actor_for, find_user
 
     if not as_user:
         if required:

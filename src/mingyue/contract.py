@@ -131,7 +131,7 @@ def check_all() -> list[str]:
     problems = [f"{name}: entry point failed to load: {err}" for name, err in reg.errors.items()]
     for en in reg.ordered():
         problems.extend(check_enabler(en))
-    from mingyue.core.case_kinds import check_declared
+    from mingyue.core.cases.kinds import check_declared
 
     problems.extend(p for p in check_declared(reg.ordered()) if p not in problems)
     return problems

@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from mingyue.core import accounts
-from mingyue.core.access import SYSTEM
+from mingyue.core.tenancy import accounts
+from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.config import Settings
 from mingyue.core.db import utcnow
-from mingyue.core.identity import Organization, User
+from mingyue.core.tenancy.identity import Organization, User
 from mingyue.core.uow import unit_of_work
 
 ORGS: list[dict[str, Any]] = [
@@ -32,7 +32,7 @@ ORGS: list[dict[str, Any]] = [
 
 
 def _uscc(base17: str) -> str:
-    from mingyue.core.identity import uscc_check_char
+    from mingyue.core.tenancy.identity import uscc_check_char
 
     return base17 + uscc_check_char(base17)
 
@@ -85,7 +85,8 @@ def build_demo(settings: Settings, url: str = "http://127.0.0.1:8000/") -> dict[
 
 
 def _sample_activity(settings: Settings, org_ids: dict[str, int]) -> None:
-    from mingyue.core import audit, cases, jobs, metering
+    from mingyue.core import cases, jobs, metering
+    from mingyue.core.ledger import audit
 
     with unit_of_work(SYSTEM, settings) as uow:
         metering.create_tariff(uow=uow, actor=SYSTEM, meter="core.api_calls",

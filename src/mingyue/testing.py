@@ -21,10 +21,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from mingyue.core import config, migrate
-from mingyue.core.access import Actor
+from mingyue.core.tenancy.access import Actor
 from mingyue.core.config import Settings
 from mingyue.core.db import Base, dispose_engines, get_engine, import_all_models, system_session
-from mingyue.core.identity import (
+from mingyue.core.tenancy.identity import (
     USCC_ALPHABET,
     Organization,
     User,
@@ -197,8 +197,8 @@ def client(app: Any) -> Iterator[Any]:
 @pytest.fixture
 def token_for(settings: Settings) -> Callable[[User], str]:
     """Return ``token_for(user)``: a fresh bearer token of the user."""
-    from mingyue.core import accounts
-    from mingyue.core.access import SYSTEM
+    from mingyue.core.tenancy import accounts
+    from mingyue.core.tenancy.access import SYSTEM
     from mingyue.core.uow import unit_of_work
 
     def _token(user: User) -> str:

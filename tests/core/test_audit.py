@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
-from mingyue.core import audit, keys
-from mingyue.core.access import SYSTEM
+from mingyue.core.ledger import audit
+from mingyue.core.ledger import keys
+from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.db import get_engine, system_session
 from mingyue.core.uow import unit_of_work
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from mingyue.core import cases, files
-from mingyue.core.access import SYSTEM, Actor
-from mingyue.core.audit import AuditEntry, verify_chain
+from mingyue.core.tenancy.access import SYSTEM, Actor
+from mingyue.core.ledger.audit import AuditEntry, verify_chain
 from mingyue.core.cases import CaseKind, State, Transition
 from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mingyue.core.uow import UnitOfWork, unit_of_work

@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from mingyue.core.access import Actor
+from mingyue.core.tenancy.access import Actor
 from mingyue.core.config import Settings
 from mingyue.core.db import MingyueSession, system_session
 from mingyue.core.uow import UnitOfWork

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from mingyue.core import cases
 from mingyue.core import db as core_db
-from mingyue.core.audit import AuditEntry
+from mingyue.core.ledger.audit import AuditEntry
 from mingyue.core.errors import Forbidden, InvalidInput
 
 try:

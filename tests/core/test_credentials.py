@@ -12,13 +12,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
-from mingyue.core import credentials, keys
-from mingyue.core.access import Actor
-from mingyue.core.audit import AuditEntry, verify_chain
+from mingyue.core.ledger import credentials
+from mingyue.core.ledger import keys
+from mingyue.core.tenancy.access import Actor
+from mingyue.core.ledger.audit import AuditEntry, verify_chain
 from mingyue.core.config import Settings
 from mingyue.core.db import system_session
 from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from mingyue.core.identity import Organization
+from mingyue.core.tenancy.identity import Organization
 from mingyue.core.uow import unit_of_work
 
 ActorFor = Callable[..., Actor]
@@ -94,7 +95,7 @@ def test_credential_signed_by_another_key_is_refused(settings: Settings,
 
 
 def test_forged_issuer_is_refused(settings: Settings, orgs: dict[str, int]) -> None:
-    from mingyue.core.dataintegrity import add_proof
+    from mingyue.core.ledger.dataintegrity import add_proof
 
     vc = _issue(settings, orgs["a"])
     forger = Ed25519PrivateKey.generate()
@@ -202,7 +203,7 @@ def test_decimal_and_unicode_subjects_are_signed_exactly(settings: Settings,
 
 
 def test_without_a_key_argument_the_platform_key_is_required(settings: Settings) -> None:
-    from mingyue.core.dataintegrity import add_proof, did_of
+    from mingyue.core.ledger.dataintegrity import add_proof, did_of
 
     stranger = Ed25519PrivateKey.generate()
     doc = {"@context": [credentials.VC_CONTEXT],

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mingyue.core.dataintegrity import add_proof, did_of, verify_proof
-from mingyue.core.jcs import (
+from mingyue.core.ledger.dataintegrity import add_proof, did_of, verify_proof
+from mingyue.core.ledger.jcs import (
     b58decode,
     b58encode,
     canonicalize,

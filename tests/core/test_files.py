@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import func, select
 
 from mingyue.core import files
-from mingyue.core.access import SYSTEM, Actor
-from mingyue.core.audit import AuditEntry
+from mingyue.core.tenancy.access import SYSTEM, Actor
+from mingyue.core.ledger.audit import AuditEntry
 from mingyue.core.config import Settings
 from mingyue.core.db import system_session
 from mingyue.core.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
-from mingyue.core.files import StoredFileRow, sanitize_filename, sniff
+from mingyue.core.files.store import StoredFileRow, sanitize_filename, sniff
 from mingyue.core.uow import unit_of_work
 
 

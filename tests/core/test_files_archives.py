@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mingyue.core.archives import ArchiveCaps, UnsafeArchive, check_archive, safe_extract
+from mingyue.core.files.archives import ArchiveCaps, UnsafeArchive, check_archive, safe_extract
 
 CAPS = ArchiveCaps(max_ratio=100, max_total_bytes=1024**3, max_entries=100)
 
@@ -217,7 +217,7 @@ def test_honest_archive_is_extracted_exactly(tmp_path: Path) -> None:
 
 
 def test_caps_default_from_settings(tmp_path: Path) -> None:
-    from mingyue.core.archives import caps_from_settings
+    from mingyue.core.files.archives import caps_from_settings
     from mingyue.core.config import Settings
 
     caps = caps_from_settings(Settings(archive_max_ratio=7, archive_max_entries=3,

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from mingyue.core.identity import (
+from mingyue.core.tenancy.identity import (
     hash_password,
     is_valid_uscc,
     token_digest,

@@ -11,11 +11,12 @@ import pytest
 from sqlalchemy import select, update
 
 from mingyue.core import jobs
-from mingyue.core.access import SYSTEM
-from mingyue.core.audit import AuditEntry
+from mingyue.core.jobs import models as jobs_models
+from mingyue.core.tenancy.access import SYSTEM
+from mingyue.core.ledger.audit import AuditEntry
 from mingyue.core.db import system_session, utcnow
 from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from mingyue.core.jobs_exec import JobContext, JobLost, _claim
+from mingyue.core.jobs.execution import JobContext, JobLost, _claim
 
 
 def _enqueue(uow_as: Any, actor: Any, **kw: Any) -> jobs.JobOut:
@@ -184,7 +185,7 @@ def _ctx_unit_of_work_handler(ctx: JobContext, params: dict[str, Any]) -> dict[s
 
 def test_context_unit_of_work_acts_as_submitter(settings: Any, uow_as: Any, member: Any,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(jobs._kinds, "core.test_ctx", f"{__name__}:_ctx_unit_of_work_handler")
+    monkeypatch.setitem(jobs_models._kinds, "core.test_ctx", f"{__name__}:_ctx_unit_of_work_handler")
     out = _enqueue(uow_as, member, kind="core.test_ctx")
     started = time.monotonic()
     done = jobs.run_pending(settings)

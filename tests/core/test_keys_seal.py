@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from mingyue.core import keys
+from mingyue.core.ledger import keys
 from mingyue.core.config import Settings
 
 

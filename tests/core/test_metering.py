@@ -14,13 +14,13 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from mingyue.core import metering
-from mingyue.core.access import Actor
-from mingyue.core.audit import AuditEntry
+from mingyue.core.tenancy.access import Actor
+from mingyue.core.ledger.audit import AuditEntry
 from mingyue.core.config import Settings
 from mingyue.core.db import get_engine, system_session
 from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
-from mingyue.core.identity import Organization
-from mingyue.core.metering_models import Statement, StatementLine, UsageRecord
+from mingyue.core.tenancy.identity import Organization
+from mingyue.core.metering.models import Statement, StatementLine, UsageRecord
 from mingyue.core.plugins import registry
 from mingyue.core.uow import UnitOfWork, unit_of_work
 
@@ -408,7 +408,8 @@ def test_consume_free_defaults_to_this_month(world: World) -> None:
 
 
 def test_meters_load_the_registry_when_empty(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mingyue.core import metering_registry, plugins
+    from mingyue.core import plugins
+    from mingyue.core.metering import registry as metering_registry
 
     calls: list[int] = []
     monkeypatch.setattr(metering_registry, "_meters", {})
@@ -433,7 +434,7 @@ class _FakeJob:
 
 
 def test_billing_job_reports_refusals_and_stops_when_cancelled(world: World) -> None:
-    from mingyue.core.metering_statements import run_billing_job
+    from mingyue.core.metering.statements import run_billing_job
 
     if "core.test_gpu_hours" not in metering.meters():
         metering.register_meter("core.test_gpu_hours", "gpu_hour", "test meter")

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mingyue.core.errors import InvalidInput
-from mingyue.core.metering_tou import (
+from mingyue.core.metering.tou import (
     DEFAULT_WINDOWS,
     TariffSpec,
     iter_compute_split,

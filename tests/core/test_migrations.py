@@ -24,7 +24,7 @@ def _diff(settings) -> list:
 def _triggers_refuse_update(settings) -> None:
     from sqlalchemy.exc import DatabaseError
 
-    from mingyue.core.access import SYSTEM
+    from mingyue.core.tenancy.access import SYSTEM
     from mingyue.core.uow import unit_of_work
 
     with unit_of_work(SYSTEM, settings) as uow:

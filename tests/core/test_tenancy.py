@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from mingyue.core.db import Scope, session_factory
 from mingyue.core.errors import Forbidden, UnscopedQuery
-from mingyue.core.identity import ApiToken, User
+from mingyue.core.tenancy.identity import ApiToken, User
 
 
 def test_query_without_scope_raises(settings, tenants) -> None:
@@ -48,7 +48,7 @@ def test_write_outside_scope_is_refused(settings, tenants) -> None:
 
 
 def test_unscoped_is_audited(settings, tenants, actor_of, uow_as) -> None:
-    from mingyue.core.audit import AuditEntry
+    from mingyue.core.ledger.audit import AuditEntry
 
     actor = actor_of(tenants.a.member)
     with uow_as(actor) as uow:

@@ -8,8 +8,8 @@ import pytest
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from mingyue.core.access import SYSTEM
-from mingyue.core.audit import AuditEntry
+from mingyue.core.tenancy.access import SYSTEM
+from mingyue.core.ledger.audit import AuditEntry
 from mingyue.core.db import system_session
 from mingyue.core.errors import Forbidden, RecordedRefusal
 from mingyue.core.uow import unit_of_work

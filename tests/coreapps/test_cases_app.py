@@ -265,7 +265,7 @@ def test_every_message_key_is_translated() -> None:
     from mingyue.i18n import catalogue
 
     root = Path(mingyue.__file__).parent
-    sources = [*root.glob("core/case*.py"), *(root / "coreapps" / "cases").glob("*.py")]
+    sources = [*root.glob("core/cases/*.py"), *(root / "coreapps" / "cases").glob("*.py")]
     keys: set[str] = set()
     for p in sources:
         keys |= set(re.findall(r'(?:InvalidInput|NotFound|Conflict|Forbidden)\(\s*"([^"]+)"',

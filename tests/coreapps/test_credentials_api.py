@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from mingyue.core import credentials, keys
-from mingyue.core.access import Actor
+from mingyue.core.ledger import credentials
+from mingyue.core.ledger import keys
+from mingyue.core.tenancy.access import Actor
 from mingyue.core.config import Settings
 from mingyue.core.uow import unit_of_work
 from mingyue.testing import Tenants

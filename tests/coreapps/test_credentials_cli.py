@@ -10,8 +10,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from mingyue.core import credentials, keys
-from mingyue.core.access import Actor
+from mingyue.core.ledger import credentials
+from mingyue.core.ledger import keys
+from mingyue.core.tenancy.access import Actor
 from mingyue.core.config import Settings
 from mingyue.core.uow import unit_of_work
 from mingyue.testing import CliResult, Tenants

@@ -226,7 +226,7 @@ def test_every_message_key_of_the_jobs_app_is_in_both_catalogues() -> None:
             for loc in ("zh_CN", "en")}
     assert set(cats["zh_CN"]) == set(cats["en"])
     used: set[str] = {f"core.jobs.status.{s}" for s in jobs.STATUSES}
-    for f in [*root.glob("core/jobs*.py"), *root.glob("coreapps/jobs/*.py")]:
+    for f in [*root.glob("core/jobs/*.py"), *root.glob("coreapps/jobs/*.py")]:
         raised = r'(?:InvalidInput|Conflict|Forbidden|NotFound)\(\s*"(core\.job[^"]*)"'
         used |= set(re.findall(raised, f.read_text("utf-8")))
     for f in (root / "coreapps/jobs/templates/jobs").glob("*.html"):

@@ -18,10 +18,10 @@ from alembic import command
 from sqlalchemy import select
 
 from mingyue.core import jobs, migrate
-from mingyue.core.audit import AuditEntry
+from mingyue.core.ledger.audit import AuditEntry
 from mingyue.core.config import Settings
 from mingyue.core.db import system_session, utcnow
-from mingyue.core.jobs_redis import RedisWorker, prefix, queue_key
+from mingyue.core.jobs.redis_queue import RedisWorker, prefix, queue_key
 
 REDIS_URL = os.environ.get("MINGYUE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 HEARTBEAT_TIMEOUT_S = 2

@@ -65,7 +65,7 @@ def test_org_admin_sees_only_own_users(client, tenants) -> None:
 def test_change_and_ledger_entry_commit_together(client, tenants, settings) -> None:
     from sqlalchemy import select
 
-    from mingyue.core.audit import AuditEntry
+    from mingyue.core.ledger.audit import AuditEntry
     from mingyue.core.db import system_session
 
     r = client.post("/api/organizations", headers=tenants.operator.headers(admin=True),

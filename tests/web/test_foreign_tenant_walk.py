@@ -20,8 +20,8 @@ def _seed_tenant_a(client, tenants, settings) -> dict[str, object]:
     r = client.post("/api/files", headers=h, files={"file": (f"{MARKER}.txt", MARKER.encode())})
     if r.status_code == 201:
         ids["file"] = r.json()["id"]
-    from mingyue.core import credentials
-    from mingyue.core.access import SYSTEM
+    from mingyue.core.ledger import credentials
+    from mingyue.core.tenancy.access import SYSTEM
     from mingyue.core.uow import unit_of_work
 
     with unit_of_work(SYSTEM, settings) as uow:

@@ -73,7 +73,7 @@ cases = Enabler(
         "core.case.updated": "A case's data was changed by a service or hook",
     },
     case_kinds={"core.general": "mingyue.core.cases:GENERAL"},
-    job_kinds={"core.case.escalate": "mingyue.core.case_sla:escalate_job"},
+    job_kinds={"core.case.escalate": "mingyue.core.cases.sla:escalate_job"},
     nav=[NavItem("/cases", {"zh": "案件办理", "en": "Cases"}, "core.case.read")],
 )
 
@@ -94,7 +94,7 @@ jobs = Enabler(
         "core.job.finished": "A background job ended (succeeded, failed or cancelled)",
         "core.job.retried": "A job was retried after its worker was lost",
     },
-    job_kinds={"core.selftest": "mingyue.core.jobs:selftest"},
+    job_kinds={"core.selftest": "mingyue.core.jobs.service:selftest"},
     nav=[NavItem("/jobs", {"zh": "后台任务", "en": "Jobs"}, "core.job.read")],
 )
 
@@ -121,7 +121,7 @@ billing = Enabler(
         "core.statement.issued": "A monthly statement was issued",
     },
     meters={"core.api_calls": MeterSpec(unit="call", description="API calls (demo meter)")},
-    job_kinds={"core.billing.run": "mingyue.core.metering_statements:run_billing_job"},
+    job_kinds={"core.billing.run": "mingyue.core.metering.statements:run_billing_job"},
     nav=[NavItem("/billing", {"zh": "计量计费", "en": "Billing"}, "core.usage.read")],
 )
 

@@ -37,6 +37,7 @@ from sqlalchemy.orm import (
     with_loader_criteria,
 )
 
+from mingyue.core import clock
 from mingyue.core.config import Settings, ensure_data_dir
 from mingyue.core.errors import Forbidden, UnscopedQuery
 
@@ -50,8 +51,8 @@ NAMING_CONVENTION = {
 
 
 def utcnow() -> datetime:
-    """Return the current time, timezone-aware UTC."""
-    return datetime.now(UTC)
+    """Return the current time, timezone-aware UTC (the platform clock, frozen in tests)."""
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -1,9 +1,12 @@
 """Import every core table so that Base.metadata is complete."""
 
-from mingyue.core import audit, identity  # noqa: F401
+from mingyue.core.cases import models as _cases_models
+from mingyue.core.files import store as _files_store
+from mingyue.core.jobs import models as _jobs_models
+from mingyue.core.ledger import audit as _audit
+from mingyue.core.ledger import credentials as _credentials
+from mingyue.core.metering import models as _metering_models
+from mingyue.core.tenancy import identity as _identity
 
-for _mod in ("cases", "jobs", "metering", "credentials", "files"):
-    try:
-        __import__(f"mingyue.core.{_mod}")
-    except ImportError as exc:  # pragma: no cover - only while a module is being built
-        raise ImportError(f"core module {_mod} failed to import: {exc}") from exc
+TABLE_MODULES = (_audit, _cases_models, _credentials, _files_store, _identity, _jobs_models,
+                 _metering_models)

@@ -82,7 +82,9 @@ class Registry:
 
     def add(self, enabler: Enabler, package_dir: Path | None = None) -> None:
         """Add one enabler and register its names (raises on a duplicate)."""
-        from mingyue.core import access, audit, jobs, metering
+        from mingyue.core import jobs, metering
+        from mingyue.core.tenancy import access
+        from mingyue.core.ledger import audit
 
         if enabler.key in self.enablers:
             raise ValueError(f"duplicate enabler key: {enabler.key}")

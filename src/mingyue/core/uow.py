@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from mingyue.core.access import SYSTEM, Actor, scope_for
+from mingyue.core.tenancy.access import SYSTEM, Actor, scope_for
 from mingyue.core.config import Settings, get_settings
 from mingyue.core.db import MingyueSession, Scope, session_factory
 
@@ -41,7 +41,7 @@ class UnitOfWork:
     def audit(self, action: str, subject: str, payload: dict[str, Any] | None = None, *,
               organization_id: int | None = None) -> None:
         """Queue a ledger entry for this transaction (``action`` is a registered event kind)."""
-        from mingyue.core.audit import known_event
+        from mingyue.core.ledger.audit import known_event
 
         if not known_event(action):
             raise KeyError(f"unregistered audit event: {action}")
@@ -69,7 +69,7 @@ class UnitOfWork:
 
     def commit(self) -> None:
         """Write queued ledger entries and commit everything together."""
-        from mingyue.core.audit import append_pending
+        from mingyue.core.ledger.audit import append_pending
 
         if self.pending_audit:
             append_pending(self.session, self.pending_audit, self.settings)

@@ -13,11 +13,11 @@ from fastapi import Request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from mingyue.core.access import Actor
+from mingyue.core.tenancy.access import Actor
 from mingyue.core.config import Settings
 from mingyue.core.db import system_session, utcnow
 from mingyue.core.errors import MingyueError, NotAuthenticated
-from mingyue.core.identity import ApiToken, User, actor_for, find_user, token_digest, verify_password
+from mingyue.core.tenancy.identity import ApiToken, User, actor_for, find_user, token_digest, verify_password
 
 SESSION_COOKIE = "mingyue_session"
 SESSION_MAX_AGE = 12 * 3600

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from mingyue.core.access import Actor, can
+from mingyue.core.tenancy.access import Actor, can
 from mingyue.core.errors import Forbidden, MingyueError, NotAuthenticated
 from mingyue.i18n import LOCALES, t
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from mingyue.core.access import Actor, check
+from mingyue.core.tenancy.access import Actor, check
 from mingyue.core.config import Settings
 from mingyue.core.db import session_factory
 from mingyue.core.errors import NotFound

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from mingyue.core.access import can
+from mingyue.core.tenancy.access import can
 from mingyue.core.uow import UnitOfWork
 
 
@@ -19,8 +19,8 @@ def _month_start(tz: str) -> datetime:
 
 def figures(uow: UnitOfWork) -> dict[str, Any]:
     """Return counts of cases by state, jobs by status, usage this month and ledger status."""
-    from mingyue.core import audit
-    from mingyue.core.identity import Organization, User
+    from mingyue.core.ledger import audit
+    from mingyue.core.tenancy.identity import Organization, User
 
     s = uow.session
     out: dict[str, Any] = {"cases_by_state": {}, "jobs_by_status": {}, "usage_this_month": {},
@@ -33,14 +33,14 @@ def figures(uow: UnitOfWork) -> dict[str, Any]:
     except ImportError:
         pass
     try:
-        from mingyue.core.jobs import Job
+        from mingyue.core.jobs.service import Job
 
         rows = s.execute(select(Job.status, func.count()).group_by(Job.status)).all()
         out["jobs_by_status"] = {st: n for st, n in rows}
     except ImportError:
         pass
     try:
-        from mingyue.core.metering import UsageRecord
+        from mingyue.core.metering.service import UsageRecord
 
         start = _month_start(uow.settings.timezone)
         rows = s.execute(select(UsageRecord.meter, func.sum(UsageRecord.quantity))

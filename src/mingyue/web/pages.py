@@ -11,7 +11,7 @@ from mingyue import __version__
 from mingyue.core.uow import unit_of_work
 from mingyue.web.console import ConsoleActor, csrf_protect, render, safe_next
 from mingyue.web.deps import UoW, require
-from mingyue.core.access import SYSTEM, Actor
+from mingyue.core.tenancy.access import SYSTEM, Actor
 
 router = APIRouter()
 

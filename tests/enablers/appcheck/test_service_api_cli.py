@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from mingyue.core import case_service, credentials
-from mingyue.core.metering_models import UsageRecord
+from mingyue.core.cases import service as case_service
+from mingyue.core.ledger import credentials
+from mingyue.core.metering.models import UsageRecord
 from mingyue.enablers.appcheck import service
 from mingyue.enablers.appcheck.models import Scan
 

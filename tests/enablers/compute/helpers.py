@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from mingyue.core.access import SYSTEM
+from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.uow import unit_of_work
 from mingyue.enablers.compute import service
 from mingyue.enablers.compute.schemas import JobOut, PoolIn

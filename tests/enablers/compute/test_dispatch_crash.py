@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from mingyue.core.access import SYSTEM
-from mingyue.core.audit import AuditEntry
+from mingyue.core.tenancy.access import SYSTEM
+from mingyue.core.ledger.audit import AuditEntry
 from mingyue.core.db import get_engine
 from mingyue.core.errors import Conflict, InvalidInput
 from mingyue.core.uow import unit_of_work
@@ -34,7 +34,7 @@ import json, os, signal, sys
 from pathlib import Path
 from mingyue.core import config
 from mingyue.core.db import system_session
-from mingyue.core.identity import User, actor_for
+from mingyue.core.tenancy.identity import User, actor_for
 from mingyue.core.plugins import registry
 from mingyue.core.uow import unit_of_work
 from mingyue.enablers.compute import service

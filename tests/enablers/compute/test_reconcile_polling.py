@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mingyue.core.access import SYSTEM
+from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.db import get_engine
 from mingyue.core.uow import unit_of_work
 from mingyue.enablers.compute import service

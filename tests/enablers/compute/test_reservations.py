@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from mingyue.core.access import SYSTEM
+from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.errors import Conflict, InvalidInput, NotFound
 from mingyue.core.uow import unit_of_work
 from mingyue.enablers.compute import service

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from mingyue.core import metering
-from mingyue.core.access import SYSTEM
+from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
 from mingyue.core.uow import unit_of_work
 from mingyue.enablers.compute import service

@@ -134,7 +134,7 @@ def test_console_assess_and_filing_to_case(client: Any, tenants: Any) -> None:
 def test_flows_for_the_firm_and_its_regulator(client: Any, tenants: Any, settings: Any,
                                                tmp_path: Any) -> None:
     from mingyue.core.db import system_session
-    from mingyue.core.identity import User, actor_for
+    from mingyue.core.tenancy.identity import User, actor_for
     from mingyue.core.uow import unit_of_work
     from mingyue.enablers.crossborder import service
     from mingyue.enablers.crossborder.schemas import TransferIn
@@ -166,7 +166,7 @@ def test_watch_job_over_an_uploaded_log(client: Any, tenants: Any, settings: Any
                                         run_jobs: Any) -> None:
     from mingyue.core import files
     from mingyue.core.db import system_session
-    from mingyue.core.identity import User, actor_for
+    from mingyue.core.tenancy.identity import User, actor_for
     from mingyue.core.uow import unit_of_work
 
     with system_session(settings, "test") as s:

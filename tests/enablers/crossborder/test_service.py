@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from mingyue.core import cases, credentials
-from mingyue.core.audit import AuditEntry
+from mingyue.core import cases
+from mingyue.core.ledger import credentials
+from mingyue.core.ledger.audit import AuditEntry
 from mingyue.core.errors import Forbidden, InvalidInput, NotFound
 from mingyue.enablers.crossborder import service
 from mingyue.enablers.crossborder.schemas import FilingIn, TransferIn

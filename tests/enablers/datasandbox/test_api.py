@@ -23,7 +23,7 @@ def _audit_of(settings: Any, request_id: int) -> list[str]:
     """Return the committed ledger actions about one request, in order."""
     from sqlalchemy import select
 
-    from mingyue.core.audit import AuditEntry
+    from mingyue.core.ledger.audit import AuditEntry
     from mingyue.core.db import system_session
 
     with system_session(settings, "test audit") as s:

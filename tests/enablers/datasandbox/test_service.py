@@ -15,7 +15,7 @@ from mingyue.enablers.datasandbox.models import SandboxCharge, SandboxDataset, S
 
 
 def _audit_actions(settings: Any) -> list[str]:
-    from mingyue.core.audit import AuditEntry
+    from mingyue.core.ledger.audit import AuditEntry
     from mingyue.core.db import system_session
 
     with system_session(settings, "test audit") as s:

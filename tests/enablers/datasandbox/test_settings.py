@@ -56,7 +56,7 @@ def test_service_runs_on_spark_when_configured(spark_env: None, settings: Any, t
                                                 demo_files: Any) -> None:
     from sqlalchemy import select
 
-    from mingyue.core.audit import AuditEntry
+    from mingyue.core.ledger.audit import AuditEntry
     from mingyue.core.db import system_session
 
     owner = actor_of(tenants.a.admin)

@@ -224,7 +224,7 @@ def test_refresh_new_version_audited_and_owner_only(pg_src: PgSource, owner: Any
     # The file before the previous one is gone; the previous one is kept for running jobs.
     assert paths[0].exists() and paths[1].exists()
     assert not (Path(settings.data_dir) / "datasandbox" / "datasets" / "firms.parquet").exists()
-    from mingyue.core.audit import AuditEntry
+    from mingyue.core.ledger.audit import AuditEntry
     from mingyue.core.db import system_session
 
     with system_session(settings, "test audit") as s:

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from mingyue.core import accounts
-from mingyue.core.access import Actor
+from mingyue.core.tenancy import accounts
+from mingyue.core.tenancy.access import Actor
 from mingyue.web.deps import UoW, require
 
 router = APIRouter(tags=["admin"])

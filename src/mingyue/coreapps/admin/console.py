@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from mingyue.core import accounts
-from mingyue.core.access import can
+from mingyue.core.tenancy import accounts
+from mingyue.core.tenancy.access import can
 from mingyue.core.uow import unit_of_work
 from mingyue.web.console import ConsoleActor, csrf_protect, render
 

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from mingyue.core import audit, keys
-from mingyue.core.access import Actor, scope_for
+from mingyue.core.ledger import audit
+from mingyue.core.ledger import keys
+from mingyue.core.tenancy.access import Actor, scope_for
 from mingyue.core.errors import NotFound
 from mingyue.web.deps import UoW, require
 

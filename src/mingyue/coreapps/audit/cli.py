@@ -19,8 +19,9 @@ from mingyue.cli_support import (
     fail,
     run_cli,
 )
-from mingyue.core import audit, keys
-from mingyue.core.access import check, scope_for
+from mingyue.core.ledger import audit
+from mingyue.core.ledger import keys
+from mingyue.core.tenancy.access import check, scope_for
 from mingyue.core.errors import NotFound
 
 app = typer.Typer(help="The audit ledger (存证): verify, prove, check proofs.", no_args_is_help=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from mingyue.core import audit
-from mingyue.core.access import can, check, scope_for
+from mingyue.core.ledger import audit
+from mingyue.core.tenancy.access import can, check, scope_for
 from mingyue.core.uow import unit_of_work
 from mingyue.web.console import ConsoleActor, csrf_protect, render
 

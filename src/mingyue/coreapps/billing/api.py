@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
 from mingyue.core import jobs, metering
-from mingyue.core.access import Actor
-from mingyue.core.jobs import JobOut
-from mingyue.core.metering_models import FreePoolOut, StatementOut, TariffOut, UsageOut
-from mingyue.core.metering_statements import UsageSummary
-from mingyue.core.metering_tou import month_bounds
+from mingyue.core.tenancy.access import Actor
+from mingyue.core.jobs.service import JobOut
+from mingyue.core.metering.models import FreePoolOut, StatementOut, TariffOut, UsageOut
+from mingyue.core.metering.statements import UsageSummary
+from mingyue.core.metering.tou import month_bounds
 from mingyue.web.deps import UoW, require
 
 router = APIRouter(tags=["billing"])

@@ -94,7 +94,7 @@ def usage_record(org: Annotated[int, typer.Option("--org", help="Organization id
                  data_dir: DataDir = None, as_user: AsUser = None,
                  json_out: JsonOut = False) -> None:
     """Record and price one usage (platform administrators)."""
-    from mingyue.core.access import check
+    from mingyue.core.tenancy.access import check
 
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         check(uow.actor, "core.usage.record")

@@ -12,9 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from mingyue.core import metering
-from mingyue.core.access import can, check, scope_for
-from mingyue.core.identity import Organization
-from mingyue.core.metering_tou import month_bounds
+from mingyue.core.tenancy.access import can, check, scope_for
+from mingyue.core.tenancy.identity import Organization
+from mingyue.core.metering.tou import month_bounds
 from mingyue.core.uow import unit_of_work
 from mingyue.web.console import ConsoleActor, csrf_protect, render
 

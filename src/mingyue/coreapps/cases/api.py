@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
 from pydantic import BaseModel, Field
 
 from mingyue.core import cases
-from mingyue.core.access import Actor
-from mingyue.core.case_input import MAX_ID
-from mingyue.core.case_service import now
+from mingyue.core.tenancy.access import Actor
+from mingyue.core.cases.checks import MAX_ID
+from mingyue.core.cases.service import now
 from mingyue.core.errors import InvalidInput
 from mingyue.web.deps import UoW, require
 

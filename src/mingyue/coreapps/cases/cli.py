@@ -11,7 +11,7 @@ import typer
 
 from mingyue.cli_support import AsUser, DataDir, JsonOut, cli_uow, emit, run_cli
 from mingyue.core import cases
-from mingyue.core.case_service import now
+from mingyue.core.cases.service import now
 from mingyue.core.errors import InvalidInput
 
 app = typer.Typer(help="Cases (workflow): list, show, open, act, supervise.", no_args_is_help=True)

@@ -11,10 +11,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from mingyue.core import cases
-from mingyue.core.access import OVERSIGHT_ROLES, Actor, can, check
-from mingyue.core.case_service import now
+from mingyue.core.tenancy.access import OVERSIGHT_ROLES, Actor, can, check
+from mingyue.core.cases.service import now
 from mingyue.core.errors import InvalidInput
-from mingyue.core.identity import Organization, User
+from mingyue.core.tenancy.identity import Organization, User
 from mingyue.core.uow import unit_of_work
 from mingyue.web.console import ConsoleActor, csrf_protect, locale_of, render
 

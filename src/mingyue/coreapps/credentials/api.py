@@ -8,9 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, File, Form, Path, Query, UploadFile
 from pydantic import BaseModel, Field
 
-from mingyue.core import credentials, files, keys
-from mingyue.core.access import Actor
-from mingyue.core.credentials import CredentialOut
+from mingyue.core import files
+from mingyue.core.ledger import credentials
+from mingyue.core.ledger import keys
+from mingyue.core.tenancy.access import Actor
+from mingyue.core.ledger.credentials import CredentialOut
 from mingyue.core.errors import InvalidInput
 from mingyue.web.deps import UoW, require
 

@@ -11,8 +11,9 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from mingyue.cli_support import AsUser, DataDir, JsonOut, cli_uow, emit, run_cli, settings_for
-from mingyue.core import credentials, keys
-from mingyue.core.access import check
+from mingyue.core.ledger import credentials
+from mingyue.core.ledger import keys
+from mingyue.core.tenancy.access import check
 from mingyue.core.config import Settings
 from mingyue.core.errors import InvalidInput
 

@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from mingyue.core import credentials, keys
-from mingyue.core.access import can, check
+from mingyue.core.ledger import credentials
+from mingyue.core.ledger import keys
+from mingyue.core.tenancy.access import can, check
 from mingyue.core.errors import InvalidInput
 from mingyue.core.uow import unit_of_work
 from mingyue.web.console import ConsoleActor, csrf_protect, locale_of, render

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from mingyue.core import jobs
-from mingyue.core.access import Actor
+from mingyue.core.tenancy.access import Actor
 from mingyue.web.deps import UoW, require
 
 router = APIRouter(tags=["jobs"])

@@ -159,7 +159,7 @@ def run_worker(settings: Settings, *, once: bool = False) -> int:
         stop.wait()
         runner.stop()
         return 0
-    from mingyue.core.jobs_redis import RedisWorker, queue_key
+    from mingyue.core.jobs.redis_queue import RedisWorker, queue_key
 
     worker = RedisWorker(settings)
     _on_signals(worker.stop)

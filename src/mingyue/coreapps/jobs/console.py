@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mingyue.core import jobs
-from mingyue.core.access import Actor, can
+from mingyue.core.tenancy.access import Actor, can
 from mingyue.core.uow import unit_of_work
 from mingyue.web.console import ConsoleActor, csrf_protect, render
 

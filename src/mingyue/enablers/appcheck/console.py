@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from mingyue.core.access import can
+from mingyue.core.tenancy.access import can
 from mingyue.web.console import ConsoleActor, csrf_protect, locale_of, render
 from mingyue.web.deps import UoW
 

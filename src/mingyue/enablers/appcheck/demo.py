@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mingyue.core.access import SYSTEM
+from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.config import Settings
 
 DEMO_FILES = ("jpush__hbuilder-hello.apk", "bugly__upgrade-demo.apk")
@@ -24,8 +24,8 @@ def _apk_dir() -> Path | None:
 
 def seed(settings: Settings, org_ids: dict[str, int]) -> None:
     """Submit and scan two corpus APKs for ent2; accept (sign) the first report."""
-    from mingyue.core import case_service
-    from mingyue.core.jobs_exec import run_job_now
+    from mingyue.core.cases import service as case_service
+    from mingyue.core.jobs.execution import run_job_now
     from mingyue.core.uow import unit_of_work
 
     from . import service

@@ -14,10 +14,12 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import select
 
-from mingyue.core import case_service, credentials, files, metering
-from mingyue.core.access import Actor, check
-from mingyue.core.access_db import get_visible
-from mingyue.core.case_kinds import CaseKind, State, Transition
+from mingyue.core import files, metering
+from mingyue.core.cases import service as case_service
+from mingyue.core.ledger import credentials
+from mingyue.core.tenancy.access import Actor, check
+from mingyue.core.tenancy.lookup import get_visible
+from mingyue.core.cases.kinds import CaseKind, State, Transition
 from mingyue.core.db import utcnow
 from mingyue.core.errors import Conflict, InvalidInput
 from mingyue.core.uow import UnitOfWork

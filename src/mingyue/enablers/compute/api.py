@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel
 
-from mingyue.core.access import Actor
+from mingyue.core.tenancy.access import Actor
 from mingyue.web.deps import UoW, require
 
 from . import service

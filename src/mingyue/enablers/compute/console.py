@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from mingyue.core import metering
-from mingyue.core.access import can, check
+from mingyue.core.tenancy.access import can, check
 from mingyue.core.errors import MingyueError
 from mingyue.core.uow import unit_of_work
 from mingyue.web.console import ConsoleActor, csrf_protect, render

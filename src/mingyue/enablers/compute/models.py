@@ -10,7 +10,7 @@ from sqlalchemy import Boolean, ForeignKey, Numeric, String, Text, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mingyue.core.db import Base, TenantMixin, utcnow
-from mingyue.core.metering_models import ExactDecimal
+from mingyue.core.metering.models import ExactDecimal
 
 MONEY = Numeric(20, 6)
 # Billed quantities and amounts are exact (text on SQLite, unbounded NUMERIC on PostgreSQL):

@@ -19,11 +19,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from mingyue.core import jobs, keys, metering
-from mingyue.core.access import SYSTEM, check
-from mingyue.core.access_db import get_visible
+from mingyue.core import jobs, metering
+from mingyue.core.ledger import keys
+from mingyue.core.tenancy.access import SYSTEM, check
+from mingyue.core.tenancy.lookup import get_visible
 from mingyue.core.errors import Conflict, InvalidInput, MingyueError, NotFound, QuotaExceeded
-from mingyue.core.metering_tou import month_bounds
+from mingyue.core.metering.tou import month_bounds
 from mingyue.core.uow import UnitOfWork, unit_of_work
 
 from .adapters.base import ComputeAdapter, EngineUnavailable, finished_error

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from mingyue.core.errors import InvalidInput
-from mingyue.core.metering_tou import (
+from mingyue.core.metering.tou import (
     BANDS,
     DEFAULT_WINDOWS,
     PricedSegment,

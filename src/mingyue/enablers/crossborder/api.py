@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from pydantic import BaseModel
 
-from mingyue.core.access import Actor
+from mingyue.core.tenancy.access import Actor
 from mingyue.core.errors import PayloadTooLarge
-from mingyue.core.jobs_model import JobOut
+from mingyue.core.jobs.models import JobOut
 from mingyue.web.deps import UoW, require
 
 from . import service

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from mingyue.core.access import can
+from mingyue.core.tenancy.access import can
 from mingyue.core.db import utcnow
 from mingyue.core.errors import InvalidInput
 from mingyue.web.console import ConsoleActor, csrf_protect, render

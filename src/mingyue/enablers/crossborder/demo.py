@@ -40,7 +40,7 @@ def seed(settings: Any, org_ids: dict[str, int]) -> None:
     from sqlalchemy import select
 
     from mingyue.core.db import system_session
-    from mingyue.core.identity import User, actor_for
+    from mingyue.core.tenancy.identity import User, actor_for
     from mingyue.core.uow import unit_of_work
 
     from . import service

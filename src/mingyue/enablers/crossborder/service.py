@@ -15,16 +15,17 @@ from typing import Any
 
 from sqlalchemy import event, select
 
-from mingyue.core import cases, credentials, files, jobs, metering
-from mingyue.core.access import OVERSIGHT_ROLES, Actor, check
-from mingyue.core.access_db import get_visible
-from mingyue.core.case_kinds import CaseKind, State, Transition
-from mingyue.core.case_models import CaseOut
+from mingyue.core import cases, files, jobs, metering
+from mingyue.core.ledger import credentials
+from mingyue.core.tenancy.access import OVERSIGHT_ROLES, Actor, check
+from mingyue.core.tenancy.lookup import get_visible
+from mingyue.core.cases.kinds import CaseKind, State, Transition
+from mingyue.core.cases.models import CaseOut
 from mingyue.core.config import Settings
 from mingyue.core.db import utcnow
 from mingyue.core.errors import InvalidInput, NotFound, PayloadTooLarge, Refused
-from mingyue.core.identity import Organization
-from mingyue.core.jobs_model import JobOut
+from mingyue.core.tenancy.identity import Organization
+from mingyue.core.jobs.models import JobOut
 from mingyue.core.uow import UnitOfWork
 
 from .engine.decision import Decision, ScenarioError, assess

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from mingyue.core.access import Actor
+from mingyue.core.tenancy.access import Actor
 from mingyue.web.deps import UoW, require
 
 from . import sources

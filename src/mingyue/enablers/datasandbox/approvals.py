@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import select
 
 from mingyue.core import cases, jobs
-from mingyue.core.access import SYSTEM
-from mingyue.core.case_kinds import CaseKind, State, Transition
+from mingyue.core.tenancy.access import SYSTEM
+from mingyue.core.cases.kinds import CaseKind, State, Transition
 from mingyue.core.errors import Conflict
 from mingyue.core.uow import UnitOfWork
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from mingyue.core.access import can, check
+from mingyue.core.tenancy.access import can, check
 from mingyue.core.errors import MingyueError, RecordedRefusal
 from mingyue.core.uow import unit_of_work
 from mingyue.web.console import ConsoleActor, csrf_protect, render

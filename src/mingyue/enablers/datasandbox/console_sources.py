@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
-from mingyue.core.access import check
+from mingyue.core.tenancy.access import check
 from mingyue.core.errors import InvalidInput, MingyueError
 from mingyue.core.uow import unit_of_work
 from mingyue.i18n import t

@@ -15,7 +15,7 @@ class SandboxSource(TenantMixin, Base):
     """Where a dataset is snapshotted from; ``organization_id`` is the data owner.
 
     ``secret_enc`` holds the whole connection (host, user, password, …) sealed with
-    ``mingyue.core.keys.seal``; ``location`` is its redacted form, for display.
+    ``mingyue.core.ledger.keys.seal``; ``location`` is its redacted form, for display.
     """
 
     __tablename__ = "datasandbox_source"

@@ -19,10 +19,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from mingyue.core.access import Actor, check
+from mingyue.core.tenancy.access import Actor, check
 from mingyue.core.config import Settings, get_settings
 from mingyue.core.errors import Conflict, InvalidInput, NotFound, RecordedRefusal, Refused
-from mingyue.core.metering import record_usage
+from mingyue.core.metering.service import record_usage
 from mingyue.core.uow import UnitOfWork
 
 from . import approvals
@@ -460,7 +460,7 @@ def _run_training(ctx: Any, uow: UnitOfWork, req: SandboxRequest) -> dict[str, A
 
 
 def _org_kind(uow: UnitOfWork, req: SandboxRequest) -> str:
-    from mingyue.core.identity import Organization
+    from mingyue.core.tenancy.identity import Organization
 
     org = uow.session.get(Organization, req.organization_id)
     return str(getattr(org, "kind", "enterprise"))
@@ -510,7 +510,7 @@ def _request_out(uow: UnitOfWork, req: SandboxRequest) -> RequestOut:
 def get_request(*, uow: UnitOfWork, actor: Actor, request_id: int) -> RequestOut:
     """Return one of the actor's organization's requests (result only once released)."""
     check(actor, "datasandbox.request.read")
-    from mingyue.core.access_db import get_visible
+    from mingyue.core.tenancy.lookup import get_visible
 
     req = get_visible(uow, SandboxRequest, request_id, key="datasandbox.request_not_found")
     return _request_out(uow, req)

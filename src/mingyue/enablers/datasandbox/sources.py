@@ -2,7 +2,7 @@
 
 A source is snapshotted into the data dir as Parquet (adapters/postgres.py), then ingested like an
 upload, so queries only ever read the snapshot. The connection (password included) is sealed with
-``mingyue.core.keys.seal``; only its redacted form (``postgresql://user@host:port/db``) is shown.
+``mingyue.core.ledger.keys.seal``; only its redacted form (``postgresql://user@host:port/db``) is shown.
 Refresh makes a new version: new Parquet file, catalogue entry updated, one audit entry; the
 file before the previous one is deleted (the previous one may still be read by a running job).
 """
@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 from sqlalchemy import select
 
-from mingyue.core import keys
-from mingyue.core.access import Actor, check
+from mingyue.core.ledger import keys
+from mingyue.core.tenancy.access import Actor, check
 from mingyue.core.errors import Conflict, InvalidInput, NotFound
 from mingyue.core.uow import UnitOfWork
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from mingyue.core.access import SYSTEM
+from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.uow import unit_of_work
 from mingyue.enablers.compute import service
 from mingyue.enablers.compute.adapters.devcluster import RayDevHead, SlurmDevCluster

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from mingyue.core.access import SYSTEM
+from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.errors import InvalidInput
 from mingyue.core.uow import unit_of_work
 from mingyue.enablers.compute import service

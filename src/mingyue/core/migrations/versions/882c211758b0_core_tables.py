@@ -69,7 +69,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('meter', sa.String(length=120), nullable=False),
     sa.Column('sme_only', sa.Boolean(), nullable=False),
-    sa.Column('granted', mingyue.core.metering_models.ExactDecimal(precision=38, scale=12), nullable=False),
+    sa.Column('granted', mingyue.core.metering.models.ExactDecimal(precision=38, scale=12), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_core_pool_default')),
     sa.UniqueConstraint('meter', 'sme_only', name='uq_core_pool_default_meter_sme')
     )
@@ -129,10 +129,10 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('meter', sa.String(length=120), nullable=False),
     sa.Column('month', sa.String(length=7), nullable=False),
-    sa.Column('granted', mingyue.core.metering_models.ExactDecimal(precision=38, scale=12), nullable=False),
-    sa.Column('used', mingyue.core.metering_models.ExactDecimal(precision=38, scale=12), nullable=False),
-    sa.Column('cap', mingyue.core.metering_models.ExactDecimal(precision=38, scale=12), nullable=True),
-    sa.Column('recorded', mingyue.core.metering_models.ExactDecimal(precision=38, scale=12), nullable=False),
+    sa.Column('granted', mingyue.core.metering.models.ExactDecimal(precision=38, scale=12), nullable=False),
+    sa.Column('used', mingyue.core.metering.models.ExactDecimal(precision=38, scale=12), nullable=False),
+    sa.Column('cap', mingyue.core.metering.models.ExactDecimal(precision=38, scale=12), nullable=True),
+    sa.Column('recorded', mingyue.core.metering.models.ExactDecimal(precision=38, scale=12), nullable=False),
     sa.Column('organization_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['organization_id'], ['core_organization.id'], name=op.f('fk_core_free_pool_organization_id_core_organization')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_core_free_pool')),
@@ -174,9 +174,9 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('month', sa.String(length=7), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
-    sa.Column('gross', mingyue.core.metering_models.ExactDecimal(precision=38, scale=12), nullable=False),
-    sa.Column('free_credit', mingyue.core.metering_models.ExactDecimal(precision=38, scale=12), nullable=False),
-    sa.Column('total', mingyue.core.metering_models.ExactDecimal(precision=38, scale=12), nullable=False),
+    sa.Column('gross', mingyue.core.metering.models.ExactDecimal(precision=38, scale=12), nullable=False),
+    sa.Column('free_credit', mingyue.core.metering.models.ExactDecimal(precision=38, scale=12), nullable=False),
+    sa.Column('total', mingyue.core.metering.models.ExactDecimal(precision=38, scale=12), nullable=False),
     sa.Column('issued_at', mingyue.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('issued_by', sa.String(length=120), nullable=False),
     sa.Column('usage_count', sa.Integer(), nullable=False),
@@ -195,12 +195,12 @@ def upgrade() -> None:
     sa.Column('meter', sa.String(length=120), nullable=False),
     sa.Column('band', sa.String(length=20), nullable=False),
     sa.Column('unit', sa.String(length=40), nullable=False),
-    sa.Column('quantity', mingyue.core.metering_models.ExactDecimal(precision=38, scale=12), nullable=False),
-    sa.Column('free_quantity', mingyue.core.metering_models.ExactDecimal(precision=38, scale=12), nullable=False),
-    sa.Column('unit_price', mingyue.core.metering_models.ExactDecimal(precision=38, scale=12), nullable=True),
-    sa.Column('gross', mingyue.core.metering_models.ExactDecimal(precision=38, scale=12), nullable=False),
-    sa.Column('free_credit', mingyue.core.metering_models.ExactDecimal(precision=38, scale=12), nullable=False),
-    sa.Column('amount', mingyue.core.metering_models.ExactDecimal(precision=38, scale=12), nullable=False),
+    sa.Column('quantity', mingyue.core.metering.models.ExactDecimal(precision=38, scale=12), nullable=False),
+    sa.Column('free_quantity', mingyue.core.metering.models.ExactDecimal(precision=38, scale=12), nullable=False),
+    sa.Column('unit_price', mingyue.core.metering.models.ExactDecimal(precision=38, scale=12), nullable=True),
+    sa.Column('gross', mingyue.core.metering.models.ExactDecimal(precision=38, scale=12), nullable=False),
+    sa.Column('free_credit', mingyue.core.metering.models.ExactDecimal(precision=38, scale=12), nullable=False),
+    sa.Column('amount', mingyue.core.metering.models.ExactDecimal(precision=38, scale=12), nullable=False),
     sa.Column('organization_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['organization_id'], ['core_organization.id'], name=op.f('fk_core_statement_line_organization_id_core_organization')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_core_statement_line'))
@@ -212,14 +212,14 @@ def upgrade() -> None:
     op.create_table('core_usage_record',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('meter', sa.String(length=120), nullable=False),
-    sa.Column('quantity', mingyue.core.metering_models.ExactDecimal(precision=38, scale=12), nullable=False),
+    sa.Column('quantity', mingyue.core.metering.models.ExactDecimal(precision=38, scale=12), nullable=False),
     sa.Column('unit', sa.String(length=40), nullable=False),
     sa.Column('start', mingyue.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('end', mingyue.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('source', sa.String(length=120), nullable=False),
     sa.Column('ref', sa.String(length=200), nullable=True),
-    sa.Column('free_quantity', mingyue.core.metering_models.ExactDecimal(precision=38, scale=12), nullable=False),
-    sa.Column('amount', mingyue.core.metering_models.ExactDecimal(precision=38, scale=12), nullable=True),
+    sa.Column('free_quantity', mingyue.core.metering.models.ExactDecimal(precision=38, scale=12), nullable=False),
+    sa.Column('amount', mingyue.core.metering.models.ExactDecimal(precision=38, scale=12), nullable=True),
     sa.Column('currency', sa.String(length=3), nullable=True),
     sa.Column('breakdown', sa.JSON(), nullable=False),
     sa.Column('created_at', mingyue.core.db.UTCDateTime(timezone=True), nullable=False),
@@ -345,8 +345,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_core_case_event_organization_id'), ['organization_id'], unique=False)
 
     # ### end Alembic commands ###
-    # The ledger refuses UPDATE/DELETE at the database level (see mingyue.core.audit).
-    from mingyue.core.audit import append_only_ddl
+    # The ledger refuses UPDATE/DELETE at the database level (see mingyue.core.ledger.audit).
+    from mingyue.core.ledger.audit import append_only_ddl
 
     for stmt in append_only_ddl(op.get_bind().dialect.name):
         op.execute(stmt)

@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from mingyue.core.access import Actor, check
+from mingyue.core.tenancy.access import Actor, check
 from mingyue.core.errors import Conflict, NotFound
-from mingyue.core.metering_models import (
+from mingyue.core.metering.models import (
     Dec,
     Statement,
     StatementLine,
@@ -27,11 +27,11 @@ from mingyue.core.metering_models import (
     StatementOut,
     UsageRecord,
 )
-from mingyue.core.metering_tou import BANDS, UNPRICED, month_bounds
+from mingyue.core.metering.tou import BANDS, UNPRICED, month_bounds
 from mingyue.core.uow import UnitOfWork
 
 if TYPE_CHECKING:
-    from mingyue.core.jobs_exec import JobContext
+    from mingyue.core.jobs.execution import JobContext
 
 CENT = Decimal("0.01")
 _ZERO = Decimal(0)
@@ -96,7 +96,7 @@ def generate_statement(*, uow: UnitOfWork, actor: Actor | None = None, organizat
             Statement.organization_id == organization_id, Statement.month == month)).first():
         raise Conflict("core.billing.already_issued", f"the statement of {month} was issued",
                        field="month", month=month)
-    from mingyue.core.identity import Organization
+    from mingyue.core.tenancy.identity import Organization
 
     if uow.session.get(Organization, organization_id) is None:
         raise NotFound("core.not_found", "organization not found", field="organization_id")

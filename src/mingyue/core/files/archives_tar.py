@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
-from mingyue.core.archives import CHUNK, ArchiveCaps, ArchiveReport, UnsafeArchive, name_problem
+from mingyue.core.files.archives import CHUNK, ArchiveCaps, ArchiveReport, UnsafeArchive, name_problem
 
 # Each member costs a 512-byte header, up to 511 bytes of padding, and maybe a PAX header.
 _PER_MEMBER_OVERHEAD = 2048

@@ -23,8 +23,8 @@ from sqlalchemy import select
 
 from mingyue.core.config import Settings
 from mingyue.core.db import system_session, utcnow
-from mingyue.core.jobs_model import Job, _load_registry
-from mingyue.core.jobs_exec import new_worker_id, reap, run_job
+from mingyue.core.jobs.models import Job, _load_registry
+from mingyue.core.jobs.execution import new_worker_id, reap, run_job
 
 log = logging.getLogger(__name__)
 

@@ -123,7 +123,7 @@ def check_archive(path: Path | str, caps: ArchiveCaps | None = None) -> ArchiveR
     """
     caps = caps or caps_from_settings()
     if is_tar(path):
-        from mingyue.core.archives_tar import check_tar
+        from mingyue.core.files.archives_tar import check_tar
 
         return check_tar(path, caps)
     with open(path, "rb") as fh:
@@ -250,7 +250,7 @@ def safe_extract(path: Path | str, dest: Path | str, caps: ArchiveCaps | None = 
     """Check then extract a zip or tar into ``dest`` under a hard byte budget; return the files."""
     caps = caps or caps_from_settings()
     if is_tar(path):
-        from mingyue.core.archives_tar import extract_tar
+        from mingyue.core.files.archives_tar import extract_tar
 
         return extract_tar(path, Path(dest), caps)
     report = check_archive(path, caps)

@@ -18,7 +18,7 @@ SLA: each state's ``sla_hours`` sets ``due_at`` on entry; leaving late counts an
 
 from __future__ import annotations
 
-from mingyue.core.case_kinds import (
+from mingyue.core.cases.kinds import (
     GENERAL,
     SUBMITTER_ROLES,
     CaseKind,
@@ -31,7 +31,7 @@ from mingyue.core.case_kinds import (
     register_case_kind,
     unregister_case_kind,
 )
-from mingyue.core.case_models import (
+from mingyue.core.cases.models import (
     AssigneeFigures,
     AttachmentOut,
     Case,
@@ -42,7 +42,7 @@ from mingyue.core.case_models import (
     CaseOut,
     TransitionOut,
 )
-from mingyue.core.case_service import (
+from mingyue.core.cases.service import (
     assign,
     attach,
     available_transitions,
@@ -55,7 +55,7 @@ from mingyue.core.case_service import (
     update_data,
     upload_attachment,
 )
-from mingyue.core.case_sla import (
+from mingyue.core.cases.sla import (
     assessment,
     escalate_overdue,
     escalation_level,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from mingyue.core.access import OVERSIGHT_ROLES, ROLES, Actor
+from mingyue.core.tenancy.access import OVERSIGHT_ROLES, ROLES, Actor
 from mingyue.core.errors import InvalidInput
 from mingyue.core.plugins import Enabler, load_ref
 

@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from mingyue.core.access import Actor, check
-from mingyue.core.case_kinds import kind_of
-from mingyue.core.case_models import AssigneeFigures, Case, CaseOut
-from mingyue.core.case_service import _actor, _event, now, subject_of
+from mingyue.core.tenancy.access import Actor, check
+from mingyue.core.cases.kinds import kind_of
+from mingyue.core.cases.models import AssigneeFigures, Case, CaseOut
+from mingyue.core.cases.service import _actor, _event, now, subject_of
 from mingyue.core.errors import InvalidInput
-from mingyue.core.identity import Organization, User
+from mingyue.core.tenancy.identity import Organization, User
 from mingyue.core.uow import UnitOfWork
 
 if TYPE_CHECKING:
-    from mingyue.core.jobs_exec import JobContext
+    from mingyue.core.jobs.execution import JobContext
 
 # Escalation levels: 1 when the SLA has passed, one more for each further SLA period overdue.
 MAX_LEVEL = 3

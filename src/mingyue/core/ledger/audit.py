@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from sqlalchemy import JSON, BigInteger, Integer, String, Text, event, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from mingyue.core import keys
+from mingyue.core.ledger import keys
 from mingyue.core.config import Settings
 from mingyue.core.db import Base, utcnow
 

@@ -8,9 +8,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from mingyue.core.access import Actor, check
+from mingyue.core.tenancy.access import Actor, check
 from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from mingyue.core.identity import (
+from mingyue.core.tenancy.identity import (
     ApiToken,
     Organization,
     User,
@@ -109,7 +109,7 @@ def list_orgs(*, uow: UnitOfWork, actor: Actor) -> list[OrgOut]:
     """List organizations: every one for oversight roles, else one's own."""
     check(actor, "core.org.read")
     q = select(Organization).order_by(Organization.id)
-    from mingyue.core.access import scope_for
+    from mingyue.core.tenancy.access import scope_for
 
     scope = scope_for(actor)
     if not scope.all_orgs:
@@ -120,7 +120,7 @@ def list_orgs(*, uow: UnitOfWork, actor: Actor) -> list[OrgOut]:
 def get_org(*, uow: UnitOfWork, actor: Actor, org_id: int) -> OrgOut:
     """Return one organization the actor may see."""
     check(actor, "core.org.read")
-    from mingyue.core.access import scope_for
+    from mingyue.core.tenancy.access import scope_for
 
     org = uow.session.get(Organization, org_id)
     if org is None or not scope_for(actor).allows(org.id):

@@ -13,16 +13,16 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from mingyue.core.access import Actor, check, scope_for
+from mingyue.core.tenancy.access import Actor, check, scope_for
 from mingyue.core.errors import NotFound, QuotaExceeded
-from mingyue.core.metering_models import FreePool, FreePoolOut, PoolDefault
-from mingyue.core.metering_registry import ZERO, acting, exact_decimal, meter_unit, month_of
-from mingyue.core.metering_tou import month_bounds
+from mingyue.core.metering.models import FreePool, FreePoolOut, PoolDefault
+from mingyue.core.metering.registry import ZERO, acting, exact_decimal, meter_unit, month_of
+from mingyue.core.metering.tou import month_bounds
 from mingyue.core.uow import UnitOfWork
 
 
 def _default_granted(uow: UnitOfWork, organization_id: int, meter: str) -> Decimal:
-    from mingyue.core.identity import Organization
+    from mingyue.core.tenancy.identity import Organization
 
     org = uow.session.get(Organization, organization_id)
     if org is None:

@@ -21,8 +21,8 @@ from pydantic import BaseModel
 from sqlalchemy import BigInteger, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mingyue.core.access import Actor, check, scope_for
-from mingyue.core.archives import (
+from mingyue.core.tenancy.access import Actor, check, scope_for
+from mingyue.core.files.archives import (
     ArchiveCaps,
     ArchiveReport,
     UnsafeArchive,
@@ -33,8 +33,8 @@ from mingyue.core.archives import (
 from mingyue.core.config import ensure_data_dir
 from mingyue.core.db import Base, TenantMixin, utcnow
 from mingyue.core.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
-from mingyue.core.identity import Organization
-from mingyue.core.sniff import sniff
+from mingyue.core.tenancy.identity import Organization
+from mingyue.core.files.sniff import sniff
 from mingyue.core.uow import UnitOfWork
 
 __all__ = ["ArchiveCaps", "ArchiveReport", "StoredFile", "StoredFileRow", "UnsafeArchive",

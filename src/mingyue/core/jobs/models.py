@@ -108,7 +108,7 @@ def _params_digest(params: dict[str, Any]) -> str:
 
 
 def queue_key_of(uow: UnitOfWork) -> str:
-    from mingyue.core.jobs_redis import queue_key
+    from mingyue.core.jobs.redis_queue import queue_key
 
     return queue_key(uow.settings)
 
@@ -126,7 +126,7 @@ def push_after_commit(session: Session, redis_url: str, key: str, job_id: int) -
 def _push_pending(session: Session) -> None:
     items = session.info.pop("jobs_to_push", [])
     if items:
-        from mingyue.core.jobs_redis import push_ids
+        from mingyue.core.jobs.redis_queue import push_ids
 
         push_ids(items)
 

@@ -61,7 +61,7 @@ class CaseEvent(TenantMixin, Base):
 
 
 class CaseAttachment(TenantMixin, Base):
-    """A stored file (``mingyue.core.files``) attached to a case, by file id."""
+    """A stored file (``mingyue.core.files.store``) attached to a case, by file id."""
 
     __tablename__ = "core_case_attachment"
 

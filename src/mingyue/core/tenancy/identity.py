@@ -12,7 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import JSON, Boolean, ForeignKey, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mingyue.core.access import ORG_KINDS, ROLES, Actor
+from mingyue.core.tenancy.access import ORG_KINDS, ROLES, Actor
 from mingyue.core.db import Base, TenantMixin, utcnow
 from mingyue.core.errors import InvalidInput
 

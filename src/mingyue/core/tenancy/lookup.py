@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select
 
-from mingyue.core.access import check, scope_for
+from mingyue.core.tenancy.access import check, scope_for
 from mingyue.core.errors import NotFound
 from mingyue.core.uow import UnitOfWork
 

@@ -25,14 +25,14 @@ from pydantic import BaseModel
 from sqlalchemy import JSON, Boolean, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mingyue.core import keys
-from mingyue.core.access import Actor, check
+from mingyue.core.ledger import keys
+from mingyue.core.tenancy.access import Actor, check
 from mingyue.core.config import Settings, get_settings
-from mingyue.core.dataintegrity import add_proof, did_of, format_time, verify_proof
+from mingyue.core.ledger.dataintegrity import add_proof, did_of, format_time, verify_proof
 from mingyue.core.db import Base, TenantMixin, system_session, utcnow
 from mingyue.core.errors import Conflict, InvalidInput, NotFound
-from mingyue.core.identity import Organization
-from mingyue.core.jcs import MAX_SAFE_INTEGER, canonicalize, did_key_from_public
+from mingyue.core.tenancy.identity import Organization
+from mingyue.core.ledger.jcs import MAX_SAFE_INTEGER, canonicalize, did_key_from_public
 from mingyue.core.uow import UnitOfWork
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"

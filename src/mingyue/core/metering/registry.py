@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from mingyue.core.access import Actor
+from mingyue.core.tenancy.access import Actor
 from mingyue.core.errors import InvalidInput
 from mingyue.core.uow import UnitOfWork
 

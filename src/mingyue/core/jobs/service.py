@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select, update
 
-from mingyue.core.access import Actor, check
+from mingyue.core.tenancy.access import Actor, check
 from mingyue.core.db import utcnow
 from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from mingyue.core.jobs_exec import (
+from mingyue.core.jobs.execution import (
     EmbeddedRunner,
     JobCancelled,
     JobContext,
@@ -30,7 +30,7 @@ from mingyue.core.jobs_exec import (
     run_job_now,
     run_pending,
 )
-from mingyue.core.jobs_model import (
+from mingyue.core.jobs.models import (
     FINISHED,
     STATUSES,
     Job,

@@ -19,7 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from mingyue.core.jcs import (
+from mingyue.core.ledger.jcs import (
     canonicalize,
     did_key_from_public,
     from_multibase_b58,

@@ -9,10 +9,10 @@ from typing import Any, BinaryIO
 from sqlalchemy import select
 
 from mingyue.core import db as _db
-from mingyue.core.access import Actor, can, check
-from mingyue.core.case_input import MAX_ID, check_data, check_id, clean_text
-from mingyue.core.case_kinds import CaseKind, Transition, effective_roles, kind_of
-from mingyue.core.case_models import (
+from mingyue.core.tenancy.access import Actor, can, check
+from mingyue.core.cases.checks import MAX_ID, check_data, check_id, clean_text
+from mingyue.core.cases.kinds import CaseKind, Transition, effective_roles, kind_of
+from mingyue.core.cases.models import (
     AttachmentOut,
     Case,
     CaseAttachment,
@@ -23,7 +23,7 @@ from mingyue.core.case_models import (
     TransitionOut,
 )
 from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from mingyue.core.identity import Organization, User
+from mingyue.core.tenancy.identity import Organization, User
 from mingyue.core.uow import UnitOfWork
 
 MAX_COMMENT = 4000
@@ -275,7 +275,7 @@ def assign(*, uow: UnitOfWork, case_id: int, organization_id: int | None = None,
 
 def attach(*, uow: UnitOfWork, case_id: int, file_id: int, filename: str | None = None,
            actor: Actor | None = None) -> AttachmentOut:
-    """Attach a stored file (by its id in ``mingyue.core.files``) to a case."""
+    """Attach a stored file (by its id in ``mingyue.core.files.store``) to a case."""
     actor = _actor(uow, actor)
     case = load_case(uow, case_id)
     check(actor, "core.case.comment", case)

@@ -19,9 +19,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from mingyue.core.access import Actor, check
+from mingyue.core.tenancy.access import Actor, check
 from mingyue.core.errors import Conflict, InvalidInput, QuotaExceeded
-from mingyue.core.metering_models import (
+from mingyue.core.metering.models import (
     FreePoolOut,
     SegmentOut,
     Statement,
@@ -31,7 +31,7 @@ from mingyue.core.metering_models import (
     UsageRecord,
     canonical,
 )
-from mingyue.core.metering_pools import (
+from mingyue.core.metering.pools import (
     _draw,
     _pool,
     check_cap,
@@ -40,7 +40,7 @@ from mingyue.core.metering_pools import (
     set_free_pool,
     set_pool_default,
 )
-from mingyue.core.metering_registry import (
+from mingyue.core.metering.registry import (
     ZERO,
     acting,
     exact_decimal,
@@ -49,7 +49,7 @@ from mingyue.core.metering_registry import (
     plain_text,
     register_meter,
 )
-from mingyue.core.metering_statements import (
+from mingyue.core.metering.statements import (
     generate_due_statements,
     generate_statement,
     get_statement,
@@ -57,7 +57,7 @@ from mingyue.core.metering_statements import (
     statement_total,
     usage_summary,
 )
-from mingyue.core.metering_tou import (
+from mingyue.core.metering.tou import (
     BANDS,
     DEFAULT_WINDOWS,
     PricedSegment,

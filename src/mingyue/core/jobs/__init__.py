@@ -1,0 +1,25 @@
+"""Background jobs: kinds, the job table, enqueueing, running, cancelling (public API of the package)."""
+
+from mingyue.core.jobs.service import (
+    FINISHED as FINISHED,
+    STATUSES as STATUSES,
+    SUBMITTABLE as SUBMITTABLE,
+    SelftestParams as SelftestParams,
+    EmbeddedRunner as EmbeddedRunner,
+    Job as Job,
+    JobCancelled as JobCancelled,
+    JobContext as JobContext,
+    JobOut as JobOut,
+    enqueue as enqueue,
+    get_job as get_job,
+    kinds as kinds,
+    list_jobs as list_jobs,
+    reap as reap,
+    register_kind as register_kind,
+    request_cancel as request_cancel,
+    run_job as run_job,
+    run_job_now as run_job_now,
+    run_pending as run_pending,
+    selftest as selftest,
+    submit as submit,
+)

@@ -1,0 +1,37 @@
+"""The ledger: hash-chained audit entries, signing keys, canonical JSON, verifiable credentials (public API)."""
+
+from mingyue.core.ledger.audit import (
+    GENESIS as GENESIS,
+    register_event as register_event,
+    known_event as known_event,
+    events as events,
+    AuditEntry as AuditEntry,
+    AuditCheckpoint as AuditCheckpoint,
+    append_only_ddl as append_only_ddl,
+    canonical as canonical,
+    sha256_hex as sha256_hex,
+    entry_fields as entry_fields,
+    compute_entry_hash as compute_entry_hash,
+    append_pending as append_pending,
+    leaf_hash as leaf_hash,
+    merkle_root as merkle_root,
+    inclusion_path as inclusion_path,
+    root_from_path as root_from_path,
+    VerifyReport as VerifyReport,
+    verify_chain as verify_chain,
+    make_checkpoint as make_checkpoint,
+    prove as prove,
+    check_proof as check_proof,
+    entries_since as entries_since,
+)
+from mingyue.core.ledger.keys import (
+    key_path as key_path,
+    signing_key as signing_key,
+    public_key_b64 as public_key_b64,
+    key_id as key_id,
+    load_public as load_public,
+    read_public_key_arg as read_public_key_arg,
+    SecretUnreadable as SecretUnreadable,
+    seal as seal,
+    unseal as unseal,
+)

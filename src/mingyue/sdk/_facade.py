@@ -1,0 +1,235 @@
+"""The implementation side of ``mingyue.sdk``: re-exports of the core plus the small helpers
+every enabler needs once (organization guard, count usage, uploads, credentials, clock, hooks).
+
+Enablers import ``mingyue.sdk``, never this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol, runtime_checkable
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from mingyue.core import clock
+from mingyue.core.cases import (
+    CaseDetail,
+    CaseKind,
+    CaseOut,
+    State,
+    Transition,
+    comment,
+    get_case,
+    list_cases,
+    open_case,
+    transition,
+)
+from mingyue.core.config import Settings, get_settings
+from mingyue.core.db import Base, TenantMixin, UTCDateTime
+from mingyue.core.errors import InvalidInput
+from mingyue.core.files import StoredFile
+from mingyue.core.files import path_of as _path_of
+from mingyue.core.files import store as _store
+from mingyue.core.jobs import JobContext, JobOut, enqueue, get_job, list_jobs, run_job_now
+from mingyue.core.ledger import credentials as _credentials
+from mingyue.core.ledger.keys import SecretUnreadable, seal, unseal
+from mingyue.core.metering import FreePoolOut, UsageOut, get_free_pool, record_usage, set_free_pool
+from mingyue.core.metering.statements import statement_total
+from mingyue.core.metering.tou import month_bounds as _month_bounds
+from mingyue.core.plugins import Enabler, MeterSpec, NavItem
+from mingyue.core.tenancy.access import OVERSIGHT_ROLES, SYSTEM, Actor, can, check
+from mingyue.core.tenancy.identity import Organization, find_user
+from mingyue.core.tenancy.identity import actor_for as _actor_for
+from mingyue.core.tenancy.lookup import get_visible
+from mingyue.core.uow import UnitOfWork, unit_of_work
+
+__all__ = [
+    "OVERSIGHT_ROLES", "SYSTEM", "Actor", "Base", "CaseDetail", "CaseHook", "CaseKind", "CaseOut",
+    "Enabler", "FreePoolOut", "IssuedCredential", "JobContext", "JobHandler", "JobOut",
+    "MeterSpec", "NavItem", "OrganizationOut", "RequestMixin", "SecretUnreadable", "Settings",
+    "State", "StoredFile", "TenantMixin", "Transition", "UTCDateTime", "UnitOfWork", "UsageOut",
+    "actor_of_user", "can", "check", "comment", "enqueue", "get_case", "get_free_pool", "get_job",
+    "get_settings", "get_visible", "issue_credential", "list_cases", "list_jobs", "local_time",
+    "month_bounds", "now", "open_case", "organization", "record_count", "record_usage",
+    "require_org", "run_job_now", "seal", "set_free_pool", "statement_total", "store_upload",
+    "stored_path", "transition", "unit_of_work", "unseal",
+]
+
+
+# -- hooks ------------------------------------------------------------------------------------
+
+@runtime_checkable
+class JobHandler(Protocol):
+    """A job kind's handler: ``def run(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]``."""
+
+    def __call__(self, ctx: JobContext, params: dict[str, Any], /) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class CaseHook(Protocol):
+    """A case transition hook: ``def hook(*, uow: UnitOfWork, case: CaseOut) -> None``."""
+
+    def __call__(self, *, uow: UnitOfWork, case: CaseOut) -> None: ...
+
+
+# -- tenancy ----------------------------------------------------------------------------------
+
+def require_org(actor: Actor, *, field: str = "organization") -> int:
+    """Return the actor's organization id, or refuse (422) an actor that belongs to none."""
+    if actor.organization_id is None:
+        raise InvalidInput("core.no_organization", "act as a user of an organization",
+                           field=field)
+    return actor.organization_id
+
+
+@dataclass(frozen=True)
+class OrganizationOut:
+    """What an enabler may know of an organization."""
+
+    id: int
+    name: str
+    kind: str
+    is_sme: bool
+    uscc: str | None
+
+
+def organization(*, uow: UnitOfWork, organization_id: int) -> OrganizationOut | None:
+    """Return an organization the actor's scope reaches (``None`` when there is none)."""
+    org = uow.session.get(Organization, organization_id)
+    if org is None:
+        return None
+    return OrganizationOut(id=org.id, name=org.name, kind=org.kind, is_sme=bool(org.is_sme),
+                           uscc=getattr(org, "uscc", None))
+
+
+def actor_of_user(*, uow: UnitOfWork, username: str) -> Actor | None:
+    """Return the Actor of a user by name (demo seeding and system jobs; needs a system unit)."""
+    user = find_user(uow.session, username)
+    return _actor_for(user) if user is not None else None
+
+
+# -- usage ------------------------------------------------------------------------------------
+
+def record_count(*, uow: UnitOfWork, organization_id: int, meter: str, unit: str,
+                 source: str, count: int | Decimal = 1, ref: str | None = None,
+                 at: datetime | None = None) -> UsageOut:
+    """Record ``count`` events of a counted meter (an API call, a scan) at one moment."""
+    moment = at or clock.now()
+    return record_usage(uow=uow, organization_id=organization_id, meter=meter,
+                        quantity=Decimal(count), unit=unit, start=moment,
+                        end=moment + timedelta(seconds=1), source=source, ref=ref)
+
+
+# -- files ------------------------------------------------------------------------------------
+
+class _Upload(Protocol):
+    filename: str | None
+
+    @property
+    def file(self) -> BinaryIO: ...
+
+
+def store_upload(*, uow: UnitOfWork, upload: _Upload | BinaryIO | bytes,
+                 filename: str | None = None, purpose: str = "upload",
+                 max_bytes: int | None = None, organization_id: int | None = None,
+                 allowed_types: frozenset[str] | None = None) -> StoredFile:
+    """Stream an upload into the content store: capped (413), hashed, sniffed, audited.
+
+    ``upload`` is a web upload (anything with ``.file`` and ``.filename``), an open binary file
+    or bytes. ``allowed_types`` refuses (422) a sniffed type outside the set, keeping nothing.
+    """
+    if isinstance(upload, (bytes, bytearray)):
+        data: bytes | BinaryIO = bytes(upload)
+    elif hasattr(upload, "file"):
+        data = upload.file
+        filename = filename or getattr(upload, "filename", None)
+    else:
+        data = upload  # type: ignore[assignment]
+    stored = _store(uow=uow, data=data, filename=filename, max_bytes=max_bytes, purpose=purpose,
+                    organization_id=organization_id)
+    if allowed_types is not None and stored.mime not in allowed_types:
+        raise InvalidInput("core.file.bad_type", f"file type {stored.mime} is not accepted here",
+                           field="file", mime=stored.mime)
+    return stored
+
+
+def stored_path(*, uow: UnitOfWork, file_id: int) -> Path:
+    """Return the local path of a stored file's content (read it, never write it)."""
+    return _path_of(uow=uow, file_id=file_id)
+
+
+# -- credentials ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    """A signed W3C Verifiable Credential as issued: its id (a uuid), its type and the document."""
+
+    id: str
+    type: str
+    organization_id: int
+    document: dict[str, Any]
+
+    @property
+    def urn(self) -> str:
+        """Return the credential's id as written in the document (``urn:uuid:…``)."""
+        return str(self.document["id"])
+
+
+def issue_credential(*, uow: UnitOfWork, type: str, subject: Mapping[str, Any],
+                     organization_id: int, valid_days: int | None = None,
+                     name: str | Mapping[str, str] | None = None,
+                     description: str | Mapping[str, str] | None = None) -> IssuedCredential:
+    """Sign a credential about ``subject`` for the organization, store it, record it."""
+    doc = _credentials.issue(uow=uow, type=type, subject=subject,
+                             organization_id=organization_id, valid_days=valid_days, name=name,
+                             description=description)
+    return IssuedCredential(id=str(doc["id"]).removeprefix("urn:uuid:"), type=type,
+                            organization_id=organization_id, document=doc)
+
+
+# -- time -------------------------------------------------------------------------------------
+
+def now() -> datetime:
+    """Return the current time in UTC from the platform's one clock (frozen in tests)."""
+    return clock.now()
+
+
+def local_time(at: datetime | None, settings: Settings | None = None,
+               pattern: str = "%Y-%m-%d %H:%M") -> str:
+    """Format a time in the display zone of the settings (``MINGYUE_TIMEZONE``); "—" for none."""
+    return clock.local_time(at, (settings or get_settings()).timezone, pattern)
+
+
+def month_bounds(month: str, settings: Settings | None = None) -> tuple[datetime, datetime]:
+    """Return the UTC start and end of a month ``YYYY-MM`` in the display zone."""
+    return _month_bounds(month, (settings or get_settings()).timezone)
+
+
+# -- request rows -----------------------------------------------------------------------------
+
+class RequestMixin(TenantMixin):
+    """The shape every enabler's request row shares: status, typed reason, job and case links.
+
+    ``status`` is the enabler's own state name; ``reason_key``/``reason_text`` say why it is
+    refused or failed (a message key and its English text); ``job_id``/``case_id`` are foreign
+    keys to the core's job and case tables.
+    """
+
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    reason_key: Mapped[str | None] = mapped_column(String(120), default=None)
+    reason_text: Mapped[str | None] = mapped_column(Text, default=None)
+
+    @declared_attr
+    def job_id(cls) -> Mapped[int | None]:  # noqa: N805
+        return mapped_column(ForeignKey("core_job.id", ondelete="SET NULL"), default=None,
+                             index=True)
+
+    @declared_attr
+    def case_id(cls) -> Mapped[int | None]:  # noqa: N805
+        return mapped_column(ForeignKey("core_case.id", ondelete="SET NULL"), default=None,
+                             index=True)
