@@ -25,7 +25,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
-PG_ADMIN = os.environ.get("MINGYUE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN = os.environ.get(
+    "MINGYUE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def free_port() -> int:
@@ -44,8 +46,14 @@ def pct(values: list[float], q: float) -> float:
     return values[k]
 
 
-async def drive(base: str, admin_token: str, reviewer_token: str, case_ids: list[int],
-                rate: float, seconds: float) -> dict[str, list[float]]:
+async def drive(
+    base: str,
+    admin_token: str,
+    reviewer_token: str,
+    case_ids: list[int],
+    rate: float,
+    seconds: float,
+) -> dict[str, list[float]]:
     lat: dict[str, list[float]] = {"read": [], "transition": [], "errors": []}
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     timeout = httpx.Timeout(30, pool=None)
@@ -62,8 +70,11 @@ async def drive(base: str, admin_token: str, reviewer_token: str, case_ids: list
                     r = await client.get("/api/cases?limit=20", headers=read_h)
                 else:
                     cid = next(ids)
-                    r = await client.post(f"/api/cases/{cid}/transitions", headers=rev_h,
-                                          json={"name": "start_review"})
+                    r = await client.post(
+                        f"/api/cases/{cid}/transitions",
+                        headers=rev_h,
+                        json={"name": "start_review"},
+                    )
                 status = r.status_code
             except httpx.HTTPError:
                 status = 599
@@ -99,15 +110,23 @@ def main() -> None:
         c.execute(text(f'CREATE DATABASE "{dbname}"'))
     url = PG_ADMIN.rsplit("/", 1)[0] + f"/{dbname}"
     tmp = Path(tempfile.mkdtemp(prefix="mingyue-bench-"))
-    env = {**os.environ, "MINGYUE_DATABASE_URL": url, "MINGYUE_DATA_DIR": str(tmp),
-           "MINGYUE_EMBEDDED_WORKERS": "0"}
+    env = {
+        **os.environ,
+        "MINGYUE_DATABASE_URL": url,
+        "MINGYUE_DATA_DIR": str(tmp),
+        "MINGYUE_EMBEDDED_WORKERS": "0",
+    }
     exe = [sys.executable, "-m", "mingyue.cli"]
-    demo = subprocess.run([*exe, "demo", "--json"], env=env, check=True, capture_output=True,
-                          text=True)
+    demo = subprocess.run(
+        [*exe, "demo", "--json"], env=env, check=True, capture_output=True, text=True
+    )
     users = {u["username"]: u for u in json.loads(demo.stdout)["users"]}
     port = free_port()
-    server = subprocess.Popen([*exe, "serve", "--port", str(port), "--workers",
-                               str(args.workers)], env=env, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [*exe, "serve", "--port", str(port), "--workers", str(args.workers)],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -122,8 +141,11 @@ def main() -> None:
         case_ids = []
         with httpx.Client(base_url=base, timeout=30) as c:
             for i in range(n_trans):
-                r = c.post("/api/cases", headers={"Authorization": f"Bearer {admin_tok}"},
-                           json={"kind": "core.general", "title": f"bench case {i}"})
+                r = c.post(
+                    "/api/cases",
+                    headers={"Authorization": f"Bearer {admin_tok}"},
+                    json={"kind": "core.general", "title": f"bench case {i}"},
+                )
                 r.raise_for_status()
                 case_ids.append(r.json()["id"])
             for _ in range(50):  # warm-up
@@ -136,16 +158,22 @@ def main() -> None:
             c.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
     total = len(lat["read"]) + len(lat["transition"])
     elapsed = lat["elapsed"][0]
-    print(f"mingyue API on PostgreSQL, {args.workers} uvicorn workers, target {args.rate:.0f} req/s "
-          f"for {args.seconds:.0f} s")
+    print(
+        f"mingyue API on PostgreSQL, {args.workers} uvicorn workers, target {args.rate:.0f} req/s "
+        f"for {args.seconds:.0f} s"
+    )
     for kind in ("read", "transition"):
         v = lat[kind]
-        print(f"  {kind:10s} n={len(v):5d}  p50={pct(v, 50):6.1f} ms  p99={pct(v, 99):6.1f} ms  "
-              f"mean={statistics.fmean(v):6.1f} ms")
+        print(
+            f"  {kind:10s} n={len(v):5d}  p50={pct(v, 50):6.1f} ms  p99={pct(v, 99):6.1f} ms  "
+            f"mean={statistics.fmean(v):6.1f} ms"
+        )
     allv = lat["read"] + lat["transition"]
     print(f"  all        n={total:5d}  p50={pct(allv, 50):6.1f} ms  p99={pct(allv, 99):6.1f} ms")
-    print(f"  achieved {total / elapsed:.1f} req/s; errors: {len(lat['errors'])} "
-          f"{sorted(set(lat['errors']))}")
+    print(
+        f"  achieved {total / elapsed:.1f} req/s; errors: {len(lat['errors'])} "
+        f"{sorted(set(lat['errors']))}"
+    )
     print(f"  goal p99 < 50 ms at 200 req/s: {'MET' if pct(allv, 99) < 50 else 'NOT MET'}")
 
 

@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int:
             out["package"] = sa.get_package()
             if dump_classes:
                 out["classes"] = sorted(sa.get_embedded_classes())
-        except BaseException as exc:  # noqa: BLE001 - the peer may crash or sys.exit on bad input
+        except BaseException as exc:
             out["error"] = f"{type(exc).__name__}: {exc}"[:300]
         out["seconds"] = time.perf_counter() - t0
         out["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

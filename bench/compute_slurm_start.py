@@ -41,15 +41,22 @@ def main() -> None:
             walls[acct].append(wall)
             cpus[acct].append(_cpu() - c0)
             steps = ", ".join(f"{k} {v:.2f}" for k, v in c.timings.items())
-            print(f"round {rnd} accounting={acct}: start {wall:.2f} s, "  # noqa: T201
-                  f"cpu {cpus[acct][-1]:.2f} s ({steps})", flush=True)
+            print(
+                f"round {rnd} accounting={acct}: start {wall:.2f} s, "
+                f"cpu {cpus[acct][-1]:.2f} s ({steps})",
+                flush=True,
+            )
     med = {k: statistics.median(v) for k, v in walls.items()}
     for acct in (False, True):
-        print(f"accounting={acct}: wall median {med[acct]:.2f} s "  # noqa: T201
-              f"(min {min(walls[acct]):.2f}, max {max(walls[acct]):.2f}); "
-              f"cpu median {statistics.median(cpus[acct]):.2f} s")
-    print(f"ratio with/without accounting: {med[True] / med[False]:.2f}x, "  # noqa: T201
-          f"+{med[True] - med[False]:.2f} s")
+        print(
+            f"accounting={acct}: wall median {med[acct]:.2f} s "
+            f"(min {min(walls[acct]):.2f}, max {max(walls[acct]):.2f}); "
+            f"cpu median {statistics.median(cpus[acct]):.2f} s"
+        )
+    print(
+        f"ratio with/without accounting: {med[True] / med[False]:.2f}x, "
+        f"+{med[True] - med[False]:.2f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -61,8 +61,18 @@ def synthetic_trace(n: int, seed: int = 7) -> list[TraceJob]:
     for i in range(n):
         t += rnd.expovariate(1 / 4.0)
         gpus = rnd.choice([0, 0, 0, 1, 2])
-        out.append(TraceJob(i, f"j{i}", t, rnd.randint(10, 600), rnd.choice([1, 2, 4, 8]), gpus,
-                            rnd.choice(models) if gpus else None, f"org{i % 200}"))
+        out.append(
+            TraceJob(
+                i,
+                f"j{i}",
+                t,
+                rnd.randint(10, 600),
+                rnd.choice([1, 2, 4, 8]),
+                gpus,
+                rnd.choice(models) if gpus else None,
+                f"org{i % 200}",
+            )
+        )
     return out
 
 
@@ -70,17 +80,28 @@ def bench_simulator(n: int) -> None:
     """Replay n jobs on four pools per policy and print the time."""
     pools = [
         Pool("campus-slurm", cpus=256, pricer=FlatRate(cpu_hour=Decimal("0.12"))),
-        Pool("city-ray", cpus=128, gpus={"T4": 16},
-             pricer=FlatRate(cpu_hour=Decimal("0.20"), gpu_hour={"T4": Decimal("2.50")})),
-        Pool("ai-center", cpus=512, gpus={"A100": 32, "T4": 16},
-             pricer=FlatRate(cpu_hour=Decimal("0.30"), gpu_hour={"A100": Decimal("14.00"),
-                                                                 "T4": Decimal("3.00")})),
+        Pool(
+            "city-ray",
+            cpus=128,
+            gpus={"T4": 16},
+            pricer=FlatRate(cpu_hour=Decimal("0.20"), gpu_hour={"T4": Decimal("2.50")}),
+        ),
+        Pool(
+            "ai-center",
+            cpus=512,
+            gpus={"A100": 32, "T4": 16},
+            pricer=FlatRate(
+                cpu_hour=Decimal("0.30"), gpu_hour={"A100": Decimal("14.00"), "T4": Decimal("3.00")}
+            ),
+        ),
         Pool("local", cpus=16, pricer=FlatRate(cpu_hour=Decimal("0.08"))),
     ]
     trace = synthetic_trace(n)
     load = os.getloadavg()[0]
-    print(f"== simulator: {n:,} jobs, 4 pools (host load average {load:.1f} on "
-          f"{os.cpu_count()} CPUs) ==")
+    print(
+        f"== simulator: {n:,} jobs, 4 pools (host load average {load:.1f} on "
+        f"{os.cpu_count()} CPUs) =="
+    )
     worst = 0.0
     for policy in ("cost", "fifo", "soonest"):
         t0, c0 = time.perf_counter(), time.process_time()
@@ -88,12 +109,16 @@ def bench_simulator(n: int) -> None:
         dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         worst = max(worst, cpu)
         util = ", ".join(f"{k} {v:.2f}" for k, v in r.utilization.items())
-        print(f"{policy:8s} cpu {cpu:5.2f} s, wall {dt:6.2f} s ({n / cpu:,.0f} jobs per CPU-s)"
-              f"  mean wait {r.mean_wait_s:,.0f} s  p95 {r.p95_wait_s:,.0f} s"
-              f"  cost ¥{r.total_cost:,.2f}  util: {util}")
-    print(f"claim: ≥100,000 jobs in ≤10 s per policy (CPU time of the replay; wall time grows "
-          f"with the host's load) -> {'met' if worst <= 10 else 'NOT met'} "
-          f"(slowest policy {worst:.2f} CPU-s)\n")
+        print(
+            f"{policy:8s} cpu {cpu:5.2f} s, wall {dt:6.2f} s ({n / cpu:,.0f} jobs per CPU-s)"
+            f"  mean wait {r.mean_wait_s:,.0f} s  p95 {r.p95_wait_s:,.0f} s"
+            f"  cost ¥{r.total_cost:,.2f}  util: {util}"
+        )
+    print(
+        f"claim: ≥100,000 jobs in ≤10 s per policy (CPU time of the replay; wall time grows "
+        f"with the host's load) -> {'met' if worst <= 10 else 'NOT met'} "
+        f"(slowest policy {worst:.2f} CPU-s)\n"
+    )
 
 
 @contextlib.contextmanager
@@ -102,11 +127,11 @@ def api_server(data_dir: Path) -> Iterator[tuple[str, dict[str, str], Any]]:
     import uvicorn
 
     from mingyue.core import config
+    from mingyue.core.db import system_session
+    from mingyue.core.migrate import ensure_schema
     from mingyue.core.tenancy.access import SYSTEM
     from mingyue.core.tenancy.accounts import issue_token
-    from mingyue.core.db import system_session
     from mingyue.core.tenancy.identity import Organization, User, hash_password
-    from mingyue.core.migrate import ensure_schema
     from mingyue.core.uow import unit_of_work
     from mingyue.testing import make_uscc
     from mingyue.web.app import create_app
@@ -114,20 +139,29 @@ def api_server(data_dir: Path) -> Iterator[tuple[str, dict[str, str], Any]]:
     settings = config.configure(data_dir=data_dir, env="dev")
     ensure_schema(settings)
     with system_session(settings, "bench setup") as s:
-        org = Organization(name="bench-sme", kind="enterprise", uscc=make_uscc(), is_sme=True,
-                           settings={})
+        org = Organization(
+            name="bench-sme", kind="enterprise", uscc=make_uscc(), is_sme=True, settings={}
+        )
         s.add(org)
         s.flush()
-        user = User(username="bench", password_hash=hash_password("password123"),
-                    organization_id=org.id, roles=["member"], display_name="")
+        user = User(
+            username="bench",
+            password_hash=hash_password("password123"),
+            organization_id=org.id,
+            roles=["member"],
+            display_name="",
+        )
         s.add(user)
         s.flush()
         uid = user.id
     with unit_of_work(SYSTEM, settings) as uow:
         token = issue_token(uow=uow, actor=SYSTEM, user_id=uid, name="bench").token
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False
+        )
+    )
     th = threading.Thread(target=server.run, daemon=True)
     th.start()
     while not server.started:
@@ -161,8 +195,12 @@ def suspend(settings: Any, name: str, on: bool) -> None:
 Batch = tuple[list[float], float, float]  # submit latencies (ms), end-to-end (s), CPU-s
 
 
-def run_batch(n: int, submit: Callable[[int], Any], done: Callable[[list[str]], bool],
-              resolve: Callable[[list[Any]], list[str]] = list) -> Batch:
+def run_batch(
+    n: int,
+    submit: Callable[[int], Any],
+    done: Callable[[list[str]], bool],
+    resolve: Callable[[list[Any]], list[str]] = list,
+) -> Batch:
     """Submit n jobs (timing each submit alone), then wait until all are done.
 
     Returns the submit latencies, the end-to-end time and this process's CPU-seconds (for the
@@ -182,15 +220,15 @@ def run_batch(n: int, submit: Callable[[int], Any], done: Callable[[list[str]], 
     return lat, time.perf_counter() - t0, time.process_time() - c0
 
 
-def rounds(n: int, k: int, ours: Callable[[int], Batch], peer: Callable[[int], Batch],
-           pause_s: float) -> tuple[Batch, Batch]:
+def rounds(
+    n: int, k: int, ours: Callable[[int], Batch], peer: Callable[[int], Batch], pause_s: float
+) -> tuple[Batch, Batch]:
     """Run k rounds of n/k jobs each way in ABBA order (so neither side always goes first on a
     host whose load drifts); pool the latencies and add up the times."""
     got: dict[str, list[Batch]] = {"ours": [], "peer": []}
     per = max(n // k, 1)
     for r in range(k):
-        order = (("peer", peer), ("ours", ours)) if r % 2 == 0 else (("ours", ours),
-                                                                      ("peer", peer))
+        order = (("peer", peer), ("ours", ours)) if r % 2 == 0 else (("ours", ours), ("peer", peer))
         for name, fn in order:
             got[name].append(fn(per))
             time.sleep(pause_s)
@@ -205,19 +243,25 @@ def report(name: str, ours: Batch, peer: Batch, peer_name: str) -> None:
     """Print p50/p99, e2e and CPU-s for both and the ratios."""
     (lo, eo, co), (lp, ep, cp) = ours, peer
     print(f"{'':22s} {'p50 ms':>8s} {'p99 ms':>8s} {'e2e s':>8s} {'CPU s':>7s}")
-    print(f"{'mingyue API → ' + name:22s} {statistics.median(lo):8.1f} {pct(lo, .99):8.1f} "
-          f"{eo:8.2f} {co:7.2f}")
-    print(f"{peer_name:22s} {statistics.median(lp):8.1f} {pct(lp, .99):8.1f} {ep:8.2f} "
-          f"{cp:7.2f}")
+    print(
+        f"{'mingyue API → ' + name:22s} {statistics.median(lo):8.1f} {pct(lo, 0.99):8.1f} "
+        f"{eo:8.2f} {co:7.2f}"
+    )
+    print(f"{peer_name:22s} {statistics.median(lp):8.1f} {pct(lp, 0.99):8.1f} {ep:8.2f} {cp:7.2f}")
     added = statistics.median(lo) - statistics.median(lp)
-    print(f"ratio p50 {statistics.median(lo) / statistics.median(lp):.2f}×  (added {added:.1f} ms"
-          f" per submit; goal ≤ 20 ms: {'met' if added <= 20 else 'NOT met'})")
-    print(f"ratio e2e {eo / ep:.3f}×  (added {100 * (eo / ep - 1):.1f} %; goal ≤ 10 %: "
-          f"{'met' if eo / ep <= 1.10 else 'NOT met'})\n")
+    print(
+        f"ratio p50 {statistics.median(lo) / statistics.median(lp):.2f}×  (added {added:.1f} ms"
+        f" per submit; goal ≤ 20 ms: {'met' if added <= 20 else 'NOT met'})"
+    )
+    print(
+        f"ratio e2e {eo / ep:.3f}×  (added {100 * (eo / ep - 1):.1f} %; goal ≤ 10 %: "
+        f"{'met' if eo / ep <= 1.10 else 'NOT met'})\n"
+    )
 
 
-def bench_slurm(url: str, headers: dict[str, str], settings: Any, n: int, root: Path,
-                http: Any, n_rounds: int) -> None:
+def bench_slurm(
+    url: str, headers: dict[str, str], settings: Any, n: int, root: Path, http: Any, n_rounds: int
+) -> None:
     from mingyue.enablers.compute.adapters.slurm import SlurmAdapter
 
     cluster = SlurmDevCluster(root / "slurm")
@@ -227,33 +271,58 @@ def bench_slurm(url: str, headers: dict[str, str], settings: Any, n: int, root: 
         print(f"== Slurm: skipped ({exc}) ==\n")
         return
     try:
-        add_pool(settings, name="slurm", kind="slurm", endpoint=str(cluster.conf),
-                 options={"jobcomp_file": str(cluster.jobcomp)})
+        add_pool(
+            settings,
+            name="slurm",
+            kind="slurm",
+            endpoint=str(cluster.conf),
+            options={"jobcomp_file": str(cluster.jobcomp)},
+        )
         ad = SlurmAdapter(slurm_conf=cluster.conf, log_dir=root / "slurm-direct")
 
         def finished(ids: list[str]) -> bool:
-            out = subprocess.run(["squeue", "-h", "-o", "%i"], env=cluster.env,
-                                 capture_output=True, text=True, check=True).stdout.split()
+            out = subprocess.run(
+                ["squeue", "-h", "-o", "%i"],
+                env=cluster.env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
             return not set(ids) & set(out)
 
         def via_api(i: int) -> int:
-            r = http.post(f"{url}/api/compute/jobs", json={"command": "sleep 0.1", "cpus": 1},
-                          headers=headers)
+            r = http.post(
+                f"{url}/api/compute/jobs", json={"command": "sleep 0.1", "cpus": 1}, headers=headers
+            )
             assert r.status_code == 201, r.text
             return int(r.json()["job_id"])
 
         def direct(i: int) -> str:
-            out = subprocess.run(["sbatch", "--parsable", "--cpus-per-task=1",
-                                  f"--output={root}/direct-%j.out", "--wrap", "sleep 0.1"],
-                                 env=cluster.env, capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [
+                    "sbatch",
+                    "--parsable",
+                    "--cpus-per-task=1",
+                    f"--output={root}/direct-%j.out",
+                    "--wrap",
+                    "sleep 0.1",
+                ],
+                env=cluster.env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             return out.stdout.strip().split(";")[0]
 
         via_api(0)  # warm-up (first request compiles routes, opens the DB)
         time.sleep(3)
         ours, peer = rounds(
-            n, n_rounds, lambda k: run_batch(k, via_api, finished,
-                                             lambda t: engine_ids(settings, t)),
-            lambda k: run_batch(k, direct, finished), pause_s=1)
+            n,
+            n_rounds,
+            lambda k: run_batch(k, via_api, finished, lambda t: engine_ids(settings, t)),
+            lambda k: run_batch(k, direct, finished),
+            pause_s=1,
+        )
         print(f"== Slurm 22.05 single node, {n} × sleep 0.1, {n_rounds} rounds ABBA ==")
         report("Slurm", ours, peer, "sbatch directly")
         del ad
@@ -281,8 +350,9 @@ def engine_ids(settings: Any, job_ids: list[int]) -> list[str]:
         time.sleep(0.01)
 
 
-def bench_ray(url: str, headers: dict[str, str], settings: Any, n: int, root: Path,
-              http: Any, n_rounds: int) -> None:
+def bench_ray(
+    url: str, headers: dict[str, str], settings: Any, n: int, root: Path, http: Any, n_rounds: int
+) -> None:
     try:
         from ray.job_submission import JobSubmissionClient
     except ImportError:
@@ -302,8 +372,9 @@ def bench_ray(url: str, headers: dict[str, str], settings: Any, n: int, root: Pa
             return all(client.get_job_status(i).is_terminal() for i in ids)
 
         def via_api(i: int) -> int:
-            r = http.post(f"{url}/api/compute/jobs", json={"command": "sleep 0.1", "cpus": 1},
-                          headers=headers)
+            r = http.post(
+                f"{url}/api/compute/jobs", json={"command": "sleep 0.1", "cpus": 1}, headers=headers
+            )
             assert r.status_code == 201, r.text
             return int(r.json()["job_id"])
 
@@ -314,9 +385,12 @@ def bench_ray(url: str, headers: dict[str, str], settings: Any, n: int, root: Pa
         via_api(0)  # warm-up: Ray's first submit is slow (~1 s)
         time.sleep(5)
         ours, peer = rounds(
-            n, n_rounds, lambda k: run_batch(k, via_api, finished,
-                                             lambda t: engine_ids(settings, t)),
-            lambda k: run_batch(k, direct, finished), pause_s=3)
+            n,
+            n_rounds,
+            lambda k: run_batch(k, via_api, finished, lambda t: engine_ids(settings, t)),
+            lambda k: run_batch(k, direct, finished),
+            pause_s=3,
+        )
         print(f"== Ray 2.60 head, {n} × sleep 0.1, {n_rounds} rounds ABBA ==")
         report("Ray", ours, peer, "JobSubmissionClient")
     finally:
@@ -328,8 +402,12 @@ def main() -> int:
     ap.add_argument("--sim-jobs", type=int, default=100_000)
     ap.add_argument("--jobs", type=int, default=100)
     ap.add_argument("--ray-jobs", type=int, default=20)
-    ap.add_argument("--rounds", type=int, default=2,
-                    help="split each side's jobs into this many ABBA-ordered rounds")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="split each side's jobs into this many ABBA-ordered rounds",
+    )
     ap.add_argument("--skip-api", action="store_true")
     ap.add_argument("--skip-slurm", action="store_true")
     ap.add_argument("--skip-ray", action="store_true")
@@ -347,8 +425,10 @@ def main() -> int:
                 t0 = time.perf_counter()
                 http.get(f"{url}/api/compute/jobs?limit=1", headers=headers).raise_for_status()
                 floor.append((time.perf_counter() - t0) * 1000)
-            print(f"== API floor: GET /api/compute/jobs (auth + one unit of work, no engine) "
-                  f"p50 {statistics.median(floor):.1f} ms, p99 {pct(floor, .99):.1f} ms ==\n")
+            print(
+                f"== API floor: GET /api/compute/jobs (auth + one unit of work, no engine) "
+                f"p50 {statistics.median(floor):.1f} ms, p99 {pct(floor, 0.99):.1f} ms ==\n"
+            )
             if not args.skip_slurm:
                 bench_slurm(url, headers, settings, args.jobs, root, http, args.rounds)
             if not args.skip_ray:

@@ -40,16 +40,27 @@ def main() -> None:
     path = tmp / "big.parquet"
     t0 = time.perf_counter()
     gen = duckdb.connect()
-    gen.sql(f"COPY (SELECT range AS pid, 'g' || lpad(CAST(hash(range) % 16 AS VARCHAR), 2, '0') AS g,"
-            f" CAST(hash(range * 7) % 1001 AS BIGINT) AS v FROM range({args.rows})) "
-            f"TO '{path}' (FORMAT parquet)")
+    gen.sql(
+        f"COPY (SELECT range AS pid, 'g' || lpad(CAST(hash(range) % 16 AS VARCHAR), 2, '0') AS g,"
+        f" CAST(hash(range * 7) % 1001 AS BIGINT) AS v FROM range({args.rows})) "
+        f"TO '{path}' (FORMAT parquet)"
+    )
     gen.close()
     print(f"generated {args.rows:,} rows in {time.perf_counter() - t0:.1f} s")
     # Registered as the owner would: one row per person (pid), public bounds [0, 1000].
-    ds = Dataset(name="big", path=path, rows=args.rows, max_contributions=1, sha256="-",
-                 unit="pid", columns=(Column("pid", "BIGINT", ColumnClass.IDENTIFIER),
-                                      Column("g", "VARCHAR", ColumnClass.ORDINARY),
-                                      Column("v", "BIGINT", ColumnClass.SENSITIVE, (0.0, 1000.0))))
+    ds = Dataset(
+        name="big",
+        path=path,
+        rows=args.rows,
+        max_contributions=1,
+        sha256="-",
+        unit="pid",
+        columns=(
+            Column("pid", "BIGINT", ColumnClass.IDENTIFIER),
+            Column("g", "VARCHAR", ColumnClass.ORDINARY),
+            Column("v", "BIGINT", ColumnClass.SENSITIVE, (0.0, 1000.0)),
+        ),
+    )
     sql = "SELECT g, count(*) AS n, sum(v) AS s FROM big GROUP BY g"
     policy = {"big": UsagePolicy("big", assignees=["*"], epsilon_per_period=1e6, min_group_size=10)}
 
@@ -65,8 +76,13 @@ def main() -> None:
     released: list[list[dict]] = []
 
     def ours() -> None:
-        r = run_query(QueryRequest(sql, Consumer("bench"), epsilon=args.epsilon), {"big": ds},
-                      policy, eng, ledger)
+        r = run_query(
+            QueryRequest(sql, Consumer("bench"), epsilon=args.epsilon),
+            {"big": ds},
+            policy,
+            eng,
+            ledger,
+        )
         released.append(r.rows)
 
     t0 = time.perf_counter()
@@ -99,16 +115,26 @@ def main() -> None:
     ctx_times = []
     scales = {}
     ctx_rel = []
-    small_truth = {g: (n, s) for g, n, s in duckdb.sql(
-        f"SELECT g, count(*), sum(v) FROM (SELECT * FROM read_parquet('{path}') LIMIT "
-        f"{args.ctx_rows}) GROUP BY g").fetchall()}
+    small_truth = {
+        g: (n, s)
+        for g, n, s in duckdb.sql(
+            f"SELECT g, count(*), sum(v) FROM (SELECT * FROM read_parquet('{path}') LIMIT "
+            f"{args.ctx_rows}) GROUP BY g"
+        ).fetchall()
+    }
     for _ in range(max(1, min(args.repeat, 3))):
         ctx = dp.Context.compositor(
-            data=lf, privacy_unit=dp.unit_of(contributions=1),
-            privacy_loss=dp.loss_of(epsilon=args.epsilon, delta=1e-7), split_evenly_over=1,
-            margins=[dp.polars.Margin(max_length=args.rows)])
-        qry = ctx.query().group_by("g").agg(pl.len().dp.noise(),
-                                            pl.col("v").fill_null(0).dp.sum((0, 1000)))
+            data=lf,
+            privacy_unit=dp.unit_of(contributions=1),
+            privacy_loss=dp.loss_of(epsilon=args.epsilon, delta=1e-7),
+            split_evenly_over=1,
+            margins=[dp.polars.Margin(max_length=args.rows)],
+        )
+        qry = (
+            ctx.query()
+            .group_by("g")
+            .agg(pl.len().dp.noise(), pl.col("v").fill_null(0).dp.sum((0, 1000)))
+        )
         t0 = time.perf_counter()
         out = qry.release().collect()
         ctx_times.append(time.perf_counter() - t0)
@@ -123,20 +149,30 @@ def main() -> None:
     from mingyue.enablers.datasandbox.engine import dp as dpmod
     from mingyue.enablers.datasandbox.engine.sqlcheck import plan
 
-    ours_scales = {q.role: q.scale for q in dpmod.noise_plan(plan(sql, {"big": ds}, dp=True),
-                                                             args.epsilon).quantities}
+    ours_scales = {
+        q.role: q.scale
+        for q in dpmod.noise_plan(plan(sql, {"big": ds}, dp=True), args.epsilon).quantities
+    }
     print(f"rows: {args.rows:,}   epsilon: {args.epsilon}   repeats: {args.repeat} (median)")
     print(f"plain DuckDB (in-process)         {m_plain * 1000:9.1f} ms")
-    print(f"mingyue (parse+policy+DP+gates)   {m_ours * 1000:9.1f} ms   "
-          f"ratio {m_ours / m_plain:5.2f}x   (cold, first call: {cold * 1000:.0f} ms)")
-    print(f"OpenDP Context API, {args.ctx_rows:,} rows   {m_ctx * 1000:9.1f} ms   "
-          f"scaled to {args.rows:,}: {m_ctx_scaled * 1000:.0f} ms = "
-          f"{m_ctx_scaled / m_plain:.0f}x plain DuckDB")
-    print(f"noise scale count: mingyue {ours_scales['count']} vs Context API "
-          f"{scales.get('Frame Length')}; sum: mingyue {ours_scales['sum']} vs Context API "
-          f"{scales.get('Sum')}")
-    print(f"mean relative error at eps={args.epsilon}: mingyue {mre:.2e} on {args.rows:,} rows; "
-          f"Context API {statistics.mean(ctx_rel):.2e} on {args.ctx_rows:,} rows")
+    print(
+        f"mingyue (parse+policy+DP+gates)   {m_ours * 1000:9.1f} ms   "
+        f"ratio {m_ours / m_plain:5.2f}x   (cold, first call: {cold * 1000:.0f} ms)"
+    )
+    print(
+        f"OpenDP Context API, {args.ctx_rows:,} rows   {m_ctx * 1000:9.1f} ms   "
+        f"scaled to {args.rows:,}: {m_ctx_scaled * 1000:.0f} ms = "
+        f"{m_ctx_scaled / m_plain:.0f}x plain DuckDB"
+    )
+    print(
+        f"noise scale count: mingyue {ours_scales['count']} vs Context API "
+        f"{scales.get('Frame Length')}; sum: mingyue {ours_scales['sum']} vs Context API "
+        f"{scales.get('Sum')}"
+    )
+    print(
+        f"mean relative error at eps={args.epsilon}: mingyue {mre:.2e} on {args.rows:,} rows; "
+        f"Context API {statistics.mean(ctx_rel):.2e} on {args.ctx_rows:,} rows"
+    )
     goal = m_ours / m_plain <= 1.3
     print(f"goal (≤ 1.3x plain DuckDB): {'met' if goal else 'NOT met'}")
     sys.stdout.flush()

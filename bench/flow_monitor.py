@@ -71,8 +71,10 @@ def generate(path: Path, lines: int, seed: int, squid: bool = False) -> dict[tup
                 truth.setdefault((name, "sensitive"), set()).add(v)
                 target = f"http://{host}/api/v2/kyc?id_no={v}&channel=app"
             if squid:  # squid's native format: Unix time, elapsed ms, …, the peer's address
-                fp.write(f"{epoch + i * 0.001:.3f} {i % 900:5d} 10.20.{i % 250}.{i % 200} TCP_MISS/200 "
-                         f"{512 + i % 4096} GET {target} - HIER_DIRECT/203.0.113.{i % 250} text/html\n")
+                fp.write(
+                    f"{epoch + i * 0.001:.3f} {i % 900:5d} 10.20.{i % 250}.{i % 200} TCP_MISS/200 "
+                    f"{512 + i % 4096} GET {target} - HIER_DIRECT/203.0.113.{i % 250} text/html\n"
+                )
                 continue
             fp.write(f'10.20.{i % 250}.{i % 200} - - [{ts}] "GET {target} HTTP/1.1" 200 {512 + i % 4096} '
                      f'"-" "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36"\n')  # fmt: skip
@@ -90,7 +92,9 @@ def peak_rss_kb() -> int:
 def run_watcher(log: Path, db: Path, workers: int, out: Queue) -> None:  # type: ignore[type-arg]
     """In a fresh process (so its peak RSS is the watcher's own): read the log, report figures."""
     transfers = [
-        DeclaredTransfer(f"t{i}", name, country, (host,), ("contact",), "standard_contract_or_certification")
+        DeclaredTransfer(
+            f"t{i}", name, country, (host,), ("contact",), "standard_contract_or_certification"
+        )
         for i, (name, country, host) in enumerate(RECIPIENTS)
     ]
     monitor = FlowMonitor(FlowStore(db), transfers, hash_key=b"bench-key")
@@ -104,7 +108,10 @@ def run_watcher(log: Path, db: Path, workers: int, out: Queue) -> None:  # type:
     t0 = time.perf_counter()
     progress = watch_log(monitor, log, batch_lines=50_000, workers=workers, on_progress=sample)
     wall = time.perf_counter() - t0
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     out.put({
         "lines": progress.lines, "events": progress.events, "bad": progress.bad_lines, "wall": wall,
         "cpu": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime,
@@ -117,7 +124,9 @@ def run_watcher(log: Path, db: Path, workers: int, out: Queue) -> None:  # type:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--lines", type=int, default=2_000_000)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="runs, one per count")
@@ -156,8 +165,12 @@ def main() -> None:
               f"{sum(f.stat().st_size for f in work.glob(f'{db.name}*')) / 1e6:.0f} MB")  # fmt: skip
         for key, n in sorted(r["counts"].items()):
             name, kind = key.split("|")
-            print(f"    {name} 2026 {kind}: {n} distinct individuals (truth {truth.get((name, kind))})")
-        print(f"  exact counts: {exact}; alerts: {len(r['alerts'])} ({', '.join(sorted(set(r['alerts'])))})")
+            print(
+                f"    {name} 2026 {kind}: {n} distinct individuals (truth {truth.get((name, kind))})"
+            )
+        print(
+            f"  exact counts: {exact}; alerts: {len(r['alerts'])} ({', '.join(sorted(set(r['alerts'])))})"
+        )
         print(f"  goal 100,000 lines/s: {r['lines'] / r['wall'] / 100_000:.2f}x wall, "
               f"{r['lines'] / r['cpu'] / 100_000:.2f}x per CPU-second")  # fmt: skip
         if not args.keep:

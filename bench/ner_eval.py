@@ -42,7 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 Gold = list[tuple[str, int, int]]
 TYPES = ("PERSON", "LOCATION", "ORGANIZATION")
 _TAG_TYPES = {"PER": "PERSON", "LOC": "LOCATION", "ORG": "ORGANIZATION"}
-EVAL_DIR = Path(os.environ.get("MINGYUE_NER_EVAL_DIR", Path.home() / ".cache" / "mingyue" / "ner-eval"))
+EVAL_DIR = Path(
+    os.environ.get("MINGYUE_NER_EVAL_DIR", Path.home() / ".cache" / "mingyue" / "ner-eval")
+)
 
 # Frames of the generated sentences: {P}/{Q} persons, {L} an address, {O} an organisation.
 # FRAMES_DEV were looked at while the rules were written; FRAMES_EVAL (the reported figures) only
@@ -124,8 +126,12 @@ def generated(n: int, seed: int, frames: tuple[str, ...] | None = None) -> list[
     out: list[tuple[str, Gold]] = []
     for _ in range(n):
         frame = rng.choice(frames)
-        values = {"P": (fake.name(), "PERSON"), "Q": (fake.name(), "PERSON"),
-                  "L": (fake.address().split(" ")[0], "LOCATION"), "O": (fake.company(), "ORGANIZATION")}
+        values = {
+            "P": (fake.name(), "PERSON"),
+            "Q": (fake.name(), "PERSON"),
+            "L": (fake.address().split(" ")[0], "LOCATION"),
+            "O": (fake.company(), "ORGANIZATION"),
+        }
         text, gold, i = "", [], 0
         while i < len(frame):
             if frame[i] == "{":
@@ -196,21 +202,33 @@ def run(sets: dict[str, list[tuple[str, Gold]]], backends: list[str]) -> dict[st
 
 def print_report(report: dict[str, object]) -> None:
     for set_name, r in report.items():
-        print(f"== {set_name}: {r['sentences']} sentences, {r['characters']} characters, "  # type: ignore[index]
-              f"support {r['support']}")  # type: ignore[index]
+        print(
+            f"== {set_name}: {r['sentences']} sentences, {r['characters']} characters, "  # type: ignore[index]
+            f"support {r['support']}"
+        )  # type: ignore[index]
         for b, res in r["backends"].items():  # type: ignore[index]
-            cells = "  ".join(f"{t[:3]} {v['precision']:.3f}/{v['recall']:.3f}/{v['f1']:.3f}"
-                              for t, v in res["quality"].items())
-            print(f"{b:13} macro F1 {res['macro_f1']:.3f}  {cells}  "
-                  f"{res['chars_per_s']} chars/s, {res['chars_per_cpu_s']} chars/CPU-s")
+            cells = "  ".join(
+                f"{t[:3]} {v['precision']:.3f}/{v['recall']:.3f}/{v['f1']:.3f}"
+                for t, v in res["quality"].items()
+            )
+            print(
+                f"{b:13} macro F1 {res['macro_f1']:.3f}  {cells}  "
+                f"{res['chars_per_s']} chars/s, {res['chars_per_cpu_s']} chars/CPU-s"
+            )
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--msra", type=Path, default=EVAL_DIR / "msra_test.txt")
     ap.add_argument("--limit", type=int, default=0, help="first N MSRA test sentences (0: all)")
-    ap.add_argument("--train-sample", type=int, default=0,
-                    help="also score on N shuffled sentences of msra_train.txt (memorisation check)")
+    ap.add_argument(
+        "--train-sample",
+        type=int,
+        default=0,
+        help="also score on N shuffled sentences of msra_train.txt (memorisation check)",
+    )
     ap.add_argument("--generated", type=int, default=500)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--backends", default="hybrid,hybrid-split,jiagu,jieba")
@@ -227,8 +245,10 @@ def main() -> None:
             random.Random(2).shuffle(data)  # not the development sample (seed 1)
             sets["msra_train_sample"] = data[: args.train_sample]
     else:
-        print(f"no MSRA file at {args.msra} (run scripts/crossborder-setup.sh): generated text only",
-              file=sys.stderr)
+        print(
+            f"no MSRA file at {args.msra} (run scripts/crossborder-setup.sh): generated text only",
+            file=sys.stderr,
+        )
     if args.generated:
         sets["generated"] = generated(args.generated, args.seed)
     report = run(sets, [b for b in args.backends.split(",") if b])

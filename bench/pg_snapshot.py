@@ -64,13 +64,17 @@ def main() -> None:
     role = f"bench_ro_{secrets.token_hex(3)}"
     admin = psycopg.connect(DSN, autocommit=True)
     admin.execute(f"CREATE SCHEMA {schema}")
-    admin.execute(f"CREATE TABLE {schema}.t (uscc text, industry text, region text, "
-                  "revenue numeric(12,2), employees integer, score double precision, "
-                  "founded date)")
-    admin.execute(f"INSERT INTO {schema}.t SELECT 'U' || lpad(g::text, 17, '0'), "
-                  "(ARRAY['mfg','retail','it','energy'])[1 + g % 4], "
-                  "(ARRAY['bj','sh','gz'])[1 + g % 3], (g * 37 % 100000) / 7.0, g % 500, "
-                  f"g / 3.0, date '2000-01-01' + g % 9000 FROM generate_series(1, {args.rows}) g")
+    admin.execute(
+        f"CREATE TABLE {schema}.t (uscc text, industry text, region text, "
+        "revenue numeric(12,2), employees integer, score double precision, "
+        "founded date)"
+    )
+    admin.execute(
+        f"INSERT INTO {schema}.t SELECT 'U' || lpad(g::text, 17, '0'), "
+        "(ARRAY['mfg','retail','it','energy'])[1 + g % 4], "
+        "(ARRAY['bj','sh','gz'])[1 + g % 3], (g * 37 % 100000) / 7.0, g % 500, "
+        f"g / 3.0, date '2000-01-01' + g % 9000 FROM generate_series(1, {args.rows}) g"
+    )
     admin.execute(f"CREATE ROLE {role} LOGIN")
     admin.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
     admin.execute(f"GRANT SELECT ON {schema}.t TO {role}")
@@ -82,22 +86,32 @@ def main() -> None:
                 for kind in ("mingyue", "peer"):
                     out = Path(tmp) / f"{kind}{i}.parquet"
                     dsn = DSN.replace("postgres@", f"{role}@")
-                    p = subprocess.run([sys.executable, "-c", CHILD, kind, dsn, f"{schema}.t",
-                                        str(out)], capture_output=True, text=True, check=True)
+                    p = subprocess.run(
+                        [sys.executable, "-c", CHILD, kind, dsn, f"{schema}.t", str(out)],
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                    )
                     results[kind].append(json.loads(p.stdout))
                     out.unlink()
     finally:
         admin.execute(f"DROP SCHEMA {schema} CASCADE")
         admin.execute(f"DROP ROLE {role}")
         admin.close()
-    med = {k: {m: statistics.median(r[m] for r in v) for m in ("wall", "cpu")}
-           for k, v in results.items()}
+    med = {
+        k: {m: statistics.median(r[m] for r in v) for m in ("wall", "cpu")}
+        for k, v in results.items()
+    }
     for k, v in results.items():
-        print(f"{k:8s} rows={v[0]['rows']} parquet={v[0]['bytes'] / 1e6:.1f} MB "
-              f"wall={med[k]['wall']:.2f}s cpu={med[k]['cpu']:.2f}s "
-              f"(walls {[round(r['wall'], 2) for r in v]})")
-    print(f"ratio mingyue/peer: wall {med['mingyue']['wall'] / med['peer']['wall']:.2f}x, "
-          f"cpu {med['mingyue']['cpu'] / med['peer']['cpu']:.2f}x")
+        print(
+            f"{k:8s} rows={v[0]['rows']} parquet={v[0]['bytes'] / 1e6:.1f} MB "
+            f"wall={med[k]['wall']:.2f}s cpu={med[k]['cpu']:.2f}s "
+            f"(walls {[round(r['wall'], 2) for r in v]})"
+        )
+    print(
+        f"ratio mingyue/peer: wall {med['mingyue']['wall'] / med['peer']['wall']:.2f}x, "
+        f"cpu {med['mingyue']['cpu'] / med['peer']['cpu']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

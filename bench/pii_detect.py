@@ -133,7 +133,9 @@ def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-def score(pred: Iterable[Gold], gold: Iterable[Gold], types: Iterable[str]) -> dict[str, dict[str, float]]:
+def score(
+    pred: Iterable[Gold], gold: Iterable[Gold], types: Iterable[str]
+) -> dict[str, dict[str, float]]:
     """Exact (type, start, end) matching per type."""
     wanted = set(types)
     tp: Counter[str] = Counter()
@@ -166,15 +168,21 @@ def timed(fn: Callable[[], object], repeat: int = 1) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--sentences", type=int, default=2000)
-    ap.add_argument("--doc-sentences", type=int, default=200, help="whole-document size for Presidio")
+    ap.add_argument(
+        "--doc-sentences", type=int, default=200, help="whole-document size for Presidio"
+    )
     ap.add_argument("--ner-sentences", type=int, default=500)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--no-presidio", action="store_true")
     ap.add_argument("--no-ner", action="store_true", help="the pattern path only")
-    ap.add_argument("--dense-rows", type=int, default=5000, help="rows of the dense identifier table")
+    ap.add_argument(
+        "--dense-rows", type=int, default=5000, help="rows of the dense identifier table"
+    )
     ap.add_argument("--msra-sentences", type=int, default=0, help="MSRA test sentences (0: all)")
     args = ap.parse_args()
 
@@ -220,7 +228,9 @@ def main() -> None:
         pres_pred: list[Gold] = []
         t0 = time.perf_counter()
         for t in texts:
-            pres_pred.append([(r.entity_type, r.start, r.end) for r in analyzer.analyze(t, language="zh")])
+            pres_pred.append(
+                [(r.entity_type, r.start, r.end) for r in analyzer.analyze(t, language="zh")]
+            )
         t_pres = time.perf_counter() - t0
         small = "\n".join(texts[: args.doc_sentences])
         t_pres_doc = timed(lambda: analyzer.analyze(small, language="zh"))
@@ -239,7 +249,8 @@ def main() -> None:
         t_pres_rows = timed(lambda: [analyzer.analyze(r, language="zh") for r in few])
         t_ours_rows = timed(lambda: [det.detect(r) for r in few], 3)
         report["presidio"]["mb_s_dense_rows"] = round(  # type: ignore[index]
-            sum(len(r.encode()) for r in few) / t_pres_rows / 1e6, 3)
+            sum(len(r.encode()) for r in few) / t_pres_rows / 1e6, 3
+        )
         report["ratio_dense_rows"] = round(t_pres_rows / t_ours_rows, 1)
 
     if args.no_ner:
@@ -254,8 +265,10 @@ def main() -> None:
         ner.entities("预热")
         combined = PiiDetector(ner=ner)  # the product path: pattern hits win over NER on overlap
         t0 = time.perf_counter()
-        pred = [[(e.type, e.start, e.end) for e in combined.detect(t) if e.type in NER_TYPES]
-                for t, _ in sub]
+        pred = [
+            [(e.type, e.start, e.end) for e in combined.detect(t) if e.type in NER_TYPES]
+            for t, _ in sub
+        ]
         dt = time.perf_counter() - t0
         q = score(pred, [g for _, g in sub], NER_TYPES)
         macro = sum(v["f1"] for v in q.values()) / len(q)
@@ -270,7 +283,8 @@ def main() -> None:
         test = ner_eval.load_tagged(msra)
         report["ner_msra"] = ner_eval.run(
             {"msra_test": test[: args.msra_sentences] if args.msra_sentences else test},
-            ["hybrid", "hybrid-split", "jiagu", "jieba"])["msra_test"]
+            ["hybrid", "hybrid-split", "jiagu", "jieba"],
+        )["msra_test"]
 
     _print(report)
     if args.json:
@@ -287,16 +301,22 @@ def _print(report: dict[str, object]) -> None:
         pq = pres["quality"][t] if pres else None  # type: ignore[index]
         cell = lambda x: f"{x['precision']:.3f}/{x['recall']:.3f}/{x['f1']:.3f}"
         print(f"{t:22} {cell(q):>24} {cell(pq) if pq else '-':>24}  {q['support']}")
-    print(f"mingyue MB/s: per sentence {ours['mb_s_per_sentence']}, whole document "  # type: ignore[index]
-          f"{ours['mb_s_whole_document']}, sparse document {ours['mb_s_sparse_document']}, "  # type: ignore[index]
-          f"dense table {ours['mb_s_dense_table']} ({ours['dense_table_hits_per_kb']} hits/KB)")  # type: ignore[index]
+    print(
+        f"mingyue MB/s: per sentence {ours['mb_s_per_sentence']}, whole document "  # type: ignore[index]
+        f"{ours['mb_s_whole_document']}, sparse document {ours['mb_s_sparse_document']}, "  # type: ignore[index]
+        f"dense table {ours['mb_s_dense_table']} ({ours['dense_table_hits_per_kb']} hits/KB)"
+    )  # type: ignore[index]
     if pres:
-        print(f"presidio MB/s: per sentence {pres['mb_s_per_sentence']}, whole document "  # type: ignore[index]
-              f"({pres['document_sentences']} sentences) {pres['mb_s_whole_document']}; "  # type: ignore[index]
-              f"spans under two types: {pres['spans_reported_under_two_types']}")  # type: ignore[index]
-        print(f"ratio mingyue/presidio: per sentence {report['ratio_per_sentence']}x, "
-              f"whole document {report['ratio_whole_document']}x, dense table rows "
-              f"{report['ratio_dense_rows']}x (presidio {pres['mb_s_dense_rows']} MB/s)")  # type: ignore[index]
+        print(
+            f"presidio MB/s: per sentence {pres['mb_s_per_sentence']}, whole document "  # type: ignore[index]
+            f"({pres['document_sentences']} sentences) {pres['mb_s_whole_document']}; "  # type: ignore[index]
+            f"spans under two types: {pres['spans_reported_under_two_types']}"
+        )  # type: ignore[index]
+        print(
+            f"ratio mingyue/presidio: per sentence {report['ratio_per_sentence']}x, "
+            f"whole document {report['ratio_whole_document']}x, dense table rows "
+            f"{report['ratio_dense_rows']}x (presidio {pres['mb_s_dense_rows']} MB/s)"
+        )  # type: ignore[index]
     for name, r in report.get("ner", {}).items():  # type: ignore[attr-defined]
         fs = ", ".join(f"{t} {v['f1']:.3f}" for t, v in r["quality"].items())
         print(f"NER {name}: macro F1 {r['macro_f1']:.3f} ({fs}); {r['mb_s']} MB/s")

@@ -16,8 +16,11 @@ def test_demo_twice_and_logins_work(cli, client) -> None:
     again = cli("demo", "--json")
     assert again.exit_code == 0, again.stderr
     user = again.json()["users"][2]
-    r = client.post("/login", data={"username": user["username"], "password": user["password"]},
-                    follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"username": user["username"], "password": user["password"]},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     r = client.get("/api/cases", headers={"Authorization": f"Bearer {user['api_token']}"})
     assert r.status_code == 200 and len(r.json()) >= 1

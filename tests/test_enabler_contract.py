@@ -21,8 +21,8 @@ def test_contract(enabler) -> None:
 
 def test_registries_reject_duplicates() -> None:
     from mingyue.core import jobs, metering
-    from mingyue.core.tenancy import access
     from mingyue.core.ledger import audit
+    from mingyue.core.tenancy import access
 
     with pytest.raises(ValueError):
         access.register_permission("core.case.read", ["member"])

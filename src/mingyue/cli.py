@@ -21,8 +21,12 @@ from mingyue.cli_support import (
     settings_for,
 )
 
-app = typer.Typer(name="mingyue", help="明月湖π赋能平台 · Mingyue Lake π enabling platforms",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    name="mingyue",
+    help="明月湖π赋能平台 · Mingyue Lake π enabling platforms",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database: migrations.", no_args_is_help=True)
 user_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)
 dev_app = typer.Typer(help="Developer tools.", no_args_is_help=True)
@@ -32,10 +36,12 @@ app.add_typer(dev_app, name="dev")
 
 
 @app.command()
-def serve(host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="Port.")] = 8000,
-          data_dir: DataDir = None,
-          workers: Annotated[int, typer.Option(help="Uvicorn worker processes.")] = 1) -> None:
+def serve(
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    data_dir: DataDir = None,
+    workers: Annotated[int, typer.Option(help="Uvicorn worker processes.")] = 1,
+) -> None:
     """Serve the console and the API."""
     import os
 
@@ -46,15 +52,24 @@ def serve(host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1"
         ensure_database(settings)
     os.environ["MINGYUE_DATA_DIR"] = str(settings.data_dir.resolve())
     sys.stderr.write(f"mingyue: serving http://{host}:{port}/ (data dir {settings.data_dir})\n")
-    uvicorn.run("mingyue.web.asgi:app", host=host, port=port, workers=workers,
-                log_level="warning", factory=False)
+    uvicorn.run(
+        "mingyue.web.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        factory=False,
+    )
 
 
 @app.command()
-def demo(data_dir: DataDir = None, json_out: JsonOut = False,
-         serve_after: Annotated[bool, typer.Option("--serve", help="Serve afterwards.")] = False,
-         host: Annotated[str, typer.Option(help="Bind address for --serve.")] = "127.0.0.1",
-         port: Annotated[int, typer.Option(help="Port for --serve.")] = 8000) -> None:
+def demo(
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+    serve_after: Annotated[bool, typer.Option("--serve", help="Serve afterwards.")] = False,
+    host: Annotated[str, typer.Option(help="Bind address for --serve.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for --serve.")] = 8000,
+) -> None:
     """Create a data dir with demo organizations, users, cases, usage and ledger entries."""
     from mingyue.demo import build_demo
 
@@ -68,8 +83,9 @@ def demo(data_dir: DataDir = None, json_out: JsonOut = False,
         sys.stderr.write(f"demo data in {settings.data_dir}; log in at {result['url']}\n")
         sys.stderr.write("demo users (username / password / role; API tokens: --json):\n")
         for u in result["users"]:
-            sys.stderr.write(f"  {u['username']:<12} {u['password']:<18} {u['role']:<26} "
-                             f"{u['organization']}\n")
+            sys.stderr.write(
+                f"  {u['username']:<12} {u['password']:<18} {u['role']:<26} {u['organization']}\n"
+            )
     if serve_after:
         serve(host=host, port=port, data_dir=data_dir, workers=1)
 
@@ -91,35 +107,50 @@ def db_current(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
     from mingyue.core import migrate
 
     settings = settings_for(data_dir)
-    emit({"current": sorted(migrate.current(settings)), "heads": sorted(migrate.heads(settings))},
-         json_out)
+    emit(
+        {"current": sorted(migrate.current(settings)), "heads": sorted(migrate.heads(settings))},
+        json_out,
+    )
 
 
 @user_app.command("create")
-def user_create(username: str, organization: Annotated[str, typer.Option(
-                    help="Organization name or id.")],
-                role: Annotated[list[str], typer.Option(help="Role (repeatable).")],
-                password: Annotated[str, typer.Option(prompt=True, hide_input=True,
-                                                      envvar="MINGYUE_NEW_PASSWORD")],
-                data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
-                ) -> None:
+def user_create(
+    username: str,
+    organization: Annotated[str, typer.Option(help="Organization name or id.")],
+    role: Annotated[list[str], typer.Option(help="Role (repeatable).")],
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, envvar="MINGYUE_NEW_PASSWORD")
+    ],
+    data_dir: DataDir = None,
+    as_user: AsUser = None,
+    json_out: JsonOut = False,
+) -> None:
     """Create a user in an organization."""
     from sqlalchemy import select
 
-    from mingyue.core.tenancy import accounts
     from mingyue.core.errors import InvalidInput
+    from mingyue.core.tenancy import accounts
     from mingyue.core.tenancy.identity import Organization
 
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         q = select(Organization).where(
-            Organization.id == int(organization) if organization.isdigit()
-            else Organization.name == organization)
+            Organization.id == int(organization)
+            if organization.isdigit()
+            else Organization.name == organization
+        )
         org = uow.session.scalars(q).first()
         if org is None:
-            raise InvalidInput("core.not_found", f"no organization {organization!r}",
-                               field="--organization")
-        out = accounts.create_user(uow=uow, actor=uow.actor, username=username, password=password,
-                                   organization_id=org.id, roles=role)
+            raise InvalidInput(
+                "core.not_found", f"no organization {organization!r}", field="--organization"
+            )
+        out = accounts.create_user(
+            uow=uow,
+            actor=uow.actor,
+            username=username,
+            password=password,
+            organization_id=org.id,
+            roles=role,
+        )
     emit(out, json_out)
 
 
@@ -134,14 +165,18 @@ def user_list(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOu
 
 
 @user_app.command("token")
-def user_token(username: str, name: Annotated[str, typer.Option(help="Token label.")] = "cli",
-               data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
-               ) -> None:
+def user_token(
+    username: str,
+    name: Annotated[str, typer.Option(help="Token label.")] = "cli",
+    data_dir: DataDir = None,
+    as_user: AsUser = None,
+    json_out: JsonOut = False,
+) -> None:
     """Issue an API token for a user (printed once)."""
     from sqlalchemy import select
 
-    from mingyue.core.tenancy import accounts
     from mingyue.core.errors import NotFound
+    from mingyue.core.tenancy import accounts
     from mingyue.core.tenancy.identity import User
 
     with run_cli(), cli_uow(data_dir, as_user) as uow:
@@ -153,24 +188,30 @@ def user_token(username: str, name: Annotated[str, typer.Option(help="Token labe
 
 
 @user_app.command("org-create")
-def org_create(name: str, kind: Annotated[str, typer.Option(help="operator|enterprise|regulator")],
-               uscc: Annotated[str | None, typer.Option(help="Unified social credit code.")] = None,
-               sme: Annotated[bool, typer.Option("--sme", help="Small or medium enterprise.")]
-               = False, data_dir: DataDir = None, as_user: AsUser = None,
-               json_out: JsonOut = False) -> None:
+def org_create(
+    name: str,
+    kind: Annotated[str, typer.Option(help="operator|enterprise|regulator")],
+    uscc: Annotated[str | None, typer.Option(help="Unified social credit code.")] = None,
+    sme: Annotated[bool, typer.Option("--sme", help="Small or medium enterprise.")] = False,
+    data_dir: DataDir = None,
+    as_user: AsUser = None,
+    json_out: JsonOut = False,
+) -> None:
     """Create an organization."""
     from mingyue.core.tenancy import accounts
 
     with run_cli(), cli_uow(data_dir, as_user) as uow:
-        out = accounts.create_org(uow=uow, actor=uow.actor, name=name, kind=kind, uscc=uscc,
-                                  is_sme=sme)
+        out = accounts.create_org(
+            uow=uow, actor=uow.actor, name=name, kind=kind, uscc=uscc, is_sme=sme
+        )
     emit(out, json_out)
 
 
 @app.command()
-def worker(data_dir: DataDir = None,
-           once: Annotated[bool, typer.Option(help="Process what is queued, then exit.")] = False
-           ) -> None:
+def worker(
+    data_dir: DataDir = None,
+    once: Annotated[bool, typer.Option(help="Process what is queued, then exit.")] = False,
+) -> None:
     """Run background jobs from Redis (MINGYUE_REDIS_URL)."""
     from mingyue.core.plugins import load_ref
 
@@ -199,8 +240,9 @@ def dev_check(json_out: JsonOut = False) -> None:
 
 
 @dev_app.command("makemigration")
-def dev_makemigration(key: str, message: Annotated[str, typer.Option("-m", "--message")],
-                      data_dir: DataDir = None) -> None:
+def dev_makemigration(
+    key: str, message: Annotated[str, typer.Option("-m", "--message")], data_dir: DataDir = None
+) -> None:
     """Autogenerate a migration on the branch of one enabler (or 'core')."""
     from mingyue.core import migrate
 
@@ -251,7 +293,7 @@ def main() -> None:
     app()
 
 
-__all__ = ["app", "fail", "json", "main", "Path"]
+__all__ = ["Path", "app", "fail", "json", "main"]
 
 
 if __name__ == "__main__":

@@ -17,14 +17,20 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from mingyue.core.tenancy.access import SYSTEM, Actor
 from mingyue.core.config import Settings, configure, get_settings
 from mingyue.core.errors import InvalidInput, MingyueError, NotAuthenticated
+from mingyue.core.tenancy.access import SYSTEM, Actor
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", envvar="MINGYUE_DATA_DIR",
-                                              help="Data directory (SQLite, keys, files).")]
-AsUser = Annotated[str | None, typer.Option("--as", envvar="MINGYUE_USER",
-                                            help="Act as this user (same checks as the API).")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", envvar="MINGYUE_DATA_DIR", help="Data directory (SQLite, keys, files)."
+    ),
+]
+AsUser = Annotated[
+    str | None,
+    typer.Option("--as", envvar="MINGYUE_USER", help="Act as this user (same checks as the API)."),
+]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 err_console = Console(stderr=True)
@@ -55,8 +61,9 @@ def resolve_actor(settings: Settings, as_user: str | None, *, required: bool = F
 
 
 @contextmanager
-def cli_uow(data_dir: Path | None, as_user: str | None, *, require_user: bool = False
-            ) -> Iterator[Any]:
+def cli_uow(
+    data_dir: Path | None, as_user: str | None, *, require_user: bool = False
+) -> Iterator[Any]:
     """Open a unit of work for a command, acting as --as."""
     from mingyue.core.uow import unit_of_work
 

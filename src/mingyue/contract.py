@@ -8,11 +8,21 @@ from pathlib import Path
 
 from mingyue.core.plugins import Enabler, load_ref, registry
 
-REQUIRED_FILES = ("__init__.py", "manifest.toml", "service.py", "api.py", "cli.py", "README.md",
-                  "i18n/zh_CN.toml", "i18n/en.toml")
+REQUIRED_FILES = (
+    "__init__.py",
+    "manifest.toml",
+    "service.py",
+    "api.py",
+    "cli.py",
+    "README.md",
+    "i18n/zh_CN.toml",
+    "i18n/en.toml",
+)
 MANIFEST_KEYS = ("key", "title", "summary", "state", "extras", "quality")
-_ERR_KEY = re.compile(r"\b(?:[A-Z]\w*(?:Error|Input|Found|Forbidden|Conflict|Refused|Exceeded|"
-                      r"Large|Archive|Authenticated))\(\s*[\"']([a-z_]+\.[a-z0-9_.]+)[\"']")
+_ERR_KEY = re.compile(
+    r"\b(?:[A-Z]\w*(?:Error|Input|Found|Forbidden|Conflict|Refused|Exceeded|"
+    r"Large|Archive|Authenticated))\(\s*[\"']([a-z_]+\.[a-z0-9_.]+)[\"']"
+)
 _T_KEY = re.compile(r"\bt\(\s*[\"']([a-z_]+\.[a-z0-9_.]+)[\"']")
 
 
@@ -73,7 +83,7 @@ def check_enabler(en: Enabler) -> list[str]:
             continue
         try:
             obj = load_ref(ref)
-        except Exception as exc:  # noqa: BLE001 - reported, not raised
+        except Exception as exc:
             p.append(f"{key}: {label} {ref} fails to import: {type(exc).__name__}: {exc}")
             continue
         if label == "models":
@@ -84,7 +94,8 @@ def check_enabler(en: Enabler) -> list[str]:
             for mapper in Base.registry.mappers:
                 cls = mapper.class_
                 if cls.__module__.startswith(mod_name.rsplit(".", 1)[0]) and hasattr(
-                        cls, "__tablename__"):
+                    cls, "__tablename__"
+                ):
                     if not str(cls.__tablename__).startswith(prefix):
                         p.append(f"{key}: table {cls.__tablename__} lacks prefix {prefix!r}")
         if label == "router" and not en.core:
@@ -100,11 +111,13 @@ def check_enabler(en: Enabler) -> list[str]:
     for ck_name, ref in en.case_kinds.items():
         try:
             ck = load_ref(ref)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             p.append(f"{key}: case kind {ck_name} fails to import: {exc}")
             continue
         if getattr(ck, "name", None) != ck_name:
-            p.append(f"{key}: case kind registered as {ck_name} is named {getattr(ck, 'name', None)}")
+            p.append(
+                f"{key}: case kind registered as {ck_name} is named {getattr(ck, 'name', None)}"
+            )
     # rule 10: both languages present, and every key used exists in both
     if en.core:
         zh, enc = core_catalogue("zh_CN"), core_catalogue("en")

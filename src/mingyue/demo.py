@@ -10,24 +10,50 @@ from typing import Any
 
 from sqlalchemy import select
 
-from mingyue.core.tenancy import accounts
-from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.config import Settings
 from mingyue.core.db import utcnow
+from mingyue.core.tenancy import accounts
+from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.tenancy.identity import Organization, User
 from mingyue.core.uow import unit_of_work
 
 ORGS: list[dict[str, Any]] = [
-    {"key": "op", "name": "明月湖π运营中心", "kind": "operator", "uscc": None, "is_sme": False,
-     "admin_roles": ["platform_admin", "org_admin"], "member_roles": ["member", "reviewer"]},
-    {"key": "ent1", "name": "重庆两江智算科技有限公司", "kind": "enterprise",
-     "uscc": "91500000MA5U0001X", "is_sme": True,
-     "admin_roles": ["org_admin"], "member_roles": ["member"]},
-    {"key": "ent2", "name": "重庆明月湖数据服务有限公司", "kind": "enterprise",
-     "uscc": "91500000MA5U0002X", "is_sme": False,
-     "admin_roles": ["org_admin"], "member_roles": ["member"]},
-    {"key": "reg", "name": "两江新区网信办", "kind": "regulator", "uscc": None, "is_sme": False,
-     "admin_roles": ["org_admin", "regulator"], "member_roles": ["regulator"]},
+    {
+        "key": "op",
+        "name": "明月湖π运营中心",
+        "kind": "operator",
+        "uscc": None,
+        "is_sme": False,
+        "admin_roles": ["platform_admin", "org_admin"],
+        "member_roles": ["member", "reviewer"],
+    },
+    {
+        "key": "ent1",
+        "name": "重庆两江智算科技有限公司",
+        "kind": "enterprise",
+        "uscc": "91500000MA5U0001X",
+        "is_sme": True,
+        "admin_roles": ["org_admin"],
+        "member_roles": ["member"],
+    },
+    {
+        "key": "ent2",
+        "name": "重庆明月湖数据服务有限公司",
+        "kind": "enterprise",
+        "uscc": "91500000MA5U0002X",
+        "is_sme": False,
+        "admin_roles": ["org_admin"],
+        "member_roles": ["member"],
+    },
+    {
+        "key": "reg",
+        "name": "两江新区网信办",
+        "kind": "regulator",
+        "uscc": None,
+        "is_sme": False,
+        "admin_roles": ["org_admin", "regulator"],
+        "member_roles": ["regulator"],
+    },
 ]
 
 
@@ -50,12 +76,19 @@ def build_demo(settings: Settings, url: str = "http://127.0.0.1:8000/") -> dict[
     with unit_of_work(SYSTEM, settings) as uow:
         for spec in ORGS:
             uscc = _uscc(spec["uscc"][:17]) if spec["uscc"] else None
-            org = uow.session.scalars(select(Organization).where(
-                Organization.name == spec["name"])).first()
+            org = uow.session.scalars(
+                select(Organization).where(Organization.name == spec["name"])
+            ).first()
             if org is None:
                 fresh = True
-                out = accounts.create_org(uow=uow, actor=SYSTEM, name=spec["name"],
-                                          kind=spec["kind"], uscc=uscc, is_sme=spec["is_sme"])
+                out = accounts.create_org(
+                    uow=uow,
+                    actor=SYSTEM,
+                    name=spec["name"],
+                    kind=spec["kind"],
+                    uscc=uscc,
+                    is_sme=spec["is_sme"],
+                )
                 org_ids[spec["key"]] = out.id
             else:
                 org_ids[spec["key"]] = org.id
@@ -65,18 +98,28 @@ def build_demo(settings: Settings, url: str = "http://127.0.0.1:8000/") -> dict[
                 user = uow.session.scalars(select(User).where(User.username == username)).first()
                 if user is None:
                     created = accounts.create_user(
-                        uow=uow, actor=SYSTEM, username=username, password=password,
-                        organization_id=org_ids[spec["key"]], roles=spec[f"{role_kind}_roles"],
-                        display_name=f"{spec['name']} {'管理员' if role_kind == 'admin' else '成员'}")
+                        uow=uow,
+                        actor=SYSTEM,
+                        username=username,
+                        password=password,
+                        organization_id=org_ids[spec["key"]],
+                        roles=spec[f"{role_kind}_roles"],
+                        display_name=f"{spec['name']} {'管理员' if role_kind == 'admin' else '成员'}",
+                    )
                     uid = created.id
                 else:
                     uid = user.id
                     accounts.set_password(uow=uow, actor=SYSTEM, user_id=uid, password=password)
                 token = accounts.issue_token(uow=uow, actor=SYSTEM, user_id=uid, name="demo")
-                users_out.append({"username": username, "password": password,
-                                  "organization": spec["name"],
-                                  "role": ",".join(spec[f"{role_kind}_roles"]),
-                                  "api_token": token.token})
+                users_out.append(
+                    {
+                        "username": username,
+                        "password": password,
+                        "organization": spec["name"],
+                        "role": ",".join(spec[f"{role_kind}_roles"]),
+                        "api_token": token.token,
+                    }
+                )
     if fresh:
         # Sample activity is created once; re-running the demo only refreshes the logins.
         _sample_activity(settings, org_ids)
@@ -89,36 +132,68 @@ def _sample_activity(settings: Settings, org_ids: dict[str, int]) -> None:
     from mingyue.core.ledger import audit
 
     with unit_of_work(SYSTEM, settings) as uow:
-        metering.create_tariff(uow=uow, actor=SYSTEM, meter="core.api_calls",
-                               prices={"peak": Decimal("0.0120"), "flat": Decimal("0.0080"),
-                                       "valley": Decimal("0.0040")},
-                               effective_from=date(2024, 1, 1), name="API 调用分时价")
-        metering.set_pool_default(uow=uow, actor=SYSTEM, meter="core.api_calls",
-                                  granted=Decimal("5000"), sme_only=True)
+        metering.create_tariff(
+            uow=uow,
+            actor=SYSTEM,
+            meter="core.api_calls",
+            prices={
+                "peak": Decimal("0.0120"),
+                "flat": Decimal("0.0080"),
+                "valley": Decimal("0.0040"),
+            },
+            effective_from=date(2024, 1, 1),
+            name="API 调用分时价",
+        )
+        metering.set_pool_default(
+            uow=uow, actor=SYSTEM, meter="core.api_calls", granted=Decimal("5000"), sme_only=True
+        )
     now = utcnow()
     with unit_of_work(SYSTEM, settings) as uow:
         for key, calls in (("ent1", "12000"), ("ent2", "8000")):
-            metering.record_usage(uow=uow, organization_id=org_ids[key], meter="core.api_calls",
-                                  quantity=Decimal(calls), unit="call",
-                                  start=now - timedelta(hours=30), end=now - timedelta(hours=2),
-                                  source="demo")
-    titles = [("ent1", "数据出境自评估材料预审"), ("ent1", "算力券申领审核"),
-              ("ent2", "App 上架前个人信息保护合规预审"), ("ent2", "公共数据授权运营申请")]
+            metering.record_usage(
+                uow=uow,
+                organization_id=org_ids[key],
+                meter="core.api_calls",
+                quantity=Decimal(calls),
+                unit="call",
+                start=now - timedelta(hours=30),
+                end=now - timedelta(hours=2),
+                source="demo",
+            )
+    titles = [
+        ("ent1", "数据出境自评估材料预审"),
+        ("ent1", "算力券申领审核"),
+        ("ent2", "App 上架前个人信息保护合规预审"),
+        ("ent2", "公共数据授权运营申请"),
+    ]
     with unit_of_work(SYSTEM, settings) as uow:
-        ids = [cases.open_case(uow=uow, actor=SYSTEM, kind="core.general", title=t,
-                               organization_id=org_ids[k]).id for k, t in titles]
+        ids = [
+            cases.open_case(
+                uow=uow, actor=SYSTEM, kind="core.general", title=t, organization_id=org_ids[k]
+            ).id
+            for k, t in titles
+        ]
         cases.transition(uow=uow, actor=SYSTEM, case_id=ids[1], name="start_review")
         cases.transition(uow=uow, actor=SYSTEM, case_id=ids[2], name="start_review")
         cases.transition(uow=uow, actor=SYSTEM, case_id=ids[2], name="accept")
         cases.transition(uow=uow, actor=SYSTEM, case_id=ids[3], name="start_review")
-        cases.transition(uow=uow, actor=SYSTEM, case_id=ids[3], name="return",
-                         comment="请补充数据来源合法性证明材料")
-        jobs.enqueue(uow=uow, kind="core.selftest", params={"steps": 3},
-                     organization_id=org_ids["ent1"])
+        cases.transition(
+            uow=uow,
+            actor=SYSTEM,
+            case_id=ids[3],
+            name="return",
+            comment="请补充数据来源合法性证明材料",
+        )
+        jobs.enqueue(
+            uow=uow, kind="core.selftest", params={"steps": 3}, organization_id=org_ids["ent1"]
+        )
     with unit_of_work(SYSTEM, settings) as uow:
         cp = audit.make_checkpoint(uow.session, settings)
-        uow.audit("core.audit.checkpoint", f"core_audit_checkpoint:{cp.id}",
-                  {"tree_size": cp.tree_size, "root": cp.root})
+        uow.audit(
+            "core.audit.checkpoint",
+            f"core_audit_checkpoint:{cp.id}",
+            {"tree_size": cp.tree_size, "root": cp.root},
+        )
 
 
 def _enabler_demos(settings: Settings, org_ids: dict[str, int]) -> None:

@@ -21,9 +21,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from mingyue.core import config, migrate
-from mingyue.core.tenancy.access import Actor
 from mingyue.core.config import Settings
 from mingyue.core.db import Base, dispose_engines, get_engine, import_all_models, system_session
+from mingyue.core.tenancy.access import Actor
 from mingyue.core.tenancy.identity import (
     USCC_ALPHABET,
     Organization,
@@ -33,7 +33,9 @@ from mingyue.core.tenancy.identity import (
     uscc_check_char,
 )
 
-PG_ADMIN_URL = os.environ.get("MINGYUE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "MINGYUE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 _counter = itertools.count(1)
 _PASSWORD_HASH: dict[str, str] = {}
 
@@ -59,7 +61,7 @@ def _db_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
             with admin.connect() as c:
                 c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
                 c.execute(text(f'CREATE DATABASE "{name}"'))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             pytest.exit(f"MINGYUE_TEST_DB=pg but PostgreSQL is unreachable: {exc}", returncode=3)
         url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
         eng = create_engine(url)
@@ -117,14 +119,23 @@ def settings(tmp_path: Path, _db_template: dict[str, Any]) -> Iterator[Settings]
 def make_org(settings: Settings) -> Callable[..., Organization]:
     """Return a factory of organizations: ``make_org(kind="enterprise", sme=False, name=None)``."""
 
-    def _make(kind: str = "enterprise", sme: bool = False, name: str | None = None,
-              uscc: str | None = None, enabled_enablers: list[str] | None = None) -> Organization:
+    def _make(
+        kind: str = "enterprise",
+        sme: bool = False,
+        name: str | None = None,
+        uscc: str | None = None,
+        enabled_enablers: list[str] | None = None,
+    ) -> Organization:
         n = next(_counter)
         with system_session(settings, "test factory") as s:
-            org = Organization(name=name or f"{kind}-{n}", kind=kind,
-                               uscc=uscc or (make_uscc(random.Random(n)) if kind == "enterprise"
-                                             else None),
-                               is_sme=sme, enabled_enablers=enabled_enablers, settings={})
+            org = Organization(
+                name=name or f"{kind}-{n}",
+                kind=kind,
+                uscc=uscc or (make_uscc(random.Random(n)) if kind == "enterprise" else None),
+                is_sme=sme,
+                enabled_enablers=enabled_enablers,
+                settings={},
+            )
             s.add(org)
             s.flush()
             s.expunge(org)
@@ -137,14 +148,22 @@ def make_org(settings: Settings) -> Callable[..., Organization]:
 def make_user(settings: Settings) -> Callable[..., User]:
     """Return a factory of users: ``make_user(org, roles=("member",), username=None)``."""
 
-    def _make(org: Organization, roles: tuple[str, ...] | list[str] = ("member",),
-              username: str | None = None, password: str = "password123") -> User:
+    def _make(
+        org: Organization,
+        roles: tuple[str, ...] | list[str] = ("member",),
+        username: str | None = None,
+        password: str = "password123",
+    ) -> User:
         if password not in _PASSWORD_HASH:
             _PASSWORD_HASH[password] = hash_password(password)
         with system_session(settings, "test factory") as s:
-            user = User(username=username or f"user{next(_counter)}",
-                        password_hash=_PASSWORD_HASH[password], organization_id=org.id,
-                        roles=list(roles), display_name="")
+            user = User(
+                username=username or f"user{next(_counter)}",
+                password_hash=_PASSWORD_HASH[password],
+                organization_id=org.id,
+                roles=list(roles),
+                display_name="",
+            )
             s.add(user)
             s.flush()
             s.refresh(user)
@@ -231,16 +250,17 @@ class Tenants:
 
     a: Tenant
     b: Tenant
-    operator: Tenant     # admin: platform_admin; member: reviewer
-    regulator: Tenant    # admin: org_admin+regulator; member: regulator
+    operator: Tenant  # admin: platform_admin; member: reviewer
+    regulator: Tenant  # admin: org_admin+regulator; member: regulator
 
 
 @pytest.fixture
 def tenants(make_org: Any, make_user: Any, token_for: Any) -> Tenants:
     """Return two enterprise tenants plus operator and regulator organizations."""
 
-    def tenant(kind: str, admin_roles: tuple[str, ...], member_roles: tuple[str, ...],
-               sme: bool = False) -> Tenant:
+    def tenant(
+        kind: str, admin_roles: tuple[str, ...], member_roles: tuple[str, ...], sme: bool = False
+    ) -> Tenant:
         org = make_org(kind=kind, sme=sme)
         admin = make_user(org, roles=admin_roles)
         member = make_user(org, roles=member_roles)

@@ -8,10 +8,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
-from mingyue.core.ledger import audit
-from mingyue.core.ledger import keys
-from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.db import get_engine, system_session
+from mingyue.core.ledger import audit, keys
+from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.uow import unit_of_work
 
 
@@ -57,8 +56,10 @@ def test_table_refuses_update_and_delete(settings) -> None:
     assert _verify(settings).ok
 
 
-@pytest.mark.parametrize("attack", ["edit_payload", "edit_actor", "delete_middle", "reorder",
-                                    "delete_tail_after_checkpoint"])
+@pytest.mark.parametrize(
+    "attack",
+    ["edit_payload", "edit_actor", "delete_middle", "reorder", "delete_tail_after_checkpoint"],
+)
 def test_tamper_is_detected_with_first_bad_seq(settings, attack: str) -> None:
     _write(settings, 6)
     if attack == "delete_tail_after_checkpoint":
@@ -68,8 +69,10 @@ def test_tamper_is_detected_with_first_bad_seq(settings, attack: str) -> None:
     eng = get_engine(settings)
     with eng.begin() as c:
         if attack == "edit_payload":
-            c.execute(text("UPDATE core_audit_entry SET payload=:p WHERE seq=3"),
-                      {"p": json.dumps({"i": 99, "名": "两江"})})
+            c.execute(
+                text("UPDATE core_audit_entry SET payload=:p WHERE seq=3"),
+                {"p": json.dumps({"i": 99, "名": "两江"})},
+            )
             expected = 3
         elif attack == "edit_actor":
             c.execute(text("UPDATE core_audit_entry SET actor='mallory' WHERE seq=4"))
@@ -115,12 +118,16 @@ def test_inclusion_proof_checks_with_public_key_only(settings) -> None:
     forged = json.loads(json.dumps(proof))
     forged["entry"]["actor"] = "mallory"
     assert not audit.check_proof(forged, pub)[0]
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     import base64
 
-    other = base64.b64encode(Ed25519PrivateKey.generate().public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw)).decode()
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    other = base64.b64encode(
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    ).decode()
     ok, reason = audit.check_proof(proof, other)
     assert not ok and "signature" in reason
 

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from mingyue.core import cases, files
-from mingyue.core.tenancy.access import SYSTEM, Actor
-from mingyue.core.ledger.audit import AuditEntry, verify_chain
 from mingyue.core.cases import CaseKind, State, Transition
 from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from mingyue.core.ledger.audit import AuditEntry, verify_chain
+from mingyue.core.tenancy.access import SYSTEM, Actor
 from mingyue.core.uow import UnitOfWork, unit_of_work
 
 try:
@@ -29,17 +29,26 @@ def world(settings: Any, make_org: Any, make_user: Any, actor_of: Any, uow_as: A
 def _open(world: World, uow_as: Any, who: str = "a_member", **kw: Any) -> cases.CaseOut:
     org = world.orgs["A"] if who.startswith("a_") else world.orgs[kw.pop("org", "A")]
     with uow_as(world.actors[who]) as uow:
-        return cases.open_case(uow=uow, kind="core.general", title=kw.pop("title", "备案申请"),
-                               organization_id=org, **kw)
+        return cases.open_case(
+            uow=uow,
+            kind="core.general",
+            title=kw.pop("title", "备案申请"),
+            organization_id=org,
+            **kw,
+        )
 
 
 def test_general_workflow_with_history_and_ledger(world: World) -> None:
     c = _open(world, world.uow_as, subject="demo:1", data={"k": "v"})
     assert c.state == "submitted" and c.due_at is not None
     assert (c.due_at - c.created_at).total_seconds() == 24 * 3600
-    steps = [("reviewer", "start_review", None), ("reviewer", "return", "缺少材料"),
-             ("a_admin", "resubmit", None), ("reviewer", "start_review", None),
-             ("reviewer", "accept", "ok")]
+    steps = [
+        ("reviewer", "start_review", None),
+        ("reviewer", "return", "缺少材料"),
+        ("a_admin", "resubmit", None),
+        ("reviewer", "start_review", None),
+        ("reviewer", "accept", "ok"),
+    ]
     for who, name, text in steps:
         with world.uow_as(world.actors[who]) as uow:
             out = cases.transition(uow=uow, case_id=c.id, name=name, comment=text)
@@ -50,17 +59,39 @@ def test_general_workflow_with_history_and_ledger(world: World) -> None:
     with world.uow_as(world.actors["a_member"]) as uow:
         detail = cases.get_case(uow=uow, case_id=c.id)
     kinds = [e.kind for e in detail.events]
-    assert kinds == ["open", "transition", "assign", "transition", "transition", "transition",
-                     "transition"]
+    assert kinds == [
+        "open",
+        "transition",
+        "assign",
+        "transition",
+        "transition",
+        "transition",
+        "transition",
+    ]
     assert [e.name for e in detail.events if e.kind == "transition"] == [
-        "start_review", "return", "resubmit", "start_review", "accept"]
+        "start_review",
+        "return",
+        "resubmit",
+        "start_review",
+        "accept",
+    ]
     assert detail.events[3].comment == "缺少材料"
     assert detail.transitions == []
     with world.system() as s:
-        actions = [e.action for e in s.scalars(select(AuditEntry).where(
-            AuditEntry.subject == f"core_case:{c.id}").order_by(AuditEntry.seq))]
-        assert actions == ["core.case.opened", "core.case.transitioned", "core.case.assigned",
-                           *["core.case.transitioned"] * 4]
+        actions = [
+            e.action
+            for e in s.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.subject == f"core_case:{c.id}")
+                .order_by(AuditEntry.seq)
+            )
+        ]
+        assert actions == [
+            "core.case.opened",
+            "core.case.transitioned",
+            "core.case.assigned",
+            *["core.case.transitioned"] * 4,
+        ]
         assert verify_chain(s).ok
 
 
@@ -86,7 +117,8 @@ def test_roles_and_sides(world: World) -> None:
         assert [t.name for t in cases.get_case(uow=uow, case_id=c.id).transitions] == ["withdraw"]
     with world.uow_as(world.actors["reviewer"]) as uow:
         assert [t.name for t in cases.get_case(uow=uow, case_id=c.id).transitions] == [
-            "start_review"]
+            "start_review"
+        ]
     # Wrong state, unknown transition, missing comment.
     with pytest.raises(Conflict), world.uow_as(world.actors["reviewer"]) as uow:
         cases.transition(uow=uow, case_id=c.id, name="accept")
@@ -107,8 +139,13 @@ def test_open_case_rules(world: World) -> None:
     with pytest.raises(NotFound), world.uow_as(world.actors["a_admin"]) as uow:
         cases.open_case(uow=uow, kind="core.general", title="x", organization_id=world.orgs["B"])
     with world.uow_as(world.actors["reviewer"]) as uow:
-        c = cases.open_case(uow=uow, kind="core.general", title="现场检查",
-                            organization_id=world.orgs["B"], assignee_org_id=world.orgs["REG"])
+        c = cases.open_case(
+            uow=uow,
+            kind="core.general",
+            title="现场检查",
+            organization_id=world.orgs["B"],
+            assignee_org_id=world.orgs["REG"],
+        )
     assert c.organization_id == world.orgs["B"] and c.assignee_org_id == world.orgs["REG"]
     with pytest.raises(InvalidInput) as err, world.uow_as(world.actors["a_admin"]) as uow:
         cases.open_case(uow=uow, kind="nope.kind", title="x", organization_id=world.orgs["A"])
@@ -135,14 +172,16 @@ def test_comment_assign_attach(world: World) -> None:
     with pytest.raises(Forbidden), world.uow_as(world.actors["a_member"]) as uow:
         cases.assign(uow=uow, case_id=c.id, user_id=world.users["reviewer"])
     with world.uow_as(world.actors["reviewer"]) as uow:
-        out = cases.assign(uow=uow, case_id=c.id, department="审核二处",
-                           user_id=world.users["reviewer"])
+        out = cases.assign(
+            uow=uow, case_id=c.id, department="审核二处", user_id=world.users["reviewer"]
+        )
     assert out.assignee_org_id == world.orgs["OP"] and out.assignee_department == "审核二处"
     with pytest.raises(InvalidInput), world.uow_as(world.actors["reviewer"]) as uow:
         cases.assign(uow=uow, case_id=c.id)
     with pytest.raises(InvalidInput), world.uow_as(world.actors["reviewer"]) as uow:
-        cases.assign(uow=uow, case_id=c.id, organization_id=world.orgs["B"],
-                     user_id=world.users["reviewer"])
+        cases.assign(
+            uow=uow, case_id=c.id, organization_id=world.orgs["B"], user_id=world.users["reviewer"]
+        )
     with world.uow_as(world.actors["a_member"]) as uow:
         d = cases.get_case(uow=uow, case_id=c.id)
     assert [e.kind for e in d.events] == ["open", "comment", "attach", "assign"]
@@ -160,7 +199,8 @@ def test_list_filters(world: World) -> None:
         assert {c.title for c in cases.list_cases(uow=uow)} == {"one", "two"}
         assert [c.title for c in cases.list_cases(uow=uow, state="in_review")] == ["one"]
         assert [c.title for c in cases.list_cases(uow=uow, organization_id=world.orgs["B"])] == [
-            "two"]
+            "two"
+        ]
         assert cases.list_cases(uow=uow, kind="other.kind") == []
         with pytest.raises(InvalidInput):
             cases.list_cases(uow=uow, limit=0)
@@ -180,12 +220,18 @@ def on_done(*, uow: UnitOfWork, case: cases.CaseOut) -> None:
 
 
 TINY = CaseKind(
-    name="test.tiny", title={"zh": "小", "en": "Tiny"},
-    states={"open": State({"zh": "开", "en": "Open"}, sla_hours=1),
-            "done": State({"zh": "完", "en": "Done"}, terminal=True)},
+    name="test.tiny",
+    title={"zh": "小", "en": "Tiny"},
+    states={
+        "open": State({"zh": "开", "en": "Open"}, sla_hours=1),
+        "done": State({"zh": "完", "en": "Done"}, terminal=True),
+    },
     initial="open",
-    transitions=[Transition("finish", ("open",), "done", ("member", "org_admin"),
-                            {"zh": "完成", "en": "Finish"})],
+    transitions=[
+        Transition(
+            "finish", ("open",), "done", ("member", "org_admin"), {"zh": "完成", "en": "Finish"}
+        )
+    ],
     hooks={"finish": f"{__name__}:on_done"},
 )
 
@@ -201,12 +247,18 @@ def tiny() -> Iterator[CaseKind]:
 def test_hook_runs_in_same_unit_of_work(world: World, tiny: CaseKind) -> None:
     with world.uow_as(world.actors["a_member"]) as uow:
         ok = cases.open_case(uow=uow, kind=tiny.name, title="ok", organization_id=world.orgs["A"])
-        bad = cases.open_case(uow=uow, kind=tiny.name, title="bad",
-                              organization_id=world.orgs["A"], data={"fail": True})
+        bad = cases.open_case(
+            uow=uow,
+            kind=tiny.name,
+            title="bad",
+            organization_id=world.orgs["A"],
+            data={"fail": True},
+        )
     # A kind that is not declared manual is opened by services only, not by people directly.
     with pytest.raises(InvalidInput) as err, world.uow_as(world.actors["a_member"]) as uow:
-        cases.open_case(uow=uow, kind=tiny.name, title="by hand",
-                        organization_id=world.orgs["A"], manual=True)
+        cases.open_case(
+            uow=uow, kind=tiny.name, title="by hand", organization_id=world.orgs["A"], manual=True
+        )
     assert err.value.key == "core.case.not_manual"
     with world.uow_as(world.actors["a_member"]) as uow:
         out = cases.transition(uow=uow, case_id=ok.id, name="finish")
@@ -219,8 +271,12 @@ def test_hook_runs_in_same_unit_of_work(world: World, tiny: CaseKind) -> None:
         d = cases.get_case(uow=uow, case_id=bad.id)
     assert d.state == "open" and [e.kind for e in d.events] == ["open"]
     with world.system() as s:
-        assert s.scalars(select(AuditEntry).where(
-            AuditEntry.subject == f"core_case:{bad.id}")).all()[-1].action == "core.case.opened"
+        assert (
+            s.scalars(select(AuditEntry).where(AuditEntry.subject == f"core_case:{bad.id}"))
+            .all()[-1]
+            .action
+            == "core.case.opened"
+        )
 
 
 def test_kind_declaration_is_validated() -> None:
@@ -228,24 +284,43 @@ def test_kind_declaration_is_validated() -> None:
     with pytest.raises(ValueError, match="initial"):
         CaseKind(name="t.x", title={}, states=st, initial="q", transitions=[])
     with pytest.raises(ValueError, match="unknown state"):
-        CaseKind(name="t.x", title={}, states=st, initial="a",
-                 transitions=[Transition("go", ("a",), "nowhere", ("member",), {})])
+        CaseKind(
+            name="t.x",
+            title={},
+            states=st,
+            initial="a",
+            transitions=[Transition("go", ("a",), "nowhere", ("member",), {})],
+        )
     with pytest.raises(ValueError, match="roles"):
-        CaseKind(name="t.x", title={}, states=st, initial="a",
-                 transitions=[Transition("go", ("a",), "z", ("wizard",), {})])
+        CaseKind(
+            name="t.x",
+            title={},
+            states=st,
+            initial="a",
+            transitions=[Transition("go", ("a",), "z", ("wizard",), {})],
+        )
     with pytest.raises(ValueError, match="duplicate"):
-        CaseKind(name="t.x", title={}, states=st, initial="a",
-                 transitions=[Transition("go", ("a",), "z", ("member",), {})] * 2)
+        CaseKind(
+            name="t.x",
+            title={},
+            states=st,
+            initial="a",
+            transitions=[Transition("go", ("a",), "z", ("member",), {})] * 2,
+        )
     with pytest.raises(ValueError, match="hook"):
-        CaseKind(name="t.x", title={}, states=st, initial="a", transitions=[],
-                 hooks={"go": "m:f"})
+        CaseKind(name="t.x", title={}, states=st, initial="a", transitions=[], hooks={"go": "m:f"})
     assert cases.kind_of("core.general") is cases.GENERAL
     assert "core.general" in cases.kind_names()
 
 
 def test_effective_roles_ignore_submitter_roles_abroad() -> None:
-    a = Actor(user_id=1, username="x", organization_id=5, org_kind="operator",
-              roles=frozenset({"member", "reviewer"}))
+    a = Actor(
+        user_id=1,
+        username="x",
+        organization_id=5,
+        org_kind="operator",
+        roles=frozenset({"member", "reviewer"}),
+    )
     assert cases.effective_roles(a, 5) == {"member", "reviewer"}
     assert cases.effective_roles(a, 6) == {"reviewer"}
 
@@ -259,31 +334,48 @@ def test_system_actor_may_act(world: World) -> None:
 
 def test_claim_on_first_action(world: World) -> None:
     with world.uow_as(world.actors["regulator"]) as uow:
-        c = cases.open_case(uow=uow, kind="core.general", title="督办件",
-                            organization_id=world.orgs["A"], assignee_org_id=world.orgs["REG"])
+        c = cases.open_case(
+            uow=uow,
+            kind="core.general",
+            title="督办件",
+            organization_id=world.orgs["A"],
+            assignee_org_id=world.orgs["REG"],
+        )
         cases.assign(uow=uow, case_id=c.id, department="执法支队")
     # A regulator of the assignee organization takes it: the department stays.
     with world.uow_as(world.actors["regulator"]) as uow:
         out = cases.transition(uow=uow, case_id=c.id, name="start_review")
     assert (out.assignee_org_id, out.assignee_department, out.assignee_user_id) == (
-        world.orgs["REG"], "执法支队", world.users["regulator"])
+        world.orgs["REG"],
+        "执法支队",
+        world.users["regulator"],
+    )
     # Later actions by others do not steal the case.
     with world.uow_as(world.actors["reviewer"]) as uow:
         out = cases.transition(uow=uow, case_id=c.id, name="accept")
     assert out.assignee_user_id == world.users["regulator"]
     # A handler of another organization taking an unclaimed case brings it to that organization.
     with world.uow_as(world.actors["regulator"]) as uow:
-        c2 = cases.open_case(uow=uow, kind="core.general", title="二",
-                             organization_id=world.orgs["A"], assignee_org_id=world.orgs["REG"])
+        c2 = cases.open_case(
+            uow=uow,
+            kind="core.general",
+            title="二",
+            organization_id=world.orgs["A"],
+            assignee_org_id=world.orgs["REG"],
+        )
         cases.assign(uow=uow, case_id=c2.id, department="执法支队")
     with world.uow_as(world.actors["reviewer"]) as uow:
         out = cases.transition(uow=uow, case_id=c2.id, name="start_review")
     assert (out.assignee_org_id, out.assignee_department, out.assignee_user_id) == (
-        world.orgs["OP"], None, world.users["reviewer"])
+        world.orgs["OP"],
+        None,
+        world.users["reviewer"],
+    )
     # The submitting organization acting does not claim anything.
     with world.uow_as(world.actors["a_member"]) as uow:
-        c3 = cases.open_case(uow=uow, kind="core.general", title="三",
-                             organization_id=world.orgs["A"])
+        c3 = cases.open_case(
+            uow=uow, kind="core.general", title="三", organization_id=world.orgs["A"]
+        )
         out = cases.transition(uow=uow, case_id=c3.id, name="withdraw")
     assert out.assignee_user_id is None
 
@@ -293,11 +385,15 @@ def test_check_declared_lists_problems() -> None:
 
     core_apps = [e for e in registry().ordered() if e.core]
     assert cases.check_declared(core_apps) == []
-    bad = Enabler(key="demo", title={"zh": "d", "en": "d"}, case_kinds={
-        "other.kind": "mingyue.core.cases:GENERAL",        # wrong namespace and name
-        "demo.missing": "mingyue.core.nowhere:KIND",        # does not import
-        "demo.notkind": "mingyue.core.cases:percentile",    # not a CaseKind
-    })
+    bad = Enabler(
+        key="demo",
+        title={"zh": "d", "en": "d"},
+        case_kinds={
+            "other.kind": "mingyue.core.cases:GENERAL",  # wrong namespace and name
+            "demo.missing": "mingyue.core.nowhere:KIND",  # does not import
+            "demo.notkind": "mingyue.core.cases:percentile",  # not a CaseKind
+        },
+    )
     problems = cases.check_declared([bad])
     assert len(problems) == 4, problems
     assert any("must start with 'demo'" in p for p in problems)
@@ -319,7 +415,10 @@ def test_update_data_merges_and_records(world: World) -> None:
         d = cases.get_case(uow=uow, case_id=c.id)
     assert d.events[-1].kind == "data" and d.events[-1].data == {"keys": ["b", "report_id"]}
     with world.system() as s:
-        last = s.scalars(select(AuditEntry).where(AuditEntry.subject == f"core_case:{c.id}")
-                         .order_by(AuditEntry.seq.desc())).first()
+        last = s.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.subject == f"core_case:{c.id}")
+            .order_by(AuditEntry.seq.desc())
+        ).first()
         assert last is not None and last.action == "core.case.updated"
         assert last.payload == {"set": {"b": None, "report_id": 9}}

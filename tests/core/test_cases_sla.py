@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from mingyue.core import cases
 from mingyue.core import db as core_db
-from mingyue.core.ledger.audit import AuditEntry
 from mingyue.core.errors import Forbidden, InvalidInput
+from mingyue.core.ledger.audit import AuditEntry
 
 try:
     from .test_cases_helpers import World
@@ -50,8 +50,9 @@ def world(settings: Any, make_org: Any, make_user: Any, actor_of: Any, uow_as: A
 def _open(world: World, title: str = "c", org: str = "A") -> cases.CaseOut:
     who = "a_member" if org == "A" else "b_admin"
     with world.uow_as(world.actors[who]) as uow:
-        return cases.open_case(uow=uow, kind="core.general", title=title,
-                               organization_id=world.orgs[org])
+        return cases.open_case(
+            uow=uow, kind="core.general", title=title, organization_id=world.orgs[org]
+        )
 
 
 def _act(world: World, who: str, case_id: int, name: str, comment: str | None = None) -> None:
@@ -75,16 +76,20 @@ def test_sla_clock_overdue_and_idempotent_escalation(world: World, clock: Clock)
             assert cases.escalate_overdue(uow=uow, now=clock.advance(hours=hours)) == []
     # One more SLA period overdue (48 h + 1 s after opening) -> level 2; the cap is level 3.
     with world.uow_as(reg) as uow:
-        assert [x.escalation_level for x in cases.escalate_overdue(
-            uow=uow, now=T0 + timedelta(hours=48, seconds=1))] == [2]
+        assert [
+            x.escalation_level
+            for x in cases.escalate_overdue(uow=uow, now=T0 + timedelta(hours=48, seconds=1))
+        ] == [2]
     with world.uow_as(reg) as uow:
-        assert [x.escalation_level for x in cases.escalate_overdue(
-            uow=uow, now=clock.advance(days=30))] == [3]
+        assert [
+            x.escalation_level for x in cases.escalate_overdue(uow=uow, now=clock.advance(days=30))
+        ] == [3]
     with world.uow_as(reg) as uow:
         assert cases.escalate_overdue(uow=uow, now=clock.advance(days=30)) == []
     with world.system() as s:
-        esc_entries = s.scalars(select(AuditEntry).where(
-            AuditEntry.action == "core.case.escalated")).all()
+        esc_entries = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "core.case.escalated")
+        ).all()
         assert [e.payload["level"] for e in esc_entries] == [1, 2, 3]
         assert esc_entries[0].organization_id == world.orgs["A"]
     # Taking the case into review late counts a breach and restarts the clock at level 0.
@@ -94,8 +99,14 @@ def test_sla_clock_overdue_and_idempotent_escalation(world: World, clock: Clock)
         d = cases.get_case(uow=uow, case_id=c.id)
     assert d.state == "in_review" and d.escalation_level == 0 and d.escalated
     assert d.sla_breaches == 1 and d.due_at == clock.t + timedelta(hours=72)
-    assert [e.kind for e in d.events] == ["open", "escalate", "escalate", "escalate",
-                                          "transition", "assign"]
+    assert [e.kind for e in d.events] == [
+        "open",
+        "escalate",
+        "escalate",
+        "escalate",
+        "transition",
+        "assign",
+    ]
     assert d.events[-2].late is True  # the transition event (the claim follows it)
 
 

@@ -26,16 +26,27 @@ from mingyue.core.ledger.jcs import (
 
 # RFC 8785 Appendix B: IEEE 754 bit patterns and their ECMAScript serialization.
 NUMBERS = [
-    ("0000000000000000", "0"), ("8000000000000000", "0"), ("0000000000000001", "5e-324"),
-    ("8000000000000001", "-5e-324"), ("7fefffffffffffff", "1.7976931348623157e+308"),
-    ("ffefffffffffffff", "-1.7976931348623157e+308"), ("4340000000000000", "9007199254740992"),
-    ("c340000000000000", "-9007199254740992"), ("4430000000000000", "295147905179352830000"),
-    ("44b52d02c7e14af5", "9.999999999999997e+22"), ("44b52d02c7e14af6", "1e+23"),
-    ("44b52d02c7e14af7", "1.0000000000000001e+23"), ("444b1ae4d6e2ef4e", "999999999999999700000"),
-    ("444b1ae4d6e2ef4f", "999999999999999900000"), ("444b1ae4d6e2ef50", "1e+21"),
-    ("3eb0c6f7a0b5ed8c", "9.999999999999997e-7"), ("3eb0c6f7a0b5ed8d", "0.000001"),
-    ("41b3de4355555553", "333333333.3333332"), ("41b3de4355555554", "333333333.33333325"),
-    ("41b3de4355555555", "333333333.3333333"), ("41b3de4355555556", "333333333.3333334"),
+    ("0000000000000000", "0"),
+    ("8000000000000000", "0"),
+    ("0000000000000001", "5e-324"),
+    ("8000000000000001", "-5e-324"),
+    ("7fefffffffffffff", "1.7976931348623157e+308"),
+    ("ffefffffffffffff", "-1.7976931348623157e+308"),
+    ("4340000000000000", "9007199254740992"),
+    ("c340000000000000", "-9007199254740992"),
+    ("4430000000000000", "295147905179352830000"),
+    ("44b52d02c7e14af5", "9.999999999999997e+22"),
+    ("44b52d02c7e14af6", "1e+23"),
+    ("44b52d02c7e14af7", "1.0000000000000001e+23"),
+    ("444b1ae4d6e2ef4e", "999999999999999700000"),
+    ("444b1ae4d6e2ef4f", "999999999999999900000"),
+    ("444b1ae4d6e2ef50", "1e+21"),
+    ("3eb0c6f7a0b5ed8c", "9.999999999999997e-7"),
+    ("3eb0c6f7a0b5ed8d", "0.000001"),
+    ("41b3de4355555553", "333333333.3333332"),
+    ("41b3de4355555554", "333333333.33333325"),
+    ("41b3de4355555555", "333333333.3333333"),
+    ("41b3de4355555556", "333333333.3333334"),
     ("41b3de4355555557", "333333333.33333343"),
     ("becbf647612f3696", "-0.0000033333333333333333"),
     ("43143ff3c1cb0959", "1424953923781206.2"),
@@ -49,19 +60,29 @@ def test_numbers_follow_ecmascript(bits: str, expected: str) -> None:
 
 def test_rfc8785_sample() -> None:
     # RFC 8785 §3.2.2 sample input (numbers, escapes, literals)
-    text = ('{"numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001],'
-            '"string": "\\u20ac$\\u000F\\u000aA\'\\u0042\\u0022\\u005c\\\\\\"\\/",'
-            '"literals": [null, true, false]}')
-    expected = ('{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,'
-                '1e-27],"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}')
+    text = (
+        '{"numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001],'
+        '"string": "\\u20ac$\\u000F\\u000aA\'\\u0042\\u0022\\u005c\\\\\\"\\/",'
+        '"literals": [null, true, false]}'
+    )
+    expected = (
+        '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,'
+        '1e-27],"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}'
+    )
     assert canonicalize(json.loads(text)) == expected.encode()
 
 
 def test_members_sort_by_utf16_code_units() -> None:
     # RFC 8785 §3.2.3: the emoji (a surrogate pair) sorts before U+FB33.
-    obj = {"\u20ac": "Euro Sign", "\r": "Carriage Return", "\ufb33": "Hebrew Letter Dalet",
-           "1": "One", "\U0001f600": "Emoji: Grinning Face", "\u0080": "Control",
-           "\u00f6": "Latin Small Letter O With Diaeresis"}
+    obj = {
+        "\u20ac": "Euro Sign",
+        "\r": "Carriage Return",
+        "\ufb33": "Hebrew Letter Dalet",
+        "1": "One",
+        "\U0001f600": "Emoji: Grinning Face",
+        "\u0080": "Control",
+        "\u00f6": "Latin Small Letter O With Diaeresis",
+    }
     keys = list(json.loads(canonicalize(obj)))
     assert keys == ["\r", "1", "\u0080", "\u00f6", "\u20ac", "\U0001f600", "\ufb33"]
 
@@ -87,10 +108,19 @@ def test_numbers_round_trip(v: float) -> None:
     assert float(number(v)) == v
 
 
-@given(st.recursive(st.none() | st.booleans() | st.integers(-(2**53), 2**53)
-                    | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-                    lambda kids: st.lists(kids, max_size=4)
-                    | st.dictionaries(st.text(max_size=5), kids, max_size=4), max_leaves=20))
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(-(2**53), 2**53)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(),
+        lambda kids: (
+            st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=5), kids, max_size=4)
+        ),
+        max_leaves=20,
+    )
+)
 def test_canonical_form_is_json_and_stable(value: object) -> None:
     once = canonicalize(value)
     assert canonicalize(json.loads(once)) == once
@@ -119,8 +149,10 @@ def test_w3c_eddsa_jcs_2022_test_vector() -> None:
     key = Ed25519PrivateKey.from_private_bytes(secret[2:])
     assert did_of(key) == "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2"
     doc = {
-        "@context": ["https://www.w3.org/ns/credentials/v2",
-                     "https://www.w3.org/ns/credentials/examples/v2"],
+        "@context": [
+            "https://www.w3.org/ns/credentials/v2",
+            "https://www.w3.org/ns/credentials/examples/v2",
+        ],
         "id": "urn:uuid:58172aac-d8ba-11ed-83dd-0b3aef56cc33",
         "type": ["VerifiableCredential", "AlumniCredential"],
         "name": "Alumni Credential",
@@ -129,11 +161,14 @@ def test_w3c_eddsa_jcs_2022_test_vector() -> None:
         "validFrom": "2023-01-01T00:00:00Z",
         "credentialSubject": {"id": "did:example:abcdefgh", "alumniOf": "The School of Examples"},
     }
-    assert hashlib.sha256(canonicalize(doc)).hexdigest() == \
-        "59b7cb6251b8991add1ce0bc83107e3db9dbbab5bd2c28f687db1a03abc92f19"
+    assert (
+        hashlib.sha256(canonicalize(doc)).hexdigest()
+        == "59b7cb6251b8991add1ce0bc83107e3db9dbbab5bd2c28f687db1a03abc92f19"
+    )
     secured = add_proof(doc, key, datetime(2023, 2, 24, 23, 36, 38, tzinfo=UTC))
     assert secured["proof"]["proofValue"] == (
-        "z2HnFSSPPBzR36zdDgK8PbEHeXbR56YF24jwMpt3R1eHXQzJDMWS93FCzpvJpwTWd3GAVFuUfjoJdcnTMuVor51aX")
+        "z2HnFSSPPBzR36zdDgK8PbEHeXbR56YF24jwMpt3R1eHXQzJDMWS93FCzpvJpwTWd3GAVFuUfjoJdcnTMuVor51aX"
+    )
     assert secured["proof"]["@context"] == doc["@context"]
     assert verify_proof(secured).ok
     secured["name"] = "Forged"

@@ -15,18 +15,19 @@ import pytest
 from sqlalchemy import func, select
 
 from mingyue.core import files
-from mingyue.core.tenancy.access import SYSTEM, Actor
-from mingyue.core.ledger.audit import AuditEntry
 from mingyue.core.config import Settings
 from mingyue.core.db import system_session
 from mingyue.core.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from mingyue.core.files.store import StoredFileRow, sanitize_filename, sniff
+from mingyue.core.ledger.audit import AuditEntry
+from mingyue.core.tenancy.access import SYSTEM, Actor
 from mingyue.core.uow import unit_of_work
 
 
 @pytest.fixture
-def two(make_org: Callable[..., Any], make_user: Callable[..., Any],
-        actor_of: Callable[[Any], Actor]) -> tuple[Actor, Actor]:
+def two(
+    make_org: Callable[..., Any], make_user: Callable[..., Any], actor_of: Callable[[Any], Actor]
+) -> tuple[Actor, Actor]:
     a, b = make_org(), make_org()
     return actor_of(make_user(a)), actor_of(make_user(b))
 
@@ -39,16 +40,23 @@ def _zip_bytes(members: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def test_store_streams_hashes_sniffs_and_audits(settings: Settings,
-                                                two: tuple[Actor, Actor]) -> None:
+def test_store_streams_hashes_sniffs_and_audits(
+    settings: Settings, two: tuple[Actor, Actor]
+) -> None:
     a, _ = two
     data = b"%PDF-1.7\n" + b"x" * 3_000_000  # more than one chunk
     with unit_of_work(a, settings) as uow:
-        out = files.store(uow=uow, data=io.BytesIO(data), filename="../../report.pdf",
-                          purpose="report")
+        out = files.store(
+            uow=uow, data=io.BytesIO(data), filename="../../report.pdf", purpose="report"
+        )
     sha = hashlib.sha256(data).hexdigest()
     assert (out.sha256, out.size, out.mime, out.filename, out.purpose) == (
-        sha, len(data), "application/pdf", "report.pdf", "report")
+        sha,
+        len(data),
+        "application/pdf",
+        "report.pdf",
+        "report",
+    )
     assert out.organization_id == a.organization_id and out.uploaded_by == a.label()
     assert out.path == settings.data_dir.resolve() / "files" / sha[:2] / sha
     assert out.path.read_bytes() == data
@@ -59,8 +67,7 @@ def test_store_streams_hashes_sniffs_and_audits(settings: Settings,
         assert entry.organization_id == a.organization_id
 
 
-def test_size_cap_refuses_and_leaves_nothing(settings: Settings,
-                                             two: tuple[Actor, Actor]) -> None:
+def test_size_cap_refuses_and_leaves_nothing(settings: Settings, two: tuple[Actor, Actor]) -> None:
     a, _ = two
     with pytest.raises(PayloadTooLarge) as exc, unit_of_work(a, settings) as uow:
         files.store(uow=uow, data=b"z" * 5000, filename="big.bin", max_bytes=4096)
@@ -98,8 +105,9 @@ def test_files_are_tenant_scoped(settings: Settings, two: tuple[Actor, Actor]) -
             files.get_file(uow=uow, actor=b, file_id=fid)
 
 
-def test_store_needs_an_organization_and_a_sane_purpose(settings: Settings,
-                                                        two: tuple[Actor, Actor]) -> None:
+def test_store_needs_an_organization_and_a_sane_purpose(
+    settings: Settings, two: tuple[Actor, Actor]
+) -> None:
     a, b = two
     with pytest.raises(InvalidInput), unit_of_work(SYSTEM, settings) as uow:
         files.store(uow=uow, data=b"x", filename="x")
@@ -112,21 +120,28 @@ def test_store_needs_an_organization_and_a_sane_purpose(settings: Settings,
         files.store(uow=uow, data=b"x", filename="x", organization_id=b.organization_id)
     assert not any((settings.data_dir / "files").glob("??/*"))  # refused before writing
     with unit_of_work(SYSTEM, settings) as uow:
-        assert files.store(uow=uow, data=b"x", filename="x",
-                           organization_id=a.organization_id).organization_id == a.organization_id
+        assert (
+            files.store(
+                uow=uow, data=b"x", filename="x", organization_id=a.organization_id
+            ).organization_id
+            == a.organization_id
+        )
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("../../etc/passwd", "passwd"),
-    ("..\\..\\windows\\evil.exe", "evil.exe"),
-    ("/abs/path/report.pdf", "report.pdf"),
-    ("rep\x00ort\r\n.pdf", "report.pdf"),
-    ("..", "upload.bin"),
-    ("", "upload.bin"),
-    (None, "upload.bin"),
-    (".bashrc", "bashrc"),
-    ("检测报告 2024.pdf", "检测报告 2024.pdf"),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\windows\\evil.exe", "evil.exe"),
+        ("/abs/path/report.pdf", "report.pdf"),
+        ("rep\x00ort\r\n.pdf", "report.pdf"),
+        ("..", "upload.bin"),
+        ("", "upload.bin"),
+        (None, "upload.bin"),
+        (".bashrc", "bashrc"),
+        ("检测报告 2024.pdf", "检测报告 2024.pdf"),
+    ],
+)
 def test_filenames_are_sanitized(name: str | None, expected: str) -> None:
     assert sanitize_filename(name) == expected
 
@@ -139,28 +154,35 @@ def test_long_filenames_keep_their_extension() -> None:
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
 
 
-@pytest.mark.parametrize(("content", "mime"), [
-    (PNG, "image/png"),
-    (b"\xff\xd8\xff\xe0" + b"\0" * 20, "image/jpeg"),
-    (b"%PDF-1.4 ...", "application/pdf"),
-    (gzip.compress(b"hello"), "application/gzip"),
-    (b"PAR1" + b"\0" * 20 + b"PAR1", "application/vnd.apache.parquet"),
-    (b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00" + b"\0" * 16, "application/vnd.tcpdump.pcap"),
-    (b"\x0a\x0d\x0d\x0a" + b"\0" * 24, "application/x-pcapng"),
-    (b"SQLite format 3\x00" + b"\0" * 84, "application/vnd.sqlite3"),
-    (b"\x7fELF\x02\x01\x01", "application/x-elf"),
-    (json.dumps({"k": [1, 2.5, "三"]}, ensure_ascii=False).encode(), "application/json"),
-    (b'{"a": 1}\n{"a": 2}\n{"a": 3}\n', "application/x-ndjson"),
-    (b"name,qty,price\nwidget,3,9.50\ngadget,1,12.00\n", "text/csv"),
-    ("明月湖\n两江新区\n".encode(), "text/plain"),
-    (b'<?xml version="1.0"?><a/>', "application/xml"),
-    (bytes(range(256)), "application/octet-stream"),
-    (_zip_bytes({"a.txt": b"x"}), "application/zip"),
-    (_zip_bytes({"AndroidManifest.xml": b"x", "classes.dex": b"dex\n035"}),
-     "application/vnd.android.package-archive"),
-    (_zip_bytes({"[Content_Types].xml": b"x", "word/document.xml": b"x"}),
-     "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-])
+@pytest.mark.parametrize(
+    ("content", "mime"),
+    [
+        (PNG, "image/png"),
+        (b"\xff\xd8\xff\xe0" + b"\0" * 20, "image/jpeg"),
+        (b"%PDF-1.4 ...", "application/pdf"),
+        (gzip.compress(b"hello"), "application/gzip"),
+        (b"PAR1" + b"\0" * 20 + b"PAR1", "application/vnd.apache.parquet"),
+        (b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00" + b"\0" * 16, "application/vnd.tcpdump.pcap"),
+        (b"\x0a\x0d\x0d\x0a" + b"\0" * 24, "application/x-pcapng"),
+        (b"SQLite format 3\x00" + b"\0" * 84, "application/vnd.sqlite3"),
+        (b"\x7fELF\x02\x01\x01", "application/x-elf"),
+        (json.dumps({"k": [1, 2.5, "三"]}, ensure_ascii=False).encode(), "application/json"),
+        (b'{"a": 1}\n{"a": 2}\n{"a": 3}\n', "application/x-ndjson"),
+        (b"name,qty,price\nwidget,3,9.50\ngadget,1,12.00\n", "text/csv"),
+        ("明月湖\n两江新区\n".encode(), "text/plain"),
+        (b'<?xml version="1.0"?><a/>', "application/xml"),
+        (bytes(range(256)), "application/octet-stream"),
+        (_zip_bytes({"a.txt": b"x"}), "application/zip"),
+        (
+            _zip_bytes({"AndroidManifest.xml": b"x", "classes.dex": b"dex\n035"}),
+            "application/vnd.android.package-archive",
+        ),
+        (
+            _zip_bytes({"[Content_Types].xml": b"x", "word/document.xml": b"x"}),
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
+    ],
+)
 def test_sniffing_by_content(tmp_path: Path, content: bytes, mime: str) -> None:
     path = tmp_path / "blob"
     path.write_bytes(content)

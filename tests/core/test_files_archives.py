@@ -22,8 +22,9 @@ CAPS = ArchiveCaps(max_ratio=100, max_total_bytes=1024**3, max_entries=100)
 def _zip(path: Path, members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> Path:
     with zipfile.ZipFile(path, "w", compression=compression) as zf:
         for name, data in members.items():
-            zf.writestr(zipfile.ZipInfo(name, (2024, 1, 1, 0, 0, 0)), data,
-                        compress_type=compression)
+            zf.writestr(
+                zipfile.ZipInfo(name, (2024, 1, 1, 0, 0, 0)), data, compress_type=compression
+            )
     return path
 
 
@@ -31,10 +32,10 @@ def _patch_sizes(path: Path, name: bytes, uncompressed: int) -> None:
     """Rewrite the declared uncompressed size of one entry in both headers."""
     data = bytearray(path.read_bytes())
     local = data.find(b"PK\x03\x04")
-    assert data[local + 30: local + 30 + len(name)] == name
+    assert data[local + 30 : local + 30 + len(name)] == name
     struct.pack_into("<I", data, local + 22, uncompressed)
     central = data.find(b"PK\x01\x02")
-    assert data[central + 46: central + 46 + len(name)] == name
+    assert data[central + 46 : central + 46 + len(name)] == name
     struct.pack_into("<I", data, central + 24, uncompressed)
     path.write_bytes(bytes(data))
 
@@ -44,8 +45,10 @@ def bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A zip of one member that inflates to 400 MB of zeros (about 1.8 MB on disk)."""
     path = tmp_path_factory.mktemp("bomb") / "bomb.zip"
     chunk = b"\0" * (1 << 20)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf, \
-            zf.open("zeros.bin", "w", force_zip64=True) as out:
+    with (
+        zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf,
+        zf.open("zeros.bin", "w", force_zip64=True) as out,
+    ):
         for _ in range(400):
             out.write(chunk)
     return path
@@ -86,8 +89,17 @@ def test_entry_count_cap(tmp_path: Path) -> None:
     assert exc.value.params == {"entries": 50, "cap": 10}
 
 
-@pytest.mark.parametrize("name", ["../evil.txt", "a/../../evil.txt", "/etc/cron.d/evil",
-                                  "C:/Windows/evil.dll", "..\\evil.txt", "a\\b.txt"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../evil.txt",
+        "a/../../evil.txt",
+        "/etc/cron.d/evil",
+        "C:/Windows/evil.dll",
+        "..\\evil.txt",
+        "a\\b.txt",
+    ],
+)
 def test_path_traversal_names_are_refused(tmp_path: Path, name: str) -> None:
     path = _zip(tmp_path / "t.zip", {"ok.txt": b"fine", name: b"pwned"})
     with pytest.raises(UnsafeArchive) as exc:
@@ -198,9 +210,13 @@ def test_corrupt_member_is_refused(tmp_path: Path) -> None:
 
 
 def test_honest_archive_is_extracted_exactly(tmp_path: Path) -> None:
-    members = {"AndroidManifest.xml": b"<manifest/>", "res/values/strings.xml": b"<r/>" * 50,
-               "assets/": b"", "assets/data.json": b'{"k": [1, 2, 3]}',
-               "small-zeros.bin": b"\0" * 200_000}  # 200:1 but under the ratio floor
+    members = {
+        "AndroidManifest.xml": b"<manifest/>",
+        "res/values/strings.xml": b"<r/>" * 50,
+        "assets/": b"",
+        "assets/data.json": b'{"k": [1, 2, 3]}',
+        "small-zeros.bin": b"\0" * 200_000,
+    }  # 200:1 but under the ratio floor
     path = _zip(tmp_path / "ok.zip", members)
     report = check_archive(path, CAPS)
     assert report.entries == 5 and not report.encrypted
@@ -208,7 +224,8 @@ def test_honest_archive_is_extracted_exactly(tmp_path: Path) -> None:
     dest = tmp_path / "dest"
     written = safe_extract(path, dest, CAPS)
     assert sorted(p.relative_to(dest.resolve()).as_posix() for p in written) == sorted(
-        n for n in members if not n.endswith("/"))
+        n for n in members if not n.endswith("/")
+    )
     for name, data in members.items():
         if not name.endswith("/"):
             assert (dest / name).read_bytes() == data
@@ -217,15 +234,17 @@ def test_honest_archive_is_extracted_exactly(tmp_path: Path) -> None:
 
 
 def test_caps_default_from_settings(tmp_path: Path) -> None:
-    from mingyue.core.files.archives import caps_from_settings
     from mingyue.core.config import Settings
+    from mingyue.core.files.archives import caps_from_settings
 
-    caps = caps_from_settings(Settings(archive_max_ratio=7, archive_max_entries=3,
-                                       archive_max_total_bytes=99))
+    caps = caps_from_settings(
+        Settings(archive_max_ratio=7, archive_max_entries=3, archive_max_total_bytes=99)
+    )
     assert (caps.max_ratio, caps.max_entries, caps.max_total_bytes) == (7, 3, 99)
 
 
 # --- tar, tar.gz, tar.bz2, tar.xz -------------------------------------------------------------
+
 
 def _tar(path: Path, members: dict[str, bytes], mode: str = "w:gz") -> Path:
     with tarfile.open(path, mode) as tf:
@@ -242,8 +261,12 @@ def _tar(path: Path, members: dict[str, bytes], mode: str = "w:gz") -> Path:
 
 @pytest.mark.parametrize("mode", ["w", "w:gz", "w:bz2", "w:xz"])
 def test_honest_tar_is_extracted_exactly(tmp_path: Path, mode: str) -> None:
-    members = {"data/": b"", "data/a.csv": b"k,v\n1,2\n", "data/b.json": b'{"x": 1}',
-               "readme.txt": "明月湖".encode()}
+    members = {
+        "data/": b"",
+        "data/a.csv": b"k,v\n1,2\n",
+        "data/b.json": b'{"x": 1}',
+        "readme.txt": "明月湖".encode(),
+    }
     path = _tar(tmp_path / "ok.tar", members, mode)
     report = check_archive(path, CAPS)
     assert report.entries == 4 and report.total_uncompressed == sum(map(len, members.values()))
@@ -282,8 +305,9 @@ def test_tar_traversal_is_refused(tmp_path: Path, name: str) -> None:
     assert not (tmp_path / "dest" / "ok.txt").exists()
 
 
-@pytest.mark.parametrize("kind", [tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE,
-                                  tarfile.FIFOTYPE])
+@pytest.mark.parametrize(
+    "kind", [tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE, tarfile.FIFOTYPE]
+)
 def test_tar_links_and_devices_are_refused(tmp_path: Path, kind: bytes) -> None:
     path = tmp_path / "l.tar"
     with tarfile.open(path, "w") as tf:

@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from mingyue.core.errors import InvalidInput
 from mingyue.core.tenancy.identity import (
     hash_password,
     is_valid_uscc,
@@ -14,7 +15,6 @@ from mingyue.core.tenancy.identity import (
     validate_org,
     verify_password,
 )
-from mingyue.core.errors import InvalidInput
 from mingyue.testing import make_uscc
 
 

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select, update
 
 from mingyue.core import jobs
-from mingyue.core.jobs import models as jobs_models
-from mingyue.core.tenancy.access import SYSTEM
-from mingyue.core.ledger.audit import AuditEntry
 from mingyue.core.db import system_session, utcnow
 from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from mingyue.core.jobs import models as jobs_models
 from mingyue.core.jobs.execution import JobContext, JobLost, _claim
+from mingyue.core.ledger.audit import AuditEntry
+from mingyue.core.tenancy.access import SYSTEM
 
 
 def _enqueue(uow_as: Any, actor: Any, **kw: Any) -> jobs.JobOut:
@@ -33,9 +33,13 @@ def _job(settings: Any, job_id: int) -> jobs.Job:
 
 def _actions(settings: Any, job_id: int) -> list[str]:
     with system_session(settings, "test") as s:
-        return list(s.scalars(select(AuditEntry.action)
-                              .where(AuditEntry.subject == f"core_job:{job_id}")
-                              .order_by(AuditEntry.seq)))
+        return list(
+            s.scalars(
+                select(AuditEntry.action)
+                .where(AuditEntry.subject == f"core_job:{job_id}")
+                .order_by(AuditEntry.seq)
+            )
+        )
 
 
 @pytest.fixture
@@ -43,8 +47,9 @@ def member(tenants: Any, actor_of: Any) -> Any:
     return actor_of(tenants.a.member)
 
 
-def test_enqueue_and_run_records_result_progress_and_ledger(settings: Any, uow_as: Any,
-                                                            member: Any) -> None:
+def test_enqueue_and_run_records_result_progress_and_ledger(
+    settings: Any, uow_as: Any, member: Any
+) -> None:
     out = _enqueue(uow_as, member, params={"seconds": 0.05, "steps": 3, "echo": "hi"})
     assert out.status == "queued" and out.organization_id == member.organization_id
     assert out.submitted_by == member.username and out.submitted_by_id == member.user_id
@@ -78,16 +83,16 @@ def test_enqueue_refuses_unknown_kind_and_bad_params(uow_as: Any, member: Any) -
         jobs.enqueue(uow=uow, kind="core.selftest")  # the system actor has no organization
 
 
-def test_enqueue_rolls_back_with_its_unit_of_work(settings: Any, uow_as: Any,
-                                                  member: Any) -> None:
+def test_enqueue_rolls_back_with_its_unit_of_work(settings: Any, uow_as: Any, member: Any) -> None:
     with pytest.raises(RuntimeError), uow_as(member) as uow:
         jobs.enqueue(uow=uow, kind="core.selftest")
         raise RuntimeError("boom")
     assert jobs.run_pending(settings) == []
 
 
-def test_tenant_scoping_of_reads_and_cancel(settings: Any, uow_as: Any, tenants: Any,
-                                           actor_of: Any, member: Any) -> None:
+def test_tenant_scoping_of_reads_and_cancel(
+    settings: Any, uow_as: Any, tenants: Any, actor_of: Any, member: Any
+) -> None:
     out = _enqueue(uow_as, member)
     other = actor_of(tenants.b.admin)
     with uow_as(other) as uow:
@@ -125,8 +130,11 @@ def test_cancel_queued_job_ends_it_at_once(settings: Any, uow_as: Any, member: A
         job = jobs.request_cancel(uow=uow, actor=member, job_id=out.id)
     assert job.status == "cancelled" and job.finished_at is not None
     assert jobs.run_pending(settings) == []
-    assert _actions(settings, out.id) == ["core.job.enqueued", "core.job.cancel_requested",
-                                          "core.job.finished"]
+    assert _actions(settings, out.id) == [
+        "core.job.enqueued",
+        "core.job.cancel_requested",
+        "core.job.finished",
+    ]
     with uow_as(member) as uow, pytest.raises(Conflict) as e:
         jobs.request_cancel(uow=uow, actor=member, job_id=out.id)
     assert e.value.key == "core.job.already_finished"
@@ -136,8 +144,9 @@ def test_cancel_queued_job_ends_it_at_once(settings: Any, uow_as: Any, member: A
 def test_cancel_running_job_stops_the_handler(settings: Any, uow_as: Any, member: Any) -> None:
     out = _enqueue(uow_as, member, params={"seconds": 20, "steps": 200})
     result: dict[str, Any] = {}
-    t = threading.Thread(target=lambda: result.setdefault("job", jobs.run_job_now(settings,
-                                                                                  out.id)))
+    t = threading.Thread(
+        target=lambda: result.setdefault("job", jobs.run_job_now(settings, out.id))
+    )
     t.start()
     deadline = time.monotonic() + 10
     while _job(settings, out.id).progress < 1 and time.monotonic() < deadline:
@@ -160,8 +169,9 @@ def test_finished_job_cannot_be_cancelled(settings: Any, uow_as: Any, member: An
     assert "already succeeded" in e.value.message
 
 
-def test_only_submitter_or_admin_cancels(settings: Any, uow_as: Any, tenants: Any,
-                                         actor_of: Any, make_user: Any) -> None:
+def test_only_submitter_or_admin_cancels(
+    settings: Any, uow_as: Any, tenants: Any, actor_of: Any, make_user: Any
+) -> None:
     mine = actor_of(tenants.a.member)
     colleague = actor_of(make_user(tenants.a.org, roles=("member",)))
     out = _enqueue(uow_as, mine)
@@ -179,20 +189,31 @@ def _ctx_unit_of_work_handler(ctx: JobContext, params: dict[str, Any]) -> dict[s
         ctx.progress(50, "inside the unit of work")
         time.sleep(0.3)
         assert not ctx.cancelled()
-        return {"actor": uow.actor.username, "org": uow.actor.organization_id,
-                "child": child.id, "job": ctx.job_id}
+        return {
+            "actor": uow.actor.username,
+            "org": uow.actor.organization_id,
+            "child": child.id,
+            "job": ctx.job_id,
+        }
 
 
-def test_context_unit_of_work_acts_as_submitter(settings: Any, uow_as: Any, member: Any,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(jobs_models._kinds, "core.test_ctx", f"{__name__}:_ctx_unit_of_work_handler")
+def test_context_unit_of_work_acts_as_submitter(
+    settings: Any, uow_as: Any, member: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(
+        jobs_models._kinds, "core.test_ctx", f"{__name__}:_ctx_unit_of_work_handler"
+    )
     out = _enqueue(uow_as, member, kind="core.test_ctx")
     started = time.monotonic()
     done = jobs.run_pending(settings)
     assert time.monotonic() - started < 10
     first = next(j for j in done if j.id == out.id)
-    assert first.result == {"actor": member.username, "org": member.organization_id,
-                            "child": first.result["child"], "job": out.id}
+    assert first.result == {
+        "actor": member.username,
+        "org": member.organization_id,
+        "child": first.result["child"],
+        "job": out.id,
+    }
     child = next(j for j in done if j.id == first.result["child"])
     assert child.status == "succeeded" and child.submitted_by == member.username
 
@@ -210,18 +231,28 @@ def test_reaper_retries_then_fails_a_lost_job(settings: Any, uow_as: Any, member
     [failed] = jobs.reap(settings, now=later)
     assert failed.status == "failed" and failed.attempts == 2
     assert failed.error is not None and failed.error.startswith("worker lost: w-dead-2")
-    assert _actions(settings, out.id) == ["core.job.enqueued", "core.job.retried",
-                                          "core.job.finished"]
+    assert _actions(settings, out.id) == [
+        "core.job.enqueued",
+        "core.job.retried",
+        "core.job.finished",
+    ]
     assert jobs.reap(settings, now=later) == []
 
 
-def test_reaped_worker_cannot_overwrite_the_outcome(settings: Any, uow_as: Any,
-                                                    member: Any) -> None:
+def test_reaped_worker_cannot_overwrite_the_outcome(
+    settings: Any, uow_as: Any, member: Any
+) -> None:
     out = _enqueue(uow_as, member, params={"seconds": 0, "steps": 1})
     claim = _claim(settings, out.id, "w-slow")
     assert claim is not None
-    ctx = JobContext(settings=settings, job_id=out.id, worker_id="w-slow", attempt=claim.attempt,
-                     organization_id=claim.organization_id, submitted_by_id=claim.submitted_by_id)
+    ctx = JobContext(
+        settings=settings,
+        job_id=out.id,
+        worker_id="w-slow",
+        attempt=claim.attempt,
+        organization_id=claim.organization_id,
+        submitted_by_id=claim.submitted_by_id,
+    )
     ctx.progress(40, "working")
     ctx.sync()
     assert _job(settings, out.id).progress == 40 and not ctx.lost
@@ -238,8 +269,11 @@ def test_embedded_runner_runs_jobs_and_reaps(settings: Any, uow_as: Any, member:
     stale = _enqueue(uow_as, member, params={"seconds": 0, "steps": 1})
     _claim(settings, stale.id, "w-gone")
     with system_session(settings, "test: age heartbeat") as s:
-        s.execute(update(jobs.Job).where(jobs.Job.id == stale.id).values(
-            heartbeat_at=utcnow() - timedelta(seconds=settings.job_heartbeat_timeout_s + 5)))
+        s.execute(
+            update(jobs.Job)
+            .where(jobs.Job.id == stale.id)
+            .values(heartbeat_at=utcnow() - timedelta(seconds=settings.job_heartbeat_timeout_s + 5))
+        )
     fresh = _enqueue(uow_as, member, params={"seconds": 0.1, "steps": 2})
     runner = jobs.EmbeddedRunner(settings, threads=2, poll_s=0.05)
     runner.start()
@@ -264,12 +298,12 @@ def test_selftest_validates_params(settings: Any, uow_as: Any, member: Any) -> N
     assert job.status == "failed" and job.error is not None and "seconds" in job.error
 
 
-def test_selftest_long_step_is_cancelled_promptly(settings: Any, uow_as: Any,
-                                                  member: Any) -> None:
+def test_selftest_long_step_is_cancelled_promptly(settings: Any, uow_as: Any, member: Any) -> None:
     out = _enqueue(uow_as, member, params={"seconds": 60, "steps": 1})
     result: dict[str, Any] = {}
-    t = threading.Thread(target=lambda: result.setdefault("job", jobs.run_job_now(settings,
-                                                                                  out.id)))
+    t = threading.Thread(
+        target=lambda: result.setdefault("job", jobs.run_job_now(settings, out.id))
+    )
     t.start()
     deadline = time.monotonic() + 10
     while _job(settings, out.id).status != "running" and time.monotonic() < deadline:
@@ -280,7 +314,9 @@ def test_selftest_long_step_is_cancelled_promptly(settings: Any, uow_as: Any,
     t.join(15)
     assert time.monotonic() - started < 10
     assert result["job"].status == "cancelled" and result["job"].result == {
-        "steps_done": 0, "cancelled": True}
+        "steps_done": 0,
+        "cancelled": True,
+    }
 
 
 def test_claim_is_atomic_under_contention(settings: Any, uow_as: Any, member: Any) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from mingyue.core.ledger import keys
 from mingyue.core.config import Settings
+from mingyue.core.ledger import keys
 
 
 def test_seal_round_trip_and_purpose_separation(tmp_path: Path) -> None:
@@ -22,8 +22,9 @@ def test_seal_round_trip_and_purpose_separation(tmp_path: Path) -> None:
     with pytest.raises(keys.SecretUnreadable):
         keys.unseal(s, "compute.credentials", token)
     with pytest.raises(keys.SecretUnreadable):
-        keys.unseal(Settings(data_dir=tmp_path, secret_key="k2-" + "y" * 30),
-                    "datasandbox.source", token)
+        keys.unseal(
+            Settings(data_dir=tmp_path, secret_key="k2-" + "y" * 30), "datasandbox.source", token
+        )
 
 
 def test_compute_tokens_sealed_before_the_move_still_open(tmp_path: Path) -> None:

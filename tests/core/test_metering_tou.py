@@ -29,12 +29,17 @@ TARIFF = TariffSpec(meter="core.api_calls", prices=PRICES, id=1)
 WINDOWS = parse_windows(DEFAULT_WINDOWS)
 
 # hypothesis takes naive bounds and attaches the zone itself
-starts = st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2027, 12, 31),  # noqa: DTZ001
-                      timezones=st.just(UTC))
+starts = st.datetimes(
+    min_value=datetime(2024, 1, 1),
+    max_value=datetime(2027, 12, 31),  # noqa: DTZ001
+    timezones=st.just(UTC),
+)
 lengths = st.integers(min_value=1, max_value=70 * 24 * 3600 * 1_000_000).map(
-    lambda us: timedelta(microseconds=us))
-quantities = st.decimals(min_value=Decimal(0), max_value=Decimal("1e9"), places=9,
-                         allow_nan=False, allow_infinity=False)
+    lambda us: timedelta(microseconds=us)
+)
+quantities = st.decimals(
+    min_value=Decimal(0), max_value=Decimal("1e9"), places=9, allow_nan=False, allow_infinity=False
+)
 
 
 def _window_of(moment: datetime) -> tuple[str, int]:
@@ -53,23 +58,35 @@ def test_default_windows_cover_the_day_in_three_eight_hour_bands() -> None:
     assert minutes == {"peak": 480, "flat": 480, "valley": 480}
 
 
-@pytest.mark.parametrize("windows", [
-    [{"band": "peak", "start": "00:00", "end": "12:00"}],
-    [{"band": "peak", "start": "00:00", "end": "13:00"},
-     {"band": "flat", "start": "12:00", "end": "00:00"}],
-    [{"band": "super", "start": "00:00", "end": "24:00"}],
-    [{"band": "peak", "start": "25:00", "end": "24:00"}],
-])
+@pytest.mark.parametrize(
+    "windows",
+    [
+        [{"band": "peak", "start": "00:00", "end": "12:00"}],
+        [
+            {"band": "peak", "start": "00:00", "end": "13:00"},
+            {"band": "flat", "start": "12:00", "end": "00:00"},
+        ],
+        [{"band": "super", "start": "00:00", "end": "24:00"}],
+        [{"band": "peak", "start": "25:00", "end": "24:00"}],
+    ],
+)
 def test_bad_windows_refused(windows: list[dict[str, str]]) -> None:
     with pytest.raises(InvalidInput):
         parse_windows(windows)
 
 
 def test_wrapping_window_is_accepted() -> None:
-    ws = parse_windows([{"band": "valley", "start": "23:00", "end": "07:00"},
-                        {"band": "flat", "start": "07:00", "end": "23:00"}])
+    ws = parse_windows(
+        [
+            {"band": "valley", "start": "23:00", "end": "07:00"},
+            {"band": "flat", "start": "07:00", "end": "23:00"},
+        ]
+    )
     assert [(w.band, w.start_min, w.end_min) for w in ws] == [
-        ("valley", 0, 420), ("flat", 420, 1380), ("valley", 1380, 1440)]
+        ("valley", 0, 420),
+        ("flat", 420, 1380),
+        ("valley", 1380, 1440),
+    ]
 
 
 def test_known_split_across_month_end() -> None:
@@ -77,8 +94,10 @@ def test_known_split_across_month_end() -> None:
     start = datetime(2026, 1, 31, 18, tzinfo=SH)
     end = datetime(2026, 2, 1, 10, tzinfo=SH)
     segs = price_interval(TARIFF, start, end, Decimal(16))
-    got = [(s.start.astimezone(SH).hour, s.end.astimezone(SH).hour, s.month, s.band, s.quantity)
-           for s in segs]
+    got = [
+        (s.start.astimezone(SH).hour, s.end.astimezone(SH).hour, s.month, s.band, s.quantity)
+        for s in segs
+    ]
     assert got == [
         (18, 20, "2026-01", "flat", Decimal(2)),
         (20, 22, "2026-01", "peak", Decimal(2)),
@@ -87,41 +106,57 @@ def test_known_split_across_month_end() -> None:
         (0, 7, "2026-02", "valley", Decimal(7)),
         (7, 10, "2026-02", "flat", Decimal(3)),
     ]
-    assert sum(s.amount for s in segs) == (Decimal(6) * PRICES["flat"] + 2 * PRICES["peak"]
-                                           + 8 * PRICES["valley"])
+    assert sum(s.amount for s in segs) == (
+        Decimal(6) * PRICES["flat"] + 2 * PRICES["peak"] + 8 * PRICES["valley"]
+    )
 
 
 def test_rate_per_second_prices_exact_lengths() -> None:
     start = datetime(2026, 3, 1, 3, 0, 0, 500000, tzinfo=UTC)  # 11:00:00.5 local, peak
-    segs = price_interval(TARIFF, start, start + timedelta(seconds=10),
-                          rate_per_second=Decimal(4))
+    segs = price_interval(TARIFF, start, start + timedelta(seconds=10), rate_per_second=Decimal(4))
     assert [(s.band, s.quantity) for s in segs] == [("peak", Decimal(40))]
 
 
 def test_tariff_change_mid_interval_uses_each_days_tariff() -> None:
     old = TariffSpec(meter="m", prices=PRICES, effective_to=date(2026, 5, 2), id=1)
-    new = TariffSpec(meter="m", prices={b: p * 2 for b, p in PRICES.items()},
-                     effective_from=date(2026, 5, 2), id=2)
-    segs = price_interval([old, new], datetime(2026, 5, 1, 23, tzinfo=SH),
-                          datetime(2026, 5, 2, 1, tzinfo=SH), Decimal(2))
-    assert [(s.tariff_id, s.unit_price) for s in segs] == [(1, PRICES["valley"]),
-                                                           (2, PRICES["valley"] * 2)]
+    new = TariffSpec(
+        meter="m",
+        prices={b: p * 2 for b, p in PRICES.items()},
+        effective_from=date(2026, 5, 2),
+        id=2,
+    )
+    segs = price_interval(
+        [old, new],
+        datetime(2026, 5, 1, 23, tzinfo=SH),
+        datetime(2026, 5, 2, 1, tzinfo=SH),
+        Decimal(2),
+    )
+    assert [(s.tariff_id, s.unit_price) for s in segs] == [
+        (1, PRICES["valley"]),
+        (2, PRICES["valley"] * 2),
+    ]
 
 
 def test_day_without_tariff_is_unpriced() -> None:
     t = TariffSpec(meter="m", prices=PRICES, effective_from=date(2026, 5, 2), id=1)
-    segs = price_interval(t, datetime(2026, 5, 1, 23, tzinfo=SH),
-                          datetime(2026, 5, 2, 1, tzinfo=SH), Decimal(2))
+    segs = price_interval(
+        t, datetime(2026, 5, 1, 23, tzinfo=SH), datetime(2026, 5, 2, 1, tzinfo=SH), Decimal(2)
+    )
     assert [(s.band, s.unit_price, s.amount) for s in segs] == [
-        ("unpriced", None, Decimal(0)), ("valley", PRICES["valley"], PRICES["valley"])]
+        ("unpriced", None, Decimal(0)),
+        ("valley", PRICES["valley"], PRICES["valley"]),
+    ]
 
 
-@pytest.mark.parametrize(("start", "end"), [
-    (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)),
-    (datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)),
-    (datetime(2026, 1, 1), datetime(2026, 1, 2)),  # noqa: DTZ001 - naive on purpose
-    (datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 6, 1, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)),
+        (datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)),
+        (datetime(2026, 1, 1), datetime(2026, 1, 2)),  # noqa: DTZ001 - naive on purpose
+        (datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 6, 1, tzinfo=UTC)),
+    ],
+)
 def test_bad_intervals_refused(start: datetime, end: datetime) -> None:
     with pytest.raises(InvalidInput):
         price_interval(TARIFF, start, end, Decimal(1))
@@ -153,8 +188,9 @@ def test_split_is_exact(start: datetime, length: timedelta, quantity: Decimal) -
     # the pieces tile [start, end) with no gap or overlap
     assert segs[0].start == start and segs[-1].end == end
     assert all(a.end == b.start for a, b in itertools.pairwise(segs))
-    assert sum(s.seconds for s in segs) == Decimal((end - start) // timedelta(microseconds=1)) \
-        / Decimal(1_000_000)
+    assert sum(s.seconds for s in segs) == Decimal(
+        (end - start) // timedelta(microseconds=1)
+    ) / Decimal(1_000_000)
     # prorated quantities add up exactly, and none is negative
     assert sum((s.quantity for s in segs), Decimal(0)) == quantity
     assert all(s.quantity >= 0 for s in segs)
@@ -170,13 +206,19 @@ def test_split_is_exact(start: datetime, length: timedelta, quantity: Decimal) -
         assert s.amount == s.quantity * PRICES[s.band]
     # a boundary crossed means a cut: consecutive pieces differ in window or day
     for a, b in itertools.pairwise(segs):
-        assert (_window_of(a.start)[1] != _window_of(b.start)[1]
-                or a.start.astimezone(SH).date() != b.start.astimezone(SH).date())
+        assert (
+            _window_of(a.start)[1] != _window_of(b.start)[1]
+            or a.start.astimezone(SH).date() != b.start.astimezone(SH).date()
+        )
 
 
 @settings(max_examples=200, deadline=None)
-@given(total=quantities, weights=st.lists(st.integers(min_value=0, max_value=10**12),
-                                           min_size=1, max_size=40).filter(lambda w: sum(w) > 0))
+@given(
+    total=quantities,
+    weights=st.lists(st.integers(min_value=0, max_value=10**12), min_size=1, max_size=40).filter(
+        lambda w: sum(w) > 0
+    ),
+)
 def test_prorate_sums_exactly(total: Decimal, weights: list[int]) -> None:
     shares = prorate(total, weights)
     assert sum(shares, Decimal(0)) == total
@@ -188,11 +230,14 @@ def test_split_interval_default_windows() -> None:
     assert [s.band for s in segs] == ["valley", "flat", "peak", "flat", "peak", "flat", "valley"]
 
 
-@pytest.mark.parametrize("windows", [
-    [{"band": "peak", "start": "7am", "end": "24:00"}],
-    [{"band": "peak", "start": "12:00", "end": "12:00"}],
-    [{"band": "peak", "start": "24:00", "end": "12:00"}],
-])
+@pytest.mark.parametrize(
+    "windows",
+    [
+        [{"band": "peak", "start": "7am", "end": "24:00"}],
+        [{"band": "peak", "start": "12:00", "end": "12:00"}],
+        [{"band": "peak", "start": "24:00", "end": "12:00"}],
+    ],
+)
 def test_malformed_window_times_refused(windows: list[dict[str, str]]) -> None:
     with pytest.raises(InvalidInput) as exc:
         parse_windows(windows)
@@ -214,7 +259,8 @@ def test_prorate_refuses_empty_weights() -> None:
 @settings(max_examples=100, deadline=None)
 @given(start=starts, length=lengths)
 def test_compute_split_adapter_gives_whole_seconds_summing_to_the_span(
-        start: datetime, length: timedelta) -> None:
+    start: datetime, length: timedelta
+) -> None:
     pieces = list(iter_compute_split(TARIFF)(start, start + length))
     total_us = length // timedelta(microseconds=1)
     assert sum(sec for _band, sec in pieces) == (total_us + 500_000) // 1_000_000

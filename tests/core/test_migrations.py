@@ -54,11 +54,14 @@ def test_upgrade_from_empty_postgres_matches_models(tmp_path) -> None:
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
             c.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} is required for this test: {exc}")
     config.reset()
-    s = config.configure(data_dir=tmp_path / "d", env="test",
-                         database_url=PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+    s = config.configure(
+        data_dir=tmp_path / "d",
+        env="test",
+        database_url=PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}",
+    )
     try:
         migrate.upgrade(s)
         assert migrate.up_to_date(s)

@@ -38,8 +38,14 @@ def test_write_outside_scope_is_refused(settings, tenants) -> None:
     s = session_factory(settings)()
     s.info["scope"] = Scope.of(tenants.a.org.id)
     try:
-        s.add(User(username="intruder", password_hash="x", organization_id=tenants.b.org.id,
-                   roles=["member"]))
+        s.add(
+            User(
+                username="intruder",
+                password_hash="x",
+                organization_id=tenants.b.org.id,
+                roles=["member"],
+            )
+        )
         with pytest.raises(Forbidden):
             s.flush()
     finally:

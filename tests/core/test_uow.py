@@ -8,10 +8,10 @@ import pytest
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from mingyue.core.tenancy.access import SYSTEM
-from mingyue.core.ledger.audit import AuditEntry
 from mingyue.core.db import system_session
 from mingyue.core.errors import Forbidden, RecordedRefusal
+from mingyue.core.ledger.audit import AuditEntry
+from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.uow import unit_of_work
 from mingyue.web.deps import UoW
 
@@ -38,15 +38,20 @@ def test_recorded_refusal_is_a_4xx() -> None:
         RecordedRefusal("core.forbidden", status=500, document={})
 
 
-def test_route_answers_the_document_and_commits(settings: Any, app: Any, client: Any,
-                                                tenants: Any) -> None:
+def test_route_answers_the_document_and_commits(
+    settings: Any, app: Any, client: Any, tenants: Any
+) -> None:
     router = APIRouter()
 
     @router.post("/api/test-refusal")
     def refuse(uow: UoW) -> None:
         uow.audit("core.org.updated", "core_organization:refusal", {"n": 1})
-        raise RecordedRefusal("core.forbidden", "refused here", status=429,
-                              document={"status": "refused", "rule": "test.rule"})
+        raise RecordedRefusal(
+            "core.forbidden",
+            "refused here",
+            status=429,
+            document={"status": "refused", "rule": "test.rule"},
+        )
 
     app.include_router(router)
     r = client.post("/api/test-refusal", headers=tenants.a.headers())

@@ -4,21 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-TARIFF = {"meter": "core.api_calls", "prices": {"peak": "0.05", "flat": "0.03", "valley": "0.01"},
-          "effective_from": "2025-01-01"}
+TARIFF = {
+    "meter": "core.api_calls",
+    "prices": {"peak": "0.05", "flat": "0.03", "valley": "0.01"},
+    "effective_from": "2025-01-01",
+}
 # 07:00-12:00 Shanghai on 2025-11-03: 4 h flat + 1 h peak
-USAGE = {"meter": "core.api_calls", "quantity": "50", "unit": "call",
-         "start": "2025-11-03T07:00:00+08:00", "end": "2025-11-03T12:00:00+08:00",
-         "source": "api-test"}
+USAGE = {
+    "meter": "core.api_calls",
+    "quantity": "50",
+    "unit": "call",
+    "start": "2025-11-03T07:00:00+08:00",
+    "end": "2025-11-03T12:00:00+08:00",
+    "source": "api-test",
+}
 
 
 def _seed(client: Any, tenants: Any) -> dict[str, Any]:
     op = tenants.operator.headers(admin=True)
     r = client.post("/api/tariffs", json=TARIFF, headers=op)
     assert r.status_code == 201, r.text
-    r = client.put("/api/free-pools", headers=op, json={
-        "organization_id": tenants.a.org.id, "meter": "core.api_calls", "month": "2025-11",
-        "granted": "30"})
+    r = client.put(
+        "/api/free-pools",
+        headers=op,
+        json={
+            "organization_id": tenants.a.org.id,
+            "meter": "core.api_calls",
+            "month": "2025-11",
+            "granted": "30",
+        },
+    )
     assert r.status_code == 200, r.text
     r = client.post("/api/usage", json={**USAGE, "organization_id": tenants.a.org.id}, headers=op)
     assert r.status_code == 201, r.text
@@ -27,32 +42,50 @@ def _seed(client: Any, tenants: Any) -> dict[str, Any]:
 
 def test_api_usage_statements_flow_and_scoping(client: Any, tenants: Any) -> None:
     usage = _seed(client, tenants)
-    assert [(s["band"], s["quantity"]) for s in usage["breakdown"]] == [("flat", "40"),
-                                                                      ("peak", "10")]
+    assert [(s["band"], s["quantity"]) for s in usage["breakdown"]] == [
+        ("flat", "40"),
+        ("peak", "10"),
+    ]
     assert usage["amount"] == "1.70" or str(usage["amount"]).rstrip("0") == "1.7"
     a, b = tenants.a.headers(), tenants.b.headers()
     rows = client.get("/api/usage", params={"month": "2025-11"}, headers=a).json()
     assert [r["id"] for r in rows] == [usage["id"]]
     assert client.get("/api/usage", params={"month": "2025-10"}, headers=a).json() == []
     assert client.get("/api/usage", headers=b).json() == []
-    assert client.get("/api/usage", params={"organization_id": tenants.a.org.id},
-                      headers=b).json() == []
+    assert (
+        client.get("/api/usage", params={"organization_id": tenants.a.org.id}, headers=b).json()
+        == []
+    )
     # only platform admins record usage and issue statements
-    assert client.post("/api/usage", json={**USAGE, "organization_id": tenants.a.org.id},
-                       headers=a).status_code == 403
-    assert client.post("/api/statements", json={"organization_id": tenants.a.org.id,
-                                                "month": "2025-11"},
-                       headers=tenants.a.headers(admin=True)).status_code == 403
+    assert (
+        client.post(
+            "/api/usage", json={**USAGE, "organization_id": tenants.a.org.id}, headers=a
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            "/api/statements",
+            json={"organization_id": tenants.a.org.id, "month": "2025-11"},
+            headers=tenants.a.headers(admin=True),
+        ).status_code
+        == 403
+    )
     op = tenants.operator.headers(admin=True)
-    r = client.post("/api/statements", json={"organization_id": tenants.a.org.id,
-                                             "month": "2025-11"}, headers=op)
+    r = client.post(
+        "/api/statements",
+        json={"organization_id": tenants.a.org.id, "month": "2025-11"},
+        headers=op,
+    )
     assert r.status_code == 201, r.text
     st = r.json()
     assert (st["gross"], st["free_credit"], st["total"]) == ("1.7", "0.9", "0.8")
-    assert [(ln["band"], ln["amount"]) for ln in st["lines"]] == [("peak", "0.5"),
-                                                                  ("flat", "0.3")]
-    again = client.post("/api/statements", json={"organization_id": tenants.a.org.id,
-                                                 "month": "2025-11"}, headers=op)
+    assert [(ln["band"], ln["amount"]) for ln in st["lines"]] == [("peak", "0.5"), ("flat", "0.3")]
+    again = client.post(
+        "/api/statements",
+        json={"organization_id": tenants.a.org.id, "month": "2025-11"},
+        headers=op,
+    )
     assert again.status_code == 409 and again.json()["key"] == "core.billing.already_issued"
     a_admin, b_admin = tenants.a.headers(admin=True), tenants.b.headers(admin=True)
     assert [s["id"] for s in client.get("/api/statements", headers=a_admin).json()] == [st["id"]]
@@ -64,38 +97,59 @@ def test_api_usage_statements_flow_and_scoping(client: Any, tenants: Any) -> Non
     reg = tenants.regulator.headers()
     assert [s["id"] for s in client.get("/api/statements", headers=reg).json()] == [st["id"]]
     # late usage in an invoiced month is refused
-    late = client.post("/api/usage", json={**USAGE, "organization_id": tenants.a.org.id},
-                       headers=op)
+    late = client.post(
+        "/api/usage", json={**USAGE, "organization_id": tenants.a.org.id}, headers=op
+    )
     assert late.status_code == 409 and late.json()["key"] == "core.billing.month_closed"
 
 
 def test_api_pools_summary_and_bad_input(client: Any, tenants: Any) -> None:
     _seed(client, tenants)
     a, b = tenants.a.headers(), tenants.b.headers()
-    pool = client.get("/api/free-pools", params={"meter": "core.api_calls", "month": "2025-11"},
-                      headers=a).json()
+    pool = client.get(
+        "/api/free-pools", params={"meter": "core.api_calls", "month": "2025-11"}, headers=a
+    ).json()
     assert (pool["granted"], pool["used"], pool["remaining"]) == ("30", "30", "0")
-    foreign = client.get("/api/free-pools", params={"meter": "core.api_calls", "month": "2025-11",
-                                                    "organization_id": tenants.a.org.id},
-                         headers=b)
+    foreign = client.get(
+        "/api/free-pools",
+        params={"meter": "core.api_calls", "month": "2025-11", "organization_id": tenants.a.org.id},
+        headers=b,
+    )
     assert foreign.status_code == 404
     summary = client.get("/api/usage/summary", params={"month": "2025-11"}, headers=a).json()
     assert summary["meters"][0]["quantity"] == "50" and len(summary["days"]) == 30
-    assert client.get("/api/usage/summary", params={"month": "2025-11"},
-                      headers=b).json()["meters"] == []
+    assert (
+        client.get("/api/usage/summary", params={"month": "2025-11"}, headers=b).json()["meters"]
+        == []
+    )
     op = tenants.operator.headers(admin=True)
-    bad = client.post("/api/usage", json={**USAGE, "organization_id": tenants.a.org.id,
-                                          "quantity": "lots"}, headers=op)
+    bad = client.post(
+        "/api/usage",
+        json={**USAGE, "organization_id": tenants.a.org.id, "quantity": "lots"},
+        headers=op,
+    )
     assert bad.status_code == 422 and "quantity" in bad.text
-    naive = client.post("/api/usage", json={**USAGE, "organization_id": tenants.a.org.id,
-                                            "start": "2025-11-03T07:00:00"}, headers=op)
+    naive = client.post(
+        "/api/usage",
+        json={**USAGE, "organization_id": tenants.a.org.id, "start": "2025-11-03T07:00:00"},
+        headers=op,
+    )
     assert naive.status_code == 422 and "start" in naive.text
-    wrong_unit = client.post("/api/usage", json={**USAGE, "organization_id": tenants.a.org.id,
-                                                 "unit": "hour"}, headers=op)
+    wrong_unit = client.post(
+        "/api/usage",
+        json={**USAGE, "organization_id": tenants.a.org.id, "unit": "hour"},
+        headers=op,
+    )
     assert wrong_unit.status_code == 422 and wrong_unit.json()["key"] == "core.usage.bad_unit"
-    gap = client.post("/api/tariffs", headers=op, json={
-        **TARIFF, "effective_from": "2031-01-01",
-        "windows": [{"band": "peak", "start": "00:00", "end": "12:00"}]})
+    gap = client.post(
+        "/api/tariffs",
+        headers=op,
+        json={
+            **TARIFF,
+            "effective_from": "2031-01-01",
+            "windows": [{"band": "peak", "start": "00:00", "end": "12:00"}],
+        },
+    )
     assert gap.status_code == 422 and gap.json()["key"] == "core.tariff.windows_not_covering"
     assert client.get("/api/usage", params={"month": "2025-13"}, headers=a).status_code == 422
     tariffs = client.get("/api/tariffs", headers=b).json()
@@ -103,8 +157,11 @@ def test_api_pools_summary_and_bad_input(client: Any, tenants: Any) -> None:
 
 
 def _login(client: Any, user: Any) -> str:
-    r = client.post("/login", data={"username": user.username, "password": "password123"},
-                    follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"username": user.username, "password": "password123"},
+        follow_redirects=False,
+    )
     assert r.status_code in (302, 303), r.text
     page = client.get("/billing", params={"month": "2025-11"})
     assert page.status_code == 200, page.text
@@ -126,8 +183,9 @@ def test_console_billing_page_and_issue(client: Any, tenants: Any) -> None:
     form = {"organization_id": str(tenants.a.org.id), "month": "2025-11"}
     assert f'<option value="{tenants.a.org.id}">' in page
     assert client.post("/billing/statements", data=form).status_code == 403  # no CSRF token
-    r = client.post("/billing/statements", data={**form, "csrf_token": token},
-                    follow_redirects=False)
+    r = client.post(
+        "/billing/statements", data={**form, "csrf_token": token}, follow_redirects=False
+    )
     assert r.status_code == 303
     st = client.get(r.headers["location"])
     assert st.status_code == 200 and 'id="st-total">0.8<' in st.text
@@ -135,58 +193,146 @@ def test_console_billing_page_and_issue(client: Any, tenants: Any) -> None:
 
 def test_cli_tariff_usage_statement(cli: Any, tenants: Any) -> None:
     org = str(tenants.a.org.id)
-    r = cli("billing", "tariff", "create", "--meter", "core.api_calls", "--peak", "0.05",
-            "--flat", "0.03", "--valley", "0.01", "--from", "2025-01-01", "--json")
+    r = cli(
+        "billing",
+        "tariff",
+        "create",
+        "--meter",
+        "core.api_calls",
+        "--peak",
+        "0.05",
+        "--flat",
+        "0.03",
+        "--valley",
+        "0.01",
+        "--from",
+        "2025-01-01",
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     assert r.json()["windows"][0] == {"band": "valley", "start": "00:00", "end": "07:00"}
-    r = cli("billing", "usage", "record", "--org", org, "--meter", "core.api_calls",
-            "--quantity", "50", "--unit", "call", "--start", "2025-11-03T07:00:00+08:00",
-            "--end", "2025-11-03T12:00:00+08:00", "--json")
+    r = cli(
+        "billing",
+        "usage",
+        "record",
+        "--org",
+        org,
+        "--meter",
+        "core.api_calls",
+        "--quantity",
+        "50",
+        "--unit",
+        "call",
+        "--start",
+        "2025-11-03T07:00:00+08:00",
+        "--end",
+        "2025-11-03T12:00:00+08:00",
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
-    r = cli("billing", "usage", "list", "--as", tenants.a.member.username, "--month", "2025-11",
-            "--json")
+    r = cli(
+        "billing",
+        "usage",
+        "list",
+        "--as",
+        tenants.a.member.username,
+        "--month",
+        "2025-11",
+        "--json",
+    )
     assert r.exit_code == 0 and [u["quantity"] for u in r.json()] == ["50"]
     r = cli("billing", "usage", "list", "--as", tenants.b.member.username, "--json")
     assert r.exit_code == 0 and r.json() == []
-    r = cli("billing", "statement", "generate", "--as", tenants.a.admin.username, "--org", org,
-            "--month", "2025-11")
+    r = cli(
+        "billing",
+        "statement",
+        "generate",
+        "--as",
+        tenants.a.admin.username,
+        "--org",
+        org,
+        "--month",
+        "2025-11",
+    )
     assert r.exit_code == 1 and r.stderr.count("\n") == 1 and "core.forbidden" in r.stderr
-    r = cli("billing", "statement", "generate", "--as", tenants.operator.admin.username,
-            "--org", org, "--month", "2025-11", "--json")
+    r = cli(
+        "billing",
+        "statement",
+        "generate",
+        "--as",
+        tenants.operator.admin.username,
+        "--org",
+        org,
+        "--month",
+        "2025-11",
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     st = r.json()
     assert st["total"] == "1.7" and len(st["lines"]) == 2
-    r = cli("billing", "statement", "show", str(st["id"]), "--as", tenants.a.admin.username,
-            "--json")
+    r = cli(
+        "billing", "statement", "show", str(st["id"]), "--as", tenants.a.admin.username, "--json"
+    )
     assert r.exit_code == 0 and r.json() == st
     r = cli("billing", "statement", "show", str(st["id"]), "--as", tenants.b.admin.username)
     assert r.exit_code == 1 and "core.not_found" in r.stderr
-    r = cli("billing", "usage", "record", "--org", org, "--meter", "core.api_calls",
-            "--quantity", "1", "--unit", "call", "--start", "2025-12-01T00:00:00",
-            "--end", "2025-12-02T00:00:00+08:00")
+    r = cli(
+        "billing",
+        "usage",
+        "record",
+        "--org",
+        org,
+        "--meter",
+        "core.api_calls",
+        "--quantity",
+        "1",
+        "--unit",
+        "call",
+        "--start",
+        "2025-12-01T00:00:00",
+        "--end",
+        "2025-12-02T00:00:00+08:00",
+    )
     assert r.exit_code == 2 and "start" in r.stderr
-    r = cli("billing", "pool", "default", "--meter", "core.api_calls", "--granted", "100",
-            "--json")
+    r = cli("billing", "pool", "default", "--meter", "core.api_calls", "--granted", "100", "--json")
     assert r.exit_code == 0, r.stderr
-    r = cli("billing", "pool", "show", "--as", tenants.a.member.username, "--meter",
-            "core.api_calls", "--month", "2026-01", "--json")
+    r = cli(
+        "billing",
+        "pool",
+        "show",
+        "--as",
+        tenants.a.member.username,
+        "--meter",
+        "core.api_calls",
+        "--month",
+        "2026-01",
+        "--json",
+    )
     assert r.exit_code == 0 and r.json()["granted"] == "100"  # tenant a is an SME
 
 
 def test_api_billing_run_and_pool_default(client: Any, tenants: Any) -> None:
     _seed(client, tenants)
     op = tenants.operator.headers(admin=True)
-    r = client.put("/api/free-pools/defaults", headers=op,
-                   json={"meter": "core.api_calls", "granted": "7"})
+    r = client.put(
+        "/api/free-pools/defaults", headers=op, json={"meter": "core.api_calls", "granted": "7"}
+    )
     assert r.status_code == 204, r.text
-    pool = client.get("/api/free-pools", params={"meter": "core.api_calls", "month": "2025-12"},
-                      headers=tenants.a.headers()).json()
+    pool = client.get(
+        "/api/free-pools",
+        params={"meter": "core.api_calls", "month": "2025-12"},
+        headers=tenants.a.headers(),
+    ).json()
     assert pool["granted"] == "7"  # tenant a is an SME
     r = client.post("/api/statements/run", json={"month": "2025-11"}, headers=op)
     assert r.status_code == 201, r.text
     assert [s["organization_id"] for s in r.json()] == [tenants.a.org.id]
-    assert client.post("/api/statements/run", json={"month": "2025-11"},
-                       headers=tenants.a.headers(admin=True)).status_code == 403
+    assert (
+        client.post(
+            "/api/statements/run", json={"month": "2025-11"}, headers=tenants.a.headers(admin=True)
+        ).status_code
+        == 403
+    )
 
 
 def test_billing_run_as_a_background_job(client: Any, tenants: Any, run_jobs: Any) -> None:
@@ -200,7 +346,16 @@ def test_billing_run_as_a_background_job(client: Any, tenants: Any, run_jobs: An
     assert done[job["id"]].status == "succeeded", done[job["id"]]
     issued = client.get("/api/statements", params={"month": "2025-11"}, headers=op).json()
     assert [s["organization_id"] for s in issued] == [tenants.a.org.id]
-    assert done[job["id"]].result == {"month": "2025-11", "statements": [issued[0]["id"]],
-                                      "refused": {}}
-    assert client.post("/api/statements/run-job", json={"month": "2025-11"},
-                       headers=tenants.a.headers(admin=True)).status_code == 403
+    assert done[job["id"]].result == {
+        "month": "2025-11",
+        "statements": [issued[0]["id"]],
+        "refused": {},
+    }
+    assert (
+        client.post(
+            "/api/statements/run-job",
+            json={"month": "2025-11"},
+            headers=tenants.a.headers(admin=True),
+        ).status_code
+        == 403
+    )

@@ -26,13 +26,20 @@ def test_billing_api_never_answers_5xx(app: Any, tenants: Any) -> None:
         count += 1
 
         @given(case=op.as_strategy())
-        @hsettings(max_examples=25, deadline=None, derandomize=True, database=None,
-                   suppress_health_check=list(HealthCheck))
+        @hsettings(
+            max_examples=25,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def run(case: Any) -> None:
             response = case.call(headers=headers)
             if response.status_code >= 500:
-                failures.append(f"{case.method} {case.formatted_path} {case.body!r} -> "
-                                f"{response.status_code}: {response.text[:300]}")
+                failures.append(
+                    f"{case.method} {case.formatted_path} {case.body!r} -> "
+                    f"{response.status_code}: {response.text[:300]}"
+                )
 
         run()
     assert count >= 12

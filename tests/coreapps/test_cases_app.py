@@ -11,8 +11,9 @@ from mingyue.core import db as core_db
 
 
 def _login(client: Any, username: str) -> str:
-    r = client.post("/login", data={"username": username, "password": "password123"},
-                    follow_redirects=False)
+    r = client.post(
+        "/login", data={"username": username, "password": "password123"}, follow_redirects=False
+    )
     assert r.status_code in (302, 303), r.text
     page = client.get("/cases")
     assert page.status_code == 200
@@ -22,8 +23,11 @@ def _login(client: Any, username: str) -> str:
 def test_api_workflow_and_tenancy(client: Any, tenants: Any) -> None:
     ha, hb = tenants.a.headers(), tenants.b.headers(admin=True)
     hr = tenants.operator.headers()  # the operator's member is a reviewer
-    r = client.post("/api/cases", json={"title": "数据出境备案", "subject": "crossborder:1",
-                                        "data": {"volume": 12}}, headers=ha)
+    r = client.post(
+        "/api/cases",
+        json={"title": "数据出境备案", "subject": "crossborder:1", "data": {"volume": 12}},
+        headers=ha,
+    )
     assert r.status_code == 201, r.text
     case = r.json()
     assert case["state"] == "submitted" and case["organization_id"] == tenants.a.org.id
@@ -32,43 +36,61 @@ def test_api_workflow_and_tenancy(client: Any, tenants: Any) -> None:
     d = client.get(f"/api/cases/{cid}", headers=ha).json()
     assert [t["name"] for t in d["transitions"]] == ["withdraw"]
     assert [e["kind"] for e in d["events"]] == ["open"]
-    assert [t["name"] for t in client.get(f"/api/cases/{cid}", headers=hr).json()[
-        "transitions"]] == ["start_review"]
+    assert [
+        t["name"] for t in client.get(f"/api/cases/{cid}", headers=hr).json()["transitions"]
+    ] == ["start_review"]
     # Another enterprise neither sees nor touches it.
     assert client.get(f"/api/cases/{cid}", headers=hb).status_code == 404
     assert client.get("/api/cases", headers=hb).json() == []
-    assert client.post(f"/api/cases/{cid}/transitions", json={"name": "withdraw"},
-                       headers=hb).status_code == 404
-    assert client.post(f"/api/cases/{cid}/comments", json={"text": "x"},
-                       headers=hb).status_code == 404
+    assert (
+        client.post(
+            f"/api/cases/{cid}/transitions", json={"name": "withdraw"}, headers=hb
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(f"/api/cases/{cid}/comments", json={"text": "x"}, headers=hb).status_code == 404
+    )
     # Wrong side, wrong state, missing comment: refused with a key.
     r = client.post(f"/api/cases/{cid}/transitions", json={"name": "start_review"}, headers=ha)
     assert r.status_code == 403 and r.json()["key"] == "core.case.role_refused"
     r = client.post(f"/api/cases/{cid}/transitions", json={"name": "accept"}, headers=hr)
     assert r.status_code == 409 and r.json()["key"] == "core.case.bad_state"
-    assert client.post(f"/api/cases/{cid}/transitions", json={"name": "start_review"},
-                       headers=hr).status_code == 200
+    assert (
+        client.post(
+            f"/api/cases/{cid}/transitions", json={"name": "start_review"}, headers=hr
+        ).status_code
+        == 200
+    )
     mine = client.get(f"/api/cases?assignee_user_id={tenants.operator.member.id}", headers=hr)
     assert [c["id"] for c in mine.json()] == [cid]  # taken on first action (领办)
     r = client.post(f"/api/cases/{cid}/transitions", json={"name": "return"}, headers=hr)
     assert r.status_code == 422 and r.json()["key"] == "core.case.comment_required"
-    r = client.post(f"/api/cases/{cid}/transitions",
-                    json={"name": "return", "comment": "补充材料"}, headers=hr)
+    r = client.post(
+        f"/api/cases/{cid}/transitions", json={"name": "return", "comment": "补充材料"}, headers=hr
+    )
     assert r.json()["state"] == "returned"
     r = client.post(f"/api/cases/{cid}/comments", json={"text": "已补充"}, headers=ha)
     assert r.status_code == 201 and r.json()["kind"] == "comment"
-    assert client.post(f"/api/cases/{cid}/transitions", json={"name": "resubmit"},
-                       headers=ha).json()["state"] == "resubmitted"
+    assert (
+        client.post(f"/api/cases/{cid}/transitions", json={"name": "resubmit"}, headers=ha).json()[
+            "state"
+        ]
+        == "resubmitted"
+    )
     # Assignment is for admins and oversight roles.
-    assert client.post(f"/api/cases/{cid}/assign", json={"department": "x"},
-                       headers=ha).status_code == 403
-    r = client.post(f"/api/cases/{cid}/assign",
-                    json={"organization_id": tenants.regulator.org.id, "department": "执法支队"},
-                    headers=tenants.regulator.headers())
+    assert (
+        client.post(f"/api/cases/{cid}/assign", json={"department": "x"}, headers=ha).status_code
+        == 403
+    )
+    r = client.post(
+        f"/api/cases/{cid}/assign",
+        json={"organization_id": tenants.regulator.org.id, "department": "执法支队"},
+        headers=tenants.regulator.headers(),
+    )
     assert r.status_code == 200 and r.json()["assignee_department"] == "执法支队"
     # Filters.
-    assert [c["id"] for c in client.get("/api/cases?state=resubmitted", headers=hr).json()] == [
-        cid]
+    assert [c["id"] for c in client.get("/api/cases?state=resubmitted", headers=hr).json()] == [cid]
     assert client.get("/api/cases?state=accepted", headers=hr).json() == []
     assert client.get("/api/cases?limit=0", headers=hr).status_code == 422
     kinds = client.get("/api/cases/kinds", headers=ha).json()
@@ -98,21 +120,30 @@ def test_api_overdue_escalate_assessment(client: Any, tenants: Any, monkeypatch:
     client.post(f"/api/cases/{cid}/transitions", json={"name": "start_review"}, headers=hr)
     clock["t"] += timedelta(hours=2)
     client.post(f"/api/cases/{cid}/transitions", json={"name": "accept"}, headers=hr)
-    r = client.get("/api/cases/assessment", params={"since": "2026-05-01T00:00:00Z",
-                                                   "until": "2026-06-01T00:00:00Z"}, headers=hreg)
+    r = client.get(
+        "/api/cases/assessment",
+        params={"since": "2026-05-01T00:00:00Z", "until": "2026-06-01T00:00:00Z"},
+        headers=hreg,
+    )
     assert r.status_code == 200, r.text
     [fig] = r.json()
     assert fig["assignee_user_id"] == tenants.operator.member.id
     assert (fig["handled"], fig["on_time"], fig["mean_hours"]) == (1, 0, 32.0)
-    r = client.get("/api/cases/assessment", params={"since": "2026-05-01T00:00:00",
-                                                   "until": "2026-06-01T00:00:00Z"}, headers=hreg)
+    r = client.get(
+        "/api/cases/assessment",
+        params={"since": "2026-05-01T00:00:00", "until": "2026-06-01T00:00:00Z"},
+        headers=hreg,
+    )
     assert r.status_code == 422 and r.json()["field"] == "since"
 
 
 def test_console_list_detail_and_actions(client: Any, tenants: Any) -> None:
     token = _login(client, tenants.a.member.username)
-    r = client.post("/cases", data={"title": "控制台提交", "kind": "core.general",
-                                    "csrf_token": token}, follow_redirects=False)
+    r = client.post(
+        "/cases",
+        data={"title": "控制台提交", "kind": "core.general", "csrf_token": token},
+        follow_redirects=False,
+    )
     assert r.status_code == 303, r.text
     url = r.headers["location"]
     cid = int(url.rsplit("/", 1)[1])
@@ -124,8 +155,11 @@ def test_console_list_detail_and_actions(client: Any, tenants: Any) -> None:
     assert f'href="/cases/{cid}"' in lst.text and "控制台提交" in lst.text
     # Without the CSRF token the form is refused and nothing changes.
     assert client.post(f"/cases/{cid}/comment", data={"text": "x"}).status_code == 403
-    r = client.post(f"/cases/{cid}/comment", data={"text": "请尽快审核", "csrf_token": token},
-                    follow_redirects=False)
+    r = client.post(
+        f"/cases/{cid}/comment",
+        data={"text": "请尽快审核", "csrf_token": token},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     assert "请尽快审核" in client.get(url).text
     client.post("/logout", data={"csrf_token": token})
@@ -134,8 +168,11 @@ def test_console_list_detail_and_actions(client: Any, tenants: Any) -> None:
     page = client.get(url)
     assert 'id="act-start_review"' in page.text and 'id="act-withdraw"' not in page.text
     for name, text in (("start_review", ""), ("accept", "同意")):
-        r = client.post(f"/cases/{cid}/act", data={"name": name, "comment": text,
-                                                   "csrf_token": token}, follow_redirects=False)
+        r = client.post(
+            f"/cases/{cid}/act",
+            data={"name": name, "comment": text, "csrf_token": token},
+            follow_redirects=False,
+        )
         assert r.status_code == 303, r.text
     page = client.get(url)
     assert 'data-state="accepted"' in page.text and "同意" in page.text
@@ -171,7 +208,9 @@ def test_cli_open_act_list_show(cli: Any, tenants: Any) -> None:
     assert r.exit_code == 0 and r.json() == []
     r = cli("cases", "show", cid, "--as", sub, "--json")
     assert [e["name"] for e in r.json()["events"] if e["kind"] == "transition"] == [
-        "start_review", "reject"]
+        "start_review",
+        "reject",
+    ]
     r = cli("cases", "show", cid, "--as", sub)
     assert r.exit_code == 0 and "reject" in r.stdout
     r = cli("cases", "show", cid, "--as", tenants.b.admin.username)
@@ -182,8 +221,17 @@ def test_cli_open_act_list_show(cli: Any, tenants: Any) -> None:
     assert r.exit_code == 2
     r = cli("cases", "kinds", "--json")
     assert "core.general" in [k["name"] for k in r.json()]
-    r = cli("cases", "assessment", "--since", "2000-01-01", "--until", "2100-01-01", "--as", rev,
-            "--json")
+    r = cli(
+        "cases",
+        "assessment",
+        "--since",
+        "2000-01-01",
+        "--until",
+        "2100-01-01",
+        "--as",
+        rev,
+        "--json",
+    )
     assert r.exit_code == 0 and r.json()[0]["handled"] == 1
     r = cli("cases", "escalate", "--as", tenants.regulator.member.username, "--json")
     assert r.exit_code == 0 and r.json() == []
@@ -192,26 +240,35 @@ def test_cli_open_act_list_show(cli: Any, tenants: Any) -> None:
     assert cases.GENERAL.name == "core.general"
 
 
-def test_upload_attachments_api_console_and_cap(client: Any, tenants: Any, settings: Any,
-                                                actor_of: Any) -> None:
+def test_upload_attachments_api_console_and_cap(
+    client: Any, tenants: Any, settings: Any, actor_of: Any
+) -> None:
     ha, hr, hb = tenants.a.headers(), tenants.operator.headers(), tenants.b.headers()
     cid = client.post("/api/cases", json={"title": "附件"}, headers=ha).json()["id"]
     # The reviewer's upload belongs to the case's organization: the submitter can read it.
-    r = client.post(f"/api/cases/{cid}/files", files={"file": ("意见.txt", b"review notes")},
-                    headers=hr)
+    r = client.post(
+        f"/api/cases/{cid}/files", files={"file": ("意见.txt", b"review notes")}, headers=hr
+    )
     assert r.status_code == 201, r.text
     att = r.json()
     assert att["filename"] == "意见.txt"
     f = client.get(f"/api/files/{att['file_id']}", headers=ha)
     assert f.status_code == 200 and f.json()["organization_id"] == tenants.a.org.id
-    assert client.post(f"/api/cases/{cid}/files", files={"file": ("x.txt", b"x")},
-                       headers=hb).status_code == 404
-    r = client.post(f"/api/cases/{cid}/attachments", json={"file_id": att["file_id"]},
-                    headers=ha)
+    assert (
+        client.post(
+            f"/api/cases/{cid}/files", files={"file": ("x.txt", b"x")}, headers=hb
+        ).status_code
+        == 404
+    )
+    r = client.post(f"/api/cases/{cid}/attachments", json={"file_id": att["file_id"]}, headers=ha)
     assert r.status_code == 409 and r.json()["key"] == "core.case.already_attached"
     token = _login(client, tenants.a.member.username)
-    r = client.post(f"/cases/{cid}/upload", files={"file": ("补充.pdf", b"%PDF-1.4 x")},
-                    data={"csrf_token": token}, follow_redirects=False)
+    r = client.post(
+        f"/cases/{cid}/upload",
+        files={"file": ("补充.pdf", b"%PDF-1.4 x")},
+        data={"csrf_token": token},
+        follow_redirects=False,
+    )
     assert r.status_code == 303, r.text
     page = client.get(f"/cases/{cid}")
     assert "补充.pdf" in page.text and "意见.txt" in page.text
@@ -230,15 +287,23 @@ def test_upload_attachments_api_console_and_cap(client: Any, tenants: Any, setti
 
 
 def test_console_assign_form(client: Any, tenants: Any) -> None:
-    cid = client.post("/api/cases", json={"title": "分派"},
-                      headers=tenants.a.headers()).json()["id"]
+    cid = client.post("/api/cases", json={"title": "分派"}, headers=tenants.a.headers()).json()[
+        "id"
+    ]
     token = _login(client, tenants.regulator.admin.username)
     page = client.get(f"/cases/{cid}")
     assert 'id="case-assign"' in page.text
     assert f">{tenants.b.org.name}</option>" in page.text  # oversight: every organization
-    r = client.post(f"/cases/{cid}/assign", data={
-        "organization_id": str(tenants.regulator.org.id), "department": "执法支队",
-        "user_id": str(tenants.regulator.member.id), "csrf_token": token}, follow_redirects=False)
+    r = client.post(
+        f"/cases/{cid}/assign",
+        data={
+            "organization_id": str(tenants.regulator.org.id),
+            "department": "执法支队",
+            "user_id": str(tenants.regulator.member.id),
+            "csrf_token": token,
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303, r.text
     page = client.get(f"/cases/{cid}")
     assert "执法支队" in page.text and tenants.regulator.org.name in page.text
@@ -268,13 +333,19 @@ def test_every_message_key_is_translated() -> None:
     sources = [*root.glob("core/cases/*.py"), *(root / "coreapps" / "cases").glob("*.py")]
     keys: set[str] = set()
     for p in sources:
-        keys |= set(re.findall(r'(?:InvalidInput|NotFound|Conflict|Forbidden)\(\s*"([^"]+)"',
-                               p.read_text(encoding="utf-8")))
+        keys |= set(
+            re.findall(
+                r'(?:InvalidInput|NotFound|Conflict|Forbidden)\(\s*"([^"]+)"',
+                p.read_text(encoding="utf-8"),
+            )
+        )
     for p in (root / "coreapps" / "cases" / "templates").rglob("*.html"):
         text = p.read_text(encoding="utf-8")
         keys |= set(re.findall(r't\(\s*"([^"]+\w)"', text))
-        keys |= {f"core.cases.event.{k}" for k in ("open", "transition", "comment", "assign",
-                                                   "attach", "escalate", "data")}
+        keys |= {
+            f"core.cases.event.{k}"
+            for k in ("open", "transition", "comment", "assign", "attach", "escalate", "data")
+        }
     assert len(keys) > 40
     for locale in ("zh_CN", "en"):
         missing = sorted(k for k in keys if k not in catalogue(locale))
@@ -284,12 +355,14 @@ def test_every_message_key_is_translated() -> None:
 def test_bad_input_is_refused_not_crashed(client: Any, tenants: Any) -> None:
     ha, hreg = tenants.a.headers(), tenants.regulator.headers()
     cid = client.post("/api/cases", json={"title": "ok"}, headers=ha).json()["id"]
-    for body, field in (({"title": "a\x00b"}, "title"), ({"title": "x", "subject": "\x07"},
-                                                          "subject"),
-                        ({"title": "x", "data": {"blob": "y" * 70000}}, "data"),
-                        ({"title": "x", "data": {"k": "\x00"}}, "data"),
-                        ({"title": "x", "organization_id": 2**40}, "organization_id"),
-                        ({"title": "x", "assignee_org_id": 0}, "assignee_org_id")):
+    for body, field in (
+        ({"title": "a\x00b"}, "title"),
+        ({"title": "x", "subject": "\x07"}, "subject"),
+        ({"title": "x", "data": {"blob": "y" * 70000}}, "data"),
+        ({"title": "x", "data": {"k": "\x00"}}, "data"),
+        ({"title": "x", "organization_id": 2**40}, "organization_id"),
+        ({"title": "x", "assignee_org_id": 0}, "assignee_org_id"),
+    ):
         r = client.post("/api/cases", json=body, headers=ha)
         assert r.status_code == 422, (body, r.text)
         assert field in r.text
@@ -302,12 +375,13 @@ def test_bad_input_is_refused_not_crashed(client: Any, tenants: Any) -> None:
     assert client.get("/api/cases?offset=99999999999", headers=ha).status_code == 422
     r = client.post(f"/api/cases/{cid}/assign", json={"department": "a\x00"}, headers=hreg)
     assert r.status_code == 422
-    r = client.get("/api/cases/overdue", params={"at": "0001-01-01T00:00:00+05:00"},
-                   headers=hreg)
+    r = client.get("/api/cases/overdue", params={"at": "0001-01-01T00:00:00+05:00"}, headers=hreg)
     assert r.status_code == 422
-    r = client.get("/api/cases/assessment", params={"since": "2026-01-01T00:00:00Z",
-                                                   "until": "9999-12-31T23:59:59-05:00"},
-                   headers=hreg)
+    r = client.get(
+        "/api/cases/assessment",
+        params={"since": "2026-01-01T00:00:00Z", "until": "9999-12-31T23:59:59-05:00"},
+        headers=hreg,
+    )
     assert r.status_code == 422
     r = client.post(f"/api/cases/{cid}/transitions", json={"name": "\x00"}, headers=ha)
     assert r.status_code == 422
@@ -333,8 +407,9 @@ def test_console_supervision_page(client: Any, tenants: Any, monkeypatch: Any) -
     assert f'id="overdue-{late}"' in page.text and f'id="overdue-{done}"' not in page.text
     assert 'id="escalate-btn"' in page.text and "0 / 1" in page.text
     assert "100.0%" in client.get(f"/cases/supervision?month={month}").text  # on time
-    r = client.post("/cases/supervision/escalate", data={"csrf_token": token},
-                    follow_redirects=False)
+    r = client.post(
+        "/cases/supervision/escalate", data={"csrf_token": token}, follow_redirects=False
+    )
     assert r.status_code == 303
     assert "1 / 1" in client.get("/cases/supervision").text
     assert client.get("/cases/supervision?month=2026-13").status_code == 422
@@ -354,12 +429,25 @@ def test_cli_comment_assign_overdue(cli: Any, tenants: Any) -> None:
     assert r.exit_code == 0 and r.json()["comment"] == "请尽快办理"
     r = cli("cases", "assign", cid, "--department", "二处", "--as", sub)
     assert r.exit_code == 1 and "core.case.assign" in r.stderr
-    r = cli("cases", "assign", cid, "--organization", str(tenants.regulator.org.id),
-            "--department", "二处", "--user", str(tenants.regulator.member.id), "--as", reg,
-            "--json")
+    r = cli(
+        "cases",
+        "assign",
+        cid,
+        "--organization",
+        str(tenants.regulator.org.id),
+        "--department",
+        "二处",
+        "--user",
+        str(tenants.regulator.member.id),
+        "--as",
+        reg,
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     assert (r.json()["assignee_department"], r.json()["assignee_user_id"]) == (
-        "二处", tenants.regulator.member.id)
+        "二处",
+        tenants.regulator.member.id,
+    )
     # 25 hours after opening (given in Asia/Shanghai time without an offset) it is overdue.
     from datetime import datetime as dt
 

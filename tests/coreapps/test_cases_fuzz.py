@@ -28,13 +28,20 @@ def test_cases_api_never_answers_5xx(app: Any, client: Any, tenants: Any) -> Non
             count += 1
 
             @given(case=op.as_strategy())
-            @hsettings(max_examples=25, deadline=None, derandomize=True, database=None,
-                       suppress_health_check=list(HealthCheck))
+            @hsettings(
+                max_examples=25,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
             def run(case: Any) -> None:
                 response = case.call(headers=current)  # noqa: B023 (run() is called at once)
                 if response.status_code >= 500:
-                    failures.append(f"{case.method} {case.formatted_path} -> "
-                                    f"{response.status_code}: {response.text[:200]}")
+                    failures.append(
+                        f"{case.method} {case.formatted_path} -> "
+                        f"{response.status_code}: {response.text[:200]}"
+                    )
 
             run()
     assert count >= 2 * 12

@@ -9,26 +9,35 @@ from typing import Any
 
 import pytest
 
-from mingyue.core.ledger import credentials
-from mingyue.core.ledger import keys
-from mingyue.core.tenancy.access import Actor
 from mingyue.core.config import Settings
+from mingyue.core.ledger import credentials, keys
+from mingyue.core.tenancy.access import Actor
 from mingyue.core.uow import unit_of_work
 from mingyue.testing import Tenants
 
-REVIEWER = Actor(user_id=None, username="reviewer-job", organization_id=None,
-                 org_kind="operator", roles=frozenset({"reviewer"}))
+REVIEWER = Actor(
+    user_id=None,
+    username="reviewer-job",
+    organization_id=None,
+    org_kind="operator",
+    roles=frozenset({"reviewer"}),
+)
 
 
 def _issue(settings: Settings, org_id: int) -> dict[str, Any]:
     with unit_of_work(REVIEWER, settings) as uow:
-        return credentials.issue(uow=uow, type="TerminalCertificate",
-                                 subject={"model": "MY-01", "result": "pass"},
-                                 organization_id=org_id, valid_days=365)
+        return credentials.issue(
+            uow=uow,
+            type="TerminalCertificate",
+            subject={"model": "MY-01", "result": "pass"},
+            organization_id=org_id,
+            valid_days=365,
+        )
 
 
-def test_credentials_are_listed_read_and_isolated(settings: Settings, tenants: Tenants,
-                                                  client: Any) -> None:
+def test_credentials_are_listed_read_and_isolated(
+    settings: Settings, tenants: Tenants, client: Any
+) -> None:
     vc = _issue(settings, tenants.a.org.id)
     uid = vc["id"].removeprefix("urn:uuid:")
     r = client.get("/api/credentials", headers=tenants.a.headers())
@@ -47,9 +56,9 @@ def test_credentials_are_listed_read_and_isolated(settings: Settings, tenants: T
     assert r.status_code == 422
 
 
-def test_revoke_needs_the_permission_and_then_verification_fails(settings: Settings,
-                                                                 tenants: Tenants,
-                                                                 client: Any) -> None:
+def test_revoke_needs_the_permission_and_then_verification_fails(
+    settings: Settings, tenants: Tenants, client: Any
+) -> None:
     vc = _issue(settings, tenants.a.org.id)
     uid = vc["id"].removeprefix("urn:uuid:")
     r = client.post("/api/credentials/verify", json=vc, headers=tenants.b.headers())
@@ -57,14 +66,21 @@ def test_revoke_needs_the_permission_and_then_verification_fails(settings: Setti
     for who in (tenants.a.headers(), tenants.a.headers(admin=True)):
         r = client.post(f"/api/credentials/{uid}/revoke", json={"reason": "x"}, headers=who)
         assert r.status_code == 403
-    r = client.post(f"/api/credentials/{uid}/revoke", json={"reason": ""},
-                    headers=tenants.operator.headers())
+    r = client.post(
+        f"/api/credentials/{uid}/revoke", json={"reason": ""}, headers=tenants.operator.headers()
+    )
     assert r.status_code == 422
-    r = client.post(f"/api/credentials/{uid}/revoke", json={"reason": "model withdrawn"},
-                    headers=tenants.operator.headers())  # the operator's member is a reviewer
+    r = client.post(
+        f"/api/credentials/{uid}/revoke",
+        json={"reason": "model withdrawn"},
+        headers=tenants.operator.headers(),
+    )  # the operator's member is a reviewer
     assert r.status_code == 200 and r.json()["revoked"] is True
-    r = client.post(f"/api/credentials/{uid}/revoke", json={"reason": "again"},
-                    headers=tenants.operator.headers())
+    r = client.post(
+        f"/api/credentials/{uid}/revoke",
+        json={"reason": "again"},
+        headers=tenants.operator.headers(),
+    )
     assert r.status_code == 409
     r = client.get(f"/api/credentials/{uid}/status", headers=tenants.a.headers())
     assert r.json()["revoked"] is True and r.json()["reason"] == "model withdrawn"
@@ -82,8 +98,12 @@ def test_revoke_needs_the_permission_and_then_verification_fails(settings: Setti
 
 def test_upload_and_metadata(settings: Settings, tenants: Tenants, client: Any) -> None:
     body = b"name,qty\nwidget,3\ngadget,4\n"
-    r = client.post("/api/files", files={"file": ("../../stock.csv", body, "application/pdf")},
-                    data={"purpose": "dataset"}, headers=tenants.a.headers())
+    r = client.post(
+        "/api/files",
+        files={"file": ("../../stock.csv", body, "application/pdf")},
+        data={"purpose": "dataset"},
+        headers=tenants.a.headers(),
+    )
     assert r.status_code == 201, r.text
     out = r.json()
     assert out["sha256"] == hashlib.sha256(body).hexdigest() and out["size"] == len(body)
@@ -103,31 +123,32 @@ def small_client(settings: Settings) -> Any:
     from mingyue.web.app import create_app
 
     settings.max_upload_bytes = 4096
-    with TestClient(create_app(settings, start_workers=False),
-                    raise_server_exceptions=False) as c:
+    with TestClient(create_app(settings, start_workers=False), raise_server_exceptions=False) as c:
         yield c
 
 
 def test_oversized_upload_is_413(settings: Settings, tenants: Tenants, small_client: Any) -> None:
-    r = small_client.post("/api/files", files={"file": ("big.bin", b"\0" * 10_000)},
-                          headers=tenants.a.headers())
+    r = small_client.post(
+        "/api/files", files={"file": ("big.bin", b"\0" * 10_000)}, headers=tenants.a.headers()
+    )
     assert r.status_code == 413
-    r = small_client.post("/api/files", files={"file": ("ok.bin", b"\1" * 1000)},
-                          headers=tenants.a.headers())
+    r = small_client.post(
+        "/api/files", files={"file": ("ok.bin", b"\1" * 1000)}, headers=tenants.a.headers()
+    )
     assert r.status_code == 201
 
 
 def _login(client: Any, username: str) -> str:
-    r = client.post("/login", data={"username": username, "password": "password123"},
-                    follow_redirects=False)
+    r = client.post(
+        "/login", data={"username": username, "password": "password123"}, follow_redirects=False
+    )
     assert r.status_code in (302, 303), r.text
     page = client.get("/credentials")
     assert page.status_code == 200
     return str(page.text.split('name="csrf-token" content="')[1].split('"')[0])
 
 
-def test_console_pages_verify_and_revoke(settings: Settings, tenants: Tenants,
-                                         client: Any) -> None:
+def test_console_pages_verify_and_revoke(settings: Settings, tenants: Tenants, client: Any) -> None:
     vc = _issue(settings, tenants.a.org.id)
     uid = vc["id"].removeprefix("urn:uuid:")
     csrf = _login(client, tenants.a.member.username)
@@ -137,20 +158,24 @@ def test_console_pages_verify_and_revoke(settings: Settings, tenants: Tenants,
     assert detail.status_code == 200 and vc["proof"]["proofValue"] in detail.text
     assert "<h1>TerminalCertificate</h1>" in detail.text
     with unit_of_work(REVIEWER, settings) as uow:
-        named = credentials.issue(uow=uow, type="TerminalCertificate", subject={"m": 1},
-                                  organization_id=tenants.a.org.id,
-                                  name={"zh": "终端认证证书", "en": "Terminal certificate"})
+        named = credentials.issue(
+            uow=uow,
+            type="TerminalCertificate",
+            subject={"m": 1},
+            organization_id=tenants.a.org.id,
+            name={"zh": "终端认证证书", "en": "Terminal certificate"},
+        )
     named_path = f"/credentials/{named['id'][9:]}"
     assert "<h1>终端认证证书</h1>" in client.get(named_path).text
     assert "<h1>Terminal certificate</h1>" in client.get(named_path + "?lang=en").text
     assert 'id="revoke-btn"' not in detail.text  # a member may not revoke
-    r = client.post("/credentials/verify", data={"document": json.dumps(vc),
-                                                 "csrf_token": csrf})
+    r = client.post("/credentials/verify", data={"document": json.dumps(vc), "csrf_token": csrf})
     assert r.status_code == 200 and 'class="ok"' in r.text
     vc_bad = copy.deepcopy(vc)
     vc_bad["credentialSubject"]["result"] = "fail"
-    r = client.post("/credentials/verify", data={"document": json.dumps(vc_bad)},
-                    headers={"X-CSRF-Token": csrf})
+    r = client.post(
+        "/credentials/verify", data={"document": json.dumps(vc_bad)}, headers={"X-CSRF-Token": csrf}
+    )
     assert 'class="error"' in r.text
     assert client.post("/credentials/verify", data={"document": "{}"}).status_code == 403
     client.cookies.clear()
@@ -162,16 +187,20 @@ def test_console_pages_verify_and_revoke(settings: Settings, tenants: Tenants,
     detail = client.get(f"/credentials/{uid}")
     assert 'id="revoke-btn"' in detail.text
     assert client.post(f"/credentials/{uid}/revoke", data={"reason": "x"}).status_code == 403
-    r = client.post(f"/credentials/{uid}/revoke", data={"reason": "型号撤回",
-                                                         "csrf_token": csrf})
+    r = client.post(f"/credentials/{uid}/revoke", data={"reason": "型号撤回", "csrf_token": csrf})
     assert r.status_code == 200 and "型号撤回" in r.text and 'id="revoke-btn"' not in r.text
 
 
-def test_issue_by_hand_needs_the_permission(settings: Settings, tenants: Tenants,
-                                            client: Any) -> None:
-    body = {"type": "TerminalCertificate", "subject": {"model": "MY-02"},
-            "organization_id": tenants.a.org.id, "valid_days": 30,
-            "name": {"zh": "终端认证证书", "en": "Terminal certificate"}}
+def test_issue_by_hand_needs_the_permission(
+    settings: Settings, tenants: Tenants, client: Any
+) -> None:
+    body = {
+        "type": "TerminalCertificate",
+        "subject": {"model": "MY-02"},
+        "organization_id": tenants.a.org.id,
+        "valid_days": 30,
+        "name": {"zh": "终端认证证书", "en": "Terminal certificate"},
+    }
     for who in (tenants.a.headers(), tenants.a.headers(admin=True), tenants.b.headers()):
         assert client.post("/api/credentials", json=body, headers=who).status_code == 403
     r = client.post("/api/credentials", json=body, headers=tenants.regulator.headers())
@@ -181,11 +210,16 @@ def test_issue_by_hand_needs_the_permission(settings: Settings, tenants: Tenants
     assert out["credential"]["name"][0] == {"@value": "终端认证证书", "@language": "zh"}
     r = client.post("/api/credentials/verify", json=out["credential"], headers=tenants.a.headers())
     assert r.json()["ok"] is True
-    assert [c["id"] for c in client.get("/api/credentials", headers=tenants.a.headers()).json()] \
-        == [out["id"]]
-    r = client.post("/api/credentials", json={**body, "organization_id": 999_999},
-                    headers=tenants.regulator.headers())
+    assert [
+        c["id"] for c in client.get("/api/credentials", headers=tenants.a.headers()).json()
+    ] == [out["id"]]
+    r = client.post(
+        "/api/credentials",
+        json={**body, "organization_id": 999_999},
+        headers=tenants.regulator.headers(),
+    )
     assert r.status_code == 422 and r.json()["key"] == "core.credential.bad_organization"
-    r = client.post("/api/credentials", json={**body, "subject": {}},
-                    headers=tenants.regulator.headers())
+    r = client.post(
+        "/api/credentials", json={**body, "subject": {}}, headers=tenants.regulator.headers()
+    )
     assert r.status_code == 422

@@ -14,13 +14,20 @@ pytestmark = pytest.mark.slow
 
 def _fuzz(op: Any, headers: dict[str, str], failures: list[str]) -> None:
     @given(case=op.as_strategy())
-    @hsettings(max_examples=15, deadline=None, derandomize=True, database=None,
-               suppress_health_check=list(HealthCheck))
+    @hsettings(
+        max_examples=15,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     def run(case: Any) -> None:
         response = case.call(headers=headers)
         if response.status_code >= 500:
-            failures.append(f"{case.method} {case.formatted_path} -> "
-                            f"{response.status_code}: {response.text[:200]}")
+            failures.append(
+                f"{case.method} {case.formatted_path} -> "
+                f"{response.status_code}: {response.text[:200]}"
+            )
 
     run()
 
@@ -29,8 +36,9 @@ def test_credentials_operations_never_answer_5xx(app: Any, tenants: Any) -> None
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     failures: list[str] = []
     ops = [r.ok() for r in schema.get_all_operations()]
-    ours = [op for op in ops if (op.definition.raw.get("operationId") or "")
-            .startswith("credentials-")]
+    ours = [
+        op for op in ops if (op.definition.raw.get("operationId") or "").startswith("credentials-")
+    ]
     assert len(ours) == 9
     for op in ours:
         for headers in (tenants.a.headers(), tenants.operator.headers()):

@@ -14,8 +14,9 @@ def _enqueue(settings: Any, actor: Any, **params: Any) -> jobs.JobOut:
         return jobs.enqueue(uow=uow, kind="core.selftest", params=params)
 
 
-def test_api_list_get_cancel(settings: Any, client: Any, tenants: Any, actor_of: Any,
-                             run_jobs: Any) -> None:
+def test_api_list_get_cancel(
+    settings: Any, client: Any, tenants: Any, actor_of: Any, run_jobs: Any
+) -> None:
     member = actor_of(tenants.a.member)
     done = _enqueue(settings, member, seconds=0, steps=1, echo="x")
     run_jobs()
@@ -51,12 +52,16 @@ def test_api_list_get_cancel(settings: Any, client: Any, tenants: Any, actor_of:
     assert client.get("/api/jobs?kind=a%00b", headers=h).status_code == 422
 
 
-def test_console_page_shows_progress_and_polls(settings: Any, client: Any, tenants: Any,
-                                               actor_of: Any) -> None:
+def test_console_page_shows_progress_and_polls(
+    settings: Any, client: Any, tenants: Any, actor_of: Any
+) -> None:
     member = actor_of(tenants.a.member)
     job = _enqueue(settings, member, seconds=0, steps=1)
-    r = client.post("/login", data={"username": tenants.a.member.username,
-                                    "password": "password123"}, follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"username": tenants.a.member.username, "password": "password123"},
+        follow_redirects=False,
+    )
     assert r.status_code in (302, 303), r.text
     page = client.get("/jobs")
     assert page.status_code == 200
@@ -69,15 +74,17 @@ def test_console_page_shows_progress_and_polls(settings: Any, client: Any, tenan
     # cancel from the console needs the CSRF token
     assert client.post(f"/jobs/{job.id}/cancel").status_code == 403
     token = page.text.split('name="csrf-token" content="')[1].split('"')[0]
-    r = client.post(f"/jobs/{job.id}/cancel", headers={"X-CSRF-Token": token},
-                    follow_redirects=False)
+    r = client.post(
+        f"/jobs/{job.id}/cancel", headers={"X-CSRF-Token": token}, follow_redirects=False
+    )
     assert r.status_code == 303
     with unit_of_work(member, settings) as uow:
         assert jobs.get_job(uow=uow, actor=member, job_id=job.id).status == "cancelled"
     page = client.get("/jobs")
     assert 'hx-trigger="every 2s"' not in page.text  # nothing active: no polling
-    r = client.post("/jobs/selftest", data={"seconds": "1", "csrf_token": token},
-                    follow_redirects=False)
+    r = client.post(
+        "/jobs/selftest", data={"seconds": "1", "csrf_token": token}, follow_redirects=False
+    )
     assert r.status_code == 303
     with unit_of_work(member, settings) as uow:
         newest = jobs.list_jobs(uow=uow, actor=member, limit=1)[0]
@@ -116,8 +123,9 @@ def test_cli_list_show_cancel(settings: Any, cli: Any, tenants: Any, actor_of: A
     assert r.exit_code == 2  # --as is required
 
 
-def test_worker_once_without_redis_runs_the_queue(settings: Any, cli: Any, tenants: Any,
-                                                  actor_of: Any) -> None:
+def test_worker_once_without_redis_runs_the_queue(
+    settings: Any, cli: Any, tenants: Any, actor_of: Any
+) -> None:
     member = actor_of(tenants.a.member)
     a = _enqueue(settings, member, seconds=0, steps=1)
     b = _enqueue(settings, member, seconds=0, steps=2)
@@ -125,7 +133,8 @@ def test_worker_once_without_redis_runs_the_queue(settings: Any, cli: Any, tenan
     assert r.exit_code == 0, r.stderr
     with unit_of_work(member, settings) as uow:
         assert {jobs.get_job(uow=uow, actor=member, job_id=i).status for i in (a.id, b.id)} == {
-            "succeeded"}
+            "succeeded"
+        }
     c = _enqueue(settings, member, seconds=0, steps=1)
     r = cli("jobs", "worker", "--once")
     assert r.exit_code == 0, r.stderr
@@ -133,8 +142,9 @@ def test_worker_once_without_redis_runs_the_queue(settings: Any, cli: Any, tenan
         assert jobs.get_job(uow=uow, actor=member, job_id=c.id).status == "succeeded"
 
 
-def test_cli_wait_follows_a_job_to_its_end(settings: Any, cli: Any, tenants: Any,
-                                           actor_of: Any) -> None:
+def test_cli_wait_follows_a_job_to_its_end(
+    settings: Any, cli: Any, tenants: Any, actor_of: Any
+) -> None:
     import threading
     import time
 
@@ -164,8 +174,18 @@ def test_cli_selftest_wait_with_a_running_runner(settings: Any, cli: Any, tenant
     runner = jobs.EmbeddedRunner(settings, threads=1, poll_s=0.05)
     runner.start()
     try:
-        r = cli("jobs", "selftest", "--as", tenants.b.member.username, "--seconds", "0.3",
-                "--steps", "3", "--wait", "--json")
+        r = cli(
+            "jobs",
+            "selftest",
+            "--as",
+            tenants.b.member.username,
+            "--seconds",
+            "0.3",
+            "--steps",
+            "3",
+            "--wait",
+            "--json",
+        )
     finally:
         runner.stop()
     assert r.exit_code == 0, r.stderr
@@ -175,8 +195,9 @@ def test_cli_selftest_wait_with_a_running_runner(settings: Any, cli: Any, tenant
 
 def test_api_submit_selftest_only(client: Any, tenants: Any, run_jobs: Any) -> None:
     h = tenants.a.headers()
-    r = client.post("/api/jobs", headers=h, json={"kind": "core.selftest",
-                                                  "params": {"seconds": 0, "steps": 2}})
+    r = client.post(
+        "/api/jobs", headers=h, json={"kind": "core.selftest", "params": {"seconds": 0, "steps": 2}}
+    )
     assert r.status_code == 201, r.text
     job = r.json()
     assert job["status"] == "queued" and job["organization_id"] == tenants.a.org.id
@@ -184,11 +205,11 @@ def test_api_submit_selftest_only(client: Any, tenants: Any, run_jobs: Any) -> N
     assert client.get(f"/api/jobs/{job['id']}", headers=h).json()["status"] == "succeeded"
     r = client.post("/api/jobs", headers=h, json={"kind": "appcheck.scan", "params": {}})
     assert r.status_code == 422 and r.json()["key"] == "core.job.not_submittable"
-    r = client.post("/api/jobs", headers=h, json={"kind": "core.selftest",
-                                                  "params": {"seconds": "soon"}})
+    r = client.post(
+        "/api/jobs", headers=h, json={"kind": "core.selftest", "params": {"seconds": "soon"}}
+    )
     assert r.status_code == 422 and r.json()["field"] == "params.seconds"
-    r = client.post("/api/jobs", headers=h, json={"kind": "core.selftest",
-                                                  "params": {"steps": 0}})
+    r = client.post("/api/jobs", headers=h, json={"kind": "core.selftest", "params": {"steps": 0}})
     assert r.status_code == 422
     assert client.post("/api/jobs", headers=h, json={"params": {}}).status_code == 422
 
@@ -202,8 +223,11 @@ def test_served_app_runs_jobs_on_its_embedded_runner(settings: Any, tenants: Any
 
     with TestClient(create_app(settings, start_workers=True)) as c:
         h = tenants.a.headers()
-        r = c.post("/api/jobs", headers=h, json={"kind": "core.selftest",
-                                                 "params": {"seconds": 0.2, "steps": 2}})
+        r = c.post(
+            "/api/jobs",
+            headers=h,
+            json={"kind": "core.selftest", "params": {"seconds": 0.2, "steps": 2}},
+        )
         assert r.status_code == 201, r.text
         job_id = r.json()["id"]
         deadline = time.monotonic() + 20
@@ -222,16 +246,21 @@ def test_every_message_key_of_the_jobs_app_is_in_both_catalogues() -> None:
     import mingyue
 
     root = Path(mingyue.__file__).parent
-    cats = {loc: tomllib.loads((root / "coreapps/jobs/i18n" / f"{loc}.toml").read_text("utf-8"))
-            for loc in ("zh_CN", "en")}
+    cats = {
+        loc: tomllib.loads((root / "coreapps/jobs/i18n" / f"{loc}.toml").read_text("utf-8"))
+        for loc in ("zh_CN", "en")
+    }
     assert set(cats["zh_CN"]) == set(cats["en"])
     used: set[str] = {f"core.jobs.status.{s}" for s in jobs.STATUSES}
     for f in [*root.glob("core/jobs/*.py"), *root.glob("coreapps/jobs/*.py")]:
         raised = r'(?:InvalidInput|Conflict|Forbidden|NotFound)\(\s*"(core\.job[^"]*)"'
         used |= set(re.findall(raised, f.read_text("utf-8")))
     for f in (root / "coreapps/jobs/templates/jobs").glob("*.html"):
-        used |= {k for k in re.findall(r't\(\s*["\']([^"\']+)["\']', f.read_text("utf-8"))
-                 if not k.endswith(".")}
+        used |= {
+            k
+            for k in re.findall(r't\(\s*["\']([^"\']+)["\']', f.read_text("utf-8"))
+            if not k.endswith(".")
+        }
     assert len(used) > 30
     missing = sorted(k for k in used for loc in cats if k not in cats[loc])
     assert not missing, missing

@@ -18,10 +18,10 @@ from alembic import command
 from sqlalchemy import select
 
 from mingyue.core import jobs, migrate
-from mingyue.core.ledger.audit import AuditEntry
 from mingyue.core.config import Settings
 from mingyue.core.db import system_session, utcnow
 from mingyue.core.jobs.redis_queue import RedisWorker, prefix, queue_key
+from mingyue.core.ledger.audit import AuditEntry
 
 REDIS_URL = os.environ.get("MINGYUE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 HEARTBEAT_TIMEOUT_S = 2
@@ -38,8 +38,10 @@ def redis_settings(settings: Settings) -> Iterator[Settings]:
     except redis.RedisError as exc:
         print(f"SKIP: Redis unreachable at {REDIS_URL}: {exc}")
         pytest.skip(f"Redis unreachable at {REDIS_URL}: {exc}")
-    update: dict[str, Any] = {"redis_url": REDIS_URL,
-                              "job_heartbeat_timeout_s": HEARTBEAT_TIMEOUT_S}
+    update: dict[str, Any] = {
+        "redis_url": REDIS_URL,
+        "job_heartbeat_timeout_s": HEARTBEAT_TIMEOUT_S,
+    }
     if "job_queue_prefix" in Settings.model_fields:
         update["job_queue_prefix"] = f"mingyue-test:{uuid.uuid4().hex[:12]}"
     s = settings.model_copy(update=update)
@@ -59,8 +61,12 @@ def _clear(r: redis.Redis, p: str) -> None:
 
 def _env(s: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MINGYUE_")}
-    env.update(MINGYUE_DATA_DIR=str(s.data_dir), MINGYUE_REDIS_URL=REDIS_URL, MINGYUE_ENV="test",
-               MINGYUE_JOB_HEARTBEAT_TIMEOUT_S=str(HEARTBEAT_TIMEOUT_S))
+    env.update(
+        MINGYUE_DATA_DIR=str(s.data_dir),
+        MINGYUE_REDIS_URL=REDIS_URL,
+        MINGYUE_ENV="test",
+        MINGYUE_JOB_HEARTBEAT_TIMEOUT_S=str(HEARTBEAT_TIMEOUT_S),
+    )
     if s.database_url:
         env["MINGYUE_DATABASE_URL"] = s.database_url
     if "job_queue_prefix" in Settings.model_fields:
@@ -70,8 +76,12 @@ def _env(s: Settings) -> dict[str, str]:
 
 def _start_worker(s: Settings, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as err:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen([*WORKER_CMD, "--data-dir", str(s.data_dir)], env=_env(s),
-                                stdout=subprocess.DEVNULL, stderr=err)
+        return subprocess.Popen(
+            [*WORKER_CMD, "--data-dir", str(s.data_dir)],
+            env=_env(s),
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
 
 
 def _job(s: Settings, job_id: int) -> jobs.Job:
@@ -109,9 +119,9 @@ def _enqueue(s: Settings, uow_as: Any, actor: Any, **kw: Any) -> jobs.JobOut:
 
 
 @pytest.mark.slow
-def test_worker_killed_mid_job_is_retried_then_failed(redis_settings: Settings, tenants: Any,
-                                                      actor_of: Any, uow_as: Any,
-                                                      tmp_path: Path) -> None:
+def test_worker_killed_mid_job_is_retried_then_failed(
+    redis_settings: Settings, tenants: Any, actor_of: Any, uow_as: Any, tmp_path: Path
+) -> None:
     s = redis_settings
     member = actor_of(tenants.a.member)
     log = tmp_path / "workers.log"
@@ -153,19 +163,29 @@ def test_worker_killed_mid_job_is_retried_then_failed(redis_settings: Settings, 
     assert failed.finished_at is not None
 
     with system_session(s, "test") as ses:
-        actions = list(ses.execute(select(AuditEntry.subject, AuditEntry.action)
-                                   .where(AuditEntry.action.like("core.job.%"))
-                                   .order_by(AuditEntry.seq)))
+        actions = list(
+            ses.execute(
+                select(AuditEntry.subject, AuditEntry.action)
+                .where(AuditEntry.action.like("core.job.%"))
+                .order_by(AuditEntry.seq)
+            )
+        )
     assert [a for subj, a in actions if subj == f"core_job:{job.id}"] == [
-        "core.job.enqueued", "core.job.retried", "core.job.finished"]
+        "core.job.enqueued",
+        "core.job.retried",
+        "core.job.finished",
+    ]
     assert [a for subj, a in actions if subj == f"core_job:{lone.id}"] == [
-        "core.job.enqueued", "core.job.finished"]
+        "core.job.enqueued",
+        "core.job.finished",
+    ]
     # the dead workers' processing lists were cleaned up
     assert list(r.scan_iter(match=f"{prefix(s)}:processing:*")) == []
 
 
-def test_worker_in_process_runs_and_cancels(redis_settings: Settings, tenants: Any,
-                                            actor_of: Any, uow_as: Any) -> None:
+def test_worker_in_process_runs_and_cancels(
+    redis_settings: Settings, tenants: Any, actor_of: Any, uow_as: Any
+) -> None:
     s = redis_settings
     member = actor_of(tenants.a.member)
     a = _enqueue(s, uow_as, member, params={"seconds": 0.05, "steps": 2})
@@ -182,8 +202,9 @@ def test_worker_in_process_runs_and_cancels(redis_settings: Settings, tenants: A
     assert r.llen(queue_key(s)) == 0 and not r.exists(worker.processing_key)
 
 
-def test_lost_push_is_requeued_by_the_reaper(redis_settings: Settings, tenants: Any,
-                                             actor_of: Any, uow_as: Any) -> None:
+def test_lost_push_is_requeued_by_the_reaper(
+    redis_settings: Settings, tenants: Any, actor_of: Any, uow_as: Any
+) -> None:
     s = redis_settings
     member = actor_of(tenants.a.member)
     job = _enqueue(s, uow_as, member, params={"seconds": 0, "steps": 1})
@@ -194,16 +215,20 @@ def test_lost_push_is_requeued_by_the_reaper(redis_settings: Settings, tenants: 
     from sqlalchemy import update
 
     with system_session(s, "test: age") as ses:
-        ses.execute(update(jobs.Job).where(jobs.Job.id == job.id).values(
-            queued_at=utcnow() - timedelta(seconds=HEARTBEAT_TIMEOUT_S + 1)))
+        ses.execute(
+            update(jobs.Job)
+            .where(jobs.Job.id == job.id)
+            .values(queued_at=utcnow() - timedelta(seconds=HEARTBEAT_TIMEOUT_S + 1))
+        )
     worker = RedisWorker(s, poll_timeout_s=1)
     assert worker.reap_once()["orphans"] == [job.id]
     assert worker.run(until_empty=True) == 1
     assert _job(s, job.id).status == "succeeded"
 
 
-def test_rolled_back_enqueue_pushes_nothing(redis_settings: Settings, tenants: Any,
-                                            actor_of: Any) -> None:
+def test_rolled_back_enqueue_pushes_nothing(
+    redis_settings: Settings, tenants: Any, actor_of: Any
+) -> None:
     from mingyue.core.uow import unit_of_work
 
     s = redis_settings

@@ -33,8 +33,11 @@ def test_malformed_json_is_422_naming_the_field(client, tenants) -> None:
     assert r.status_code == 422
     r = client.post("/api/organizations", headers=h, json={"name": "X", "kind": "bank"})
     assert r.status_code == 422 and r.json()["field"] == "kind"
-    r = client.post("/api/organizations", headers=h,
-                    json={"name": "Y", "kind": "enterprise", "uscc": "914403001922038217"})
+    r = client.post(
+        "/api/organizations",
+        headers=h,
+        json={"name": "Y", "kind": "enterprise", "uscc": "914403001922038217"},
+    )
     assert r.status_code == 422 and r.json()["field"] == "uscc"
 
 
@@ -45,14 +48,18 @@ def test_oversized_body_is_413(settings, tenants) -> None:
 
     small = settings.model_copy(update={"max_upload_bytes": 1000})
     with TestClient(create_app(small, start_workers=False)) as c:
-        r = c.post("/api/organizations", headers=tenants.operator.headers(admin=True),
-                   content=b"x" * 5000)
+        r = c.post(
+            "/api/organizations", headers=tenants.operator.headers(admin=True), content=b"x" * 5000
+        )
     assert r.status_code == 413
 
 
 def test_member_cannot_manage_orgs(client, tenants) -> None:
-    r = client.post("/api/organizations", headers=tenants.a.headers(admin=True),
-                    json={"name": "Z", "kind": "regulator"})
+    r = client.post(
+        "/api/organizations",
+        headers=tenants.a.headers(admin=True),
+        json={"name": "Z", "kind": "regulator"},
+    )
     assert r.status_code == 403
 
 
@@ -65,23 +72,37 @@ def test_org_admin_sees_only_own_users(client, tenants) -> None:
 def test_change_and_ledger_entry_commit_together(client, tenants, settings) -> None:
     from sqlalchemy import select
 
-    from mingyue.core.ledger.audit import AuditEntry
     from mingyue.core.db import system_session
+    from mingyue.core.ledger.audit import AuditEntry
 
-    r = client.post("/api/organizations", headers=tenants.operator.headers(admin=True),
-                    json={"name": "新组织", "kind": "regulator"})
+    r = client.post(
+        "/api/organizations",
+        headers=tenants.operator.headers(admin=True),
+        json={"name": "新组织", "kind": "regulator"},
+    )
     assert r.status_code == 201, r.text
     with system_session(settings, "test") as s:
-        e = s.scalars(select(AuditEntry).where(AuditEntry.action == "core.org.created")
-                      .order_by(AuditEntry.seq.desc())).first()
+        e = s.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action == "core.org.created")
+            .order_by(AuditEntry.seq.desc())
+        ).first()
         assert e is not None and e.payload["name"] == "新组织"
     # a refused change writes neither the change nor an entry
-    r = client.post("/api/organizations", headers=tenants.operator.headers(admin=True),
-                    json={"name": "新组织", "kind": "regulator"})
+    r = client.post(
+        "/api/organizations",
+        headers=tenants.operator.headers(admin=True),
+        json={"name": "新组织", "kind": "regulator"},
+    )
     assert r.status_code == 409
     with system_session(settings, "test") as s:
-        n = len(s.scalars(select(AuditEntry).where(AuditEntry.action == "core.org.created")
-                          .where(AuditEntry.payload["name"].as_string() == "新组织")).all())
+        n = len(
+            s.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.action == "core.org.created")
+                .where(AuditEntry.payload["name"].as_string() == "新组织")
+            ).all()
+        )
     assert n == 1
 
 
@@ -94,9 +115,11 @@ def _csrf(html: str) -> str:
 def test_console_login_logout_and_csrf(client, tenants) -> None:
     r = client.get("/", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
-    r = client.post("/login", data={"username": tenants.a.member.username,
-                                    "password": "password123", "next": "/"},
-                    follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"username": tenants.a.member.username, "password": "password123", "next": "/"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     cookie = r.cookies.get("mingyue_session") or client.cookies.get("mingyue_session")
     assert cookie
@@ -120,8 +143,9 @@ def test_wrong_password_is_generic_and_throttled(client, tenants, settings) -> N
     for _ in range(config.get_settings().login_max_failures + 1):
         client.post("/login", data={"username": user, "password": "wrong-password"})
     # even the right password is refused while the user is throttled
-    r = client.post("/login", data={"username": user, "password": "password123"},
-                    follow_redirects=False)
+    r = client.post(
+        "/login", data={"username": user, "password": "password123"}, follow_redirects=False
+    )
     assert r.status_code == 429
 
 

@@ -9,8 +9,9 @@ import pytest
 from mingyue.core.uow import UnitOfWork
 
 
-def test_a_failing_commit_is_the_answer_not_a_201(client: Any, tenants: Any,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_commit_is_the_answer_not_a_201(
+    client: Any, tenants: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ha = tenants.a.headers()
 
     def broken_commit(self: UnitOfWork) -> None:

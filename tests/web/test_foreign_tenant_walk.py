@@ -9,8 +9,9 @@ MARKER = "A-SECRET-7f3c"
 
 def _seed_tenant_a(client, tenants, settings) -> dict[str, object]:
     h = tenants.a.headers()
-    r = client.post("/api/cases", headers=h, json={"kind": "core.general",
-                                                   "title": f"{MARKER} case"})
+    r = client.post(
+        "/api/cases", headers=h, json={"kind": "core.general", "title": f"{MARKER} case"}
+    )
     assert r.status_code == 201, r.text
     ids = {"case": r.json()["id"]}
     r = client.post("/api/cases/%d/comments" % ids["case"], headers=h, json={"text": MARKER})
@@ -25,8 +26,9 @@ def _seed_tenant_a(client, tenants, settings) -> dict[str, object]:
     from mingyue.core.uow import unit_of_work
 
     with unit_of_work(SYSTEM, settings) as uow:
-        vc = credentials.issue(uow=uow, type="TestReport", subject={"note": MARKER},
-                               organization_id=tenants.a.org.id)
+        vc = credentials.issue(
+            uow=uow, type="TestReport", subject={"note": MARKER}, organization_id=tenants.a.org.id
+        )
     ids["credential"] = credentials.bare_id(vc["id"])
     ids["user"] = tenants.a.member.id
     ids["org"] = tenants.a.org.id

@@ -24,13 +24,20 @@ def test_no_server_errors(app, tenants) -> None:
         count += 1
 
         @given(case=op.as_strategy())
-        @hsettings(max_examples=6, deadline=None, derandomize=True, database=None,
-                   suppress_health_check=list(HealthCheck))
-        def run(case) -> None:  # noqa: ANN001
+        @hsettings(
+            max_examples=6,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def run(case) -> None:
             response = case.call(headers=headers)
             if response.status_code >= 500:
-                failures.append(f"{case.method} {case.formatted_path} -> "
-                                f"{response.status_code}: {response.text[:200]}")
+                failures.append(
+                    f"{case.method} {case.formatted_path} -> "
+                    f"{response.status_code}: {response.text[:200]}"
+                )
 
         run()
     assert count > 20

@@ -9,7 +9,8 @@ ADMINS = ("platform_admin", "org_admin")
 OVERSIGHT = ("platform_admin", "regulator", "auditor")
 
 admin = Enabler(
-    key="admin", core=True,
+    key="admin",
+    core=True,
     title={"zh": "组织与用户", "en": "Organizations & users"},
     router="mingyue.coreapps.admin.api:router",
     console="mingyue.coreapps.admin.console:router",
@@ -36,7 +37,8 @@ admin = Enabler(
 )
 
 audit = Enabler(
-    key="audit", core=True,
+    key="audit",
+    core=True,
     title={"zh": "存证审计", "en": "Audit ledger"},
     router="mingyue.coreapps.audit.api:router",
     console="mingyue.coreapps.audit.console:router",
@@ -50,7 +52,8 @@ audit = Enabler(
 )
 
 cases = Enabler(
-    key="cases", core=True,
+    key="cases",
+    core=True,
     title={"zh": "案件办理", "en": "Cases"},
     router="mingyue.coreapps.cases.api:router",
     console="mingyue.coreapps.cases.console:router",
@@ -78,7 +81,8 @@ cases = Enabler(
 )
 
 jobs = Enabler(
-    key="jobs", core=True,
+    key="jobs",
+    core=True,
     title={"zh": "后台任务", "en": "Jobs"},
     router="mingyue.coreapps.jobs.api:router",
     console="mingyue.coreapps.jobs.console:router",
@@ -99,7 +103,8 @@ jobs = Enabler(
 )
 
 billing = Enabler(
-    key="billing", core=True,
+    key="billing",
+    core=True,
     title={"zh": "计量计费", "en": "Metering & billing"},
     router="mingyue.coreapps.billing.api:router",
     console="mingyue.coreapps.billing.console:router",
@@ -126,7 +131,8 @@ billing = Enabler(
 )
 
 credentials = Enabler(
-    key="credentials", core=True,
+    key="credentials",
+    core=True,
     title={"zh": "可验证凭证", "en": "Verifiable credentials"},
     router="mingyue.coreapps.credentials.api:router",
     console="mingyue.coreapps.credentials.console:router",
@@ -143,8 +149,9 @@ credentials = Enabler(
         "core.credential.revoked": "A verifiable credential was revoked",
         "core.file.stored": "A file was uploaded and stored",
     },
-    nav=[NavItem("/credentials", {"zh": "可验证凭证", "en": "Credentials"},
-                 "core.credential.read")],
+    nav=[
+        NavItem("/credentials", {"zh": "可验证凭证", "en": "Credentials"}, "core.credential.read")
+    ],
 )
 
 CORE_APPS: list[Enabler] = [admin, audit, cases, jobs, billing, credentials]

@@ -26,7 +26,7 @@ def now() -> datetime:
 @contextmanager
 def frozen(at: datetime) -> Iterator[None]:
     """Freeze ``now()`` at ``at`` (timezone-aware) for the duration of the block."""
-    global _frozen  # noqa: PLW0603 - the one process-wide clock seam
+    global _frozen
     if at.tzinfo is None:
         raise ValueError("frozen() needs a timezone-aware datetime")
     with _lock:
@@ -40,7 +40,7 @@ def frozen(at: datetime) -> Iterator[None]:
 
 def advance(delta: timedelta) -> None:
     """Move a frozen clock forward (only inside ``frozen``)."""
-    global _frozen  # noqa: PLW0603
+    global _frozen
     with _lock:
         if _frozen is None:
             raise RuntimeError("advance() needs a frozen clock")

@@ -17,37 +17,93 @@ _DEV_SECRET = "dev-insecure-secret-change-me"
 class Settings(BaseSettings):
     """All options of the platform; every option is documented in docs/settings.md."""
 
-    model_config = SettingsConfigDict(env_prefix="MINGYUE_", env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="MINGYUE_", env_nested_delimiter="__", extra="ignore"
+    )
 
     env: Literal["dev", "test", "prod"] = Field("dev", description="Deployment environment.")
-    data_dir: Path = Field(Path("./data"), description="Folder holding the SQLite database, keys, uploads and enabler data.")
-    database_url: str | None = Field(None, description="SQLAlchemy URL; SQLite in the data dir when unset.")
-    redis_url: str | None = Field(None, description="Redis URL; when set, jobs run on `mingyue worker` processes.")
-    secret_key: str = Field(_DEV_SECRET, description="Key for session cookies and CSRF tokens; refused outside dev/test when default.")
-    signing_key_file: Path | None = Field(None, description="Ed25519 private key (PEM) for the ledger and credentials; data_dir/keys/platform_ed25519.pem when unset.")
-    base_url: str = Field("http://127.0.0.1:8000", description="Public URL of the platform (credential issuer id, links).")
-    max_upload_bytes: int = Field(200 * 1024 * 1024, description="Largest accepted upload in bytes.")
-    archive_max_ratio: int = Field(100, description="Largest accepted compression ratio of one archive member.")
-    archive_max_total_bytes: int = Field(1024 * 1024 * 1024, description="Largest accepted total uncompressed size of an archive.")
-    archive_max_entries: int = Field(20000, description="Largest accepted number of members in an archive.")
-    login_max_failures: int = Field(5, description="Failed logins before a user's next attempts are slowed.")
-    embedded_workers: int = Field(2, description="Job threads inside `mingyue serve` when no Redis is configured (0 = none).")
-    job_heartbeat_timeout_s: int = Field(30, description="A running job whose worker sent no heartbeat for this long is retried or failed.")
-    job_queue_prefix: str | None = Field(None, description="Redis key prefix of the job queue; derived from the database URL when unset, so deployments sharing one Redis never take each other's jobs.")
-    job_max_attempts: int = Field(2, description="Attempts of a job before it is marked failed after worker loss.")
-    default_locale: Literal["zh_CN", "en"] = Field("zh_CN", description="Language of the console and reports by default.")
-    timezone: str = Field("Asia/Shanghai", description="Time zone for display, tariffs and billing periods.")
+    data_dir: Path = Field(
+        Path("./data"),
+        description="Folder holding the SQLite database, keys, uploads and enabler data.",
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; SQLite in the data dir when unset."
+    )
+    redis_url: str | None = Field(
+        None, description="Redis URL; when set, jobs run on `mingyue worker` processes."
+    )
+    secret_key: str = Field(
+        _DEV_SECRET,
+        description="Key for session cookies and CSRF tokens; refused outside dev/test when default.",
+    )
+    signing_key_file: Path | None = Field(
+        None,
+        description="Ed25519 private key (PEM) for the ledger and credentials; data_dir/keys/platform_ed25519.pem when unset.",
+    )
+    base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Public URL of the platform (credential issuer id, links).",
+    )
+    max_upload_bytes: int = Field(
+        200 * 1024 * 1024, description="Largest accepted upload in bytes."
+    )
+    archive_max_ratio: int = Field(
+        100, description="Largest accepted compression ratio of one archive member."
+    )
+    archive_max_total_bytes: int = Field(
+        1024 * 1024 * 1024, description="Largest accepted total uncompressed size of an archive."
+    )
+    archive_max_entries: int = Field(
+        20000, description="Largest accepted number of members in an archive."
+    )
+    login_max_failures: int = Field(
+        5, description="Failed logins before a user's next attempts are slowed."
+    )
+    embedded_workers: int = Field(
+        2, description="Job threads inside `mingyue serve` when no Redis is configured (0 = none)."
+    )
+    job_heartbeat_timeout_s: int = Field(
+        30,
+        description="A running job whose worker sent no heartbeat for this long is retried or failed.",
+    )
+    job_queue_prefix: str | None = Field(
+        None,
+        description="Redis key prefix of the job queue; derived from the database URL when unset, so deployments sharing one Redis never take each other's jobs.",
+    )
+    job_max_attempts: int = Field(
+        2, description="Attempts of a job before it is marked failed after worker loss."
+    )
+    default_locale: Literal["zh_CN", "en"] = Field(
+        "zh_CN", description="Language of the console and reports by default."
+    )
+    timezone: str = Field(
+        "Asia/Shanghai", description="Time zone for display, tariffs and billing periods."
+    )
     currency: str = Field("CNY", description="Currency of prices and statements.")
-    cookie_secure: bool = Field(False, description="Send the session cookie only over HTTPS (set true behind TLS).")
-    appcheck: dict[str, Any] = Field(default_factory=dict, description="Options of the appcheck enabler (MINGYUE_APPCHECK__*).")
-    datasandbox: dict[str, Any] = Field(default_factory=dict, description="Options of the datasandbox enabler (MINGYUE_DATASANDBOX__*).")
-    crossborder: dict[str, Any] = Field(default_factory=dict, description="Options of the crossborder enabler (MINGYUE_CROSSBORDER__*).")
-    compute: dict[str, Any] = Field(default_factory=dict, description="Options of the compute enabler (MINGYUE_COMPUTE__*).")
+    cookie_secure: bool = Field(
+        False, description="Send the session cookie only over HTTPS (set true behind TLS)."
+    )
+    appcheck: dict[str, Any] = Field(
+        default_factory=dict, description="Options of the appcheck enabler (MINGYUE_APPCHECK__*)."
+    )
+    datasandbox: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Options of the datasandbox enabler (MINGYUE_DATASANDBOX__*).",
+    )
+    crossborder: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Options of the crossborder enabler (MINGYUE_CROSSBORDER__*).",
+    )
+    compute: dict[str, Any] = Field(
+        default_factory=dict, description="Options of the compute enabler (MINGYUE_COMPUTE__*)."
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.env == "prod" and self.secret_key == _DEV_SECRET:
-            raise ValueError("MINGYUE_SECRET_KEY must be set outside dev (the default secret is refused)")
+            raise ValueError(
+                "MINGYUE_SECRET_KEY must be set outside dev (the default secret is refused)"
+            )
         return self
 
     @property

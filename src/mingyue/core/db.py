@@ -78,15 +78,19 @@ class Base(DeclarativeBase):
     """Declarative base of every table of mingyue (core and enablers)."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON(),
-                           int: Integer()}
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+        int: Integer(),
+    }
 
 
 class TenantMixin:
     """Columns and scoping of a tenant-owned table: every row belongs to one organization."""
 
     @declared_attr
-    def organization_id(cls) -> Mapped[int]:  # noqa: N805
+    def organization_id(cls) -> Mapped[int]:
         return mapped_column(ForeignKey("core_organization.id"), index=True, nullable=False)
 
 
@@ -196,8 +200,13 @@ def get_engine(settings: Settings) -> Engine:
             ensure_data_dir(settings)
             # Pooled connections: opening SQLite and setting its pragmas on every request cost
             # several milliseconds; a connection is used by one thread at a time (the pool).
-            eng = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                                pool_size=8, max_overflow=16, pool_pre_ping=False)
+            eng = create_engine(
+                url,
+                connect_args={"check_same_thread": False, "timeout": 30},
+                pool_size=8,
+                max_overflow=16,
+                pool_pre_ping=False,
+            )
             event.listen(eng, "connect", _sqlite_pragmas)
             event.listen(eng, "begin", _sqlite_begin)
         else:

@@ -15,8 +15,9 @@ class MingyueError(Exception):
     # A response document that replaces the problem+json body (see RecordedRefusal).
     document: dict[str, Any] | None = None
 
-    def __init__(self, key: str, message: str | None = None, *, field: str | None = None,
-                 **params: Any) -> None:
+    def __init__(
+        self, key: str, message: str | None = None, *, field: str | None = None, **params: Any
+    ) -> None:
         self.key = key
         self.params = params
         self.field = field
@@ -105,8 +106,16 @@ class RecordedRefusal(MingyueError):
     keep_work = True
     exit_code = 3
 
-    def __init__(self, key: str, message: str | None = None, *, status: int,
-                 document: dict[str, Any], field: str | None = None, **params: Any) -> None:
+    def __init__(
+        self,
+        key: str,
+        message: str | None = None,
+        *,
+        status: int,
+        document: dict[str, Any],
+        field: str | None = None,
+        **params: Any,
+    ) -> None:
         if not 400 <= status < 500:
             raise ValueError(f"a refusal answers a 4xx status, not {status}")
         super().__init__(key, message, field=field, **params)

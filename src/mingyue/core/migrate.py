@@ -70,8 +70,11 @@ def up_to_date(settings: Settings) -> bool:
             continue
         downs = getattr(rev, "_all_down_revisions", None)
         if downs is None:
-            downs = tuple(rev.down_revision or ()) if not isinstance(rev.down_revision, str) \
+            downs = (
+                tuple(rev.down_revision or ())
+                if not isinstance(rev.down_revision, str)
                 else (rev.down_revision,)
+            )
         todo.extend(d for d in downs if d)
     return set(script.get_heads()) <= applied
 
@@ -118,8 +121,11 @@ def make_migration(settings: Settings, key: str, message: str) -> None:
         cfg.set_main_option("version_locations", " ".join(str(p) for p in locs.values()))
     upgrade(settings)
     cfg.attributes["table_prefix"] = "core_" if key == "core" else f"{key}_"
-    kwargs: dict[str, object] = {"message": message, "autogenerate": True,
-                                 "version_path": str(locs[key])}
+    kwargs: dict[str, object] = {
+        "message": message,
+        "autogenerate": True,
+        "version_path": str(locs[key]),
+    }
     if branch_exists:
         kwargs["head"] = f"{key}@head"
     else:

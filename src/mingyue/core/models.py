@@ -8,5 +8,12 @@ from mingyue.core.ledger import credentials as _credentials
 from mingyue.core.metering import models as _metering_models
 from mingyue.core.tenancy import identity as _identity
 
-TABLE_MODULES = (_audit, _cases_models, _credentials, _files_store, _identity, _jobs_models,
-                 _metering_models)
+TABLE_MODULES = (
+    _audit,
+    _cases_models,
+    _credentials,
+    _files_store,
+    _identity,
+    _jobs_models,
+    _metering_models,
+)

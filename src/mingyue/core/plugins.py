@@ -53,20 +53,20 @@ class Enabler:
     key: str
     title: dict[str, str]
     summary: dict[str, str] = field(default_factory=dict)
-    router: str | None = None          # "module:attr" -> fastapi.APIRouter, mounted at /api/<key>
-    console: str | None = None         # "module:attr" -> fastapi.APIRouter of HTML pages, at /<key>
-    cli: str | None = None             # "module:attr" -> typer.Typer, as `mingyue <key>`
-    models: str | None = None          # "module" holding its tables
+    router: str | None = None  # "module:attr" -> fastapi.APIRouter, mounted at /api/<key>
+    console: str | None = None  # "module:attr" -> fastapi.APIRouter of HTML pages, at /<key>
+    cli: str | None = None  # "module:attr" -> typer.Typer, as `mingyue <key>`
+    models: str | None = None  # "module" holding its tables
     permissions: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    audit_events: dict[str, str] = field(default_factory=dict)   # name -> description
-    job_kinds: dict[str, str] = field(default_factory=dict)      # name -> "module:func"
+    audit_events: dict[str, str] = field(default_factory=dict)  # name -> description
+    job_kinds: dict[str, str] = field(default_factory=dict)  # name -> "module:func"
     meters: dict[str, MeterSpec] = field(default_factory=dict)
-    case_kinds: dict[str, str] = field(default_factory=dict)     # name -> "module:attr" CaseKind
+    case_kinds: dict[str, str] = field(default_factory=dict)  # name -> "module:attr" CaseKind
     nav: list[NavItem] = field(default_factory=list)
-    core: bool = False                 # a core app (cases, jobs, billing, audit, admin)
-    package_dir: Path | None = None    # filled at discovery
-    on_startup: str | None = None      # "module:func(settings)" run when the app starts
-    settings: str | None = None        # "module:Model" -> pydantic model of MINGYUE_<KEY>__*
+    core: bool = False  # a core app (cases, jobs, billing, audit, admin)
+    package_dir: Path | None = None  # filled at discovery
+    on_startup: str | None = None  # "module:func(settings)" run when the app starts
+    settings: str | None = None  # "module:Model" -> pydantic model of MINGYUE_<KEY>__*
 
     def resolve(self, ref: str | None) -> Any:
         """Import one of the lazy references."""
@@ -83,8 +83,8 @@ class Registry:
     def add(self, enabler: Enabler, package_dir: Path | None = None) -> None:
         """Add one enabler and register its names (raises on a duplicate)."""
         from mingyue.core import jobs, metering
-        from mingyue.core.tenancy import access
         from mingyue.core.ledger import audit
+        from mingyue.core.tenancy import access
 
         if enabler.key in self.enablers:
             raise ValueError(f"duplicate enabler key: {enabler.key}")

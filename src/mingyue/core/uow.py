@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from mingyue.core.tenancy.access import SYSTEM, Actor, scope_for
 from mingyue.core.config import Settings, get_settings
 from mingyue.core.db import MingyueSession, Scope, session_factory
+from mingyue.core.tenancy.access import SYSTEM, Actor, scope_for
 
 
 @dataclass
@@ -38,17 +38,29 @@ class UnitOfWork:
     pending_audit: list[PendingEntry] = field(default_factory=list)
     committed: bool = False
 
-    def audit(self, action: str, subject: str, payload: dict[str, Any] | None = None, *,
-              organization_id: int | None = None) -> None:
+    def audit(
+        self,
+        action: str,
+        subject: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        organization_id: int | None = None,
+    ) -> None:
         """Queue a ledger entry for this transaction (``action`` is a registered event kind)."""
         from mingyue.core.ledger.audit import known_event
 
         if not known_event(action):
             raise KeyError(f"unregistered audit event: {action}")
         org = organization_id if organization_id is not None else self.actor.organization_id
-        self.pending_audit.append(PendingEntry(action=action, subject=subject,
-                                               payload=payload or {}, organization_id=org,
-                                               actor=self.actor.label()))
+        self.pending_audit.append(
+            PendingEntry(
+                action=action,
+                subject=subject,
+                payload=payload or {},
+                organization_id=org,
+                actor=self.actor.label(),
+            )
+        )
 
     @contextmanager
     def unscoped(self, reason: str) -> Iterator[MingyueSession]:
@@ -96,8 +108,9 @@ def close_after_error(uow: UnitOfWork, exc: BaseException) -> None:
 
 
 @contextmanager
-def unit_of_work(actor: Actor = SYSTEM, settings: Settings | None = None, *,
-                 scope: Scope | None = None) -> Iterator[UnitOfWork]:
+def unit_of_work(
+    actor: Actor = SYSTEM, settings: Settings | None = None, *, scope: Scope | None = None
+) -> Iterator[UnitOfWork]:
     """Open a unit of work for the actor; commit on success, roll back on any error."""
     settings = settings or get_settings()
     session = session_factory(settings)()

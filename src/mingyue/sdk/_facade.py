@@ -49,19 +49,68 @@ from mingyue.core.tenancy.lookup import get_visible
 from mingyue.core.uow import UnitOfWork, unit_of_work
 
 __all__ = [
-    "OVERSIGHT_ROLES", "SYSTEM", "Actor", "Base", "CaseDetail", "CaseHook", "CaseKind", "CaseOut",
-    "Enabler", "FreePoolOut", "IssuedCredential", "JobContext", "JobHandler", "JobOut",
-    "MeterSpec", "NavItem", "OrganizationOut", "RequestMixin", "SecretUnreadable", "Settings",
-    "State", "StoredFile", "TenantMixin", "Transition", "UTCDateTime", "UnitOfWork", "UsageOut",
-    "actor_of_user", "can", "check", "comment", "enqueue", "get_case", "get_free_pool", "get_job",
-    "get_settings", "get_visible", "issue_credential", "list_cases", "list_jobs", "local_time",
-    "month_bounds", "now", "open_case", "organization", "record_count", "record_usage",
-    "require_org", "run_job_now", "seal", "set_free_pool", "statement_total", "store_upload",
-    "stored_path", "transition", "unit_of_work", "unseal",
+    "OVERSIGHT_ROLES",
+    "SYSTEM",
+    "Actor",
+    "Base",
+    "CaseDetail",
+    "CaseHook",
+    "CaseKind",
+    "CaseOut",
+    "Enabler",
+    "FreePoolOut",
+    "IssuedCredential",
+    "JobContext",
+    "JobHandler",
+    "JobOut",
+    "MeterSpec",
+    "NavItem",
+    "OrganizationOut",
+    "RequestMixin",
+    "SecretUnreadable",
+    "Settings",
+    "State",
+    "StoredFile",
+    "TenantMixin",
+    "Transition",
+    "UTCDateTime",
+    "UnitOfWork",
+    "UsageOut",
+    "actor_of_user",
+    "can",
+    "check",
+    "comment",
+    "enqueue",
+    "get_case",
+    "get_free_pool",
+    "get_job",
+    "get_settings",
+    "get_visible",
+    "issue_credential",
+    "list_cases",
+    "list_jobs",
+    "local_time",
+    "month_bounds",
+    "now",
+    "open_case",
+    "organization",
+    "record_count",
+    "record_usage",
+    "require_org",
+    "run_job_now",
+    "seal",
+    "set_free_pool",
+    "statement_total",
+    "store_upload",
+    "stored_path",
+    "transition",
+    "unit_of_work",
+    "unseal",
 ]
 
 
 # -- hooks ------------------------------------------------------------------------------------
+
 
 @runtime_checkable
 class JobHandler(Protocol):
@@ -79,11 +128,11 @@ class CaseHook(Protocol):
 
 # -- tenancy ----------------------------------------------------------------------------------
 
+
 def require_org(actor: Actor, *, field: str = "organization") -> int:
     """Return the actor's organization id, or refuse (422) an actor that belongs to none."""
     if actor.organization_id is None:
-        raise InvalidInput("core.no_organization", "act as a user of an organization",
-                           field=field)
+        raise InvalidInput("core.no_organization", "act as a user of an organization", field=field)
     return actor.organization_id
 
 
@@ -103,8 +152,13 @@ def organization(*, uow: UnitOfWork, organization_id: int) -> OrganizationOut | 
     org = uow.session.get(Organization, organization_id)
     if org is None:
         return None
-    return OrganizationOut(id=org.id, name=org.name, kind=org.kind, is_sme=bool(org.is_sme),
-                           uscc=getattr(org, "uscc", None))
+    return OrganizationOut(
+        id=org.id,
+        name=org.name,
+        kind=org.kind,
+        is_sme=bool(org.is_sme),
+        uscc=getattr(org, "uscc", None),
+    )
 
 
 def actor_of_user(*, uow: UnitOfWork, username: str) -> Actor | None:
@@ -115,17 +169,35 @@ def actor_of_user(*, uow: UnitOfWork, username: str) -> Actor | None:
 
 # -- usage ------------------------------------------------------------------------------------
 
-def record_count(*, uow: UnitOfWork, organization_id: int, meter: str, unit: str,
-                 source: str, count: int | Decimal = 1, ref: str | None = None,
-                 at: datetime | None = None) -> UsageOut:
+
+def record_count(
+    *,
+    uow: UnitOfWork,
+    organization_id: int,
+    meter: str,
+    unit: str,
+    source: str,
+    count: int | Decimal = 1,
+    ref: str | None = None,
+    at: datetime | None = None,
+) -> UsageOut:
     """Record ``count`` events of a counted meter (an API call, a scan) at one moment."""
     moment = at or clock.now()
-    return record_usage(uow=uow, organization_id=organization_id, meter=meter,
-                        quantity=Decimal(count), unit=unit, start=moment,
-                        end=moment + timedelta(seconds=1), source=source, ref=ref)
+    return record_usage(
+        uow=uow,
+        organization_id=organization_id,
+        meter=meter,
+        quantity=Decimal(count),
+        unit=unit,
+        start=moment,
+        end=moment + timedelta(seconds=1),
+        source=source,
+        ref=ref,
+    )
 
 
 # -- files ------------------------------------------------------------------------------------
+
 
 class _Upload(Protocol):
     filename: str | None
@@ -134,10 +206,16 @@ class _Upload(Protocol):
     def file(self) -> BinaryIO: ...
 
 
-def store_upload(*, uow: UnitOfWork, upload: _Upload | BinaryIO | bytes,
-                 filename: str | None = None, purpose: str = "upload",
-                 max_bytes: int | None = None, organization_id: int | None = None,
-                 allowed_types: frozenset[str] | None = None) -> StoredFile:
+def store_upload(
+    *,
+    uow: UnitOfWork,
+    upload: _Upload | BinaryIO | bytes,
+    filename: str | None = None,
+    purpose: str = "upload",
+    max_bytes: int | None = None,
+    organization_id: int | None = None,
+    allowed_types: frozenset[str] | None = None,
+) -> StoredFile:
     """Stream an upload into the content store: capped (413), hashed, sniffed, audited.
 
     ``upload`` is a web upload (anything with ``.file`` and ``.filename``), an open binary file
@@ -150,11 +228,21 @@ def store_upload(*, uow: UnitOfWork, upload: _Upload | BinaryIO | bytes,
         filename = filename or getattr(upload, "filename", None)
     else:
         data = upload  # type: ignore[assignment]
-    stored = _store(uow=uow, data=data, filename=filename, max_bytes=max_bytes, purpose=purpose,
-                    organization_id=organization_id)
+    stored = _store(
+        uow=uow,
+        data=data,
+        filename=filename,
+        max_bytes=max_bytes,
+        purpose=purpose,
+        organization_id=organization_id,
+    )
     if allowed_types is not None and stored.mime not in allowed_types:
-        raise InvalidInput("core.file.bad_type", f"file type {stored.mime} is not accepted here",
-                           field="file", mime=stored.mime)
+        raise InvalidInput(
+            "core.file.bad_type",
+            f"file type {stored.mime} is not accepted here",
+            field="file",
+            mime=stored.mime,
+        )
     return stored
 
 
@@ -164,6 +252,7 @@ def stored_path(*, uow: UnitOfWork, file_id: int) -> Path:
 
 
 # -- credentials ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class IssuedCredential:
@@ -180,27 +269,45 @@ class IssuedCredential:
         return str(self.document["id"])
 
 
-def issue_credential(*, uow: UnitOfWork, type: str, subject: Mapping[str, Any],
-                     organization_id: int, valid_days: int | None = None,
-                     name: str | Mapping[str, str] | None = None,
-                     description: str | Mapping[str, str] | None = None) -> IssuedCredential:
+def issue_credential(
+    *,
+    uow: UnitOfWork,
+    type: str,
+    subject: Mapping[str, Any],
+    organization_id: int,
+    valid_days: int | None = None,
+    name: str | Mapping[str, str] | None = None,
+    description: str | Mapping[str, str] | None = None,
+) -> IssuedCredential:
     """Sign a credential about ``subject`` for the organization, store it, record it."""
-    doc = _credentials.issue(uow=uow, type=type, subject=subject,
-                             organization_id=organization_id, valid_days=valid_days, name=name,
-                             description=description)
-    return IssuedCredential(id=str(doc["id"]).removeprefix("urn:uuid:"), type=type,
-                            organization_id=organization_id, document=doc)
+    doc = _credentials.issue(
+        uow=uow,
+        type=type,
+        subject=subject,
+        organization_id=organization_id,
+        valid_days=valid_days,
+        name=name,
+        description=description,
+    )
+    return IssuedCredential(
+        id=str(doc["id"]).removeprefix("urn:uuid:"),
+        type=type,
+        organization_id=organization_id,
+        document=doc,
+    )
 
 
 # -- time -------------------------------------------------------------------------------------
+
 
 def now() -> datetime:
     """Return the current time in UTC from the platform's one clock (frozen in tests)."""
     return clock.now()
 
 
-def local_time(at: datetime | None, settings: Settings | None = None,
-               pattern: str = "%Y-%m-%d %H:%M") -> str:
+def local_time(
+    at: datetime | None, settings: Settings | None = None, pattern: str = "%Y-%m-%d %H:%M"
+) -> str:
     """Format a time in the display zone of the settings (``MINGYUE_TIMEZONE``); "—" for none."""
     return clock.local_time(at, (settings or get_settings()).timezone, pattern)
 
@@ -211,6 +318,7 @@ def month_bounds(month: str, settings: Settings | None = None) -> tuple[datetime
 
 
 # -- request rows -----------------------------------------------------------------------------
+
 
 class RequestMixin(TenantMixin):
     """The shape every enabler's request row shares: status, typed reason, job and case links.
@@ -225,11 +333,13 @@ class RequestMixin(TenantMixin):
     reason_text: Mapped[str | None] = mapped_column(Text, default=None)
 
     @declared_attr
-    def job_id(cls) -> Mapped[int | None]:  # noqa: N805
-        return mapped_column(ForeignKey("core_job.id", ondelete="SET NULL"), default=None,
-                             index=True)
+    def job_id(cls) -> Mapped[int | None]:
+        return mapped_column(
+            ForeignKey("core_job.id", ondelete="SET NULL"), default=None, index=True
+        )
 
     @declared_attr
-    def case_id(cls) -> Mapped[int | None]:  # noqa: N805
-        return mapped_column(ForeignKey("core_case.id", ondelete="SET NULL"), default=None,
-                             index=True)
+    def case_id(cls) -> Mapped[int | None]:
+        return mapped_column(
+            ForeignKey("core_case.id", ondelete="SET NULL"), default=None, index=True
+        )

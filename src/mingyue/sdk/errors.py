@@ -16,5 +16,15 @@ from mingyue.core.errors import (
     Refused,
 )
 
-__all__ = ["Conflict", "Forbidden", "InvalidInput", "MingyueError", "NotAuthenticated",
-           "NotFound", "PayloadTooLarge", "QuotaExceeded", "RecordedRefusal", "Refused"]
+__all__ = [
+    "Conflict",
+    "Forbidden",
+    "InvalidInput",
+    "MingyueError",
+    "NotAuthenticated",
+    "NotFound",
+    "PayloadTooLarge",
+    "QuotaExceeded",
+    "RecordedRefusal",
+    "Refused",
+]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from mingyue import __version__
@@ -24,7 +24,8 @@ def _mount(app: FastAPI) -> None:
 
     app.include_router(pages.router)
     mounted: list[tuple[str, set[str], Any]] = [
-        (r.path, set(r.methods or ()), r) for r in pages.router.routes if hasattr(r, "methods")]
+        (r.path, set(r.methods or ()), r) for r in pages.router.routes if hasattr(r, "methods")
+    ]
     reg = registry()
     for en in reg.ordered():
         for kind in ("router", "console"):
@@ -41,16 +42,26 @@ def _mount(app: FastAPI) -> None:
             if en.core:
                 prefix = "/api" if kind == "router" else ""
                 app.include_router(router, prefix=prefix)
-                mounted.extend((prefix + r.path, set(r.methods or ()), r)
-                               for r in router.routes if hasattr(r, "methods"))
+                mounted.extend(
+                    (prefix + r.path, set(r.methods or ()), r)
+                    for r in router.routes
+                    if hasattr(r, "methods")
+                )
             else:
                 prefix = f"/api/{en.key}" if kind == "router" else f"/{en.key}"
                 tags = [en.key] if kind == "router" else None
-                app.include_router(router, prefix=prefix, tags=tags,
-                                   dependencies=[Depends(enabler_enabled(en.key))],
-                                   include_in_schema=kind == "router")
-                mounted.extend((prefix + r.path, set(r.methods or ()), r)
-                               for r in router.routes if hasattr(r, "methods"))
+                app.include_router(
+                    router,
+                    prefix=prefix,
+                    tags=tags,
+                    dependencies=[Depends(enabler_enabled(en.key))],
+                    include_in_schema=kind == "router",
+                )
+                mounted.extend(
+                    (prefix + r.path, set(r.methods or ()), r)
+                    for r in router.routes
+                    if hasattr(r, "methods")
+                )
     # Every mounted route with its full path (the foreign-tenant walk test iterates these).
     app.state.routes = mounted
 
@@ -75,9 +86,13 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
             if runner is not None:
                 runner.stop()
 
-    app = FastAPI(title="mingyue", version=__version__, lifespan=lifespan,
-                  description="明月湖π赋能平台 · Mingyue Lake π enabling platforms",
-                  generate_unique_id_function=_operation_id)
+    app = FastAPI(
+        title="mingyue",
+        version=__version__,
+        lifespan=lifespan,
+        description="明月湖π赋能平台 · Mingyue Lake π enabling platforms",
+        generate_unique_id_function=_operation_id,
+    )
     app.state.settings = settings
     from mingyue.web.errors import install_error_handlers
     from mingyue.web.middleware import BodySizeLimit

@@ -13,11 +13,18 @@ from fastapi import Request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from mingyue.core.tenancy.access import Actor
 from mingyue.core.config import Settings
 from mingyue.core.db import system_session, utcnow
 from mingyue.core.errors import MingyueError, NotAuthenticated
-from mingyue.core.tenancy.identity import ApiToken, User, actor_for, find_user, token_digest, verify_password
+from mingyue.core.tenancy.access import Actor
+from mingyue.core.tenancy.identity import (
+    ApiToken,
+    User,
+    actor_for,
+    find_user,
+    token_digest,
+    verify_password,
+)
 
 SESSION_COOKIE = "mingyue_session"
 SESSION_MAX_AGE = 12 * 3600
@@ -164,8 +171,9 @@ def login(settings: Settings, username: str, password: str, client_ip: str) -> A
         if user is not None and user.failed_logins >= settings.login_max_failures:
             wait = backoff_seconds(user.failed_logins, settings.login_max_failures)
             if user.last_failed_at and utcnow() < user.last_failed_at + timedelta(seconds=wait):
-                raise TooManyAttempts("core.auth.throttled",
-                                      "too many failed attempts; try again later")
+                raise TooManyAttempts(
+                    "core.auth.throttled", "too many failed attempts; try again later"
+                )
         ok = user is not None and user.is_active and verify_password(user.password_hash, password)
         if not ok:
             _ip_fail(client_ip)

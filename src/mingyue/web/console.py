@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from mingyue.core.tenancy.access import Actor, can
 from mingyue.core.errors import Forbidden, MingyueError, NotAuthenticated
+from mingyue.core.tenancy.access import Actor, can
 from mingyue.i18n import LOCALES, t
 
 LOCALE_COOKIE = "mingyue_locale"
@@ -35,8 +35,10 @@ def environment() -> Environment:
     for en in registry().ordered():
         if en.package_dir and (en.package_dir / "templates").is_dir():
             dirs.append(en.package_dir / "templates")
-    env = Environment(loader=ChoiceLoader([FileSystemLoader(str(d)) for d in dirs]),
-                      autoescape=select_autoescape(["html", "xml"]))
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(str(d)) for d in dirs]),
+        autoescape=select_autoescape(["html", "xml"]),
+    )
     return env
 
 
@@ -64,8 +66,9 @@ def nav_items(actor: Actor | None, locale: str) -> list[dict[str, str]]:
     return items
 
 
-def render(request: Request, template: str, ctx: dict[str, Any] | None = None,
-           status_code: int = 200) -> HTMLResponse:
+def render(
+    request: Request, template: str, ctx: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
     """Render a console page with the actor, menu, translations and CSRF token in context."""
     locale = locale_of(request)
     actor: Actor | None = getattr(request.state, "actor", None)
@@ -77,15 +80,23 @@ def render(request: Request, template: str, ctx: dict[str, Any] | None = None,
     def csrf_input() -> Markup:
         return Markup('<input type="hidden" name="csrf_token" value="{}">').format(csrf)
 
-    context = {"request": request, "actor": actor, "locale": locale, "t": _t,
-               "csrf_token": csrf, "csrf_input": csrf_input, "nav": nav_items(actor, locale),
-               "path": request.url.path}
+    context = {
+        "request": request,
+        "actor": actor,
+        "locale": locale,
+        "t": _t,
+        "csrf_token": csrf,
+        "csrf_input": csrf_input,
+        "nav": nav_items(actor, locale),
+        "path": request.url.path,
+    }
     context.update(ctx or {})
     html = environment().get_template(template).render(**context)
     resp = HTMLResponse(html, status_code=status_code)
     if request.query_params.get("lang") in LOCALES:
-        resp.set_cookie(LOCALE_COOKIE, request.query_params["lang"], samesite="lax",
-                        max_age=365 * 86400)
+        resp.set_cookie(
+            LOCALE_COOKIE, request.query_params["lang"], samesite="lax", max_age=365 * 86400
+        )
     return resp
 
 
@@ -112,8 +123,9 @@ async def csrf_protect(request: Request) -> None:
     if expected is None:
         from mingyue.web.auth import SESSION_COOKIE, read_session_cookie
 
-        data = read_session_cookie(request.app.state.settings,
-                                   request.cookies.get(SESSION_COOKIE, ""))
+        data = read_session_cookie(
+            request.app.state.settings, request.cookies.get(SESSION_COOKIE, "")
+        )
         expected = data.get("csrf") if data else None
     sent = request.headers.get("x-csrf-token")
     if not sent:
@@ -126,9 +138,17 @@ async def csrf_protect(request: Request) -> None:
 
 def error_page(request: Request, exc: MingyueError) -> Response:
     """Render an error inside the console."""
-    return render(request, "error.html", {"error": exc, "message": t(exc.key, locale_of(request))
-                                          if t(exc.key, locale_of(request)) != exc.key
-                                          else exc.message}, status_code=exc.status)
+    return render(
+        request,
+        "error.html",
+        {
+            "error": exc,
+            "message": t(exc.key, locale_of(request))
+            if t(exc.key, locale_of(request)) != exc.key
+            else exc.message,
+        },
+        status_code=exc.status,
+    )
 
 
 def login_redirect(next_url: str) -> RedirectResponse:

@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from mingyue.core.tenancy.access import Actor, check
 from mingyue.core.config import Settings
 from mingyue.core.db import session_factory
 from mingyue.core.errors import NotFound
+from mingyue.core.tenancy.access import Actor, check
 from mingyue.core.uow import UnitOfWork, close_after_error, scope_for
 
 

@@ -19,7 +19,8 @@ PROBLEM = "application/problem+json"
 
 def _is_console(request: Request) -> bool:
     return not request.url.path.startswith("/api") and "text/html" in request.headers.get(
-        "accept", "")
+        "accept", ""
+    )
 
 
 def problem(status: int, key: str, detail: str, **extra: Any) -> JSONResponse:
@@ -47,8 +48,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.document is not None:
             # A recorded refusal answers its own document (e.g. the refused request with
             # status "refused"), whose "status" member is not problem+json's number.
-            return JSONResponse({**exc.document, "key": exc.key, "detail": detail},
-                                status_code=exc.status)
+            return JSONResponse(
+                {**exc.document, "key": exc.key, "detail": detail}, status_code=exc.status
+            )
         extra: dict[str, Any] = {}
         if exc.field:
             extra["field"] = exc.field
@@ -67,13 +69,19 @@ def install_error_handlers(app: FastAPI) -> None:
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
             errors.append({"field": ".".join(loc) or "body", "message": err.get("msg", "")})
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
-        return problem(422, "core.invalid_input", f"{first['field']}: {first['message']}",
-                       field=first["field"], errors=errors)
+        return problem(
+            422,
+            "core.invalid_input",
+            f"{first['field']}: {first['message']}",
+            field=first["field"],
+            errors=errors,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        key = {404: "core.not_found", 405: "core.method_not_allowed"}.get(exc.status_code,
-                                                                          "core.http_error")
+        key = {404: "core.not_found", 405: "core.method_not_allowed"}.get(
+            exc.status_code, "core.http_error"
+        )
         return problem(exc.status_code, key, str(exc.detail))
 
     @app.exception_handler(UnscopedQuery)

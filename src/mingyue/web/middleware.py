@@ -52,10 +52,23 @@ class _TooLarge(Exception):
 
 
 async def _reject(send: Any, cap: int) -> None:
-    body = json.dumps({"type": "about:blank", "title": "Payload Too Large", "status": 413,
-                       "key": "core.payload_too_large",
-                       "detail": f"request body exceeds {cap} bytes"}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/problem+json"),
-                            (b"content-length", str(len(body)).encode())]})
+    body = json.dumps(
+        {
+            "type": "about:blank",
+            "title": "Payload Too Large",
+            "status": 413,
+            "key": "core.payload_too_large",
+            "detail": f"request body exceeds {cap} bytes",
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

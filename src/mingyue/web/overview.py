@@ -23,8 +23,14 @@ def figures(uow: UnitOfWork) -> dict[str, Any]:
     from mingyue.core.tenancy.identity import Organization, User
 
     s = uow.session
-    out: dict[str, Any] = {"cases_by_state": {}, "jobs_by_status": {}, "usage_this_month": {},
-                           "ledger": {}, "organizations": 0, "users": 0}
+    out: dict[str, Any] = {
+        "cases_by_state": {},
+        "jobs_by_status": {},
+        "usage_this_month": {},
+        "ledger": {},
+        "organizations": 0,
+        "users": 0,
+    }
     try:
         from mingyue.core.cases import Case
 
@@ -43,17 +49,24 @@ def figures(uow: UnitOfWork) -> dict[str, Any]:
         from mingyue.core.metering.service import UsageRecord
 
         start = _month_start(uow.settings.timezone)
-        rows = s.execute(select(UsageRecord.meter, func.sum(UsageRecord.quantity))
-                         .where(UsageRecord.start >= start).group_by(UsageRecord.meter)).all()
+        rows = s.execute(
+            select(UsageRecord.meter, func.sum(UsageRecord.quantity))
+            .where(UsageRecord.start >= start)
+            .group_by(UsageRecord.meter)
+        ).all()
         out["usage_this_month"] = {m: float(q or 0) for m, q in rows}
     except ImportError:
         pass
     if can(uow.actor, "core.audit.read"):
         head = s.execute(select(func.count(), func.max(audit.AuditEntry.seq))).one()
-        last_cp = s.scalars(select(audit.AuditCheckpoint)
-                            .order_by(audit.AuditCheckpoint.tree_size.desc()).limit(1)).first()
-        out["ledger"] = {"entries": head[0], "head_seq": head[1],
-                         "last_checkpoint": last_cp.tree_size if last_cp else None}
+        last_cp = s.scalars(
+            select(audit.AuditCheckpoint).order_by(audit.AuditCheckpoint.tree_size.desc()).limit(1)
+        ).first()
+        out["ledger"] = {
+            "entries": head[0],
+            "head_seq": head[1],
+            "last_checkpoint": last_cp.tree_size if last_cp else None,
+        }
     out["organizations"] = s.scalar(select(func.count()).select_from(Organization)) or 0
     out["users"] = s.scalar(select(func.count()).select_from(User)) or 0
     return out

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mingyue import __version__
+from mingyue.core.tenancy.access import SYSTEM, Actor
 from mingyue.core.uow import unit_of_work
 from mingyue.web.console import ConsoleActor, csrf_protect, render, safe_next
 from mingyue.web.deps import UoW, require
-from mingyue.core.tenancy.access import SYSTEM, Actor
 
 router = APIRouter()
 
@@ -26,14 +26,18 @@ def health(request: Request) -> dict[str, Any]:
     settings = request.app.state.settings
     with get_engine(settings).connect() as conn:
         conn.execute(text("SELECT 1"))
-    return {"status": "ok", "version": __version__,
-            "database": "sqlite" if settings.is_sqlite else "postgresql",
-            "jobs": "redis" if settings.redis_url else "embedded"}
+    return {
+        "status": "ok",
+        "version": __version__,
+        "database": "sqlite" if settings.is_sqlite else "postgresql",
+        "jobs": "redis" if settings.redis_url else "embedded",
+    }
 
 
 @router.get("/api/overview", tags=["core"], operation_id="core-overview")
-def overview_api(uow: UoW, actor: Annotated[Actor, Depends(require("core.org.read"))]
-                 ) -> dict[str, Any]:
+def overview_api(
+    uow: UoW, actor: Annotated[Actor, Depends(require("core.org.read"))]
+) -> dict[str, Any]:
     """Return the overview figures the console's first screen shows."""
     from mingyue.web.overview import figures
 
@@ -47,9 +51,12 @@ def login_form(request: Request, next: str = "/") -> Response:
 
 
 @router.post("/login", include_in_schema=False)
-def login_submit(request: Request, username: Annotated[str, Form(max_length=80)],
-                 password: Annotated[str, Form(max_length=200)],
-                 next: Annotated[str, Form(max_length=500)] = "/") -> Response:
+def login_submit(
+    request: Request,
+    username: Annotated[str, Form(max_length=80)],
+    password: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
     """Check the credentials, set the session cookie, record the outcome in the ledger."""
     from mingyue.core.errors import MingyueError
     from mingyue.web.auth import SESSION_COOKIE, SESSION_MAX_AGE, login, make_session_cookie
@@ -60,22 +67,36 @@ def login_submit(request: Request, username: Annotated[str, Form(max_length=80)]
         actor = login(settings, username, password, ip)
     except MingyueError as exc:
         with unit_of_work(SYSTEM, settings) as uow:
-            uow.audit("core.login.failed", f"username:{username[:80]}", {"ip": ip,
-                                                                          "reason": exc.key})
+            uow.audit(
+                "core.login.failed", f"username:{username[:80]}", {"ip": ip, "reason": exc.key}
+            )
         from mingyue.i18n import t
         from mingyue.web.console import locale_of
 
-        return render(request, "login.html", {"next": safe_next(next),
-                                              "error": t(exc.key, locale_of(request))},
-                      status_code=exc.status)
+        return render(
+            request,
+            "login.html",
+            {"next": safe_next(next), "error": t(exc.key, locale_of(request))},
+            status_code=exc.status,
+        )
     with unit_of_work(SYSTEM, settings) as uow:
-        uow.audit("core.login.succeeded", f"user:{actor.username}", {"ip": ip},
-                  organization_id=actor.organization_id)
+        uow.audit(
+            "core.login.succeeded",
+            f"user:{actor.username}",
+            {"ip": ip},
+            organization_id=actor.organization_id,
+        )
     assert actor.user_id is not None
     value, _csrf = make_session_cookie(settings, actor.user_id)
     resp = RedirectResponse(safe_next(next), status_code=303)
-    resp.set_cookie(SESSION_COOKIE, value, httponly=True, samesite="lax",
-                    secure=settings.cookie_secure, max_age=SESSION_MAX_AGE)
+    resp.set_cookie(
+        SESSION_COOKIE,
+        value,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+        max_age=SESSION_MAX_AGE,
+    )
     return resp
 
 

@@ -291,7 +291,11 @@ def test_unknown_app_type_names_the_field(client, tenants) -> None:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("AndroidManifest.xml", b"\x00")
-    r = client.post("/api/appcheck/scans", headers=tenants.a.headers(),
-                    files={"file": ("a.apk", buf.getvalue())}, data={"app_type": "no_such_type"})
+    r = client.post(
+        "/api/appcheck/scans",
+        headers=tenants.a.headers(),
+        files={"file": ("a.apk", buf.getvalue())},
+        data={"app_type": "no_such_type"},
+    )
     assert r.status_code == 422
     assert r.json()["field"] == "app_type"

@@ -17,8 +17,22 @@ def test_pool_submit_status_logs_cancel_usage(cli: Any, tenants: Any, tmp_path: 
     member = tenants.a.member.username
     tariff = tmp_path / "tariff.json"
     tariff.write_text(json.dumps(FLAT))
-    r = cli("compute", "pool", "add", "--name", "local-a", "--kind", "local", "--cpus", "2",
-            "--tariff", str(tariff), "--as", admin, "--json")
+    r = cli(
+        "compute",
+        "pool",
+        "add",
+        "--name",
+        "local-a",
+        "--kind",
+        "local",
+        "--cpus",
+        "2",
+        "--tariff",
+        str(tariff),
+        "--as",
+        admin,
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     assert r.json()["name"] == "local-a"
     r = cli("compute", "pool", "add", "--name", "x", "--kind", "local", "--as", member)
@@ -55,8 +69,10 @@ def test_pool_submit_status_logs_cancel_usage(cli: Any, tenants: Any, tmp_path: 
 
 def test_bad_spec_exit_2_naming_field(cli: Any, tenants: Any, tmp_path: Path) -> None:
     admin = tenants.operator.admin.username
-    assert cli("compute", "pool", "add", "--name", "l", "--kind", "local",
-               "--as", admin).exit_code == 0
+    assert (
+        cli("compute", "pool", "add", "--name", "l", "--kind", "local", "--as", admin).exit_code
+        == 0
+    )
     spec = tmp_path / "spec.yaml"
     spec.write_text("command: x\ncpus: -2\n")
     r = cli("compute", "submit", str(spec), "--as", tenants.a.member.username)
@@ -64,33 +80,83 @@ def test_bad_spec_exit_2_naming_field(cli: Any, tenants: Any, tmp_path: Path) ->
 
 
 def test_simulate_json(cli: Any) -> None:
-    r = cli("compute", "simulate", str(FIX / "trace_small.csv"), "--pools",
-            str(FIX / "pools_small.yaml"), "--policy", "soonest", "--json")
+    r = cli(
+        "compute",
+        "simulate",
+        str(FIX / "trace_small.csv"),
+        "--pools",
+        str(FIX / "pools_small.yaml"),
+        "--policy",
+        "soonest",
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     out = r.json()
     assert {"policy", "jobs", "mean_wait_s", "p95_wait_s", "utilization", "total_cost"} <= set(out)
     assert out["policy"] == "soonest" and out["jobs"] == 6 and out["total_cost"] == "0.8260"
-    r = cli("compute", "simulate", str(FIX / "trace_small.csv"), "--pools",
-            str(FIX / "pools_small.yaml"), "--policy", "random")
+    r = cli(
+        "compute",
+        "simulate",
+        str(FIX / "trace_small.csv"),
+        "--pools",
+        str(FIX / "pools_small.yaml"),
+        "--policy",
+        "random",
+    )
     assert r.exit_code == 2 and "policy" in r.stderr
 
 
 def test_pool_enabled_for_flag(cli: Any, tenants: Any) -> None:
-    r = cli("compute", "pool", "add", "--name", "b-only", "--kind", "local", "--enabled-for",
-            str(tenants.b.org.id), "--as", tenants.operator.admin.username, "--json")
+    r = cli(
+        "compute",
+        "pool",
+        "add",
+        "--name",
+        "b-only",
+        "--kind",
+        "local",
+        "--enabled-for",
+        str(tenants.b.org.id),
+        "--as",
+        tenants.operator.admin.username,
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     assert r.json()["enabled_for"] == [tenants.b.org.id]
 
 
 def test_pool_maintenance_command(cli: Any, tenants: Any) -> None:
     admin = tenants.operator.admin.username
-    assert cli("compute", "pool", "add", "--name", "m", "--kind", "local",
-               "--as", admin).exit_code == 0
-    r = cli("compute", "pool", "maintenance", "m", "--start", "2026-12-01T00:00:00+08:00",
-            "--end", "2026-12-01T06:00:00+08:00", "--as", admin, "--json")
+    assert (
+        cli("compute", "pool", "add", "--name", "m", "--kind", "local", "--as", admin).exit_code
+        == 0
+    )
+    r = cli(
+        "compute",
+        "pool",
+        "maintenance",
+        "m",
+        "--start",
+        "2026-12-01T00:00:00+08:00",
+        "--end",
+        "2026-12-01T06:00:00+08:00",
+        "--as",
+        admin,
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
-    r = cli("compute", "pool", "maintenance", "m", "--start", "tomorrow", "--end", "later",
-            "--as", admin)
+    r = cli(
+        "compute",
+        "pool",
+        "maintenance",
+        "m",
+        "--start",
+        "tomorrow",
+        "--end",
+        "later",
+        "--as",
+        admin,
+    )
     assert r.exit_code == 2
 
 
@@ -98,8 +164,12 @@ def test_reservation_from_the_cli(cli: Any, tenants: Any, tmp_path: Path) -> Non
     from datetime import UTC, datetime, timedelta
 
     admin, member = tenants.operator.admin.username, tenants.a.member.username
-    assert cli("compute", "pool", "add", "--name", "l", "--kind", "local", "--cpus", "2",
-               "--as", admin).exit_code == 0
+    assert (
+        cli(
+            "compute", "pool", "add", "--name", "l", "--kind", "local", "--cpus", "2", "--as", admin
+        ).exit_code
+        == 0
+    )
     start = datetime.now(UTC) + timedelta(hours=1)
     spec = tmp_path / "slot.yaml"
     spec.write_text(f"reservation: {{start: '{start.isoformat()}', duration_s: 30m}}\ncpus: 2\n")

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from mingyue.core.tenancy.access import SYSTEM
-from mingyue.core.ledger.audit import AuditEntry
 from mingyue.core.db import get_engine
 from mingyue.core.errors import Conflict, InvalidInput
+from mingyue.core.ledger.audit import AuditEntry
+from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.uow import unit_of_work
 from mingyue.enablers.compute import service
 from mingyue.enablers.compute.models import ComputeJob, ComputeUsage
@@ -73,10 +73,20 @@ print("not killed", flush=True)
 
 def submit_and_die(settings: Any, user_id: int, spec: dict[str, Any], when: str) -> dict[str, str]:
     """Submit in a child process that is killed during the dispatch; return what it printed."""
-    args = {"data_dir": str(settings.data_dir), "user_id": user_id, "spec": spec, "when": when,
-            "database_url": get_engine(settings).url.render_as_string(hide_password=False)}
-    proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(args)], capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    args = {
+        "data_dir": str(settings.data_dir),
+        "user_id": user_id,
+        "spec": spec,
+        "when": when,
+        "database_url": get_engine(settings).url.render_as_string(hide_password=False),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     assert proc.returncode == -signal.SIGKILL, (proc.returncode, proc.stdout, proc.stderr)
     return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -94,8 +104,7 @@ def job_row(settings: Any, job_id: int | None = None) -> ComputeJob:
 
 def usage_of(settings: Any, job_id: int) -> list[ComputeUsage]:
     with unit_of_work(SYSTEM, settings) as uow, uow.unscoped(reason="test"):
-        rows = list(uow.session.scalars(select(ComputeUsage).where(
-            ComputeUsage.job_id == job_id)))
+        rows = list(uow.session.scalars(select(ComputeUsage).where(ComputeUsage.job_id == job_id)))
         for r in rows:
             uow.session.expunge(r)
         return rows
@@ -103,8 +112,14 @@ def usage_of(settings: Any, job_id: int) -> list[ComputeUsage]:
 
 def ledger_actions(settings: Any, job_id: int) -> list[str]:
     with unit_of_work(SYSTEM, settings) as uow, uow.unscoped(reason="test"):
-        return [e.action for e in uow.session.scalars(select(AuditEntry).where(
-            AuditEntry.subject == f"compute_job:{job_id}").order_by(AuditEntry.seq))]
+        return [
+            e.action
+            for e in uow.session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.subject == f"compute_job:{job_id}")
+                .order_by(AuditEntry.seq)
+            )
+        ]
 
 
 def bills_once(settings: Any, job_id: int, cpus: int = 1) -> None:
@@ -120,10 +135,12 @@ def bills_once(settings: Any, job_id: int, cpus: int = 1) -> None:
 
 
 def test_local_job_accepted_then_platform_killed_is_adopted_and_billed_once(
-        settings: Any, tenants: Any, actor_of: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings: Any, tenants: Any, actor_of: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     add_pool(settings, "local-a", cpus=2, tariff=FLAT)
-    said = submit_and_die(settings, tenants.a.member.id,
-                          {"command": "echo ran-$MINGYUE_JOB_ID; sleep 1"}, "after")
+    said = submit_and_die(
+        settings, tenants.a.member.id, {"command": "echo ran-$MINGYUE_JOB_ID; sleep 1"}, "after"
+    )
     row = job_row(settings)
     # committed before the engine call: the pool and the engine-side name, not the engine id
     assert row.state == "dispatching" and row.pool == "local-a" and row.engine_id == said["name"]
@@ -144,8 +161,11 @@ def test_local_job_accepted_then_platform_killed_is_adopted_and_billed_once(
     with unit_of_work(SYSTEM, settings) as uow:
         service.reconcile(uow=uow, polled=polled)
     adopted = job_row(settings, row.id)
-    assert adopted.engine_id == said["engine_id"] and adopted.state in ("queued", "running",
-                                                                         "succeeded")
+    assert adopted.engine_id == said["engine_id"] and adopted.state in (
+        "queued",
+        "running",
+        "succeeded",
+    )
     assert adopted.dispatching_since is None
     bills_once(settings, row.id)
     assert "compute.job.adopted" in ledger_actions(settings, row.id)
@@ -154,7 +174,8 @@ def test_local_job_accepted_then_platform_killed_is_adopted_and_billed_once(
 
 
 def test_platform_killed_before_the_pool_got_it_dispatches_again(
-        settings: Any, tenants: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings: Any, tenants: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     add_pool(settings, "local-a", cpus=2, tariff=FLAT)
     said = submit_and_die(settings, tenants.a.member.id, {"command": "echo once"}, "before")
     row = job_row(settings)
@@ -172,16 +193,21 @@ def test_platform_killed_before_the_pool_got_it_dispatches_again(
     bills_once(settings, row.id)
     # it ran exactly once: one job dir for this job, none under the first name
     assert [p.name for p in jobs_dir.iterdir() if p.name.startswith(f"{row.id}-")] == [
-        again.engine_id]
+        again.engine_id
+    ]
 
 
 @pytest.mark.service
 def test_slurm_job_accepted_then_platform_killed_is_adopted_and_billed_once(
-        settings: Any, tenants: Any, slurm_cluster: Any,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    settings: Any, tenants: Any, slurm_cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     add_pool(settings, "slurm-a", kind="slurm", endpoint=str(slurm_cluster.conf), tariff=FLAT)
-    said = submit_and_die(settings, tenants.a.member.id,
-                          {"command": "echo slurm-ran; sleep 1", "max_runtime_s": "2m"}, "after")
+    said = submit_and_die(
+        settings,
+        tenants.a.member.id,
+        {"command": "echo slurm-ran; sleep 1", "max_runtime_s": "2m"},
+        "after",
+    )
     row = job_row(settings)
     assert row.state == "dispatching" and row.engine_id == said["name"]
     assert said["engine_id"].isdigit()
@@ -197,9 +223,23 @@ def test_slurm_job_accepted_then_platform_killed_is_adopted_and_billed_once(
     # start message lands, seconds later: a query by name waits for that.
     deadline = time.monotonic() + 30
     while True:
-        acct = subprocess.run(["sacct", "-n", "-X", "-P", f"--name=mingyue-{said['name']}",
-                               "-S", "now-1days", "-o", "JobID"], env=slurm_cluster.env,
-                              capture_output=True, text=True, check=True)
+        acct = subprocess.run(
+            [
+                "sacct",
+                "-n",
+                "-X",
+                "-P",
+                f"--name=mingyue-{said['name']}",
+                "-S",
+                "now-1days",
+                "-o",
+                "JobID",
+            ],
+            env=slurm_cluster.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         if acct.stdout.split() or time.monotonic() > deadline:
             break
         time.sleep(0.5)
@@ -208,12 +248,13 @@ def test_slurm_job_accepted_then_platform_killed_is_adopted_and_billed_once(
 
 @pytest.mark.service
 def test_slurm_dispatch_that_never_reached_slurm_runs_once(
-        settings: Any, tenants: Any, slurm_cluster: Any,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    settings: Any, tenants: Any, slurm_cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     add_pool(settings, "slurm-a", kind="slurm", endpoint=str(slurm_cluster.conf), tariff=FLAT)
     # (a second of work: Slurm bills its ElapsedRaw, 0 for a job under a second)
-    said = submit_and_die(settings, tenants.a.member.id, {"command": "echo once; sleep 1"},
-                          "before")
+    said = submit_and_die(
+        settings, tenants.a.member.id, {"command": "echo once; sleep 1"}, "before"
+    )
     row = job_row(settings)
     assert row.state == "dispatching"
     monkeypatch.setitem(settings.compute, "dispatch_grace_s", 0)
@@ -225,13 +266,16 @@ def test_slurm_dispatch_that_never_reached_slurm_runs_once(
 
 
 @pytest.mark.service
-def test_slurm_refusal_at_submit_keeps_no_job(settings: Any, tenants: Any, actor_of: Any,
-                                              slurm_cluster: Any) -> None:
+def test_slurm_refusal_at_submit_keeps_no_job(
+    settings: Any, tenants: Any, actor_of: Any, slurm_cluster: Any
+) -> None:
     """The job was committed as dispatching before Slurm refused it: the submit answers the
     refusal and no job is left behind (nothing for the reconciler to dispatch again)."""
     add_pool(settings, "slurm-a", kind="slurm", endpoint=str(slurm_cluster.conf), tariff=FLAT)
-    with pytest.raises(InvalidInput) as exc, unit_of_work(actor_of(tenants.a.member),
-                                                          settings) as uow:
+    with (
+        pytest.raises(InvalidInput) as exc,
+        unit_of_work(actor_of(tenants.a.member), settings) as uow,
+    ):
         service.submit_job(uow=uow, spec={"command": "true", "env": {"1BAD": "x"}})
     assert exc.value.field == "env"
     with unit_of_work(SYSTEM, settings) as uow, uow.unscoped(reason="test"):

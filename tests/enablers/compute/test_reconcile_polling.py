@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.db import get_engine
+from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.uow import unit_of_work
 from mingyue.enablers.compute import service
 from mingyue.enablers.compute.adapters.local import LocalAdapter
@@ -36,9 +36,9 @@ def _write_lock_free(settings: Any) -> bool | None:
         con.close()
 
 
-def test_engines_are_polled_outside_the_transaction(settings: Any, tenants: Any,
-                                                    actor_of: Any,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_engines_are_polled_outside_the_transaction(
+    settings: Any, tenants: Any, actor_of: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     add_pool(settings, "local-a", cpus=2, tariff=FLAT)
     with unit_of_work(actor_of(tenants.a.member), settings) as uow:
         job = service.submit_job(uow=uow, spec={"command": "sleep 0.5", "cpus": 1})

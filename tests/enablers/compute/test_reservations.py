@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.errors import Conflict, InvalidInput, NotFound
+from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.uow import unit_of_work
 from mingyue.enablers.compute import service
 from mingyue.enablers.compute.models import ComputeUsage
@@ -45,8 +45,9 @@ def wait_state(settings: Any, job_id: int, state: str, timeout: float = 60) -> J
 
 def usage_rows(settings: Any, job_id: int) -> list[ComputeUsage]:
     with unit_of_work(SYSTEM, settings) as uow:
-        return list(uow.session.scalars(select(ComputeUsage).where(
-            ComputeUsage.job_id == job_id)).all())
+        return list(
+            uow.session.scalars(select(ComputeUsage).where(ComputeUsage.job_id == job_id)).all()
+        )
 
 
 def slot(start_in_s: float, duration: str, cpus: int = 1) -> dict[str, Any]:
@@ -55,7 +56,8 @@ def slot(start_in_s: float, duration: str, cpus: int = 1) -> dict[str, Any]:
 
 
 def test_local_reservation_follows_its_slot_and_bills_it(
-        settings: Any, tenants: Any, actor_of: Any) -> None:
+    settings: Any, tenants: Any, actor_of: Any
+) -> None:
     add_pool(settings, "local-a", cpus=2, tariff=TOU)
     a, b = actor_of(tenants.a.member), actor_of(tenants.b.member)
     out = submit(settings, a, slot(2, "3s", cpus=2))
@@ -100,8 +102,9 @@ def test_overlap_maintenance_past_and_cancel(settings: Any, tenants: Any, actor_
     assert quick.pool == "local-a"
     with unit_of_work(SYSTEM, settings) as uow:
         now = datetime.now(UTC)
-        service.add_maintenance(uow=uow, name="local-a", start=now + timedelta(hours=5),
-                                end=now + timedelta(hours=6))
+        service.add_maintenance(
+            uow=uow, name="local-a", start=now + timedelta(hours=5), end=now + timedelta(hours=6)
+        )
     with pytest.raises(InvalidInput) as exc:
         submit(settings, a, slot(5 * 3600 + 600, "10m"))
     assert "pool local-a rejected: maintenance during the reservation" in exc.value.message
@@ -140,16 +143,21 @@ def test_reservation_over_the_api(client: Any, tenants: Any, settings: Any) -> N
 
 
 @pytest.mark.service
-def test_slurm_reservation_is_real(settings: Any, tenants: Any, actor_of: Any,
-                                   slurm_cluster: Any) -> None:
+def test_slurm_reservation_is_real(
+    settings: Any, tenants: Any, actor_of: Any, slurm_cluster: Any
+) -> None:
     add_pool(settings, "slurm-a", kind="slurm", endpoint=str(slurm_cluster.conf), tariff=FLAT)
     a, b = actor_of(tenants.a.member), actor_of(tenants.b.member)
     out = submit(settings, a, slot(3, "1m"))
     assert out.pool == "slurm-a" and out.detail is not None
     name = out.detail.split("srun --reservation=")[1].split()[0]
     assert name.startswith("mingyue-")
-    shown = subprocess.run(["scontrol", "show", "reservation", name, "-o"],
-                           env=slurm_cluster.env, capture_output=True, text=True)
+    shown = subprocess.run(
+        ["scontrol", "show", "reservation", name, "-o"],
+        env=slurm_cluster.env,
+        capture_output=True,
+        text=True,
+    )
     assert shown.returncode == 0 and "CoreCnt=1" in shown.stdout, shown.stderr
     # the other CPU is free; asking for both in the same slot is refused with the reason
     with pytest.raises(InvalidInput) as exc:
@@ -158,18 +166,32 @@ def test_slurm_reservation_is_real(settings: Any, tenants: Any, actor_of: Any,
     j = wait_state(settings, out.job_id, "running", timeout=40)
     assert j.reason is not None and j.reason.startswith("active until")
     # the tenant really uses it: a job step inside the reservation
-    ran = subprocess.run(["srun", f"--reservation={name}", "-n1", "echo", "inside"],
-                         env=slurm_cluster.env, capture_output=True, text=True, timeout=60)
+    ran = subprocess.run(
+        ["srun", f"--reservation={name}", "-n1", "echo", "inside"],
+        env=slurm_cluster.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert ran.returncode == 0 and ran.stdout.strip() == "inside", ran.stderr
     # a session still inside the slot when it is cancelled: Slurm will not delete a reservation
     # in use, so its jobs are cancelled first
-    session = subprocess.Popen(["srun", f"--reservation={name}", "-n1", "sleep", "300"],
-                               env=slurm_cluster.env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    session = subprocess.Popen(
+        ["srun", f"--reservation={name}", "-n1", "sleep", "300"],
+        env=slurm_cluster.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
-    while "RUNNING" not in subprocess.run(["squeue", "-h", "-R", name, "-o", "%T"],
-                                          env=slurm_cluster.env, capture_output=True,
-                                          text=True).stdout:
+    while (
+        "RUNNING"
+        not in subprocess.run(
+            ["squeue", "-h", "-R", name, "-o", "%T"],
+            env=slurm_cluster.env,
+            capture_output=True,
+            text=True,
+        ).stdout
+    ):
         assert time.monotonic() < deadline and session.poll() is None
         time.sleep(0.2)
     with pytest.raises(NotFound), unit_of_work(b, settings) as uow:
@@ -178,10 +200,13 @@ def test_slurm_reservation_is_real(settings: Any, tenants: Any, actor_of: Any,
         j = service.cancel_job(uow=uow, job_id=out.job_id)
     assert j.state == "cancelled" and 1 <= j.seconds < 60  # only the seconds held
     assert session.wait(timeout=30) != 0  # the session was ended with its reservation
-    gone = subprocess.run(["scontrol", "show", "reservation", name], env=slurm_cluster.env,
-                          capture_output=True, text=True)
+    gone = subprocess.run(
+        ["scontrol", "show", "reservation", name],
+        env=slurm_cluster.env,
+        capture_output=True,
+        text=True,
+    )
     assert gone.returncode != 0 and "not found" in gone.stdout + gone.stderr
     rows = usage_rows(settings, out.job_id)
     assert sum(r.quantity for r in rows) == Decimal(j.seconds)
-    assert j.cost == Decimal(j.seconds) * Decimal("0.0001") - j.free_quota_used * Decimal(
-        "0.0001")
+    assert j.cost == Decimal(j.seconds) * Decimal("0.0001") - j.free_quota_used * Decimal("0.0001")

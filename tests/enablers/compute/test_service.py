@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from mingyue.core import metering
-from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
+from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.uow import unit_of_work
 from mingyue.enablers.compute import service
 from mingyue.enablers.compute.adapters.devcluster import free_port
@@ -45,20 +45,23 @@ def test_pool_management_needs_platform_admin(settings: Any, member_a: Any) -> N
     with pytest.raises(Conflict), unit_of_work(SYSTEM, settings) as uow:
         service.add_pool(uow=uow, pool=PoolIn(name="local-a", kind="local"))
     with pytest.raises(InvalidInput) as exc, unit_of_work(SYSTEM, settings) as uow:
-        service.add_pool(uow=uow, pool=PoolIn(name="t", kind="local",
-                                              tariff={"cpu_second": {"peak": "-1"}}))
+        service.add_pool(
+            uow=uow, pool=PoolIn(name="t", kind="local", tariff={"cpu_second": {"peak": "-1"}})
+        )
     assert exc.value.field == "tariff"
     with unit_of_work(member_a, settings) as uow:
         assert [p.name for p in service.list_pools(uow=uow)] == ["local-a"]
 
 
 def test_submit_runs_bills_engine_seconds_and_free_quota_first(
-        settings: Any, member_a: Any, tenants: Any) -> None:
+    settings: Any, member_a: Any, tenants: Any
+) -> None:
     add_pool(settings, "local-a", cpus=4, tariff=FLAT)
     with unit_of_work(SYSTEM, settings) as uow:
         metering.set_pool_default(uow=uow, meter=CPU_METER, granted=Decimal(1), sme_only=True)
-    out = submit(settings, member_a, {"command": "sleep 1.2; echo hi", "cpus": 2,
-                                      "max_runtime_s": "1m"})
+    out = submit(
+        settings, member_a, {"command": "sleep 1.2; echo hi", "cpus": 2, "max_runtime_s": "1m"}
+    )
     assert out.pool == "local-a" and out.state == "queued"
     assert out.reason.startswith("pool local-a: ¥0.01, start now")
     assert out.estimated_cost == Decimal("0.0120")  # 2 CPU × 60 s × 0.0001
@@ -66,8 +69,12 @@ def test_submit_runs_bills_engine_seconds_and_free_quota_first(
     assert job.state == "succeeded" and 2 <= job.seconds <= 6
     with unit_of_work(member_a, settings) as uow:
         assert service.job_logs(uow=uow, job_id=out.job_id) == "hi\n"
-        lines = service.usage(uow=uow, month=job.started_at.astimezone(  # type: ignore[union-attr]
-            service._tz(uow)).strftime("%Y-%m")).lines
+        lines = service.usage(
+            uow=uow,
+            month=job.started_at.astimezone(  # type: ignore[union-attr]
+                service._tz(uow)
+            ).strftime("%Y-%m"),
+        ).lines
     # billed = engine seconds × CPUs; the SME's 1 free CPU-second is used first
     assert sum(ln.quantity for ln in lines) == Decimal(2 * job.seconds)
     assert sum(ln.free_quantity for ln in lines) == Decimal(1)
@@ -89,8 +96,9 @@ def test_time_of_use_windows_priced_exactly(settings: Any, member_a: Any) -> Non
     out = submit(settings, member_a, {"command": "sleep 1", "cpus": 1})
     job = wait_done(settings, out.job_id)
     with unit_of_work(SYSTEM, settings) as uow:
-        rows = uow.session.scalars(select(ComputeUsage).where(
-            ComputeUsage.job_id == out.job_id)).all()
+        rows = uow.session.scalars(
+            select(ComputeUsage).where(ComputeUsage.job_id == out.job_id)
+        ).all()
     assert sum(r.seconds for r in rows) == job.seconds
     prices = {"peak": Decimal("0.0003"), "flat": Decimal("0.0002"), "valley": Decimal("0.0001")}
     for r in rows:
@@ -108,15 +116,18 @@ def test_invalid_spec_and_no_pool(settings: Any, member_a: Any) -> None:
     assert exc.value.field == "max_runtime_s"
     with pytest.raises(InvalidInput) as exc:
         submit(settings, member_a, {"command": "x", "gpus": {"count": 1, "model": "A100"}})
-    assert exc.value.key == "compute.no_pool" and "pool local-a rejected: no A100" in exc.value.message
+    assert (
+        exc.value.key == "compute.no_pool" and "pool local-a rejected: no A100" in exc.value.message
+    )
     with unit_of_work(SYSTEM, settings) as uow:
         assert uow.session.scalars(select(ComputeJob)).all() == []  # nothing half-written
 
 
 def test_suspended_and_down_pools_send_jobs_elsewhere(settings: Any, member_a: Any) -> None:
     add_pool(settings, "cheap", cpus=2, tariff=FLAT)
-    ray_down = add_pool(settings, "ray-down", kind="ray",
-                        endpoint=f"http://127.0.0.1:{free_port()}")
+    ray_down = add_pool(
+        settings, "ray-down", kind="ray", endpoint=f"http://127.0.0.1:{free_port()}"
+    )
     assert ray_down.down_reason is not None and "unreachable" in ray_down.down_reason
     add_pool(settings, "dear", cpus=2, tariff=TOU)
     with unit_of_work(SYSTEM, settings) as uow:
@@ -154,12 +165,15 @@ def test_cancel_running_then_finished(settings: Any, member_a: Any) -> None:
 
 
 def test_killed_inside_engine_is_failed_and_bills_real_seconds(
-        settings: Any, member_a: Any) -> None:
+    settings: Any, member_a: Any
+) -> None:
     add_pool(settings, "local-a", cpus=2, tariff=FLAT)
     out = submit(settings, member_a, {"command": "sleep 30"})
     with unit_of_work(SYSTEM, settings) as uow:
         job = uow.session.scalars(select(ComputeJob)).one()
-        started = settings.data_dir / "compute" / "local-a" / "jobs" / job.engine_id / "started.json"
+        started = (
+            settings.data_dir / "compute" / "local-a" / "jobs" / job.engine_id / "started.json"
+        )
     deadline = time.monotonic() + 20
     while not started.exists():
         assert time.monotonic() < deadline
@@ -173,7 +187,8 @@ def test_killed_inside_engine_is_failed_and_bills_real_seconds(
 
 
 def test_quota_exhausted_stops_when_org_says_so(
-        settings: Any, member_a: Any, tenants: Any, actor_of: Any) -> None:
+    settings: Any, member_a: Any, tenants: Any, actor_of: Any
+) -> None:
     add_pool(settings, "local-a", cpus=2)
     with unit_of_work(actor_of(tenants.a.admin), settings) as uow:
         service.set_quota_behaviour(uow=uow, on_exhausted="stop")
@@ -187,7 +202,8 @@ def test_quota_exhausted_stops_when_org_says_so(
 
 
 def test_tenant_cannot_see_or_cancel_anothers_job(
-        settings: Any, member_a: Any, tenants: Any, actor_of: Any) -> None:
+    settings: Any, member_a: Any, tenants: Any, actor_of: Any
+) -> None:
     add_pool(settings, "local-a", cpus=2)
     out = submit(settings, member_a, {"command": "sleep 5"})
     b = actor_of(tenants.b.member)
@@ -205,8 +221,14 @@ def test_tenant_cannot_see_or_cancel_anothers_job(
 
 @pytest.mark.service
 def test_slurm_pool_end_to_end(settings: Any, member_a: Any, slurm_cluster: Any) -> None:
-    add_pool(settings, "slurm-a", kind="slurm", endpoint=str(slurm_cluster.conf), tariff=FLAT,
-             options={"jobcomp_file": str(slurm_cluster.jobcomp)})
+    add_pool(
+        settings,
+        "slurm-a",
+        kind="slurm",
+        endpoint=str(slurm_cluster.conf),
+        tariff=FLAT,
+        options={"jobcomp_file": str(slurm_cluster.jobcomp)},
+    )
     with unit_of_work(SYSTEM, settings) as uow:
         (p,) = service.list_pools(uow=uow)
     assert p.cpus == 2 and p.down_reason is None
@@ -220,8 +242,13 @@ def test_slurm_pool_end_to_end(settings: Any, member_a: Any, slurm_cluster: Any)
 
 
 def _sacct(cluster: Any, engine_id: str) -> tuple[str, int]:
-    out = subprocess.run(["sacct", "-P", "-X", "-n", "-j", engine_id, "-o", "State,ElapsedRaw"],
-                         env=cluster.env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["sacct", "-P", "-X", "-n", "-j", engine_id, "-o", "State,ElapsedRaw"],
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     state, elapsed = out.stdout.strip().splitlines()[-1].split("|")
     return state, int(elapsed)
 
@@ -235,7 +262,8 @@ def _engine_id(settings: Any, job_id: int) -> str:
 
 @pytest.mark.service
 def test_slurm_bills_sacct_seconds_once_and_cancel_bills_what_ran(
-        settings: Any, member_a: Any, slurm_cluster: Any) -> None:
+    settings: Any, member_a: Any, slurm_cluster: Any
+) -> None:
     add_pool(settings, "slurm-a", kind="slurm", endpoint=str(slurm_cluster.conf), tariff=FLAT)
     out = submit(settings, member_a, {"command": "sleep 2", "cpus": 2})
     j = wait_done(settings, out.job_id, timeout=60)
@@ -260,7 +288,9 @@ def test_slurm_bills_sacct_seconds_once_and_cancel_bills_what_ran(
         service.cancel_job(uow=uow, job_id=long.job_id)
     j = wait_done(settings, long.job_id, timeout=60)
     state, elapsed = _sacct(slurm_cluster, _engine_id(settings, long.job_id))
-    assert j.state == "cancelled" and state.startswith("CANCELLED") and j.reason == f"Slurm: {state}"
+    assert (
+        j.state == "cancelled" and state.startswith("CANCELLED") and j.reason == f"Slurm: {state}"
+    )
     assert j.seconds == elapsed and 2 <= elapsed < 60
     # scancel by the cluster's operator, behind the platform's back: failed, with sacct's state
     other = submit(settings, member_a, {"command": "sleep 300", "max_runtime_s": "10m"})
@@ -269,8 +299,9 @@ def test_slurm_bills_sacct_seconds_once_and_cancel_bills_what_ran(
         while service.job_status(uow=uow, job_id=other.job_id).state != "running":
             assert time.monotonic() < deadline
             time.sleep(0.2)
-    subprocess.run(["scancel", _engine_id(settings, other.job_id)], env=slurm_cluster.env,
-                   check=True)
+    subprocess.run(
+        ["scancel", _engine_id(settings, other.job_id)], env=slurm_cluster.env, check=True
+    )
     j = wait_done(settings, other.job_id, timeout=60)
     state, elapsed = _sacct(slurm_cluster, _engine_id(settings, other.job_id))
     assert j.state == "failed" and j.reason == f"killed inside the engine: Slurm: {state}"
@@ -280,7 +311,8 @@ def test_slurm_bills_sacct_seconds_once_and_cancel_bills_what_ran(
 @pytest.mark.slow
 @pytest.mark.service
 def test_slurm_time_limit_is_failed_with_sacct_state(
-        settings: Any, member_a: Any, slurm_cluster: Any) -> None:
+    settings: Any, member_a: Any, slurm_cluster: Any
+) -> None:
     add_pool(settings, "slurm-a", kind="slurm", endpoint=str(slurm_cluster.conf), tariff=FLAT)
     out = submit(settings, member_a, {"command": "sleep 600", "max_runtime_s": "1m"})
     j = wait_done(settings, out.job_id, timeout=200)
@@ -300,8 +332,9 @@ def test_simulate_with_registered_pools(settings: Any) -> None:
     with unit_of_work(SYSTEM, settings) as uow:
         with pytest.raises(InvalidInput):
             service.simulate_trace(uow=uow, trace=fix / "missing.csv", pools=None, policy="cost")
-        out = service.simulate_trace(uow=uow, trace=fix / "trace_small.csv", pools=None,
-                                     policy="cost")
+        out = service.simulate_trace(
+            uow=uow, trace=fix / "trace_small.csv", pools=None, policy="cost"
+        )
     # the two GPU jobs and the 8-CPU job cannot run on one 4-CPU pool
     assert out["jobs"] == 6 and out["rejected"] == 3
 
@@ -317,13 +350,13 @@ def test_ray_pool_end_to_end(settings: Any, member_a: Any, ray_head: Any) -> Non
     with unit_of_work(member_a, settings) as uow:
         assert "from ray" in service.job_logs(uow=uow, job_id=out.job_id)
     with unit_of_work(SYSTEM, settings) as uow:
-        rows = uow.session.scalars(select(ComputeUsage).where(
-            ComputeUsage.job_id == out.job_id)).all()
+        rows = uow.session.scalars(
+            select(ComputeUsage).where(ComputeUsage.job_id == out.job_id)
+        ).all()
     assert sum(r.seconds for r in rows) == j.seconds  # billed = Ray's own start/end
 
 
-def test_submit_queues_the_reconciler_core_job(
-        settings: Any, member_a: Any, run_jobs: Any) -> None:
+def test_submit_queues_the_reconciler_core_job(settings: Any, member_a: Any, run_jobs: Any) -> None:
     from mingyue.core import jobs
 
     add_pool(settings, "local-a", cpus=2, tariff=FLAT)
@@ -340,7 +373,8 @@ def test_submit_queues_the_reconciler_core_job(
 
 
 def test_pool_enabled_for_a_list_of_organizations(
-        settings: Any, member_a: Any, tenants: Any, actor_of: Any) -> None:
+    settings: Any, member_a: Any, tenants: Any, actor_of: Any
+) -> None:
     add_pool(settings, "b-only", cpus=2, enabled_for=[tenants.b.org.id])
     with pytest.raises(InvalidInput) as exc:
         submit(settings, member_a, {"command": "true"})
@@ -356,8 +390,9 @@ def test_maintenance_window_holds_dispatch(settings: Any, member_a: Any) -> None
     add_pool(settings, "cheap", cpus=2, tariff=FLAT)
     now = datetime.now(UTC)
     with unit_of_work(SYSTEM, settings) as uow:
-        service.add_maintenance(uow=uow, name="cheap", start=now - timedelta(minutes=5),
-                                end=now + timedelta(hours=1))
+        service.add_maintenance(
+            uow=uow, name="cheap", start=now - timedelta(minutes=5), end=now + timedelta(hours=1)
+        )
         with pytest.raises(InvalidInput):
             service.add_maintenance(uow=uow, name="cheap", start=now, end=now)
     out = submit(settings, member_a, {"command": "true", "max_runtime_s": "10m"})

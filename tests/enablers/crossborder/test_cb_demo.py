@@ -19,7 +19,8 @@ def test_demo_filing_transfer_and_flows(cli: Any, client: Any) -> None:
     counts = {(c["recipient"], c["kind"]): c["individuals"] for c in flows["counts"]}
     assert counts[("Partner SG Pte. Ltd.", "pi")] > 300
     assert [(a["kind"], a["detail"]["country"]) for a in flows["alerts"]] == [
-        ("undeclared_overseas_endpoint", "US")]
+        ("undeclared_overseas_endpoint", "US")
+    ]
     kinds = {c["kind"] for c in client.get("/api/cases", headers=h).json()}
     assert {"crossborder.standard_contract", "crossborder.flow_alert"} <= kinds
     # the other enterprise sees none of it

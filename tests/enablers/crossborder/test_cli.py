@@ -8,15 +8,24 @@ from typing import Any
 
 import pytest
 
-SCENARIO = {"ciio": False, "important_data": False, "pi_individuals": 99_999,
-            "sensitive_pi_individuals": 0, "purpose": "other", "ftz_negative_list": None}
+SCENARIO = {
+    "ciio": False,
+    "important_data": False,
+    "pi_individuals": 99_999,
+    "sensitive_pi_individuals": 0,
+    "purpose": "other",
+    "ftz_negative_list": None,
+}
 ID = "11010519491231002X"
 
 
 @pytest.mark.parametrize(
     ("overrides", "path"),
-    [({}, "exempt"), ({"pi_individuals": 100_000}, "standard_contract_or_certification"),
-     ({"sensitive_pi_individuals": 10_000}, "security_assessment")],
+    [
+        ({}, "exempt"),
+        ({"pi_individuals": 100_000}, "standard_contract_or_certification"),
+        ({"sensitive_pi_individuals": 10_000}, "security_assessment"),
+    ],
 )
 def test_assess_json(cli: Any, tmp_path: Path, overrides: dict[str, Any], path: str) -> None:
     f = tmp_path / "s.json"
@@ -31,11 +40,15 @@ def test_assess_json(cli: Any, tmp_path: Path, overrides: dict[str, Any], path: 
 
 @pytest.mark.parametrize(
     ("data", "field"),
-    [({**SCENARIO, "pi_individuals": -1}, "pi_individuals"),
-     ({**SCENARIO, "purpose": "marketing"}, "purpose"),
-     ({k: v for k, v in SCENARIO.items() if k != "ciio"}, "ciio")],
+    [
+        ({**SCENARIO, "pi_individuals": -1}, "pi_individuals"),
+        ({**SCENARIO, "purpose": "marketing"}, "purpose"),
+        ({k: v for k, v in SCENARIO.items() if k != "ciio"}, "ciio"),
+    ],
 )
-def test_assess_invalid_exits_2_naming_the_field(cli: Any, tmp_path: Path, data: Any, field: str) -> None:
+def test_assess_invalid_exits_2_naming_the_field(
+    cli: Any, tmp_path: Path, data: Any, field: str
+) -> None:
     f = tmp_path / "s.json"
     f.write_text(json.dumps(data))
     r = cli("crossborder", "assess", str(f), "--json")
@@ -80,13 +93,18 @@ def test_scan_json_contract(cli: Any, tmp_path: Path) -> None:
 
 def test_scan_with_ner_reports_names_places_and_organisations(cli: Any, tmp_path: Path) -> None:
     f = tmp_path / "memo.txt"
-    text = "会议纪要：杭州阿里巴巴网络技术有限公司的代表陈志远先生到访江苏省南京市玄武区中山路18号。\n"
+    text = (
+        "会议纪要：杭州阿里巴巴网络技术有限公司的代表陈志远先生到访江苏省南京市玄武区中山路18号。\n"
+    )
     f.write_text(text, encoding="utf-8")
     r = cli("crossborder", "scan", str(f), "--json", "--show-values")  # NER is the default
     assert r.exit_code == 0, r.stderr
     got = {(e["type"], e["text"]) for e in r.json()["entities"]}
-    assert got == {("ORGANIZATION", "杭州阿里巴巴网络技术有限公司"), ("PERSON", "陈志远"),
-                   ("LOCATION", "江苏省南京市玄武区中山路18号")}
+    assert got == {
+        ("ORGANIZATION", "杭州阿里巴巴网络技术有限公司"),
+        ("PERSON", "陈志远"),
+        ("LOCATION", "江苏省南京市玄武区中山路18号"),
+    }
     for e in r.json()["entities"]:
         assert text[e["start"] : e["end"]] == e["text"]
     assert r.json()["ner"] is True
@@ -101,25 +119,42 @@ def test_scan_with_ner_reports_names_places_and_organisations(cli: Any, tmp_path
 def test_declare_watch_and_filings(cli: Any, tenants: Any, tmp_path: Path) -> None:
     admin = tenants.a.admin.username
     t = tmp_path / "t.json"
-    t.write_text(json.dumps({"recipient": "Partner SG", "country": "SG",
-                             "endpoints": ["api.partner.sg"], "legal_basis": "exempt"}))
+    t.write_text(
+        json.dumps(
+            {
+                "recipient": "Partner SG",
+                "country": "SG",
+                "endpoints": ["api.partner.sg"],
+                "legal_basis": "exempt",
+            }
+        )
+    )
     r = cli("crossborder", "declare", str(t), "--as", admin, "--json")
     assert r.exit_code == 0, r.stderr
     log = tmp_path / "access.log"
-    log.write_text("".join(
-        f'10.0.0.5 - - [10/Mar/2026:13:55:{i:02d} +0800] "GET http://api.partner.sg/s?m=139{i:08d} '
-        f'HTTP/1.1" 200 10 "-" "-"\n' for i in range(30)))
+    log.write_text(
+        "".join(
+            f'10.0.0.5 - - [10/Mar/2026:13:55:{i:02d} +0800] "GET http://api.partner.sg/s?m=139{i:08d} '
+            f'HTTP/1.1" 200 10 "-" "-"\n'
+            for i in range(30)
+        )
+    )
     r = cli("crossborder", "watch", str(log), "--as", admin, "--json")
     assert r.exit_code == 0, r.stderr
     out = r.json()
-    assert out["lines"] == 30 and {"recipient": "Partner SG", "year": 2026, "kind": "pi",
-                                   "individuals": 30} in out["counts"]
+    assert (
+        out["lines"] == 30
+        and {"recipient": "Partner SG", "year": 2026, "kind": "pi", "individuals": 30}
+        in out["counts"]
+    )
     assert cli("crossborder", "watch", str(log), "--as", admin, "--json").json()["lines"] == 30
     log2 = tmp_path / "access2.log"
     log2.write_text(log.read_text().replace("139", "138"))
     r = cli("crossborder", "watch", str(log2), "--workers", "2", "--as", admin, "--json")
     assert r.exit_code == 0, r.stderr
-    assert {"recipient": "Partner SG", "year": 2026, "kind": "pi", "individuals": 60} in r.json()["counts"]
+    assert {"recipient": "Partner SG", "year": 2026, "kind": "pi", "individuals": 60} in r.json()[
+        "counts"
+    ]
     r = cli("crossborder", "watch", str(log2), "--workers", "0", "--as", admin, "--json")
     assert r.exit_code == 2 and "--workers" in r.stderr
     r = cli("crossborder", "watch", str(log), "--json")

@@ -11,17 +11,22 @@ import pytest
 from sqlalchemy import select
 
 from mingyue.core import cases
+from mingyue.core.errors import Forbidden, InvalidInput, NotFound
 from mingyue.core.ledger import credentials
 from mingyue.core.ledger.audit import AuditEntry
-from mingyue.core.errors import Forbidden, InvalidInput, NotFound
 from mingyue.enablers.crossborder import service
 from mingyue.enablers.crossborder.schemas import FilingIn, TransferIn
 
 FORM: dict[str, Any] = {
     "recipient": {"name": "Partner SG Pte", "country": "SG", "address": "1 Raffles Place"},
-    "purpose": "跨境客服", "categories": ["姓名", "手机号"], "pi_individuals": 150000,
-    "sensitive_pi_individuals": 0, "important_data": False, "retention": "1年，到期删除",
-    "security_measures": "加密传输、访问控制", "recipient_legal_environment": "新加坡PDPA",
+    "purpose": "跨境客服",
+    "categories": ["姓名", "手机号"],
+    "pi_individuals": 150000,
+    "sensitive_pi_individuals": 0,
+    "important_data": False,
+    "retention": "1年，到期删除",
+    "security_measures": "加密传输、访问控制",
+    "recipient_legal_environment": "新加坡PDPA",
     "risks_and_mitigations": "再转移风险；合同约束",
 }
 
@@ -33,9 +38,18 @@ def _actions(uow: Any) -> list[str]:
 def test_assessment_is_stored_audited_and_metered(tenants: Any, actor_of: Any, uow_as: Any) -> None:
     a = actor_of(tenants.a.member)
     with uow_as(a) as uow:
-        out = service.create_assessment(uow=uow, actor=a, scenario={
-            "ciio": False, "important_data": False, "pi_individuals": 150_000,
-            "sensitive_pi_individuals": 0, "purpose": "other", "ftz_negative_list": None})
+        out = service.create_assessment(
+            uow=uow,
+            actor=a,
+            scenario={
+                "ciio": False,
+                "important_data": False,
+                "pi_individuals": 150_000,
+                "sensitive_pi_individuals": 0,
+                "purpose": "other",
+                "ftz_negative_list": None,
+            },
+        )
         assert out.path == "standard_contract_or_certification"
         assert out.result["basis"][0] == "促进和规范数据跨境流动规定 Art. 8"
     with uow_as(a) as uow:
@@ -46,13 +60,15 @@ def test_assessment_is_stored_audited_and_metered(tenants: Any, actor_of: Any, u
         assert "crossborder.assessment.created" in _actions(uow)
 
 
-def test_filing_lifecycle_signed_record_and_expiry(tenants: Any, actor_of: Any, uow_as: Any,
-                                                    settings: Any) -> None:
+def test_filing_lifecycle_signed_record_and_expiry(
+    tenants: Any, actor_of: Any, uow_as: Any, settings: Any
+) -> None:
     a = actor_of(tenants.a.member)
     reviewer = actor_of(tenants.operator.member)
     with uow_as(a) as uow:
-        f = service.create_filing(uow=uow, actor=a,
-                                  body=FilingIn(kind="security_assessment", form=FORM))  # type: ignore[arg-type]
+        f = service.create_filing(
+            uow=uow, actor=a, body=FilingIn(kind="security_assessment", form=FORM)
+        )  # type: ignore[arg-type]
         assert f.status == "submitted"
         case = cases.get_case(uow=uow, case_id=f.case_id, actor=a)
         assert case.kind == "crossborder.security_assessment" and case.state == "submitted"
@@ -75,7 +91,9 @@ def test_filing_lifecycle_signed_record_and_expiry(tenants: Any, actor_of: Any, 
         later = got.valid_until - timedelta(days=30)
         assert [x.id for x in service.expiring_filings(uow=uow, actor=a, now=later)] == [f.id]
     with uow_as(reviewer) as uow:
-        warned = service.warn_expiring(uow=uow, actor=reviewer, now=got.valid_until - timedelta(days=30))
+        warned = service.warn_expiring(
+            uow=uow, actor=reviewer, now=got.valid_until - timedelta(days=30)
+        )
         assert [w.id for w in warned] == [f.id]
         assert service.warn_expiring(uow=uow, actor=reviewer, now=got.valid_until) == []  # once
     with uow_as(a) as uow:
@@ -87,16 +105,22 @@ def test_return_resubmit_reject(tenants: Any, actor_of: Any, uow_as: Any) -> Non
     a = actor_of(tenants.a.member)
     reviewer = actor_of(tenants.operator.member)
     with uow_as(a) as uow:
-        f = service.create_filing(uow=uow, actor=a, body=FilingIn(kind="standard_contract", form=FORM))  # type: ignore[arg-type]
+        f = service.create_filing(
+            uow=uow, actor=a, body=FilingIn(kind="standard_contract", form=FORM)
+        )  # type: ignore[arg-type]
     with uow_as(reviewer) as uow:
         cases.transition(uow=uow, case_id=f.case_id, name="start_review", actor=reviewer)
-        cases.transition(uow=uow, case_id=f.case_id, name="return", actor=reviewer, comment="补充材料")
+        cases.transition(
+            uow=uow, case_id=f.case_id, name="return", actor=reviewer, comment="补充材料"
+        )
     with uow_as(a) as uow:
         assert service.get_filing(uow=uow, actor=a, filing_id=f.id).status == "returned"
         cases.transition(uow=uow, case_id=f.case_id, name="resubmit", actor=a)
     with uow_as(reviewer) as uow:
         cases.transition(uow=uow, case_id=f.case_id, name="start_review", actor=reviewer)
-        cases.transition(uow=uow, case_id=f.case_id, name="reject", actor=reviewer, comment="不符合")
+        cases.transition(
+            uow=uow, case_id=f.case_id, name="reject", actor=reviewer, comment="不符合"
+        )
     with uow_as(a) as uow:
         got = service.get_filing(uow=uow, actor=a, filing_id=f.id)
         assert got.status == "rejected" and got.credential_id is None and got.valid_until is None
@@ -112,42 +136,64 @@ def test_other_tenant_cannot_see_filing(tenants: Any, actor_of: Any, uow_as: Any
             service.get_filing(uow=uow, actor=b, filing_id=f.id)
 
 
-def test_watch_counts_and_opens_alert_cases(tenants: Any, actor_of: Any, uow_as: Any,
-                                             tmp_path: Path) -> None:
+def test_watch_counts_and_opens_alert_cases(
+    tenants: Any, actor_of: Any, uow_as: Any, tmp_path: Path
+) -> None:
     admin = actor_of(tenants.a.admin)
     with uow_as(admin) as uow:
-        service.declare_transfer(uow=uow, actor=admin, body=TransferIn(
-            recipient="Partner SG", country="SG", endpoints=["api.partner.sg"],
-            categories=["contact"], legal_basis="exempt"))
+        service.declare_transfer(
+            uow=uow,
+            actor=admin,
+            body=TransferIn(
+                recipient="Partner SG",
+                country="SG",
+                endpoints=["api.partner.sg"],
+                categories=["contact"],
+                legal_basis="exempt",
+            ),
+        )
     geo = tmp_path / "geo.csv"
     geo.write_text("network,country\n198.51.100.0/24,US\n")
     log = tmp_path / "squid.log"
-    lines = [f"1773122136.{i} 5 10.0.0.5 TCP_MISS/200 99 GET http://api.partner.sg/u?m=139{i:08d} - "
-             f"HIER_DIRECT/203.0.113.9 -" for i in range(20)]
-    lines.append("1773122136.9 5 10.0.0.5 TCP_MISS/200 99 POST http://evil.example/x?id=1 - "
-                 "HIER_DIRECT/198.51.100.7 -")
+    lines = [
+        f"1773122136.{i} 5 10.0.0.5 TCP_MISS/200 99 GET http://api.partner.sg/u?m=139{i:08d} - "
+        f"HIER_DIRECT/203.0.113.9 -"
+        for i in range(20)
+    ]
+    lines.append(
+        "1773122136.9 5 10.0.0.5 TCP_MISS/200 99 POST http://evil.example/x?id=1 - "
+        "HIER_DIRECT/198.51.100.7 -"
+    )
     log.write_text("\n".join(lines) + "\n")
     with uow_as(admin) as uow:
         out = service.watch_source(uow=uow, actor=admin, source=log, geoip=geo)
         assert out["lines"] == 21 and len(out["alert_cases"]) == 1
-        assert {"recipient": "Partner SG", "year": 2026, "kind": "pi", "individuals": 20} in out["counts"]
+        assert {"recipient": "Partner SG", "year": 2026, "kind": "pi", "individuals": 20} in out[
+            "counts"
+        ]
     with uow_as(admin) as uow:
         again = service.watch_source(uow=uow, actor=admin, source=log, geoip=geo)
         assert again["alert_cases"] == [] and again["lines"] == 21  # resumed, nothing doubled
         (case,) = cases.list_cases(uow=uow, kind="crossborder.flow_alert", actor=admin)
-        assert case.data["kind"] == "undeclared_overseas_endpoint" and case.data["detail"]["country"] == "US"
+        assert (
+            case.data["kind"] == "undeclared_overseas_endpoint"
+            and case.data["detail"]["country"] == "US"
+        )
     with uow_as(actor_of(tenants.b.admin)) as uow:
         assert service.flow_counts(uow=uow, actor=actor_of(tenants.b.admin))["counts"] == []
 
 
-def test_alerts_left_pending_by_a_crash_become_cases_later(tenants: Any, actor_of: Any,
-                                                           uow_as: Any, tmp_path: Path) -> None:
+def test_alerts_left_pending_by_a_crash_become_cases_later(
+    tenants: Any, actor_of: Any, uow_as: Any, tmp_path: Path
+) -> None:
     admin = actor_of(tenants.a.admin)
     geo = tmp_path / "geo.csv"
     geo.write_text("network,country\n198.51.100.0/24,US\n")
     log = tmp_path / "squid.log"
-    log.write_text("1773122136.9 5 10.0.0.5 TCP_MISS/200 99 POST http://evil.example/x?id=1 - "
-                   "HIER_DIRECT/198.51.100.7 -\n")
+    log.write_text(
+        "1773122136.9 5 10.0.0.5 TCP_MISS/200 99 POST http://evil.example/x?id=1 - "
+        "HIER_DIRECT/198.51.100.7 -\n"
+    )
 
     class Crash(Exception):
         pass
@@ -162,5 +208,7 @@ def test_alerts_left_pending_by_a_crash_become_cases_later(tenants: Any, actor_o
         out = service.watch_source(uow=uow, actor=admin, source=log, geoip=geo)
         assert len(out["alert_cases"]) == 1 and out["lines"] == 1
     with uow_as(admin) as uow:
-        assert service.watch_source(uow=uow, actor=admin, source=log, geoip=geo)["alert_cases"] == []
+        assert (
+            service.watch_source(uow=uow, actor=admin, source=log, geoip=geo)["alert_cases"] == []
+        )
         assert len(cases.list_cases(uow=uow, kind="crossborder.flow_alert", actor=admin)) == 1

@@ -18,11 +18,15 @@ def demo_files(tmp_path_factory: pytest.TempPathFactory) -> demo.DemoFiles:
 
 
 @pytest.fixture(scope="session")
-def demo_datasets(demo_files: demo.DemoFiles, tmp_path_factory: pytest.TempPathFactory
-                  ) -> dict[str, Dataset]:
+def demo_datasets(
+    demo_files: demo.DemoFiles, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Dataset]:
     store = tmp_path_factory.mktemp("demo-store")
-    paths = {"enterprises": demo_files.enterprises, "tax_credit": demo_files.tax_credit,
-             "patients": demo_files.patients}
+    paths = {
+        "enterprises": demo_files.enterprises,
+        "tax_credit": demo_files.tax_credit,
+        "patients": demo_files.patients,
+    }
     return {n: datasets.ingest(p, demo_files.specs[n], store) for n, p in paths.items()}
 
 

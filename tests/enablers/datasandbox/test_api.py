@@ -7,14 +7,22 @@ from typing import Any
 BASE = "/api/datasandbox"
 
 
-def _register(client: Any, tenant: Any, path: Any, name: str, *, open_to_all: bool,
-              eps: float = 2.0) -> dict[str, Any]:
+def _register(
+    client: Any, tenant: Any, path: Any, name: str, *, open_to_all: bool, eps: float = 2.0
+) -> dict[str, Any]:
     with open(path, "rb") as f:
-        r = client.post(f"{BASE}/datasets", headers=tenant.headers(admin=True),
-                        files={"file": (path.name, f, "text/csv")},
-                        data={"name": name, "identifiers": ["uscc"], "min_group": "5",
-                              "epsilon_per_period": str(eps),
-                              "open_to_all": "true" if open_to_all else "false"})
+        r = client.post(
+            f"{BASE}/datasets",
+            headers=tenant.headers(admin=True),
+            files={"file": (path.name, f, "text/csv")},
+            data={
+                "name": name,
+                "identifiers": ["uscc"],
+                "min_group": "5",
+                "epsilon_per_period": str(eps),
+                "open_to_all": "true" if open_to_all else "false",
+            },
+        )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -23,18 +31,30 @@ def _audit_of(settings: Any, request_id: int) -> list[str]:
     """Return the committed ledger actions about one request, in order."""
     from sqlalchemy import select
 
-    from mingyue.core.ledger.audit import AuditEntry
     from mingyue.core.db import system_session
+    from mingyue.core.ledger.audit import AuditEntry
 
     with system_session(settings, "test audit") as s:
-        return [e.action for e in s.scalars(
-            select(AuditEntry).where(AuditEntry.subject == f"datasandbox_request:{request_id}")
-            .order_by(AuditEntry.seq)).all()]
+        return [
+            e.action
+            for e in s.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.subject == f"datasandbox_request:{request_id}")
+                .order_by(AuditEntry.seq)
+            ).all()
+        ]
 
 
-def test_query_flow_and_two_tenant_leak(client: Any, tenants: Any, demo_files: Any,
-                                        run_jobs: Any, settings: Any, make_org: Any,
-                                        make_user: Any, token_for: Any) -> None:
+def test_query_flow_and_two_tenant_leak(
+    client: Any,
+    tenants: Any,
+    demo_files: Any,
+    run_jobs: Any,
+    settings: Any,
+    make_org: Any,
+    make_user: Any,
+    token_for: Any,
+) -> None:
     from mingyue.testing import Tenant
 
     a, b = tenants.a, tenants.b
@@ -67,39 +87,53 @@ def test_query_flow_and_two_tenant_leak(client: Any, tenants: Any, demo_files: A
     ledger = client.get(f"{BASE}/budget/ledger", headers=a.headers()).json()
     assert ledger == []
     # Refusal: a 422 with the request record, its audit entry committed, nothing charged.
-    r = client.post(f"{BASE}/queries", headers=b.headers(),
-                    json={"sql": "SELECT uscc FROM enterprises", "epsilon": 0.5})
+    r = client.post(
+        f"{BASE}/queries",
+        headers=b.headers(),
+        json={"sql": "SELECT uscc FROM enterprises", "epsilon": 0.5},
+    )
     assert r.status_code == 422, r.text
     body = r.json()
     assert body["status"] == "refused" and body["rule"] == "sql.identifier_output"
     assert body["reason"]["rule"] == "sql.identifier_output" and body["rows"] is None
     assert body["epsilon_spent"] == 0 and body["epsilon_left"] == 1.5
     assert body["key"] == "datasandbox.sql.identifier_output" and body["detail"]
-    assert _audit_of(settings, body["id"]) == ["datasandbox.request.submitted",
-                                               "datasandbox.request.refused"]
+    assert _audit_of(settings, body["id"]) == [
+        "datasandbox.request.submitted",
+        "datasandbox.request.refused",
+    ]
     mine = client.get(f"{BASE}/requests/{body['id']}", headers=b.headers())
     assert mine.status_code == 200 and mine.json()["status"] == "refused"
     assert client.get(f"{BASE}/budget", headers=b.headers()).json()[0]["spent"] == 0.5
     # Budget exhausted: 429, same document, audit committed, nothing charged.
-    r = client.post(f"{BASE}/queries", headers=b.headers(),
-                    json={"sql": "SELECT count(*) AS n FROM enterprises", "epsilon": 1.6})
+    r = client.post(
+        f"{BASE}/queries",
+        headers=b.headers(),
+        json={"sql": "SELECT count(*) AS n FROM enterprises", "epsilon": 1.6},
+    )
     assert r.status_code == 429 and r.json()["rule"] == "budget.exhausted", r.text
     assert r.json()["epsilon_spent"] == 0 and r.json()["epsilon_left"] == 1.5
     assert "datasandbox.request.refused" in _audit_of(settings, r.json()["id"])
     assert len(client.get(f"{BASE}/budget/ledger", headers=b.headers()).json()) == 1
     # Policy: verification on a dataset without a standing policy is a 403.
-    r = client.post(f"{BASE}/verify", headers=b.headers(),
-                    json={"dataset": "tax_credit", "ids": ["x"], "predicate": "tax_paid > 0"})
+    r = client.post(
+        f"{BASE}/verify",
+        headers=b.headers(),
+        json={"dataset": "tax_credit", "ids": ["x"], "predicate": "tax_paid > 0"},
+    )
     assert r.status_code == 403 and r.json()["rule"] == "policy.approval_required", r.text
     assert "datasandbox.request.refused" in _audit_of(settings, r.json()["id"])
     # Owner approval for the non-standing dataset: a core case in the owner's organization.
-    r = client.post(f"{BASE}/queries", headers=b.headers(),
-                    json={"sql": "SELECT credit_rating, count(*) AS n FROM tax_credit "
-                                 "GROUP BY credit_rating"})
+    r = client.post(
+        f"{BASE}/queries",
+        headers=b.headers(),
+        json={"sql": "SELECT credit_rating, count(*) AS n FROM tax_credit GROUP BY credit_rating"},
+    )
     assert r.status_code == 201 and r.json()["status"] == "pending_approval", r.text
     pending_id = r.json()["id"]
-    listed = client.get("/api/cases", headers=a.headers(admin=True),
-                        params={"kind": "datasandbox.approval"}).json()
+    listed = client.get(
+        "/api/cases", headers=a.headers(admin=True), params={"kind": "datasandbox.approval"}
+    ).json()
     assert [c["subject"] for c in listed] == [f"datasandbox_request:{pending_id}"]
     case_id = listed[0]["id"]
     assert listed[0]["organization_id"] == a.org.id and listed[0]["state"] == "pending"
@@ -113,28 +147,40 @@ def test_query_flow_and_two_tenant_leak(client: Any, tenants: Any, demo_files: A
         assert r.status_code == 404
     assert client.get(f"{BASE}/requests/{pending_id}", headers=third.headers()).status_code == 404
     # A member of the owner is not the owner's administrator.
-    r = client.post(f"/api/cases/{case_id}/transitions", headers=a.headers(),
-                    json={"name": "approve"})
+    r = client.post(
+        f"/api/cases/{case_id}/transitions", headers=a.headers(), json={"name": "approve"}
+    )
     assert r.status_code == 403
-    r = client.post(f"/api/cases/{case_id}/transitions", headers=a.headers(admin=True),
-                    json={"name": "approve"})
+    r = client.post(
+        f"/api/cases/{case_id}/transitions", headers=a.headers(admin=True), json={"name": "approve"}
+    )
     assert r.status_code == 200 and r.json()["state"] == "approved", r.text
-    assert client.get(f"{BASE}/requests/{pending_id}",
-                      headers=b.headers()).json()["status"] == "approved"
+    assert (
+        client.get(f"{BASE}/requests/{pending_id}", headers=b.headers()).json()["status"]
+        == "approved"
+    )
     run_jobs()
     r = client.get(f"{BASE}/requests/{pending_id}", headers=b.headers())
     assert r.json()["status"] == "released" and sum(x["n"] for x in r.json()["rows"]) == 800
     # Rejection needs the owner's reason, and the consumer sees it.
-    r = client.post(f"{BASE}/queries", headers=b.headers(),
-                    json={"sql": "SELECT count(*) AS n FROM tax_credit"})
+    r = client.post(
+        f"{BASE}/queries", headers=b.headers(), json={"sql": "SELECT count(*) AS n FROM tax_credit"}
+    )
     rej_id = r.json()["id"]
-    case2 = client.get("/api/cases", headers=a.headers(admin=True),
-                       params={"subject": f"datasandbox_request:{rej_id}"}).json()[0]["id"]
-    r = client.post(f"/api/cases/{case2}/transitions", headers=a.headers(admin=True),
-                    json={"name": "reject"})
+    case2 = client.get(
+        "/api/cases",
+        headers=a.headers(admin=True),
+        params={"subject": f"datasandbox_request:{rej_id}"},
+    ).json()[0]["id"]
+    r = client.post(
+        f"/api/cases/{case2}/transitions", headers=a.headers(admin=True), json={"name": "reject"}
+    )
     assert r.status_code == 422
-    r = client.post(f"/api/cases/{case2}/transitions", headers=a.headers(admin=True),
-                    json={"name": "reject", "comment": "purpose not covered by our contract"})
+    r = client.post(
+        f"/api/cases/{case2}/transitions",
+        headers=a.headers(admin=True),
+        json={"name": "reject", "comment": "purpose not covered by our contract"},
+    )
     assert r.status_code == 200, r.text
     r = client.get(f"{BASE}/requests/{rej_id}", headers=b.headers()).json()
     assert r["status"] == "refused" and r["reason"]["rule"] == "owner.rejected"
@@ -146,9 +192,12 @@ def test_query_flow_and_two_tenant_leak(client: Any, tenants: Any, demo_files: A
 
 
 def test_upload_rejects_other_formats(client: Any, tenants: Any) -> None:
-    r = client.post(f"{BASE}/datasets", headers=tenants.a.headers(admin=True),
-                    files={"file": ("x.exe", b"MZ", "application/octet-stream")},
-                    data={"name": "x"})
+    r = client.post(
+        f"{BASE}/datasets",
+        headers=tenants.a.headers(admin=True),
+        files={"file": ("x.exe", b"MZ", "application/octet-stream")},
+        data={"name": "x"},
+    )
     assert r.status_code == 422
 
 
@@ -156,19 +205,28 @@ def test_console_pages(client: Any, tenants: Any, demo_files: Any, run_jobs: Any
     import re
 
     _register(client, tenants.a, demo_files.enterprises, "enterprises", open_to_all=True)
-    r = client.post("/login", data={"username": tenants.b.member.username,
-                                    "password": "password123", "next": "/"},
-                    follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"username": tenants.b.member.username, "password": "password123", "next": "/"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     page = client.get("/datasandbox")
     assert page.status_code == 200 and "数据融合训练场" in page.text and "enterprises" in page.text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-    r = client.post("/datasandbox/query", data={
-        "csrf_token": token, "sql": "SELECT * FROM enterprises", "epsilon": "0.5"})
+    r = client.post(
+        "/datasandbox/query",
+        data={"csrf_token": token, "sql": "SELECT * FROM enterprises", "epsilon": "0.5"},
+    )
     assert r.status_code == 200 and "sql.select_star" in r.text
-    r = client.post("/datasandbox/query", data={
-        "csrf_token": token, "sql": "SELECT industry, count(*) AS n FROM enterprises "
-                                    "GROUP BY industry", "epsilon": "0.5"})
+    r = client.post(
+        "/datasandbox/query",
+        data={
+            "csrf_token": token,
+            "sql": "SELECT industry, count(*) AS n FROM enterprises GROUP BY industry",
+            "epsilon": "0.5",
+        },
+    )
     assert r.status_code == 200
     run_jobs()
     en = client.get("/datasandbox?lang=en")
@@ -190,14 +248,20 @@ def test_psi_endpoint(client: Any, tenants: Any, demo_files: Any) -> None:
     small = [r["uscc"] for r in rows if int(r["employees"]) < 50]
     mine = big[:3] + small[:4]
     pc = PsiClient(mine)
-    body = {"dataset": "enterprises", "predicate": "employees >= 50",
-            "request_b64": base64.b64encode(pc.request).decode()}
+    body = {
+        "dataset": "enterprises",
+        "predicate": "employees >= 50",
+        "request_b64": base64.b64encode(pc.request).decode(),
+    }
     r = client.post(f"{BASE}/psi", headers=tenants.b.headers(), json=body)
     assert r.status_code == 200 and r.json()["status"] == "released", r.text
-    assert pc.size(base64.b64decode(r.json()["setup_b64"]),
-                   base64.b64decode(r.json()["response_b64"])) == 3
-    r = client.post(f"{BASE}/psi", headers=tenants.b.headers(),
-                    json={**body, "reveal_intersection": True})
+    assert (
+        pc.size(base64.b64decode(r.json()["setup_b64"]), base64.b64decode(r.json()["response_b64"]))
+        == 3
+    )
+    r = client.post(
+        f"{BASE}/psi", headers=tenants.b.headers(), json={**body, "reveal_intersection": True}
+    )
     assert r.status_code == 403 and r.json()["status"] == "refused"
     assert r.json()["rule"] == "policy.operation" and r.json()["epsilon_spent"] == 0
     r = client.post(f"{BASE}/psi", headers=tenants.b.headers(), json={**body, "request_b64": "%%"})
@@ -209,11 +273,14 @@ def test_owner_console_links_open_cases(client: Any, tenants: Any, demo_files: A
     sql = "SELECT credit_rating, count(*) AS n FROM tax_credit GROUP BY credit_rating"
     r = client.post(f"{BASE}/queries", headers=tenants.b.headers(), json={"sql": sql})
     assert r.json()["status"] == "pending_approval"
-    case_id = client.get("/api/cases", headers=tenants.a.headers(admin=True),
-                         params={"kind": "datasandbox.approval"}).json()[0]["id"]
-    r = client.post("/login", data={"username": tenants.a.admin.username,
-                                    "password": "password123", "next": "/"},
-                    follow_redirects=False)
+    case_id = client.get(
+        "/api/cases", headers=tenants.a.headers(admin=True), params={"kind": "datasandbox.approval"}
+    ).json()[0]["id"]
+    r = client.post(
+        "/login",
+        data={"username": tenants.a.admin.username, "password": "password123", "next": "/"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     page = client.get("/datasandbox?lang=en")
     assert f'href="/cases/{case_id}"' in page.text and "Decide in the case" in page.text

@@ -13,8 +13,15 @@ MAX_DATA_BYTES = 64 * 1024
 _KEEP = {"\n", "\r", "\t"}
 
 
-def clean_text(value: str | None, *, field: str, max_len: int, required: bool = False,
-               multiline: bool = False, key: str | None = None) -> str | None:
+def clean_text(
+    value: str | None,
+    *,
+    field: str,
+    max_len: int,
+    required: bool = False,
+    multiline: bool = False,
+    key: str | None = None,
+) -> str | None:
     """Return the stripped text (None when empty) or raise InvalidInput naming the field.
 
     Control characters are refused: PostgreSQL cannot store NUL, and the others only hide text.
@@ -27,8 +34,11 @@ def clean_text(value: str | None, *, field: str, max_len: int, required: bool = 
         raise InvalidInput(err_key, f"{field} longer than {max_len}", field=field, max=max_len)
     for ch in text:
         if unicodedata.category(ch) == "Cc" and not (multiline and ch in _KEEP):
-            raise InvalidInput("core.case.control_chars",
-                               f"{field}: control characters are not allowed", field=field)
+            raise InvalidInput(
+                "core.case.control_chars",
+                f"{field}: control characters are not allowed",
+                field=field,
+            )
     return text or None
 
 
@@ -50,9 +60,14 @@ def check_data(data: dict[str, Any] | None) -> dict[str, Any]:
     except (TypeError, ValueError):
         raise InvalidInput("core.case.bad_data", "data must be plain JSON", field="data") from None
     if size > MAX_DATA_BYTES:
-        raise InvalidInput("core.case.bad_data", f"data larger than {MAX_DATA_BYTES} bytes",
-                           field="data", max=MAX_DATA_BYTES)
+        raise InvalidInput(
+            "core.case.bad_data",
+            f"data larger than {MAX_DATA_BYTES} bytes",
+            field="data",
+            max=MAX_DATA_BYTES,
+        )
     if "\\u0000" in json.dumps(data):
-        raise InvalidInput("core.case.control_chars", "data: NUL characters are not allowed",
-                           field="data")
+        raise InvalidInput(
+            "core.case.control_chars", "data: NUL characters are not allowed", field="data"
+        )
     return dict(data)

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from mingyue.core.tenancy.access import OVERSIGHT_ROLES, ROLES, Actor
 from mingyue.core.errors import InvalidInput
 from mingyue.core.plugins import Enabler, load_ref
+from mingyue.core.tenancy.access import OVERSIGHT_ROLES, ROLES, Actor
 
 # Roles that act on the submitting organization's side only inside that organization.
 SUBMITTER_ROLES = frozenset({"org_admin", "member"})
@@ -90,9 +90,12 @@ class CaseKind:
         for tr in self.transitions:
             if tr.name == name:
                 return tr
-        raise InvalidInput("core.case.unknown_transition",
-                           f"{self.name} has no transition {name!r}", field="name",
-                           transition=name)
+        raise InvalidInput(
+            "core.case.unknown_transition",
+            f"{self.name} has no transition {name!r}",
+            field="name",
+            transition=name,
+        )
 
     def hook(self, name: str) -> Callable[..., Any] | None:
         """Return the hook function of a transition, if any."""
@@ -102,13 +105,25 @@ class CaseKind:
     def describe(self) -> dict[str, Any]:
         """Return the workflow as plain data (API, docs)."""
         return {
-            "name": self.name, "title": dict(self.title), "initial": self.initial,
+            "name": self.name,
+            "title": dict(self.title),
+            "initial": self.initial,
             "manual": self.manual,
-            "states": {k: {"title": dict(s.title), "sla_hours": s.sla_hours, "terminal": s.terminal}
-                       for k, s in self.states.items()},
-            "transitions": [{"name": t.name, "source": list(t.source), "target": t.target,
-                             "roles": list(t.roles), "title": dict(t.title),
-                             "requires_comment": t.requires_comment} for t in self.transitions],
+            "states": {
+                k: {"title": dict(s.title), "sla_hours": s.sla_hours, "terminal": s.terminal}
+                for k, s in self.states.items()
+            },
+            "transitions": [
+                {
+                    "name": t.name,
+                    "source": list(t.source),
+                    "target": t.target,
+                    "roles": list(t.roles),
+                    "title": dict(t.title),
+                    "requires_comment": t.requires_comment,
+                }
+                for t in self.transitions
+            ],
         }
 
 
@@ -150,8 +165,9 @@ def kind_of(name: str) -> CaseKind:
     try:
         kind = registry().case_kind(name)
     except KeyError:
-        raise InvalidInput("core.case.unknown_kind", f"unknown case kind {name!r}", field="kind",
-                           kind=name) from None
+        raise InvalidInput(
+            "core.case.unknown_kind", f"unknown case kind {name!r}", field="kind", kind=name
+        ) from None
     if not isinstance(kind, CaseKind) or kind.name != name:
         raise ValueError(f"case kind {name!r} is declared with a different name or type")
     return kind
@@ -179,7 +195,7 @@ def check_declared(enablers: Iterable[Enabler] | None = None) -> list[str]:
                 problems.append(f"{where}: name must start with {ns!r}.")
             try:
                 kind = load_ref(ref)
-            except Exception as exc:  # noqa: BLE001  (reported, not raised: a check lists all)
+            except Exception as exc:
                 problems.append(f"{where}: {ref} does not load: {type(exc).__name__}: {exc}")
                 continue
             if not isinstance(kind, CaseKind):
@@ -190,7 +206,7 @@ def check_declared(enablers: Iterable[Enabler] | None = None) -> list[str]:
             for tr_name, hook_ref in kind.hooks.items():
                 try:
                     fn = load_ref(hook_ref)
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     problems.append(f"{where}: hook {tr_name} ({hook_ref}) does not load: {exc}")
                     continue
                 if not callable(fn):
@@ -216,17 +232,45 @@ GENERAL = CaseKind(
     initial="submitted",
     manual=True,
     transitions=[
-        Transition("start_review", ("submitted", "resubmitted"), "in_review", _REVIEWERS,
-                   {"zh": "受理审核", "en": "Start review"}),
-        Transition("accept", ("in_review",), "accepted", _REVIEWERS,
-                   {"zh": "审核通过", "en": "Accept"}),
-        Transition("return", ("in_review",), "returned", _REVIEWERS,
-                   {"zh": "退回补正", "en": "Return for changes"}, requires_comment=True),
-        Transition("reject", ("in_review",), "rejected", _REVIEWERS,
-                   {"zh": "不予通过", "en": "Reject"}, requires_comment=True),
-        Transition("resubmit", ("returned",), "resubmitted", _SUBMITTERS,
-                   {"zh": "补正后重新提交", "en": "Resubmit"}),
-        Transition("withdraw", ("submitted", "returned", "resubmitted"), "withdrawn", _SUBMITTERS,
-                   {"zh": "撤回申请", "en": "Withdraw"}),
+        Transition(
+            "start_review",
+            ("submitted", "resubmitted"),
+            "in_review",
+            _REVIEWERS,
+            {"zh": "受理审核", "en": "Start review"},
+        ),
+        Transition(
+            "accept", ("in_review",), "accepted", _REVIEWERS, {"zh": "审核通过", "en": "Accept"}
+        ),
+        Transition(
+            "return",
+            ("in_review",),
+            "returned",
+            _REVIEWERS,
+            {"zh": "退回补正", "en": "Return for changes"},
+            requires_comment=True,
+        ),
+        Transition(
+            "reject",
+            ("in_review",),
+            "rejected",
+            _REVIEWERS,
+            {"zh": "不予通过", "en": "Reject"},
+            requires_comment=True,
+        ),
+        Transition(
+            "resubmit",
+            ("returned",),
+            "resubmitted",
+            _SUBMITTERS,
+            {"zh": "补正后重新提交", "en": "Resubmit"},
+        ),
+        Transition(
+            "withdraw",
+            ("submitted", "returned", "resubmitted"),
+            "withdrawn",
+            _SUBMITTERS,
+            {"zh": "撤回申请", "en": "Withdraw"},
+        ),
     ],
 )

@@ -27,11 +27,13 @@ class Case(TenantMixin, Base):
     state: Mapped[str] = mapped_column(String(60), index=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     opened_by: Mapped[str] = mapped_column(String(120))
-    assignee_org_id: Mapped[int | None] = mapped_column(ForeignKey("core_organization.id"),
-                                                        nullable=True, index=True)
+    assignee_org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("core_organization.id"), nullable=True, index=True
+    )
     assignee_department: Mapped[str | None] = mapped_column(String(120), nullable=True)
-    assignee_user_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"), nullable=True,
-                                                         index=True)
+    assignee_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("core_user.id"), nullable=True, index=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     state_entered_at: Mapped[datetime] = mapped_column(default=utcnow)
     due_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from mingyue.core.tenancy.access import Actor, check
 from mingyue.core.cases.kinds import kind_of
 from mingyue.core.cases.models import AssigneeFigures, Case, CaseOut
 from mingyue.core.cases.service import _actor, _event, now, subject_of
 from mingyue.core.errors import InvalidInput
+from mingyue.core.tenancy.access import Actor, check
 from mingyue.core.tenancy.identity import Organization, User
 from mingyue.core.uow import UnitOfWork
 
@@ -45,19 +45,26 @@ def find_overdue(*, uow: UnitOfWork, now: datetime, actor: Actor | None = None) 
     actor = _actor(uow, actor)
     check(actor, "core.case.read")
     now = _aware(now, "now")
-    q = (select(Case).where(Case.closed_at.is_(None), Case.due_at.is_not(None),
-                            Case.due_at < now).order_by(Case.due_at, Case.id))
+    q = (
+        select(Case)
+        .where(Case.closed_at.is_(None), Case.due_at.is_not(None), Case.due_at < now)
+        .order_by(Case.due_at, Case.id)
+    )
     return [CaseOut.model_validate(c) for c in uow.session.scalars(q).all()]
 
 
-def escalate_overdue(*, uow: UnitOfWork, now: datetime,
-                     actor: Actor | None = None) -> list[CaseOut]:
+def escalate_overdue(
+    *, uow: UnitOfWork, now: datetime, actor: Actor | None = None
+) -> list[CaseOut]:
     """Escalate every overdue case whose level rose since its last escalation (idempotent)."""
     actor = _actor(uow, actor)
     check(actor, "core.case.supervise")
     now = _aware(now, "now")
-    q = (select(Case).where(Case.closed_at.is_(None), Case.due_at.is_not(None),
-                            Case.due_at < now).order_by(Case.due_at, Case.id))
+    q = (
+        select(Case)
+        .where(Case.closed_at.is_(None), Case.due_at.is_not(None), Case.due_at < now)
+        .order_by(Case.due_at, Case.id)
+    )
     out: list[CaseOut] = []
     for case in uow.session.scalars(q).all():
         level = escalation_level(case, now)
@@ -67,12 +74,20 @@ def escalate_overdue(*, uow: UnitOfWork, now: datetime,
         case.escalated = True
         case.escalation_level = level
         overdue_h = round((now - case.due_at).total_seconds() / 3600, 2) if case.due_at else 0.0
-        payload: dict[str, Any] = {"state": case.state, "level": level, "previous_level": previous,
-                                   "due_at": case.due_at.isoformat() if case.due_at else None,
-                                   "overdue_hours": overdue_h}
+        payload: dict[str, Any] = {
+            "state": case.state,
+            "level": level,
+            "previous_level": previous,
+            "due_at": case.due_at.isoformat() if case.due_at else None,
+            "overdue_hours": overdue_h,
+        }
         _event(uow, case, actor, "escalate", from_state=case.state, at=now, data=payload)
-        uow.audit("core.case.escalated", subject_of(case.id), payload,
-                  organization_id=case.organization_id)
+        uow.audit(
+            "core.case.escalated",
+            subject_of(case.id),
+            payload,
+            organization_id=case.organization_id,
+        )
         out.append(CaseOut.model_validate(case))
     uow.flush()
     return out
@@ -94,8 +109,14 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[rank - 1]
 
 
-def assessment(*, uow: UnitOfWork, since: datetime, until: datetime, kind: str | None = None,
-               actor: Actor | None = None) -> list[AssigneeFigures]:
+def assessment(
+    *,
+    uow: UnitOfWork,
+    since: datetime,
+    until: datetime,
+    kind: str | None = None,
+    actor: Actor | None = None,
+) -> list[AssigneeFigures]:
     """Return per-assignee figures for cases closed in [since, until): count, on-time, times.
 
     Handling time runs from opening to closing; a case is on time when it left no state after
@@ -108,8 +129,9 @@ def assessment(*, uow: UnitOfWork, since: datetime, until: datetime, kind: str |
         raise InvalidInput("core.case.bad_period", "until must be after since", field="until")
     if kind is not None:
         kind_of(kind)
-    q = select(Case).where(Case.closed_at.is_not(None), Case.closed_at >= since,
-                           Case.closed_at < until)
+    q = select(Case).where(
+        Case.closed_at.is_not(None), Case.closed_at >= since, Case.closed_at < until
+    )
     if kind is not None:
         q = q.where(Case.kind == kind)
     groups: dict[tuple[int | None, str | None, int | None], list[Case]] = defaultdict(list)
@@ -118,28 +140,49 @@ def assessment(*, uow: UnitOfWork, since: datetime, until: datetime, kind: str |
     labels = _labels(uow, groups)
     out = []
     for key, cases in groups.items():
-        hours = [((c.closed_at or c.created_at) - c.created_at).total_seconds() / 3600
-                 for c in cases]
+        hours = [
+            ((c.closed_at or c.created_at) - c.created_at).total_seconds() / 3600 for c in cases
+        ]
         on_time = sum(1 for c in cases if c.sla_breaches == 0 and not c.escalated)
-        out.append(AssigneeFigures(
-            assignee_org_id=key[0], assignee_department=key[1], assignee_user_id=key[2],
-            label=labels[key], handled=len(cases), on_time=on_time,
-            on_time_rate=round(on_time / len(cases), 4),
-            mean_hours=round(sum(hours) / len(hours), 2),
-            p90_hours=round(percentile(hours, 90), 2)))
+        out.append(
+            AssigneeFigures(
+                assignee_org_id=key[0],
+                assignee_department=key[1],
+                assignee_user_id=key[2],
+                label=labels[key],
+                handled=len(cases),
+                on_time=on_time,
+                on_time_rate=round(on_time / len(cases), 4),
+                mean_hours=round(sum(hours) / len(hours), 2),
+                p90_hours=round(percentile(hours, 90), 2),
+            )
+        )
     out.sort(key=lambda f: (-f.handled, f.label))
     return out
 
 
-def _labels(uow: UnitOfWork,
-            keys: Any) -> dict[tuple[int | None, str | None, int | None], str]:
+def _labels(uow: UnitOfWork, keys: Any) -> dict[tuple[int | None, str | None, int | None], str]:
     org_ids = {k[0] for k in keys if k[0] is not None}
     user_ids = {k[2] for k in keys if k[2] is not None}
-    orgs = {o.id: o.name for o in uow.session.scalars(
-        select(Organization).where(Organization.id.in_(org_ids))).all()} if org_ids else {}
+    orgs = (
+        {
+            o.id: o.name
+            for o in uow.session.scalars(
+                select(Organization).where(Organization.id.in_(org_ids))
+            ).all()
+        }
+        if org_ids
+        else {}
+    )
     # Users outside the reader's scope stay anonymous (by id) rather than lifting the scope.
-    users = {u.id: u.display_name or u.username for u in uow.session.scalars(
-        select(User).where(User.id.in_(user_ids))).all()} if user_ids else {}
+    users = (
+        {
+            u.id: u.display_name or u.username
+            for u in uow.session.scalars(select(User).where(User.id.in_(user_ids))).all()
+        }
+        if user_ids
+        else {}
+    )
     labels = {}
     for key in keys:
         org_id, dept, user_id = key

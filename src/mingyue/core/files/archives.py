@@ -46,8 +46,11 @@ class ArchiveCaps:
 def caps_from_settings(settings: Settings | None = None) -> ArchiveCaps:
     """Return the archive caps configured in the settings."""
     s = settings or get_settings()
-    return ArchiveCaps(max_ratio=s.archive_max_ratio, max_total_bytes=s.archive_max_total_bytes,
-                       max_entries=s.archive_max_entries)
+    return ArchiveCaps(
+        max_ratio=s.archive_max_ratio,
+        max_total_bytes=s.archive_max_total_bytes,
+        max_entries=s.archive_max_entries,
+    )
 
 
 @dataclass(frozen=True)
@@ -75,10 +78,10 @@ def _declared_entries(fh: BinaryIO) -> int:
     pos = tail.rfind(b"PK\x05\x06")
     if pos < 0 or len(tail) - pos < 22:
         raise _refuse("core.archive.bad_zip", "not a zip archive (no end of central directory)")
-    count = struct.unpack("<H", tail[pos + 10: pos + 12])[0]
+    count = struct.unpack("<H", tail[pos + 10 : pos + 12])[0]
     loc = pos - 20
-    if count == 0xFFFF and loc >= 0 and tail[loc: loc + 4] == b"PK\x06\x07":
-        z64_offset = struct.unpack("<Q", tail[loc + 8: loc + 16])[0]
+    if count == 0xFFFF and loc >= 0 and tail[loc : loc + 4] == b"PK\x06\x07":
+        z64_offset = struct.unpack("<Q", tail[loc + 8 : loc + 16])[0]
         if z64_offset + 56 > size:
             raise _refuse("core.archive.bad_zip", "zip64 directory record outside the file")
         fh.seek(z64_offset)
@@ -129,18 +132,24 @@ def check_archive(path: Path | str, caps: ArchiveCaps | None = None) -> ArchiveR
     with open(path, "rb") as fh:
         declared = _declared_entries(fh)
         if declared > caps.max_entries:
-            raise _refuse("core.archive.too_many_entries",
-                          f"archive has {declared} entries (cap {caps.max_entries})",
-                          entries=declared, cap=caps.max_entries)
+            raise _refuse(
+                "core.archive.too_many_entries",
+                f"archive has {declared} entries (cap {caps.max_entries})",
+                entries=declared,
+                cap=caps.max_entries,
+            )
         try:
             with zipfile.ZipFile(fh) as zf:
                 infos = zf.infolist()
         except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
             raise _refuse("core.archive.bad_zip", f"unreadable zip directory: {exc}") from exc
     if len(infos) > caps.max_entries:
-        raise _refuse("core.archive.too_many_entries",
-                      f"archive has {len(infos)} entries (cap {caps.max_entries})",
-                      entries=len(infos), cap=caps.max_entries)
+        raise _refuse(
+            "core.archive.too_many_entries",
+            f"archive has {len(infos)} entries (cap {caps.max_entries})",
+            entries=len(infos),
+            cap=caps.max_entries,
+        )
     seen: set[str] = set()
     total = packed = 0
     worst = 0.0
@@ -148,46 +157,68 @@ def check_archive(path: Path | str, caps: ArchiveCaps | None = None) -> ArchiveR
     for info in infos:
         problem = _name_problem(info)
         if problem:
-            raise _refuse("core.archive.unsafe_name", f"unsafe entry {info.orig_filename!r}: "
-                          f"{problem}", entry=info.orig_filename[:200])
+            raise _refuse(
+                "core.archive.unsafe_name",
+                f"unsafe entry {info.orig_filename!r}: {problem}",
+                entry=info.orig_filename[:200],
+            )
         if info.filename in seen:
-            raise _refuse("core.archive.duplicate_entry", f"entry {info.filename!r} appears twice",
-                          entry=info.filename[:200])
+            raise _refuse(
+                "core.archive.duplicate_entry",
+                f"entry {info.filename!r} appears twice",
+                entry=info.filename[:200],
+            )
         seen.add(info.filename)
         if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
-            raise _refuse("core.archive.size_mismatch",
-                          f"stored entry {info.filename!r} declares two different sizes")
+            raise _refuse(
+                "core.archive.size_mismatch",
+                f"stored entry {info.filename!r} declares two different sizes",
+            )
         total += info.file_size
         packed += info.compress_size
         ratio = info.file_size / max(info.compress_size, 1)
         worst = max(worst, ratio)
         if info.file_size >= caps.ratio_floor_bytes and ratio > caps.max_ratio:
-            raise _refuse("core.archive.ratio",
-                          f"entry {info.filename!r} expands {ratio:.0f}:1 (cap {caps.max_ratio}:1)",
-                          entry=info.filename[:200], ratio=round(ratio), cap=caps.max_ratio)
+            raise _refuse(
+                "core.archive.ratio",
+                f"entry {info.filename!r} expands {ratio:.0f}:1 (cap {caps.max_ratio}:1)",
+                entry=info.filename[:200],
+                ratio=round(ratio),
+                cap=caps.max_ratio,
+            )
         if total > caps.max_total_bytes:
-            raise _refuse("core.archive.too_large",
-                          f"archive expands to more than {caps.max_total_bytes} bytes",
-                          cap=caps.max_total_bytes)
+            raise _refuse(
+                "core.archive.too_large",
+                f"archive expands to more than {caps.max_total_bytes} bytes",
+                cap=caps.max_total_bytes,
+            )
         encrypted = encrypted or bool(info.flag_bits & 0x1)
     _check_overlap(infos)
-    return ArchiveReport(entries=len(infos), total_uncompressed=total, total_compressed=packed,
-                         max_ratio=round(worst, 2), encrypted=encrypted)
+    return ArchiveReport(
+        entries=len(infos),
+        total_uncompressed=total,
+        total_compressed=packed,
+        max_ratio=round(worst, 2),
+        encrypted=encrypted,
+    )
 
 
 def _check_overlap(infos: list[zipfile.ZipInfo]) -> None:
     # Overlapping members (one compressed stream referenced many times) are the non-recursive
     # zip bomb's trick; honest archives lay members out one after another.
-    spans = sorted((i.header_offset, i.header_offset + 30 + i.compress_size, i.filename)
-                   for i in infos)
+    spans = sorted(
+        (i.header_offset, i.header_offset + 30 + i.compress_size, i.filename) for i in infos
+    )
     for (_, end, name), (start, _, nxt) in pairwise(spans):
         if start < end:
-            raise _refuse("core.archive.overlapping",
-                          f"entries {name!r} and {nxt!r} overlap in the file")
+            raise _refuse(
+                "core.archive.overlapping", f"entries {name!r} and {nxt!r} overlap in the file"
+            )
 
 
-def _stream_member(fh: BinaryIO, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
-                   out: BinaryIO, budget: int) -> int:
+def _stream_member(
+    fh: BinaryIO, zf: zipfile.ZipFile, info: zipfile.ZipInfo, out: BinaryIO, budget: int
+) -> int:
     """Inflate one member into ``out``; stop as soon as it exceeds its declared size or budget."""
     limit = min(info.file_size, budget)
     written, crc = 0, 0
@@ -196,9 +227,11 @@ def _stream_member(fh: BinaryIO, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
         nonlocal written, crc
         written += len(data)
         if written > info.file_size:
-            raise _refuse("core.archive.size_mismatch",
-                          f"entry {info.filename!r} inflates beyond its declared "
-                          f"{info.file_size} bytes", entry=info.filename[:200])
+            raise _refuse(
+                "core.archive.size_mismatch",
+                f"entry {info.filename!r} inflates beyond its declared {info.file_size} bytes",
+                entry=info.filename[:200],
+            )
         if written > limit:
             raise _refuse("core.archive.too_large", "archive exceeds its byte budget")
         crc = zlib.crc32(data, crc)
@@ -226,8 +259,9 @@ def _stream_member(fh: BinaryIO, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
                 try:
                     emit(inflater.decompress(buf, CHUNK))
                 except zlib.error as exc:
-                    raise _refuse("core.archive.corrupt",
-                                  f"entry {info.filename!r}: {exc}") from exc
+                    raise _refuse(
+                        "core.archive.corrupt", f"entry {info.filename!r}: {exc}"
+                    ) from exc
                 buf = inflater.unconsumed_tail
         if inflater is not None and not inflater.eof:
             raise _refuse("core.archive.corrupt", f"entry {info.filename!r} ends early")
@@ -239,10 +273,11 @@ def _stream_member(fh: BinaryIO, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
         except (zipfile.BadZipFile, NotImplementedError, EOFError, OSError) as exc:
             raise _refuse("core.archive.corrupt", f"entry {info.filename!r}: {exc}") from exc
     if written != info.file_size or crc != info.CRC:
-        raise _refuse("core.archive.size_mismatch" if written != info.file_size
-                      else "core.archive.corrupt",
-                      f"entry {info.filename!r} does not match its declared size or CRC",
-                      entry=info.filename[:200])
+        raise _refuse(
+            "core.archive.size_mismatch" if written != info.file_size else "core.archive.corrupt",
+            f"entry {info.filename!r} does not match its declared size or CRC",
+            entry=info.filename[:200],
+        )
     return written
 
 
@@ -265,8 +300,10 @@ def safe_extract(path: Path | str, dest: Path | str, caps: ArchiveCaps | None = 
             for info in zf.infolist():
                 target = (root / info.filename).resolve()
                 if not target.is_relative_to(root) or target == root:
-                    raise _refuse("core.archive.unsafe_name",
-                                  f"entry {info.filename!r} leaves the destination")
+                    raise _refuse(
+                        "core.archive.unsafe_name",
+                        f"entry {info.filename!r} leaves the destination",
+                    )
                 if info.is_dir():
                     target.mkdir(parents=True, exist_ok=True)
                     continue

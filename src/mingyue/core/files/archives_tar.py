@@ -18,7 +18,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
-from mingyue.core.files.archives import CHUNK, ArchiveCaps, ArchiveReport, UnsafeArchive, name_problem
+from mingyue.core.files.archives import (
+    CHUNK,
+    ArchiveCaps,
+    ArchiveReport,
+    UnsafeArchive,
+    name_problem,
+)
 
 # Each member costs a 512-byte header, up to 511 bytes of padding, and maybe a PAX header.
 _PER_MEMBER_OVERHEAD = 2048
@@ -35,13 +41,15 @@ class _Readable(Protocol):
 class _BudgetReader:
     """A read-only stream that counts decompressed bytes and refuses past the caps."""
 
-    def __init__(self, raw: _Readable, compressed_size: int, compressed: bool,
-                 caps: ArchiveCaps) -> None:
+    def __init__(
+        self, raw: _Readable, compressed_size: int, compressed: bool, caps: ArchiveCaps
+    ) -> None:
         self.raw = raw
         self.count = 0
         self.total_limit = caps.max_total_bytes + _PER_MEMBER_OVERHEAD * (caps.max_entries + 2)
-        self.ratio_limit = (max(caps.ratio_floor_bytes, compressed_size * caps.max_ratio)
-                            if compressed else None)
+        self.ratio_limit = (
+            max(caps.ratio_floor_bytes, compressed_size * caps.max_ratio) if compressed else None
+        )
         self.compressed_size = compressed_size
         self.max_ratio = caps.max_ratio
 
@@ -50,12 +58,17 @@ class _BudgetReader:
         self.count += len(data)
         if self.ratio_limit is not None and self.count > self.ratio_limit:
             ratio = self.count / max(self.compressed_size, 1)
-            raise _refuse("core.archive.ratio",
-                          f"archive expands more than {self.max_ratio}:1 (zip bomb)",
-                          entry="*", ratio=round(ratio), cap=self.max_ratio)
+            raise _refuse(
+                "core.archive.ratio",
+                f"archive expands more than {self.max_ratio}:1 (zip bomb)",
+                entry="*",
+                ratio=round(ratio),
+                cap=self.max_ratio,
+            )
         if self.count > self.total_limit:
-            raise _refuse("core.archive.too_large", "archive exceeds its byte budget",
-                          cap=self.total_limit)
+            raise _refuse(
+                "core.archive.too_large", "archive exceeds its byte budget", cap=self.total_limit
+            )
         return data
 
 
@@ -79,25 +92,36 @@ def _decompressed(path: Path | str) -> Iterator[tuple[_Readable, bool]]:
 
 def _check_member(member: tarfile.TarInfo, seen: set[str], caps: ArchiveCaps) -> None:
     if len(seen) >= caps.max_entries:
-        raise _refuse("core.archive.too_many_entries",
-                      f"archive has more than {caps.max_entries} entries",
-                      entries=len(seen) + 1, cap=caps.max_entries)
+        raise _refuse(
+            "core.archive.too_many_entries",
+            f"archive has more than {caps.max_entries} entries",
+            entries=len(seen) + 1,
+            cap=caps.max_entries,
+        )
     problem = name_problem(member.name) or (
-        None if member.isfile() or member.isdir() else "link, device or FIFO")
+        None if member.isfile() or member.isdir() else "link, device or FIFO"
+    )
     if problem is None and member.sparse is not None:
         problem = "sparse file"
     if problem:
-        raise _refuse("core.archive.unsafe_name", f"unsafe entry {member.name!r}: {problem}",
-                      entry=member.name[:200])
+        raise _refuse(
+            "core.archive.unsafe_name",
+            f"unsafe entry {member.name!r}: {problem}",
+            entry=member.name[:200],
+        )
     name = member.name.removeprefix("./").rstrip("/") or "."
     if name in seen:
-        raise _refuse("core.archive.duplicate_entry", f"entry {name!r} appears twice",
-                      entry=name[:200])
+        raise _refuse(
+            "core.archive.duplicate_entry", f"entry {name!r} appears twice", entry=name[:200]
+        )
     seen.add(name)
 
 
-def _walk(path: Path | str, caps: ArchiveCaps,
-          on_member: Callable[[tarfile.TarFile, tarfile.TarInfo], None]) -> ArchiveReport:
+def _walk(
+    path: Path | str,
+    caps: ArchiveCaps,
+    on_member: Callable[[tarfile.TarFile, tarfile.TarInfo], None],
+) -> ArchiveReport:
     size = os.path.getsize(path)
     seen: set[str] = set()
     total = 0
@@ -109,14 +133,22 @@ def _walk(path: Path | str, caps: ArchiveCaps,
                     _check_member(member, seen, caps)
                     total += member.size
                     if total > caps.max_total_bytes:
-                        raise _refuse("core.archive.too_large", "archive expands to more than "
-                                      f"{caps.max_total_bytes} bytes", cap=caps.max_total_bytes)
+                        raise _refuse(
+                            "core.archive.too_large",
+                            f"archive expands to more than {caps.max_total_bytes} bytes",
+                            cap=caps.max_total_bytes,
+                        )
                     on_member(tf, member)
     except (tarfile.TarError, EOFError, OSError, lzma.LZMAError) as exc:
         raise _refuse("core.archive.bad_tar", f"unreadable tar archive: {exc}") from exc
     ratio = counted.count / max(size, 1) if compressed else 1.0
-    return ArchiveReport(entries=len(seen), total_uncompressed=total, total_compressed=size,
-                         max_ratio=round(ratio, 2), encrypted=False)
+    return ArchiveReport(
+        entries=len(seen),
+        total_uncompressed=total,
+        total_compressed=size,
+        max_ratio=round(ratio, 2),
+        encrypted=False,
+    )
 
 
 def check_tar(path: Path | str, caps: ArchiveCaps) -> ArchiveReport:
@@ -134,8 +166,11 @@ def extract_tar(path: Path | str, dest: Path, caps: ArchiveCaps) -> list[Path]:
     def extract(tf: tarfile.TarFile, member: tarfile.TarInfo) -> None:
         target = (root / member.name).resolve()
         if not target.is_relative_to(root):
-            raise _refuse("core.archive.unsafe_name", f"entry {member.name!r} leaves the "
-                          "destination", entry=member.name[:200])
+            raise _refuse(
+                "core.archive.unsafe_name",
+                f"entry {member.name!r} leaves the destination",
+                entry=member.name[:200],
+            )
         if member.isdir():
             target.mkdir(parents=True, exist_ok=True)
             return
@@ -151,8 +186,10 @@ def extract_tar(path: Path | str, dest: Path, caps: ArchiveCaps) -> list[Path]:
                 count += len(data)
                 out.write(data)
         if count != member.size:
-            raise _refuse("core.archive.size_mismatch",
-                          f"entry {member.name!r} does not match its declared size")
+            raise _refuse(
+                "core.archive.size_mismatch",
+                f"entry {member.name!r} does not match its declared size",
+            )
 
     try:
         _walk(path, caps, extract)

@@ -43,7 +43,7 @@ def sniff(head: bytes, path: Path | None = None) -> str:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image/webp"
     for offset, magic, mime in _MAGIC:
-        if head[offset: offset + len(magic)] == magic:
+        if head[offset : offset + len(magic)] == magic:
             return mime
     return _text_kind(head, path)
 
@@ -57,8 +57,9 @@ def _zip_kind(path: Path | None) -> str:
             names = set(zf.namelist())
     except (zipfile.BadZipFile, OSError, ValueError):
         return "application/zip"
-    if "AndroidManifest.xml" in names and any(n.startswith("classes") and n.endswith(".dex")
-                                              for n in names):
+    if "AndroidManifest.xml" in names and any(
+        n.startswith("classes") and n.endswith(".dex") for n in names
+    ):
         return "application/vnd.android.package-archive"
     if any(n.startswith("Payload/") and ".app/" in n for n in names):
         return "application/x-ios-app"

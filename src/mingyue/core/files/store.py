@@ -21,7 +21,9 @@ from pydantic import BaseModel
 from sqlalchemy import BigInteger, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mingyue.core.tenancy.access import Actor, check, scope_for
+from mingyue.core.config import ensure_data_dir
+from mingyue.core.db import Base, TenantMixin, utcnow
+from mingyue.core.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from mingyue.core.files.archives import (
     ArchiveCaps,
     ArchiveReport,
@@ -30,16 +32,26 @@ from mingyue.core.files.archives import (
     check_archive,
     safe_extract,
 )
-from mingyue.core.config import ensure_data_dir
-from mingyue.core.db import Base, TenantMixin, utcnow
-from mingyue.core.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
-from mingyue.core.tenancy.identity import Organization
 from mingyue.core.files.sniff import sniff
+from mingyue.core.tenancy.access import Actor, check, scope_for
+from mingyue.core.tenancy.identity import Organization
 from mingyue.core.uow import UnitOfWork
 
-__all__ = ["ArchiveCaps", "ArchiveReport", "StoredFile", "StoredFileRow", "UnsafeArchive",
-           "caps_from_settings", "check_archive", "get_file", "path_of", "safe_extract",
-           "sanitize_filename", "sniff", "store"]
+__all__ = [
+    "ArchiveCaps",
+    "ArchiveReport",
+    "StoredFile",
+    "StoredFileRow",
+    "UnsafeArchive",
+    "caps_from_settings",
+    "check_archive",
+    "get_file",
+    "path_of",
+    "safe_extract",
+    "sanitize_filename",
+    "sniff",
+    "store",
+]
 
 CHUNK = 1024 * 1024
 _PURPOSE_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,39}$")
@@ -50,8 +62,9 @@ class StoredFileRow(TenantMixin, Base):
 
     __tablename__ = "core_file"
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"),
-                                    primary_key=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
     mime: Mapped[str] = mapped_column(String(120))
@@ -95,27 +108,45 @@ def _blob_path(root: Path, sha256: str) -> Path:
 
 
 def _out(row: StoredFileRow, root: Path) -> StoredFile:
-    return StoredFile(id=row.id, organization_id=row.organization_id, sha256=row.sha256,
-                      size=row.size, mime=row.mime, filename=row.filename, purpose=row.purpose,
-                      uploaded_by=row.uploaded_by, created_at=row.created_at,
-                      path=_blob_path(root, row.sha256))
+    return StoredFile(
+        id=row.id,
+        organization_id=row.organization_id,
+        sha256=row.sha256,
+        size=row.size,
+        mime=row.mime,
+        filename=row.filename,
+        purpose=row.purpose,
+        uploaded_by=row.uploaded_by,
+        created_at=row.created_at,
+        path=_blob_path(root, row.sha256),
+    )
 
 
-def store(*, uow: UnitOfWork, data: bytes | BinaryIO, filename: str | None,
-          max_bytes: int | None = None, purpose: str = "upload",
-          organization_id: int | None = None) -> StoredFile:
+def store(
+    *,
+    uow: UnitOfWork,
+    data: bytes | BinaryIO,
+    filename: str | None,
+    max_bytes: int | None = None,
+    purpose: str = "upload",
+    organization_id: int | None = None,
+) -> StoredFile:
     """Stream the data to the content store under a size cap, sniff its type, record it."""
     actor = uow.actor
     check(actor, "core.file.upload")
     org = organization_id if organization_id is not None else actor.organization_id
     if org is None or not 0 < org < 2**31 or uow.session.get(Organization, org) is None:
-        raise InvalidInput("core.file.no_organization", "a file belongs to an organization",
-                           field="organization_id")
+        raise InvalidInput(
+            "core.file.no_organization",
+            "a file belongs to an organization",
+            field="organization_id",
+        )
     if not scope_for(actor).allows(org):
         raise Forbidden("core.forbidden", "cannot store a file for another organization")
     if not _PURPOSE_RE.match(purpose):
-        raise InvalidInput("core.file.bad_purpose", "purpose must be a short lowercase word",
-                           field="purpose")
+        raise InvalidInput(
+            "core.file.bad_purpose", "purpose must be a short lowercase word", field="purpose"
+        )
     cap = uow.settings.max_upload_bytes if max_bytes is None else max_bytes
     root = ensure_data_dir(uow.settings)
     stream: BinaryIO = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
@@ -128,9 +159,12 @@ def store(*, uow: UnitOfWork, data: bytes | BinaryIO, filename: str | None,
             while chunk := stream.read(CHUNK):
                 size += len(chunk)
                 if size > cap:
-                    raise PayloadTooLarge("core.file.too_large",
-                                          f"file exceeds the cap of {cap} bytes", field="file",
-                                          max_bytes=cap)
+                    raise PayloadTooLarge(
+                        "core.file.too_large",
+                        f"file exceeds the cap of {cap} bytes",
+                        field="file",
+                        max_bytes=cap,
+                    )
                 if len(head) < 8192:
                     head += chunk[: 8192 - len(head)]
                 digest.update(chunk)
@@ -148,14 +182,23 @@ def store(*, uow: UnitOfWork, data: bytes | BinaryIO, filename: str | None,
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
         raise
-    row = StoredFileRow(organization_id=org, sha256=sha, size=size, mime=mime,
-                        filename=sanitize_filename(filename), purpose=purpose,
-                        uploaded_by=actor.label())
+    row = StoredFileRow(
+        organization_id=org,
+        sha256=sha,
+        size=size,
+        mime=mime,
+        filename=sanitize_filename(filename),
+        purpose=purpose,
+        uploaded_by=actor.label(),
+    )
     uow.session.add(row)
     uow.flush()
-    uow.audit("core.file.stored", f"core_file:{row.id}",
-              {"sha256": sha, "size": size, "mime": mime, "filename": row.filename,
-               "purpose": purpose}, organization_id=org)
+    uow.audit(
+        "core.file.stored",
+        f"core_file:{row.id}",
+        {"sha256": sha, "size": size, "mime": mime, "filename": row.filename, "purpose": purpose},
+        organization_id=org,
+    )
     return _out(row, root)
 
 

@@ -23,12 +23,12 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
-from mingyue.core.tenancy.access import SYSTEM, Actor
 from mingyue.core.config import Settings
 from mingyue.core.db import system_session, utcnow
 from mingyue.core.errors import Conflict, Forbidden, MingyueError
 from mingyue.core.jobs.models import Job, JobOut, _load_registry, kinds, push_after_commit
 from mingyue.core.plugins import load_ref
+from mingyue.core.tenancy.access import SYSTEM, Actor
 from mingyue.core.uow import UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -36,11 +36,11 @@ log = logging.getLogger(__name__)
 _MAX_ERROR = 4000
 
 
-class JobCancelled(Exception):  # noqa: N818  (a signal, not an error)
+class JobCancelled(Exception):
     """Raised by a handler (or ``ctx.raise_if_cancelled()``) to stop a cancelled job."""
 
 
-class JobLost(Exception):  # noqa: N818
+class JobLost(Exception):
     """The job was taken from this worker (reaped after missed heartbeats); stop quietly."""
 
 
@@ -63,17 +63,31 @@ def _claim(settings: Settings, job_id: int, worker_id: str) -> _Claim | None:
     now = utcnow()
     with system_session(settings, "jobs: claim") as s:
         res = s.execute(
-            update(Job).where(Job.id == job_id, Job.status == "queued",
-                              Job.cancel_requested.is_(False))
-            .values(status="running", worker_id=worker_id, started_at=now, heartbeat_at=now,
-                    attempts=Job.attempts + 1, progress=0, message="", error=None)
-            .execution_options(synchronize_session=False))
+            update(Job)
+            .where(Job.id == job_id, Job.status == "queued", Job.cancel_requested.is_(False))
+            .values(
+                status="running",
+                worker_id=worker_id,
+                started_at=now,
+                heartbeat_at=now,
+                attempts=Job.attempts + 1,
+                progress=0,
+                message="",
+                error=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
         if getattr(res, "rowcount", 0) != 1:
             return None
         job = s.scalars(select(Job).where(Job.id == job_id)).one()
-        return _Claim(job_id=job.id, kind=job.kind, params=dict(job.params or {}),
-                      attempt=job.attempts, organization_id=job.organization_id,
-                      submitted_by_id=job.submitted_by_id)
+        return _Claim(
+            job_id=job.id,
+            kind=job.kind,
+            params=dict(job.params or {}),
+            attempt=job.attempts,
+            organization_id=job.organization_id,
+            submitted_by_id=job.submitted_by_id,
+        )
 
 
 @dataclass
@@ -99,8 +113,12 @@ class JobContext:
     _actor: Actor | None = None
 
     def _owned(self) -> Any:
-        return and_(Job.id == self.job_id, Job.worker_id == self.worker_id,
-                    Job.attempts == self.attempt, Job.status == "running")
+        return and_(
+            Job.id == self.job_id,
+            Job.worker_id == self.worker_id,
+            Job.attempts == self.attempt,
+            Job.status == "running",
+        )
 
     def progress(self, pct: float, message: str = "") -> None:
         """Record how far the job got (0-100) and what it is doing."""
@@ -136,8 +154,12 @@ class JobContext:
             values.update(progress=pending[0], message=pending[1])
         try:
             with system_session(self.settings, "jobs: heartbeat") as s:
-                res = s.execute(update(Job).where(self._owned()).values(**values)
-                                .execution_options(synchronize_session=False))
+                res = s.execute(
+                    update(Job)
+                    .where(self._owned())
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
                 if getattr(res, "rowcount", 0) != 1:
                     self._lost.set()
                     return
@@ -159,8 +181,10 @@ class JobContext:
                 with system_session(self.settings, "jobs: load submitter") as s:
                     user = s.scalars(select(User).where(User.id == self.submitted_by_id)).first()
                     if user is None or not user.is_active:
-                        raise Forbidden("core.job.submitter_inactive",
-                                        "the user who submitted this job is gone or inactive")
+                        raise Forbidden(
+                            "core.job.submitter_inactive",
+                            "the user who submitted this job is gone or inactive",
+                        )
                     self._actor = actor_for(user)
         return self._actor
 
@@ -196,9 +220,14 @@ def run_job(settings: Settings, job_id: int, worker_id: str) -> JobOut | None:
     claim = _claim(settings, job_id, worker_id)
     if claim is None:
         return None
-    ctx = JobContext(settings=settings, job_id=claim.job_id, worker_id=worker_id,
-                     attempt=claim.attempt, organization_id=claim.organization_id,
-                     submitted_by_id=claim.submitted_by_id)
+    ctx = JobContext(
+        settings=settings,
+        job_id=claim.job_id,
+        worker_id=worker_id,
+        attempt=claim.attempt,
+        organization_id=claim.organization_id,
+        submitted_by_id=claim.submitted_by_id,
+    )
     beat = _Heartbeat(ctx, heartbeat_interval(settings))
     beat.start()
     status, result, error = "succeeded", None, None
@@ -223,18 +252,24 @@ def run_job(settings: Settings, job_id: int, worker_id: str) -> JobOut | None:
         beat.halt.set()
         beat.join(max(5.0, settings.job_heartbeat_timeout_s))
     if ctx.lost:
-        log.warning("job %s was reaped from %s while running; its outcome is dropped",
-                    job_id, worker_id)
+        log.warning(
+            "job %s was reaped from %s while running; its outcome is dropped", job_id, worker_id
+        )
         return None
     return _finish(ctx, status, result if status != "failed" else None, error)
 
 
-def _finish(ctx: JobContext, status: str, result: dict[str, Any] | None,
-            error: str | None) -> JobOut | None:
+def _finish(
+    ctx: JobContext, status: str, result: dict[str, Any] | None, error: str | None
+) -> JobOut | None:
     now = utcnow()
-    values: dict[str, Any] = {"status": status, "result": result, "finished_at": now,
-                              "heartbeat_at": now,
-                              "error": error[:_MAX_ERROR] if error else None}
+    values: dict[str, Any] = {
+        "status": status,
+        "result": result,
+        "finished_at": now,
+        "heartbeat_at": now,
+        "error": error[:_MAX_ERROR] if error else None,
+    }
     pending = ctx._take_pending()
     if status == "succeeded":
         values.update(progress=100, message="done")
@@ -243,16 +278,27 @@ def _finish(ctx: JobContext, status: str, result: dict[str, Any] | None,
     if status == "cancelled":
         values["message"] = "cancelled"
     with unit_of_work(SYSTEM, ctx.settings) as uow:
-        res = uow.session.execute(update(Job).where(ctx._owned()).values(**values)
-                                  .execution_options(synchronize_session=False))
+        res = uow.session.execute(
+            update(Job)
+            .where(ctx._owned())
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
         if getattr(res, "rowcount", 0) != 1:
             return None
-        payload: dict[str, Any] = {"status": status, "attempt": ctx.attempt,
-                                   "worker": ctx.worker_id}
+        payload: dict[str, Any] = {
+            "status": status,
+            "attempt": ctx.attempt,
+            "worker": ctx.worker_id,
+        }
         if error:
             payload["error"] = error[:500]
-        uow.audit("core.job.finished", f"core_job:{ctx.job_id}", payload,
-                  organization_id=ctx.organization_id)
+        uow.audit(
+            "core.job.finished",
+            f"core_job:{ctx.job_id}",
+            payload,
+            organization_id=ctx.organization_id,
+        )
         job = uow.session.scalars(select(Job).where(Job.id == ctx.job_id)).one()
         return JobOut.model_validate(job)
 
@@ -268,8 +314,14 @@ def run_job_now(settings: Settings, job_id: int, worker_id: str | None = None) -
 def queued_ids(settings: Settings, limit: int = 20) -> list[int]:
     """Return the ids of queued jobs, oldest first."""
     with system_session(settings, "jobs: poll") as s:
-        return list(s.scalars(select(Job.id).where(Job.status == "queued")
-                              .order_by(Job.queued_at, Job.id).limit(limit)))
+        return list(
+            s.scalars(
+                select(Job.id)
+                .where(Job.status == "queued")
+                .order_by(Job.queued_at, Job.id)
+                .limit(limit)
+            )
+        )
 
 
 def run_pending(settings: Settings, *, max_jobs: int | None = None) -> list[JobOut]:
@@ -296,9 +348,10 @@ def reap(settings: Settings, *, now: datetime | None = None) -> list[JobOut]:
     now = now or utcnow()
     timeout = settings.job_heartbeat_timeout_s
     cutoff = now - timedelta(seconds=timeout)
-    stale_cond = and_(Job.status == "running",
-                      or_(Job.heartbeat_at < cutoff,
-                          and_(Job.heartbeat_at.is_(None), Job.started_at < cutoff)))
+    stale_cond = and_(
+        Job.status == "running",
+        or_(Job.heartbeat_at < cutoff, and_(Job.heartbeat_at.is_(None), Job.started_at < cutoff)),
+    )
     with system_session(settings, "jobs: reaper scan") as s:
         stale = list(s.scalars(select(Job.id).where(stale_cond).order_by(Job.id)))
     out: list[JobOut] = []
@@ -311,21 +364,33 @@ def reap(settings: Settings, *, now: datetime | None = None) -> list[JobOut]:
             subject = f"core_job:{job.id}"
             if job.cancel_requested or job.attempts >= job.max_attempts:
                 status = "cancelled" if job.cancel_requested else "failed"
-                values: dict[str, Any] = {"status": status, "finished_at": now,
-                                          "error": f"{lost} (attempt {job.attempts} of "
-                                                   f"{job.max_attempts})"}
-                action, payload = "core.job.finished", {"status": status,
-                                                        "attempt": job.attempts,
-                                                        "reason": "worker lost"}
+                values: dict[str, Any] = {
+                    "status": status,
+                    "finished_at": now,
+                    "error": f"{lost} (attempt {job.attempts} of {job.max_attempts})",
+                }
+                action, payload = (
+                    "core.job.finished",
+                    {"status": status, "attempt": job.attempts, "reason": "worker lost"},
+                )
             else:
-                values = {"status": "queued", "worker_id": None, "heartbeat_at": None,
-                          "queued_at": now, "message": f"retrying: {lost}"}
-                action, payload = "core.job.retried", {"attempt": job.attempts,
-                                                       "worker": job.worker_id,
-                                                       "reason": "worker lost"}
-            res = uow.session.execute(update(Job).where(Job.id == job.id, stale_cond)
-                                      .values(**values)
-                                      .execution_options(synchronize_session=False))
+                values = {
+                    "status": "queued",
+                    "worker_id": None,
+                    "heartbeat_at": None,
+                    "queued_at": now,
+                    "message": f"retrying: {lost}",
+                }
+                action, payload = (
+                    "core.job.retried",
+                    {"attempt": job.attempts, "worker": job.worker_id, "reason": "worker lost"},
+                )
+            res = uow.session.execute(
+                update(Job)
+                .where(Job.id == job.id, stale_cond)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
             if getattr(res, "rowcount", 0) != 1:
                 continue
             uow.audit(action, subject, payload, organization_id=job.organization_id)
@@ -353,8 +418,7 @@ class EmbeddedRunner:
         _load_registry()
         self._stop.clear()
         for i in range(self.threads):
-            t = threading.Thread(target=self._loop, args=(i,), name=f"mingyue-job-{i}",
-                                 daemon=True)
+            t = threading.Thread(target=self._loop, args=(i,), name=f"mingyue-job-{i}", daemon=True)
             t.start()
             self._threads.append(t)
 

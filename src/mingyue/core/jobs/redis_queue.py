@@ -23,8 +23,8 @@ from sqlalchemy import select
 
 from mingyue.core.config import Settings
 from mingyue.core.db import system_session, utcnow
-from mingyue.core.jobs.models import Job, _load_registry
 from mingyue.core.jobs.execution import new_worker_id, reap, run_job
+from mingyue.core.jobs.models import Job, _load_registry
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,9 @@ def queue_key(settings: Settings) -> str:
 @lru_cache(maxsize=8)
 def client(url: str) -> redis.Redis:
     """Return a (shared, thread-safe) Redis client for the URL."""
-    return redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=5,
-                                health_check_interval=30)
+    return redis.Redis.from_url(
+        url, decode_responses=True, socket_connect_timeout=5, health_check_interval=30
+    )
 
 
 def push_ids(items: Iterable[tuple[str, str, int]]) -> None:
@@ -64,8 +65,14 @@ def requeue_orphans(settings: Settings, r: redis.Redis) -> list[int]:
     """Re-push queued jobs that sat unclaimed past the heartbeat timeout and are not queued."""
     cutoff = utcnow() - timedelta(seconds=settings.job_heartbeat_timeout_s)
     with system_session(settings, "jobs: orphan scan") as s:
-        ids = list(s.scalars(select(Job.id).where(Job.status == "queued", Job.queued_at < cutoff)
-                             .order_by(Job.id).limit(1000)))
+        ids = list(
+            s.scalars(
+                select(Job.id)
+                .where(Job.status == "queued", Job.queued_at < cutoff)
+                .order_by(Job.id)
+                .limit(1000)
+            )
+        )
     if not ids:
         return []
     present = set(r.lrange(queue_key(settings), 0, -1))
@@ -81,7 +88,7 @@ def drop_dead_processing(settings: Settings, r: redis.Redis) -> list[str]:
     p = prefix(settings)
     dead: list[str] = []
     for key in r.scan_iter(match=f"{p}:processing:*", count=100):
-        worker = str(key)[len(f"{p}:processing:"):]
+        worker = str(key)[len(f"{p}:processing:") :]
         if not r.exists(f"{p}:worker:{worker}"):
             r.delete(key)
             dead.append(worker)
@@ -91,8 +98,9 @@ def drop_dead_processing(settings: Settings, r: redis.Redis) -> list[str]:
 class RedisWorker:
     """A worker process's loop: BLMOVE a job id, run it, drop it; reap periodically."""
 
-    def __init__(self, settings: Settings, *, worker_id: str | None = None,
-                 poll_timeout_s: int = 1) -> None:
+    def __init__(
+        self, settings: Settings, *, worker_id: str | None = None, poll_timeout_s: int = 1
+    ) -> None:
         if not settings.redis_url:
             raise ValueError("RedisWorker needs settings.redis_url")
         _load_registry()
@@ -141,8 +149,13 @@ class RedisWorker:
                         log.exception("worker %s: reaper failed", self.worker_id)
                     next_reap = time.monotonic() + reap_every
                 try:
-                    raw = self.redis.blmove(queue_key(self.settings), self.processing_key,
-                                            self.poll_timeout_s, "RIGHT", "LEFT")
+                    raw = self.redis.blmove(
+                        queue_key(self.settings),
+                        self.processing_key,
+                        self.poll_timeout_s,
+                        "RIGHT",
+                        "LEFT",
+                    )
                 except redis.RedisError:
                     # Redis restarting or unreachable: wait and retry rather than exit.
                     log.warning("worker %s: Redis unavailable", self.worker_id, exc_info=True)

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select, update
 
-from mingyue.core.tenancy.access import Actor, check
 from mingyue.core.db import utcnow
 from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mingyue.core.jobs.execution import (
@@ -35,54 +34,79 @@ from mingyue.core.jobs.models import (
     STATUSES,
     Job,
     JobOut,
-    _load_registry,
     _kinds,
+    _load_registry,
     _params_digest,
     kinds,
     push_after_commit,
     queue_key_of,
     register_kind,
 )
+from mingyue.core.tenancy.access import Actor, check
 
 if TYPE_CHECKING:
     from mingyue.core.uow import UnitOfWork
 
 
-def enqueue(*, uow: UnitOfWork, kind: str, params: dict[str, Any] | None = None,
-            organization_id: int | None = None, max_attempts: int | None = None) -> JobOut:
+def enqueue(
+    *,
+    uow: UnitOfWork,
+    kind: str,
+    params: dict[str, Any] | None = None,
+    organization_id: int | None = None,
+    max_attempts: int | None = None,
+) -> JobOut:
     """Queue a job of a registered kind for the actor's (or the given) organization."""
     _load_registry()
     if kind not in _kinds:
-        raise InvalidInput("core.job.unknown_kind", f"unknown job kind: {kind}", field="kind",
-                           kind=kind)
+        raise InvalidInput(
+            "core.job.unknown_kind", f"unknown job kind: {kind}", field="kind", kind=kind
+        )
     params = dict(params or {})
     try:
         digest = _params_digest(params)
     except (TypeError, ValueError) as exc:
-        raise InvalidInput("core.job.bad_params", f"job parameters must be JSON: {exc}",
-                           field="params") from exc
+        raise InvalidInput(
+            "core.job.bad_params", f"job parameters must be JSON: {exc}", field="params"
+        ) from exc
     org_id = organization_id if organization_id is not None else uow.actor.organization_id
     if org_id is None:
-        raise InvalidInput("core.job.no_organization", "a job needs an organization",
-                           field="organization_id")
+        raise InvalidInput(
+            "core.job.no_organization", "a job needs an organization", field="organization_id"
+        )
     scope = uow.session.info.get("scope")
     if scope is None or not scope.allows(org_id):
         raise Forbidden("core.forbidden", "a job may only be queued for an organization in scope")
     attempts = max_attempts if max_attempts is not None else uow.settings.job_max_attempts
     if attempts < 1:
-        raise InvalidInput("core.job.bad_max_attempts", "max_attempts must be at least 1",
-                           field="max_attempts")
+        raise InvalidInput(
+            "core.job.bad_max_attempts", "max_attempts must be at least 1", field="max_attempts"
+        )
     actor = uow.actor
     now = utcnow()
-    job = Job(organization_id=org_id, kind=kind, params=params, status="queued", progress=0,
-              message="", attempts=0, max_attempts=attempts, cancel_requested=False,
-              submitted_by=actor.username, submitted_by_id=actor.user_id, created_at=now,
-              queued_at=now)
+    job = Job(
+        organization_id=org_id,
+        kind=kind,
+        params=params,
+        status="queued",
+        progress=0,
+        message="",
+        attempts=0,
+        max_attempts=attempts,
+        cancel_requested=False,
+        submitted_by=actor.username,
+        submitted_by_id=actor.user_id,
+        created_at=now,
+        queued_at=now,
+    )
     uow.session.add(job)
     uow.flush()
-    uow.audit("core.job.enqueued", f"core_job:{job.id}",
-              {"kind": kind, "params_sha256": digest, "max_attempts": attempts},
-              organization_id=org_id)
+    uow.audit(
+        "core.job.enqueued",
+        f"core_job:{job.id}",
+        {"kind": kind, "params_sha256": digest, "max_attempts": attempts},
+        organization_id=org_id,
+    )
     if uow.settings.redis_url:
         push_after_commit(uow.session, uow.settings.redis_url, queue_key_of(uow), job.id)
     return JobOut.model_validate(job)
@@ -93,14 +117,18 @@ def enqueue(*, uow: UnitOfWork, kind: str, params: dict[str, Any] | None = None,
 SUBMITTABLE = frozenset({"core.selftest"})
 
 
-def submit(*, uow: UnitOfWork, actor: Actor, kind: str,
-           params: dict[str, Any] | None = None) -> JobOut:
+def submit(
+    *, uow: UnitOfWork, actor: Actor, kind: str, params: dict[str, Any] | None = None
+) -> JobOut:
     """Queue a job of a kind open to direct submission, for the actor's organization."""
     check(actor, "core.job.submit")
     if kind not in SUBMITTABLE:
-        raise InvalidInput("core.job.not_submittable",
-                           f"job kind {kind} is started by its own service, not directly",
-                           field="kind", kind=kind)
+        raise InvalidInput(
+            "core.job.not_submittable",
+            f"job kind {kind} is started by its own service, not directly",
+            field="kind",
+            kind=kind,
+        )
     if kind == "core.selftest":
         _selftest_params(params or {})
     return enqueue(uow=uow, kind=kind, params=params)
@@ -121,13 +149,21 @@ def get_job(*, uow: UnitOfWork, actor: Actor, job_id: int) -> JobOut:
     return JobOut.model_validate(job)
 
 
-def list_jobs(*, uow: UnitOfWork, actor: Actor, status: str | None = None,
-              kind: str | None = None, limit: int = 50, offset: int = 0) -> list[JobOut]:
+def list_jobs(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    status: str | None = None,
+    kind: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[JobOut]:
     """Return the jobs the actor may see, newest first."""
     check(actor, "core.job.read")
     if status is not None and status not in STATUSES:
-        raise InvalidInput("core.job.bad_status", f"status must be one of {', '.join(STATUSES)}",
-                           field="status")
+        raise InvalidInput(
+            "core.job.bad_status", f"status must be one of {', '.join(STATUSES)}", field="status"
+        )
     limit = max(1, min(limit, 500))
     q = select(Job).order_by(Job.id.desc()).limit(limit).offset(max(0, offset))
     if status is not None:
@@ -151,30 +187,53 @@ def request_cancel(*, uow: UnitOfWork, actor: Actor, job_id: int) -> JobOut:
     job = _load(uow, job_id)
     check(actor, "core.job.cancel", job)
     if not _may_cancel(actor, job):
-        raise Forbidden("core.job.cancel_not_owner",
-                        "only the submitter or an administrator may cancel this job")
+        raise Forbidden(
+            "core.job.cancel_not_owner",
+            "only the submitter or an administrator may cancel this job",
+        )
     if job.status in FINISHED:
-        raise Conflict("core.job.already_finished",
-                       f"job {job.id} has already {job.status}; it cannot be cancelled",
-                       job_id=job.id, status=job.status)
+        raise Conflict(
+            "core.job.already_finished",
+            f"job {job.id} has already {job.status}; it cannot be cancelled",
+            job_id=job.id,
+            status=job.status,
+        )
     if job.cancel_requested:
         return JobOut.model_validate(job)
     now = utcnow()
     subject = f"core_job:{job.id}"
     # Conditional: a worker may claim the job between our read and this write.
     done = uow.session.execute(
-        update(Job).where(Job.id == job.id, Job.status == "queued")
-        .values(status="cancelled", cancel_requested=True, finished_at=now,
-                message="cancelled before it started")
-        .execution_options(synchronize_session=False))
-    uow.audit("core.job.cancel_requested", subject, {"status": job.status},
-              organization_id=job.organization_id)
+        update(Job)
+        .where(Job.id == job.id, Job.status == "queued")
+        .values(
+            status="cancelled",
+            cancel_requested=True,
+            finished_at=now,
+            message="cancelled before it started",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    uow.audit(
+        "core.job.cancel_requested",
+        subject,
+        {"status": job.status},
+        organization_id=job.organization_id,
+    )
     if getattr(done, "rowcount", 0) == 1:
-        uow.audit("core.job.finished", subject, {"status": "cancelled", "attempts": job.attempts},
-                  organization_id=job.organization_id)
+        uow.audit(
+            "core.job.finished",
+            subject,
+            {"status": "cancelled", "attempts": job.attempts},
+            organization_id=job.organization_id,
+        )
     else:
-        uow.session.execute(update(Job).where(Job.id == job.id).values(cancel_requested=True)
-                            .execution_options(synchronize_session=False))
+        uow.session.execute(
+            update(Job)
+            .where(Job.id == job.id)
+            .values(cancel_requested=True)
+            .execution_options(synchronize_session=False)
+        )
     uow.session.refresh(job)
     return JobOut.model_validate(job)
 
@@ -196,9 +255,11 @@ def _selftest_params(params: dict[str, Any]) -> SelftestParams:
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ".".join(str(p) for p in first.get("loc", ())) or "params"
-        raise InvalidInput("core.job.selftest_bad_params",
-                           f"selftest parameter {name}: {first.get('msg')}",
-                           field=f"params.{name}") from exc
+        raise InvalidInput(
+            "core.job.selftest_bad_params",
+            f"selftest parameter {name}: {first.get('msg')}",
+            field=f"params.{name}",
+        ) from exc
 
 
 def selftest(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -222,6 +283,26 @@ def selftest(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     return {"steps_done": done, "seconds": seconds, "echo": p.echo}
 
 
-__all__ = ["FINISHED", "STATUSES", "SUBMITTABLE", "SelftestParams", "EmbeddedRunner", "Job", "JobCancelled", "JobContext", "JobOut",
-           "enqueue", "get_job", "kinds", "list_jobs", "reap", "register_kind", "request_cancel",
-           "run_job", "run_job_now", "run_pending", "selftest", "submit"]
+__all__ = [
+    "FINISHED",
+    "STATUSES",
+    "SUBMITTABLE",
+    "EmbeddedRunner",
+    "Job",
+    "JobCancelled",
+    "JobContext",
+    "JobOut",
+    "SelftestParams",
+    "enqueue",
+    "get_job",
+    "kinds",
+    "list_jobs",
+    "reap",
+    "register_kind",
+    "request_cancel",
+    "run_job",
+    "run_job_now",
+    "run_pending",
+    "selftest",
+    "submit",
+]

@@ -23,9 +23,9 @@ from cryptography.exceptions import InvalidSignature
 from sqlalchemy import JSON, BigInteger, Integer, String, Text, event, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from mingyue.core.ledger import keys
 from mingyue.core.config import Settings
 from mingyue.core.db import Base, utcnow
+from mingyue.core.ledger import keys
 
 if TYPE_CHECKING:
     from mingyue.core.uow import PendingEntry
@@ -57,8 +57,9 @@ class AuditEntry(Base):
 
     __tablename__ = "core_audit_entry"
 
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"),
-                                     primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False
+    )
     time: Mapped[datetime] = mapped_column()
     actor: Mapped[str] = mapped_column(String(120))
     organization_id: Mapped[int | None] = mapped_column(nullable=True, index=True)
@@ -112,8 +113,9 @@ def _install_triggers(target: Any, connection: Any, **kw: Any) -> None:
 
 def canonical(obj: Any) -> bytes:
     """Return canonical JSON bytes (sorted keys, no spaces, UTF-8)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str).encode()
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    ).encode()
 
 
 def sha256_hex(data: bytes) -> str:
@@ -125,12 +127,27 @@ def _fmt_time(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def entry_fields(seq: int, time: datetime, actor: str, organization_id: int | None, action: str,
-                 subject: str, payload_hash: str, prev_hash: str) -> dict[str, Any]:
+def entry_fields(
+    seq: int,
+    time: datetime,
+    actor: str,
+    organization_id: int | None,
+    action: str,
+    subject: str,
+    payload_hash: str,
+    prev_hash: str,
+) -> dict[str, Any]:
     """Return the fields that the entry hash covers."""
-    return {"seq": seq, "time": _fmt_time(time), "actor": actor, "organization": organization_id,
-            "action": action, "subject": subject, "payload_hash": payload_hash,
-            "prev_hash": prev_hash}
+    return {
+        "seq": seq,
+        "time": _fmt_time(time),
+        "actor": actor,
+        "organization": organization_id,
+        "action": action,
+        "subject": subject,
+        "payload_hash": payload_hash,
+        "prev_hash": prev_hash,
+    }
 
 
 def compute_entry_hash(fields: dict[str, Any]) -> str:
@@ -157,16 +174,30 @@ def append_pending(session: Session, pending: Sequence[PendingEntry], settings: 
         seq += 1
         payload = json.loads(canonical(p.payload))
         phash = sha256_hex(canonical(payload))
-        fields = entry_fields(seq, now, p.actor, p.organization_id, p.action, p.subject, phash, prev)
+        fields = entry_fields(
+            seq, now, p.actor, p.organization_id, p.action, p.subject, phash, prev
+        )
         ehash = compute_entry_hash(fields)
-        session.add(AuditEntry(seq=seq, time=now, actor=p.actor, organization_id=p.organization_id,
-                               action=p.action, subject=p.subject, payload=payload,
-                               payload_hash=phash, prev_hash=prev, entry_hash=ehash))
+        session.add(
+            AuditEntry(
+                seq=seq,
+                time=now,
+                actor=p.actor,
+                organization_id=p.organization_id,
+                action=p.action,
+                subject=p.subject,
+                payload=payload,
+                payload_hash=phash,
+                prev_hash=prev,
+                entry_hash=ehash,
+            )
+        )
         prev = ehash
     session.flush()
 
 
 # --- Merkle tree (RFC 6962 / RFC 9162 shapes) ---------------------------------------------------
+
 
 def leaf_hash(entry_hash_hex: str) -> bytes:
     """Return the Merkle leaf hash of an entry."""
@@ -230,11 +261,18 @@ def root_from_path(index: int, size: int, leaf: bytes, path: Sequence[bytes]) ->
 
 
 def _checkpoint_message(tree_size: int, root_hex: str, time: str) -> bytes:
-    return canonical({"type": "mingyue-ledger-checkpoint", "tree_size": tree_size,
-                      "root": root_hex, "time": time})
+    return canonical(
+        {
+            "type": "mingyue-ledger-checkpoint",
+            "tree_size": tree_size,
+            "root": root_hex,
+            "time": time,
+        }
+    )
 
 
 # --- verification -----------------------------------------------------------------------------
+
 
 @dataclass
 class VerifyReport:
@@ -248,16 +286,22 @@ class VerifyReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as plain data."""
-        return {"ok": self.ok, "entries": self.entries, "first_bad_seq": self.first_bad_seq,
-                "reason": self.reason, "checkpoints_checked": self.checkpoints_checked}
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "first_bad_seq": self.first_bad_seq,
+            "reason": self.reason,
+            "checkpoints_checked": self.checkpoints_checked,
+        }
 
 
 def _all_entries(session: Session) -> list[AuditEntry]:
     return list(session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
 
 
-def verify_chain(session: Session,
-                 progress: Callable[[int, int], None] | None = None) -> VerifyReport:
+def verify_chain(
+    session: Session, progress: Callable[[int, int], None] | None = None
+) -> VerifyReport:
     """Recompute every hash and link; name the first bad sequence number."""
     rows = _all_entries(session)
     prev = GENESIS
@@ -265,14 +309,26 @@ def verify_chain(session: Session,
         if progress is not None and (expected % 1000 == 0 or expected == len(rows)):
             progress(expected, len(rows))
         if e.seq != expected:
-            return VerifyReport(False, len(rows), expected,
-                                f"entry {expected} is missing (found {e.seq} in its place)")
+            return VerifyReport(
+                False,
+                len(rows),
+                expected,
+                f"entry {expected} is missing (found {e.seq} in its place)",
+            )
         if sha256_hex(canonical(e.payload)) != e.payload_hash:
             return VerifyReport(False, len(rows), e.seq, "payload does not match its hash")
         if e.prev_hash != prev:
             return VerifyReport(False, len(rows), e.seq, "previous-hash link is broken")
-        fields = entry_fields(e.seq, e.time, e.actor, e.organization_id, e.action, e.subject,
-                              e.payload_hash, e.prev_hash)
+        fields = entry_fields(
+            e.seq,
+            e.time,
+            e.actor,
+            e.organization_id,
+            e.action,
+            e.subject,
+            e.payload_hash,
+            e.prev_hash,
+        )
         if compute_entry_hash(fields) != e.entry_hash:
             return VerifyReport(False, len(rows), e.seq, "entry fields do not match its hash")
         prev = e.entry_hash
@@ -280,17 +336,23 @@ def verify_chain(session: Session,
     checked = 0
     for cp in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size)):
         if cp.tree_size > len(rows):
-            return VerifyReport(False, len(rows), len(rows) + 1,
-                                f"checkpoint covers {cp.tree_size} entries but only "
-                                f"{len(rows)} exist (entries deleted)")
+            return VerifyReport(
+                False,
+                len(rows),
+                len(rows) + 1,
+                f"checkpoint covers {cp.tree_size} entries but only "
+                f"{len(rows)} exist (entries deleted)",
+            )
         root = merkle_root(leaves[: cp.tree_size]).hex()
         if root != cp.root:
-            return VerifyReport(False, len(rows), cp.tree_size,
-                                "checkpoint root does not match the entries")
+            return VerifyReport(
+                False, len(rows), cp.tree_size, "checkpoint root does not match the entries"
+            )
         try:
             keys.load_public(cp.public_key).verify(
                 base64.b64decode(cp.signature),
-                _checkpoint_message(cp.tree_size, cp.root, _fmt_time(cp.time)))
+                _checkpoint_message(cp.tree_size, cp.root, _fmt_time(cp.time)),
+            )
         except InvalidSignature:
             return VerifyReport(False, len(rows), cp.tree_size, "checkpoint signature is invalid")
         checked += 1
@@ -305,8 +367,14 @@ def make_checkpoint(session: Session, settings: Settings) -> AuditCheckpoint:
     sk = keys.signing_key(settings)
     pub = keys.public_key_b64(settings)
     sig = sk.sign(_checkpoint_message(len(rows), root, _fmt_time(now)))
-    cp = AuditCheckpoint(tree_size=len(rows), root=root, time=now, key_id=keys.key_id(pub),
-                         public_key=pub, signature=base64.b64encode(sig).decode())
+    cp = AuditCheckpoint(
+        tree_size=len(rows),
+        root=root,
+        time=now,
+        key_id=keys.key_id(pub),
+        public_key=pub,
+        signature=base64.b64encode(sig).decode(),
+    )
     session.add(cp)
     session.flush()
     return cp
@@ -317,8 +385,12 @@ def prove(session: Session, settings: Settings, seq: int) -> dict[str, Any]:
     rows = _all_entries(session)
     if seq < 1 or seq > len(rows):
         raise LookupError(f"no ledger entry {seq}")
-    cp = session.scalars(select(AuditCheckpoint).where(AuditCheckpoint.tree_size >= seq)
-                         .order_by(AuditCheckpoint.tree_size.desc()).limit(1)).first()
+    cp = session.scalars(
+        select(AuditCheckpoint)
+        .where(AuditCheckpoint.tree_size >= seq)
+        .order_by(AuditCheckpoint.tree_size.desc())
+        .limit(1)
+    ).first()
     if cp is None or cp.tree_size < len(rows):
         cp = make_checkpoint(session, settings)
     leaves = [leaf_hash(e.entry_hash) for e in rows[: cp.tree_size]]
@@ -326,14 +398,30 @@ def prove(session: Session, settings: Settings, seq: int) -> dict[str, Any]:
     path = inclusion_path(seq - 1, leaves)
     return {
         "type": "mingyue-ledger-inclusion-proof",
-        "entry": {**entry_fields(e.seq, e.time, e.actor, e.organization_id, e.action, e.subject,
-                                 e.payload_hash, e.prev_hash), "entry_hash": e.entry_hash},
+        "entry": {
+            **entry_fields(
+                e.seq,
+                e.time,
+                e.actor,
+                e.organization_id,
+                e.action,
+                e.subject,
+                e.payload_hash,
+                e.prev_hash,
+            ),
+            "entry_hash": e.entry_hash,
+        },
         "payload": e.payload,
         "leaf_index": seq - 1,
         "tree_size": cp.tree_size,
         "audit_path": [h.hex() for h in path],
-        "checkpoint": {"tree_size": cp.tree_size, "root": cp.root, "time": _fmt_time(cp.time),
-                       "key_id": cp.key_id, "signature": cp.signature},
+        "checkpoint": {
+            "tree_size": cp.tree_size,
+            "root": cp.root,
+            "time": _fmt_time(cp.time),
+            "key_id": cp.key_id,
+            "signature": cp.signature,
+        },
     }
 
 
@@ -350,13 +438,17 @@ def check_proof(proof: dict[str, Any], public_key_b64: str) -> tuple[bool, str]:
         size = int(proof["tree_size"])
         if size != int(cp["tree_size"]):
             return False, "tree size differs from the checkpoint"
-        root = root_from_path(int(proof["leaf_index"]), size, leaf_hash(claimed_hash),
-                              [bytes.fromhex(h) for h in proof["audit_path"]])
+        root = root_from_path(
+            int(proof["leaf_index"]),
+            size,
+            leaf_hash(claimed_hash),
+            [bytes.fromhex(h) for h in proof["audit_path"]],
+        )
         if root.hex() != cp["root"]:
             return False, "audit path does not lead to the checkpoint root"
         keys.load_public(public_key_b64).verify(
-            base64.b64decode(cp["signature"]),
-            _checkpoint_message(size, cp["root"], cp["time"]))
+            base64.b64decode(cp["signature"]), _checkpoint_message(size, cp["root"], cp["time"])
+        )
     except InvalidSignature:
         return False, "checkpoint signature is not valid for this public key"
     except (KeyError, ValueError, TypeError) as exc:
@@ -364,8 +456,9 @@ def check_proof(proof: dict[str, Any], public_key_b64: str) -> tuple[bool, str]:
     return True, "entry is included in the signed ledger"
 
 
-def entries_since(session: Session, after_seq: int = 0, limit: int = 100,
-                  org_ids: Iterable[int] | None = None) -> list[AuditEntry]:
+def entries_since(
+    session: Session, after_seq: int = 0, limit: int = 100, org_ids: Iterable[int] | None = None
+) -> list[AuditEntry]:
     """Return ledger entries (optionally only those of some organizations)."""
     q = select(AuditEntry).where(AuditEntry.seq > after_seq).order_by(AuditEntry.seq).limit(limit)
     if org_ids is not None:

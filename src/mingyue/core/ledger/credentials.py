@@ -25,14 +25,14 @@ from pydantic import BaseModel
 from sqlalchemy import JSON, Boolean, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mingyue.core.ledger import keys
-from mingyue.core.tenancy.access import Actor, check
 from mingyue.core.config import Settings, get_settings
-from mingyue.core.ledger.dataintegrity import add_proof, did_of, format_time, verify_proof
 from mingyue.core.db import Base, TenantMixin, system_session, utcnow
 from mingyue.core.errors import Conflict, InvalidInput, NotFound
-from mingyue.core.tenancy.identity import Organization
+from mingyue.core.ledger import keys
+from mingyue.core.ledger.dataintegrity import add_proof, did_of, format_time, verify_proof
 from mingyue.core.ledger.jcs import MAX_SAFE_INTEGER, canonicalize, did_key_from_public
+from mingyue.core.tenancy.access import Actor, check
+from mingyue.core.tenancy.identity import Organization
 from mingyue.core.uow import UnitOfWork
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
@@ -103,8 +103,9 @@ def bare_id(credential_id: str) -> str:
     try:
         return str(uuid.UUID(raw))
     except ValueError as exc:
-        raise InvalidInput("core.credential.bad_id", "not a credential id (a UUID)",
-                           field="credential_id") from exc
+        raise InvalidInput(
+            "core.credential.bad_id", "not a credential id (a UUID)", field="credential_id"
+        ) from exc
 
 
 def _plain_json(value: Any) -> Any:
@@ -117,8 +118,9 @@ def _plain_json(value: Any) -> Any:
             return format_time(o) if o.tzinfo else o.isoformat()
         if isinstance(o, uuid.UUID):
             return str(o)
-        raise InvalidInput("core.credential.bad_subject", f"{type(o).__name__} is not JSON",
-                           field="subject")
+        raise InvalidInput(
+            "core.credential.bad_subject", f"{type(o).__name__} is not JSON", field="subject"
+        )
 
     try:
         plain = json.loads(json.dumps(value, default=default, allow_nan=False))
@@ -133,8 +135,11 @@ def _refuse_unsafe_integers(value: Any) -> None:
     if isinstance(value, bool):
         return
     if isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER:
-        raise InvalidInput("core.credential.bad_subject",
-                           f"integer {value} exceeds 2**53: pass it as a string", field="subject")
+        raise InvalidInput(
+            "core.credential.bad_subject",
+            f"integer {value} exceeds 2**53: pass it as a string",
+            field="subject",
+        )
     if isinstance(value, dict):
         for v in value.values():
             _refuse_unsafe_integers(v)
@@ -152,32 +157,47 @@ def _language_value(value: str | Mapping[str, str], field: str) -> Any:
     # VC 2.0 §11.1: a plain string, or language value objects ({"zh": …, "en": …} given).
     if isinstance(value, str):
         return value
-    if isinstance(value, Mapping) and value and all(
-            isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+    if (
+        isinstance(value, Mapping)
+        and value
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    ):
         return [{"@value": v, "@language": k.replace("_", "-")} for k, v in value.items()]
-    raise InvalidInput("core.credential.bad_subject", f"{field} must be text or a language map",
-                       field=field)
+    raise InvalidInput(
+        "core.credential.bad_subject", f"{field} must be text or a language map", field=field
+    )
 
 
-def issue(*, uow: UnitOfWork, type: str, subject: Mapping[str, Any], organization_id: int,
-          valid_days: int | None = None, name: str | Mapping[str, str] | None = None,
-          description: str | Mapping[str, str] | None = None) -> dict[str, Any]:
+def issue(
+    *,
+    uow: UnitOfWork,
+    type: str,
+    subject: Mapping[str, Any],
+    organization_id: int,
+    valid_days: int | None = None,
+    name: str | Mapping[str, str] | None = None,
+    description: str | Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """Sign a credential about ``subject`` for the organization, store it and record it.
 
     ``name`` / ``description`` are text or a language map (``{"zh": "…", "en": "…"}``).
     """
     if not _TYPE_RE.match(type) or type == "VerifiableCredential":
-        raise InvalidInput("core.credential.bad_type", "credential type must be a plain name",
-                           field="type")
+        raise InvalidInput(
+            "core.credential.bad_type", "credential type must be a plain name", field="type"
+        )
     if not isinstance(subject, Mapping) or not subject:
-        raise InvalidInput("core.credential.bad_subject", "subject must be a non-empty object",
-                           field="subject")
+        raise InvalidInput(
+            "core.credential.bad_subject", "subject must be a non-empty object", field="subject"
+        )
     if valid_days is not None and valid_days <= 0:
-        raise InvalidInput("core.credential.bad_validity", "valid_days must be positive",
-                           field="valid_days")
+        raise InvalidInput(
+            "core.credential.bad_validity", "valid_days must be positive", field="valid_days"
+        )
     if not 0 < organization_id < 2**31 or uow.session.get(Organization, organization_id) is None:
-        raise InvalidInput("core.credential.bad_organization", "no such organization",
-                           field="organization_id")
+        raise InvalidInput(
+            "core.credential.bad_organization", "no such organization", field="organization_id"
+        )
     cid = str(uuid.uuid4())
     now = utcnow().replace(microsecond=0)
     key = keys.signing_key(uow.settings)
@@ -203,13 +223,25 @@ def issue(*, uow: UnitOfWork, type: str, subject: Mapping[str, Any], organizatio
     }
     vc = add_proof(doc, key, now)
     digest = hashlib.sha256(canonicalize(vc)).hexdigest()
-    uow.session.add(Credential(id=cid, organization_id=organization_id, type=type, json=vc,
-                               sha256=digest, issued_at=now, valid_until=until,
-                               issued_by=uow.actor.label()))
+    uow.session.add(
+        Credential(
+            id=cid,
+            organization_id=organization_id,
+            type=type,
+            json=vc,
+            sha256=digest,
+            issued_at=now,
+            valid_until=until,
+            issued_by=uow.actor.label(),
+        )
+    )
     uow.flush()
-    uow.audit("core.credential.issued", f"core_credential:{cid}",
-              {"type": type, "sha256": digest, "valid_until": doc.get("validUntil")},
-              organization_id=organization_id)
+    uow.audit(
+        "core.credential.issued",
+        f"core_credential:{cid}",
+        {"type": type, "sha256": digest, "valid_until": doc.get("validUntil")},
+        organization_id=organization_id,
+    )
     return vc
 
 
@@ -223,9 +255,13 @@ def _parse_time(value: Any) -> datetime | None:
     return t if t.tzinfo else None
 
 
-def verify(vc: Mapping[str, Any], public_key_b64: str | None = None,
-           revoked_ids: Iterable[str] | None = None, *,
-           now: datetime | None = None) -> VerifyResult:
+def verify(
+    vc: Mapping[str, Any],
+    public_key_b64: str | None = None,
+    revoked_ids: Iterable[str] | None = None,
+    *,
+    now: datetime | None = None,
+) -> VerifyResult:
     """Check a credential offline: shape, signature, trusted key, validity period, revocation.
 
     The proof must be made by ``public_key_b64`` (base64 Ed25519); without it, by this
@@ -235,21 +271,38 @@ def verify(vc: Mapping[str, Any], public_key_b64: str | None = None,
         return VerifyResult(False, "core.credential.malformed", None, detail="not a JSON object")
     cid = vc.get("id") if isinstance(vc.get("id"), str) else None
     types = vc.get("type")
-    vc_type = next((t for t in types if t != "VerifiableCredential"), None) \
-        if isinstance(types, list) else None
+    vc_type = (
+        next((t for t in types if t != "VerifiableCredential"), None)
+        if isinstance(types, list)
+        else None
+    )
     issuer_field = vc.get("issuer")
     issuer = issuer_field.get("id") if isinstance(issuer_field, Mapping) else issuer_field
 
     def result(reason: str, detail: str, *, revoked: bool = False) -> VerifyResult:
-        return VerifyResult(reason == "core.credential.valid", reason, cid, revoked, detail,
-                            issuer if isinstance(issuer, str) else None, vc_type)
+        return VerifyResult(
+            reason == "core.credential.valid",
+            reason,
+            cid,
+            revoked,
+            detail,
+            issuer if isinstance(issuer, str) else None,
+            vc_type,
+        )
 
     ctx = vc.get("@context")
-    if not (isinstance(ctx, list) and ctx and ctx[0] == VC_CONTEXT) or cid is None \
-            or not isinstance(types, list) or "VerifiableCredential" not in types \
-            or not isinstance(issuer, str) or not isinstance(vc.get("credentialSubject"), Mapping):
-        return result("core.credential.malformed",
-                      "not a VC 2.0 credential (context, id, type, issuer, subject)")
+    if (
+        not (isinstance(ctx, list) and ctx and ctx[0] == VC_CONTEXT)
+        or cid is None
+        or not isinstance(types, list)
+        or "VerifiableCredential" not in types
+        or not isinstance(issuer, str)
+        or not isinstance(vc.get("credentialSubject"), Mapping)
+    ):
+        return result(
+            "core.credential.malformed",
+            "not a VC 2.0 credential (context, id, type, issuer, subject)",
+        )
     if public_key_b64 is None:
         settings = get_settings()
         if not keys.key_path(settings).exists():  # never create a key just to verify
@@ -277,22 +330,30 @@ def verify(vc: Mapping[str, Any], public_key_b64: str | None = None,
         if until <= now:
             return result("core.credential.expired", f"expired at {valid_until}")
     if revoked_ids is not None and urn(cid) in {urn(r) for r in revoked_ids}:
-        return result("core.credential.revoked", "the issuer revoked this credential",
-                      revoked=True)
+        return result("core.credential.revoked", "the issuer revoked this credential", revoked=True)
     return result("core.credential.valid", "signature and validity ok")
 
 
 def _out(row: Credential) -> CredentialOut:
-    return CredentialOut(id=urn(row.id), type=row.type, organization_id=row.organization_id,
-                         sha256=row.sha256, issued_at=row.issued_at, valid_until=row.valid_until,
-                         issued_by=row.issued_by, revoked=row.revoked,
-                         revoked_reason=row.revoked_reason, revoked_at=row.revoked_at,
-                         credential=row.json)
+    return CredentialOut(
+        id=urn(row.id),
+        type=row.type,
+        organization_id=row.organization_id,
+        sha256=row.sha256,
+        issued_at=row.issued_at,
+        valid_until=row.valid_until,
+        issued_by=row.issued_by,
+        revoked=row.revoked,
+        revoked_reason=row.revoked_reason,
+        revoked_at=row.revoked_at,
+        credential=row.json,
+    )
 
 
 def _load(uow: UnitOfWork, credential_id: str) -> Credential:
-    row = uow.session.scalars(select(Credential).where(Credential.id == bare_id(credential_id))
-                              ).first()
+    row = uow.session.scalars(
+        select(Credential).where(Credential.id == bare_id(credential_id))
+    ).first()
     if row is None:
         raise NotFound("core.credential.not_found", "no such credential")
     return row
@@ -304,9 +365,15 @@ def get_credential(*, uow: UnitOfWork, actor: Actor, credential_id: str) -> Cred
     return _out(_load(uow, credential_id))
 
 
-def list_credentials(*, uow: UnitOfWork, actor: Actor, type: str | None = None,
-                     revoked: bool | None = None, limit: int = 100,
-                     offset: int = 0) -> list[CredentialOut]:
+def list_credentials(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    type: str | None = None,
+    revoked: bool | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[CredentialOut]:
     """Return the credentials the actor may see, newest first."""
     check(actor, "core.credential.read")
     q = select(Credential).order_by(Credential.issued_at.desc(), Credential.id)
@@ -318,24 +385,29 @@ def list_credentials(*, uow: UnitOfWork, actor: Actor, type: str | None = None,
     return [_out(r) for r in uow.session.scalars(q)]
 
 
-def revoke(*, uow: UnitOfWork, credential_id: str, reason: str,
-           actor: Actor | None = None) -> CredentialOut:
+def revoke(
+    *, uow: UnitOfWork, credential_id: str, reason: str, actor: Actor | None = None
+) -> CredentialOut:
     """Revoke a credential (it then fails verification) and record why."""
     actor = actor or uow.actor
     check(actor, "core.credential.revoke")
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("core.credential.reason_required", "a reason is required",
-                           field="reason")
+        raise InvalidInput(
+            "core.credential.reason_required", "a reason is required", field="reason"
+        )
     row = _load(uow, credential_id)
     check(actor, "core.credential.revoke", row)
     if row.revoked:
         raise Conflict("core.credential.already_revoked", "the credential is already revoked")
     row.revoked, row.revoked_reason, row.revoked_at = True, reason[:2000], utcnow()
     uow.flush()
-    uow.audit("core.credential.revoked", f"core_credential:{row.id}",
-              {"reason": row.revoked_reason, "sha256": row.sha256},
-              organization_id=row.organization_id)
+    uow.audit(
+        "core.credential.revoked",
+        f"core_credential:{row.id}",
+        {"reason": row.revoked_reason, "sha256": row.sha256},
+        organization_id=row.organization_id,
+    )
     return _out(row)
 
 
@@ -343,8 +415,13 @@ def status(*, uow: UnitOfWork, actor: Actor, credential_id: str) -> dict[str, An
     """Return the revocation status of one credential (what ``credentialStatus`` points at)."""
     row = _load(uow, credential_id)
     check(actor, "core.credential.read", row)
-    return {"id": urn(row.id), "revoked": row.revoked, "revoked_at": row.revoked_at,
-            "reason": row.revoked_reason, "checked_at": utcnow()}
+    return {
+        "id": urn(row.id),
+        "revoked": row.revoked,
+        "revoked_at": row.revoked_at,
+        "reason": row.revoked_reason,
+        "checked_at": utcnow(),
+    }
 
 
 def revoked_ids(*, uow: UnitOfWork) -> list[str]:
@@ -361,8 +438,9 @@ def is_revoked(settings: Settings, credential_id: str) -> bool | None:
     write lock), use ``status`` or ``revoked_ids`` instead.
     """
     with system_session(settings, "credential revocation status") as s:
-        flag = s.scalars(select(Credential.revoked)
-                         .where(Credential.id == bare_id(credential_id))).first()
+        flag = s.scalars(
+            select(Credential.revoked).where(Credential.id == bare_id(credential_id))
+        ).first()
     return None if flag is None else bool(flag)
 
 
@@ -370,8 +448,12 @@ def revocation_list(*, uow: UnitOfWork) -> dict[str, Any]:
     """Return a signed list of revoked credential ids, for verifiers that work offline."""
     now = utcnow().replace(microsecond=0)
     key = keys.signing_key(uow.settings)
-    doc = {"type": REVOCATION_LIST_TYPE, "issuer": did_of(key), "issued": format_time(now),
-           "revoked": revoked_ids(uow=uow)}
+    doc = {
+        "type": REVOCATION_LIST_TYPE,
+        "issuer": did_of(key),
+        "issued": format_time(now),
+        "revoked": revoked_ids(uow=uow),
+    }
     return add_proof(doc, key, now)
 
 
@@ -379,15 +461,22 @@ def read_revocation_list(doc: Any, public_key_b64: str | None) -> list[str]:
     """Return the ids in a revocation list: a JSON array, or a signed list checked with the key."""
     if isinstance(doc, list) and all(isinstance(i, str) for i in doc):
         return [urn(i) for i in doc]
-    if not isinstance(doc, Mapping) or doc.get("type") != REVOCATION_LIST_TYPE \
-            or not isinstance(doc.get("revoked"), list):
-        raise InvalidInput("core.credential.bad_revocation_list",
-                           "not a revocation list (a JSON array of ids or a signed list)")
+    if (
+        not isinstance(doc, Mapping)
+        or doc.get("type") != REVOCATION_LIST_TYPE
+        or not isinstance(doc.get("revoked"), list)
+    ):
+        raise InvalidInput(
+            "core.credential.bad_revocation_list",
+            "not a revocation list (a JSON array of ids or a signed list)",
+        )
     expected = keys.load_public(public_key_b64).public_bytes_raw() if public_key_b64 else None
     result = verify_proof(doc, expected)
     if not result.ok or result.signer_did != doc.get("issuer"):
-        raise InvalidInput("core.credential.bad_revocation_list",
-                           f"the revocation list's signature is not valid: {result.detail}")
+        raise InvalidInput(
+            "core.credential.bad_revocation_list",
+            f"the revocation list's signature is not valid: {result.detail}",
+        )
     return [urn(str(i)) for i in doc["revoked"]]
 
 

@@ -44,7 +44,7 @@ def did_of(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
 
 def verification_method(did: str) -> str:
     """Return the verification method id of a did:key (``did#fingerprint``)."""
-    return f"{did}#{did[len('did:key:'):]}"
+    return f"{did}#{did[len('did:key:') :]}"
 
 
 def format_time(t: datetime) -> str:
@@ -55,20 +55,32 @@ def format_time(t: datetime) -> str:
 
 
 def _hash_data(proof_config: Mapping[str, Any], document: Mapping[str, Any]) -> bytes:
-    return (hashlib.sha256(canonicalize(proof_config)).digest()
-            + hashlib.sha256(canonicalize(document)).digest())
+    return (
+        hashlib.sha256(canonicalize(proof_config)).digest()
+        + hashlib.sha256(canonicalize(document)).digest()
+    )
 
 
-def add_proof(document: Mapping[str, Any], key: Ed25519PrivateKey, created: datetime,
-              proof_purpose: str = "assertionMethod") -> dict[str, Any]:
+def add_proof(
+    document: Mapping[str, Any],
+    key: Ed25519PrivateKey,
+    created: datetime,
+    proof_purpose: str = "assertionMethod",
+) -> dict[str, Any]:
     """Return a copy of the document secured with an eddsa-jcs-2022 proof."""
     unsecured = {k: copy.deepcopy(v) for k, v in document.items() if k != "proof"}
     proof: dict[str, Any] = {}
     if "@context" in unsecured:
         proof["@context"] = copy.deepcopy(unsecured["@context"])
-    proof.update({"type": PROOF_TYPE, "cryptosuite": CRYPTOSUITE, "created": format_time(created),
-                  "verificationMethod": verification_method(did_of(key)),
-                  "proofPurpose": proof_purpose})
+    proof.update(
+        {
+            "type": PROOF_TYPE,
+            "cryptosuite": CRYPTOSUITE,
+            "created": format_time(created),
+            "verificationMethod": verification_method(did_of(key)),
+            "proofPurpose": proof_purpose,
+        }
+    )
     signature = key.sign(_hash_data(proof, unsecured))
     proof["proofValue"] = multibase_b58(signature)
     return {**unsecured, "proof": proof}
@@ -88,15 +100,17 @@ def _bad(reason: str, detail: str, did: str | None = None) -> ProofCheck:
     return ProofCheck(False, reason, detail, did)
 
 
-def verify_proof(secured: Mapping[str, Any], expected_public: bytes | None = None,
-                 proof_purpose: str = "assertionMethod") -> ProofCheck:
+def verify_proof(
+    secured: Mapping[str, Any],
+    expected_public: bytes | None = None,
+    proof_purpose: str = "assertionMethod",
+) -> ProofCheck:
     """Check the document's eddsa-jcs-2022 proof (against ``expected_public`` when given)."""
     proof = secured.get("proof")
     if not isinstance(proof, Mapping):
         return _bad("core.credential.malformed", "the document has no single proof object")
     if proof.get("type") != PROOF_TYPE or proof.get("cryptosuite") != CRYPTOSUITE:
-        return _bad("core.credential.unsupported_proof",
-                    f"proof is not {PROOF_TYPE}/{CRYPTOSUITE}")
+        return _bad("core.credential.unsupported_proof", f"proof is not {PROOF_TYPE}/{CRYPTOSUITE}")
     if proof.get("proofPurpose") != proof_purpose:
         return _bad("core.credential.malformed", f"proof purpose is not {proof_purpose}")
     vm, value = proof.get("verificationMethod"), proof.get("proofValue")
@@ -119,13 +133,16 @@ def verify_proof(secured: Mapping[str, Any], expected_public: bytes | None = Non
         want = ctx if isinstance(ctx, list) else [ctx]
         have = doc_ctx if isinstance(doc_ctx, list) else [doc_ctx]
         if have[: len(want)] != want:
-            return _bad("core.credential.tampered", "document @context differs from the proof's",
-                        did)
+            return _bad(
+                "core.credential.tampered", "document @context differs from the proof's", did
+            )
         unsecured["@context"] = ctx
     try:
-        Ed25519PublicKey.from_public_bytes(signer).verify(signature,
-                                                          _hash_data(options, unsecured))
+        Ed25519PublicKey.from_public_bytes(signer).verify(signature, _hash_data(options, unsecured))
     except (InvalidSignature, ValueError, TypeError):
-        return _bad("core.credential.tampered",
-                    "signature does not match: the document was altered after signing", did)
+        return _bad(
+            "core.credential.tampered",
+            "signature does not match: the document was altered after signing",
+            did,
+        )
     return ProofCheck(True, "core.credential.valid", "signature valid", did)

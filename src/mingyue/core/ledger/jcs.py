@@ -12,8 +12,15 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
-            "\t": "\\t"}
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+}
 # RFC 8785 §3.2.2.3 serializes every number as an IEEE 754 double: an integer beyond 2**53 is
 # rounded to the nearest double, exactly as an ECMAScript verifier reads it.
 MAX_SAFE_INTEGER = 2**53
@@ -170,7 +177,7 @@ def public_from_did_key(did: str) -> bytes:
     """Return the raw Ed25519 public key named by a did:key (fragment allowed)."""
     if not did.startswith("did:key:"):
         raise ValueError("not a did:key")
-    ident = did[len("did:key:"):].split("#", 1)[0]
+    ident = did[len("did:key:") :].split("#", 1)[0]
     raw = from_multibase_b58(ident)
     if not raw.startswith(_ED25519_PUB_MULTICODEC) or len(raw) != 34:
         raise ValueError("did:key does not name an Ed25519 public key")

@@ -28,8 +28,11 @@ def _load(path: str) -> Ed25519PrivateKey:
     if not p.exists():
         p.parent.mkdir(parents=True, exist_ok=True)
         key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
         fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(pem)
@@ -48,8 +51,11 @@ def signing_key(settings: Settings) -> Ed25519PrivateKey:
 
 def public_key_b64(settings: Settings) -> str:
     """Return the raw public key, base64 (what a third party needs to verify)."""
-    raw = signing_key(settings).public_key().public_bytes(serialization.Encoding.Raw,
-                                                          serialization.PublicFormat.Raw)
+    raw = (
+        signing_key(settings)
+        .public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    )
     return base64.b64encode(raw).decode()
 
 
@@ -107,5 +113,6 @@ def unseal(settings: Settings, purpose: str, token: str) -> dict[str, str]:
     try:
         return dict(json.loads(_fernet(settings, purpose).decrypt(token.encode())))
     except InvalidToken as exc:
-        raise SecretUnreadable(f"a sealed {purpose} secret cannot be decrypted with this "
-                               "secret key") from exc
+        raise SecretUnreadable(
+            f"a sealed {purpose} secret cannot be decrypted with this secret key"
+        ) from exc

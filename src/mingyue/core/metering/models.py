@@ -62,8 +62,8 @@ class Tariff(Base):
     tz: Mapped[str] = mapped_column(String(60), default="Asia/Shanghai")
     effective_from: Mapped[date] = mapped_column(Date)
     effective_to: Mapped[date | None] = mapped_column(Date, nullable=True)  # exclusive
-    windows: Mapped[list[Any]] = mapped_column()          # [{band, start, end}]
-    prices: Mapped[dict[str, Any]] = mapped_column()      # band -> Decimal as text
+    windows: Mapped[list[Any]] = mapped_column()  # [{band, start, end}]
+    prices: Mapped[dict[str, Any]] = mapped_column()  # band -> Decimal as text
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -92,8 +92,11 @@ class FreePool(TenantMixin, Base):
     """An organization's free quantity and optional cap of one meter in one month."""
 
     __tablename__ = "core_free_pool"
-    __table_args__ = (UniqueConstraint("organization_id", "meter", "month",
-                                       name="uq_core_free_pool_org_meter_month"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "organization_id", "meter", "month", name="uq_core_free_pool_org_meter_month"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     meter: Mapped[str] = mapped_column(String(120))
@@ -120,8 +123,9 @@ class Statement(TenantMixin, Base):
     """An issued monthly statement; immutable."""
 
     __tablename__ = "core_statement"
-    __table_args__ = (UniqueConstraint("organization_id", "month",
-                                       name="uq_core_statement_org_month"),)
+    __table_args__ = (
+        UniqueConstraint("organization_id", "month", name="uq_core_statement_org_month"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     month: Mapped[str] = mapped_column(String(7))
@@ -167,17 +171,24 @@ _IMMUTABLE = ("core_statement", "core_statement_line")
 def statement_immutable_ddl(dialect: str) -> list[str]:
     """Return the statements that make issued statements refuse UPDATE/DELETE in the database."""
     if dialect == "postgresql":
-        out = ["CREATE OR REPLACE FUNCTION core_statement_immutable() RETURNS trigger AS $$ "
-               "BEGIN RAISE EXCEPTION 'an issued statement is immutable'; END; $$ "
-               "LANGUAGE plpgsql"]
+        out = [
+            "CREATE OR REPLACE FUNCTION core_statement_immutable() RETURNS trigger AS $$ "
+            "BEGIN RAISE EXCEPTION 'an issued statement is immutable'; END; $$ "
+            "LANGUAGE plpgsql"
+        ]
         for table in _IMMUTABLE:
-            out += [f"DROP TRIGGER IF EXISTS {table}_no_change ON {table}",
-                    f"CREATE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table} "
-                    "FOR EACH ROW EXECUTE FUNCTION core_statement_immutable()"]
+            out += [
+                f"DROP TRIGGER IF EXISTS {table}_no_change ON {table}",
+                f"CREATE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION core_statement_immutable()",
+            ]
         return out
-    return [f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
-            "BEGIN SELECT RAISE(ABORT, 'an issued statement is immutable'); END"
-            for table in _IMMUTABLE for verb in ("UPDATE", "DELETE")]
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+        "BEGIN SELECT RAISE(ABORT, 'an issued statement is immutable'); END"
+        for table in _IMMUTABLE
+        for verb in ("UPDATE", "DELETE")
+    ]
 
 
 @event.listens_for(StatementLine.__table__, "after_create")

@@ -12,8 +12,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from mingyue.core.tenancy.access import Actor
 from mingyue.core.errors import InvalidInput
+from mingyue.core.tenancy.access import Actor
 from mingyue.core.uow import UnitOfWork
 
 _meters: dict[str, tuple[str, str]] = {}
@@ -40,8 +40,9 @@ def meters() -> dict[str, tuple[str, str]]:
 def plain_text(value: str, field: str) -> str:
     """Refuse control characters (NUL cannot be stored in PostgreSQL text) in a label."""
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise InvalidInput("core.usage.bad_text", f"{field}: control characters are not allowed",
-                           field=field)
+        raise InvalidInput(
+            "core.usage.bad_text", f"{field}: control characters are not allowed", field=field
+        )
     return value
 
 
@@ -56,18 +57,22 @@ def meter_unit(meter: str) -> str:
 def exact_decimal(value: Any, field: str) -> Decimal:
     """Read a quantity or price exactly (Decimal, int or text; never float), ≥ 0, ≤ 9 places."""
     if isinstance(value, float) or not isinstance(value, (Decimal, int, str)):
-        raise InvalidInput("core.usage.bad_quantity", f"{field}: an exact decimal is required",
-                           field=field)
+        raise InvalidInput(
+            "core.usage.bad_quantity", f"{field}: an exact decimal is required", field=field
+        )
     try:
         d = Decimal(value)
     except ArithmeticError as exc:
-        raise InvalidInput("core.usage.bad_quantity", f"{field}: not a number",
-                           field=field) from exc
+        raise InvalidInput(
+            "core.usage.bad_quantity", f"{field}: not a number", field=field
+        ) from exc
     exp = d.as_tuple().exponent
     if not d.is_finite() or d < 0 or (isinstance(exp, int) and exp < -_MAX_DIGITS):
-        raise InvalidInput("core.usage.bad_quantity",
-                           f"{field}: a number ≥ 0 with at most {_MAX_DIGITS} decimals",
-                           field=field)
+        raise InvalidInput(
+            "core.usage.bad_quantity",
+            f"{field}: a number ≥ 0 with at most {_MAX_DIGITS} decimals",
+            field=field,
+        )
     return d
 
 

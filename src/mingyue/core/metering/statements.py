@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from mingyue.core.tenancy.access import Actor, check
 from mingyue.core.errors import Conflict, NotFound
 from mingyue.core.metering.models import (
     Dec,
@@ -28,6 +27,7 @@ from mingyue.core.metering.models import (
     UsageRecord,
 )
 from mingyue.core.metering.tou import BANDS, UNPRICED, month_bounds
+from mingyue.core.tenancy.access import Actor, check
 from mingyue.core.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -45,8 +45,9 @@ def _cents(d: Decimal) -> Decimal:
 LineKey = tuple[str, str, str, Decimal | None]  # meter, band, unit, unit price
 
 
-def line_amounts(quantity: Decimal, free: Decimal,
-                 price: Decimal | None) -> tuple[Decimal, Decimal]:
+def line_amounts(
+    quantity: Decimal, free: Decimal, price: Decimal | None
+) -> tuple[Decimal, Decimal]:
     """Return a statement line's gross and free credit, each rounded to the fen (half up)."""
     if price is None:
         return _ZERO, _ZERO
@@ -78,24 +79,37 @@ def _records(uow: UnitOfWork, organization_id: int | None, month: str) -> list[U
 
 def _out(st: Statement, lines: list[StatementLine]) -> StatementOut:
     out = StatementOut.model_validate(st)
-    out.lines = [StatementLineOut.model_validate(ln)
-                 for ln in sorted(lines, key=lambda x: x.position)]
+    out.lines = [
+        StatementLineOut.model_validate(ln) for ln in sorted(lines, key=lambda x: x.position)
+    ]
     return out
 
 
-def generate_statement(*, uow: UnitOfWork, actor: Actor | None = None, organization_id: int,
-                       month: str) -> StatementOut:
+def generate_statement(
+    *, uow: UnitOfWork, actor: Actor | None = None, organization_id: int, month: str
+) -> StatementOut:
     """Issue the statement of an ended month: lines per meter x band x price, free credit, total."""
     who = actor if actor is not None else uow.actor
     check(who, "core.statement.generate")
     _lo, hi = month_bounds(month, uow.settings.timezone)
     if hi > datetime.now(UTC):
-        raise Conflict("core.billing.month_open", f"month {month} has not ended yet",
-                       field="month", month=month)
-    if uow.session.scalars(select(Statement.id).where(
-            Statement.organization_id == organization_id, Statement.month == month)).first():
-        raise Conflict("core.billing.already_issued", f"the statement of {month} was issued",
-                       field="month", month=month)
+        raise Conflict(
+            "core.billing.month_open",
+            f"month {month} has not ended yet",
+            field="month",
+            month=month,
+        )
+    if uow.session.scalars(
+        select(Statement.id).where(
+            Statement.organization_id == organization_id, Statement.month == month
+        )
+    ).first():
+        raise Conflict(
+            "core.billing.already_issued",
+            f"the statement of {month} was issued",
+            field="month",
+            month=month,
+        )
     from mingyue.core.tenancy.identity import Organization
 
     if uow.session.get(Organization, organization_id) is None:
@@ -115,22 +129,43 @@ def generate_statement(*, uow: UnitOfWork, actor: Actor | None = None, organizat
             row[0] += q
             row[1] += free
     if len(currencies) > 1:
-        raise Conflict("core.billing.mixed_currency", f"usage of {month} is priced in "
-                       f"{sorted(currencies)}", field="month")
+        raise Conflict(
+            "core.billing.mixed_currency",
+            f"usage of {month} is priced in {sorted(currencies)}",
+            field="month",
+        )
     currency = currencies.pop() if currencies else uow.settings.currency
-    st = Statement(organization_id=organization_id, month=month, currency=currency,
-                   gross=_ZERO, free_credit=_ZERO, total=_ZERO, issued_by=who.label(),
-                   usage_count=len(records))
+    st = Statement(
+        organization_id=organization_id,
+        month=month,
+        currency=currency,
+        gross=_ZERO,
+        free_credit=_ZERO,
+        total=_ZERO,
+        issued_by=who.label(),
+        usage_count=len(records),
+    )
     lines: list[StatementLine] = []
     keys = sorted(acc, key=lambda k: (k[0], _BAND_ORDER.get(k[1], 99), k[3] or _ZERO, k[2]))
     for pos, key in enumerate(keys, start=1):
         meter, band, unit, price = key
         q, free = acc[key]
         gross, credit = line_amounts(q, free, price)
-        lines.append(StatementLine(organization_id=organization_id, position=pos, meter=meter,
-                                   band=band, unit=unit, quantity=q, free_quantity=free,
-                                   unit_price=price, gross=gross, free_credit=credit,
-                                   amount=gross - credit))
+        lines.append(
+            StatementLine(
+                organization_id=organization_id,
+                position=pos,
+                meter=meter,
+                band=band,
+                unit=unit,
+                quantity=q,
+                free_quantity=free,
+                unit_price=price,
+                gross=gross,
+                free_credit=credit,
+                amount=gross - credit,
+            )
+        )
     st.gross = sum((ln.gross for ln in lines), _ZERO)
     st.free_credit = sum((ln.free_credit for ln in lines), _ZERO)
     st.total = st.gross - st.free_credit
@@ -140,30 +175,48 @@ def generate_statement(*, uow: UnitOfWork, actor: Actor | None = None, organizat
         ln.statement_id = st.id
         uow.session.add(ln)
     uow.flush()
-    uow.audit("core.statement.issued", f"core_statement:{st.id}",
-              {"month": month, "currency": currency, "gross": str(st.gross),
-               "free_credit": str(st.free_credit), "total": str(st.total),
-               "lines": len(lines), "usage_records": [r.id for r in records]},
-              organization_id=organization_id)
+    uow.audit(
+        "core.statement.issued",
+        f"core_statement:{st.id}",
+        {
+            "month": month,
+            "currency": currency,
+            "gross": str(st.gross),
+            "free_credit": str(st.free_credit),
+            "total": str(st.total),
+            "lines": len(lines),
+            "usage_records": [r.id for r in records],
+        },
+        organization_id=organization_id,
+    )
     return _out(st, lines)
 
 
-def generate_due_statements(*, uow: UnitOfWork, actor: Actor | None = None,
-                            month: str) -> list[StatementOut]:
+def generate_due_statements(
+    *, uow: UnitOfWork, actor: Actor | None = None, month: str
+) -> list[StatementOut]:
     """Issue the month's statement of every organization with usage in it and none issued yet."""
     who = actor if actor is not None else uow.actor
     check(who, "core.statement.generate")
     with uow.unscoped(reason=f"billing run {month}"):
-        return [generate_statement(uow=uow, actor=who, organization_id=org, month=month)
-                for org in _due_organizations(uow, month)]
+        return [
+            generate_statement(uow=uow, actor=who, organization_id=org, month=month)
+            for org in _due_organizations(uow, month)
+        ]
 
 
 def _due_organizations(uow: UnitOfWork, month: str) -> list[int]:
     lo, hi = month_bounds(month, uow.settings.timezone)
-    with_usage = set(uow.session.scalars(select(UsageRecord.organization_id).where(
-        UsageRecord.start < hi, UsageRecord.end > lo).distinct()))
-    issued = set(uow.session.scalars(select(Statement.organization_id).where(
-        Statement.month == month)))
+    with_usage = set(
+        uow.session.scalars(
+            select(UsageRecord.organization_id)
+            .where(UsageRecord.start < hi, UsageRecord.end > lo)
+            .distinct()
+        )
+    )
+    issued = set(
+        uow.session.scalars(select(Statement.organization_id).where(Statement.month == month))
+    )
     return sorted(with_usage - issued)
 
 
@@ -189,9 +242,15 @@ def run_billing_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     return {"month": month, "statements": issued, "refused": refused}
 
 
-def list_statements(*, uow: UnitOfWork, actor: Actor | None = None,
-                    organization_id: int | None = None, month: str | None = None,
-                    limit: int = 100, offset: int = 0) -> list[StatementOut]:
+def list_statements(
+    *,
+    uow: UnitOfWork,
+    actor: Actor | None = None,
+    organization_id: int | None = None,
+    month: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[StatementOut]:
     """List issued statements in the actor's scope, newest month first (without lines)."""
     check(actor if actor is not None else uow.actor, "core.statement.read")
     q = select(Statement).order_by(Statement.month.desc(), Statement.id.desc())
@@ -204,15 +263,17 @@ def list_statements(*, uow: UnitOfWork, actor: Actor | None = None,
     return [StatementOut.model_validate(s) for s in uow.session.scalars(q)]
 
 
-def get_statement(*, uow: UnitOfWork, actor: Actor | None = None,
-                  statement_id: int) -> StatementOut:
+def get_statement(
+    *, uow: UnitOfWork, actor: Actor | None = None, statement_id: int
+) -> StatementOut:
     """Return one statement with its lines (NotFound when absent or foreign)."""
     check(actor if actor is not None else uow.actor, "core.statement.read")
     st = uow.session.scalars(select(Statement).where(Statement.id == statement_id)).first()
     if st is None:
         raise NotFound("core.not_found", "statement not found")
-    lines = list(uow.session.scalars(select(StatementLine).where(
-        StatementLine.statement_id == st.id)))
+    lines = list(
+        uow.session.scalars(select(StatementLine).where(StatementLine.statement_id == st.id))
+    )
     return _out(st, lines)
 
 
@@ -238,8 +299,9 @@ class UsageSummary(BaseModel):
     records: int
 
 
-def usage_summary(*, uow: UnitOfWork, actor: Actor | None = None,
-                  organization_id: int | None = None, month: str) -> UsageSummary:
+def usage_summary(
+    *, uow: UnitOfWork, actor: Actor | None = None, organization_id: int | None = None, month: str
+) -> UsageSummary:
     """Summarize a month of usage in the actor's scope by meter and by day and band."""
     check(actor if actor is not None else uow.actor, "core.usage.read")
     tz = ZoneInfo(uow.settings.timezone)
@@ -266,9 +328,15 @@ def usage_summary(*, uow: UnitOfWork, actor: Actor | None = None,
             t[2] += amount
     if not any(bands[UNPRICED]):
         del bands[UNPRICED]
-    return UsageSummary(month=month, currency=uow.settings.currency, days=days, bands=bands,
-                        amount_by_day=[_cents(a) for a in amounts],
-                        meters=[MeterTotal(meter=m, unit=u, quantity=v[0], free_quantity=v[1],
-                                           amount=_cents(v[2]))
-                                for (m, u), v in sorted(totals.items())],
-                        records=len(records))
+    return UsageSummary(
+        month=month,
+        currency=uow.settings.currency,
+        days=days,
+        bands=bands,
+        amount_by_day=[_cents(a) for a in amounts],
+        meters=[
+            MeterTotal(meter=m, unit=u, quantity=v[0], free_quantity=v[1], amount=_cents(v[2]))
+            for (m, u), v in sorted(totals.items())
+        ],
+        records=len(records),
+    )

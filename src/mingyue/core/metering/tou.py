@@ -60,11 +60,13 @@ def _minutes(text: str, what: str) -> int:
         hh, mm = text.split(":")
         h, m = int(hh), int(mm)
     except ValueError as exc:
-        raise InvalidInput("core.tariff.bad_window", f"{what}: expected HH:MM, got {text!r}",
-                           field="windows") from exc
+        raise InvalidInput(
+            "core.tariff.bad_window", f"{what}: expected HH:MM, got {text!r}", field="windows"
+        ) from exc
     if not (0 <= h <= 24 and 0 <= m < 60) or (h == 24 and m != 0):
-        raise InvalidInput("core.tariff.bad_window", f"{what}: {text!r} is not a time of day",
-                           field="windows")
+        raise InvalidInput(
+            "core.tariff.bad_window", f"{what}: {text!r} is not a time of day", field="windows"
+        )
     return h * 60 + m
 
 
@@ -74,14 +76,16 @@ def parse_windows(raw: Sequence[Mapping[str, str]]) -> tuple[Window, ...]:
     for i, w in enumerate(raw):
         band = str(w.get("band", ""))
         if band not in BANDS:
-            raise InvalidInput("core.tariff.bad_band", f"windows[{i}].band must be one of "
-                               f"{', '.join(BANDS)}", field="windows")
+            raise InvalidInput(
+                "core.tariff.bad_band",
+                f"windows[{i}].band must be one of {', '.join(BANDS)}",
+                field="windows",
+            )
         s = _minutes(str(w.get("start", "")), f"windows[{i}].start")
         e = _minutes(str(w.get("end", "")), f"windows[{i}].end")
         e = _DAY_MINUTES if e == 0 else e
         if s in (_DAY_MINUTES, e):
-            raise InvalidInput("core.tariff.bad_window", f"windows[{i}] is empty",
-                               field="windows")
+            raise InvalidInput("core.tariff.bad_window", f"windows[{i}] is empty", field="windows")
         if s < e:
             pieces.append(Window(band, s, e))
         else:  # wraps midnight, e.g. 23:00-07:00
@@ -92,13 +96,18 @@ def parse_windows(raw: Sequence[Mapping[str, str]]) -> tuple[Window, ...]:
     for p in pieces:
         if p.start_min != cursor:
             kind = "overlap" if p.start_min < cursor else "gap"
-            raise InvalidInput("core.tariff.windows_not_covering",
-                               f"windows leave a {kind} at minute {min(cursor, p.start_min)}",
-                               field="windows")
+            raise InvalidInput(
+                "core.tariff.windows_not_covering",
+                f"windows leave a {kind} at minute {min(cursor, p.start_min)}",
+                field="windows",
+            )
         cursor = p.end_min
     if cursor != _DAY_MINUTES:
-        raise InvalidInput("core.tariff.windows_not_covering",
-                           f"windows leave a gap at minute {cursor}", field="windows")
+        raise InvalidInput(
+            "core.tariff.windows_not_covering",
+            f"windows leave a gap at minute {cursor}",
+            field="windows",
+        )
     return tuple(pieces)
 
 
@@ -119,8 +128,11 @@ class TariffSpec:
         for band in {w.band for w in self.windows}:
             price = self.prices.get(band)
             if not isinstance(price, Decimal) or not price.is_finite() or price < 0:
-                raise InvalidInput("core.tariff.bad_price", f"band {band}: a price is a Decimal "
-                                   "≥ 0", field="prices")
+                raise InvalidInput(
+                    "core.tariff.bad_price",
+                    f"band {band}: a price is a Decimal ≥ 0",
+                    field="prices",
+                )
 
     @property
     def zone(self) -> ZoneInfo:
@@ -175,25 +187,33 @@ class PricedSegment:
 
 def _check_interval(start: datetime, end: datetime) -> None:
     if start.tzinfo is None or end.tzinfo is None:
-        raise InvalidInput("core.usage.naive_time", "start and end must be timezone-aware",
-                           field="start")
+        raise InvalidInput(
+            "core.usage.naive_time", "start and end must be timezone-aware", field="start"
+        )
     for name, moment in (("start", start), ("end", end)):
         if not MIN_YEAR <= moment.year <= MAX_YEAR:
-            raise InvalidInput("core.usage.out_of_range", f"{name}: the year must lie in "
-                               f"{MIN_YEAR}..{MAX_YEAR}", field=name)
+            raise InvalidInput(
+                "core.usage.out_of_range",
+                f"{name}: the year must lie in {MIN_YEAR}..{MAX_YEAR}",
+                field=name,
+            )
     if end <= start:
         raise InvalidInput("core.usage.bad_interval", "end must be after start", field="end")
     if end - start > MAX_INTERVAL:
-        raise InvalidInput("core.usage.interval_too_long",
-                           f"an interval may span at most {MAX_INTERVAL.days} days", field="end")
+        raise InvalidInput(
+            "core.usage.interval_too_long",
+            f"an interval may span at most {MAX_INTERVAL.days} days",
+            field="end",
+        )
 
 
 def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
-def _split(start: datetime, end: datetime, zone: ZoneInfo,
-           tariff_for: Callable[[date], TariffSpec | None]) -> list[Segment]:
+def _split(
+    start: datetime, end: datetime, zone: ZoneInfo, tariff_for: Callable[[date], TariffSpec | None]
+) -> list[Segment]:
     _check_interval(start, end)
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     day = start.astimezone(zone).date()
@@ -208,9 +228,15 @@ def _split(start: datetime, end: datetime, zone: ZoneInfo,
         if tariff is None:
             bounds = [(day_start, UNPRICED)]
         else:
-            bounds = [(datetime.combine(day, time(w.start_min // 60, w.start_min % 60),
-                                        tzinfo=zone).astimezone(UTC), w.band)
-                      for w in tariff.windows]
+            bounds = [
+                (
+                    datetime.combine(
+                        day, time(w.start_min // 60, w.start_min % 60), tzinfo=zone
+                    ).astimezone(UTC),
+                    w.band,
+                )
+                for w in tariff.windows
+            ]
         for i, (b_start, band) in enumerate(bounds):
             b_end = bounds[i + 1][0] if i + 1 < len(bounds) else day_end
             s, e = max(b_start, start), min(b_end, end)
@@ -221,11 +247,19 @@ def _split(start: datetime, end: datetime, zone: ZoneInfo,
     return out
 
 
-def split_interval(start: datetime, end: datetime, windows: Sequence[Window] | None = None,
-                   tz: str = "Asia/Shanghai") -> list[Segment]:
+def split_interval(
+    start: datetime,
+    end: datetime,
+    windows: Sequence[Window] | None = None,
+    tz: str = "Asia/Shanghai",
+) -> list[Segment]:
     """Split ``[start, end)`` at every window boundary and local midnight (months included)."""
-    spec = TariffSpec(meter="", prices=dict.fromkeys(BANDS, Decimal(0)),
-                      windows=tuple(windows) if windows else parse_windows(DEFAULT_WINDOWS), tz=tz)
+    spec = TariffSpec(
+        meter="",
+        prices=dict.fromkeys(BANDS, Decimal(0)),
+        windows=tuple(windows) if windows else parse_windows(DEFAULT_WINDOWS),
+        tz=tz,
+    )
     return _split(start, end, spec.zone, lambda _d: spec)
 
 
@@ -250,22 +284,40 @@ def prorate(total: Decimal, weights: Sequence[int]) -> list[Decimal]:
     return shares
 
 
-def price_segments(segments: Sequence[Segment],
-                   quantities: Sequence[Decimal]) -> list[PricedSegment]:
+def price_segments(
+    segments: Sequence[Segment], quantities: Sequence[Decimal]
+) -> list[PricedSegment]:
     """Price each segment's quantity at its tariff's band price (unpriced pieces cost 0)."""
     out: list[PricedSegment] = []
     for seg, q in zip(segments, quantities, strict=True):
         tariff = seg.tariff if seg.band != UNPRICED else None
         price = tariff.prices[seg.band] if tariff is not None else None
         amount = q * price if price is not None else Decimal(0)
-        out.append(PricedSegment(seg.start, seg.end, seg.month, seg.band, q, price, amount,
-                                 seg.tariff_id, tariff.currency if tariff else None))
+        out.append(
+            PricedSegment(
+                seg.start,
+                seg.end,
+                seg.month,
+                seg.band,
+                q,
+                price,
+                amount,
+                seg.tariff_id,
+                tariff.currency if tariff else None,
+            )
+        )
     return out
 
 
-def price_interval(tariff: TariffSpec | Sequence[TariffSpec], start: datetime, end: datetime,
-                   quantity: Decimal | None = None, *, rate_per_second: Decimal | None = None,
-                   tz: str | None = None) -> list[PricedSegment]:
+def price_interval(
+    tariff: TariffSpec | Sequence[TariffSpec],
+    start: datetime,
+    end: datetime,
+    quantity: Decimal | None = None,
+    *,
+    rate_per_second: Decimal | None = None,
+    tz: str | None = None,
+) -> list[PricedSegment]:
     """Split ``[start, end)`` exactly and price it with the tariff(s) in force on each day.
 
     Give either ``quantity`` (prorated over the pieces by time, summing to it exactly) or
@@ -275,12 +327,14 @@ def price_interval(tariff: TariffSpec | Sequence[TariffSpec], start: datetime, e
     """
     tariffs = [tariff] if isinstance(tariff, TariffSpec) else list(tariff)
     if (quantity is None) == (rate_per_second is None):
-        raise InvalidInput("core.usage.bad_quantity", "give quantity or rate_per_second",
-                           field="quantity")
+        raise InvalidInput(
+            "core.usage.bad_quantity", "give quantity or rate_per_second", field="quantity"
+        )
     given = quantity if quantity is not None else rate_per_second
     if not isinstance(given, Decimal) or not given.is_finite() or given < 0:
-        raise InvalidInput("core.usage.bad_quantity", "quantity must be a Decimal ≥ 0",
-                           field="quantity")
+        raise InvalidInput(
+            "core.usage.bad_quantity", "quantity must be a Decimal ≥ 0", field="quantity"
+        )
     zone = ZoneInfo(tz) if tz else tariffs[0].zone if tariffs else SHANGHAI
 
     def tariff_for(day: date) -> TariffSpec | None:
@@ -291,8 +345,9 @@ def price_interval(tariff: TariffSpec | Sequence[TariffSpec], start: datetime, e
         quantities = prorate(quantity, [s.microseconds for s in segments])
     else:
         assert rate_per_second is not None
-        quantities = [rate_per_second * Decimal(s.microseconds) / Decimal(1_000_000)
-                      for s in segments]
+        quantities = [
+            rate_per_second * Decimal(s.microseconds) / Decimal(1_000_000) for s in segments
+        ]
     return price_segments(segments, quantities)
 
 
@@ -304,15 +359,17 @@ def month_bounds(month: str, tz: str = "Asia/Shanghai") -> tuple[datetime, datet
         if not MIN_YEAR <= y <= MAX_YEAR:
             raise ValueError(month)
     except ValueError as exc:
-        raise InvalidInput("core.billing.bad_month", f"month must be YYYY-MM, got {month!r}",
-                           field="month") from exc
+        raise InvalidInput(
+            "core.billing.bad_month", f"month must be YYYY-MM, got {month!r}", field="month"
+        ) from exc
     nxt = date(y + 1, 1, 1) if m == 12 else date(y, m + 1, 1)
     zone = ZoneInfo(tz)
     return _local_midnight(first, zone), _local_midnight(nxt, zone)
 
 
-def iter_compute_split(tariff: TariffSpec) -> Callable[[datetime, datetime],
-                                                         Iterator[tuple[str, int]]]:
+def iter_compute_split(
+    tariff: TariffSpec,
+) -> Callable[[datetime, datetime], Iterator[tuple[str, int]]]:
     """Adapt a tariff to the compute enabler's ``split(start, end) -> (band, seconds)`` shape."""
 
     def split(start: datetime, end: datetime) -> Iterator[tuple[str, int]]:

@@ -25,9 +25,13 @@ def run() -> None:
     """Run migrations online against the settings' database."""
     engine = get_engine(settings)
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=connection.dialect.name == "sqlite",
-                          compare_type=True, include_object=_include)
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+            include_object=_include,
+        )
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()

@@ -15,7 +15,14 @@ from typing import Any, Protocol
 from mingyue.core.db import Scope
 from mingyue.core.errors import Forbidden, NotFound
 
-ROLES: tuple[str, ...] = ("platform_admin", "org_admin", "member", "reviewer", "regulator", "auditor")
+ROLES: tuple[str, ...] = (
+    "platform_admin",
+    "org_admin",
+    "member",
+    "reviewer",
+    "regulator",
+    "auditor",
+)
 ORG_KINDS: tuple[str, ...] = ("operator", "enterprise", "regulator")
 # Roles that oversee every organization (read scope over all tenants).
 OVERSIGHT_ROLES = frozenset({"platform_admin", "reviewer", "regulator", "auditor"})
@@ -55,8 +62,13 @@ class Actor:
         return f"user:{self.username}" if self.user_id is not None else self.username
 
 
-SYSTEM = Actor(user_id=None, username="system", organization_id=None, org_kind="operator",
-               roles=frozenset({"platform_admin"}))
+SYSTEM = Actor(
+    user_id=None,
+    username="system",
+    organization_id=None,
+    org_kind="operator",
+    roles=frozenset({"platform_admin"}),
+)
 
 
 @dataclass(frozen=True)
@@ -79,8 +91,9 @@ class _Registry:
 _registry = _Registry()
 
 
-def register_permission(name: str, roles: Iterable[str], description: str = "",
-                        reach: str = "scope") -> PermissionSpec:
+def register_permission(
+    name: str, roles: Iterable[str], description: str = "", reach: str = "scope"
+) -> PermissionSpec:
     """Register a permission by namespaced name; raise on a duplicate or an unknown role."""
     if name in _registry.perms:
         raise ValueError(f"duplicate permission: {name}")

@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from mingyue.core.tenancy.access import Actor, check
 from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from mingyue.core.tenancy.access import Actor, check
 from mingyue.core.tenancy.identity import (
     ApiToken,
     Organization,
@@ -59,8 +59,16 @@ class TokenOut(BaseModel):
     created_at: datetime
 
 
-def create_org(*, uow: UnitOfWork, actor: Actor, name: str, kind: str, uscc: str | None = None,
-               is_sme: bool = False, enabled_enablers: list[str] | None = None) -> OrgOut:
+def create_org(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    name: str,
+    kind: str,
+    uscc: str | None = None,
+    is_sme: bool = False,
+    enabled_enablers: list[str] | None = None,
+) -> OrgOut:
     """Create an organization (operator, enterprise or regulator)."""
     check(actor, "core.org.manage")
     name = name.strip()
@@ -73,19 +81,34 @@ def create_org(*, uow: UnitOfWork, actor: Actor, name: str, kind: str, uscc: str
         raise Conflict("core.org.exists", f"organization {name!r} exists", field="name")
     if uscc and s.scalars(select(Organization).where(Organization.uscc == uscc)).first():
         raise Conflict("core.org.exists", "an organization with this USCC exists", field="uscc")
-    org = Organization(name=name, kind=kind, uscc=uscc, is_sme=is_sme and kind == "enterprise",
-                       enabled_enablers=enabled_enablers, settings={})
+    org = Organization(
+        name=name,
+        kind=kind,
+        uscc=uscc,
+        is_sme=is_sme and kind == "enterprise",
+        enabled_enablers=enabled_enablers,
+        settings={},
+    )
     s.add(org)
     uow.flush()
-    uow.audit("core.org.created", f"core_organization:{org.id}",
-              {"name": name, "kind": kind, "uscc": uscc, "is_sme": org.is_sme},
-              organization_id=org.id)
+    uow.audit(
+        "core.org.created",
+        f"core_organization:{org.id}",
+        {"name": name, "kind": kind, "uscc": uscc, "is_sme": org.is_sme},
+        organization_id=org.id,
+    )
     return OrgOut.model_validate(org)
 
 
-def update_org(*, uow: UnitOfWork, actor: Actor, org_id: int, is_sme: bool | None = None,
-               enabled_enablers: list[str] | None | Any = ..., settings: dict[str, Any] | None
-               = None) -> OrgOut:
+def update_org(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    org_id: int,
+    is_sme: bool | None = None,
+    enabled_enablers: list[str] | Any | None = ...,
+    settings: dict[str, Any] | None = None,
+) -> OrgOut:
     """Change an organization's SME flag, enabled enablers or settings."""
     check(actor, "core.org.manage")
     org = uow.session.get(Organization, org_id)
@@ -128,9 +151,18 @@ def get_org(*, uow: UnitOfWork, actor: Actor, org_id: int) -> OrgOut:
     return OrgOut.model_validate(org)
 
 
-def create_user(*, uow: UnitOfWork, actor: Actor, username: str, password: str,
-                organization_id: int, roles: list[str], display_name: str = "",
-                department: str | None = None, locale: str = "zh_CN") -> UserOut:
+def create_user(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    username: str,
+    password: str,
+    organization_id: int,
+    roles: list[str],
+    display_name: str = "",
+    department: str | None = None,
+    locale: str = "zh_CN",
+) -> UserOut:
     """Create a user in an organization (org admins only in their own organization)."""
     check(actor, "core.user.manage")
     roles = validate_roles(list(roles))
@@ -140,23 +172,37 @@ def create_user(*, uow: UnitOfWork, actor: Actor, username: str, password: str,
         if "platform_admin" in roles or {"regulator", "reviewer", "auditor"} & set(roles):
             raise Forbidden("core.forbidden", "only a platform admin grants oversight roles")
     username = username.strip()
-    if not username or len(username) > 80 or not username.replace("_", "").replace(
-            "-", "").replace(".", "").isalnum():
-        raise InvalidInput("core.invalid_input", "username: letters, digits, _ - . only",
-                           field="username")
+    if (
+        not username
+        or len(username) > 80
+        or not username.replace("_", "").replace("-", "").replace(".", "").isalnum()
+    ):
+        raise InvalidInput(
+            "core.invalid_input", "username: letters, digits, _ - . only", field="username"
+        )
     org = uow.session.get(Organization, organization_id)
     if org is None:
         raise InvalidInput("core.not_found", "no such organization", field="organization_id")
     with uow.unscoped(reason="username uniqueness check"):
         if uow.session.scalars(select(User.id).where(User.username == username)).first():
             raise Conflict("core.user.exists", f"username {username!r} is taken", field="username")
-    user = User(username=username, password_hash=hash_password(password),
-                organization_id=organization_id, roles=roles, display_name=display_name,
-                department=department, locale=locale)
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        organization_id=organization_id,
+        roles=roles,
+        display_name=display_name,
+        department=department,
+        locale=locale,
+    )
     uow.session.add(user)
     uow.flush()
-    uow.audit("core.user.created", f"core_user:{user.id}",
-              {"username": username, "roles": roles}, organization_id=organization_id)
+    uow.audit(
+        "core.user.created",
+        f"core_user:{user.id}",
+        {"username": username, "roles": roles},
+        organization_id=organization_id,
+    )
     return UserOut.model_validate(user)
 
 
@@ -175,8 +221,14 @@ def get_user(*, uow: UnitOfWork, actor: Actor, user_id: int) -> UserOut:
     return UserOut.model_validate(user)
 
 
-def set_user_roles(*, uow: UnitOfWork, actor: Actor, user_id: int, roles: list[str] | None = None,
-                   is_active: bool | None = None) -> UserOut:
+def set_user_roles(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    user_id: int,
+    roles: list[str] | None = None,
+    is_active: bool | None = None,
+) -> UserOut:
     """Change a user's roles or active flag."""
     check(actor, "core.user.manage")
     user = uow.session.scalars(select(User).where(User.id == user_id)).first()
@@ -187,15 +239,17 @@ def set_user_roles(*, uow: UnitOfWork, actor: Actor, user_id: int, roles: list[s
     if roles is not None:
         roles = validate_roles(roles)
         if not actor.has_role("platform_admin") and (
-                {"platform_admin", "regulator", "reviewer", "auditor"} & set(roles)):
+            {"platform_admin", "regulator", "reviewer", "auditor"} & set(roles)
+        ):
             raise Forbidden("core.forbidden", "only a platform admin grants oversight roles")
         user.roles = roles
         changes["roles"] = roles
     if is_active is not None:
         user.is_active = is_active
         changes["is_active"] = is_active
-    uow.audit("core.user.updated", f"core_user:{user.id}", changes,
-              organization_id=user.organization_id)
+    uow.audit(
+        "core.user.updated", f"core_user:{user.id}", changes, organization_id=user.organization_id
+    )
     _forget_cached_actors()
     return UserOut.model_validate(user)
 
@@ -209,12 +263,17 @@ def set_password(*, uow: UnitOfWork, actor: Actor, user_id: int, password: str) 
         check(actor, "core.user.manage", user)
     user.password_hash = hash_password(password)
     user.failed_logins = 0
-    uow.audit("core.user.password_changed", f"core_user:{user.id}", {},
-              organization_id=user.organization_id)
+    uow.audit(
+        "core.user.password_changed",
+        f"core_user:{user.id}",
+        {},
+        organization_id=user.organization_id,
+    )
 
 
-def issue_token(*, uow: UnitOfWork, actor: Actor, user_id: int | None = None,
-                name: str = "") -> TokenOut:
+def issue_token(
+    *, uow: UnitOfWork, actor: Actor, user_id: int | None = None, name: str = ""
+) -> TokenOut:
     """Issue an API token for oneself (or, for admins, for a user they manage)."""
     check(actor, "core.token.manage")
     uid = user_id if user_id is not None else actor.user_id
@@ -226,15 +285,22 @@ def issue_token(*, uow: UnitOfWork, actor: Actor, user_id: int | None = None,
     if uid != actor.user_id:
         check(actor, "core.user.manage", user)
     token, prefix, digest = new_token()
-    row = ApiToken(user_id=user.id, organization_id=user.organization_id, name=name[:120],
-                   prefix=prefix, token_hash=digest)
+    row = ApiToken(
+        user_id=user.id,
+        organization_id=user.organization_id,
+        name=name[:120],
+        prefix=prefix,
+        token_hash=digest,
+    )
     uow.session.add(row)
     uow.flush()
-    uow.audit("core.token.created", f"core_api_token:{row.id}", {"user": user.username,
-                                                                   "prefix": prefix},
-              organization_id=user.organization_id)
-    return TokenOut(id=row.id, name=row.name, prefix=prefix, token=token,
-                    created_at=row.created_at)
+    uow.audit(
+        "core.token.created",
+        f"core_api_token:{row.id}",
+        {"user": user.username, "prefix": prefix},
+        organization_id=user.organization_id,
+    )
+    return TokenOut(id=row.id, name=row.name, prefix=prefix, token=token, created_at=row.created_at)
 
 
 def revoke_token(*, uow: UnitOfWork, actor: Actor, token_id: int) -> None:
@@ -245,8 +311,12 @@ def revoke_token(*, uow: UnitOfWork, actor: Actor, token_id: int) -> None:
     if row.user_id != actor.user_id:
         check(actor, "core.user.manage", row)
     row.revoked = True
-    uow.audit("core.token.revoked", f"core_api_token:{row.id}", {"prefix": row.prefix},
-              organization_id=row.organization_id)
+    uow.audit(
+        "core.token.revoked",
+        f"core_api_token:{row.id}",
+        {"prefix": row.prefix},
+        organization_id=row.organization_id,
+    )
     _forget_cached_actors()
 
 

@@ -12,9 +12,9 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import JSON, Boolean, ForeignKey, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mingyue.core.tenancy.access import ORG_KINDS, ROLES, Actor
 from mingyue.core.db import Base, TenantMixin, utcnow
 from mingyue.core.errors import InvalidInput
+from mingyue.core.tenancy.access import ORG_KINDS, ROLES, Actor
 
 # GB 32100-2015: the 31 characters of the code alphabet (no I, O, Z, S, V) and the weights.
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -107,8 +107,9 @@ _hasher = PasswordHasher()
 def hash_password(password: str) -> str:
     """Return the argon2id hash of a password."""
     if len(password) < 8:
-        raise InvalidInput("core.password_too_short", "password must have at least 8 characters",
-                           field="password")
+        raise InvalidInput(
+            "core.password_too_short", "password must have at least 8 characters", field="password"
+        )
     return _hasher.hash(password)
 
 
@@ -138,21 +139,29 @@ def token_digest(token: str) -> str:
 def validate_org(kind: str, uscc: str | None) -> None:
     """Check an organization's kind and (for enterprises) its unified social credit code."""
     if kind not in ORG_KINDS:
-        raise InvalidInput("core.org.bad_kind", f"kind must be one of {', '.join(ORG_KINDS)}",
-                           field="kind")
+        raise InvalidInput(
+            "core.org.bad_kind", f"kind must be one of {', '.join(ORG_KINDS)}", field="kind"
+        )
     if kind == "enterprise":
         if not uscc:
-            raise InvalidInput("core.org.uscc_required", "an enterprise needs its USCC", field="uscc")
+            raise InvalidInput(
+                "core.org.uscc_required", "an enterprise needs its USCC", field="uscc"
+            )
     if uscc and not is_valid_uscc(uscc):
-        raise InvalidInput("core.org.bad_uscc",
-                           "unified social credit code fails the GB 32100-2015 check", field="uscc")
+        raise InvalidInput(
+            "core.org.bad_uscc",
+            "unified social credit code fails the GB 32100-2015 check",
+            field="uscc",
+        )
 
 
 def validate_roles(roles: list[str]) -> list[str]:
     """Check role names; return them de-duplicated."""
     bad = [r for r in roles if r not in ROLES]
     if bad:
-        raise InvalidInput("core.user.bad_role", f"unknown role(s): {', '.join(bad)}", field="roles")
+        raise InvalidInput(
+            "core.user.bad_role", f"unknown role(s): {', '.join(bad)}", field="roles"
+        )
     if not roles:
         raise InvalidInput("core.user.no_role", "a user needs at least one role", field="roles")
     return sorted(set(roles))
@@ -161,11 +170,17 @@ def validate_roles(roles: list[str]) -> list[str]:
 def actor_for(user: User) -> Actor:
     """Build the Actor of a user."""
     org = user.organization
-    return Actor(user_id=user.id, username=user.username, organization_id=user.organization_id,
-                 org_kind=org.kind, roles=frozenset(user.roles), is_sme=bool(org.is_sme),
-                 org_name=org.name, locale=user.locale,
-                 enabled=frozenset(org.enabled_enablers) if org.enabled_enablers is not None
-                 else None)
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        organization_id=user.organization_id,
+        org_kind=org.kind,
+        roles=frozenset(user.roles),
+        is_sme=bool(org.is_sme),
+        org_name=org.name,
+        locale=user.locale,
+        enabled=frozenset(org.enabled_enablers) if org.enabled_enablers is not None else None,
+    )
 
 
 def find_user(session: Any, username: str) -> User | None:

@@ -6,15 +6,21 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select
 
-from mingyue.core.tenancy.access import check, scope_for
 from mingyue.core.errors import NotFound
+from mingyue.core.tenancy.access import check, scope_for
 from mingyue.core.uow import UnitOfWork
 
 T = TypeVar("T")
 
 
-def get_visible(uow: UnitOfWork, model: type[T], obj_id: Any, permission: str | None = None,
-                *, key: str = "core.not_found") -> T:
+def get_visible(
+    uow: UnitOfWork,
+    model: type[T],
+    obj_id: Any,
+    permission: str | None = None,
+    *,
+    key: str = "core.not_found",
+) -> T:
     """Return the object with this id if the actor may see it (and hold ``permission`` on it)."""
     pk = model.__mapper__.primary_key[0]  # type: ignore[attr-defined]
     obj = uow.session.scalars(select(model).where(pk == obj_id)).first()

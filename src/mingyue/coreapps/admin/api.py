@@ -57,76 +57,93 @@ class TokenIn(BaseModel):
 
 
 @router.get("/organizations", operation_id="admin-list_organizations")
-def list_orgs(uow: UoW, actor: Annotated[Actor, Depends(require("core.org.read"))]
-              ) -> list[accounts.OrgOut]:
+def list_orgs(
+    uow: UoW, actor: Annotated[Actor, Depends(require("core.org.read"))]
+) -> list[accounts.OrgOut]:
     """List organizations."""
     return accounts.list_orgs(uow=uow, actor=actor)
 
 
 @router.post("/organizations", status_code=201, operation_id="admin-create_organization")
-def create_org(body: OrgIn, uow: UoW,
-               actor: Annotated[Actor, Depends(require("core.org.manage"))]) -> accounts.OrgOut:
+def create_org(
+    body: OrgIn, uow: UoW, actor: Annotated[Actor, Depends(require("core.org.manage"))]
+) -> accounts.OrgOut:
     """Create an organization."""
     return accounts.create_org(uow=uow, actor=actor, **body.model_dump())
 
 
 @router.get("/organizations/{org_id}", operation_id="admin-get_organization")
-def get_org(org_id: int, uow: UoW, actor: Annotated[Actor, Depends(require("core.org.read"))]
-            ) -> accounts.OrgOut:
+def get_org(
+    org_id: int, uow: UoW, actor: Annotated[Actor, Depends(require("core.org.read"))]
+) -> accounts.OrgOut:
     """Return one organization."""
     return accounts.get_org(uow=uow, actor=actor, org_id=org_id)
 
 
 @router.patch("/organizations/{org_id}", operation_id="admin-update_organization")
-def patch_org(org_id: int, body: OrgPatch, uow: UoW,
-              actor: Annotated[Actor, Depends(require("core.org.manage"))]) -> accounts.OrgOut:
+def patch_org(
+    org_id: int,
+    body: OrgPatch,
+    uow: UoW,
+    actor: Annotated[Actor, Depends(require("core.org.manage"))],
+) -> accounts.OrgOut:
     """Change an organization."""
     data = body.model_dump(exclude_unset=True)
-    return accounts.update_org(uow=uow, actor=actor, org_id=org_id,
-                               is_sme=data.get("is_sme"),
-                               enabled_enablers=data.get("enabled_enablers", ...))
+    return accounts.update_org(
+        uow=uow,
+        actor=actor,
+        org_id=org_id,
+        is_sme=data.get("is_sme"),
+        enabled_enablers=data.get("enabled_enablers", ...),
+    )
 
 
 @router.get("/users", operation_id="admin-list_users")
-def list_users(uow: UoW, actor: Annotated[Actor, Depends(require("core.user.read"))]
-               ) -> list[accounts.UserOut]:
+def list_users(
+    uow: UoW, actor: Annotated[Actor, Depends(require("core.user.read"))]
+) -> list[accounts.UserOut]:
     """List users."""
     return accounts.list_users(uow=uow, actor=actor)
 
 
 @router.post("/users", status_code=201, operation_id="admin-create_user")
-def create_user(body: UserIn, uow: UoW,
-                actor: Annotated[Actor, Depends(require("core.user.manage"))]
-                ) -> accounts.UserOut:
+def create_user(
+    body: UserIn, uow: UoW, actor: Annotated[Actor, Depends(require("core.user.manage"))]
+) -> accounts.UserOut:
     """Create a user."""
     return accounts.create_user(uow=uow, actor=actor, **body.model_dump())
 
 
 @router.get("/users/{user_id}", operation_id="admin-get_user")
-def get_user(user_id: int, uow: UoW, actor: Annotated[Actor, Depends(require("core.user.read"))]
-             ) -> accounts.UserOut:
+def get_user(
+    user_id: int, uow: UoW, actor: Annotated[Actor, Depends(require("core.user.read"))]
+) -> accounts.UserOut:
     """Return one user."""
     return accounts.get_user(uow=uow, actor=actor, user_id=user_id)
 
 
 @router.patch("/users/{user_id}", operation_id="admin-update_user")
-def patch_user(user_id: int, body: UserPatch, uow: UoW,
-               actor: Annotated[Actor, Depends(require("core.user.manage"))]
-               ) -> accounts.UserOut:
+def patch_user(
+    user_id: int,
+    body: UserPatch,
+    uow: UoW,
+    actor: Annotated[Actor, Depends(require("core.user.manage"))],
+) -> accounts.UserOut:
     """Change a user's roles or active flag."""
     return accounts.set_user_roles(uow=uow, actor=actor, user_id=user_id, **body.model_dump())
 
 
 @router.post("/tokens", status_code=201, operation_id="admin-create_token")
-def create_token(body: TokenIn, uow: UoW,
-                 actor: Annotated[Actor, Depends(require("core.token.manage"))]
-                 ) -> accounts.TokenOut:
+def create_token(
+    body: TokenIn, uow: UoW, actor: Annotated[Actor, Depends(require("core.token.manage"))]
+) -> accounts.TokenOut:
     """Issue an API token (shown once)."""
     return accounts.issue_token(uow=uow, actor=actor, user_id=body.user_id, name=body.name)
 
 
 @router.delete("/tokens/{token_id}", status_code=204, operation_id="admin-revoke_token")
-def revoke_token(token_id: int, uow: UoW,
-                 actor: Annotated[Actor, Depends(require("core.token.manage"))]) -> None:
+def revoke_token(
+    token_id: int, uow: UoW, actor: Annotated[Actor, Depends(require("core.token.manage"))]
+) -> None:
     """Revoke an API token."""
     accounts.revoke_token(uow=uow, actor=actor, token_id=token_id)

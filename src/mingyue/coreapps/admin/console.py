@@ -21,32 +21,52 @@ def admin_page(request: Request, actor: ConsoleActor) -> Response:
     with unit_of_work(actor, request.app.state.settings) as uow:
         orgs = accounts.list_orgs(uow=uow, actor=actor)
         users = accounts.list_users(uow=uow, actor=actor)
-    return render(request, "admin/index.html", {
-        "orgs": orgs, "users": users, "can_manage_orgs": can(actor, "core.org.manage"),
-        "can_manage_users": can(actor, "core.user.manage")})
+    return render(
+        request,
+        "admin/index.html",
+        {
+            "orgs": orgs,
+            "users": users,
+            "can_manage_orgs": can(actor, "core.org.manage"),
+            "can_manage_users": can(actor, "core.user.manage"),
+        },
+    )
 
 
 @router.post("/admin/users", dependencies=[Depends(csrf_protect)])
-def admin_create_user(request: Request, actor: ConsoleActor,
-                      username: Annotated[str, Form(max_length=80)],
-                      password: Annotated[str, Form(max_length=200)],
-                      organization_id: Annotated[int, Form()],
-                      role: Annotated[str, Form(max_length=40)]) -> Response:
+def admin_create_user(
+    request: Request,
+    actor: ConsoleActor,
+    username: Annotated[str, Form(max_length=80)],
+    password: Annotated[str, Form(max_length=200)],
+    organization_id: Annotated[int, Form()],
+    role: Annotated[str, Form(max_length=40)],
+) -> Response:
     """Create a user from the admin page."""
     with unit_of_work(actor, request.app.state.settings) as uow:
-        accounts.create_user(uow=uow, actor=actor, username=username, password=password,
-                             organization_id=organization_id, roles=[role])
+        accounts.create_user(
+            uow=uow,
+            actor=actor,
+            username=username,
+            password=password,
+            organization_id=organization_id,
+            roles=[role],
+        )
     return RedirectResponse("/admin", status_code=303)
 
 
 @router.post("/admin/organizations", dependencies=[Depends(csrf_protect)])
-def admin_create_org(request: Request, actor: ConsoleActor,
-                     name: Annotated[str, Form(max_length=200)],
-                     kind: Annotated[str, Form(max_length=20)],
-                     uscc: Annotated[str, Form(max_length=18)] = "",
-                     is_sme: Annotated[bool, Form()] = False) -> Response:
+def admin_create_org(
+    request: Request,
+    actor: ConsoleActor,
+    name: Annotated[str, Form(max_length=200)],
+    kind: Annotated[str, Form(max_length=20)],
+    uscc: Annotated[str, Form(max_length=18)] = "",
+    is_sme: Annotated[bool, Form()] = False,
+) -> Response:
     """Create an organization from the admin page."""
     with unit_of_work(actor, request.app.state.settings) as uow:
-        accounts.create_org(uow=uow, actor=actor, name=name, kind=kind, uscc=uscc or None,
-                            is_sme=is_sme)
+        accounts.create_org(
+            uow=uow, actor=actor, name=name, kind=kind, uscc=uscc or None, is_sme=is_sme
+        )
     return RedirectResponse("/admin", status_code=303)

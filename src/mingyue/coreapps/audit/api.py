@@ -7,10 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from mingyue.core.ledger import audit
-from mingyue.core.ledger import keys
-from mingyue.core.tenancy.access import Actor, scope_for
 from mingyue.core.errors import NotFound
+from mingyue.core.ledger import audit, keys
+from mingyue.core.tenancy.access import Actor, scope_for
 from mingyue.web.deps import UoW, require
 
 router = APIRouter(tags=["audit"])
@@ -32,10 +31,18 @@ class EntryOut(BaseModel):
 
 
 def _out(e: audit.AuditEntry) -> EntryOut:
-    return EntryOut(seq=e.seq, time=e.time.isoformat(), actor=e.actor,
-                    organization_id=e.organization_id, action=e.action, subject=e.subject,
-                    payload=e.payload, payload_hash=e.payload_hash, prev_hash=e.prev_hash,
-                    entry_hash=e.entry_hash)
+    return EntryOut(
+        seq=e.seq,
+        time=e.time.isoformat(),
+        actor=e.actor,
+        organization_id=e.organization_id,
+        action=e.action,
+        subject=e.subject,
+        payload=e.payload,
+        payload_hash=e.payload_hash,
+        prev_hash=e.prev_hash,
+        entry_hash=e.entry_hash,
+    )
 
 
 def _org_filter(actor: Actor) -> list[int] | None:
@@ -44,42 +51,52 @@ def _org_filter(actor: Actor) -> list[int] | None:
 
 
 @router.get("/audit", operation_id="audit-list_entries")
-def list_entries(uow: UoW, actor: Annotated[Actor, Depends(require("core.audit.read"))],
-                 after: Annotated[int, Query(ge=0)] = 0,
-                 limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[EntryOut]:
+def list_entries(
+    uow: UoW,
+    actor: Annotated[Actor, Depends(require("core.audit.read"))],
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[EntryOut]:
     """List ledger entries after a sequence number (one's own organization's, or all for oversight)."""
     rows = audit.entries_since(uow.session, after, limit, _org_filter(actor))
     return [_out(e) for e in rows]
 
 
 @router.get("/audit/verify", operation_id="audit-verify")
-def verify(uow: UoW, actor: Annotated[Actor, Depends(require("core.audit.verify"))]
-           ) -> dict[str, Any]:
+def verify(
+    uow: UoW, actor: Annotated[Actor, Depends(require("core.audit.verify"))]
+) -> dict[str, Any]:
     """Recompute the whole chain and every checkpoint."""
     return audit.verify_chain(uow.session).to_dict()
 
 
 @router.post("/audit/checkpoints", status_code=201, operation_id="audit-make_checkpoint")
-def checkpoint(uow: UoW, actor: Annotated[Actor, Depends(require("core.audit.verify"))]
-               ) -> dict[str, Any]:
+def checkpoint(
+    uow: UoW, actor: Annotated[Actor, Depends(require("core.audit.verify"))]
+) -> dict[str, Any]:
     """Sign the Merkle root of every entry so far."""
     cp = audit.make_checkpoint(uow.session, uow.settings)
-    uow.audit("core.audit.checkpoint", f"core_audit_checkpoint:{cp.id}",
-              {"tree_size": cp.tree_size, "root": cp.root})
+    uow.audit(
+        "core.audit.checkpoint",
+        f"core_audit_checkpoint:{cp.id}",
+        {"tree_size": cp.tree_size, "root": cp.root},
+    )
     return {"id": cp.id, "tree_size": cp.tree_size, "root": cp.root, "key_id": cp.key_id}
 
 
 @router.get("/audit/public-key", operation_id="audit-public_key")
-def public_key(uow: UoW, actor: Annotated[Actor, Depends(require("core.audit.read"))]
-               ) -> dict[str, str]:
+def public_key(
+    uow: UoW, actor: Annotated[Actor, Depends(require("core.audit.read"))]
+) -> dict[str, str]:
     """Return the platform's Ed25519 public key (base64, raw)."""
     pub = keys.public_key_b64(uow.settings)
     return {"public_key": pub, "key_id": keys.key_id(pub), "algorithm": "Ed25519"}
 
 
 @router.get("/audit/{seq}", operation_id="audit-get_entry")
-def get_entry(seq: int, uow: UoW, actor: Annotated[Actor, Depends(require("core.audit.read"))]
-              ) -> EntryOut:
+def get_entry(
+    seq: int, uow: UoW, actor: Annotated[Actor, Depends(require("core.audit.read"))]
+) -> EntryOut:
     """Return one ledger entry the actor may see."""
     e = uow.session.get(audit.AuditEntry, seq)
     orgs = _org_filter(actor)
@@ -89,8 +106,9 @@ def get_entry(seq: int, uow: UoW, actor: Annotated[Actor, Depends(require("core.
 
 
 @router.get("/audit/{seq}/proof", operation_id="audit-prove")
-def prove(seq: int, uow: UoW, actor: Annotated[Actor, Depends(require("core.audit.read"))]
-          ) -> dict[str, Any]:
+def prove(
+    seq: int, uow: UoW, actor: Annotated[Actor, Depends(require("core.audit.read"))]
+) -> dict[str, Any]:
     """Return an inclusion proof of one entry against a signed checkpoint."""
     e = uow.session.get(audit.AuditEntry, seq)
     orgs = _org_filter(actor)

@@ -19,12 +19,13 @@ from mingyue.cli_support import (
     fail,
     run_cli,
 )
-from mingyue.core.ledger import audit
-from mingyue.core.ledger import keys
-from mingyue.core.tenancy.access import check, scope_for
 from mingyue.core.errors import NotFound
+from mingyue.core.ledger import audit, keys
+from mingyue.core.tenancy.access import check, scope_for
 
-app = typer.Typer(help="The audit ledger (存证): verify, prove, check proofs.", no_args_is_help=True)
+app = typer.Typer(
+    help="The audit ledger (存证): verify, prove, check proofs.", no_args_is_help=True
+)
 
 
 @app.command()
@@ -34,25 +35,32 @@ def verify(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut =
 
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         check(uow.actor, "core.audit.verify")
-        with Progress(transient=True, disable=json_out or not sys.stderr.isatty(),
-                      console=err_console) as bar:
+        with Progress(
+            transient=True, disable=json_out or not sys.stderr.isatty(), console=err_console
+        ) as bar:
             task = bar.add_task("verifying the ledger", total=None)
             rep = audit.verify_chain(
-                uow.session, progress=lambda done, total: bar.update(task, completed=done,
-                                                                     total=total))
+                uow.session,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
     if json_out:
         emit(rep.to_dict(), True)
     if not rep.ok:
         raise fail(f"ledger verification FAILED at seq {rep.first_bad_seq}: {rep.reason}", 1)
     if not json_out:
-        sys.stderr.write(f"ledger OK: {rep.entries} entries, "
-                         f"{rep.checkpoints_checked} signed checkpoints verified\n")
+        sys.stderr.write(
+            f"ledger OK: {rep.entries} entries, "
+            f"{rep.checkpoints_checked} signed checkpoints verified\n"
+        )
 
 
 @app.command()
-def prove(seq: int, data_dir: DataDir = None, as_user: AsUser = None,
-          output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")]
-          = None) -> None:
+def prove(
+    seq: int,
+    data_dir: DataDir = None,
+    as_user: AsUser = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
+) -> None:
     """Print an inclusion proof (JSON) of one entry, checkable with the public key alone."""
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         check(uow.actor, "core.audit.read")
@@ -70,11 +78,18 @@ def prove(seq: int, data_dir: DataDir = None, as_user: AsUser = None,
 
 
 @app.command("check-proof")
-def check_proof(file: Path,
-                public_key: Annotated[str | None, typer.Option(
-                    "--public-key", help="Platform public key: base64, or a file (PEM/base64). "
-                    "Defaults to the key carried in the proof file.")] = None,
-                json_out: JsonOut = False) -> None:
+def check_proof(
+    file: Path,
+    public_key: Annotated[
+        str | None,
+        typer.Option(
+            "--public-key",
+            help="Platform public key: base64, or a file (PEM/base64). "
+            "Defaults to the key carried in the proof file.",
+        ),
+    ] = None,
+    json_out: JsonOut = False,
+) -> None:
     """Check an inclusion proof offline (no database)."""
     with run_cli():
         proof = json.loads(file.read_text(encoding="utf-8"))
@@ -96,24 +111,41 @@ def checkpoint(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonO
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         check(uow.actor, "core.audit.verify")
         cp = audit.make_checkpoint(uow.session, uow.settings)
-        uow.audit("core.audit.checkpoint", f"core_audit_checkpoint:{cp.id}",
-                  {"tree_size": cp.tree_size, "root": cp.root})
+        uow.audit(
+            "core.audit.checkpoint",
+            f"core_audit_checkpoint:{cp.id}",
+            {"tree_size": cp.tree_size, "root": cp.root},
+        )
         out = {"id": cp.id, "tree_size": cp.tree_size, "root": cp.root, "key_id": cp.key_id}
     emit(out, json_out)
 
 
 @app.command("list")
-def list_entries(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False,
-                 after: Annotated[int, typer.Option(help="Entries after this seq.")] = 0,
-                 limit: Annotated[int, typer.Option(help="How many.")] = 50) -> None:
+def list_entries(
+    data_dir: DataDir = None,
+    as_user: AsUser = None,
+    json_out: JsonOut = False,
+    after: Annotated[int, typer.Option(help="Entries after this seq.")] = 0,
+    limit: Annotated[int, typer.Option(help="How many.")] = 50,
+) -> None:
     """List ledger entries visible to the acting user."""
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         check(uow.actor, "core.audit.read")
         scope = scope_for(uow.actor)
-        rows = audit.entries_since(uow.session, after, limit,
-                                   None if scope.all_orgs else sorted(scope.org_ids))
-        out = [{"seq": e.seq, "time": e.time.isoformat(), "actor": e.actor, "action": e.action,
-                "subject": e.subject, "entry_hash": e.entry_hash} for e in rows]
+        rows = audit.entries_since(
+            uow.session, after, limit, None if scope.all_orgs else sorted(scope.org_ids)
+        )
+        out = [
+            {
+                "seq": e.seq,
+                "time": e.time.isoformat(),
+                "actor": e.actor,
+                "action": e.action,
+                "subject": e.subject,
+                "entry_hash": e.entry_hash,
+            }
+            for e in rows
+        ]
     emit(out, json_out)
 
 

@@ -19,10 +19,12 @@ def audit_page(request: Request, actor: ConsoleActor, after: int = 0) -> Respons
     check(actor, "core.audit.read")
     scope = scope_for(actor)
     with unit_of_work(actor, request.app.state.settings) as uow:
-        rows = audit.entries_since(uow.session, max(after, 0), 200,
-                                   None if scope.all_orgs else sorted(scope.org_ids))
-    return render(request, "audit/index.html", {"rows": rows,
-                                                "can_verify": can(actor, "core.audit.verify")})
+        rows = audit.entries_since(
+            uow.session, max(after, 0), 200, None if scope.all_orgs else sorted(scope.org_ids)
+        )
+    return render(
+        request, "audit/index.html", {"rows": rows, "can_verify": can(actor, "core.audit.verify")}
+    )
 
 
 @router.post("/audit/verify", response_class=HTMLResponse, dependencies=[Depends(csrf_protect)])

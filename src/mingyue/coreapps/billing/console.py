@@ -12,9 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from mingyue.core import metering
+from mingyue.core.metering.tou import month_bounds
 from mingyue.core.tenancy.access import can, check, scope_for
 from mingyue.core.tenancy.identity import Organization
-from mingyue.core.metering.tou import month_bounds
 from mingyue.core.uow import unit_of_work
 from mingyue.web.console import ConsoleActor, csrf_protect, render
 
@@ -39,8 +39,9 @@ def _shift(month: str, delta: int) -> str:
 
 
 @router.get("/billing", response_class=HTMLResponse)
-def billing_page(request: Request, actor: ConsoleActor,
-                 month: Annotated[str | None, Query(pattern=MONTH)] = None) -> Response:
+def billing_page(
+    request: Request, actor: ConsoleActor, month: Annotated[str | None, Query(pattern=MONTH)] = None
+) -> Response:
     """Show a month's usage (chart by day and band), usage records, statements and tariffs."""
     check(actor, "core.usage.read")
     settings = request.app.state.settings
@@ -49,21 +50,39 @@ def billing_page(request: Request, actor: ConsoleActor,
     with unit_of_work(actor, settings) as uow:
         summary = metering.usage_summary(uow=uow, month=month)
         usage = metering.list_usage(uow=uow, month=month, limit=50)
-        statements = (metering.list_statements(uow=uow, limit=24)
-                      if can(actor, "core.statement.read") else [])
+        statements = (
+            metering.list_statements(uow=uow, limit=24) if can(actor, "core.statement.read") else []
+        )
         tariffs = metering.list_tariffs(uow=uow)
-        orgs = {o.id: o.name for o in uow.session.scalars(select(Organization))
-                if scope_for(actor).allows(o.id)}
-    chart = {"days": [d[8:] for d in summary.days],
-             "bands": [[b, [str(v) for v in vals]] for b, vals in summary.bands.items()],
-             "amount": [str(a) for a in summary.amount_by_day]}
-    return render(request, "billing/index.html", {
-        "month": month, "prev_month": _shift(month, -1), "next_month": _shift(month, 1),
-        "summary": summary, "usage": usage, "statements": statements, "tariffs": tariffs,
-        "chart": chart, "tz": ZoneInfo(settings.timezone),
-        "can_generate": can(actor, "core.statement.generate"), "display": _display,
-        "orgs": orgs,
-        "gross": sum((m.amount for m in summary.meters), Decimal(0))})
+        orgs = {
+            o.id: o.name
+            for o in uow.session.scalars(select(Organization))
+            if scope_for(actor).allows(o.id)
+        }
+    chart = {
+        "days": [d[8:] for d in summary.days],
+        "bands": [[b, [str(v) for v in vals]] for b, vals in summary.bands.items()],
+        "amount": [str(a) for a in summary.amount_by_day],
+    }
+    return render(
+        request,
+        "billing/index.html",
+        {
+            "month": month,
+            "prev_month": _shift(month, -1),
+            "next_month": _shift(month, 1),
+            "summary": summary,
+            "usage": usage,
+            "statements": statements,
+            "tariffs": tariffs,
+            "chart": chart,
+            "tz": ZoneInfo(settings.timezone),
+            "can_generate": can(actor, "core.statement.generate"),
+            "display": _display,
+            "orgs": orgs,
+            "gross": sum((m.amount for m in summary.meters), Decimal(0)),
+        },
+    )
 
 
 @router.get("/billing/statements/{statement_id}", response_class=HTMLResponse)
@@ -73,15 +92,24 @@ def statement_page(request: Request, statement_id: int, actor: ConsoleActor) -> 
     with unit_of_work(actor, request.app.state.settings) as uow:
         st = metering.get_statement(uow=uow, statement_id=statement_id)
         org = uow.session.get(Organization, st.organization_id)
-    return render(request, "billing/statement.html",
-                  {"st": st, "org_name": org.name if org else "",
-                   "tz": ZoneInfo(request.app.state.settings.timezone)})
+    return render(
+        request,
+        "billing/statement.html",
+        {
+            "st": st,
+            "org_name": org.name if org else "",
+            "tz": ZoneInfo(request.app.state.settings.timezone),
+        },
+    )
 
 
 @router.post("/billing/statements", dependencies=[Depends(csrf_protect)])
-def issue_statement(request: Request, actor: ConsoleActor,
-                    organization_id: Annotated[int, Form()],
-                    month: Annotated[str, Form(pattern=MONTH)]) -> Response:
+def issue_statement(
+    request: Request,
+    actor: ConsoleActor,
+    organization_id: Annotated[int, Form()],
+    month: Annotated[str, Form(pattern=MONTH)],
+) -> Response:
     """Issue an organization's statement of an ended month, then show it."""
     check(actor, "core.statement.generate")
     with unit_of_work(actor, request.app.state.settings) as uow:

@@ -11,9 +11,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from mingyue.core import cases
-from mingyue.core.tenancy.access import OVERSIGHT_ROLES, Actor, can, check
 from mingyue.core.cases.service import now
 from mingyue.core.errors import InvalidInput
+from mingyue.core.tenancy.access import OVERSIGHT_ROLES, Actor, can, check
 from mingyue.core.tenancy.identity import Organization, User
 from mingyue.core.uow import unit_of_work
 from mingyue.web.console import ConsoleActor, csrf_protect, locale_of, render
@@ -51,8 +51,14 @@ def _helpers(request: Request) -> dict[str, Any]:
         except InvalidInput:
             return kind
 
-    return {"local": local, "tr": title, "state_title": state_title, "kind_title": kind_title,
-            "transition_title": transition_title, "now": now()}
+    return {
+        "local": local,
+        "tr": title,
+        "state_title": state_title,
+        "kind_title": kind_title,
+        "transition_title": transition_title,
+        "now": now(),
+    }
 
 
 def _uow(request: Request, actor: Actor) -> Any:
@@ -63,8 +69,9 @@ def _org_names(uow: Any, ids: set[int | None]) -> dict[int, str]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    rows = uow.session.execute(select(Organization.id, Organization.name)
-                               .where(Organization.id.in_(wanted))).all()
+    rows = uow.session.execute(
+        select(Organization.id, Organization.name).where(Organization.id.in_(wanted))
+    ).all()
     return {r[0]: r[1] for r in rows}
 
 
@@ -74,47 +81,85 @@ def _assign_choices(uow: Any, actor: Actor) -> dict[str, Any]:
     if not actor.has_role(*OVERSIGHT_ROLES):
         q = q.where(Organization.id == actor.organization_id)
     orgs = [(r[0], r[1]) for r in uow.session.execute(q).all()]
-    users = [(u.id, u.display_name or u.username, u.organization_id) for u in uow.session.scalars(
-        select(User).where(User.is_active.is_(True)).order_by(User.username).limit(500))]
+    users = [
+        (u.id, u.display_name or u.username, u.organization_id)
+        for u in uow.session.scalars(
+            select(User).where(User.is_active.is_(True)).order_by(User.username).limit(500)
+        )
+    ]
     return {"orgs": orgs, "users": users}
 
 
 @router.get("", response_class=HTMLResponse)
-def case_list(request: Request, actor: ConsoleActor, state: str | None = None,
-              kind: str | None = None, overdue: bool = False, open_only: bool = False,
-              mine: bool = False) -> Response:
+def case_list(
+    request: Request,
+    actor: ConsoleActor,
+    state: str | None = None,
+    kind: str | None = None,
+    overdue: bool = False,
+    open_only: bool = False,
+    mine: bool = False,
+) -> Response:
     """Show the cases the user may see, with filters and a form to open one."""
     check(actor, "core.case.read")
     with _uow(request, actor) as uow:
-        rows = cases.list_cases(uow=uow, state=state or None, kind=kind or None,
-                                open_only=open_only, overdue_at=now() if overdue else None,
-                                assignee_user_id=actor.user_id if mine else None, limit=200)
+        rows = cases.list_cases(
+            uow=uow,
+            state=state or None,
+            kind=kind or None,
+            open_only=open_only,
+            overdue_at=now() if overdue else None,
+            assignee_user_id=actor.user_id if mine else None,
+            limit=200,
+        )
         names = _org_names(uow, {c.organization_id for c in rows})
     kinds = [cases.kind_of(n) for n in cases.kind_names()]
     state_titles: dict[str, dict[str, str]] = {}
     for k in kinds:
         for name, st in k.states.items():
             state_titles.setdefault(name, dict(st.title))
-    return render(request, "cases/list.html", {
-        **_helpers(request), "rows": rows, "kinds": kinds, "states": sorted(state_titles.items()),
-        "manual_kinds": [k for k in kinds if k.manual], "org_names": names,
-        "f": {"state": state or "", "kind": kind or "", "overdue": overdue,
-              "open_only": open_only, "mine": mine},
-        "can_create": can(actor, "core.case.create") and actor.organization_id is not None})
+    return render(
+        request,
+        "cases/list.html",
+        {
+            **_helpers(request),
+            "rows": rows,
+            "kinds": kinds,
+            "states": sorted(state_titles.items()),
+            "manual_kinds": [k for k in kinds if k.manual],
+            "org_names": names,
+            "f": {
+                "state": state or "",
+                "kind": kind or "",
+                "overdue": overdue,
+                "open_only": open_only,
+                "mine": mine,
+            },
+            "can_create": can(actor, "core.case.create") and actor.organization_id is not None,
+        },
+    )
 
 
 @router.post("", dependencies=[Depends(csrf_protect)])
-def case_open(request: Request, actor: ConsoleActor,
-              title: Annotated[str, Form(max_length=200)],
-              kind: Annotated[str, Form(max_length=120)] = "core.general",
-              subject: Annotated[str | None, Form(max_length=200)] = None) -> Response:
+def case_open(
+    request: Request,
+    actor: ConsoleActor,
+    title: Annotated[str, Form(max_length=200)],
+    kind: Annotated[str, Form(max_length=120)] = "core.general",
+    subject: Annotated[str | None, Form(max_length=200)] = None,
+) -> Response:
     """Open a case for the user's organization and show it."""
     if actor.organization_id is None:
         raise InvalidInput("core.case.org_required", "no organization", field="organization_id")
     with _uow(request, actor) as uow:
-        out = cases.open_case(uow=uow, kind=kind, title=title,
-                              organization_id=actor.organization_id, subject=subject or None,
-                              manual=True)
+        out = cases.open_case(
+            uow=uow,
+            kind=kind,
+            title=title,
+            organization_id=actor.organization_id,
+            subject=subject or None,
+            manual=True,
+        )
     return RedirectResponse(f"/cases/{out.id}", status_code=303)
 
 
@@ -125,8 +170,9 @@ def _month_bounds(tz: ZoneInfo, month: str | None) -> tuple[datetime, datetime, 
     try:
         start = datetime.strptime(label + "-01", "%Y-%m-%d").replace(tzinfo=tz)
     except ValueError:
-        raise InvalidInput("core.case.bad_month", "month must read YYYY-MM", field="month"
-                           ) from None
+        raise InvalidInput(
+            "core.case.bad_month", "month must read YYYY-MM", field="month"
+        ) from None
     if not 1970 <= start.year <= 9000:
         raise InvalidInput("core.case.bad_month", "month out of range", field="month")
     end = (start + timedelta(days=32)).replace(day=1)
@@ -143,10 +189,19 @@ def supervision(request: Request, actor: ConsoleActor, month: str | None = None)
         overdue = cases.find_overdue(uow=uow, now=now())
         figures = cases.assessment(uow=uow, since=start, until=end)
         names = _org_names(uow, {c.organization_id for c in overdue})
-    return render(request, "cases/supervision.html", {
-        **_helpers(request), "overdue": overdue, "figures": figures, "month": label,
-        "org_names": names, "can_supervise": can(actor, "core.case.supervise"),
-        "levels": {c.id: cases.escalation_level(c, now()) for c in overdue}})
+    return render(
+        request,
+        "cases/supervision.html",
+        {
+            **_helpers(request),
+            "overdue": overdue,
+            "figures": figures,
+            "month": label,
+            "org_names": names,
+            "can_supervise": can(actor, "core.case.supervise"),
+            "levels": {c.id: cases.escalation_level(c, now()) for c in overdue},
+        },
+    )
 
 
 @router.post("/supervision/escalate", dependencies=[Depends(csrf_protect)])
@@ -166,18 +221,35 @@ def case_detail(request: Request, case_id: int, actor: ConsoleActor) -> Response
         choices = _assign_choices(uow, actor) if can_assign else {"orgs": [], "users": []}
         names = _org_names(uow, {detail.organization_id, detail.assignee_org_id})
         # Scoped: a person outside the reader's organizations stays a number.
-        assignee = (uow.session.scalars(select(User).where(User.id == detail.assignee_user_id))
-                    .first() if detail.assignee_user_id else None)
-    return render(request, "cases/detail.html", {
-        **_helpers(request), "c": detail, "overdue": detail.is_overdue(now()),
-        "can_comment": can(actor, "core.case.comment", detail), "can_assign": can_assign,
-        "choices": choices, "org_names": names,
-        "assignee_name": (assignee.display_name or assignee.username) if assignee else None})
+        assignee = (
+            uow.session.scalars(select(User).where(User.id == detail.assignee_user_id)).first()
+            if detail.assignee_user_id
+            else None
+        )
+    return render(
+        request,
+        "cases/detail.html",
+        {
+            **_helpers(request),
+            "c": detail,
+            "overdue": detail.is_overdue(now()),
+            "can_comment": can(actor, "core.case.comment", detail),
+            "can_assign": can_assign,
+            "choices": choices,
+            "org_names": names,
+            "assignee_name": (assignee.display_name or assignee.username) if assignee else None,
+        },
+    )
 
 
 @router.post("/{case_id}/act", dependencies=[Depends(csrf_protect)])
-def case_act(request: Request, case_id: int, actor: ConsoleActor,
-             name: Annotated[str, Form(max_length=60)], comment: Comment = None) -> Response:
+def case_act(
+    request: Request,
+    case_id: int,
+    actor: ConsoleActor,
+    name: Annotated[str, Form(max_length=60)],
+    comment: Comment = None,
+) -> Response:
     """Take a transition from the case page."""
     with _uow(request, actor) as uow:
         cases.transition(uow=uow, case_id=case_id, name=name, comment=comment)
@@ -185,8 +257,9 @@ def case_act(request: Request, case_id: int, actor: ConsoleActor,
 
 
 @router.post("/{case_id}/comment", dependencies=[Depends(csrf_protect)])
-def case_comment(request: Request, case_id: int, actor: ConsoleActor,
-                 text: Annotated[str, Form(max_length=4000)]) -> Response:
+def case_comment(
+    request: Request, case_id: int, actor: ConsoleActor, text: Annotated[str, Form(max_length=4000)]
+) -> Response:
     """Add a comment from the case page."""
     with _uow(request, actor) as uow:
         cases.comment(uow=uow, case_id=case_id, text=text)
@@ -194,8 +267,9 @@ def case_comment(request: Request, case_id: int, actor: ConsoleActor,
 
 
 @router.post("/{case_id}/upload", dependencies=[Depends(csrf_protect)])
-def case_upload(request: Request, case_id: int, actor: ConsoleActor,
-                file: Annotated[UploadFile, File()]) -> Response:
+def case_upload(
+    request: Request, case_id: int, actor: ConsoleActor, file: Annotated[UploadFile, File()]
+) -> Response:
     """Attach an uploaded file from the case page."""
     with _uow(request, actor) as uow:
         cases.upload_attachment(uow=uow, case_id=case_id, data=file.file, filename=file.filename)
@@ -203,10 +277,14 @@ def case_upload(request: Request, case_id: int, actor: ConsoleActor,
 
 
 @router.post("/{case_id}/assign", dependencies=[Depends(csrf_protect)])
-def case_assign(request: Request, case_id: int, actor: ConsoleActor,
-                department: Annotated[str | None, Form(max_length=120)] = None,
-                user_id: Annotated[str | None, Form(max_length=20)] = None,
-                organization_id: Annotated[str | None, Form(max_length=20)] = None) -> Response:
+def case_assign(
+    request: Request,
+    case_id: int,
+    actor: ConsoleActor,
+    department: Annotated[str | None, Form(max_length=120)] = None,
+    user_id: Annotated[str | None, Form(max_length=20)] = None,
+    organization_id: Annotated[str | None, Form(max_length=20)] = None,
+) -> Response:
     """Assign the case from the case page."""
 
     def _int(v: str | None, field: str) -> int | None:
@@ -217,7 +295,11 @@ def case_assign(request: Request, case_id: int, actor: ConsoleActor,
         return int(v)
 
     with _uow(request, actor) as uow:
-        cases.assign(uow=uow, case_id=case_id, department=department,
-                     user_id=_int(user_id, "user_id"),
-                     organization_id=_int(organization_id, "organization_id"))
+        cases.assign(
+            uow=uow,
+            case_id=case_id,
+            department=department,
+            user_id=_int(user_id, "user_id"),
+            organization_id=_int(organization_id, "organization_id"),
+        )
     return RedirectResponse(f"/cases/{case_id}", status_code=303)

@@ -11,21 +11,31 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from mingyue.cli_support import AsUser, DataDir, JsonOut, cli_uow, emit, run_cli, settings_for
-from mingyue.core.ledger import credentials
-from mingyue.core.ledger import keys
-from mingyue.core.tenancy.access import check
 from mingyue.core.config import Settings
 from mingyue.core.errors import InvalidInput
+from mingyue.core.ledger import credentials, keys
+from mingyue.core.tenancy.access import check
 
-app = typer.Typer(help="Verifiable credentials: verify offline, show, list, revoke.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Verifiable credentials: verify offline, show, list, revoke.", no_args_is_help=True
+)
 
-PublicKeyOpt = Annotated[str | None, typer.Option(
-    "--public-key", help="Trusted platform public key: base64, or a file (PEM or base64). "
-    "Defaults to the key of the data dir.")]
-RevocationOpt = Annotated[Path | None, typer.Option(
-    "--revocation-list", help="Revocation list (JSON array of ids, or the signed list from "
-    "`mingyue credential revocation-list`). Defaults to the data dir's database when present.")]
+PublicKeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--public-key",
+        help="Trusted platform public key: base64, or a file (PEM or base64). "
+        "Defaults to the key of the data dir.",
+    ),
+]
+RevocationOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--revocation-list",
+        help="Revocation list (JSON array of ids, or the signed list from "
+        "`mingyue credential revocation-list`). Defaults to the data dir's database when present.",
+    ),
+]
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write JSON to a file.")]
 
 
@@ -42,13 +52,17 @@ def _trusted_key(public_key: str | None, settings: Settings) -> str:
             key = keys.read_public_key_arg(public_key)
             keys.load_public(key)
         except ValueError as exc:
-            raise InvalidInput("core.credential.bad_key", f"unusable public key: {exc}",
-                               field="--public-key") from exc
+            raise InvalidInput(
+                "core.credential.bad_key", f"unusable public key: {exc}", field="--public-key"
+            ) from exc
         return key
     if keys.key_path(settings).exists():  # never create a key just to verify
         return keys.public_key_b64(settings)
-    raise InvalidInput("core.credential.no_key", "no trusted key: pass --public-key, or "
-                       "--data-dir of the issuing platform", field="--public-key")
+    raise InvalidInput(
+        "core.credential.no_key",
+        "no trusted key: pass --public-key, or --data-dir of the issuing platform",
+        field="--public-key",
+    )
 
 
 def _has_database(settings: Settings) -> bool:
@@ -58,8 +72,13 @@ def _has_database(settings: Settings) -> bool:
 
 
 @app.command()
-def verify(file: Path, public_key: PublicKeyOpt = None, revocation_list: RevocationOpt = None,
-           data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+def verify(
+    file: Path,
+    public_key: PublicKeyOpt = None,
+    revocation_list: RevocationOpt = None,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
     """Verify a credential file offline; exit 1 when it is tampered, foreign, expired or revoked."""
     with run_cli():
         vc = _read_json(file)
@@ -83,28 +102,37 @@ def verify(file: Path, public_key: PublicKeyOpt = None, revocation_list: Revocat
     if json_out:
         emit(out, True)
     label = "VALID" if result.ok else "INVALID"
-    sys.stderr.write(f"{label}: {result.detail} ({result.reason}); id {result.credential_id}; "
-                     f"revocation checked: {source}\n")
+    sys.stderr.write(
+        f"{label}: {result.detail} ({result.reason}); id {result.credential_id}; "
+        f"revocation checked: {source}\n"
+    )
     if not result.ok:
         raise typer.Exit(1)
 
 
 @app.command()
-def issue(type: Annotated[str, typer.Option("--type", help="Credential type, e.g. "
-                                            "TerminalCertificate.")],
-          subject: Annotated[Path, typer.Option("--subject", help="JSON file of the subject.")],
-          organization_id: Annotated[int, typer.Option("--org", help="Subject organization id.")],
-          valid_days: Annotated[int | None, typer.Option("--valid-days", min=1)] = None,
-          data_dir: DataDir = None, as_user: AsUser = None, output: OutputOpt = None) -> None:
+def issue(
+    type: Annotated[str, typer.Option("--type", help="Credential type, e.g. TerminalCertificate.")],
+    subject: Annotated[Path, typer.Option("--subject", help="JSON file of the subject.")],
+    organization_id: Annotated[int, typer.Option("--org", help="Subject organization id.")],
+    valid_days: Annotated[int | None, typer.Option("--valid-days", min=1)] = None,
+    data_dir: DataDir = None,
+    as_user: AsUser = None,
+    output: OutputOpt = None,
+) -> None:
     """Sign a credential by hand (reviewers, regulators, platform admins); print it."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         check(uow.actor, "core.credential.issue")
         body = _read_json(subject)
         if not isinstance(body, dict):
-            raise InvalidInput("core.credential.bad_subject", "the subject must be a JSON object",
-                               field="--subject")
-        vc = credentials.issue(uow=uow, type=type, subject=body, organization_id=organization_id,
-                               valid_days=valid_days)
+            raise InvalidInput(
+                "core.credential.bad_subject",
+                "the subject must be a JSON object",
+                field="--subject",
+            )
+        vc = credentials.issue(
+            uow=uow, type=type, subject=body, organization_id=organization_id, valid_days=valid_days
+        )
     text = json.dumps(vc, ensure_ascii=False, indent=2)
     if output is not None:
         output.write_text(text + "\n", encoding="utf-8")
@@ -113,14 +141,20 @@ def issue(type: Annotated[str, typer.Option("--type", help="Credential type, e.g
 
 
 @app.command()
-def show(credential_id: str, data_dir: DataDir = None, as_user: AsUser = None,
-         json_out: JsonOut = False, output: OutputOpt = None) -> None:
+def show(
+    credential_id: str,
+    data_dir: DataDir = None,
+    as_user: AsUser = None,
+    json_out: JsonOut = False,
+    output: OutputOpt = None,
+) -> None:
     """Show one credential; ``-o FILE`` writes the signed credential itself (to verify or share)."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         out = credentials.get_credential(uow=uow, actor=uow.actor, credential_id=credential_id)
     if output is not None:
-        output.write_text(json.dumps(out.credential, ensure_ascii=False, indent=2) + "\n",
-                          encoding="utf-8")
+        output.write_text(
+            json.dumps(out.credential, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
     if json_out:
         emit(out, True)
     elif output is None:
@@ -129,30 +163,49 @@ def show(credential_id: str, data_dir: DataDir = None, as_user: AsUser = None,
 
 
 @app.command("list")
-def list_(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False,
-          type: Annotated[str | None, typer.Option("--type", help="Only this type.")] = None,
-          revoked: Annotated[bool | None, typer.Option("--revoked/--active",
-                                                       help="Only revoked / only active.")] = None,
-          limit: Annotated[int, typer.Option(min=1, max=1000)] = 100) -> None:
+def list_(
+    data_dir: DataDir = None,
+    as_user: AsUser = None,
+    json_out: JsonOut = False,
+    type: Annotated[str | None, typer.Option("--type", help="Only this type.")] = None,
+    revoked: Annotated[
+        bool | None, typer.Option("--revoked/--active", help="Only revoked / only active.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+) -> None:
     """List the credentials you may see, newest first."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
-        rows = credentials.list_credentials(uow=uow, actor=uow.actor, type=type, revoked=revoked,
-                                            limit=limit)
+        rows = credentials.list_credentials(
+            uow=uow, actor=uow.actor, type=type, revoked=revoked, limit=limit
+        )
     if json_out:
         emit(rows, True)
     else:
-        emit([r.model_dump(include={"id", "type", "organization_id", "issued_at", "valid_until",
-                                    "revoked"}) for r in rows], False, title="credentials")
+        emit(
+            [
+                r.model_dump(
+                    include={"id", "type", "organization_id", "issued_at", "valid_until", "revoked"}
+                )
+                for r in rows
+            ],
+            False,
+            title="credentials",
+        )
 
 
 @app.command()
-def revoke(credential_id: str,
-           reason: Annotated[str, typer.Option("--reason", help="Why it is revoked.")],
-           data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
+def revoke(
+    credential_id: str,
+    reason: Annotated[str, typer.Option("--reason", help="Why it is revoked.")],
+    data_dir: DataDir = None,
+    as_user: AsUser = None,
+    json_out: JsonOut = False,
+) -> None:
     """Revoke a credential (it fails verification from then on)."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
-        out = credentials.revoke(uow=uow, actor=uow.actor, credential_id=credential_id,
-                                 reason=reason)
+        out = credentials.revoke(
+            uow=uow, actor=uow.actor, credential_id=credential_id, reason=reason
+        )
     if json_out:
         emit(out, True)
     else:
@@ -160,8 +213,9 @@ def revoke(credential_id: str,
 
 
 @app.command("revocation-list")
-def revocation_list_(data_dir: DataDir = None, as_user: AsUser = None,
-                     output: OutputOpt = None) -> None:
+def revocation_list_(
+    data_dir: DataDir = None, as_user: AsUser = None, output: OutputOpt = None
+) -> None:
     """Print the signed list of revoked credentials you may see (for offline verifiers)."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         check(uow.actor, "core.credential.read")

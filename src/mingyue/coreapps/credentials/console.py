@@ -11,10 +11,9 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from mingyue.core.ledger import credentials
-from mingyue.core.ledger import keys
-from mingyue.core.tenancy.access import can, check
 from mingyue.core.errors import InvalidInput
+from mingyue.core.ledger import credentials, keys
+from mingyue.core.tenancy.access import can, check
 from mingyue.core.uow import unit_of_work
 from mingyue.web.console import ConsoleActor, csrf_protect, locale_of, render
 
@@ -35,8 +34,11 @@ def _title(doc: dict[str, Any], fallback: str, locale: str) -> str:
     if isinstance(name, str):
         return name
     if isinstance(name, list):
-        values = {str(v.get("@language", "")).split("-")[0]: str(v.get("@value", ""))
-                  for v in name if isinstance(v, dict)}
+        values = {
+            str(v.get("@language", "")).split("-")[0]: str(v.get("@value", ""))
+            for v in name
+            if isinstance(v, dict)
+        }
         return values.get(locale.split("_")[0]) or next(iter(values.values()), fallback)
     return fallback
 
@@ -56,27 +58,43 @@ def credential_page(credential_id: str, request: Request, actor: ConsoleActor) -
     settings = request.app.state.settings
     with unit_of_work(actor, settings) as uow:
         row = credentials.get_credential(uow=uow, actor=actor, credential_id=credential_id)
-    return render(request, "credentials/detail.html", {
-        "c": row, "title": _title(row.credential, row.type, locale_of(request)),
-        "doc": json.dumps(row.credential, ensure_ascii=False, indent=2),
-        "can_revoke": can(actor, "core.credential.revoke", row),
-        "public_key": keys.public_key_b64(settings), "fmt": _local(request)})
+    return render(
+        request,
+        "credentials/detail.html",
+        {
+            "c": row,
+            "title": _title(row.credential, row.type, locale_of(request)),
+            "doc": json.dumps(row.credential, ensure_ascii=False, indent=2),
+            "can_revoke": can(actor, "core.credential.revoke", row),
+            "public_key": keys.public_key_b64(settings),
+            "fmt": _local(request),
+        },
+    )
 
 
-@router.post("/credentials/{credential_id}/revoke", response_class=HTMLResponse,
-             dependencies=[Depends(csrf_protect)])
-def credential_revoke(credential_id: str, request: Request, actor: ConsoleActor,
-                      reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
+@router.post(
+    "/credentials/{credential_id}/revoke",
+    response_class=HTMLResponse,
+    dependencies=[Depends(csrf_protect)],
+)
+def credential_revoke(
+    credential_id: str,
+    request: Request,
+    actor: ConsoleActor,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
     """Revoke a credential and show it again."""
     with unit_of_work(actor, request.app.state.settings) as uow:
         credentials.revoke(uow=uow, actor=actor, credential_id=credential_id, reason=reason)
     return credential_page(credential_id, request, actor)
 
 
-@router.post("/credentials/verify", response_class=HTMLResponse,
-             dependencies=[Depends(csrf_protect)])
-def credential_verify(request: Request, actor: ConsoleActor,
-                      document: Annotated[str, Form(max_length=1_000_000)] = "") -> Response:
+@router.post(
+    "/credentials/verify", response_class=HTMLResponse, dependencies=[Depends(csrf_protect)]
+)
+def credential_verify(
+    request: Request, actor: ConsoleActor, document: Annotated[str, Form(max_length=1_000_000)] = ""
+) -> Response:
     """Verify a pasted credential against the platform key; answer an htmx fragment."""
     check(actor, "core.credential.read")
     settings = request.app.state.settings
@@ -84,13 +102,13 @@ def credential_verify(request: Request, actor: ConsoleActor,
         vc = json.loads(document)
     except ValueError:
         vc = None
-    result = credentials.verify(vc if isinstance(vc, dict) else {},
-                                keys.public_key_b64(settings))
+    result = credentials.verify(vc if isinstance(vc, dict) else {}, keys.public_key_b64(settings))
     if result.ok and result.credential_id:
         try:
             if credentials.is_revoked(settings, result.credential_id):
-                result = credentials.verify(vc, keys.public_key_b64(settings),
-                                            [result.credential_id])
+                result = credentials.verify(
+                    vc, keys.public_key_b64(settings), [result.credential_id]
+                )
         except InvalidInput:
             pass  # not a UUID id: never issued here, nothing to look up
     return render(request, "credentials/verify_result.html", {"r": result})

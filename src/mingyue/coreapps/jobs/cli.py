@@ -30,17 +30,30 @@ from mingyue.core.errors import Conflict
 
 app = typer.Typer(help="Background jobs: list, show, cancel; run workers.", no_args_is_help=True)
 
+
 def _rows(items: list[jobs.JobOut]) -> list[dict[str, Any]]:
-    return [{"id": j.id, "kind": j.kind, "status": j.status, "progress": f"{j.progress}%",
-             "message": j.error if j.status == "failed" else j.message,
-             "by": j.submitted_by} for j in items]
+    return [
+        {
+            "id": j.id,
+            "kind": j.kind,
+            "status": j.status,
+            "progress": f"{j.progress}%",
+            "message": j.error if j.status == "failed" else j.message,
+            "by": j.submitted_by,
+        }
+        for j in items
+    ]
 
 
 @app.command("list")
-def list_cmd(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False,
-             status: Annotated[str | None, typer.Option(help="Only jobs in this status.")] = None,
-             kind: Annotated[str | None, typer.Option(help="Only jobs of this kind.")] = None,
-             limit: Annotated[int, typer.Option(min=1, max=500)] = 50) -> None:
+def list_cmd(
+    data_dir: DataDir = None,
+    as_user: AsUser = None,
+    json_out: JsonOut = False,
+    status: Annotated[str | None, typer.Option(help="Only jobs in this status.")] = None,
+    kind: Annotated[str | None, typer.Option(help="Only jobs of this kind.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+) -> None:
     """List jobs, newest first."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         items = jobs.list_jobs(uow=uow, actor=uow.actor, status=status, kind=kind, limit=limit)
@@ -48,8 +61,9 @@ def list_cmd(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut
 
 
 @app.command()
-def show(job_id: int, data_dir: DataDir = None, as_user: AsUser = None,
-         json_out: JsonOut = False) -> None:
+def show(
+    job_id: int, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
+) -> None:
     """Show one job: status, progress, result or error."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         out = jobs.get_job(uow=uow, actor=uow.actor, job_id=job_id)
@@ -57,8 +71,9 @@ def show(job_id: int, data_dir: DataDir = None, as_user: AsUser = None,
 
 
 @app.command()
-def cancel(job_id: int, data_dir: DataDir = None, as_user: AsUser = None,
-           json_out: JsonOut = False) -> None:
+def cancel(
+    job_id: int, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
+) -> None:
     """Cancel a queued job, or ask a running one to stop."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         out = jobs.request_cancel(uow=uow, actor=uow.actor, job_id=job_id)
@@ -66,37 +81,49 @@ def cancel(job_id: int, data_dir: DataDir = None, as_user: AsUser = None,
 
 
 @app.command()
-def selftest(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False,
-             seconds: Annotated[float, typer.Option(help="How long it runs.")] = 3.0,
-             steps: Annotated[int, typer.Option(help="Progress steps.")] = 10,
-             wait: Annotated[bool, typer.Option(help="Follow it until it ends.")] = False
-             ) -> None:
+def selftest(
+    data_dir: DataDir = None,
+    as_user: AsUser = None,
+    json_out: JsonOut = False,
+    seconds: Annotated[float, typer.Option(help="How long it runs.")] = 3.0,
+    steps: Annotated[int, typer.Option(help="Progress steps.")] = 10,
+    wait: Annotated[bool, typer.Option(help="Follow it until it ends.")] = False,
+) -> None:
     """Queue a self-test job (sleeps with progress; cancellable)."""
     with run_cli():
         with cli_uow(data_dir, as_user, require_user=True) as uow:
-            out = jobs.submit(uow=uow, actor=uow.actor, kind="core.selftest",
-                               params={"seconds": seconds, "steps": steps})
+            out = jobs.submit(
+                uow=uow,
+                actor=uow.actor,
+                kind="core.selftest",
+                params={"seconds": seconds, "steps": steps},
+            )
         if wait:
-            out = follow(out.id, data_dir=data_dir, as_user=as_user, timeout=seconds + 600,
-                         show=not json_out)
+            out = follow(
+                out.id, data_dir=data_dir, as_user=as_user, timeout=seconds + 600, show=not json_out
+            )
     emit(out, json_out)
 
 
 @app.command()
-def wait(job_id: int, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False,
-         timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 3600.0
-         ) -> None:
+def wait(
+    job_id: int,
+    data_dir: DataDir = None,
+    as_user: AsUser = None,
+    json_out: JsonOut = False,
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 3600.0,
+) -> None:
     """Follow a job with a progress bar until it ends; exit non-zero unless it succeeded."""
     with run_cli():
-        out = follow(job_id, data_dir=data_dir, as_user=as_user, timeout=timeout,
-                     show=not json_out)
+        out = follow(job_id, data_dir=data_dir, as_user=as_user, timeout=timeout, show=not json_out)
     emit(out, json_out)
     if out.status != "succeeded":
         raise fail(f"job {out.id} {out.status}: {out.error or out.message}", 1)
 
 
-def follow(job_id: int, *, data_dir: Path | None, as_user: str | None, timeout: float,
-           show: bool = True) -> jobs.JobOut:
+def follow(
+    job_id: int, *, data_dir: Path | None, as_user: str | None, timeout: float, show: bool = True
+) -> jobs.JobOut:
     """Poll a job until it ends, drawing a progress bar on stderr; return its last state."""
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
@@ -106,16 +133,25 @@ def follow(job_id: int, *, data_dir: Path | None, as_user: str | None, timeout: 
 
     job = load()
     deadline = time.monotonic() + timeout
-    with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                  TextColumn("{task.fields[message]}"), console=err_console,
-                  disable=not show, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[message]}"),
+        console=err_console,
+        disable=not show,
+        transient=True,
+    ) as bar:
         task = bar.add_task(f"job {job.id} {job.kind}", total=100, message="")
         while not job.finished:
             bar.update(task, completed=job.progress, message=job.message)
             if time.monotonic() > deadline:
-                raise Conflict("core.job.wait_timeout",
-                               f"job {job.id} still {job.status} after {timeout:g}s",
-                               job_id=job.id, status=job.status)
+                raise Conflict(
+                    "core.job.wait_timeout",
+                    f"job {job.id} still {job.status} after {timeout:g}s",
+                    job_id=job.id,
+                    status=job.status,
+                )
             time.sleep(0.5)
             job = load()
         bar.update(task, completed=job.progress, message=job.message)
@@ -144,8 +180,11 @@ def reap(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
 
 def run_worker(settings: Settings, *, once: bool = False) -> int:
     """Run jobs until SIGTERM/SIGINT (or, with ``once``, until the queue is empty)."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     stop = threading.Event()
     if not settings.redis_url:
         if once:
@@ -176,9 +215,10 @@ def _on_signals(handler: Any) -> None:
 
 
 @app.command()
-def worker(data_dir: DataDir = None,
-           once: Annotated[bool, typer.Option(help="Process what is queued, then exit.")] = False
-           ) -> None:
+def worker(
+    data_dir: DataDir = None,
+    once: Annotated[bool, typer.Option(help="Process what is queued, then exit.")] = False,
+) -> None:
     """Run background jobs from Redis (MINGYUE_REDIS_URL); without it, poll the database."""
     with run_cli():
         settings = settings_for(data_dir)

@@ -33,9 +33,15 @@ def _listing(request: Request, actor: Actor, status: str | None) -> dict[str, An
     with unit_of_work(actor, request.app.state.settings) as uow:
         rows = jobs.list_jobs(uow=uow, actor=actor, status=status, limit=100)
     active = any(not r.finished for r in rows)
-    return {"rows": rows, "status": status, "statuses": jobs.STATUSES, "active": active,
-            "can_cancel": can(actor, "core.job.cancel"), "fmt_time": _clock(request),
-            "can_submit": can(actor, "core.job.submit")}
+    return {
+        "rows": rows,
+        "status": status,
+        "statuses": jobs.STATUSES,
+        "active": active,
+        "can_cancel": can(actor, "core.job.cancel"),
+        "fmt_time": _clock(request),
+        "can_submit": can(actor, "core.job.submit"),
+    }
 
 
 @router.get("/jobs", response_class=HTMLResponse)
@@ -51,12 +57,14 @@ def jobs_table(request: Request, actor: ConsoleActor, status: str | None = None)
 
 
 @router.post("/jobs/selftest", dependencies=[Depends(csrf_protect)])
-def start_selftest(request: Request, actor: ConsoleActor,
-                   seconds: Annotated[float, Form(ge=0, le=600)] = 10.0) -> Response:
+def start_selftest(
+    request: Request, actor: ConsoleActor, seconds: Annotated[float, Form(ge=0, le=600)] = 10.0
+) -> Response:
     """Queue a self-test job (a live progress bar to watch) and show the list."""
     with unit_of_work(actor, request.app.state.settings) as uow:
-        jobs.submit(uow=uow, actor=actor, kind="core.selftest",
-                    params={"seconds": seconds, "steps": 20})
+        jobs.submit(
+            uow=uow, actor=actor, kind="core.selftest", params={"seconds": seconds, "steps": 20}
+        )
     return RedirectResponse("/jobs", status_code=303)
 
 
@@ -65,8 +73,11 @@ def job_page(request: Request, job_id: JobId, actor: ConsoleActor) -> Response:
     """Show one job: parameters, progress, result or error."""
     with unit_of_work(actor, request.app.state.settings) as uow:
         job = jobs.get_job(uow=uow, actor=actor, job_id=job_id)
-    return render(request, "jobs/detail.html", {"job": job, "fmt_time": _clock(request),
-                                                "can_cancel": can(actor, "core.job.cancel")})
+    return render(
+        request,
+        "jobs/detail.html",
+        {"job": job, "fmt_time": _clock(request), "can_cancel": can(actor, "core.job.cancel")},
+    )
 
 
 @router.post("/jobs/{job_id}/cancel", dependencies=[Depends(csrf_protect)])

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.config import Settings
+from mingyue.core.tenancy.access import SYSTEM
 
 DEMO_FILES = ("jpush__hbuilder-hello.apk", "bugly__upgrade-demo.apk")
 

@@ -16,12 +16,12 @@ from sqlalchemy import select
 
 from mingyue.core import files, metering
 from mingyue.core.cases import service as case_service
-from mingyue.core.ledger import credentials
-from mingyue.core.tenancy.access import Actor, check
-from mingyue.core.tenancy.lookup import get_visible
 from mingyue.core.cases.kinds import CaseKind, State, Transition
 from mingyue.core.db import utcnow
 from mingyue.core.errors import Conflict, InvalidInput
+from mingyue.core.ledger import credentials
+from mingyue.core.tenancy.access import Actor, check
+from mingyue.core.tenancy.lookup import get_visible
 from mingyue.core.uow import UnitOfWork
 
 from .models import Scan
@@ -76,8 +76,9 @@ def _engine_error(exc: Exception) -> InvalidInput:
     key = getattr(exc, "key", "appcheck.error")
     params = getattr(exc, "params", {}) or {}
     # Name the input that was wrong: the declared type, the policy / SDK list, or the APK.
-    field = {"appcheck.unknown_app_type": "app_type",
-             "appcheck.bad_sdk_list": "policy"}.get(key, "file")
+    field = {"appcheck.unknown_app_type": "app_type", "appcheck.bad_sdk_list": "policy"}.get(
+        key, "file"
+    )
     return InvalidInput(
         key,
         getattr(exc, "message", str(exc)),

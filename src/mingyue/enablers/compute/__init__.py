@@ -9,9 +9,9 @@ enabler = Enabler(
     title={"zh": "公共算力调度", "en": "Public compute"},
     summary={
         "zh": "汇聚本地、Slurm、Ray 算力池，按成本或时效匹配作业，"
-              "分时按秒计费，中小企业免费额度优先。",
+        "分时按秒计费，中小企业免费额度优先。",
         "en": "Pools local, Slurm and Ray compute; matches jobs by cost or start time; bills "
-              "by the second at time-of-use prices, SME free quota first.",
+        "by the second at time-of-use prices, SME free quota first.",
     },
     router="mingyue.enablers.compute.api:router",
     console="mingyue.enablers.compute.console:router",
@@ -36,10 +36,14 @@ enabler = Enabler(
         "compute.job.submitted": "A compute job was matched and dispatched",
         "compute.job.dispatched": "A waiting compute job was dispatched",
         "compute.job.cancelled": "A compute job was cancelled",
-        "compute.job.adopted": ("A compute job whose dispatch was cut short was found on its "
-                                "engine and adopted (reconciler)"),
-        "compute.job.redispatch": ("A compute job whose dispatch was cut short never reached "
-                                   "its engine and is dispatched again (reconciler)"),
+        "compute.job.adopted": (
+            "A compute job whose dispatch was cut short was found on its "
+            "engine and adopted (reconciler)"
+        ),
+        "compute.job.redispatch": (
+            "A compute job whose dispatch was cut short never reached "
+            "its engine and is dispatched again (reconciler)"
+        ),
         "compute.job.state_changed": "A compute job changed state (reconciler)",
         "compute.settings.changed": "An organization changed its compute quota setting",
     },

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from mingyue.core import metering
-from mingyue.core.tenancy.access import can, check
 from mingyue.core.errors import MingyueError
+from mingyue.core.tenancy.access import can, check
 from mingyue.core.uow import unit_of_work
 from mingyue.web.console import ConsoleActor, csrf_protect, render
 
@@ -21,8 +21,9 @@ from .tariffs import CPU_METER
 router = APIRouter(include_in_schema=False)
 
 
-def _page(request: Request, actor: ConsoleActor, error: str | None = None,
-          submitted: object = None) -> Response:
+def _page(
+    request: Request, actor: ConsoleActor, error: str | None = None, submitted: object = None
+) -> Response:
     check(actor, "compute.job.read")
     with unit_of_work(actor, request.app.state.settings) as uow:
         pools = service.list_pools(uow=uow)
@@ -30,14 +31,26 @@ def _page(request: Request, actor: ConsoleActor, error: str | None = None,
         quota = None
         if actor.organization_id is not None and can(actor, "core.usage.read"):
             month = datetime.now(UTC).astimezone(service._tz(uow)).strftime("%Y-%m")
-            quota = metering.get_free_pool(uow=uow, organization_id=actor.organization_id,
-                                           meter=CPU_METER, month=month)
-    return render(request, "compute/index.html", {
-        "pools": pools, "jobs": jobs, "quota": quota, "error": error, "submitted": submitted,
-        "can_submit": can(actor, "compute.job.submit"),
-        "chart": {"names": [p.name for p in pools],
-                  "util": [round(p.utilization * 100, 1) for p in pools]},
-    }, status_code=422 if error else 200)
+            quota = metering.get_free_pool(
+                uow=uow, organization_id=actor.organization_id, meter=CPU_METER, month=month
+            )
+    return render(
+        request,
+        "compute/index.html",
+        {
+            "pools": pools,
+            "jobs": jobs,
+            "quota": quota,
+            "error": error,
+            "submitted": submitted,
+            "can_submit": can(actor, "compute.job.submit"),
+            "chart": {
+                "names": [p.name for p in pools],
+                "util": [round(p.utilization * 100, 1) for p in pools],
+            },
+        },
+        status_code=422 if error else 200,
+    )
 
 
 @router.get("", response_class=HTMLResponse)
@@ -46,10 +59,10 @@ def index(request: Request, actor: ConsoleActor) -> Response:
     return _page(request, actor)
 
 
-@router.post("/submit", response_class=HTMLResponse,
-             dependencies=[Depends(csrf_protect)])
-def submit(request: Request, actor: ConsoleActor,
-           spec: Annotated[str, Form(max_length=65536)]) -> Response:
+@router.post("/submit", response_class=HTMLResponse, dependencies=[Depends(csrf_protect)])
+def submit(
+    request: Request, actor: ConsoleActor, spec: Annotated[str, Form(max_length=65536)]
+) -> Response:
     """Submit a job spec written in the form (YAML or JSON)."""
     check(actor, "compute.job.submit")
     try:

@@ -31,20 +31,38 @@ def seed(settings: Any, org_ids: dict[str, int]) -> None:
     with system_session(settings, "compute demo: existing pools") as s:
         if s.scalars(select(ComputePool.id).limit(1)).first() is not None:
             return
-        users = {u.username: actor_for(u) for u in s.scalars(
-            select(User).where(User.username.in_(("op_admin", "ent1_admin")))).all()}
+        users = {
+            u.username: actor_for(u)
+            for u in s.scalars(
+                select(User).where(User.username.in_(("op_admin", "ent1_admin")))
+            ).all()
+        }
     if "op_admin" not in users:
         return
     with unit_of_work(users["op_admin"], settings) as uow:
-        service.add_pool(uow=uow, pool=PoolIn(
-            name=DEMO_POOL, kind="local", region="chongqing-liangjiang", tariff=DEMO_TARIFF,
-            cpus=max(1, os.cpu_count() or 1), max_runtime_s=3600))
+        service.add_pool(
+            uow=uow,
+            pool=PoolIn(
+                name=DEMO_POOL,
+                kind="local",
+                region="chongqing-liangjiang",
+                tariff=DEMO_TARIFF,
+                cpus=max(1, os.cpu_count() or 1),
+                max_runtime_s=3600,
+            ),
+        )
         if "ent1" in org_ids:
             month = datetime.now(ZoneInfo(settings.timezone)).strftime("%Y-%m")
-            metering.set_free_pool(uow=uow, organization_id=org_ids["ent1"],
-                                   meter=service.CPU_METER, month=month,
-                                   granted=SME_FREE_CPU_SECONDS)
+            metering.set_free_pool(
+                uow=uow,
+                organization_id=org_ids["ent1"],
+                meter=service.CPU_METER,
+                month=month,
+                granted=SME_FREE_CPU_SECONDS,
+            )
     if "ent1_admin" in users:
         with unit_of_work(users["ent1_admin"], settings) as uow:
-            service.submit_job(uow=uow, spec={"name": "demo-hello", "cpus": 1,
-                                              "command": "echo 你好，明月湖; sleep 2"})
+            service.submit_job(
+                uow=uow,
+                spec={"name": "demo-hello", "cpus": 1, "command": "echo 你好，明月湖; sleep 2"},
+            )

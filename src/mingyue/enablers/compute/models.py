@@ -33,7 +33,8 @@ class ComputePool(Base):
     credentials_enc: Mapped[str | None] = mapped_column(Text, default=None)
     region: Mapped[str | None] = mapped_column(String(64), default=None)
     provider_organization_id: Mapped[int | None] = mapped_column(
-        ForeignKey("core_organization.id"), default=None)
+        ForeignKey("core_organization.id"), default=None
+    )
     tariff: Mapped[dict[str, Any]] = mapped_column(default=dict)
     max_runtime_s: Mapped[int | None] = mapped_column(default=None)
     maintenance: Mapped[list[Any]] = mapped_column(default=list)

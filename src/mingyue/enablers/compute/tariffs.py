@@ -42,20 +42,25 @@ _Q = Decimal("0.0001")
 
 def _prices(raw: Any, where: str) -> dict[str, Decimal]:
     if not isinstance(raw, Mapping):
-        raise InvalidInput("compute.tariff_invalid", f"{where}: peak/flat/valley prices",
-                           field="tariff")
+        raise InvalidInput(
+            "compute.tariff_invalid", f"{where}: peak/flat/valley prices", field="tariff"
+        )
     out: dict[str, Decimal] = {}
     for band, value in raw.items():
         if band not in BANDS:
-            raise InvalidInput("compute.tariff_invalid", f"{where}.{band}: bands are "
-                               f"{', '.join(BANDS)}", field="tariff")
+            raise InvalidInput(
+                "compute.tariff_invalid",
+                f"{where}.{band}: bands are {', '.join(BANDS)}",
+                field="tariff",
+            )
         try:
             d = Decimal(str(value))
         except ArithmeticError:
             d = Decimal(-1)
         if not d.is_finite() or d < 0:
-            raise InvalidInput("compute.tariff_invalid", f"{where}.{band}: a price ≥ 0",
-                               field="tariff")
+            raise InvalidInput(
+                "compute.tariff_invalid", f"{where}.{band}: a price ≥ 0", field="tariff"
+            )
         out[str(band)] = d
     return out
 
@@ -68,17 +73,22 @@ class PoolTariff:
     gpu: Mapping[str, TariffSpec]
     raw: Mapping[str, Any]
 
-    def segments(self, demand: Demand, start: datetime, seconds: int,
-                 gpu_model: str | None = None) -> list[tuple[str, PricedSegment]]:
+    def segments(
+        self, demand: Demand, start: datetime, seconds: int, gpu_model: str | None = None
+    ) -> list[tuple[str, PricedSegment]]:
         """Split and price ``seconds`` of the demand from ``start``: (meter, segment) pieces."""
         end = start + timedelta(seconds=seconds)
-        out = [(CPU_METER, s) for s in price_interval(self.cpu, start, end,
-                                                      Decimal(demand.cpus * seconds))]
+        out = [
+            (CPU_METER, s)
+            for s in price_interval(self.cpu, start, end, Decimal(demand.cpus * seconds))
+        ]
         if demand.gpus:
             spec = self.gpu_spec(gpu_model or demand.gpu_model)
             if spec is not None:
-                out += [(GPU_METER, s) for s in price_interval(spec, start, end,
-                                                               Decimal(demand.gpus * seconds))]
+                out += [
+                    (GPU_METER, s)
+                    for s in price_interval(spec, start, end, Decimal(demand.gpus * seconds))
+                ]
         return out
 
     def gpu_spec(self, model: str | None) -> TariffSpec | None:
@@ -100,8 +110,9 @@ def parse_tariff(data: Mapping[str, Any] | None) -> PoolTariff:
     data = dict(data or {})
     unknown = set(data) - {"cpu_second", "gpu_second", "windows", "currency"}
     if unknown:
-        raise InvalidInput("compute.tariff_invalid", f"tariff: unknown keys {sorted(unknown)}",
-                           field="tariff")
+        raise InvalidInput(
+            "compute.tariff_invalid", f"tariff: unknown keys {sorted(unknown)}", field="tariff"
+        )
     windows = parse_windows(data.get("windows") or DEFAULT_WINDOWS)
     currency = str(data.get("currency", "CNY"))
     zero = {b: Decimal(0) for b in BANDS}
@@ -110,23 +121,36 @@ def parse_tariff(data: Mapping[str, Any] | None) -> PoolTariff:
     gpu: dict[str, TariffSpec] = {}
     gpu_raw = data.get("gpu_second") or {}
     if not isinstance(gpu_raw, Mapping):
-        raise InvalidInput("compute.tariff_invalid", "tariff.gpu_second: MODEL → prices",
-                           field="tariff")
+        raise InvalidInput(
+            "compute.tariff_invalid", "tariff.gpu_second: MODEL → prices", field="tariff"
+        )
     for model, prices in gpu_raw.items():
         if model not in known_gpu_models():
-            raise InvalidInput("compute.tariff_invalid", f"tariff.gpu_second.{model}: "
-                               "unknown GPU model", field="tariff")
-        gpu[str(model)] = _spec(GPU_METER, _prices(prices, f"tariff.gpu_second.{model}"),
-                                windows, currency, f"tariff.gpu_second.{model}")
+            raise InvalidInput(
+                "compute.tariff_invalid",
+                f"tariff.gpu_second.{model}: unknown GPU model",
+                field="tariff",
+            )
+        gpu[str(model)] = _spec(
+            GPU_METER,
+            _prices(prices, f"tariff.gpu_second.{model}"),
+            windows,
+            currency,
+            f"tariff.gpu_second.{model}",
+        )
     return PoolTariff(cpu=cpu, gpu=gpu, raw=data)
 
 
-def _spec(meter: str, prices: dict[str, Decimal], windows: Any, currency: str,
-          where: str) -> TariffSpec:
+def _spec(
+    meter: str, prices: dict[str, Decimal], windows: Any, currency: str, where: str
+) -> TariffSpec:
     missing = {w.band for w in windows} - set(prices)
     if missing:
-        raise InvalidInput("compute.tariff_invalid", f"{where}: no price for "
-                           f"{', '.join(sorted(missing))}", field="tariff")
+        raise InvalidInput(
+            "compute.tariff_invalid",
+            f"{where}: no price for {', '.join(sorted(missing))}",
+            field="tariff",
+        )
     return TariffSpec(meter=meter, prices=prices, windows=windows, currency=currency)
 
 
@@ -139,16 +163,20 @@ def read_tariff_arg(value: str) -> dict[str, Any]:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise InvalidInput("compute.tariff_invalid", f"cannot read tariff file {value}: "
-                               f"{exc.strerror}", field="tariff") from exc
+            raise InvalidInput(
+                "compute.tariff_invalid",
+                f"cannot read tariff file {value}: {exc.strerror}",
+                field="tariff",
+            ) from exc
     elif "=" in text and not text.startswith("{"):
         pairs = dict(p.split("=", 1) for p in text.split(",") if "=" in p)
         return {"cpu_second": {k.strip(): v.strip() for k, v in pairs.items()}}
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise InvalidInput("compute.tariff_invalid", f"cannot parse tariff: {exc}",
-                           field="tariff") from exc
+        raise InvalidInput(
+            "compute.tariff_invalid", f"cannot parse tariff: {exc}", field="tariff"
+        ) from exc
     if not isinstance(data, dict):
         raise InvalidInput("compute.tariff_invalid", "a tariff is a mapping", field="tariff")
     parse_tariff(data)

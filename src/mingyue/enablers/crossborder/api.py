@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from pydantic import BaseModel
 
-from mingyue.core.tenancy.access import Actor
 from mingyue.core.errors import PayloadTooLarge
 from mingyue.core.jobs.models import JobOut
+from mingyue.core.tenancy.access import Actor
 from mingyue.web.deps import UoW, require
 
 from . import service
@@ -29,11 +29,13 @@ Reader = Annotated[Actor, Depends(require("crossborder.read"))]
 
 
 @router.post("/assess", operation_id="crossborder-assess", status_code=201)
-def assess(body: ScenarioIn, uow: UoW,
-           actor: Annotated[Actor, Depends(require("crossborder.assess"))]) -> AssessmentOut:
+def assess(
+    body: ScenarioIn, uow: UoW, actor: Annotated[Actor, Depends(require("crossborder.assess"))]
+) -> AssessmentOut:
     """Assess a transfer scenario: path, basis, obligations (stored)."""
-    return service.create_assessment(uow=uow, actor=actor,
-                                     scenario=body.model_dump(exclude_unset=True))
+    return service.create_assessment(
+        uow=uow, actor=actor, scenario=body.model_dump(exclude_unset=True)
+    )
 
 
 @router.get("/assessments", operation_id="crossborder-list_assessments")
@@ -43,8 +45,9 @@ def list_assessments(uow: UoW, actor: Reader) -> list[AssessmentOut]:
 
 
 @router.post("/filings", operation_id="crossborder-create_filing", status_code=201)
-def create_filing(body: FilingIn, uow: UoW,
-                  actor: Annotated[Actor, Depends(require("crossborder.filing.submit"))]) -> FilingOut:
+def create_filing(
+    body: FilingIn, uow: UoW, actor: Annotated[Actor, Depends(require("crossborder.filing.submit"))]
+) -> FilingOut:
     """Submit a filing; it opens a case of its kind."""
     return service.create_filing(uow=uow, actor=actor, body=body)
 
@@ -56,8 +59,9 @@ def list_filings(uow: UoW, actor: Reader) -> list[FilingOut]:
 
 
 @router.get("/filings/expiring", operation_id="crossborder-expiring_filings")
-def expiring(uow: UoW, actor: Reader, within_days: Annotated[int, Query(ge=0, le=3650)] = 90
-             ) -> list[FilingOut]:
+def expiring(
+    uow: UoW, actor: Reader, within_days: Annotated[int, Query(ge=0, le=3650)] = 90
+) -> list[FilingOut]:
     """Approved filings whose validity ends soon."""
     return service.expiring_filings(uow=uow, actor=actor, within_days=within_days)
 
@@ -69,8 +73,11 @@ def get_filing(filing_id: int, uow: UoW, actor: Reader) -> FilingOut:
 
 
 @router.post("/transfers", operation_id="crossborder-declare_transfer", status_code=201)
-def declare(body: TransferIn, uow: UoW,
-            actor: Annotated[Actor, Depends(require("crossborder.transfer.declare"))]) -> TransferOut:
+def declare(
+    body: TransferIn,
+    uow: UoW,
+    actor: Annotated[Actor, Depends(require("crossborder.transfer.declare"))],
+) -> TransferOut:
     """Declare a transfer."""
     return service.declare_transfer(uow=uow, actor=actor, body=body)
 
@@ -82,9 +89,13 @@ def transfers(uow: UoW, actor: Reader) -> list[TransferOut]:
 
 
 @router.post("/scans", operation_id="crossborder-scan", status_code=201)
-async def scan(uow: UoW, actor: Annotated[Actor, Depends(require("crossborder.scan"))],
-               file: Annotated[UploadFile, File()], show_values: bool = False,
-               ner: bool | None = None) -> ScanOut:
+async def scan(
+    uow: UoW,
+    actor: Annotated[Actor, Depends(require("crossborder.scan"))],
+    file: Annotated[UploadFile, File()],
+    show_values: bool = False,
+    ner: bool | None = None,
+) -> ScanOut:
     """Scan an uploaded file for personal information (hashes, not values, are kept).
 
     Person names, places and organisations are looked for in uploads up to 2 MiB unless
@@ -94,8 +105,14 @@ async def scan(uow: UoW, actor: Annotated[Actor, Depends(require("crossborder.sc
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge("core.file.too_large", f"larger than {limit} bytes", field="file")
-    return service.scan_upload(uow=uow, actor=actor, data=data, filename=file.filename or "upload",
-                               show_values=show_values, ner=ner)
+    return service.scan_upload(
+        uow=uow,
+        actor=actor,
+        data=data,
+        filename=file.filename or "upload",
+        show_values=show_values,
+        ner=ner,
+    )
 
 
 @router.get("/scans", operation_id="crossborder-list_scans")
@@ -119,7 +136,8 @@ class WatchIn(BaseModel):
 
 
 @router.post("/watch", operation_id="crossborder-watch", status_code=201)
-def watch(body: WatchIn, uow: UoW,
-          actor: Annotated[Actor, Depends(require("crossborder.watch"))]) -> JobOut:
+def watch(
+    body: WatchIn, uow: UoW, actor: Annotated[Actor, Depends(require("crossborder.watch"))]
+) -> JobOut:
     """Queue a flow-monitor job over an uploaded log or pcap (resumes where it stopped)."""
     return service.enqueue_watch(uow=uow, actor=actor, file_id=body.file_id, fmt=body.format)

@@ -11,8 +11,10 @@ import typer
 
 from mingyue.cli_support import AsUser, DataDir, JsonOut, cli_uow, emit, fail, run_cli, settings_for
 
-app = typer.Typer(help="Cross-border data: legal path, filings, PII scanning, flow monitoring.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Cross-border data: legal path, filings, PII scanning, flow monitoring.",
+    no_args_is_help=True,
+)
 
 
 @app.command()
@@ -40,21 +42,32 @@ def assess(file: Path, json_out: JsonOut = False) -> None:
 
 
 @app.command()
-def scan(file: Path, json_out: JsonOut = False, data_dir: DataDir = None,
-         show_values: Annotated[bool, typer.Option("--show-values",
-                                                   help="Include raw values (owner of the file only).")] = False,
-         ner: Annotated[bool | None, typer.Option("--ner/--no-ner", help="Find person names, "
-                                                  "places and organisations too (hybrid NER, ~65 KB "
-                                                  "per CPU-second). Default: on for files up to "
-                                                  "4 MiB, off above (the report's ner says which).",
-                                                  show_default=False)] = None,
-         ) -> None:
+def scan(
+    file: Path,
+    json_out: JsonOut = False,
+    data_dir: DataDir = None,
+    show_values: Annotated[
+        bool, typer.Option("--show-values", help="Include raw values (owner of the file only).")
+    ] = False,
+    ner: Annotated[
+        bool | None,
+        typer.Option(
+            "--ner/--no-ner",
+            help="Find person names, "
+            "places and organisations too (hybrid NER, ~65 KB "
+            "per CPU-second). Default: on for files up to "
+            "4 MiB, off above (the report's ner says which).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
     """Scan a text/CSV/JSON/Parquet/PDF/DOCX file for Chinese personal information."""
     from . import service
 
     with run_cli():
-        report = service.scan_local(path=file, settings=settings_for(data_dir),
-                                    show_values=show_values, ner=ner)
+        report = service.scan_local(
+            path=file, settings=settings_for(data_dir), show_values=show_values, ner=ner
+        )
         if json_out:
             sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
         else:
@@ -62,30 +75,52 @@ def scan(file: Path, json_out: JsonOut = False, data_dir: DataDir = None,
 
 
 @app.command()
-def watch(source: Path,
-          fmt: Annotated[str | None, typer.Option("--format", help="combined|nginx|squid|zeek|pcap")] = None,
-          geoip: Annotated[Path | None, typer.Option("--geoip", help=".mmdb, legacy .dat or .csv")] = None,
-          follow: Annotated[bool, typer.Option("--follow", help="Keep tailing until interrupted.")] = False,
-          workers: Annotated[int, typer.Option("--workers", min=1, max=64,
-                                               help="Processes for a combined log (default 1).")] = 1,
-          data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
+def watch(
+    source: Path,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="combined|nginx|squid|zeek|pcap")
+    ] = None,
+    geoip: Annotated[
+        Path | None, typer.Option("--geoip", help=".mmdb, legacy .dat or .csv")
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep tailing until interrupted.")
+    ] = False,
+    workers: Annotated[
+        int,
+        typer.Option("--workers", min=1, max=64, help="Processes for a combined log (default 1)."),
+    ] = 1,
+    data_dir: DataDir = None,
+    as_user: AsUser = None,
+    json_out: JsonOut = False,
+) -> None:
     """Read a proxy/Zeek log or a pcap from its last offset; count individuals; raise alerts."""
     from . import service
 
     def progress(p: Any) -> None:
-        sys.stderr.write(f"progress: offset {p.offset}/{p.size} bytes, {p.lines} lines, "
-                         f"{p.events} events, {p.bad_lines} bad\n")
+        sys.stderr.write(
+            f"progress: offset {p.offset}/{p.size} bytes, {p.lines} lines, "
+            f"{p.events} events, {p.bad_lines} bad\n"
+        )
 
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
-        out = service.watch_source(uow=uow, actor=uow.actor, source=source, fmt=fmt, geoip=geoip,
-                                   follow=follow, workers=workers,
-                                   on_progress=progress if not json_out else None)
+        out = service.watch_source(
+            uow=uow,
+            actor=uow.actor,
+            source=source,
+            fmt=fmt,
+            geoip=geoip,
+            follow=follow,
+            workers=workers,
+            on_progress=progress if not json_out else None,
+        )
     emit(out, json_out)
 
 
 @app.command("declare")
-def declare(file: Path, data_dir: DataDir = None, as_user: AsUser = None,
-            json_out: JsonOut = False) -> None:
+def declare(
+    file: Path, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
+) -> None:
     """Declare a transfer from FILE.json (recipient, country, endpoints, categories, legal_basis)."""
     from . import service
     from .schemas import TransferIn
@@ -97,19 +132,29 @@ def declare(file: Path, data_dir: DataDir = None, as_user: AsUser = None,
 
 
 @app.command()
-def filings(expiring: Annotated[bool, typer.Option("--expiring")] = False,
-            data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
+def filings(
+    expiring: Annotated[bool, typer.Option("--expiring")] = False,
+    data_dir: DataDir = None,
+    as_user: AsUser = None,
+    json_out: JsonOut = False,
+) -> None:
     """List filings (or only approvals that expire within 90 days)."""
     from . import service
 
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
-        rows = (service.expiring_filings if expiring else service.list_filings)(uow=uow, actor=uow.actor)
+        rows = (service.expiring_filings if expiring else service.list_filings)(
+            uow=uow, actor=uow.actor
+        )
     emit([r.model_dump(mode="json", exclude={"form"}) for r in rows], json_out)
 
 
 @app.command("warn-expiry")
-def warn_expiry(days: Annotated[int, typer.Option("--days")] = 90, data_dir: DataDir = None,
-                as_user: AsUser = None, json_out: JsonOut = False) -> None:
+def warn_expiry(
+    days: Annotated[int, typer.Option("--days")] = 90,
+    data_dir: DataDir = None,
+    as_user: AsUser = None,
+    json_out: JsonOut = False,
+) -> None:
     """Comment on the case of every approval expiring within --days (once each)."""
     from . import service
 

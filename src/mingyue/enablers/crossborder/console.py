@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from mingyue.core.tenancy.access import can
 from mingyue.core.db import utcnow
 from mingyue.core.errors import InvalidInput
+from mingyue.core.tenancy.access import can
 from mingyue.web.console import ConsoleActor, csrf_protect, render
 from mingyue.web.deps import UoW
 
@@ -19,15 +19,23 @@ from .schemas import FilingIn
 
 router = APIRouter(include_in_schema=False)
 
-SECTIONS = ("purpose", "categories", "retention", "security_measures",
-            "recipient_legal_environment", "risks_and_mitigations")
+SECTIONS = (
+    "purpose",
+    "categories",
+    "retention",
+    "security_measures",
+    "recipient_legal_environment",
+    "risks_and_mitigations",
+)
 
 
 def _page(request: Request, uow: UoW, actor: ConsoleActor, extra: dict[str, Any]) -> HTMLResponse:
     filings = service.list_filings(uow=uow, actor=actor)
     soon = {f.id for f in service.expiring_filings(uow=uow, actor=actor)}
     ctx = {
-        "filings": filings, "expiring": soon, "now": utcnow(),
+        "filings": filings,
+        "expiring": soon,
+        "now": utcnow(),
         "assessments": service.list_assessments(uow=uow, actor=actor)[:20],
         "transfers": service.list_transfers(uow=uow, actor=actor),
         "scans": service.list_scans(uow=uow, actor=actor)[:20],
@@ -46,15 +54,26 @@ def index(request: Request, uow: UoW, actor: ConsoleActor) -> Response:
 
 
 @router.post("/assess", response_class=HTMLResponse, dependencies=[Depends(csrf_protect)])
-def assess(request: Request, uow: UoW, actor: ConsoleActor,
-           pi_individuals: Annotated[int, Form()], sensitive_pi_individuals: Annotated[int, Form()],
-           purpose: Annotated[str, Form()], ciio: Annotated[bool, Form()] = False,
-           important_data: Annotated[bool, Form()] = False,
-           ftz: Annotated[str, Form()] = "") -> Response:
+def assess(
+    request: Request,
+    uow: UoW,
+    actor: ConsoleActor,
+    pi_individuals: Annotated[int, Form()],
+    sensitive_pi_individuals: Annotated[int, Form()],
+    purpose: Annotated[str, Form()],
+    ciio: Annotated[bool, Form()] = False,
+    important_data: Annotated[bool, Form()] = False,
+    ftz: Annotated[str, Form()] = "",
+) -> Response:
     """Assess the scenario typed into the form and show the answer with its citations."""
-    scenario = {"ciio": ciio, "important_data": important_data, "pi_individuals": pi_individuals,
-                "sensitive_pi_individuals": sensitive_pi_individuals, "purpose": purpose,
-                "ftz_negative_list": {"": None, "in": True, "out": False}.get(ftz)}
+    scenario = {
+        "ciio": ciio,
+        "important_data": important_data,
+        "pi_individuals": pi_individuals,
+        "sensitive_pi_individuals": sensitive_pi_individuals,
+        "purpose": purpose,
+        "ftz_negative_list": {"": None, "in": True, "out": False}.get(ftz),
+    }
     try:
         out = service.create_assessment(uow=uow, actor=actor, scenario=scenario)
     except InvalidInput as exc:
@@ -69,39 +88,59 @@ def new_filing(request: Request, actor: ConsoleActor, kind: str = "standard_cont
 
 
 @router.post("/filings", dependencies=[Depends(csrf_protect)])
-def submit_filing(request: Request, uow: UoW, actor: ConsoleActor,
-                  kind: Annotated[str, Form()], recipient_name: Annotated[str, Form()],
-                  recipient_country: Annotated[str, Form()], purpose: Annotated[str, Form()],
-                  categories: Annotated[str, Form()], retention: Annotated[str, Form()],
-                  security_measures: Annotated[str, Form()],
-                  recipient_legal_environment: Annotated[str, Form()],
-                  risks_and_mitigations: Annotated[str, Form()],
-                  pi_individuals: Annotated[int, Form()] = 0,
-                  sensitive_pi_individuals: Annotated[int, Form()] = 0,
-                  important_data: Annotated[bool, Form()] = False,
-                  recipient_address: Annotated[str, Form()] = "",
-                  contact_person: Annotated[str, Form()] = "") -> Response:
+def submit_filing(
+    request: Request,
+    uow: UoW,
+    actor: ConsoleActor,
+    kind: Annotated[str, Form()],
+    recipient_name: Annotated[str, Form()],
+    recipient_country: Annotated[str, Form()],
+    purpose: Annotated[str, Form()],
+    categories: Annotated[str, Form()],
+    retention: Annotated[str, Form()],
+    security_measures: Annotated[str, Form()],
+    recipient_legal_environment: Annotated[str, Form()],
+    risks_and_mitigations: Annotated[str, Form()],
+    pi_individuals: Annotated[int, Form()] = 0,
+    sensitive_pi_individuals: Annotated[int, Form()] = 0,
+    important_data: Annotated[bool, Form()] = False,
+    recipient_address: Annotated[str, Form()] = "",
+    contact_person: Annotated[str, Form()] = "",
+) -> Response:
     """Submit the form; the filing's case opens and the user lands on it."""
     try:
-        body = FilingIn.model_validate({
-            "kind": kind,
-            "form": {
-                "recipient": {"name": recipient_name, "country": recipient_country.upper(),
-                              "address": recipient_address},
-                "purpose": purpose,
-                "categories": [c.strip() for c in categories.replace("，", ",").split(",") if c.strip()],
-                "pi_individuals": pi_individuals, "sensitive_pi_individuals": sensitive_pi_individuals,
-                "important_data": important_data, "retention": retention,
-                "security_measures": security_measures,
-                "recipient_legal_environment": recipient_legal_environment,
-                "risks_and_mitigations": risks_and_mitigations, "contact_person": contact_person,
-            },
-        })
+        body = FilingIn.model_validate(
+            {
+                "kind": kind,
+                "form": {
+                    "recipient": {
+                        "name": recipient_name,
+                        "country": recipient_country.upper(),
+                        "address": recipient_address,
+                    },
+                    "purpose": purpose,
+                    "categories": [
+                        c.strip() for c in categories.replace("，", ",").split(",") if c.strip()
+                    ],
+                    "pi_individuals": pi_individuals,
+                    "sensitive_pi_individuals": sensitive_pi_individuals,
+                    "important_data": important_data,
+                    "retention": retention,
+                    "security_measures": security_measures,
+                    "recipient_legal_environment": recipient_legal_environment,
+                    "risks_and_mitigations": risks_and_mitigations,
+                    "contact_person": contact_person,
+                },
+            }
+        )
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        return render(request, "crossborder/filing_form.html",
-                      {"kind": kind, "sections": SECTIONS, "error": f"{where}: {first['msg']}"},
-                      status_code=422)
+        return render(
+            request,
+            "crossborder/filing_form.html",
+            {"kind": kind, "sections": SECTIONS, "error": f"{where}: {first['msg']}"},
+            status_code=422,
+        )
     out = service.create_filing(uow=uow, actor=actor, body=body)
     return RedirectResponse(f"/cases/{out.case_id}", status_code=303)

@@ -30,8 +30,10 @@ def _log(path: Path, rng: random.Random) -> None:
         ts = (t0 + timedelta(seconds=7 * i)).strftime("%d/%b/%Y:%H:%M:%S +0800")
         mobile = f"1{rng.choice('3589')}{rng.randrange(10**9):09d}"
         host = UNDECLARED if i % 50 == 7 else DECLARED
-        lines.append(f'10.20.0.{i % 30 + 2} - - [{ts}] "GET http://{host}/v1/orders?mobile={mobile}'
-                     f'&n={i} HTTP/1.1" 200 {rng.randrange(200, 4000)} "-" "okhttp/4.12.0"')
+        lines.append(
+            f'10.20.0.{i % 30 + 2} - - [{ts}] "GET http://{host}/v1/orders?mobile={mobile}'
+            f'&n={i} HTTP/1.1" 200 {rng.randrange(200, 4000)} "-" "okhttp/4.12.0"'
+        )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -54,26 +56,50 @@ def seed(settings: Any, org_ids: dict[str, int]) -> None:
         if user is None:
             return
         actor = actor_for(user)
-    scenario = {"ciio": False, "important_data": False, "pi_individuals": 150_000,
-                "sensitive_pi_individuals": 0, "purpose": "other", "ftz_negative_list": None}
+    scenario = {
+        "ciio": False,
+        "important_data": False,
+        "pi_individuals": 150_000,
+        "sensitive_pi_individuals": 0,
+        "purpose": "other",
+        "ftz_negative_list": None,
+    }
     with unit_of_work(actor, settings) as uow:
         assessment = service.create_assessment(uow=uow, actor=actor, scenario=scenario)
         form = FilingForm(
-            recipient=Recipient(name="Partner SG Pte. Ltd.", country="SG",
-                                address="1 Demo Road, Singapore", contact="privacy@partner-sg.example"),
+            recipient=Recipient(
+                name="Partner SG Pte. Ltd.",
+                country="SG",
+                address="1 Demo Road, Singapore",
+                contact="privacy@partner-sg.example",
+            ),
             purpose="跨境电商订单履约：向新加坡合作方提供收件人姓名、手机号和收货地址，用于配送与售后。",
-            categories=["姓名", "手机号码", "收货地址"], pi_individuals=150_000,
-            sensitive_pi_individuals=0, retention="订单完成后保存 1 年，到期删除并出具删除证明。",
+            categories=["姓名", "手机号码", "收货地址"],
+            pi_individuals=150_000,
+            sensitive_pi_individuals=0,
+            retention="订单完成后保存 1 年，到期删除并出具删除证明。",
             security_measures="TLS 1.3 传输加密；接收方按最小必要原则访问；日志留存 3 年；年度第三方审计。",
             recipient_legal_environment="新加坡《个人数据保护法》(PDPA 2012) 及其 2020 年修正。",
             risks_and_mitigations="主要风险为接收方再转移与泄露；合同约定禁止再转移，设泄露通知与赔偿条款。",
-            contact_person="数据保护负责人 王经理")
-        filing = service.create_filing(uow=uow, actor=actor, body=FilingIn(
-            kind="standard_contract", form=form, assessment_id=assessment.id))
-        service.declare_transfer(uow=uow, actor=actor, body=TransferIn(
-            recipient="Partner SG Pte. Ltd.", country="SG", endpoints=[DECLARED],
-            categories=["姓名", "手机号码", "收货地址"],
-            legal_basis="standard_contract_or_certification", filing_id=filing.id))
+            contact_person="数据保护负责人 王经理",
+        )
+        filing = service.create_filing(
+            uow=uow,
+            actor=actor,
+            body=FilingIn(kind="standard_contract", form=form, assessment_id=assessment.id),
+        )
+        service.declare_transfer(
+            uow=uow,
+            actor=actor,
+            body=TransferIn(
+                recipient="Partner SG Pte. Ltd.",
+                country="SG",
+                endpoints=[DECLARED],
+                categories=["姓名", "手机号码", "收货地址"],
+                legal_basis="standard_contract_or_certification",
+                filing_id=filing.id,
+            ),
+        )
     log = Path(settings.data_dir) / "crossborder" / "demo-proxy.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     _log(log, random.Random(20260310))

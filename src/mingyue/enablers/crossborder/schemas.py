@@ -58,8 +58,9 @@ class FilingForm(BaseModel):
     important_data: bool = False
     retention: str = Field(min_length=1, max_length=1000, description="境外保存期限及到期处理")
     security_measures: str = Field(min_length=1, max_length=8000, description="技术和管理措施")
-    recipient_legal_environment: str = Field(min_length=1, max_length=8000,
-                                             description="境外接收方所在国家或地区个人信息保护政策法规")
+    recipient_legal_environment: str = Field(
+        min_length=1, max_length=8000, description="境外接收方所在国家或地区个人信息保护政策法规"
+    )
     risks_and_mitigations: str = Field(min_length=1, max_length=8000, description="风险及应对措施")
     contact_person: str = Field("", max_length=200)
 

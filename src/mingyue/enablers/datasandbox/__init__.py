@@ -9,10 +9,10 @@ enabler = Enabler(
     title={"zh": "数据融合训练场", "en": "Data sandbox"},
     summary={
         "zh": "原始数据不出域、数据可用不可见：聚合 SQL、模型训练模板与核验产品在沙箱内运行，"
-              "仅经最小分组、差分隐私与预算检查的结果离开。",
+        "仅经最小分组、差分隐私与预算检查的结果离开。",
         "en": "Data stays in; approved aggregate SQL, model-training templates and verification "
-              "products run inside; only results that pass group-size, differential-privacy and "
-              "budget gates leave.",
+        "products run inside; only results that pass group-size, differential-privacy and "
+        "budget gates leave.",
     },
     router="mingyue.enablers.datasandbox.api:router",
     console="mingyue.enablers.datasandbox.console:router",
@@ -49,12 +49,23 @@ enabler = Enabler(
         "datasandbox.release": "mingyue.enablers.datasandbox.approvals:RELEASE_CASE",
     },
     meters={
-        "datasandbox.rows_scanned": MeterSpec(unit="row", description="Rows scanned in the sandbox"),
-        "datasandbox.cpu_seconds": MeterSpec(unit="cpu_second",
-                                             description="CPU-seconds of sandbox computations"),
+        "datasandbox.rows_scanned": MeterSpec(
+            unit="row", description="Rows scanned in the sandbox"
+        ),
+        "datasandbox.cpu_seconds": MeterSpec(
+            unit="cpu_second", description="CPU-seconds of sandbox computations"
+        ),
     },
-    nav=[NavItem("/datasandbox", {"zh": "数据融合训练场", "en": "Data sandbox"},
-                 "datasandbox.dataset.read"),
-         NavItem("/datasandbox/register", {"zh": "登记数据集", "en": "Register a dataset"},
-                 "datasandbox.dataset.register")],
+    nav=[
+        NavItem(
+            "/datasandbox",
+            {"zh": "数据融合训练场", "en": "Data sandbox"},
+            "datasandbox.dataset.read",
+        ),
+        NavItem(
+            "/datasandbox/register",
+            {"zh": "登记数据集", "en": "Register a dataset"},
+            "datasandbox.dataset.register",
+        ),
+    ],
 )

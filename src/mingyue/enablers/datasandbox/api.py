@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 
-from mingyue.core.tenancy.access import Actor
 from mingyue.core.errors import InvalidInput, PayloadTooLarge
+from mingyue.core.tenancy.access import Actor
 from mingyue.web.deps import UoW, require
 
 from . import service
@@ -31,31 +31,39 @@ MAX_UPLOAD = 512 * 1024 * 1024
 # epsilon_spent 0, epsilon_left) with the status of its rule: see service.refusal_status.
 _REFUSED: dict[int | str, dict[str, Any]] = {
     403: {"model": RequestOut, "description": "Refused by the usage policy (policy.*)"},
-    422: {"description": "Refused input: SQL outside the allow-list, invalid spec (sql.*, "
-                         "train.*, verify.*, dp.*, gate.*), or a malformed body"},
-    429: {"model": RequestOut, "description": "Privacy budget exhausted (budget.exhausted) or "
-                                              "daily verification limit reached "
-                                              "(verify.rate_limited)"},
+    422: {
+        "description": "Refused input: SQL outside the allow-list, invalid spec (sql.*, "
+        "train.*, verify.*, dp.*, gate.*), or a malformed body"
+    },
+    429: {
+        "model": RequestOut,
+        "description": "Privacy budget exhausted (budget.exhausted) or "
+        "daily verification limit reached "
+        "(verify.rate_limited)",
+    },
 }
 
 
 @router.get("/datasets", operation_id="datasandbox-list_datasets")
-def list_datasets(uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.dataset.read"))]
-                  ) -> list[DatasetOut]:
+def list_datasets(
+    uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.dataset.read"))]
+) -> list[DatasetOut]:
     return service.list_datasets(uow=uow, actor=actor)
 
 
 @router.get("/datasets/{name}", operation_id="datasandbox-get_dataset")
-def get_dataset(name: str, uow: UoW,
-                actor: Annotated[Actor, Depends(require("datasandbox.dataset.read"))]
-                ) -> DatasetDetail:
+def get_dataset(
+    name: str, uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.dataset.read"))]
+) -> DatasetDetail:
     return service.get_dataset(uow=uow, actor=actor, name=name)
 
 
 @router.post("/datasets", operation_id="datasandbox-register_dataset", status_code=201)
 def register_dataset(
-    uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.dataset.register"))],
-    file: Annotated[UploadFile, File()], name: Annotated[str, Form()],
+    uow: UoW,
+    actor: Annotated[Actor, Depends(require("datasandbox.dataset.register"))],
+    file: Annotated[UploadFile, File()],
+    name: Annotated[str, Form()],
     identifiers: Annotated[list[str] | None, Form()] = None,
     quasi: Annotated[list[str] | None, Form()] = None,
     sensitive: Annotated[list[str] | None, Form()] = None,
@@ -66,8 +74,9 @@ def register_dataset(
 ) -> DatasetOut:
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in (".csv", ".parquet", ".json", ".jsonl"):
-        raise InvalidInput("datasandbox.dataset.format", "upload CSV, Parquet or JSON",
-                           field="file")
+        raise InvalidInput(
+            "datasandbox.dataset.format", "upload CSV, Parquet or JSON", field="file"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload{suffix}"
         size = 0
@@ -75,77 +84,98 @@ def register_dataset(
             while chunk := file.file.read(1 << 20):
                 size += len(chunk)
                 if size > MAX_UPLOAD:
-                    raise PayloadTooLarge("datasandbox.upload_too_large", "upload too large",
-                                          field="file")
+                    raise PayloadTooLarge(
+                        "datasandbox.upload_too_large", "upload too large", field="file"
+                    )
                 f.write(chunk)
         return service.register_dataset(
-            uow=uow, actor=actor, source=path, name=name, identifiers=identifiers or [],
-            quasi=quasi or [], sensitive=sensitive or [], min_group=min_group,
-            epsilon_per_period=epsilon_per_period or None, open_to_all=open_to_all,
-            description=description)
+            uow=uow,
+            actor=actor,
+            source=path,
+            name=name,
+            identifiers=identifiers or [],
+            quasi=quasi or [],
+            sensitive=sensitive or [],
+            min_group=min_group,
+            epsilon_per_period=epsilon_per_period or None,
+            open_to_all=open_to_all,
+            description=description,
+        )
 
 
-@router.post("/queries", operation_id="datasandbox-submit_query", status_code=201,
-             responses=_REFUSED)
-def submit_query(body: QueryIn, uow: UoW,
-                 actor: Annotated[Actor, Depends(require("datasandbox.query.submit"))]
-                 ) -> RequestOut:
+@router.post(
+    "/queries", operation_id="datasandbox-submit_query", status_code=201, responses=_REFUSED
+)
+def submit_query(
+    body: QueryIn, uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.query.submit"))]
+) -> RequestOut:
     return service.submit_query(uow=uow, actor=actor, **body.model_dump())
 
 
-@router.post("/trainings", operation_id="datasandbox-submit_training", status_code=201,
-             responses=_REFUSED)
-def submit_training(body: TrainIn, uow: UoW,
-                    actor: Annotated[Actor, Depends(require("datasandbox.query.submit"))]
-                    ) -> RequestOut:
+@router.post(
+    "/trainings", operation_id="datasandbox-submit_training", status_code=201, responses=_REFUSED
+)
+def submit_training(
+    body: TrainIn, uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.query.submit"))]
+) -> RequestOut:
     return service.submit_training(uow=uow, actor=actor, **body.model_dump())
 
 
-@router.post("/verify", operation_id="datasandbox-verify",
-             responses=_REFUSED)
-def verify(body: VerifyIn, uow: UoW,
-           actor: Annotated[Actor, Depends(require("datasandbox.verify"))]) -> RequestOut:
+@router.post("/verify", operation_id="datasandbox-verify", responses=_REFUSED)
+def verify(
+    body: VerifyIn, uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.verify"))]
+) -> RequestOut:
     return service.verify(uow=uow, actor=actor, **body.model_dump())
 
 
-@router.post("/psi", operation_id="datasandbox-psi",
-             responses=_REFUSED)
-def psi(body: PsiIn, uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.verify"))]
-        ) -> PsiOut:
+@router.post("/psi", operation_id="datasandbox-psi", responses=_REFUSED)
+def psi(
+    body: PsiIn, uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.verify"))]
+) -> PsiOut:
     import base64
     import binascii
 
     try:
         request = base64.b64decode(body.request_b64, validate=True)
     except binascii.Error as exc:
-        raise InvalidInput("datasandbox.verify.psi_request", "request_b64 is not base64",
-                           field="request_b64") from exc
-    return service.psi(uow=uow, actor=actor, dataset=body.dataset, predicate=body.predicate,
-                       request=request, reveal_intersection=body.reveal_intersection)
+        raise InvalidInput(
+            "datasandbox.verify.psi_request", "request_b64 is not base64", field="request_b64"
+        ) from exc
+    return service.psi(
+        uow=uow,
+        actor=actor,
+        dataset=body.dataset,
+        predicate=body.predicate,
+        request=request,
+        reveal_intersection=body.reveal_intersection,
+    )
 
 
 @router.get("/requests", operation_id="datasandbox-list_requests")
-def list_requests(uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.request.read"))]
-                  ) -> list[RequestOut]:
+def list_requests(
+    uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.request.read"))]
+) -> list[RequestOut]:
     return service.list_requests(uow=uow, actor=actor)
 
 
 @router.get("/requests/{request_id}", operation_id="datasandbox-get_request")
-def get_request(request_id: int, uow: UoW,
-                actor: Annotated[Actor, Depends(require("datasandbox.request.read"))]
-                ) -> RequestOut:
+def get_request(
+    request_id: int, uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.request.read"))]
+) -> RequestOut:
     return service.get_request(uow=uow, actor=actor, request_id=request_id)
 
 
 @router.get("/budget", operation_id="datasandbox-budget")
-def budget(uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.budget.read"))]
-           ) -> list[BudgetOut]:
+def budget(
+    uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.budget.read"))]
+) -> list[BudgetOut]:
     return service.budgets(uow=uow, actor=actor)
 
 
 @router.get("/budget/ledger", operation_id="datasandbox-budget_ledger")
-def budget_ledger(uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.budget.read"))]
-                  ) -> list[dict[str, Any]]:
+def budget_ledger(
+    uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.budget.read"))]
+) -> list[dict[str, Any]]:
     return service.charges(uow=uow, actor=actor)
 
 

@@ -17,15 +17,17 @@ router = APIRouter(tags=["datasandbox"])
 _Owner = Annotated[Actor, Depends(require("datasandbox.dataset.register"))]
 
 
-@router.post("/sources/postgresql", operation_id="datasandbox-register_pg_dataset",
-             status_code=201)
+@router.post("/sources/postgresql", operation_id="datasandbox-register_pg_dataset", status_code=201)
 def register_pg_dataset(body: PgDatasetIn, uow: UoW, actor: _Owner) -> DatasetOut:
     """Register a PostgreSQL table (read-only role) as a dataset; it is snapshotted now."""
     data = body.model_dump(exclude={"dsn", "password"})
     return sources.register_pg_dataset(
-        uow=uow, actor=actor, dsn=body.dsn.get_secret_value() if body.dsn else None,
+        uow=uow,
+        actor=actor,
+        dsn=body.dsn.get_secret_value() if body.dsn else None,
         password=body.password.get_secret_value() if body.password else None,
-        **{**data, "epsilon_per_period": body.epsilon_per_period or None})
+        **{**data, "epsilon_per_period": body.epsilon_per_period or None},
+    )
 
 
 @router.get("/datasets/{name}/source", operation_id="datasandbox-get_source")

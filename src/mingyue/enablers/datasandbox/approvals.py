@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import select
 
 from mingyue.core import cases, jobs
-from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.cases.kinds import CaseKind, State, Transition
 from mingyue.core.errors import Conflict
+from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.uow import UnitOfWork
 
 from .models import SandboxRequest
@@ -45,15 +45,31 @@ APPROVAL_CASE = CaseKind(
     },
     initial="pending",
     transitions=[
-        Transition("approve", ("pending",), "approved", _OWNER,
-                   {"zh": "批准运行", "en": "Approve"}),
-        Transition("reject", ("pending",), "rejected", _OWNER,
-                   {"zh": "拒绝", "en": "Reject"}, requires_comment=True),
-        Transition("close", ("pending",), "closed", _CLOSERS,
-                   {"zh": "关闭", "en": "Close"}, requires_comment=True),
+        Transition(
+            "approve", ("pending",), "approved", _OWNER, {"zh": "批准运行", "en": "Approve"}
+        ),
+        Transition(
+            "reject",
+            ("pending",),
+            "rejected",
+            _OWNER,
+            {"zh": "拒绝", "en": "Reject"},
+            requires_comment=True,
+        ),
+        Transition(
+            "close",
+            ("pending",),
+            "closed",
+            _CLOSERS,
+            {"zh": "关闭", "en": "Close"},
+            requires_comment=True,
+        ),
     ],
-    hooks={"approve": f"{_HOOKS}:on_approve", "reject": f"{_HOOKS}:on_reject",
-           "close": f"{_HOOKS}:on_close"},
+    hooks={
+        "approve": f"{_HOOKS}:on_approve",
+        "reject": f"{_HOOKS}:on_reject",
+        "close": f"{_HOOKS}:on_close",
+    },
 )
 
 RELEASE_CASE = CaseKind(
@@ -67,15 +83,31 @@ RELEASE_CASE = CaseKind(
     },
     initial="in_review",
     transitions=[
-        Transition("release", ("in_review",), "released", _OWNER,
-                   {"zh": "放行结果", "en": "Release"}),
-        Transition("withhold", ("in_review",), "withheld", _OWNER,
-                   {"zh": "扣留结果", "en": "Withhold"}, requires_comment=True),
-        Transition("close", ("in_review",), "closed", _CLOSERS,
-                   {"zh": "关闭", "en": "Close"}, requires_comment=True),
+        Transition(
+            "release", ("in_review",), "released", _OWNER, {"zh": "放行结果", "en": "Release"}
+        ),
+        Transition(
+            "withhold",
+            ("in_review",),
+            "withheld",
+            _OWNER,
+            {"zh": "扣留结果", "en": "Withhold"},
+            requires_comment=True,
+        ),
+        Transition(
+            "close",
+            ("in_review",),
+            "closed",
+            _CLOSERS,
+            {"zh": "关闭", "en": "Close"},
+            requires_comment=True,
+        ),
     ],
-    hooks={"release": f"{_HOOKS}:on_release", "withhold": f"{_HOOKS}:on_withhold",
-           "close": f"{_HOOKS}:on_close"},
+    hooks={
+        "release": f"{_HOOKS}:on_release",
+        "withhold": f"{_HOOKS}:on_withhold",
+        "close": f"{_HOOKS}:on_close",
+    },
 )
 
 
@@ -102,21 +134,39 @@ def _base_data(req: SandboxRequest) -> dict[str, Any]:
     # Bound parameter values are part of what the owner judges; a huge list is flagged instead.
     if len(json.dumps(spec.get("params"), default=str)) > _PARAMS_BUDGET:
         spec["params"], spec["params_cut"] = None, True
-    return {"request_id": req.id, "consumer_org_id": req.organization_id,
-            "consumer": req.created_by, "request_kind": req.kind,
-            "datasets": list(req.datasets), "purpose": req.purpose, "spec": spec}
+    return {
+        "request_id": req.id,
+        "consumer_org_id": req.organization_id,
+        "consumer": req.created_by,
+        "request_kind": req.kind,
+        "datasets": list(req.datasets),
+        "purpose": req.purpose,
+        "spec": spec,
+    }
 
 
-def _open(uow: UnitOfWork, req: SandboxRequest, kind: str, owners: list[int],
-          data: dict[str, Any], title: str) -> None:
+def _open(
+    uow: UnitOfWork,
+    req: SandboxRequest,
+    kind: str,
+    owners: list[int],
+    data: dict[str, Any],
+    title: str,
+) -> None:
     # The consumer's request opens cases in the owners' organizations: an audited cross-tenant
     # step, taken as the system (members may not open cases for another organization).
     with uow.unscoped(reason=f"datasandbox: open {kind} cases of request {req.id}"):
         ids = list(req.case_ids or [])
         for org in owners:
-            case = cases.open_case(uow=uow, kind=kind, organization_id=org, actor=SYSTEM,
-                                   subject=subject_of(req.id), data=data,
-                                   title=f"{title} #{req.id}: {', '.join(req.datasets)}"[:200])
+            case = cases.open_case(
+                uow=uow,
+                kind=kind,
+                organization_id=org,
+                actor=SYSTEM,
+                subject=subject_of(req.id),
+                data=data,
+                title=f"{title} #{req.id}: {', '.join(req.datasets)}"[:200],
+            )
             ids.append(case.id)
         req.case_ids = ids
         uow.flush()
@@ -129,8 +179,9 @@ def open_approval(uow: UnitOfWork, req: SandboxRequest, owners: list[int]) -> No
     data = _base_data(req)
     if req.preview:
         data["executed_sql"] = req.preview.get("executed_sql")
-        data["preview"] = {k: v for k, v in req.preview.items()
-                           if k not in ("outputs", "executed_sql")}
+        data["preview"] = {
+            k: v for k, v in req.preview.items() if k not in ("outputs", "executed_sql")
+        }
         data = _fit(data, "preview_outputs", list(req.preview.get("outputs", [])))
     _open(uow, req, APPROVAL, owners, data, "数据使用审批 / Data-use approval")
 
@@ -139,17 +190,23 @@ def open_release(uow: UnitOfWork, req: SandboxRequest, owners: list[int]) -> Non
     """Hold a computed result for the owners' release review: ``in_review`` and one case each."""
     req.status = "in_review"
     req.updated_at = _now()
-    uow.audit("datasandbox.request.review_requested", subject_of(req.id),
-              {"owners": owners}, organization_id=req.organization_id)
+    uow.audit(
+        "datasandbox.request.review_requested",
+        subject_of(req.id),
+        {"owners": owners},
+        organization_id=req.organization_id,
+    )
     result = req.result or {}
     data = {**_base_data(req), "epsilon_spent": req.epsilon_spent}
     if "model" in result:
         model = result["model"] or {}
-        data["model"] = {k: model.get(k) for k in ("template", "metrics", "n_parameters",
-                                                    "rows_used")}
+        data["model"] = {
+            k: model.get(k) for k in ("template", "metrics", "n_parameters", "rows_used")
+        }
         params = model.get("model") or {}
-        data = _fit(data, "model_parameters", sorted(params.items()) if isinstance(
-            params, dict) else [])
+        data = _fit(
+            data, "model_parameters", sorted(params.items()) if isinstance(params, dict) else []
+        )
     else:
         data = _fit(data, "rows", list(result.get("rows") or []))
     _open(uow, req, RELEASE, owners, data, "结果出域审查 / Release review")
@@ -160,10 +217,18 @@ def approve(uow: UnitOfWork, req: SandboxRequest, by: str) -> None:
     req.status = "approved"
     req.decided_by = by
     req.updated_at = _now()
-    uow.audit("datasandbox.request.approved", subject_of(req.id), {"by": by},
-              organization_id=req.organization_id)
-    job = jobs.enqueue(uow=uow, kind="datasandbox.run", params={"request_id": req.id},
-                       organization_id=req.organization_id)
+    uow.audit(
+        "datasandbox.request.approved",
+        subject_of(req.id),
+        {"by": by},
+        organization_id=req.organization_id,
+    )
+    job = jobs.enqueue(
+        uow=uow,
+        kind="datasandbox.run",
+        params={"request_id": req.id},
+        organization_id=req.organization_id,
+    )
     req.job_id = job.id
 
 
@@ -171,18 +236,24 @@ def _request(uow: UnitOfWork, case: cases.CaseOut) -> SandboxRequest:
     rid = int((case.data or {}).get("request_id", 0))
     # Locked: two owners deciding at once must not both see the other's case still pending
     # (PostgreSQL; SQLite serialises writers with BEGIN IMMEDIATE).
-    req = uow.session.scalars(select(SandboxRequest).where(SandboxRequest.id == rid)
-                              .with_for_update()).first()
+    req = uow.session.scalars(
+        select(SandboxRequest).where(SandboxRequest.id == rid).with_for_update()
+    ).first()
     if req is None or case.id not in (req.case_ids or []):
-        raise Conflict("datasandbox.case_without_request", "the case names no sandbox request",
-                       case_id=case.id)
+        raise Conflict(
+            "datasandbox.case_without_request", "the case names no sandbox request", case_id=case.id
+        )
     return req
 
 
 def _siblings(uow: UnitOfWork, req: SandboxRequest, kind: str) -> list[cases.CaseOut]:
-    return [c for c in cases.list_cases(uow=uow, subject=subject_of(req.id), kind=kind,
-                                        actor=SYSTEM, limit=1000)
-            if c.id in (req.case_ids or [])]
+    return [
+        c
+        for c in cases.list_cases(
+            uow=uow, subject=subject_of(req.id), kind=kind, actor=SYSTEM, limit=1000
+        )
+        if c.id in (req.case_ids or [])
+    ]
 
 
 def _comment(uow: UnitOfWork, case: cases.CaseOut) -> str | None:
@@ -191,23 +262,42 @@ def _comment(uow: UnitOfWork, case: cases.CaseOut) -> str | None:
     return moves[-1].comment if moves else None
 
 
-def _refuse(uow: UnitOfWork, req: SandboxRequest, case: cases.CaseOut, *, rule: str,
-            event: str, message: str) -> None:
+def _refuse(
+    uow: UnitOfWork,
+    req: SandboxRequest,
+    case: cases.CaseOut,
+    *,
+    rule: str,
+    event: str,
+    message: str,
+) -> None:
     by = uow.actor.label()
     comment = _comment(uow, case)
     req.status = "refused"
     req.decided_by = by
     req.result = None
-    req.reason = {"rule": rule, "key": f"datasandbox.{rule}", "message": comment or message,
-                  "params": {"case_id": str(case.id)}}
+    req.reason = {
+        "rule": rule,
+        "key": f"datasandbox.{rule}",
+        "message": comment or message,
+        "params": {"case_id": str(case.id)},
+    }
     req.updated_at = _now()
-    uow.audit(event, subject_of(req.id), {"by": by, "comment": comment, "case_id": case.id,
-                                          "owner_org_id": case.organization_id},
-              organization_id=req.organization_id)
+    uow.audit(
+        event,
+        subject_of(req.id),
+        {"by": by, "comment": comment, "case_id": case.id, "owner_org_id": case.organization_id},
+        organization_id=req.organization_id,
+    )
     for other in _siblings(uow, req, case.kind):
         if other.id != case.id and other.closed_at is None:
-            cases.transition(uow=uow, case_id=other.id, name="close", actor=SYSTEM,
-                             comment=f"request {req.id} was refused in case {case.id}")
+            cases.transition(
+                uow=uow,
+                case_id=other.id,
+                name="close",
+                actor=SYSTEM,
+                comment=f"request {req.id} was refused in case {case.id}",
+            )
 
 
 def on_approve(*, uow: UnitOfWork, case: cases.CaseOut) -> None:
@@ -227,8 +317,14 @@ def on_reject(*, uow: UnitOfWork, case: cases.CaseOut) -> None:
         req = _request(uow, case)
         if req.status != "pending_approval":
             raise Conflict("datasandbox.not_pending", f"request {req.id} is {req.status}")
-        _refuse(uow, req, case, rule="owner.rejected", event="datasandbox.request.rejected",
-                message="rejected by the data owner")
+        _refuse(
+            uow,
+            req,
+            case,
+            rule="owner.rejected",
+            event="datasandbox.request.rejected",
+            message="rejected by the data owner",
+        )
         uow.flush()
 
 
@@ -243,10 +339,16 @@ def on_release(*, uow: UnitOfWork, case: cases.CaseOut) -> None:
             req.decided_by = uow.actor.label()
             req.updated_at = _now()
             result = req.result or {}
-            uow.audit("datasandbox.request.released", subject_of(req.id),
-                      {"by": uow.actor.label(), "case_id": case.id,
-                       "rows": len(result.get("rows") or [])},
-                      organization_id=req.organization_id)
+            uow.audit(
+                "datasandbox.request.released",
+                subject_of(req.id),
+                {
+                    "by": uow.actor.label(),
+                    "case_id": case.id,
+                    "rows": len(result.get("rows") or []),
+                },
+                organization_id=req.organization_id,
+            )
         uow.flush()
 
 
@@ -256,8 +358,14 @@ def on_withhold(*, uow: UnitOfWork, case: cases.CaseOut) -> None:
         req = _request(uow, case)
         if req.status != "in_review":
             raise Conflict("datasandbox.not_pending", f"request {req.id} is {req.status}")
-        _refuse(uow, req, case, rule="owner.withheld", event="datasandbox.request.withheld",
-                message="withheld at release review")
+        _refuse(
+            uow,
+            req,
+            case,
+            rule="owner.withheld",
+            event="datasandbox.request.withheld",
+            message="withheld at release review",
+        )
         uow.flush()
 
 
@@ -267,10 +375,16 @@ def on_close(*, uow: UnitOfWork, case: cases.CaseOut) -> None:
     with uow.unscoped(reason=f"datasandbox: case {case.id} closed"):
         req = _request(uow, case)
         if req.status == waiting:
-            _refuse(uow, req, case, rule="owner.closed",
-                    event="datasandbox.request.rejected" if case.kind == APPROVAL
-                    else "datasandbox.request.withheld",
-                    message="the owner's case was closed without a decision")
+            _refuse(
+                uow,
+                req,
+                case,
+                rule="owner.closed",
+                event="datasandbox.request.rejected"
+                if case.kind == APPROVAL
+                else "datasandbox.request.withheld",
+                message="the owner's case was closed without a decision",
+            )
         uow.flush()
 
 
@@ -279,7 +393,11 @@ def open_cases_for_owner(*, uow: UnitOfWork) -> list[cases.CaseOut]:
     org = uow.actor.organization_id
     if org is None:
         return []
-    out = [c for kind in (APPROVAL, RELEASE)
-           for c in cases.list_cases(uow=uow, kind=kind, open_only=True, limit=200,
-                                     organization_id=org)]
+    out = [
+        c
+        for kind in (APPROVAL, RELEASE)
+        for c in cases.list_cases(
+            uow=uow, kind=kind, open_only=True, limit=200, organization_id=org
+        )
+    ]
     return sorted(out, key=lambda c: c.id)

@@ -21,37 +21,66 @@ REFUSED_EXIT = 3
 @dataset_app.command("add")
 def dataset_add(
     name: Annotated[str, typer.Option("--name", help="Dataset name (a-z, 0-9, _)")],
-    file: Annotated[Path | None, typer.Argument(
-        help="CSV, Parquet or JSON file (or a PostgreSQL table with --pg-table)")] = None,
-    identifier: Annotated[list[str] | None, typer.Option("--identifier",
-                                                         help="Direct identifier column")] = None,
-    quasi: Annotated[list[str] | None, typer.Option("--quasi",
-                                                    help="Quasi-identifier column")] = None,
-    sensitive: Annotated[list[str] | None, typer.Option("--sensitive",
-                                                        help="Sensitive column")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="CSV, Parquet or JSON file (or a PostgreSQL table with --pg-table)"),
+    ] = None,
+    identifier: Annotated[
+        list[str] | None, typer.Option("--identifier", help="Direct identifier column")
+    ] = None,
+    quasi: Annotated[
+        list[str] | None, typer.Option("--quasi", help="Quasi-identifier column")
+    ] = None,
+    sensitive: Annotated[
+        list[str] | None, typer.Option("--sensitive", help="Sensitive column")
+    ] = None,
     min_group: Annotated[int, typer.Option("--min-group", min=1)] = 10,
-    epsilon_per_period: Annotated[float, typer.Option(
-        "--epsilon-per-period", min=0, help="Privacy budget per consumer and month; 0: no DP")] = 3.0,
-    open_to: Annotated[str | None, typer.Option("--open-to", help="'all': standing policy that "
-                                                "auto-approves every organization")] = None,
+    epsilon_per_period: Annotated[
+        float,
+        typer.Option(
+            "--epsilon-per-period", min=0, help="Privacy budget per consumer and month; 0: no DP"
+        ),
+    ] = 3.0,
+    open_to: Annotated[
+        str | None,
+        typer.Option(
+            "--open-to", help="'all': standing policy that auto-approves every organization"
+        ),
+    ] = None,
     description: Annotated[str, typer.Option("--description")] = "",
-    bound: Annotated[list[str] | None, typer.Option(
-        "--bound", help="Public clamping bounds COL=LOW:HIGH (else derived and rounded)")] = None,
-    pg_dsn: Annotated[str | None, typer.Option(
-        "--pg-dsn", help="postgresql://user@host:port/db (keep the password out of it)")] = None,
+    bound: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--bound", help="Public clamping bounds COL=LOW:HIGH (else derived and rounded)"
+        ),
+    ] = None,
+    pg_dsn: Annotated[
+        str | None,
+        typer.Option(
+            "--pg-dsn", help="postgresql://user@host:port/db (keep the password out of it)"
+        ),
+    ] = None,
     pg_host: Annotated[str | None, typer.Option("--pg-host")] = None,
     pg_port: Annotated[int | None, typer.Option("--pg-port", min=1, max=65535)] = None,
     pg_db: Annotated[str | None, typer.Option("--pg-db")] = None,
     pg_user: Annotated[str | None, typer.Option("--pg-user", help="A read-only role")] = None,
-    pg_password_env: Annotated[str | None, typer.Option(
-        "--pg-password-env", help="Name of an environment variable holding the password")] = None,
-    pg_password_stdin: Annotated[bool, typer.Option(
-        "--pg-password-stdin", help="Read the password from the first line of stdin")] = False,
-    pg_table: Annotated[str | None, typer.Option("--pg-table", help="schema.table or view")
-                        ] = None,
-    pg_column: Annotated[list[str] | None, typer.Option(
-        "--pg-column", help="Copy only these columns (default: all)")] = None,
-    data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False,
+    pg_password_env: Annotated[
+        str | None,
+        typer.Option(
+            "--pg-password-env", help="Name of an environment variable holding the password"
+        ),
+    ] = None,
+    pg_password_stdin: Annotated[
+        bool,
+        typer.Option("--pg-password-stdin", help="Read the password from the first line of stdin"),
+    ] = False,
+    pg_table: Annotated[str | None, typer.Option("--pg-table", help="schema.table or view")] = None,
+    pg_column: Annotated[
+        list[str] | None, typer.Option("--pg-column", help="Copy only these columns (default: all)")
+    ] = None,
+    data_dir: DataDir = None,
+    as_user: AsUser = None,
+    json_out: JsonOut = False,
 ) -> None:
     """Register FILE (CSV, Parquet, JSON) or a PostgreSQL table (--pg-table) as a dataset."""
     from mingyue.core.errors import InvalidInput
@@ -66,38 +95,72 @@ def dataset_add(
                 lo, hi = rng.split(":", 1)
                 bounds[col.strip()] = (float(lo), float(hi))
             except ValueError as exc:
-                raise InvalidInput("datasandbox.dataset.bounds", f"--bound {b!r}: use "
-                                   "COL=LOW:HIGH", field="--bound") from exc
+                raise InvalidInput(
+                    "datasandbox.dataset.bounds",
+                    f"--bound {b!r}: use COL=LOW:HIGH",
+                    field="--bound",
+                ) from exc
         if open_to not in (None, "all"):
             raise typer.BadParameter("--open-to takes 'all'")
-        pg = PgArgs(dsn=pg_dsn, host=pg_host, port=pg_port, dbname=pg_db, user=pg_user,
-                    password_env=pg_password_env, password_stdin=pg_password_stdin,
-                    table=pg_table, columns=pg_column)
+        pg = PgArgs(
+            dsn=pg_dsn,
+            host=pg_host,
+            port=pg_port,
+            dbname=pg_db,
+            user=pg_user,
+            password_env=pg_password_env,
+            password_stdin=pg_password_stdin,
+            table=pg_table,
+            columns=pg_column,
+        )
         if pg.given:
-            emit(add_pg(pg=pg, file=file, data_dir=data_dir, as_user=as_user, name=name,
-                        identifiers=identifier or [], quasi=quasi or [],
-                        sensitive=sensitive or [], min_group=min_group,
-                        epsilon_per_period=epsilon_per_period or None,
-                        open_to_all=open_to == "all", description=description, bounds=bounds),
-                 json_out)
+            emit(
+                add_pg(
+                    pg=pg,
+                    file=file,
+                    data_dir=data_dir,
+                    as_user=as_user,
+                    name=name,
+                    identifiers=identifier or [],
+                    quasi=quasi or [],
+                    sensitive=sensitive or [],
+                    min_group=min_group,
+                    epsilon_per_period=epsilon_per_period or None,
+                    open_to_all=open_to == "all",
+                    description=description,
+                    bounds=bounds,
+                ),
+                json_out,
+            )
             return
         if file is None:
-            raise InvalidInput("datasandbox.dataset.missing_file", "give a FILE or --pg-table",
-                               field="file")
+            raise InvalidInput(
+                "datasandbox.dataset.missing_file", "give a FILE or --pg-table", field="file"
+            )
         if not file.is_file():
             raise FileNotFoundError(2, "no such file", str(file))
         with cli_uow(data_dir, as_user, require_user=True) as uow:
             out = service.register_dataset(
-                uow=uow, actor=uow.actor, source=file, name=name, identifiers=identifier or [],
-                quasi=quasi or [], sensitive=sensitive or [], min_group=min_group,
-                epsilon_per_period=epsilon_per_period or None, open_to_all=open_to == "all",
-                description=description, bounds=bounds)
+                uow=uow,
+                actor=uow.actor,
+                source=file,
+                name=name,
+                identifiers=identifier or [],
+                quasi=quasi or [],
+                sensitive=sensitive or [],
+                min_group=min_group,
+                epsilon_per_period=epsilon_per_period or None,
+                open_to_all=open_to == "all",
+                description=description,
+                bounds=bounds,
+            )
         emit(out, json_out)
 
 
 @dataset_app.command("list")
-def dataset_list(data_dir: DataDir = None, as_user: AsUser = None,
-                 json_out: JsonOut = False) -> None:
+def dataset_list(
+    data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
+) -> None:
     """List the catalogue (schema, rounded size, policy)."""
     from . import service
 
@@ -106,15 +169,26 @@ def dataset_list(data_dir: DataDir = None, as_user: AsUser = None,
         if json_out:
             emit(items, True)
         else:
-            emit([{"name": d.name, "owner": d.owner_org_id, "rows≈": d.rows_rounded,
-                   "identifiers": ",".join(c.name for c in d.columns if c.cls == "identifier"),
-                   "min_group": d.policy["min_group_size"],
-                   "epsilon/period": d.policy["epsilon_per_period"]} for d in items], False)
+            emit(
+                [
+                    {
+                        "name": d.name,
+                        "owner": d.owner_org_id,
+                        "rows≈": d.rows_rounded,
+                        "identifiers": ",".join(c.name for c in d.columns if c.cls == "identifier"),
+                        "min_group": d.policy["min_group_size"],
+                        "epsilon/period": d.policy["epsilon_per_period"],
+                    }
+                    for d in items
+                ],
+                False,
+            )
 
 
 @dataset_app.command("show")
-def dataset_show(name: str, data_dir: DataDir = None, as_user: AsUser = None,
-                 json_out: JsonOut = False) -> None:
+def dataset_show(
+    name: str, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
+) -> None:
     """Show one dataset with its mock preview (synthetic rows)."""
     from . import service
 
@@ -136,11 +210,16 @@ def _submit(data_dir: Path | None, as_user: str | None, call: Callable[[Any], An
 
 
 def _query_payload(out: Any) -> dict[str, Any]:
-    return {"id": out.id, "status": out.status,
-            "reason": (out.reason or {}).get("message") if out.reason else None,
-            "rule": (out.reason or {}).get("rule") if out.reason else None,
-            "rows": out.rows or [], "epsilon_spent": out.epsilon_spent,
-            "epsilon_left": out.epsilon_left, "preview": out.preview}
+    return {
+        "id": out.id,
+        "status": out.status,
+        "reason": (out.reason or {}).get("message") if out.reason else None,
+        "rule": (out.reason or {}).get("rule") if out.reason else None,
+        "rows": out.rows or [],
+        "epsilon_spent": out.epsilon_spent,
+        "epsilon_left": out.epsilon_left,
+        "preview": out.preview,
+    }
 
 
 @app.command("query")
@@ -148,10 +227,14 @@ def query_cmd(
     sql: Annotated[str, typer.Option("--sql", help="Aggregate SQL (DuckDB dialect)")],
     dataset: Annotated[str | None, typer.Option("--dataset")] = None,
     epsilon: Annotated[float | None, typer.Option("--epsilon", min=0.0001, max=10)] = None,
-    param: Annotated[list[str] | None, typer.Option(
-        "--param", help="Positional parameter value (JSON if it parses, else text)")] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="Positional parameter value (JSON if it parses, else text)"),
+    ] = None,
     purpose: Annotated[str, typer.Option("--purpose")] = "statistics",
-    data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False,
+    data_dir: DataDir = None,
+    as_user: AsUser = None,
+    json_out: JsonOut = False,
 ) -> None:
     """Run aggregate SQL inside the sandbox; print the gated release (refusal exits 3)."""
     from mingyue.core import jobs
@@ -167,16 +250,27 @@ def query_cmd(
             except json.JSONDecodeError:
                 params.append(p)
     with run_cli():
-        out = _submit(data_dir, as_user, lambda uow: service.submit_query(
-            uow=uow, actor=uow.actor, sql=sql, dataset=dataset, epsilon=epsilon, params=params,
-            purpose=purpose))
+        out = _submit(
+            data_dir,
+            as_user,
+            lambda uow: service.submit_query(
+                uow=uow,
+                actor=uow.actor,
+                sql=sql,
+                dataset=dataset,
+                epsilon=epsilon,
+                params=params,
+                purpose=purpose,
+            ),
+        )
         if out.job_id is not None and out.status == "approved":
             jobs.run_job_now(settings_for(data_dir), out.job_id)
             with cli_uow(data_dir, as_user, require_user=True) as uow:
                 out = service.get_request(uow=uow, actor=uow.actor, request_id=out.id)
         payload = _query_payload(out)
-        emit(payload if json_out else {k: v for k, v in payload.items() if k != "preview"},
-             json_out)
+        emit(
+            payload if json_out else {k: v for k, v in payload.items() if k != "preview"}, json_out
+        )
         if out.status in ("refused", "failed"):
             raise typer.Exit(REFUSED_EXIT if out.status != "failed" else 1)
 
@@ -184,13 +278,21 @@ def query_cmd(
 @app.command("train")
 def train_cmd(
     dataset: Annotated[str, typer.Option("--dataset")],
-    template: Annotated[str, typer.Option("--template", help="linear_regression | "
-                                          "logistic_regression | gradient_boosting | "
-                                          "dp_linear_regression")],
+    template: Annotated[
+        str,
+        typer.Option(
+            "--template",
+            help="linear_regression | "
+            "logistic_regression | gradient_boosting | "
+            "dp_linear_regression",
+        ),
+    ],
     feature: Annotated[list[str], typer.Option("--feature", help="Feature column (repeat)")],
     target: Annotated[str, typer.Option("--target")],
     epsilon: Annotated[float | None, typer.Option("--epsilon", min=0.0001, max=10)] = None,
-    data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False,
+    data_dir: DataDir = None,
+    as_user: AsUser = None,
+    json_out: JsonOut = False,
 ) -> None:
     """Train a model template inside the sandbox; only parameters and metrics leave."""
     from mingyue.core import jobs
@@ -198,9 +300,19 @@ def train_cmd(
     from . import service
 
     with run_cli():
-        out = _submit(data_dir, as_user, lambda uow: service.submit_training(
-            uow=uow, actor=uow.actor, dataset=dataset, template=template, features=feature,
-            target=target, epsilon=epsilon))
+        out = _submit(
+            data_dir,
+            as_user,
+            lambda uow: service.submit_training(
+                uow=uow,
+                actor=uow.actor,
+                dataset=dataset,
+                template=template,
+                features=feature,
+                target=target,
+                epsilon=epsilon,
+            ),
+        )
         if out.job_id is not None and out.status == "approved":
             jobs.run_job_now(settings_for(data_dir), out.job_id)
             with cli_uow(data_dir, as_user, require_user=True) as uow:
@@ -213,8 +325,7 @@ def train_cmd(
 
 
 @app.command("budget")
-def budget_cmd(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
-               ) -> None:
+def budget_cmd(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
     """Show the privacy budget left per dataset this period."""
     from . import service
 
@@ -228,10 +339,17 @@ def verify_cmd(
     predicate: Annotated[str, typer.Option("--predicate", help="e.g. \"credit_rating = 'A'\"")],
     id_: Annotated[list[str], typer.Option("--id", help="Identifier to check (repeat)")],
     count: Annotated[bool, typer.Option("--count", help="Only the number of matches")] = False,
-    psi: Annotated[bool, typer.Option("--psi", help="Private set intersection: the sandbox "
-                                      "never sees the identifiers; prints the match count")
-                   ] = False,
-    data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False,
+    psi: Annotated[
+        bool,
+        typer.Option(
+            "--psi",
+            help="Private set intersection: the sandbox "
+            "never sees the identifiers; prints the match count",
+        ),
+    ] = False,
+    data_dir: DataDir = None,
+    as_user: AsUser = None,
+    json_out: JsonOut = False,
 ) -> None:
     """Verification product: yes/no per identifier, or a match count (refusal exits 3)."""
     from . import service
@@ -243,38 +361,75 @@ def verify_cmd(
 
         with run_cli():
             client = PsiClient(id_)
-            reply = _submit(data_dir, as_user, lambda uow: service.psi(
-                uow=uow, actor=uow.actor, dataset=dataset, predicate=predicate,
-                request=client.request))
+            reply = _submit(
+                data_dir,
+                as_user,
+                lambda uow: service.psi(
+                    uow=uow,
+                    actor=uow.actor,
+                    dataset=dataset,
+                    predicate=predicate,
+                    request=client.request,
+                ),
+            )
             if reply.status != "released":  # a refused request record
-                emit({"id": reply.id, "status": reply.status,
-                      "reason": (reply.reason or {}).get("message"),
-                      "rule": (reply.reason or {}).get("rule")}, json_out)
+                emit(
+                    {
+                        "id": reply.id,
+                        "status": reply.status,
+                        "reason": (reply.reason or {}).get("message"),
+                        "rule": (reply.reason or {}).get("rule"),
+                    },
+                    json_out,
+                )
                 raise typer.Exit(REFUSED_EXIT)
-            size = client.size(base64.b64decode(reply.setup_b64 or ""),
-                               base64.b64decode(reply.response_b64 or ""))
+            size = client.size(
+                base64.b64decode(reply.setup_b64 or ""), base64.b64decode(reply.response_b64 or "")
+            )
             emit({"id": reply.request_id, "status": "released", "count": size}, json_out)
         return
     with run_cli():
-        out = _submit(data_dir, as_user, lambda uow: service.verify(
-            uow=uow, actor=uow.actor, dataset=dataset, ids=id_, predicate=predicate,
-            mode="count" if count else "each"))
+        out = _submit(
+            data_dir,
+            as_user,
+            lambda uow: service.verify(
+                uow=uow,
+                actor=uow.actor,
+                dataset=dataset,
+                ids=id_,
+                predicate=predicate,
+                mode="count" if count else "each",
+            ),
+        )
         emit(_query_payload(out), json_out)
         if out.status == "refused":
             raise typer.Exit(REFUSED_EXIT)
 
 
 @app.command("requests")
-def requests_cmd(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
-                 ) -> None:
+def requests_cmd(
+    data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
+) -> None:
     """List your organization's requests."""
     from . import service
 
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         items = service.list_requests(uow=uow, actor=uow.actor)
-        emit(items if json_out else [{"id": r.id, "kind": r.kind, "status": r.status,
-                                      "datasets": ",".join(r.datasets),
-                                      "epsilon": r.epsilon_spent} for r in items], json_out)
+        emit(
+            items
+            if json_out
+            else [
+                {
+                    "id": r.id,
+                    "kind": r.kind,
+                    "status": r.status,
+                    "datasets": ",".join(r.datasets),
+                    "epsilon": r.epsilon_spent,
+                }
+                for r in items
+            ],
+            json_out,
+        )
 
 
 from .cli_sources import PgArgs, add_pg  # noqa: E402  (registers dataset refresh/source)

@@ -35,50 +35,87 @@ class PgArgs:
 
     @property
     def given(self) -> bool:
-        return any((self.dsn, self.host, self.dbname, self.user, self.table, self.password_env,
-                    self.password_stdin, self.columns))
+        return any(
+            (
+                self.dsn,
+                self.host,
+                self.dbname,
+                self.user,
+                self.table,
+                self.password_env,
+                self.password_stdin,
+                self.columns,
+            )
+        )
 
     def password(self) -> str | None:
         """Read the password from the named environment variable or from stdin."""
         if self.password_env and self.password_stdin:
-            raise InvalidInput("datasandbox.pg.password_twice", "give --pg-password-env or "
-                               "--pg-password-stdin, not both", field="--pg-password-env")
+            raise InvalidInput(
+                "datasandbox.pg.password_twice",
+                "give --pg-password-env or --pg-password-stdin, not both",
+                field="--pg-password-env",
+            )
         if self.password_env:
             value = os.environ.get(self.password_env)
             if value is None:
-                raise InvalidInput("datasandbox.pg.password_env", f"environment variable "
-                                   f"{self.password_env} is not set", field="--pg-password-env")
+                raise InvalidInput(
+                    "datasandbox.pg.password_env",
+                    f"environment variable {self.password_env} is not set",
+                    field="--pg-password-env",
+                )
             return value
         if self.password_stdin:
             line = sys.stdin.readline().rstrip("\r\n")
             if not line:
-                raise InvalidInput("datasandbox.pg.password_stdin", "no password on stdin",
-                                   field="--pg-password-stdin")
+                raise InvalidInput(
+                    "datasandbox.pg.password_stdin",
+                    "no password on stdin",
+                    field="--pg-password-stdin",
+                )
             return line
         return None
 
 
-def add_pg(*, pg: PgArgs, file: Path | None, data_dir: Path | None, as_user: str | None,
-           **register: Any) -> Any:
+def add_pg(
+    *, pg: PgArgs, file: Path | None, data_dir: Path | None, as_user: str | None, **register: Any
+) -> Any:
     """Register a PostgreSQL table (``dataset add --pg-table …``); return the catalogue entry."""
     from . import sources
 
     if file is not None:
-        raise InvalidInput("datasandbox.pg.file_and_table", "give a FILE or --pg-table, not both",
-                           field="--pg-table")
+        raise InvalidInput(
+            "datasandbox.pg.file_and_table",
+            "give a FILE or --pg-table, not both",
+            field="--pg-table",
+        )
     if not pg.table:
-        raise InvalidInput("datasandbox.pg.table_name", "--pg-table schema.table is required "
-                           "with --pg-* options", field="--pg-table")
+        raise InvalidInput(
+            "datasandbox.pg.table_name",
+            "--pg-table schema.table is required with --pg-* options",
+            field="--pg-table",
+        )
     password = pg.password()
     with cli_uow(data_dir, as_user, require_user=True) as uow:
         return sources.register_pg_dataset(
-            uow=uow, actor=uow.actor, table=pg.table, dsn=pg.dsn, host=pg.host, port=pg.port,
-            dbname=pg.dbname, user=pg.user, password=password, columns=pg.columns, **register)
+            uow=uow,
+            actor=uow.actor,
+            table=pg.table,
+            dsn=pg.dsn,
+            host=pg.host,
+            port=pg.port,
+            dbname=pg.dbname,
+            user=pg.user,
+            password=password,
+            columns=pg.columns,
+            **register,
+        )
 
 
 @dataset_app.command("refresh")
-def dataset_refresh(name: str, data_dir: DataDir = None, as_user: AsUser = None,
-                    json_out: JsonOut = False) -> None:
+def dataset_refresh(
+    name: str, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
+) -> None:
     """Snapshot a PostgreSQL-sourced dataset again (a new version; the owner only)."""
     from . import sources
 
@@ -87,8 +124,9 @@ def dataset_refresh(name: str, data_dir: DataDir = None, as_user: AsUser = None,
 
 
 @dataset_app.command("source")
-def dataset_source(name: str, data_dir: DataDir = None, as_user: AsUser = None,
-                   json_out: JsonOut = False) -> None:
+def dataset_source(
+    name: str, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
+) -> None:
     """Show where your dataset is snapshotted from (redacted) and its versions."""
     from . import sources
 

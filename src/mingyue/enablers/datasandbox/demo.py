@@ -29,16 +29,29 @@ def seed(settings: Any, org_ids: dict[str, int]) -> None:
                 return
             actors[key] = actor_for(user)
     files = demo.generate(Path(settings.data_dir) / "datasandbox" / "demo-src", n_enterprises=600)
-    plan = [("ent1", files.enterprises, "enterprises", 3.0),
-            ("ent1", files.tax_credit, "tax_credit", 3.0),
-            ("ent2", files.patients, "patients", 6.0)]
+    plan = [
+        ("ent1", files.enterprises, "enterprises", 3.0),
+        ("ent1", files.tax_credit, "tax_credit", 3.0),
+        ("ent2", files.patients, "patients", 6.0),
+    ]
     for key, path, name, eps in plan:
         spec = files.specs[name]
         with unit_of_work(actors[key], settings) as uow:
             service.register_dataset(
-                uow=uow, actor=actors[key], source=path, name=name,
-                identifiers=spec.identifiers, quasi=spec.quasi, sensitive=spec.sensitive,
-                min_group=10, epsilon_per_period=eps, open_to_all=True, bounds=spec.bounds,
-                description={"enterprises": "两江新区企业登记（演示生成）",
-                             "tax_credit": "纳税信用等级与纳税额（演示生成）",
-                             "patients": "糖尿病研究数据（scikit-learn 内置真实数据集）"}[name])
+                uow=uow,
+                actor=actors[key],
+                source=path,
+                name=name,
+                identifiers=spec.identifiers,
+                quasi=spec.quasi,
+                sensitive=spec.sensitive,
+                min_group=10,
+                epsilon_per_period=eps,
+                open_to_all=True,
+                bounds=spec.bounds,
+                description={
+                    "enterprises": "两江新区企业登记（演示生成）",
+                    "tax_credit": "纳税信用等级与纳税额（演示生成）",
+                    "patients": "糖尿病研究数据（scikit-learn 内置真实数据集）",
+                }[name],
+            )

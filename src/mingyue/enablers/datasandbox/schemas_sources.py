@@ -13,8 +13,11 @@ class PgDatasetIn(BaseModel):
     name: str = Field(max_length=63)
     table: str = Field(max_length=130, description="schema.table (schema public if omitted)")
     # SecretStr: a DSN may carry the password; neither shows in a repr, a log or a traceback.
-    dsn: SecretStr | None = Field(default=None, max_length=2000,
-                            description="postgresql://user:password@host:port/db or key=value")
+    dsn: SecretStr | None = Field(
+        default=None,
+        max_length=2000,
+        description="postgresql://user:password@host:port/db or key=value",
+    )
     host: str | None = Field(default=None, max_length=255)
     port: int | None = Field(default=None, ge=1, le=65535)
     dbname: str | None = Field(default=None, max_length=63)

@@ -20,32 +20,54 @@ class DatasandboxSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     engine: Literal["duckdb", "spark"] = Field(
-        "duckdb", description="Engine that runs approved computations: the DuckDB worker "
-        "process, or Apache Spark (needs the `spark` extra and Java 17).")
+        "duckdb",
+        description="Engine that runs approved computations: the DuckDB worker "
+        "process, or Apache Spark (needs the `spark` extra and Java 17).",
+    )
     spark_master: str = Field(
-        "local[2]", description="Spark master URL when the engine is spark (`local[N]` or "
-        "`spark://host:7077`).")
+        "local[2]",
+        description="Spark master URL when the engine is spark (`local[N]` or "
+        "`spark://host:7077`).",
+    )
     spark_timeout_s: float = Field(
-        120.0, gt=0, description="Longest one Spark computation may run before its job group "
-        "is cancelled.")
+        120.0,
+        gt=0,
+        description="Longest one Spark computation may run before its job group is cancelled.",
+    )
     memory_mb: int = Field(
-        3072, ge=128, description="Address-space limit (RLIMIT_AS) of the DuckDB worker "
+        3072,
+        ge=128,
+        description="Address-space limit (RLIMIT_AS) of the DuckDB worker "
         "process, in MiB; DuckDB's own memory limit is half of it (also while a PostgreSQL "
-        "snapshot is written as Parquet).")
+        "snapshot is written as Parquet).",
+    )
     timeout_s: float = Field(
-        60.0, gt=0, description="Longest one DuckDB computation may run before the worker is "
-        "killed and restarted.")
+        60.0,
+        gt=0,
+        description="Longest one DuckDB computation may run before the worker is "
+        "killed and restarted.",
+    )
     pg_max_rows: int = Field(
-        10_000_000, ge=1, description="Largest PostgreSQL table (rows) a snapshot copies; a "
-        "larger one is refused, never cut short.")
+        10_000_000,
+        ge=1,
+        description="Largest PostgreSQL table (rows) a snapshot copies; a "
+        "larger one is refused, never cut short.",
+    )
     pg_max_bytes: int = Field(
-        2 * 1024**3, ge=1024, description="Largest PostgreSQL snapshot (bytes of CSV streamed "
-        "by COPY) before it is refused.")
+        2 * 1024**3,
+        ge=1024,
+        description="Largest PostgreSQL snapshot (bytes of CSV streamed "
+        "by COPY) before it is refused.",
+    )
     pg_connect_timeout_s: int = Field(
-        10, ge=1, description="Seconds to wait for a PostgreSQL source to accept a connection.")
+        10, ge=1, description="Seconds to wait for a PostgreSQL source to accept a connection."
+    )
     pg_statement_timeout_s: int = Field(
-        600, ge=1, description="Longest one statement against a PostgreSQL source may run "
-        "(server-side `statement_timeout`).")
+        600,
+        ge=1,
+        description="Longest one statement against a PostgreSQL source may run "
+        "(server-side `statement_timeout`).",
+    )
 
 
 def options(settings: Settings) -> DatasandboxSettings:

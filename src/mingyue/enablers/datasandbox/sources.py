@@ -13,11 +13,12 @@ import datetime as dt
 import shutil
 import tempfile
 from pathlib import Path
+
 from sqlalchemy import select
 
+from mingyue.core.errors import Conflict, InvalidInput, NotFound
 from mingyue.core.ledger import keys
 from mingyue.core.tenancy.access import Actor, check
-from mingyue.core.errors import Conflict, InvalidInput, NotFound
 from mingyue.core.uow import UnitOfWork
 
 from . import service
@@ -35,10 +36,13 @@ PURPOSE = "datasandbox.source"
 
 def _limits(uow: UnitOfWork) -> pg.Limits:
     o = options(uow.settings)
-    return pg.Limits(max_rows=o.pg_max_rows, max_bytes=o.pg_max_bytes,
-                     connect_timeout_s=o.pg_connect_timeout_s,
-                     statement_timeout_s=o.pg_statement_timeout_s,
-                     duckdb_memory_mb=max(o.memory_mb // 2, 256))
+    return pg.Limits(
+        max_rows=o.pg_max_rows,
+        max_bytes=o.pg_max_bytes,
+        connect_timeout_s=o.pg_connect_timeout_s,
+        statement_timeout_s=o.pg_statement_timeout_s,
+        duckdb_memory_mb=max(o.memory_mb // 2, 256),
+    )
 
 
 def _invalid(exc: InvalidSpec) -> InvalidInput:
@@ -53,12 +57,19 @@ def _refuse_own_metadata_db(uow: UnitOfWork, params: dict[str, str]) -> None:
 
     url = make_url(uow.settings.sqlalchemy_url)
     local = {"localhost", "127.0.0.1", "::1"}
-    same_host = (params.get("host") == url.host
-                 or (params.get("host") in local and (url.host or "localhost") in local))
-    if (same_host and params.get("dbname") == url.database
-            and int(params.get("port") or 5432) == int(url.port or 5432)):
-        raise InvalidInput("datasandbox.pg.platform_db", "the platform's own database cannot be "
-                           "registered as a source", field="dsn")
+    same_host = params.get("host") == url.host or (
+        params.get("host") in local and (url.host or "localhost") in local
+    )
+    if (
+        same_host
+        and params.get("dbname") == url.database
+        and int(params.get("port") or 5432) == int(url.port or 5432)
+    ):
+        raise InvalidInput(
+            "datasandbox.pg.platform_db",
+            "the platform's own database cannot be registered as a source",
+            field="dsn",
+        )
 
 
 def _version_dir(store: Path, name: str, version: int) -> Path:
@@ -66,11 +77,13 @@ def _version_dir(store: Path, name: str, version: int) -> Path:
     return store if version == 1 else store / "versions" / f"{name}.v{version}"
 
 
-def _snapshot_file(uow: UnitOfWork, params: dict[str, str], table: str,
-                   columns: list[str] | None, tmp: Path) -> pg.Snapshot:
+def _snapshot_file(
+    uow: UnitOfWork, params: dict[str, str], table: str, columns: list[str] | None, tmp: Path
+) -> pg.Snapshot:
     try:
-        return pg.snapshot(params, table, tmp / "snapshot.parquet", columns=columns,
-                           limits=_limits(uow))
+        return pg.snapshot(
+            params, table, tmp / "snapshot.parquet", columns=columns, limits=_limits(uow)
+        )
     except InvalidSpec as exc:
         raise _invalid(exc) from exc
 
@@ -81,35 +94,59 @@ def _tmpdir(uow: UnitOfWork) -> Path:
     return Path(tempfile.mkdtemp(dir=base, prefix="pg-"))
 
 
-def register_pg_dataset(*, uow: UnitOfWork, actor: Actor, name: str, table: str,
-                        identifiers: list[str], dsn: str | None = None, host: str | None = None,
-                        port: int | None = None, dbname: str | None = None,
-                        user: str | None = None, password: str | None = None,
-                        columns: list[str] | None = None, quasi: list[str] | None = None,
-                        sensitive: list[str] | None = None, min_group: int = 10,
-                        epsilon_per_period: float | None = 3.0, open_to_all: bool = False,
-                        description: str = "",
-                        bounds: dict[str, tuple[float, float]] | None = None) -> DatasetOut:
+def register_pg_dataset(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    name: str,
+    table: str,
+    identifiers: list[str],
+    dsn: str | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    dbname: str | None = None,
+    user: str | None = None,
+    password: str | None = None,
+    columns: list[str] | None = None,
+    quasi: list[str] | None = None,
+    sensitive: list[str] | None = None,
+    min_group: int = 10,
+    epsilon_per_period: float | None = 3.0,
+    open_to_all: bool = False,
+    description: str = "",
+    bounds: dict[str, tuple[float, float]] | None = None,
+) -> DatasetOut:
     """Check a read-only PostgreSQL role, snapshot the table and publish it as a dataset."""
     check(actor, "datasandbox.dataset.register")
     try:
-        params = pg.conninfo(dsn=dsn, host=host, port=port, dbname=dbname, user=user,
-                             password=password)
+        params = pg.conninfo(
+            dsn=dsn, host=host, port=port, dbname=dbname, user=user, password=password
+        )
         schema, rel = pg.split_table(table)
     except InvalidSpec as exc:
         raise _invalid(exc) from exc
     _refuse_own_metadata_db(uow, params)
     if service._all_datasets(uow, [name]):  # before connecting anywhere
-        raise Conflict("datasandbox.dataset_exists", f"a dataset named {name!r} exists",
-                       field="name")
+        raise Conflict(
+            "datasandbox.dataset_exists", f"a dataset named {name!r} exists", field="name"
+        )
     tmp = _tmpdir(uow)
     try:
         snap = _snapshot_file(uow, params, f"{schema}.{rel}", columns, tmp)
         out = service.register_dataset(
-            uow=uow, actor=actor, source=tmp / "snapshot.parquet", name=name,
-            identifiers=identifiers, quasi=quasi, sensitive=sensitive, min_group=min_group,
-            epsilon_per_period=epsilon_per_period, open_to_all=open_to_all,
-            description=description, bounds=bounds)
+            uow=uow,
+            actor=actor,
+            source=tmp / "snapshot.parquet",
+            name=name,
+            identifiers=identifiers,
+            quasi=quasi,
+            sensitive=sensitive,
+            min_group=min_group,
+            epsilon_per_period=epsilon_per_period,
+            open_to_all=open_to_all,
+            description=description,
+            bounds=bounds,
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     row = uow.session.get(SandboxDataset, out.id)
@@ -118,53 +155,103 @@ def register_pg_dataset(*, uow: UnitOfWork, actor: Actor, name: str, table: str,
     ds = Dataset.from_dict(row.meta)
     try:
         now = dt.datetime.now(dt.UTC)
-        spec = {"identifiers": identifiers, "quasi": quasi or [], "sensitive": sensitive or [],
-                "bounds": {k: list(v) for k, v in (bounds or {}).items()}}
-        src = SandboxSource(organization_id=row.organization_id, dataset_id=row.id,
-                            kind="postgresql", location=pg.redacted(params),
-                            table_name=f"{schema}.{rel}", columns=columns or None, spec=spec,
-                            secret_enc=keys.seal(uow.settings, PURPOSE, params), version=1,
-                            snapshot_at=now, rows=snap.rows)
+        spec = {
+            "identifiers": identifiers,
+            "quasi": quasi or [],
+            "sensitive": sensitive or [],
+            "bounds": {k: list(v) for k, v in (bounds or {}).items()},
+        }
+        src = SandboxSource(
+            organization_id=row.organization_id,
+            dataset_id=row.id,
+            kind="postgresql",
+            location=pg.redacted(params),
+            table_name=f"{schema}.{rel}",
+            columns=columns or None,
+            spec=spec,
+            secret_enc=keys.seal(uow.settings, PURPOSE, params),
+            version=1,
+            snapshot_at=now,
+            rows=snap.rows,
+        )
         uow.session.add(src)
-        uow.session.add(SandboxSnapshot(organization_id=row.organization_id, dataset_id=row.id,
-                                        version=1, taken_at=now, rows=snap.rows,
-                                        bytes_read=snap.bytes, sha256=ds.sha256,
-                                        created_by=actor.label()))
+        uow.session.add(
+            SandboxSnapshot(
+                organization_id=row.organization_id,
+                dataset_id=row.id,
+                version=1,
+                taken_at=now,
+                rows=snap.rows,
+                bytes_read=snap.bytes,
+                sha256=ds.sha256,
+                created_by=actor.label(),
+            )
+        )
         uow.flush()
-        uow.audit("datasandbox.source.snapshotted", f"datasandbox_dataset:{row.id}",
-                  {"name": name, "location": src.location, "table": src.table_name,
-                   "version": 1, "rows": snap.rows, "sha256": ds.sha256})
+        uow.audit(
+            "datasandbox.source.snapshotted",
+            f"datasandbox_dataset:{row.id}",
+            {
+                "name": name,
+                "location": src.location,
+                "table": src.table_name,
+                "version": 1,
+                "rows": snap.rows,
+                "sha256": ds.sha256,
+            },
+        )
     except BaseException:
         ds.path.unlink(missing_ok=True)
         raise
     return out
 
 
-def _own_source(uow: UnitOfWork, actor: Actor, name: str, *, lock: bool = False
-                ) -> tuple[SandboxSource, SandboxDataset]:
-    stmt = (select(SandboxSource, SandboxDataset)
-            .join(SandboxDataset, SandboxDataset.id == SandboxSource.dataset_id)
-            .where(SandboxDataset.name == name))
+def _own_source(
+    uow: UnitOfWork, actor: Actor, name: str, *, lock: bool = False
+) -> tuple[SandboxSource, SandboxDataset]:
+    stmt = (
+        select(SandboxSource, SandboxDataset)
+        .join(SandboxDataset, SandboxDataset.id == SandboxSource.dataset_id)
+        .where(SandboxDataset.name == name)
+    )
     if lock:  # two refreshes of one dataset take turns (each makes the next version)
         stmt = stmt.with_for_update(of=SandboxSource)
     found = uow.session.execute(stmt).first()
     # Another organization's source reads as absent: the catalogue is shared, sources are not.
     if found is None or found[0].organization_id != actor.organization_id:
-        raise NotFound("datasandbox.source_not_found", f"no source of your organization for "
-                       f"dataset {name!r}")
+        raise NotFound(
+            "datasandbox.source_not_found", f"no source of your organization for dataset {name!r}"
+        )
     return found[0], found[1]
 
 
 def _source_out(uow: UnitOfWork, src: SandboxSource, name: str) -> SourceOut:
-    snaps = uow.session.scalars(select(SandboxSnapshot)
-                                .where(SandboxSnapshot.dataset_id == src.dataset_id)
-                                .order_by(SandboxSnapshot.version)).all()
-    return SourceOut(dataset=name, kind=src.kind, location=src.location, table=src.table_name,
-                     columns=list(src.columns) if src.columns else None, version=src.version,
-                     snapshot_at=src.snapshot_at, rows=src.rows,
-                     snapshots=[SnapshotOut(version=s.version, taken_at=s.taken_at, rows=s.rows,
-                                            bytes_read=s.bytes_read, sha256=s.sha256,
-                                            created_by=s.created_by) for s in snaps])
+    snaps = uow.session.scalars(
+        select(SandboxSnapshot)
+        .where(SandboxSnapshot.dataset_id == src.dataset_id)
+        .order_by(SandboxSnapshot.version)
+    ).all()
+    return SourceOut(
+        dataset=name,
+        kind=src.kind,
+        location=src.location,
+        table=src.table_name,
+        columns=list(src.columns) if src.columns else None,
+        version=src.version,
+        snapshot_at=src.snapshot_at,
+        rows=src.rows,
+        snapshots=[
+            SnapshotOut(
+                version=s.version,
+                taken_at=s.taken_at,
+                rows=s.rows,
+                bytes_read=s.bytes_read,
+                sha256=s.sha256,
+                created_by=s.created_by,
+            )
+            for s in snaps
+        ],
+    )
 
 
 def get_source(*, uow: UnitOfWork, actor: Actor, name: str) -> SourceOut:
@@ -181,8 +268,10 @@ def refresh_dataset(*, uow: UnitOfWork, actor: Actor, name: str) -> SourceOut:
     try:
         params = keys.unseal(uow.settings, PURPOSE, src.secret_enc)
     except keys.SecretUnreadable as exc:
-        raise Conflict("datasandbox.source_unreadable", "the source's connection cannot be "
-                       "decrypted with this secret key") from exc
+        raise Conflict(
+            "datasandbox.source_unreadable",
+            "the source's connection cannot be decrypted with this secret key",
+        ) from exc
     spec = dict(src.spec or {})
     version = src.version + 1
     store = service._store_dir(uow)
@@ -190,12 +279,19 @@ def refresh_dataset(*, uow: UnitOfWork, actor: Actor, name: str) -> SourceOut:
     try:
         snap = _snapshot_file(uow, params, src.table_name, src.columns, tmp)
         try:
-            ds = ingest(tmp / "snapshot.parquet", DatasetSpec(
-                name, identifiers=list(spec.get("identifiers") or []),
-                quasi=list(spec.get("quasi") or []), sensitive=list(spec.get("sensitive") or []),
-                bounds={k: (float(v[0]), float(v[1]))
-                        for k, v in (spec.get("bounds") or {}).items()}),
-                _version_dir(store, name, version))
+            ds = ingest(
+                tmp / "snapshot.parquet",
+                DatasetSpec(
+                    name,
+                    identifiers=list(spec.get("identifiers") or []),
+                    quasi=list(spec.get("quasi") or []),
+                    sensitive=list(spec.get("sensitive") or []),
+                    bounds={
+                        k: (float(v[0]), float(v[1])) for k, v in (spec.get("bounds") or {}).items()
+                    },
+                ),
+                _version_dir(store, name, version),
+            )
         except InvalidSpec as exc:
             raise _invalid(exc) from exc
     finally:
@@ -206,15 +302,32 @@ def refresh_dataset(*, uow: UnitOfWork, actor: Actor, name: str) -> SourceOut:
         row.meta = ds.to_dict()
         row.rows_rounded = ds.rows_rounded()
         src.version, src.snapshot_at, src.rows = version, now, snap.rows
-        uow.session.add(SandboxSnapshot(organization_id=row.organization_id, dataset_id=row.id,
-                                        version=version, taken_at=now, rows=snap.rows,
-                                        bytes_read=snap.bytes, sha256=ds.sha256,
-                                        created_by=actor.label()))
+        uow.session.add(
+            SandboxSnapshot(
+                organization_id=row.organization_id,
+                dataset_id=row.id,
+                version=version,
+                taken_at=now,
+                rows=snap.rows,
+                bytes_read=snap.bytes,
+                sha256=ds.sha256,
+                created_by=actor.label(),
+            )
+        )
         uow.flush()
-        uow.audit("datasandbox.dataset.refreshed", f"datasandbox_dataset:{row.id}",
-                  {"name": name, "location": src.location, "table": src.table_name,
-                   "version": version, "rows": snap.rows, "sha256": ds.sha256,
-                   "previous_sha256": old.sha256})
+        uow.audit(
+            "datasandbox.dataset.refreshed",
+            f"datasandbox_dataset:{row.id}",
+            {
+                "name": name,
+                "location": src.location,
+                "table": src.table_name,
+                "version": version,
+                "rows": snap.rows,
+                "sha256": ds.sha256,
+                "previous_sha256": old.sha256,
+            },
+        )
     except BaseException:
         ds.path.unlink(missing_ok=True)
         raise
@@ -232,5 +345,6 @@ def list_sources(*, uow: UnitOfWork, actor: Actor) -> list[SourceOut]:
         select(SandboxSource, SandboxDataset.name)
         .join(SandboxDataset, SandboxDataset.id == SandboxSource.dataset_id)
         .where(SandboxSource.organization_id == actor.organization_id)
-        .order_by(SandboxDataset.name)).all()
+        .order_by(SandboxDataset.name)
+    ).all()
     return [_source_out(uow, src, name) for src, name in found]

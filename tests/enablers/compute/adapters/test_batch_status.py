@@ -31,7 +31,12 @@ def same(a: EngineStatus | None, b: EngineStatus | None) -> bool:
     if a is None or b is None:
         return a is b
     return (a.state, a.started_at, a.ended_at, a.exit_code, a.seconds) == (
-        b.state, b.started_at, b.ended_at, b.exit_code, b.seconds)
+        b.state,
+        b.started_at,
+        b.ended_at,
+        b.exit_code,
+        b.seconds,
+    )
 
 
 def until(pred: Callable[[], bool], timeout: float = 60) -> None:
@@ -68,17 +73,22 @@ def test_local_statuses_and_find(tmp_path: Path) -> None:
 
 @pytest.mark.service
 def test_slurm_statuses_two_processes_for_many_jobs(
-        slurm_cluster: SlurmDevCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ad = SlurmAdapter(slurm_conf=slurm_cluster.conf, log_dir=tmp_path / "logs",
-                      jobcomp_file=slurm_cluster.jobcomp)
+    slurm_cluster: SlurmDevCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ad = SlurmAdapter(
+        slurm_conf=slurm_cluster.conf, log_dir=tmp_path / "logs", jobcomp_file=slurm_cluster.jobcomp
+    )
     done = [ad.submit(f"b{i}-x", load_spec({"command": f"exit {i}"})) for i in range(3)]
     long = ad.submit("blong-x", load_spec({"command": "sleep 60"}))
 
     def settled() -> bool:  # the ended ones have their sacct record, the long one runs
         recs = [ad._record(j) for j in done]
         st = ad.status(long)
-        return all(r is not None and r[1] == "sacct" for r in recs) and st is not None and \
-            st.state is JobState.RUNNING
+        return (
+            all(r is not None and r[1] == "sacct" for r in recs)
+            and st is not None
+            and st.state is JobState.RUNNING
+        )
 
     until(settled, timeout=90)
     one_by_one = {j: ad.status(j) for j in [*done, long]}
@@ -126,8 +136,12 @@ def test_ray_statuses_one_list_jobs(ray_head: RayDevHead, monkeypatch: pytest.Mo
 
 @pytest.mark.service
 def test_reconciler_pass_engine_processes_do_not_grow_with_jobs(
-        settings: Any, tenants: Any, actor_of: Any, slurm_cluster: SlurmDevCluster,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    settings: Any,
+    tenants: Any,
+    actor_of: Any,
+    slurm_cluster: SlurmDevCluster,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     add_pool(settings, "slurm-a", kind="slurm", endpoint=str(slurm_cluster.conf), tariff=FLAT)
     a = actor_of(tenants.a.member)
     ids = []

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.errors import InvalidInput
+from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.uow import unit_of_work
 from mingyue.enablers.compute import service
 from mingyue.enablers.compute.adapters import container
@@ -40,8 +40,7 @@ def broken_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return "brokenrt"
 
 
-def test_binary_present_but_failing_info_is_no_runtime(broken_runtime: str,
-                                                       tmp_path: Path) -> None:
+def test_binary_present_but_failing_info_is_no_runtime(broken_runtime: str, tmp_path: Path) -> None:
     rt, why = container.detect((broken_runtime, "no-such-runtime"), fresh=True)
     assert rt is None
     assert "brokenrt info failed: Cannot connect to the daemon" in why
@@ -72,12 +71,18 @@ def runtime() -> container.ContainerRuntime:
     if rt is None:
         print(f"\n[compute] container jobs not tested: {why}")
         pytest.skip(why)
-    has = subprocess.run([rt.binary, "image", "exists", IMAGE], capture_output=True,
-                         check=False) if rt.name == "podman" else subprocess.run(
-        [rt.binary, "image", "inspect", IMAGE], capture_output=True, check=False)
+    has = (
+        subprocess.run([rt.binary, "image", "exists", IMAGE], capture_output=True, check=False)
+        if rt.name == "podman"
+        else subprocess.run(
+            [rt.binary, "image", "inspect", IMAGE], capture_output=True, check=False
+        )
+    )
     if has.returncode != 0:
-        why = f"{rt.name} works but the offline test image {IMAGE} is missing " \
-              "(scripts/compute-setup.sh imports it)"
+        why = (
+            f"{rt.name} works but the offline test image {IMAGE} is missing "
+            "(scripts/compute-setup.sh imports it)"
+        )
         print(f"\n[compute] {why}")
         pytest.skip(why)
     return rt
@@ -89,13 +94,23 @@ def member(tenants: Any, actor_of: Any) -> Any:
 
 
 @pytest.mark.service
-def test_container_job_runs_with_limits_and_no_network(runtime: container.ContainerRuntime,
-                                                        tmp_path: Path) -> None:
+def test_container_job_runs_with_limits_and_no_network(
+    runtime: container.ContainerRuntime, tmp_path: Path
+) -> None:
     ad = LocalAdapter(tmp_path / "jobs", cpus=2, containers=(runtime.name,))
     assert ad.capacity().container_runtime == runtime.name
-    jid = ad.submit("c1", load_spec({
-        "image": IMAGE, "cpus": 1, "memory_mb": 64, "env": {"GREETING": "hi"},
-        "command": "echo $GREETING from $(hostname); ls /sys/class/net; sleep 1"}))
+    jid = ad.submit(
+        "c1",
+        load_spec(
+            {
+                "image": IMAGE,
+                "cpus": 1,
+                "memory_mb": 64,
+                "env": {"GREETING": "hi"},
+                "command": "echo $GREETING from $(hostname); ls /sys/class/net; sleep 1",
+            }
+        ),
+    )
     st = wait_terminal(ad, jid, timeout=60)
     assert st.state.value == "succeeded", (st, ad.logs(jid))
     out = ad.logs(jid)
@@ -110,20 +125,21 @@ def test_container_job_runs_with_limits_and_no_network(runtime: container.Contai
     # the container was removed at the end
     name = json.loads((tmp_path / "jobs" / "c1" / "job.json").read_text())["container"]["name"]
     assert name.startswith("mingyue-") and name.endswith("-c1")
-    gone = subprocess.run([runtime.binary, "container", "inspect", name],
-                          capture_output=True, check=False)
+    gone = subprocess.run(
+        [runtime.binary, "container", "inspect", name], capture_output=True, check=False
+    )
     assert gone.returncode != 0
 
 
 @pytest.mark.service
-def test_container_job_fails_cancels_and_bad_image(runtime: container.ContainerRuntime,
-                                                   tmp_path: Path) -> None:
+def test_container_job_fails_cancels_and_bad_image(
+    runtime: container.ContainerRuntime, tmp_path: Path
+) -> None:
     ad = LocalAdapter(tmp_path / "jobs", cpus=2, containers=(runtime.name,))
     bad = ad.submit("c2", load_spec({"image": IMAGE, "command": "exit 3"}))
     st = wait_terminal(ad, bad, timeout=60)
     assert st.state.value == "failed" and st.exit_code == 3
-    missing = ad.submit("c3", load_spec({"image": "localhost/not-imported:1",
-                                         "command": "true"}))
+    missing = ad.submit("c3", load_spec({"image": "localhost/not-imported:1", "command": "true"}))
     st = wait_terminal(ad, missing, timeout=60)
     assert st.state.value == "failed" and "could not run it" in (st.reason or "")
     slow = ad.submit("c4", load_spec({"image": IMAGE, "command": "sleep 60"}))
@@ -131,14 +147,16 @@ def test_container_job_fails_cancels_and_bad_image(runtime: container.ContainerR
     st = ad.cancel(slow, wait_s=20)
     assert st.state.value == "cancelled", st
     name = json.loads((tmp_path / "jobs" / "c4" / "job.json").read_text())["container"]["name"]
-    left = subprocess.run([runtime.binary, "container", "inspect", name],
-                          capture_output=True, check=False)
+    left = subprocess.run(
+        [runtime.binary, "container", "inspect", name], capture_output=True, check=False
+    )
     assert left.returncode != 0
 
 
 @pytest.mark.service
-def test_image_job_end_to_end_through_the_service(runtime: container.ContainerRuntime,
-                                                  settings: Any, member: Any) -> None:
+def test_image_job_end_to_end_through_the_service(
+    runtime: container.ContainerRuntime, settings: Any, member: Any
+) -> None:
     from ..helpers import wait_done
 
     add_pool(settings, "plain", cpus=2, tariff=FLAT, options={"containers": "off"})

@@ -71,9 +71,15 @@ def test_exit_code_and_time_limit(ad: LocalAdapter) -> None:
 
 
 def test_memory_limit(ad: LocalAdapter) -> None:
-    jid = ad.submit("mem", load_spec({
-        "command": "python3 -c \"b = bytearray(400 * 1024 * 1024); print(len(b))\"",
-        "memory_mb": 100}))
+    jid = ad.submit(
+        "mem",
+        load_spec(
+            {
+                "command": 'python3 -c "b = bytearray(400 * 1024 * 1024); print(len(b))"',
+                "memory_mb": 100,
+            }
+        ),
+    )
     st = wait_terminal(ad, jid)
     assert st.state is JobState.FAILED
     assert "MemoryError" in ad.logs(jid)
@@ -144,6 +150,7 @@ def test_cancel_racing_the_supervisor_start_never_lets_the_job_run(ad: LocalAdap
 
 def test_claim_is_exclusive(tmp_path: Path) -> None:
     from mingyue.enablers.compute.adapters.local_runner import claim
+
     assert claim(tmp_path, "run") is True
     assert claim(tmp_path, "cancel") is False
     assert (tmp_path / "claim").read_text() == "run"
@@ -155,7 +162,8 @@ def _age(path: Path, seconds: float) -> None:
 
 
 def test_a_job_no_supervisor_claimed_is_started_again_once(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # the platform died right after writing the job dir: no supervisor came up for it
     dying = LocalAdapter(tmp_path / "jobs", cpus=4)
     monkeypatch.setattr(dying, "_start_supervisor", lambda job_id, job_dir: None)
@@ -176,7 +184,8 @@ def test_a_job_no_supervisor_claimed_is_started_again_once(
 
 
 def test_a_job_whose_supervisor_never_comes_up_fails_after_one_retry(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ad = LocalAdapter(tmp_path / "jobs", cpus=4)
     starts: list[str] = []
     monkeypatch.setattr(ad, "_start_supervisor", lambda job_id, job_dir: starts.append(job_id))

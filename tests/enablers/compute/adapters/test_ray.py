@@ -42,8 +42,12 @@ def test_protocol_and_capacity(ray_ad: RayAdapter) -> None:
 
 
 def test_job_runs_and_is_accounted(ray_ad: RayAdapter) -> None:
-    jid = ray_ad.submit("r1", load_spec({"command": "echo hi $GREETING; sleep 1", "cpus": 1,
-                                         "env": {"GREETING": "from ray"}}))
+    jid = ray_ad.submit(
+        "r1",
+        load_spec(
+            {"command": "echo hi $GREETING; sleep 1", "cpus": 1, "env": {"GREETING": "from ray"}}
+        ),
+    )
     assert jid == "mingyue-r1"
     st = wait_state(ray_ad, jid, {JobState.SUCCEEDED})
     assert st.started_at is not None and st.ended_at is not None and st.exit_code == 0

@@ -31,11 +31,16 @@ pytestmark = pytest.mark.service
 
 @pytest.fixture(scope="module")
 def slurm(slurm_cluster: SlurmDevCluster, tmp_path_factory: pytest.TempPathFactory) -> SlurmAdapter:
-    return SlurmAdapter(slurm_conf=slurm_cluster.conf, log_dir=tmp_path_factory.mktemp("slogs"),
-                        jobcomp_file=slurm_cluster.jobcomp)
+    return SlurmAdapter(
+        slurm_conf=slurm_cluster.conf,
+        log_dir=tmp_path_factory.mktemp("slogs"),
+        jobcomp_file=slurm_cluster.jobcomp,
+    )
 
 
-def wait_state(ad: SlurmAdapter, jid: str, want: set[JobState], timeout: float = 30) -> EngineStatus:
+def wait_state(
+    ad: SlurmAdapter, jid: str, want: set[JobState], timeout: float = 30
+) -> EngineStatus:
     deadline = time.monotonic() + timeout
     st = None
     while time.monotonic() < deadline:
@@ -51,8 +56,16 @@ def test_protocol(slurm: SlurmAdapter) -> None:
 
 
 def test_job_runs_and_is_accounted(slurm: SlurmAdapter, slurm_cluster: SlurmDevCluster) -> None:
-    jid = slurm.submit("s1", load_spec({"command": "echo hi from $MINGYUE_JOB_ID; sleep 2",
-                                        "cpus": 1, "env": {"GREETING": "a b'c"}}))
+    jid = slurm.submit(
+        "s1",
+        load_spec(
+            {
+                "command": "echo hi from $MINGYUE_JOB_ID; sleep 2",
+                "cpus": 1,
+                "env": {"GREETING": "a b'c"},
+            }
+        ),
+    )
     assert jid.isdigit()
     st = wait_state(slurm, jid, {JobState.SUCCEEDED}, timeout=40)
     assert st.exit_code == 0 and st.started_at is not None and st.ended_at is not None
@@ -65,7 +78,10 @@ def test_job_runs_and_is_accounted(slurm: SlurmAdapter, slurm_cluster: SlurmDevC
     assert u is not None and u.seconds == st.seconds and u.cpus == 1 and u.memory_mb == 1000
     # the job completion record agrees once the controller forgets the job
     deadline = time.monotonic() + 10
-    while not slurm_cluster.jobcomp.exists() or f"JobId={jid} " not in slurm_cluster.jobcomp.read_text():
+    while (
+        not slurm_cluster.jobcomp.exists()
+        or f"JobId={jid} " not in slurm_cluster.jobcomp.read_text()
+    ):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     comp = slurm._jobcomp(jid)
@@ -96,30 +112,44 @@ def test_killed_inside_slurm_is_failed_with_real_seconds(slurm: SlurmAdapter) ->
     time.sleep(2)
     # Kill the job's processes on the node, behind Slurm's back (an OOM killer, an admin).
     pids = subprocess.run(["pgrep", "-f", "^sleep 60$"], capture_output=True, text=True).stdout
-    mine = [int(p) for p in pids.split()
-            if "MINGYUE_JOB_ID=s4" in Path(f"/proc/{p}/environ").read_bytes().decode(
-                errors="replace").replace("\0", " ")]
+    mine = [
+        int(p)
+        for p in pids.split()
+        if "MINGYUE_JOB_ID=s4"
+        in Path(f"/proc/{p}/environ").read_bytes().decode(errors="replace").replace("\0", " ")
+    ]
     assert mine, "the job's sleep process was not found"
     for pid in mine:
         os.kill(pid, signal.SIGKILL)
     st = wait_state(slurm, jid, {JobState.FAILED}, timeout=40)
     # scontrol reports the shell's 137 (128 + 9); sacct's ExitCode for it reads 9:0
-    assert st.reason in ("Slurm: FAILED (exit code 137)", "Slurm: FAILED (exit code 9)") \
-        or "signal 9" in (st.reason or "")
+    assert st.reason in (
+        "Slurm: FAILED (exit code 137)",
+        "Slurm: FAILED (exit code 9)",
+    ) or "signal 9" in (st.reason or "")
     assert st.seconds is not None and 2 <= st.seconds <= 30  # not the 5 minutes asked for
 
 
 def sacct_row(cluster: SlurmDevCluster, jid: str) -> dict[str, str]:
     """Read the job's accounting record with sacct itself (what the adapter must agree with)."""
-    out = subprocess.run(["sacct", "-P", "-X", "-n", "-j", jid, "-o",
-                          "State,ElapsedRaw,AllocTRES,Start,End"], env=cluster.env,
-                         capture_output=True, text=True, check=True).stdout.strip().splitlines()
+    out = (
+        subprocess.run(
+            ["sacct", "-P", "-X", "-n", "-j", jid, "-o", "State,ElapsedRaw,AllocTRES,Start,End"],
+            env=cluster.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()
+    )
     state, elapsed, tres, start, end = out[-1].split("|")
     return {"State": state, "ElapsedRaw": elapsed, "AllocTRES": tres, "Start": start, "End": end}
 
 
-def test_accounting_is_sacct_elapsed_raw(slurm: SlurmAdapter,
-                                         slurm_cluster: SlurmDevCluster) -> None:
+def test_accounting_is_sacct_elapsed_raw(
+    slurm: SlurmAdapter, slurm_cluster: SlurmDevCluster
+) -> None:
     assert slurm.has_sacct and slurm.accounting() == "accounting_storage/slurmdbd"
     jid = slurm.submit("a1", load_spec({"command": "sleep 3", "cpus": 2, "memory_mb": "1500M"}))
     st = wait_state(slurm, jid, {JobState.SUCCEEDED}, timeout=40)
@@ -134,8 +164,9 @@ def test_accounting_is_sacct_elapsed_raw(slurm: SlurmAdapter,
     assert parse_tres(row["AllocTRES"]) == dict(u.tres)
 
 
-def test_scancel_bills_only_the_seconds_used(slurm: SlurmAdapter,
-                                             slurm_cluster: SlurmDevCluster) -> None:
+def test_scancel_bills_only_the_seconds_used(
+    slurm: SlurmAdapter, slurm_cluster: SlurmDevCluster
+) -> None:
     jid = slurm.submit("a2", load_spec({"command": "sleep 120", "max_runtime_s": "10m"}))
     wait_state(slurm, jid, {JobState.RUNNING}, timeout=40)
     time.sleep(2)
@@ -170,9 +201,11 @@ def test_unknown_job_and_bad_input(slurm: SlurmAdapter) -> None:
 
 def test_controller_down_is_engine_unavailable(tmp_path: Path) -> None:
     conf = tmp_path / "slurm.conf"
-    conf.write_text("ClusterName=x\nSlurmctldHost=localhost(127.0.0.1)\nSlurmctldPort=1\n"
-                    "AuthType=auth/none\nNodeName=localhost CPUs=1\n"
-                    "PartitionName=p Nodes=localhost Default=YES\n")
+    conf.write_text(
+        "ClusterName=x\nSlurmctldHost=localhost(127.0.0.1)\nSlurmctldPort=1\n"
+        "AuthType=auth/none\nNodeName=localhost CPUs=1\n"
+        "PartitionName=p Nodes=localhost Default=YES\n"
+    )
     ad = SlurmAdapter(slurm_conf=conf, log_dir=tmp_path, timeout_s=20)
     with pytest.raises(EngineUnavailable):
         ad.capacity()
@@ -197,45 +230,58 @@ def test_fallback_without_slurmdbd_reads_jobcomp(tmp_path_factory: pytest.TempPa
             time.sleep(0.1)
         comp = ad._jobcomp(jid)
         assert comp is not None and comp["JobState"] == "COMPLETED"
-        assert st.seconds == ad._seconds(parse_slurm_time(comp["StartTime"]),
-                                         parse_slurm_time(comp["EndTime"]))
+        assert st.seconds == ad._seconds(
+            parse_slurm_time(comp["StartTime"]), parse_slurm_time(comp["EndTime"])
+        )
     finally:
         cluster.stop()
 
 
 def test_parsers() -> None:
-    rec = parse_sacct("7|mingyue-3|CANCELLED by 0|2026-11-23T13:40:55|2026-11-23T13:40:57|2|"
-                      "billing=1,cpu=1,mem=1000M,node=1|0:0|None\n")
+    rec = parse_sacct(
+        "7|mingyue-3|CANCELLED by 0|2026-11-23T13:40:55|2026-11-23T13:40:57|2|"
+        "billing=1,cpu=1,mem=1000M,node=1|0:0|None\n"
+    )
     assert rec is not None and rec["JobState"] == "CANCELLED by 0" and rec["ElapsedRaw"] == "2"
     assert rec["TRES"].startswith("billing=1") and rec["StartTime"] == "2026-11-23T13:40:55"
-    never = parse_sacct("8|allocation|CANCELLED by 0|2026-11-23T13:41:00|2026-11-23T13:41:00|0||"
-                        "0:0|None")
+    never = parse_sacct(
+        "8|allocation|CANCELLED by 0|2026-11-23T13:41:00|2026-11-23T13:41:00|0||0:0|None"
+    )
     assert never is not None and never["StartTime"] == "None"
     assert parse_sacct("") is None
-    gpu = parse_sacct("9|mingyue-4|COMPLETED|2026-11-23T13:40:55|2026-11-23T13:41:55|60|"
-                      "billing=8,cpu=8,gres/gpu=2,gres/gpu:a100=2,mem=64G,node=1|0:0|None")
+    gpu = parse_sacct(
+        "9|mingyue-4|COMPLETED|2026-11-23T13:40:55|2026-11-23T13:41:55|60|"
+        "billing=8,cpu=8,gres/gpu=2,gres/gpu:a100=2,mem=64G,node=1|0:0|None"
+    )
     assert gpu is not None
     tres = parse_tres(gpu["TRES"])
     assert _gpus(tres) == 2 and _mem_mb(tres["mem"]) == 65536  # the typed count is not added
-    rec = parse_kv_line("JobId=7 JobState=TIMEOUT Reason=TimeLimit ExitCode=0:15 "
-                        "TRES=cpu=2,mem=2000M,node=1,gres/gpu=1")
+    rec = parse_kv_line(
+        "JobId=7 JobState=TIMEOUT Reason=TimeLimit ExitCode=0:15 "
+        "TRES=cpu=2,mem=2000M,node=1,gres/gpu=1"
+    )
     assert rec["JobState"] == "TIMEOUT" and rec["TRES"] == "cpu=2,mem=2000M,node=1,gres/gpu=1"
     assert parse_tres(rec["TRES"])["gres/gpu"] == "1"
 
 
 def _resv_spec(start_in_s: float, duration: str, cpus: int = 1) -> JobSpec:
     start = datetime.now(UTC) + timedelta(seconds=start_in_s)
-    return load_spec({"reservation": {"start": start.isoformat(), "duration_s": duration},
-                      "cpus": cpus})
+    return load_spec(
+        {"reservation": {"start": start.isoformat(), "duration_s": duration}, "cpus": cpus}
+    )
 
 
 def test_reservation_overlap_is_refused_by_slurm_and_delete_inside_slurm_is_seen(
-        slurm: SlurmAdapter, slurm_cluster: SlurmDevCluster) -> None:
+    slurm: SlurmAdapter, slurm_cluster: SlurmDevCluster
+) -> None:
     rid = slurm.submit("r1", _resv_spec(3600, "1h", cpus=2))
     assert rid == "resv:mingyue-r1"
     st = slurm.status(rid)
-    assert st is not None and st.state is JobState.QUEUED and "srun --reservation=mingyue-r1" in (
-        st.reason or "")
+    assert (
+        st is not None
+        and st.state is JobState.QUEUED
+        and "srun --reservation=mingyue-r1" in (st.reason or "")
+    )
     # Slurm itself refuses a second reservation on the same cores (the matcher does too)
     with pytest.raises(InvalidInput) as exc:
         slurm.submit("r2", _resv_spec(5400, "1h", cpus=1))
@@ -244,8 +290,9 @@ def test_reservation_overlap_is_refused_by_slurm_and_delete_inside_slurm_is_seen
         slurm.submit("r3", _resv_spec(9000, "90s"))
     assert exc.value.key == "compute.slurm_reservation_minutes"
     # an operator deletes it inside Slurm before its start: cancelled, nothing held
-    subprocess.run(["scontrol", "delete", "ReservationName=mingyue-r1"], env=slurm_cluster.env,
-                   check=True)
+    subprocess.run(
+        ["scontrol", "delete", "ReservationName=mingyue-r1"], env=slurm_cluster.env, check=True
+    )
     st = slurm.status(rid)
     assert st is not None and st.state is JobState.CANCELLED and st.seconds == 0
     assert st.reason == "reservation deleted inside Slurm"

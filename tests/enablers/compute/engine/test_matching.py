@@ -17,20 +17,31 @@ NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
 POOL_A = Pool("A", cpus=64, pricer=FlatRate(cpu_hour=Decimal("0.10")), region="liangjiang")
 POOL_B = Pool(
-    "B", cpus=32, gpus={"A100": 8},
+    "B",
+    cpus=32,
+    gpus={"A100": 8},
     pricer=FlatRate(cpu_hour=Decimal("0.20"), gpu_hour={"A100": Decimal("12.00")}),
     region="xiyong",
 )
 POOL_C = Pool(
-    "C", cpus=16, gpus={"A100": 2, "T4": 4},
-    pricer=FlatRate(cpu_hour=Decimal("0.05"), gpu_hour={"A100": Decimal("9.00"),
-                                                        "T4": Decimal("2.00")}),
+    "C",
+    cpus=16,
+    gpus={"A100": 2, "T4": 4},
+    pricer=FlatRate(
+        cpu_hour=Decimal("0.05"), gpu_hour={"A100": Decimal("9.00"), "T4": Decimal("2.00")}
+    ),
 )
 
 
 def test_rejects_pool_without_the_gpu_and_explains() -> None:
-    d = load_spec({"command": "train", "cpus": 4, "gpus": {"count": 4, "model": "A100"},
-                   "max_runtime_s": "1h"}).demand()
+    d = load_spec(
+        {
+            "command": "train",
+            "cpus": 4,
+            "gpus": {"count": 4, "model": "A100"},
+            "max_runtime_s": "1h",
+        }
+    ).demand()
     r = match(d, [POOL_A, POOL_B, POOL_C], now=NOW)
     assert r.chosen is not None and r.chosen.pool == "B"
     # 4 CPU-h × 0.20 + 4 GPU-h × 12.00
@@ -76,8 +87,7 @@ def test_suspended_enabled_for_down_and_limits() -> None:
         Pool("M", cpus=8, memory_mb=1000),
         Pool("I", cpus=8),
     ]
-    spec = load_spec({"image": "alpine", "cpus": 1, "max_runtime_s": "1h",
-                      "memory_mb": "2G"})
+    spec = load_spec({"image": "alpine", "cpus": 1, "max_runtime_s": "1h", "memory_mb": "2G"})
     r = match(spec.demand(), pools, now=NOW, down={"D": "slurmctld unreachable"}, org="org-2")
     reasons = {x.pool: x.reason for x in r.rejected}
     assert r.chosen is None
@@ -96,8 +106,7 @@ def test_max_price_and_deadline() -> None:
     r = match(d, [POOL_A, POOL_C], now=NOW)
     assert [c.pool for c in r.ranked] == ["C"]
     assert "pool A rejected: ¥1.00 over max price ¥0.60" in r.explanation
-    late = Demand(cpus=1, runtime_s=3600, max_runtime_s=3600,
-                  deadline=NOW + timedelta(minutes=90))
+    late = Demand(cpus=1, runtime_s=3600, max_runtime_s=3600, deadline=NOW + timedelta(minutes=90))
     r = match(late, [POOL_A], now=NOW, wait=lambda p, dm: 3600.0)
     assert r.chosen is None and "misses the deadline" in r.rejected[0].reason
 
@@ -106,8 +115,10 @@ def test_time_of_use_window_changes_the_ranking() -> None:
     # Shanghai: peak 08-22, valley 22-08 (a simple two-window tariff for the test).
     schedule = {h: ("peak" if 8 <= h < 22 else "valley") for h in range(24)}
     tou = TimeOfUse(
-        rates={"peak": FlatRate(cpu_hour=Decimal("0.30")),
-               "valley": FlatRate(cpu_hour=Decimal("0.06"))},
+        rates={
+            "peak": FlatRate(cpu_hour=Decimal("0.30")),
+            "valley": FlatRate(cpu_hour=Decimal("0.06")),
+        },
         split=hourly_windows(schedule),
     )
     tou_pool = Pool("T", cpus=8, pricer=tou)
@@ -126,8 +137,9 @@ def test_time_of_use_window_changes_the_ranking() -> None:
 
 def test_reservation_and_maintenance() -> None:
     start = NOW + timedelta(hours=2)
-    maint = Pool("A", cpus=8, maintenance=((start - timedelta(minutes=30),
-                                              start + timedelta(minutes=30)),))
+    maint = Pool(
+        "A", cpus=8, maintenance=((start - timedelta(minutes=30), start + timedelta(minutes=30)),)
+    )
     spec = load_spec({"reservation": {"start": start.isoformat(), "duration_s": 3600}})
     r = match(spec.demand(), [maint, POOL_C], now=NOW)
     assert r.chosen is not None and r.chosen.pool == "C" and r.chosen.start == start
@@ -156,13 +168,15 @@ def test_reservations_hold_capacity_in_the_matcher() -> None:
     slot = (NOW + timedelta(hours=1), NOW + timedelta(hours=2), 2)
     small = Pool("S", cpus=2, pricer=FlatRate(cpu_hour=Decimal("0.10")), holds=(slot,))
     other = Pool("O", cpus=2, pricer=FlatRate(cpu_hour=Decimal("0.50")))
-    overlap = load_spec({"reservation": {"start": (NOW + timedelta(minutes=90)).isoformat(),
-                                         "duration_s": "1h"}}).demand()
+    overlap = load_spec(
+        {"reservation": {"start": (NOW + timedelta(minutes=90)).isoformat(), "duration_s": "1h"}}
+    ).demand()
     r = match(overlap, [small, other], now=NOW)
     assert r.chosen is not None and r.chosen.pool == "O"  # the reserved pool is not offered
     assert "pool S rejected: 2 of 2 CPUs already reserved in that slot" in r.explanation
-    after = load_spec({"reservation": {"start": (NOW + timedelta(hours=2)).isoformat(),
-                                       "duration_s": "1h"}}).demand()
+    after = load_spec(
+        {"reservation": {"start": (NOW + timedelta(hours=2)).isoformat(), "duration_s": "1h"}}
+    ).demand()
     assert match(after, [small], now=NOW).chosen is not None  # back to back is fine
     # a batch job that would still run when the slot starts waits until it ends
     long_job = load_spec({"command": "x", "max_runtime_s": "90m"}).demand()
@@ -187,7 +201,10 @@ def test_reservations_per_engine_kind() -> None:
 
 def test_reservation_in_maintenance_is_rejected() -> None:
     pool = Pool("M", cpus=4, maintenance=((NOW + timedelta(hours=1), NOW + timedelta(hours=3)),))
-    d = load_spec({"reservation": {"start": (NOW + timedelta(hours=2)).isoformat(),
-                                   "duration_s": "30m"}}).demand()
+    d = load_spec(
+        {"reservation": {"start": (NOW + timedelta(hours=2)).isoformat(), "duration_s": "30m"}}
+    ).demand()
     r = match(d, [pool], now=NOW)
-    assert r.chosen is None and "pool M rejected: maintenance during the reservation" in r.explanation
+    assert (
+        r.chosen is None and "pool M rejected: maintenance during the reservation" in r.explanation
+    )

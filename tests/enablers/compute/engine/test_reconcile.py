@@ -31,18 +31,30 @@ def test_queued_running_succeeded() -> None:
     r = apply(r, t)
     assert reconcile_one(r, EngineStatus(JobState.RUNNING, started_at=T0)) is None
     end = T0 + timedelta(seconds=75)
-    t = reconcile_one(r, EngineStatus(JobState.SUCCEEDED, started_at=T0, ended_at=end,
-                                      exit_code=0, seconds=75))
+    t = reconcile_one(
+        r, EngineStatus(JobState.SUCCEEDED, started_at=T0, ended_at=end, exit_code=0, seconds=75)
+    )
     assert t is not None and (t.to_state, t.bill_seconds, t.total_seconds) == (
-        JobState.SUCCEEDED, 75, 75)
+        JobState.SUCCEEDED,
+        75,
+        75,
+    )
     r = apply(r, t)
     # a restart polls again: the terminal record does not change and is not billed twice
     assert reconcile_one(r, EngineStatus(JobState.SUCCEEDED, seconds=75)) is None
 
 
 def test_queued_straight_to_failed_with_engine_reason() -> None:
-    t = reconcile_one(rec(), EngineStatus(JobState.FAILED, reason="TIMEOUT", seconds=60,
-                                          started_at=T0, ended_at=T0 + timedelta(seconds=60)))
+    t = reconcile_one(
+        rec(),
+        EngineStatus(
+            JobState.FAILED,
+            reason="TIMEOUT",
+            seconds=60,
+            started_at=T0,
+            ended_at=T0 + timedelta(seconds=60),
+        ),
+    )
     assert t is not None and t.to_state is JobState.FAILED and t.reason == "TIMEOUT"
     assert t.bill_seconds == 60 and t.started_at == T0
 
@@ -63,12 +75,14 @@ def test_never_backwards_and_unpolled_left_alone() -> None:
     assert len(reconcile([r], {"j1": None})) == 1
 
 
-STATES = st.sampled_from([JobState.QUEUED, JobState.RUNNING, JobState.SUCCEEDED,
-                          JobState.FAILED, JobState.CANCELLED])
+STATES = st.sampled_from(
+    [JobState.QUEUED, JobState.RUNNING, JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED]
+)
 OBS = st.one_of(
     st.just(UNREACHABLE),
-    st.builds(lambda s, n: EngineStatus(s, seconds=n, started_at=T0), STATES,
-              st.integers(0, 10_000)),
+    st.builds(
+        lambda s, n: EngineStatus(s, seconds=n, started_at=T0), STATES, st.integers(0, 10_000)
+    ),
 )
 
 

@@ -55,8 +55,7 @@ def test_soonest_trades_money_for_wait(trace, pools) -> None:  # type: ignore[no
     fifo = simulate(trace, pools, "fifo")
     assert fifo.jobs_per_pool == {"cheap": 4, "gpu": 2}
     out = fifo.to_json()
-    assert set(out) >= {"policy", "jobs", "mean_wait_s", "p95_wait_s", "utilization",
-                        "total_cost"}
+    assert set(out) >= {"policy", "jobs", "mean_wait_s", "p95_wait_s", "utilization", "total_cost"}
     json.dumps(out)
 
 
@@ -64,21 +63,29 @@ def test_free_quota(trace, pools) -> None:  # type: ignore[no-untyped-def]
     everyone = simulate(trace, pools, "cost", free_quota=FreeQuota(amount=Decimal("0.05")))
     assert everyone.free_quota_used == Decimal("0.15")
     assert everyone.paid_cost == everyone.total_cost - Decimal("0.15")
-    smes = simulate(trace, pools, "cost",
-                    free_quota=FreeQuota(amount=Decimal("0.05"),
-                                         sme_orgs=frozenset({"sme-a", "sme-b"})))
+    smes = simulate(
+        trace,
+        pools,
+        "cost",
+        free_quota=FreeQuota(amount=Decimal("0.05"), sme_orgs=frozenset({"sme-a", "sme-b"})),
+    )
     assert smes.free_quota_used == Decimal("0.10")
     # a new period refills the voucher
-    short = simulate(trace, pools, "cost",
-                     free_quota=FreeQuota(amount=Decimal("0.04"), period_s=5,
-                                          sme_orgs=frozenset({"sme-a"})))
+    short = simulate(
+        trace,
+        pools,
+        "cost",
+        free_quota=FreeQuota(amount=Decimal("0.04"), period_s=5, sme_orgs=frozenset({"sme-a"})),
+    )
     assert short.free_quota_used == Decimal("0.04") + Decimal("0.012")
 
 
 def test_job_no_pool_can_run_is_counted(tmp_path: Path, pools) -> None:  # type: ignore[no-untyped-def]
     p = tmp_path / "t.csv"
-    p.write_text("job_id,submit_time,duration_s,cpus,gpus,gpu_model,org\n"
-                 "a,0,10,1,1,H100,x\nb,1,10,64,0,,x\nc,2,10,1,0,,x\n")
+    p.write_text(
+        "job_id,submit_time,duration_s,cpus,gpus,gpu_model,org\n"
+        "a,0,10,1,1,H100,x\nb,1,10,64,0,,x\nc,2,10,1,0,,x\n"
+    )
     r = simulate(read_trace_csv(p), pools, "cost")
     assert (r.scheduled, r.rejected) == (1, 2)
     assert r.rejections == {"no H100": 1, "needs 64 CPUs, has 8": 1}
@@ -88,12 +95,18 @@ def test_job_no_pool_can_run_is_counted(tmp_path: Path, pools) -> None:  # type:
     ("body", "needle"),
     [
         ("job_id,submit_time,duration_s,cpus,gpus,org\n", "missing columns: gpu_model"),
-        ("job_id,submit_time,duration_s,cpus,gpus,gpu_model,org\na,x,1,1,0,,o\n",
-         "line 2, submit_time"),
-        ("job_id,submit_time,duration_s,cpus,gpus,gpu_model,org\na,0,0,1,0,,o\n",
-         "line 2, duration_s"),
-        ("job_id,submit_time,duration_s,cpus,gpus,gpu_model,org\na,0,1,1,1,Z80,o\n",
-         "unknown GPU model"),
+        (
+            "job_id,submit_time,duration_s,cpus,gpus,gpu_model,org\na,x,1,1,0,,o\n",
+            "line 2, submit_time",
+        ),
+        (
+            "job_id,submit_time,duration_s,cpus,gpus,gpu_model,org\na,0,0,1,0,,o\n",
+            "line 2, duration_s",
+        ),
+        (
+            "job_id,submit_time,duration_s,cpus,gpus,gpu_model,org\na,0,1,1,1,Z80,o\n",
+            "unknown GPU model",
+        ),
         ("", "is empty"),
     ],
 )
@@ -157,8 +170,18 @@ def _synthetic(n: int, seed: int = 7) -> list[TraceJob]:
     for i in range(n):
         t += rnd.expovariate(1 / 3.0)
         gpus = rnd.choice([0, 0, 0, 1, 2])
-        jobs.append(TraceJob(i, f"j{i}", t, rnd.randint(10, 600), rnd.choice([1, 2, 4, 8]),
-                             gpus, rnd.choice(models) if gpus else None, f"org{i % 50}"))
+        jobs.append(
+            TraceJob(
+                i,
+                f"j{i}",
+                t,
+                rnd.randint(10, 600),
+                rnd.choice([1, 2, 4, 8]),
+                gpus,
+                rnd.choice(models) if gpus else None,
+                f"org{i % 50}",
+            )
+        )
     return jobs
 
 

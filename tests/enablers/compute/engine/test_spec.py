@@ -51,8 +51,9 @@ def test_full_spec_from_yaml() -> None:
 
 def test_gpu_shorthand_and_reservation() -> None:
     assert load_spec({"command": "x", "gpus": 2}).gpus.count == 2
-    spec = load_spec({"reservation": {"start": "2026-11-24T09:00:00+08:00", "duration_s": "2h"},
-                      "cpus": 4})
+    spec = load_spec(
+        {"reservation": {"start": "2026-11-24T09:00:00+08:00", "duration_s": "2h"}, "cpus": 4}
+    )
     assert spec.kind == "reservation"
     assert spec.demand().fixed_start is not None and spec.demand().runtime_s == 7200
 
@@ -70,8 +71,13 @@ def test_gpu_shorthand_and_reservation() -> None:
         ({"command": "x", "deadline": "2026-11-24T18:00:00"}, "deadline"),
         ({"command": "x", "colour": "red"}, "colour"),
         ({"cpus": 1}, "spec"),
-        ({"command": "x", "reservation": {"start": "2026-11-24T09:00:00+08:00",
-                                          "duration_s": 60}}, "spec"),
+        (
+            {
+                "command": "x",
+                "reservation": {"start": "2026-11-24T09:00:00+08:00", "duration_s": 60},
+            },
+            "spec",
+        ),
     ],
 )
 def test_invalid_spec_names_field(data: dict[str, object], field: str) -> None:

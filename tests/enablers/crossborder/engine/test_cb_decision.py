@@ -38,23 +38,60 @@ def sc(**kw: object) -> dict[str, object]:
 # (scenario overrides, expected path, a citation that must lead the basis)
 TABLE = [
     # Art. 6: FTZ data outside the negative list
-    ({"ftz_negative_list": False, "ciio": True, "important_data": True, "pi_individuals": 5_000_000}, EX, f"{P24} Art. 6"),
+    (
+        {
+            "ftz_negative_list": False,
+            "ciio": True,
+            "important_data": True,
+            "pi_individuals": 5_000_000,
+        },
+        EX,
+        f"{P24} Art. 6",
+    ),
     ({"ftz_negative_list": True, "pi_individuals": 50}, EX, f"{P24} Art. 5(4)"),
     # Art. 3: no PI, no important data
     ({"purpose": "no_personal_information"}, EX, f"{P24} Art. 3"),
     ({"purpose": "no_personal_information", "ciio": True}, EX, f"{P24} Art. 3"),
     ({"purpose": "no_personal_information", "important_data": True}, SA, f"{P24} Art. 7(2)"),
     # Art. 4: collected abroad, processed here, returned
-    ({"purpose": "foreign_collected_returned", "pi_individuals": 2_000_000, "sensitive_pi_individuals": 50_000}, EX, f"{P24} Art. 4"),
+    (
+        {
+            "purpose": "foreign_collected_returned",
+            "pi_individuals": 2_000_000,
+            "sensitive_pi_individuals": 50_000,
+        },
+        EX,
+        f"{P24} Art. 4",
+    ),
     ({"purpose": "foreign_collected_returned", "important_data": True}, SA, f"{P24} Art. 7(2)"),
     # Art. 7: important data
     ({"important_data": True}, SA, f"{P24} Art. 7(2)"),
     ({"important_data": True, "ciio": True}, SA, f"{P24} Art. 7(1)"),
-    ({"important_data": True, "purpose": "contract_with_individual", "pi_individuals": 10}, SA, f"{P24} Art. 7(2)"),
+    (
+        {"important_data": True, "purpose": "contract_with_individual", "pi_individuals": 10},
+        SA,
+        f"{P24} Art. 7(2)",
+    ),
     # Art. 5(1)-(3): necessity exemptions, also for CIIOs and sensitive PI, any volume
-    ({"purpose": "contract_with_individual", "pi_individuals": 3_000_000, "sensitive_pi_individuals": 20_000}, EX, f"{P24} Art. 5(1)"),
-    ({"purpose": "contract_with_individual", "ciio": True, "pi_individuals": 10}, EX, f"{P24} Art. 5(1)"),
-    ({"purpose": "hr_management", "pi_individuals": 200_000, "sensitive_pi_individuals": 15_000}, EX, f"{P24} Art. 5(2)"),
+    (
+        {
+            "purpose": "contract_with_individual",
+            "pi_individuals": 3_000_000,
+            "sensitive_pi_individuals": 20_000,
+        },
+        EX,
+        f"{P24} Art. 5(1)",
+    ),
+    (
+        {"purpose": "contract_with_individual", "ciio": True, "pi_individuals": 10},
+        EX,
+        f"{P24} Art. 5(1)",
+    ),
+    (
+        {"purpose": "hr_management", "pi_individuals": 200_000, "sensitive_pi_individuals": 15_000},
+        EX,
+        f"{P24} Art. 5(2)",
+    ),
     ({"purpose": "emergency", "ciio": True, "sensitive_pi_individuals": 1}, EX, f"{P24} Art. 5(3)"),
     # Art. 7(1): CIIO, any PI
     ({"ciio": True, "pi_individuals": 1}, SA, f"{P24} Art. 7(1)"),
@@ -104,8 +141,12 @@ def test_later_instrument_governs_and_says_so() -> None:
 def test_obligations_follow_the_path() -> None:
     ids = lambda d: {o.id for o in d.obligations}
     sa = assess(sc(pi_individuals=1_000_000))
-    assert {"inform_and_separate_consent", "pipia", "self_assessment_and_declaration",
-            "assessment_validity"} <= ids(sa)
+    assert {
+        "inform_and_separate_consent",
+        "pipia",
+        "self_assessment_and_declaration",
+        "assessment_validity",
+    } <= ids(sa)
     assert "standard_contract_filing" not in ids(sa)
     pipia = next(o for o in sa.obligations if o.id == "pipia")
     assert f"{PIPL} Art. 56" in pipia.basis

@@ -81,24 +81,39 @@ def monitor(tmp_path: Path, transfers: list[DeclaredTransfer], geo: object = Non
 def test_parsers() -> None:
     p = CombinedParser()
     ev = p.parse(combined("api.partner.sg", "phone=13800138000"))
-    assert ev is not None and ev.host == "api.partner.sg" and ev.target == "/api/v1/sync?phone=13800138000"
+    assert (
+        ev is not None
+        and ev.host == "api.partner.sg"
+        and ev.target == "/api/v1/sync?phone=13800138000"
+    )
     assert ev.ts == 1773122136.0  # 2026-03-10 05:55:36 UTC
     assert p.parse('10.0.0.5 - - [10/Mar/2026:13:55:36 +0800] "GET /x') is None and p.bad_lines == 1
-    ev = p.parse('1.2.3.4 - - [10/Mar/2026:13:55:36 +0000] "CONNECT api.partner.sg:443 HTTP/1.1" 200 0 "-" "-"')
+    ev = p.parse(
+        '1.2.3.4 - - [10/Mar/2026:13:55:36 +0000] "CONNECT api.partner.sg:443 HTTP/1.1" 200 0 "-" "-"'
+    )
     assert ev is not None and (ev.host, ev.port) == ("api.partner.sg", 443)
     s = SquidParser()
-    ev = s.parse("1773122136.123    45 10.0.0.5 TCP_MISS/200 1024 POST http://x.example.com/u?id=1 - "
-                 "HIER_DIRECT/198.51.100.7 text/html")
+    ev = s.parse(
+        "1773122136.123    45 10.0.0.5 TCP_MISS/200 1024 POST http://x.example.com/u?id=1 - "
+        "HIER_DIRECT/198.51.100.7 text/html"
+    )
     assert ev is not None and ev.ip == "198.51.100.7" and ev.host == "x.example.com"
     z = ZeekParser()
-    for h in ["#separator \\x09", "#path\thttp",
-              "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tmethod\thost\turi"]:
+    for h in [
+        "#separator \\x09",
+        "#path\thttp",
+        "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tmethod\thost\turi",
+    ]:
         assert z.header(h)
-    ev = z.parse("1773122136.5\tC1\t10.0.0.5\t5555\t198.51.100.7\t80\tGET\tx.example.com\t/a?m=13800138000")
+    ev = z.parse(
+        "1773122136.5\tC1\t10.0.0.5\t5555\t198.51.100.7\t80\tGET\tx.example.com\t/a?m=13800138000"
+    )
     assert ev is not None and ev.ip == "198.51.100.7" and ev.target == "/a?m=13800138000"
     assert z.parse("1.0\tonly-two") is None and z.bad_lines == 1
-    ev = z.parse('{"ts": 1.5, "id.orig_h": "10.0.0.1", "id.resp_h": "198.51.100.9", "id.resp_p": 443, '
-                 '"server_name": "API.X.com"}')
+    ev = z.parse(
+        '{"ts": 1.5, "id.orig_h": "10.0.0.1", "id.resp_h": "198.51.100.9", "id.resp_p": 443, '
+        '"server_name": "API.X.com"}'
+    )
     assert ev is not None and ev.host == "api.x.com"
     assert sniff_format(combined("a.b", "x=1")) == "combined"
     with pytest.raises(ValueError, match="unrecognised"):
@@ -132,9 +147,14 @@ def test_debian_legacy_geoip() -> None:
     assert r.country("192.168.1.1") == "private"
 
 
-def test_counts_are_exact_and_hashed(tmp_path: Path, transfers: list[DeclaredTransfer], geo: CidrTableResolver) -> None:
+def test_counts_are_exact_and_hashed(
+    tmp_path: Path, transfers: list[DeclaredTransfer], geo: CidrTableResolver
+) -> None:
     m = monitor(tmp_path, transfers, geo)
-    m.thresholds = (("pi", 5, "pi_standard_contract_threshold"), ("sensitive", 3, "sensitive_security_assessment_threshold"))
+    m.thresholds = (
+        ("pi", 5, "pi_standard_contract_threshold"),
+        ("sensitive", 3, "sensitive_security_assessment_threshold"),
+    )
     p = CombinedParser()
     batch = Batch()
     for i in range(8):
@@ -146,9 +166,15 @@ def test_counts_are_exact_and_hashed(tmp_path: Path, transfers: list[DeclaredTra
     counts = m.store.counts()
     assert counts[("Partner SG Pte", 2026, "pi")] == 12  # 8 phones + 4 people keyed by their ID
     assert counts[("Partner SG Pte", 2026, "sensitive")] == 4
-    assert {a.kind for a in alerts} == {"pi_standard_contract_threshold", "sensitive_security_assessment_threshold"}
+    assert {a.kind for a in alerts} == {
+        "pi_standard_contract_threshold",
+        "sensitive_security_assessment_threshold",
+    }
     a = next(a for a in alerts if a.kind == "sensitive_security_assessment_threshold")
-    assert a.detail["covered_by_declaration"] is False and a.detail["required_path"] == "security_assessment"
+    assert (
+        a.detail["covered_by_declaration"] is False
+        and a.detail["required_path"] == "security_assessment"
+    )
     # Nothing raw in the store.
     dump = "\n".join(sqlite3.connect(tmp_path / "state.db").iterdump())
     assert phone(1) not in dump and rid(1) not in dump
@@ -160,7 +186,9 @@ def test_counts_are_exact_and_hashed(tmp_path: Path, transfers: list[DeclaredTra
     assert m.store.counts()[("Partner SG Pte", 2026, "pi")] == 12
 
 
-def test_undeclared_overseas_endpoint(tmp_path: Path, transfers: list[DeclaredTransfer], geo: CidrTableResolver) -> None:
+def test_undeclared_overseas_endpoint(
+    tmp_path: Path, transfers: list[DeclaredTransfer], geo: CidrTableResolver
+) -> None:
     m = monitor(tmp_path, transfers, geo)
     s = SquidParser()
     batch = Batch()
@@ -177,7 +205,8 @@ def test_undeclared_overseas_endpoint(tmp_path: Path, transfers: list[DeclaredTr
 
 
 def test_combined_log_to_an_address_is_routed_by_that_address(
-        tmp_path: Path, transfers: list[DeclaredTransfer], geo: CidrTableResolver) -> None:
+    tmp_path: Path, transfers: list[DeclaredTransfer], geo: CidrTableResolver
+) -> None:
     # a forward-proxy line names no peer address; when the URL's host is an address literal,
     # that address is the destination (before this, such traffic was never attributed)
     m = monitor(tmp_path, transfers, geo)
@@ -189,9 +218,12 @@ def test_combined_log_to_an_address_is_routed_by_that_address(
     alerts = m.commit(batch)
     assert sorted((a.kind, a.detail["endpoint"], a.detail["country"]) for a in alerts) == [
         ("undeclared_overseas_endpoint", "198.51.100.7", "US"),
-        ("undeclared_overseas_endpoint", "2001:db8::1", "DE")]
-    assert m.store.counts() == {("undeclared:198.51.100.7", 2026, "pi"): 1,
-                                ("undeclared:2001:db8::1", 2026, "pi"): 1}
+        ("undeclared_overseas_endpoint", "2001:db8::1", "DE"),
+    ]
+    assert m.store.counts() == {
+        ("undeclared:198.51.100.7", 2026, "pi"): 1,
+        ("undeclared:2001:db8::1", 2026, "pi"): 1,
+    }
 
 
 def _frames(body_parts: list[bytes]) -> list[tuple[float, bytes]]:
@@ -233,7 +265,11 @@ def test_pcap_http_body_reassembled(tmp_path: Path, transfers: list[DeclaredTran
     f = tmp_path / "cap.pcap"
     _write_pcap(f, [f'{{"id":"{rid(1)}",'.encode(), f'"phone":"{phone(1)}"}}'.encode()])
     events = [e for e, _, _ in PcapReader(f).read() if e is not None]
-    assert len(events) == 1 and events[0].host == "api.partner.sg" and rid(1).encode() in events[0].body  # type: ignore[operator]
+    assert (
+        len(events) == 1
+        and events[0].host == "api.partner.sg"
+        and rid(1).encode() in events[0].body
+    )  # type: ignore[operator]
     m = monitor(tmp_path, transfers)
     prog = watch_pcap(m, f)
     assert prog.events == 1 and m.store.counts()[("Partner SG Pte", 2026, "sensitive")] == 1
@@ -251,7 +287,9 @@ def test_pcap_http_body_reassembled(tmp_path: Path, transfers: list[DeclaredTran
         PcapReader(h)
 
 
-def test_log_watch_truncated_line_and_rotation(tmp_path: Path, transfers: list[DeclaredTransfer]) -> None:
+def test_log_watch_truncated_line_and_rotation(
+    tmp_path: Path, transfers: list[DeclaredTransfer]
+) -> None:
     log = tmp_path / "access.log"
     lines = [combined("api.partner.sg", f"phone={phone(i)}") for i in range(50)]
     log.write_bytes(("\n".join(lines) + "\n").encode() + b"\xff\xfe bad\n" + lines[0][:30].encode())
@@ -297,7 +335,11 @@ def test_watcher_survives_sigkill_without_double_counting(tmp_path: Path, worker
                 time.sleep(0.02)
                 if db.exists():
                     try:
-                        row = sqlite3.connect(db, timeout=5).execute("SELECT lines FROM sources").fetchone()
+                        row = (
+                            sqlite3.connect(db, timeout=5)
+                            .execute("SELECT lines FROM sources")
+                            .fetchone()
+                        )
                     except sqlite3.OperationalError:
                         row = None
                     if row and row[0] > 0:
@@ -312,7 +354,9 @@ def test_watcher_survives_sigkill_without_double_counting(tmp_path: Path, worker
     # Restart once more and finish.
     from mingyue.enablers.crossborder.engine.flows.monitor import DeclaredTransfer as DT
 
-    t = DT.from_dict({"id": "t1", "recipient": "R", "country": "SG", "endpoints": ["api.partner.sg"]})
+    t = DT.from_dict(
+        {"id": "t1", "recipient": "R", "country": "SG", "endpoints": ["api.partner.sg"]}
+    )
     m = FlowMonitor(FlowStore(db), [t], hash_key=KEY)
     prog = watch_log(m, log, batch_lines=500)
     assert kills >= 1
@@ -322,7 +366,9 @@ def test_watcher_survives_sigkill_without_double_counting(tmp_path: Path, worker
     assert sum(o["events"] for o in obs) == n  # event counters not doubled either
 
 
-def _per_line(m: FlowMonitor, text: bytes, p: CombinedParser | SquidParser | None = None) -> tuple[int, int, Batch]:
+def _per_line(
+    m: FlowMonitor, text: bytes, p: CombinedParser | SquidParser | None = None
+) -> tuple[int, int, Batch]:
     """The reference: a line parser line by line, as the watcher did before the bulk path."""
     p, batch, lines = p or CombinedParser(), Batch(), 0
     for raw in text.split(b"\n")[:-1]:
@@ -337,7 +383,9 @@ def _per_line(m: FlowMonitor, text: bytes, p: CombinedParser | SquidParser | Non
     return lines, p.bad_lines, batch
 
 
-def test_bulk_reader_counts_what_the_line_parser_counts(tmp_path: Path, transfers: list[DeclaredTransfer]) -> None:
+def test_bulk_reader_counts_what_the_line_parser_counts(
+    tmp_path: Path, transfers: list[DeclaredTransfer]
+) -> None:
     from mingyue.enablers.crossborder.engine.flows.bulk import BulkReader
 
     ua = '"-" "Mozilla/5.0"'
@@ -380,7 +428,9 @@ def test_bulk_reader_counts_what_the_line_parser_counts(tmp_path: Path, transfer
     assert got2.observed == ref2.observed and dict(got2.hashes) == dict(ref2.hashes)
 
 
-def test_log_watch_skips_an_overlong_line_unread(tmp_path: Path, transfers: list[DeclaredTransfer]) -> None:
+def test_log_watch_skips_an_overlong_line_unread(
+    tmp_path: Path, transfers: list[DeclaredTransfer]
+) -> None:
     from mingyue.enablers.crossborder.engine.flows.watch import MAX_LINE
 
     log = tmp_path / "access.log"
@@ -416,16 +466,30 @@ def _write_pcapng(path: Path, body_parts: list[bytes]) -> list[int]:
             ip = bytes(dpkt.ethernet.Ethernet(frame).data)
             ns = round(ts * 1e6) * 1000
             starts.append(fp.tell())
-            w.writepkt(ng.EnhancedPacketBlockLE(iface_id=1, ts_high=ns >> 32, ts_low=ns & 0xFFFFFFFF,
-                                                caplen=len(ip), pkt_len=len(ip), pkt_data=ip))
+            w.writepkt(
+                ng.EnhancedPacketBlockLE(
+                    iface_id=1,
+                    ts_high=ns >> 32,
+                    ts_low=ns & 0xFFFFFFFF,
+                    caplen=len(ip),
+                    pkt_len=len(ip),
+                    pkt_data=ip,
+                )
+            )
     return starts
 
 
-def test_pcapng_read_resumed_and_refused_when_corrupt(tmp_path: Path, transfers: list[DeclaredTransfer]) -> None:
+def test_pcapng_read_resumed_and_refused_when_corrupt(
+    tmp_path: Path, transfers: list[DeclaredTransfer]
+) -> None:
     f = tmp_path / "capture.bin"  # the format is sniffed, not taken from the name
     starts = _write_pcapng(f, [f'{{"id":"{rid(1)}",'.encode(), f'"phone":"{phone(1)}"}}'.encode()])
     events = [e for e, _, _ in PcapReader(f).read() if e is not None]
-    assert len(events) == 1 and events[0].host == "api.partner.sg" and rid(1).encode() in events[0].body  # type: ignore[operator]
+    assert (
+        len(events) == 1
+        and events[0].host == "api.partner.sg"
+        and rid(1).encode() in events[0].body
+    )  # type: ignore[operator]
     assert events[0].ts == pytest.approx(1773122137.1, abs=1e-6)  # nanosecond units read as such
     (tmp_path / "a").mkdir()
     m = monitor(tmp_path / "a", transfers)
@@ -460,11 +524,17 @@ def test_pcapng_read_resumed_and_refused_when_corrupt(tmp_path: Path, transfers:
         list(PcapReader(j).read())
 
 
-def test_log_watch_with_workers_counts_what_one_process_counts(tmp_path: Path, transfers: list[DeclaredTransfer]) -> None:
+def test_log_watch_with_workers_counts_what_one_process_counts(
+    tmp_path: Path, transfers: list[DeclaredTransfer]
+) -> None:
     log = tmp_path / "access.log"
     with log.open("wb") as fp:
         for i in range(3000):
-            fp.write((combined("api.partner.sg", f"phone={phone(i % 1700)}&id={rid(i % 300)}") + "\n").encode())
+            fp.write(
+                (
+                    combined("api.partner.sg", f"phone={phone(i % 1700)}&id={rid(i % 300)}") + "\n"
+                ).encode()
+            )
             if i % 500 == 7:
                 fp.write(b"\xff garbage\n\n")
         fp.write(b"x" * 5000 + b"\n")  # a bad line longer than a whole chunk
@@ -475,14 +545,27 @@ def test_log_watch_with_workers_counts_what_one_process_counts(tmp_path: Path, t
         d.mkdir()
         m = monitor(d, transfers)
         stops = iter([True])  # stop after the first committed range, then resume
-        prog = watch_log(m, log, batch_lines=60, workers=workers, should_stop=lambda: next(stops, False))
+        prog = watch_log(
+            m, log, batch_lines=60, workers=workers, should_stop=lambda: next(stops, False)
+        )
         assert prog.lines < 3000
         prog = watch_log(m, log, batch_lines=60, workers=workers)
-        results.append(((prog.lines, prog.bad_lines, prog.events, prog.offset),
-                        m.store.counts(), m.store.observed(), [a.kind for a in prog.alerts]))
+        results.append(
+            (
+                (prog.lines, prog.bad_lines, prog.events, prog.offset),
+                m.store.counts(),
+                m.store.observed(),
+                [a.kind for a in prog.alerts],
+            )
+        )
     assert results[0] == results[1]
     (lines, bad, events, offset), counts, _obs, _alerts = results[0]
-    assert (lines, bad, events, offset) == (3000 + 6 + 6 + 1 + 1, 6 + 1 + 1, 3000, log.stat().st_size)
+    assert (lines, bad, events, offset) == (
+        3000 + 6 + 6 + 1 + 1,
+        6 + 1 + 1,
+        3000,
+        log.stat().st_size,
+    )
     assert counts[("Partner SG Pte", 2026, "sensitive")] == 300
     assert counts[("Partner SG Pte", 2026, "pi")] == 1700
 
@@ -494,20 +577,69 @@ def test_bulk_reader_reads_squid_native_as_the_line_parser_does(
 
     line = "{ts} {sp}45 10.0.0.5 TCP_MISS/200 {n} {method} {url} - {hier}/{peer} text/html"
     lines = [
-        line.format(ts="1773122136.123", sp="  ", n=1024, method="GET", hier="HIER_DIRECT", peer="203.0.113.9",
-                    url=f"http://api.partner.sg/u?m={phone(1)}&id={rid(1)}"),
-        line.format(ts="1773122136", sp="\t", n=10, method="POST", hier="HIER_DIRECT", peer="198.51.100.7",
-                    url=f"http://evil.example/up?m={phone(2)}"),  # undeclared, US: counted, alerted
-        line.format(ts="1773122137.5", sp="", n=10, method="GET", hier="HIER_DIRECT", peer="192.0.2.7",
-                    url=f"http://cn.example/up?m={phone(3)}"),  # domestic: not a cross-border flow
-        line.format(ts="1773122138", sp="", n=0, method="CONNECT", hier="HIER_DIRECT", peer="203.0.113.9",
-                    url="api.partner.sg:443"),
-        line.format(ts="1773122139", sp="", n=7, method="GET", hier="FIRSTUP_PARENT", peer="proxy.example",
-                    url=f"http://api.partner.sg/?e=a{phone(4)}@example.com"),
-        line.format(ts="1767196799.9", sp="", n=1, method="GET", hier="HIER_NONE", peer="-",
-                    url=f"http://api.partner.sg/?m={phone(5)}"),  # 2025-12-31 23:59:59.9 in Shanghai
-        line.format(ts="1767196800", sp="", n=1, method="GET", hier="HIER_NONE", peer="-",
-                    url=f"http://api.partner.sg/?m={phone(6)}"),  # 2026-01-01 00:00 in Shanghai
+        line.format(
+            ts="1773122136.123",
+            sp="  ",
+            n=1024,
+            method="GET",
+            hier="HIER_DIRECT",
+            peer="203.0.113.9",
+            url=f"http://api.partner.sg/u?m={phone(1)}&id={rid(1)}",
+        ),
+        line.format(
+            ts="1773122136",
+            sp="\t",
+            n=10,
+            method="POST",
+            hier="HIER_DIRECT",
+            peer="198.51.100.7",
+            url=f"http://evil.example/up?m={phone(2)}",
+        ),  # undeclared, US: counted, alerted
+        line.format(
+            ts="1773122137.5",
+            sp="",
+            n=10,
+            method="GET",
+            hier="HIER_DIRECT",
+            peer="192.0.2.7",
+            url=f"http://cn.example/up?m={phone(3)}",
+        ),  # domestic: not a cross-border flow
+        line.format(
+            ts="1773122138",
+            sp="",
+            n=0,
+            method="CONNECT",
+            hier="HIER_DIRECT",
+            peer="203.0.113.9",
+            url="api.partner.sg:443",
+        ),
+        line.format(
+            ts="1773122139",
+            sp="",
+            n=7,
+            method="GET",
+            hier="FIRSTUP_PARENT",
+            peer="proxy.example",
+            url=f"http://api.partner.sg/?e=a{phone(4)}@example.com",
+        ),
+        line.format(
+            ts="1767196799.9",
+            sp="",
+            n=1,
+            method="GET",
+            hier="HIER_NONE",
+            peer="-",
+            url=f"http://api.partner.sg/?m={phone(5)}",
+        ),  # 2025-12-31 23:59:59.9 in Shanghai
+        line.format(
+            ts="1767196800",
+            sp="",
+            n=1,
+            method="GET",
+            hier="HIER_NONE",
+            peer="-",
+            url=f"http://api.partner.sg/?m={phone(6)}",
+        ),  # 2026-01-01 00:00 in Shanghai
         "",
         "1773122136.1 5 10.0.0.5 TCP_MISS/200 not-a-number GET http://x/ - HIER_DIRECT/1.2.3.4 -",
     ]
@@ -520,12 +652,28 @@ def test_bulk_reader_reads_squid_native_as_the_line_parser_does(
     assert BulkReader(bulk_m, squid=True).feed(text, got) == (n, bad) == (len(lines) + 1, 2)
     assert got.events == ref.events == 7
     assert got.observed == ref.observed and dict(got.hashes) == dict(ref.hashes)
-    assert got.undeclared == ref.undeclared == {
-        ("evil.example", 2026): {"endpoint": "evil.example", "ip": "198.51.100.7", "country": "US"}}
+    assert (
+        got.undeclared
+        == ref.undeclared
+        == {
+            ("evil.example", 2026): {
+                "endpoint": "evil.example",
+                "ip": "198.51.100.7",
+                "country": "US",
+            }
+        }
+    )
     assert {y for (_r, y, _k) in got.hashes} == {2025, 2026}
     # A time no calendar holds is a bad line (the line parser would raise on it).
-    huge = line.format(ts="9" * 30, sp="", n=1, method="GET", hier="HIER_NONE", peer="-",
-                       url=f"http://api.partner.sg/?m={phone(7)}")
+    huge = line.format(
+        ts="9" * 30,
+        sp="",
+        n=1,
+        method="GET",
+        hier="HIER_NONE",
+        peer="-",
+        url=f"http://api.partner.sg/?m={phone(7)}",
+    )
     assert BulkReader(bulk_m, squid=True).feed((huge + "\n").encode(), Batch()) == (1, 1)
     # The watcher sniffs the format and reads it chunk-wise, with workers too.
     log = tmp_path / "access.log"

@@ -31,6 +31,7 @@ def found(ner: HybridNer, text: str) -> list[tuple[str, str]]:
 
 # --- reference data -------------------------------------------------------------------------------
 
+
 def test_gazetteer_reads_the_division_table_and_country_names() -> None:
     places = gz.places()
     assert places["海淀区"].kind == "admin" and places["北京市"].kind == "admin"
@@ -54,7 +55,10 @@ def test_short_place_names(full: str, short: str | None) -> None:
 def test_places_are_matched_leftmost_longest() -> None:
     text = "内蒙古自治区呼和浩特市新城区"
     assert [(text[a:b], p.kind) for a, b, p in gz.iter_places(text)] == [
-        ("内蒙古自治区", "admin"), ("呼和浩特市", "admin"), ("新城区", "admin")]
+        ("内蒙古自治区", "admin"),
+        ("呼和浩特市", "admin"),
+        ("新城区", "admin"),
+    ]
 
 
 def test_surnames_come_from_jiebas_person_names() -> None:
@@ -66,6 +70,7 @@ def test_surnames_come_from_jiebas_person_names() -> None:
 
 
 # --- address grammar -----------------------------------------------------------------------------
+
 
 def test_address_units_after_a_place() -> None:
     text = "北京市海淀区中关村大街27号院3号楼2单元501室，电话"
@@ -83,10 +88,19 @@ def test_no_address_units_across_function_words_or_a_lone_district(text: str) ->
 
 # --- overlap resolution --------------------------------------------------------------------------
 
+
 def test_resolve_keeps_the_longest_then_the_higher_priority() -> None:
     S = gz.Span
-    out = gz.resolve([S(0, 3, "LOCATION", 2), S(0, 8, "ORGANIZATION", 3), S(8, 10, "PERSON", 1),
-                      S(8, 10, "LOCATION", 2), S(9, 12, "PERSON", 1), S(12, 12, "PERSON", 3)])
+    out = gz.resolve(
+        [
+            S(0, 3, "LOCATION", 2),
+            S(0, 8, "ORGANIZATION", 3),
+            S(8, 10, "PERSON", 1),
+            S(8, 10, "LOCATION", 2),
+            S(9, 12, "PERSON", 1),
+            S(12, 12, "PERSON", 3),
+        ]
+    )
     assert [(s.start, s.end, s.type) for s in out] == [(0, 8, "ORGANIZATION"), (9, 12, "PERSON")]
     same = gz.resolve([S(0, 2, "PERSON", 1), S(0, 2, "LOCATION", 2)])
     assert [(s.type, s.priority) for s in same] == [("LOCATION", 2)]
@@ -94,22 +108,30 @@ def test_resolve_keeps_the_longest_then_the_higher_priority() -> None:
 
 # --- the hybrid backend on written sentences ---------------------------------------------------
 
+
 def test_an_address_is_one_location_and_a_cued_name_runs_to_the_comma(hybrid: HybridNer) -> None:
     text = "请把发票寄给收件人：欧阳晓琳，地址：浙江省杭州市西湖区文三路90号2号楼501室。"
-    assert found(hybrid, text) == [("PERSON", "欧阳晓琳"),
-                                   ("LOCATION", "浙江省杭州市西湖区文三路90号2号楼501室")]
+    assert found(hybrid, text) == [
+        ("PERSON", "欧阳晓琳"),
+        ("LOCATION", "浙江省杭州市西湖区文三路90号2号楼501室"),
+    ]
 
 
 def test_split_mode_gives_each_division_its_own_span() -> None:
     text = "内蒙古自治区呼和浩特市新城区的居民"
     assert found(HybridNer(join_addresses=False), text) == [
-        ("LOCATION", "内蒙古自治区"), ("LOCATION", "呼和浩特市"), ("LOCATION", "新城区")]
+        ("LOCATION", "内蒙古自治区"),
+        ("LOCATION", "呼和浩特市"),
+        ("LOCATION", "新城区"),
+    ]
 
 
 def test_organisation_with_its_place_head_beats_the_place(hybrid: HybridNer) -> None:
     text = "她在深圳市腾讯计算机系统有限公司上班，经理是李建国先生。"
-    assert found(hybrid, text) == [("ORGANIZATION", "深圳市腾讯计算机系统有限公司"),
-                                   ("PERSON", "李建国")]
+    assert found(hybrid, text) == [
+        ("ORGANIZATION", "深圳市腾讯计算机系统有限公司"),
+        ("PERSON", "李建国"),
+    ]
 
 
 @pytest.mark.parametrize("text", [
@@ -145,7 +167,9 @@ def test_abbreviations_are_province_short_names_and_country_first_characters() -
     ("华侨代表和日方官员在巴黎见面。", ["华", "日", "巴黎"]),  # abbreviation + affix; 巴黎 stays whole
     ("代表团今天抵京访问。", ["京"]),  # a travel verb + abbreviation
 ])  # fmt: skip
-def test_places_written_by_their_abbreviations(hybrid: HybridNer, text: str, places: list[str]) -> None:
+def test_places_written_by_their_abbreviations(
+    hybrid: HybridNer, text: str, places: list[str]
+) -> None:
     assert [t for k, t in found(hybrid, text) if k == "LOCATION"] == places
 
 
@@ -163,7 +187,9 @@ def test_given_name_odds_come_from_jiebas_person_names() -> None:
     ("签收的是曾倩。", ["曾倩"]),  # 曾 read as an adverb: a given name of high odds still makes a name
     ("他曾经去过那里，何时回来还不知道。", []),  # 曾经, 何时: no name
 ])  # fmt: skip
-def test_names_without_a_cue_by_given_name_odds(hybrid: HybridNer, text: str, persons: list[str]) -> None:
+def test_names_without_a_cue_by_given_name_odds(
+    hybrid: HybridNer, text: str, persons: list[str]
+) -> None:
     assert [t for k, t in found(hybrid, text) if k == "PERSON"] == persons
 
 
@@ -175,7 +201,8 @@ def test_names_without_a_cue_by_given_name_odds(hybrid: HybridNer, text: str, pe
     ("北京市政府召开会议。", [("LOCATION", "北京市")]),
 ])  # fmt: skip
 def test_model_names_and_places_are_checked_against_the_dictionary(
-        hybrid: HybridNer, text: str, expected: list[tuple[str, str]]) -> None:
+    hybrid: HybridNer, text: str, expected: list[tuple[str, str]]
+) -> None:
     assert found(hybrid, text) == expected
 
 
@@ -202,7 +229,8 @@ def test_letters_and_numeral_words_inside_a_registered_name(hybrid: HybridNer, n
     ("我们和科技有限公司签了合同。", "科技有限公司"),  # never over a conjunction
 ])  # fmt: skip
 def test_a_registered_name_has_a_trade_name_before_its_industry_words(
-        hybrid: HybridNer, text: str, org: str) -> None:
+    hybrid: HybridNer, text: str, org: str
+) -> None:
     assert [t for k, t in found(hybrid, text) if k == "ORGANIZATION"] == [org]
 
 
@@ -215,6 +243,7 @@ def test_default_backend_is_hybrid() -> None:
 
 # --- the scan path uses NER ----------------------------------------------------------------------
 
+
 def test_scan_reports_ner_entities_with_offsets_into_the_file(tmp_path: Path) -> None:
     text = ("合同由北京字节跳动科技有限公司签署。\n"
             "收件人：王晓梅，地址：上海市浦东新区世纪大道100号，手机13912345678。\n")  # fmt: skip
@@ -222,8 +251,12 @@ def test_scan_reports_ner_entities_with_offsets_into_the_file(tmp_path: Path) ->
     path.write_text(text, encoding="utf-8")
     result = scan_file(path, PiiDetector(ner=make_ner()))
     got = {(e.type, e.text) for e in result.entities}
-    assert {("ORGANIZATION", "北京字节跳动科技有限公司"), ("PERSON", "王晓梅"),
-            ("LOCATION", "上海市浦东新区世纪大道100号"), ("CN_MOBILE", "13912345678")} <= got
+    assert {
+        ("ORGANIZATION", "北京字节跳动科技有限公司"),
+        ("PERSON", "王晓梅"),
+        ("LOCATION", "上海市浦东新区世纪大道100号"),
+        ("CN_MOBILE", "13912345678"),
+    } <= got
     for e in result.entities:
         assert text[e.start : e.end] == e.text
     assert {e.source for e in result.entities if e.type in NER_TYPES} == {"hybrid"}

@@ -50,7 +50,9 @@ def test_resident_id_and_id_like(det: PiiDetector) -> None:
     assert types(det, f"身份证号{ID}已登记") == [("CN_RESIDENT_ID", ID)]
     bad = ID[:17] + "5"
     hits = det.detect(f"证件{bad}。")
-    assert [(h.type, h.score < 1, h.sensitive) for h in hits] == [("CN_RESIDENT_ID_LIKE", True, True)]
+    assert [(h.type, h.score < 1, h.sensitive) for h in hits] == [
+        ("CN_RESIDENT_ID_LIKE", True, True)
+    ]
     # Letters or digits glued on either side: not an identifier.
     assert types(det, f"A{ID}") == [] and types(det, f"{ID}9") == []
     # Lower-case x check character is accepted.

@@ -28,8 +28,10 @@ def make_pdf(lines: list[str]) -> bytes:
     objs = [
         "<< /Type /Catalog /Pages 2 0 R >>",
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        ("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        "/Resources << /Font << /F1 5 0 R >> >> >>"),
+        (
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            "/Resources << /Font << /F1 5 0 R >> >> >>"
+        ),
         f"<< /Length {len(ops)} >>\nstream\n{ops}\nendstream",
         "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
@@ -43,7 +45,9 @@ def make_pdf(lines: list[str]) -> bytes:
     out.write(f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n".encode())
     for off in offsets:
         out.write(f"{off:010d} 00000 n \n".encode())
-    out.write(f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
+    out.write(
+        f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
     return out.getvalue()
 
 
@@ -97,7 +101,12 @@ def test_csv_column_verdicts_and_sampling(tmp_path: Path, det: PiiDetector) -> N
     f.write_text("\n".join(rows) + "\n", encoding="utf-8")
     res = scan_file(f, det)
     verdicts = {c.name: c.verdict for c in res.columns}
-    assert verdicts == {"name": None, "id_number": "CN_RESIDENT_ID", "phone": "CN_MOBILE", "note": None}
+    assert verdicts == {
+        "name": None,
+        "id_number": "CN_RESIDENT_ID",
+        "phone": "CN_MOBILE",
+        "note": None,
+    }
     assert next(c for c in res.columns if c.name == "id_number").sensitive_hits == 400
     assert res.rows_total == 400 and not res.sampled
     assert res.counts["CN_RESIDENT_ID"] == 400
@@ -130,7 +139,11 @@ def test_parquet(tmp_path: Path, det: PiiDetector) -> None:
     f = tmp_path / "t.parquet"
     pq.write_table(table, f)
     res = scan_file(f, det)
-    assert {c.name: c.verdict for c in res.columns} == {"id": "CN_RESIDENT_ID", "n": None, "mail": "EMAIL"}
+    assert {c.name: c.verdict for c in res.columns} == {
+        "id": "CN_RESIDENT_ID",
+        "n": None,
+        "mail": "EMAIL",
+    }
     f.write_bytes(b"PAR1" + b"\x00" * 20)
     with pytest.raises(ScanError, match="Parquet"):
         scan_file(f, det)

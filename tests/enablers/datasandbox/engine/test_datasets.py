@@ -26,8 +26,9 @@ def test_uscc_check_character() -> None:
     assert all(uscc.is_valid(c) for c in codes)
 
 
-def test_demo_data_uses_valid_codes_and_real_dataset(demo_files: object,
-                                                     demo_datasets: dict[str, Dataset]) -> None:
+def test_demo_data_uses_valid_codes_and_real_dataset(
+    demo_files: object, demo_datasets: dict[str, Dataset]
+) -> None:
     import duckdb
 
     ent = demo_datasets["enterprises"]
@@ -36,8 +37,10 @@ def test_demo_data_uses_valid_codes_and_real_dataset(demo_files: object,
     pat = demo_datasets["patients"]
     assert pat.rows == 442  # sklearn's diabetes study, shipped inside scikit-learn
     # Fused on keys: every patient's employer is in the register.
-    missing = duckdb.sql(f"SELECT count(*) FROM read_parquet('{pat.path}') p ANTI JOIN "
-                         f"read_parquet('{ent.path}') e ON p.employer_uscc = e.uscc").fetchall()
+    missing = duckdb.sql(
+        f"SELECT count(*) FROM read_parquet('{pat.path}') p ANTI JOIN "
+        f"read_parquet('{ent.path}') e ON p.employer_uscc = e.uscc"
+    ).fetchall()
     assert missing == [(0,)]
 
 
@@ -46,14 +49,19 @@ def test_ingest_formats(tmp_path: Path, fmt: str) -> None:
     import duckdb
 
     src = tmp_path / f"in.{fmt}"
-    duckdb.sql("SELECT 'p' || (range % 50) AS pid, range % 3 AS g, range * 1.5 AS v "
-               "FROM range(200)").write_csv(str(src)) if fmt == "csv" else None
+    duckdb.sql(
+        "SELECT 'p' || (range % 50) AS pid, range % 3 AS g, range * 1.5 AS v FROM range(200)"
+    ).write_csv(str(src)) if fmt == "csv" else None
     if fmt == "json":
-        src.write_text("\n".join(json.dumps({"pid": f"p{i % 50}", "g": i % 3, "v": i * 1.5})
-                                 for i in range(200)))
+        src.write_text(
+            "\n".join(
+                json.dumps({"pid": f"p{i % 50}", "g": i % 3, "v": i * 1.5}) for i in range(200)
+            )
+        )
     if fmt == "parquet":
-        duckdb.sql("SELECT 'p' || (range % 50) AS pid, range % 3 AS g, range * 1.5 AS v "
-                   "FROM range(200)").write_parquet(str(src))
+        duckdb.sql(
+            "SELECT 'p' || (range % 50) AS pid, range % 3 AS g, range * 1.5 AS v FROM range(200)"
+        ).write_parquet(str(src))
     ds = ingest(src, DatasetSpec("t", identifiers=["pid"], sensitive=["v"]), tmp_path / "s")
     assert ds.rows == 200 and ds.max_contributions == 4 and ds.unit == "pid"
     assert ds.column("v").cls is ColumnClass.SENSITIVE  # type: ignore[union-attr]
@@ -69,12 +77,15 @@ def test_contribution_bound_truncates(tmp_path: Path) -> None:
     assert ds.max_contributions == 2 and ds.rows == 20
 
 
-@pytest.mark.parametrize(("spec", "rule"), [
-    (DatasetSpec("t", identifiers=["nope"]), "dataset.unknown_column"),
-    (DatasetSpec("Bad Name"), "dataset.name"),
-    (DatasetSpec("t", identifiers=["pid"], quasi=["pid"]), "dataset.double_class"),
-    (DatasetSpec("t", bounds={"v": (5, 1)}), "dataset.bounds"),
-])
+@pytest.mark.parametrize(
+    ("spec", "rule"),
+    [
+        (DatasetSpec("t", identifiers=["nope"]), "dataset.unknown_column"),
+        (DatasetSpec("Bad Name"), "dataset.name"),
+        (DatasetSpec("t", identifiers=["pid"], quasi=["pid"]), "dataset.double_class"),
+        (DatasetSpec("t", bounds={"v": (5, 1)}), "dataset.bounds"),
+    ],
+)
 def test_bad_specs_write_nothing(tmp_path: Path, spec: DatasetSpec, rule: str) -> None:
     src = tmp_path / "in.csv"
     src.write_text("pid,v\na,1\nb,2\n")
@@ -103,13 +114,17 @@ def test_rows_rounded(demo_datasets: dict[str, Dataset]) -> None:
 
 
 def test_policy_as_odrl_round_trip() -> None:
-    pol = UsagePolicy("tax_credit", assignee_kinds=["enterprise"], purposes=["credit"],
-                      operations=["aggregate_sql", "verification"], release_review=True,
-                      expires=dt.datetime(2027, 1, 1, tzinfo=dt.UTC))
+    pol = UsagePolicy(
+        "tax_credit",
+        assignee_kinds=["enterprise"],
+        purposes=["credit"],
+        operations=["aggregate_sql", "verification"],
+        release_review=True,
+        expires=dt.datetime(2027, 1, 1, tzinfo=dt.UTC),
+    )
     odrl = pol.to_odrl()
     assert odrl["@type"] == "Offer" and odrl["permission"][0]["duty"]
-    assert {"mingyue:verification", "mingyue:aggregate_sql"} == set(
-        odrl["permission"][0]["action"])
+    assert {"mingyue:verification", "mingyue:aggregate_sql"} == set(odrl["permission"][0]["action"])
     assert UsagePolicy.from_dict(json.loads(json.dumps(pol.to_dict()))) == pol
     with pytest.raises(InvalidSpec):
         UsagePolicy("x", operations=["download"])

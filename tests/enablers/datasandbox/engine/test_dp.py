@@ -32,11 +32,17 @@ def _context_summary(path: Path, k: int, epsilon: float, mean: bool) -> tuple[di
     dp.enable_features("contrib")
     lf = pl.scan_csv(path).select(pl.col("g"), pl.col("x").cast(pl.Int64))
     ctx = dp.Context.compositor(
-        data=lf, privacy_unit=dp.unit_of(contributions=k),
-        privacy_loss=dp.loss_of(epsilon=epsilon, delta=1e-7), split_evenly_over=1,
-        margins=[dp.polars.Margin(max_length=100_000)])
-    agg = pl.col("x").fill_null(0).dp.mean((0, 50)) if mean else \
-        pl.col("x").fill_null(0).dp.sum((0, 50))
+        data=lf,
+        privacy_unit=dp.unit_of(contributions=k),
+        privacy_loss=dp.loss_of(epsilon=epsilon, delta=1e-7),
+        split_evenly_over=1,
+        margins=[dp.polars.Margin(max_length=100_000)],
+    )
+    agg = (
+        pl.col("x").fill_null(0).dp.mean((0, 50))
+        if mean
+        else pl.col("x").fill_null(0).dp.sum((0, 50))
+    )
     summary = ctx.query().group_by("g").agg(pl.len().dp.noise(), agg).summarize(alpha=0.05)
     scales = {(r["column"], r["aggregate"]): r["scale"] for r in summary.iter_rows(named=True)}
     threshold = int(summary["threshold"].drop_nulls()[0])
@@ -45,8 +51,7 @@ def _context_summary(path: Path, k: int, epsilon: float, mean: bool) -> tuple[di
 
 @pytest.mark.parametrize("k", [1, 3])
 @pytest.mark.parametrize("mean", [False, True])
-def test_noise_scale_and_threshold_match_opendp_context(tmp_path: Path, k: int, mean: bool
-                                                        ) -> None:
+def test_noise_scale_and_threshold_match_opendp_context(tmp_path: Path, k: int, mean: bool) -> None:
     src = tmp_path / "t.csv"
     _write(src, k)
     ds = ingest(src, DatasetSpec("t", identifiers=["pid"], bounds={"x": (0, 50)}), tmp_path / "s")
@@ -74,8 +79,9 @@ def test_release_noise_is_calibrated(tmp_path: Path, sandbox: DuckDBSandbox) -> 
     noise = dpmod.noise_plan(p, 1.0)
     res = sandbox.run(p.sql, [], {"t": ds.path}, max_rows=10)
     true_s = res.rows[0][1]
-    draws = [dpmod.apply(p, noise, res.columns, res.rows, 1)[0][0]["s"] - true_s
-             for _ in range(400)]
+    draws = [
+        dpmod.apply(p, noise, res.columns, res.rows, 1)[0][0]["s"] - true_s for _ in range(400)
+    ]
     mad = sum(abs(d) for d in draws) / len(draws)  # E|Laplace(b)| = b
     assert noise.quantities[1].scale == pytest.approx(100.0)
     assert 80 < mad < 120
@@ -94,6 +100,11 @@ def test_every_release_charges_exactly_epsilon(tmp_path: Path, sandbox: DuckDBSa
     assert all(0 <= r["v"] <= 100 for r in rows)
     pol = {"t": UsagePolicy("t", assignees=["*"], epsilon_per_period=1.0)}
     led = InMemoryLedger()
-    out = run_query(QueryRequest("SELECT g, count(*) AS n FROM t GROUP BY g", Consumer("c"),
-                                 epsilon=0.7), {"t": ds}, pol, sandbox, led)
+    out = run_query(
+        QueryRequest("SELECT g, count(*) AS n FROM t GROUP BY g", Consumer("c"), epsilon=0.7),
+        {"t": ds},
+        pol,
+        sandbox,
+        led,
+    )
     assert out.epsilon_left == pytest.approx(0.3)

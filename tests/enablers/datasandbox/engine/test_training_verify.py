@@ -15,14 +15,19 @@ from mingyue.enablers.datasandbox.engine.training import TrainSpec, train
 FEATURES = ["age", "bmi", "bp", "s5"]
 
 
-@pytest.mark.parametrize("template", ["linear_regression", "gradient_boosting",
-                                      "dp_linear_regression"])
-def test_templates_return_model_and_metrics_only(template: str,
-                                                 demo_datasets: dict[str, Dataset],
-                                                 sandbox: DuckDBSandbox) -> None:
-    r = train(TrainSpec(template, FEATURES, "progression",
-                        epsilon=5.0 if template.startswith("dp") else None),
-              demo_datasets["patients"], sandbox)
+@pytest.mark.parametrize(
+    "template", ["linear_regression", "gradient_boosting", "dp_linear_regression"]
+)
+def test_templates_return_model_and_metrics_only(
+    template: str, demo_datasets: dict[str, Dataset], sandbox: DuckDBSandbox
+) -> None:
+    r = train(
+        TrainSpec(
+            template, FEATURES, "progression", epsilon=5.0 if template.startswith("dp") else None
+        ),
+        demo_datasets["patients"],
+        sandbox,
+    )
     assert set(r.metrics) == {"r2", "rmse"} and r.metrics["rmse"] < 120
     assert r.n_parameters * 2 <= r.rows_used
     assert (r.epsilon_spent == pytest.approx(5.0)) == template.startswith("dp")
@@ -31,23 +36,42 @@ def test_templates_return_model_and_metrics_only(template: str,
 
 
 def test_logistic_regression(demo_datasets: dict[str, Dataset], sandbox: DuckDBSandbox) -> None:
-    r = train(TrainSpec("logistic_regression", ["age", "bmi", "bp"], "sex"),
-              demo_datasets["patients"], sandbox)
+    r = train(
+        TrainSpec("logistic_regression", ["age", "bmi", "bp"], "sex"),
+        demo_datasets["patients"],
+        sandbox,
+    )
     assert r.model["classes"] == ["1.0", "2.0"] and 0 <= r.metrics["accuracy"] <= 1
 
 
-@pytest.mark.parametrize(("spec", "rule"), [
-    (TrainSpec("nearest_neighbors", FEATURES, "progression"), "train.template_not_allowed"),
-    (TrainSpec("linear_regression", ["person_hash"], "progression"), "train.identifier_feature"),
-    (TrainSpec("linear_regression", FEATURES, "employer_uscc"), "train.identifier_feature"),
-    # A booster big enough to encode the training rows.
-    (TrainSpec("gradient_boosting", FEATURES, "progression",
-               params={"n_estimators": 400, "max_depth": 8}), "train.too_many_parameters"),
-    (TrainSpec("gradient_boosting", FEATURES, "progression", params={"min_samples_leaf": 1}),
-     "train.parameter_not_allowed"),
-])
-def test_training_refusals(spec: TrainSpec, rule: str, demo_datasets: dict[str, Dataset],
-                           sandbox: DuckDBSandbox) -> None:
+@pytest.mark.parametrize(
+    ("spec", "rule"),
+    [
+        (TrainSpec("nearest_neighbors", FEATURES, "progression"), "train.template_not_allowed"),
+        (
+            TrainSpec("linear_regression", ["person_hash"], "progression"),
+            "train.identifier_feature",
+        ),
+        (TrainSpec("linear_regression", FEATURES, "employer_uscc"), "train.identifier_feature"),
+        # A booster big enough to encode the training rows.
+        (
+            TrainSpec(
+                "gradient_boosting",
+                FEATURES,
+                "progression",
+                params={"n_estimators": 400, "max_depth": 8},
+            ),
+            "train.too_many_parameters",
+        ),
+        (
+            TrainSpec("gradient_boosting", FEATURES, "progression", params={"min_samples_leaf": 1}),
+            "train.parameter_not_allowed",
+        ),
+    ],
+)
+def test_training_refusals(
+    spec: TrainSpec, rule: str, demo_datasets: dict[str, Dataset], sandbox: DuckDBSandbox
+) -> None:
     with pytest.raises(Refusal) as info:
         train(spec, demo_datasets["patients"], sandbox, min_group=1)
     assert info.value.rule == rule
@@ -61,8 +85,9 @@ def _rated(demo_files: object) -> tuple[list[str], list[str]]:
     return a, other
 
 
-def test_verify_yes_no_and_count(demo_files: object, demo_datasets: dict[str, Dataset],
-                                 sandbox: DuckDBSandbox) -> None:
+def test_verify_yes_no_and_count(
+    demo_files: object, demo_datasets: dict[str, Dataset], sandbox: DuckDBSandbox
+) -> None:
     a, other = _rated(demo_files)
     ds = demo_datasets["tax_credit"]
     pred = "credit_rating = 'A' AND year = 2025"
@@ -86,8 +111,9 @@ def test_rate_limit() -> None:
     assert lim.take("bank", "tax", "2026-11-24", 30, 100) == 70
 
 
-def test_private_set_intersection(demo_files: object, demo_datasets: dict[str, Dataset],
-                                  sandbox: DuckDBSandbox) -> None:
+def test_private_set_intersection(
+    demo_files: object, demo_datasets: dict[str, Dataset], sandbox: DuckDBSandbox
+) -> None:
     a, other = _rated(demo_files)
     ds = demo_datasets["tax_credit"]
     pred = "credit_rating = 'A' AND year = 2025"

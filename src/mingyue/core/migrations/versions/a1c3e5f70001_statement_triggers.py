@@ -4,6 +4,7 @@ Revision ID: a1c3e5f70001
 Revises: 882c211758b0
 Create Date: 2026-11-23 12:30:00
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

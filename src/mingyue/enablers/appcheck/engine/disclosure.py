@@ -110,7 +110,7 @@ def sdk_terms(hit: SdkHit, code_prefixes: list[str]) -> list[str]:
             t = _norm(tok)
             if not t or t in _GENERIC:
                 continue
-            if re.search(r"[\u4e00-\u9fff]", t) and len(t) >= 2 or len(t) >= 4:
+            if (re.search(r"[\u4e00-\u9fff]", t) and len(t) >= 2) or len(t) >= 4:
                 terms.add(t)
     terms.update(_norm(p) for p in code_prefixes if p.count(".") >= 1)
     return sorted(t for t in terms if t)

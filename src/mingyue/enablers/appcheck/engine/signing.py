@@ -99,7 +99,7 @@ def v1_certificates(zf: zipfile.ZipFile, names: list[str], cap: int) -> list[byt
             ci = cms.ContentInfo.load(zf.read(info))
             for c in ci["content"]["certificates"] or []:
                 ders.append(c.chosen.dump())
-        except Exception:  # noqa: BLE001,S112 - a broken PKCS#7 block is just "no certificate"
+        except Exception:  # noqa: S112 - a broken PKCS#7 block is just "no certificate"
             continue
     return ders
 
@@ -126,7 +126,7 @@ def describe(ders: list[bytes]) -> list[dict[str, str]]:
                     "signature_algorithm": str(c.signature_algo),
                 }
             )
-        except Exception:  # noqa: BLE001 - keep the fingerprint of an undecodable certificate
+        except Exception:
             out.append(
                 {
                     "sha256": fp,

@@ -74,6 +74,8 @@ class ComputeAdapter(Protocol):
 
 def finished_error(engine_id: str, state: str) -> JobFinished:
     """Build the clear message for cancelling a job that already ended."""
-    return JobFinished("compute.job_finished",
-                       f"job {engine_id} already {state}; there is nothing to cancel",
-                       state=state)
+    return JobFinished(
+        "compute.job_finished",
+        f"job {engine_id} already {state}; there is nothing to cancel",
+        state=state,
+    )

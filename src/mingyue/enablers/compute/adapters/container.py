@@ -27,11 +27,27 @@ class ContainerRuntime:
     name: str
     binary: str
 
-    def run_argv(self, *, container: str, image: str, command: str | None, cpus: int,
-                 memory_mb: int | None, network: bool, env: dict[str, str]) -> list[str]:
+    def run_argv(
+        self,
+        *,
+        container: str,
+        image: str,
+        command: str | None,
+        cpus: int,
+        memory_mb: int | None,
+        network: bool,
+        env: dict[str, str],
+    ) -> list[str]:
         """Return the ``run`` command line: limits mapped, no network unless asked."""
-        argv = [self.binary, "run", "--name", container, "--pull=never", f"--cpus={cpus}",
-                "--network=bridge" if network else "--network=none"]
+        argv = [
+            self.binary,
+            "run",
+            "--name",
+            container,
+            "--pull=never",
+            f"--cpus={cpus}",
+            "--network=bridge" if network else "--network=none",
+        ]
         if memory_mb:
             argv.append(f"--memory={memory_mb}m")
         for key, value in sorted(env.items()):
@@ -43,8 +59,13 @@ class ContainerRuntime:
 
     def inspect_argv(self, container: str) -> list[str]:
         """Return the command printing the container's start and end (RFC 3339) times."""
-        return [self.binary, "inspect", "--format",
-                "{{.State.StartedAt}}|{{.State.FinishedAt}}|{{.State.ExitCode}}", container]
+        return [
+            self.binary,
+            "inspect",
+            "--format",
+            "{{.State.StartedAt}}|{{.State.FinishedAt}}|{{.State.ExitCode}}",
+            container,
+        ]
 
     def stop_argv(self, container: str) -> list[str]:
         """Return the command stopping the container (SIGTERM, SIGKILL after 3 s)."""
@@ -61,8 +82,9 @@ def probe(name: str, timeout_s: float = _INFO_TIMEOUT_S) -> tuple[ContainerRunti
     if binary is None:
         return None, f"{name}: not installed"
     try:
-        out = subprocess.run([binary, "info"], capture_output=True, text=True,
-                             timeout=timeout_s, check=False)
+        out = subprocess.run(
+            [binary, "info"], capture_output=True, text=True, timeout=timeout_s, check=False
+        )
     except subprocess.TimeoutExpired:
         return None, f"{name} info: no answer within {timeout_s:.0f} s"
     except OSError as exc:
@@ -73,8 +95,9 @@ def probe(name: str, timeout_s: float = _INFO_TIMEOUT_S) -> tuple[ContainerRunti
     return ContainerRuntime(name=name, binary=binary), ""
 
 
-def detect(candidates: tuple[str, ...] = RUNTIMES, *,
-           fresh: bool = False) -> tuple[ContainerRuntime | None, str]:
+def detect(
+    candidates: tuple[str, ...] = RUNTIMES, *, fresh: bool = False
+) -> tuple[ContainerRuntime | None, str]:
     """Return the first working runtime of ``candidates`` (cached a few minutes), or None and
     why none works."""
     now = time.monotonic()
@@ -88,7 +111,8 @@ def detect(candidates: tuple[str, ...] = RUNTIMES, *,
         if found is not None:
             break
         reasons.append(why)
-    reason = "" if found is not None else "no container runtime works here (" + "; ".join(
-        reasons) + ")"
+    reason = (
+        "" if found is not None else "no container runtime works here (" + "; ".join(reasons) + ")"
+    )
     _cache[candidates] = (now, found, reason)
     return found, reason

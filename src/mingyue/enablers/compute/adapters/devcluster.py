@@ -23,8 +23,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SLURM_BINARIES = ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol",
-                  "scancel", "sinfo")
+SLURM_BINARIES = (
+    "munged",
+    "mungekey",
+    "slurmctld",
+    "slurmd",
+    "sbatch",
+    "squeue",
+    "scontrol",
+    "scancel",
+    "sinfo",
+)
 ACCOUNTING_BINARIES = ("slurmdbd", "sacct", "sacctmgr", "mariadbd", "mariadb-install-db")
 
 
@@ -86,32 +95,48 @@ class SlurmDevCluster:
         needed = SLURM_BINARIES + (ACCOUNTING_BINARIES if self.accounting else ())
         missing = [b for b in needed if shutil.which(b) is None]
         if missing:
-            raise EngineStartError(f"Slurm binaries missing: {', '.join(missing)} "
-                                   "(run scripts/compute-slurm.sh)")
+            raise EngineStartError(
+                f"Slurm binaries missing: {', '.join(missing)} (run scripts/compute-slurm.sh)"
+            )
         r = self.root
         for d in ("etc", "munge", "spool/ctld", "spool/d", "log", "run"):
             (r / d).mkdir(parents=True, exist_ok=True)
         (r / "munge").chmod(0o755)
         key = r / "etc" / "munge.key"
-        subprocess.run(["mungekey", "--create", f"--keyfile={key}", "--force"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["mungekey", "--create", f"--keyfile={key}", "--force"], check=True, capture_output=True
+        )
         key.chmod(0o600)
         sock = r / "munge" / "munge.socket.2"
-        self._procs.append(self._spawn(
-            ["munged", "-F", "-f", f"--socket={sock}", f"--key-file={key}",
-             f"--pid-file={r / 'run/munged.pid'}", f"--seed-file={r / 'run/munged.seed'}",
-             f"--log-file={r / 'log/munged.log'}"], r / "log" / "munged.out"))
+        self._procs.append(
+            self._spawn(
+                [
+                    "munged",
+                    "-F",
+                    "-f",
+                    f"--socket={sock}",
+                    f"--key-file={key}",
+                    f"--pid-file={r / 'run/munged.pid'}",
+                    f"--seed-file={r / 'run/munged.seed'}",
+                    f"--log-file={r / 'log/munged.log'}",
+                ],
+                r / "log" / "munged.out",
+            )
+        )
         mariadb = self._start_mariadb() if self.accounting else None
-        self._wait(lambda: sock.exists(), 10, "munged did not create its socket",
-                   r / "log" / "munged.log")
+        self._wait(
+            lambda: sock.exists(), 10, "munged did not create its socket", r / "log" / "munged.log"
+        )
         host = socket.gethostname().split(".")[0]
         ctld_port, d_port = free_port(), free_port()
         if self.accounting:
             dbd_port = free_port()
-            accounting = (f"AccountingStorageType=accounting_storage/slurmdbd\n"
-                          f"AccountingStorageHost=127.0.0.1\nAccountingStoragePort={dbd_port}\n"
-                          # with a private munge socket, slurmctld finds it through Pass
-                          f"AccountingStoragePass={sock}\n")
+            accounting = (
+                f"AccountingStorageType=accounting_storage/slurmdbd\n"
+                f"AccountingStorageHost=127.0.0.1\nAccountingStoragePort={dbd_port}\n"
+                # with a private munge socket, slurmctld finds it through Pass
+                f"AccountingStoragePass={sock}\n"
+            )
         else:
             accounting = "AccountingStorageType=accounting_storage/none\n"
         self.conf.write_text(f"""# private single-node cluster for mingyue's compute tests
@@ -133,12 +158,12 @@ JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=5
 {accounting}JobCompType=jobcomp/filetxt
 JobCompLoc={self.jobcomp}
-StateSaveLocation={r / 'spool/ctld'}
-SlurmdSpoolDir={r / 'spool/d'}
-SlurmctldPidFile={r / 'run/slurmctld.pid'}
-SlurmdPidFile={r / 'run/slurmd.pid'}
-SlurmctldLogFile={r / 'log/slurmctld.log'}
-SlurmdLogFile={r / 'log/slurmd.log'}
+StateSaveLocation={r / "spool/ctld"}
+SlurmdSpoolDir={r / "spool/d"}
+SlurmctldPidFile={r / "run/slurmctld.pid"}
+SlurmdPidFile={r / "run/slurmd.pid"}
+SlurmctldLogFile={r / "log/slurmctld.log"}
+SlurmdLogFile={r / "log/slurmd.log"}
 SchedulerType=sched/backfill
 MinJobAge=300
 ReturnToService=2
@@ -151,14 +176,19 @@ PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
         if mariadb is not None:
             self._start_slurmdbd(sock, dbd_port, mariadb)
         self.timings["before_slurmctld_s"] = time.monotonic() - t0
-        self._procs.append(self._spawn(["slurmctld", "-D", "-i", "-f", str(self.conf)],
-                                       r / "log" / "slurmctld.out"))
-        self._procs.append(self._spawn(["slurmd", "-D", "-f", str(self.conf)],
-                                       r / "log" / "slurmd.out"))
+        self._procs.append(
+            self._spawn(
+                ["slurmctld", "-D", "-i", "-f", str(self.conf)], r / "log" / "slurmctld.out"
+            )
+        )
+        self._procs.append(
+            self._spawn(["slurmd", "-D", "-f", str(self.conf)], r / "log" / "slurmd.out")
+        )
 
         def idle() -> bool:
-            out = subprocess.run(["sinfo", "-h", "-o", "%T"], env=self.env, capture_output=True,
-                                 text=True, timeout=5)
+            out = subprocess.run(
+                ["sinfo", "-h", "-o", "%T"], env=self.env, capture_output=True, text=True, timeout=5
+            )
             return out.returncode == 0 and out.stdout.strip() in {"idle", "mixed", "allocated"}
 
         self._wait(idle, timeout, "the Slurm node did not become idle", r / "log" / "slurmctld.log")
@@ -172,22 +202,45 @@ PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
         port = free_port()
         t0 = time.monotonic()
         init = subprocess.run(
-            ["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root",
-             "--auth-root-authentication-method=normal", "--skip-test-db"],
-            capture_output=True, text=True, timeout=120)
+            [
+                "mariadb-install-db",
+                "--no-defaults",
+                f"--datadir={data}",
+                "--user=root",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if init.returncode != 0:
-            raise EngineStartError(f"mariadb-install-db failed: {init.stdout[-800:]}"
-                                   f"{init.stderr[-800:]}")
+            raise EngineStartError(
+                f"mariadb-install-db failed: {init.stdout[-800:]}{init.stderr[-800:]}"
+            )
         self.mariadb_sock = r / "run" / "mariadb.sock"
         self.mariadb_port = port
         log = r / "log" / "mariadb.log"
         # --user=root: the cluster runs as root here (mariadbd refuses root without it).
-        self._procs.append(self._spawn(
-            ["mariadbd", "--no-defaults", f"--datadir={data}", "--user=root",
-             f"--port={port}", "--bind-address=127.0.0.1", f"--socket={self.mariadb_sock}",
-             f"--pid-file={r / 'run/mariadb.pid'}", f"--log-error={log}", "--skip-log-bin",
-             "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M"],
-            r / "log" / "mariadb.out"))
+        self._procs.append(
+            self._spawn(
+                [
+                    "mariadbd",
+                    "--no-defaults",
+                    f"--datadir={data}",
+                    "--user=root",
+                    f"--port={port}",
+                    "--bind-address=127.0.0.1",
+                    f"--socket={self.mariadb_sock}",
+                    f"--pid-file={r / 'run/mariadb.pid'}",
+                    f"--log-error={log}",
+                    "--skip-log-bin",
+                    "--innodb-buffer-pool-size=32M",
+                    "--innodb-log-file-size=16M",
+                ],
+                r / "log" / "mariadb.out",
+            )
+        )
 
         def up() -> bool:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -214,8 +267,8 @@ StorageHost=127.0.0.1
 StoragePort={db_port}
 StorageUser=root
 StorageLoc=slurm_acct_db
-PidFile={r / 'run/slurmdbd.pid'}
-LogFile={r / 'log/slurmdbd.log'}
+PidFile={r / "run/slurmdbd.pid"}
+LogFile={r / "log/slurmdbd.log"}
 """)
         conf.chmod(0o600)  # slurmdbd refuses a config others can read
         self._procs.append(self._spawn(["slurmdbd", "-D"], r / "log" / "slurmdbd.out"))
@@ -225,8 +278,13 @@ LogFile={r / 'log/slurmdbd.log'}
                 return True
 
         self._wait(dbd_up, 30, "slurmdbd did not listen", r / "log" / "slurmdbd.log")
-        out = subprocess.run(["sacctmgr", "-i", "add", "cluster", "mingyue"], env=self.env,
-                             capture_output=True, text=True, timeout=30)
+        out = subprocess.run(
+            ["sacctmgr", "-i", "add", "cluster", "mingyue"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         if out.returncode != 0 and "already exists" not in (out.stdout + out.stderr):
             self.stop()
             raise EngineStartError(f"sacctmgr add cluster failed: {out.stderr.strip()[-800:]}")
@@ -234,8 +292,13 @@ LogFile={r / 'log/slurmdbd.log'}
 
     def _spawn(self, cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
         with log.open("wb") as fh:
-            return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, env=self.env or None)
+            return subprocess.Popen(
+                cmd,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env or None,
+            )
 
     def _wait(self, ok: object, timeout: float, what: str, log: Path) -> None:
         deadline = time.monotonic() + timeout
@@ -244,8 +307,9 @@ LogFile={r / 'log/slurmdbd.log'}
                 if p.poll() is not None:
                     self.stop()
                     prog = p.args[0] if isinstance(p.args, list) else p.args
-                    raise EngineStartError(f"{what}: {prog!s} exited ({p.returncode}); "
-                                           f"log: {_tail(log)}")
+                    raise EngineStartError(
+                        f"{what}: {prog!s} exited ({p.returncode}); log: {_tail(log)}"
+                    )
             try:
                 if ok():  # type: ignore[operator]
                     return
@@ -287,11 +351,24 @@ class RayDevHead:
         env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_DISABLE_DOCKER_CPU_WARNING": "1"}
         with log.open("wb") as fh:
             self._proc = subprocess.Popen(
-                [str(ray_bin), "start", "--head", "--block", f"--port={self.port}",
-                 f"--num-cpus={self.cpus}", "--num-gpus=0", "--dashboard-host=127.0.0.1",
-                 f"--dashboard-port={self.dashboard_port}", f"--temp-dir={temp}",
-                 "--include-dashboard=true", "--disable-usage-stats"],
-                stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                [
+                    str(ray_bin),
+                    "start",
+                    "--head",
+                    "--block",
+                    f"--port={self.port}",
+                    f"--num-cpus={self.cpus}",
+                    "--num-gpus=0",
+                    "--dashboard-host=127.0.0.1",
+                    f"--dashboard-port={self.dashboard_port}",
+                    f"--temp-dir={temp}",
+                    "--include-dashboard=true",
+                    "--disable-usage-stats",
+                ],
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
                 start_new_session=True,
             )
         self.temp_dir = temp
@@ -304,8 +381,9 @@ class RayDevHead:
                 raise EngineStartError(f"ray start exited ({self._proc.returncode}): {_tail(log)}")
             try:
                 # Ready = the Jobs API answers AND the head node registered as ALIVE.
-                with urllib.request.urlopen(f"{self.address}/nodes?view=summary",
-                                            timeout=2) as resp:
+                with urllib.request.urlopen(
+                    f"{self.address}/nodes?view=summary", timeout=2
+                ) as resp:
                     body = resp.read().decode()
                 if '"state": "ALIVE"' in body:
                     return self

@@ -36,8 +36,11 @@ RUNNER = Path(__file__).with_name("local_runner.py")
 # a supervisor that has not claimed its job this long after it was started has failed
 REVIVE_AFTER_S = 10.0
 START_TIMEOUT_S = 30.0
-_STATES = {"succeeded": JobState.SUCCEEDED, "failed": JobState.FAILED,
-           "cancelled": JobState.CANCELLED}
+_STATES = {
+    "succeeded": JobState.SUCCEEDED,
+    "failed": JobState.FAILED,
+    "cancelled": JobState.CANCELLED,
+}
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -77,9 +80,14 @@ class LocalAdapter:
 
     kind = "local"
 
-    def __init__(self, root: str | Path, *, cpus: int | None = None,
-                 python: str = sys.executable,
-                 containers: tuple[str, ...] | None = RUNTIMES) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        cpus: int | None = None,
+        python: str = sys.executable,
+        containers: tuple[str, ...] | None = RUNTIMES,
+    ) -> None:
         self.root = Path(root)
         # container runtimes to look for (None: image jobs are off for this pool)
         self.containers = containers
@@ -92,34 +100,51 @@ class LocalAdapter:
 
     def _dir(self, engine_id: str) -> Path:
         if not engine_id or "/" in engine_id or engine_id.startswith("."):
-            raise InvalidInput("compute.job_id_invalid", f"bad job id {engine_id!r}",
-                               field="job_id")
+            raise InvalidInput(
+                "compute.job_id_invalid", f"bad job id {engine_id!r}", field="job_id"
+            )
         return self.root / engine_id
 
     def submit(self, job_id: str, spec: JobSpec) -> str:
         """Start the job under its supervisor; return its id (the job dir's name)."""
         if spec.reservation is not None:
             r = spec.reservation
-            self.slots.create(job_id, r.start, r.start + timedelta(seconds=r.duration_s),
-                              spec.cpus, f"{spec.cpus} CPUs held for you on this pool's host")
+            self.slots.create(
+                job_id,
+                r.start,
+                r.start + timedelta(seconds=r.duration_s),
+                spec.cpus,
+                f"{spec.cpus} CPUs held for you on this pool's host",
+            )
             return PREFIX + job_id
         runtime = None
         if spec.image is not None:
             runtime, why = detect(self.containers) if self.containers else (None, "")
             if runtime is None:
-                raise InvalidInput("compute.local_no_image", "this pool runs no container "
-                                   f"images: {why or 'turned off'}", field="image")
+                raise InvalidInput(
+                    "compute.local_no_image",
+                    f"this pool runs no container images: {why or 'turned off'}",
+                    field="image",
+                )
         job_dir = self._dir(job_id)
         try:
             job_dir.mkdir()
         except FileExistsError:
-            raise Conflict("compute.job_exists", f"job {job_id} already exists",
-                           job_id=job_id) from None
-        write_json(job_dir / "job.json", {
-            "command": spec.command, "env": dict(spec.env), "cpus": spec.cpus,
-            "memory_mb": spec.memory_mb, "max_runtime_s": spec.max_runtime_s,
-            "submitted": time.time(), **self._container_job(job_id, spec, runtime),
-        })
+            raise Conflict(
+                "compute.job_exists", f"job {job_id} already exists", job_id=job_id
+            ) from None
+        write_json(
+            job_dir / "job.json",
+            {
+                "command": spec.command,
+                "env": dict(spec.env),
+                "cpus": spec.cpus,
+                "memory_mb": spec.memory_mb,
+                "max_runtime_s": spec.max_runtime_s,
+                "submitted": time.time(),
+                **self._container_job(job_id, spec, runtime),
+            },
+        )
         self._start_supervisor(job_id, job_dir)
         return job_id
 
@@ -127,14 +152,21 @@ class LocalAdapter:
         with (job_dir / "runner.log").open("ab") as log:
             proc = subprocess.Popen(
                 [self.python, "-I", str(RUNNER), str(job_dir)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, close_fds=True,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
             )
         self._children[job_id] = proc
         # The supervisor is our child until it ends: a daemon thread reaps it (no zombie, and
         # no Popen left to warn when the adapter goes away while the job still runs).
-        threading.Thread(target=self._wait_child, args=(job_id, proc), daemon=True,
-                         name=f"compute-local-{job_id}").start()
+        threading.Thread(
+            target=self._wait_child,
+            args=(job_id, proc),
+            daemon=True,
+            name=f"compute-local-{job_id}",
+        ).start()
 
     def _revive(self, engine_id: str, job_dir: Path) -> float:
         """Start the supervisor of a job none ever claimed, once; return when that was asked.
@@ -154,20 +186,34 @@ class LocalAdapter:
         self._start_supervisor(engine_id, job_dir)
         return time.time()
 
-    def _container_job(self, job_id: str, spec: JobSpec,
-                       runtime: ContainerRuntime | None) -> dict[str, Any]:
+    def _container_job(
+        self, job_id: str, spec: JobSpec, runtime: ContainerRuntime | None
+    ) -> dict[str, Any]:
         if runtime is None or spec.image is None:
             return {}
         # container names are host-wide: two pools (or platforms) on one host must not collide
         where = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:10]
         name = f"mingyue-{where}-{job_id}"
         env = {**spec.env, "MINGYUE_JOB_ID": job_id}
-        return {"image": spec.image, "runtime": runtime.name,
-                "argv": runtime.run_argv(container=name, image=spec.image, command=spec.command,
-                                         cpus=spec.cpus, memory_mb=spec.memory_mb,
-                                         network=spec.network, env=env),
-                "container": {"name": name, "inspect": runtime.inspect_argv(name),
-                              "stop": runtime.stop_argv(name), "rm": runtime.rm_argv(name)}}
+        return {
+            "image": spec.image,
+            "runtime": runtime.name,
+            "argv": runtime.run_argv(
+                container=name,
+                image=spec.image,
+                command=spec.command,
+                cpus=spec.cpus,
+                memory_mb=spec.memory_mb,
+                network=spec.network,
+                env=env,
+            ),
+            "container": {
+                "name": name,
+                "inspect": runtime.inspect_argv(name),
+                "stop": runtime.stop_argv(name),
+                "rm": runtime.rm_argv(name),
+            },
+        }
 
     def _wait_child(self, job_id: str, proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
@@ -185,14 +231,23 @@ class LocalAdapter:
         if end is not None:
             start = end.get("start")
             seconds = billed_seconds(start, end["end"]) if start is not None else 0
-            return EngineStatus(_STATES[end["state"]], end.get("reason"), _ts(start),
-                                _ts(end["end"]), end.get("exit_code"), seconds,
-                                self._tres(job_dir))
+            return EngineStatus(
+                _STATES[end["state"]],
+                end.get("reason"),
+                _ts(start),
+                _ts(end["end"]),
+                end.get("exit_code"),
+                seconds,
+                self._tres(job_dir),
+            )
         if started is not None:
             if _alive(started["pid"], started.get("tick")) or self._runner_alive(job_dir):
                 return EngineStatus(JobState.RUNNING, started_at=_ts(started["start"]))
-            return EngineStatus(JobState.FAILED, "the supervisor and the job exited without "
-                                "recording an end (host restart?)", _ts(started["start"]))
+            return EngineStatus(
+                JobState.FAILED,
+                "the supervisor and the job exited without recording an end (host restart?)",
+                _ts(started["start"]),
+            )
         if self._runner_alive(job_dir) or engine_id in self._children:
             return EngineStatus(JobState.QUEUED)
         try:
@@ -210,10 +265,15 @@ class LocalAdapter:
                 asked = self._revive(engine_id, job_dir)
             if time.time() - asked < START_TIMEOUT_S:
                 return EngineStatus(JobState.QUEUED)  # the supervisor is still starting
-            return EngineStatus(JobState.FAILED, "the supervisor did not start the job "
-                                "(started twice): " + self._runner_log(job_dir))
-        return EngineStatus(JobState.FAILED, "the supervisor exited before it started the "
-                            "job: " + self._runner_log(job_dir))
+            return EngineStatus(
+                JobState.FAILED,
+                "the supervisor did not start the job "
+                "(started twice): " + self._runner_log(job_dir),
+            )
+        return EngineStatus(
+            JobState.FAILED,
+            "the supervisor exited before it started the job: " + self._runner_log(job_dir),
+        )
 
     def statuses(self, engine_ids: Sequence[str]) -> dict[str, EngineStatus | None]:
         """Read each job's files (no process to start: one status per job is the batch)."""
@@ -257,17 +317,27 @@ class LocalAdapter:
         if not (job_dir / "started.json").exists() and claim(job_dir, "cancel"):
             # the supervisor has not started the command and now never will
             now = time.time()
-            write_json(job_dir / "end.json", {"end": now, "start": None, "exit_code": None,
-                                              "signal": None, "state": "cancelled",
-                                              "reason": "cancelled before it started"})
-            return self.status(engine_id) or EngineStatus(JobState.CANCELLED,
-                                                          "cancelled before it started")
+            write_json(
+                job_dir / "end.json",
+                {
+                    "end": now,
+                    "start": None,
+                    "exit_code": None,
+                    "signal": None,
+                    "state": "cancelled",
+                    "reason": "cancelled before it started",
+                },
+            )
+            return self.status(engine_id) or EngineStatus(
+                JobState.CANCELLED, "cancelled before it started"
+            )
         box = (_read(job_dir / "job.json") or {}).get("container")
         if box:
             # the runtime stops its container (its client may not pass our signal on); the
             # supervisor then records the container's own end and removes it
-            subprocess.run([str(a) for a in box["stop"]], capture_output=True, timeout=60,
-                           check=False)
+            subprocess.run(
+                [str(a) for a in box["stop"]], capture_output=True, timeout=60, check=False
+            )
         started = None
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
@@ -348,8 +418,12 @@ class LocalAdapter:
                 used += int(spec.get("cpus", 1))
                 running += 1
         runtime = detect(self.containers)[0] if self.containers else None
-        return Capacity(cpus=self.cpus, free_cpus=max(self.cpus - used, 0), running=running,
-                        container_runtime=runtime.name if runtime else None)
+        return Capacity(
+            cpus=self.cpus,
+            free_cpus=max(self.cpus - used, 0),
+            running=running,
+            container_runtime=runtime.name if runtime else None,
+        )
 
 
 __all__ = ["LocalAdapter", "billed_seconds", "proc_start_tick"]

@@ -97,13 +97,17 @@ def _epoch(text: str) -> float | None:
     return moment.timestamp() + (int(frac[:6].ljust(6, "0")) / 1e6 if frac else 0.0)
 
 
-def _container_end(container: dict[str, object]
-                   ) -> tuple[float | None, float | None, int | None]:
+def _container_end(container: dict[str, object]) -> tuple[float | None, float | None, int | None]:
     """Return the container's own start, end (None: still running) and exit code; remove it."""
     start = end = code = None
     try:
-        out = subprocess.run([str(a) for a in container["inspect"]],  # type: ignore[attr-defined]
-                             capture_output=True, text=True, timeout=60, check=False)
+        out = subprocess.run(
+            [str(a) for a in container["inspect"]],  # type: ignore[attr-defined]
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         if out.returncode == 0 and out.stdout.count("|") >= 2:
             s, e, c = out.stdout.strip().split("|", 2)
             start, end = _epoch(s), _epoch(e)
@@ -111,8 +115,12 @@ def _container_end(container: dict[str, object]
     except (OSError, subprocess.TimeoutExpired):
         pass
     try:
-        subprocess.run([str(a) for a in container["rm"]],  # type: ignore[attr-defined]
-                       capture_output=True, timeout=60, check=False)
+        subprocess.run(
+            [str(a) for a in container["rm"]],  # type: ignore[attr-defined]
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         pass
     return start, end, code
@@ -141,33 +149,53 @@ def run(job_dir: Path) -> int:
     write_json(job_dir / "runner.json", {"pid": os.getpid(), "tick": proc_start_tick(os.getpid())})
     if (job_dir / "cancel").exists():
         now = time.time()
-        write_json(job_dir / "end.json", {"end": now, "start": None, "exit_code": None,
-                                          "signal": None, "state": "cancelled",
-                                          "reason": "cancelled before it started"})
+        write_json(
+            job_dir / "end.json",
+            {
+                "end": now,
+                "start": None,
+                "exit_code": None,
+                "signal": None,
+                "state": "cancelled",
+                "reason": "cancelled before it started",
+            },
+        )
         return 0
     work = job_dir / "work"
     work.mkdir(exist_ok=True)
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(work), "LANG": "C.UTF-8",
-           "MINGYUE_JOB_ID": job_dir.name, "OMP_NUM_THREADS": str(spec.get("cpus", 1))}
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(work),
+        "LANG": "C.UTF-8",
+        "MINGYUE_JOB_ID": job_dir.name,
+        "OMP_NUM_THREADS": str(spec.get("cpus", 1)),
+    }
     env.update({str(k): str(v) for k, v in (spec.get("env") or {}).items()})
     cpus = int(spec.get("cpus", 1))
     memory_mb = spec.get("memory_mb")
     max_runtime_s = spec.get("max_runtime_s")
     container = spec.get("container")
-    argv = [str(a) for a in spec["argv"]] if spec.get("argv") else ["/bin/sh", "-c",
-                                                                     spec["command"]]
+    argv = (
+        [str(a) for a in spec["argv"]] if spec.get("argv") else ["/bin/sh", "-c", spec["command"]]
+    )
     with (job_dir / "stdout.log").open("wb") as out, (job_dir / "stderr.log").open("wb") as err:
         start = time.time()
         child = subprocess.Popen(
             argv,
-            cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+            cwd=work,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
             start_new_session=True,
             # a container gets its limits from the runtime (--cpus/--memory); an address-space
             # limit on the runtime's own client would only break the client
             preexec_fn=None if container else lambda: _limits(cpus, memory_mb, max_runtime_s),
         )
-    write_json(job_dir / "started.json",
-               {"pid": child.pid, "tick": proc_start_tick(child.pid), "start": start})
+    write_json(
+        job_dir / "started.json",
+        {"pid": child.pid, "tick": proc_start_tick(child.pid), "start": start},
+    )
     if (job_dir / "cancel").exists() and not container:
         # a cancel that came after the claim but before started.json could not signal the job
         try:
@@ -192,7 +220,8 @@ def run(job_dir: Path) -> int:
         c_start, c_end, c_code = _container_end(container)
         asked = job_dir / "cancel"
         box_cancelled = asked.exists() and not (
-            c_end is not None and c_code == 0 and c_end <= asked.stat().st_mtime)
+            c_end is not None and c_code == 0 and c_end <= asked.stat().st_mtime
+        )
         if c_start is not None and c_end is not None and c_end >= c_start:
             start, end = c_start, c_end
             if c_code is not None and code in (0, c_code):
@@ -214,9 +243,17 @@ def run(job_dir: Path) -> int:
         state, reason = "failed", f"exit code {code}"
     else:
         state, reason = "succeeded", None
-    write_json(job_dir / "end.json", {"end": end, "start": start,
-                                      "exit_code": code if code >= 0 else None,
-                                      "signal": sig, "state": state, "reason": reason})
+    write_json(
+        job_dir / "end.json",
+        {
+            "end": end,
+            "start": start,
+            "exit_code": code if code >= 0 else None,
+            "signal": sig,
+            "state": state,
+            "reason": reason,
+        },
+    )
     return 0
 
 

@@ -50,14 +50,15 @@ def _client_class() -> type:
     try:
         from ray.job_submission import JobSubmissionClient
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise EngineUnavailable("compute.engine_down",
-                                "ray is not installed (pip install 'mingyue[ray]')",
-                                engine="ray") from exc
+        raise EngineUnavailable(
+            "compute.engine_down", "ray is not installed (pip install 'mingyue[ray]')", engine="ray"
+        ) from exc
     from packaging.version import Version
 
     class CheckedOnceClient(JobSubmissionClient):  # type: ignore[misc]
-        def _check_connection_and_version(self, min_version: str = "1.9",
-                                          version_error_message: str | None = None) -> None:
+        def _check_connection_and_version(
+            self, min_version: str = "1.9", version_error_message: str | None = None
+        ) -> None:
             known = getattr(self, "_server_ray_version", None)
             if known and Version(known) >= Version(min_version):
                 return
@@ -78,8 +79,9 @@ class RayAdapter:
 
     kind = "ray"
 
-    def __init__(self, address: str, *, timeout_s: float = 15.0,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, address: str, *, timeout_s: float = 15.0, headers: dict[str, str] | None = None
+    ) -> None:
         self.address = address.rstrip("/")
         self.timeout_s = timeout_s
         self.headers = headers or {}
@@ -94,9 +96,9 @@ class RayAdapter:
             try:
                 self._client = _client_class()(self.address, headers=self.headers)
             except (ConnectionError, RuntimeError, OSError) as exc:
-                raise EngineUnavailable("compute.engine_down",
-                                        f"Ray at {self.address} unreachable: {exc}",
-                                        engine="ray") from exc
+                raise EngineUnavailable(
+                    "compute.engine_down", f"Ray at {self.address} unreachable: {exc}", engine="ray"
+                ) from exc
         return self._client
 
     def _call(self, fn: str, *args: Any, **kwargs: Any) -> Any:
@@ -106,28 +108,32 @@ class RayAdapter:
             # The head may have restarted (another version, another token): the next call
             # builds a new client, which checks the connection and version again.
             self._client = None
-            raise EngineUnavailable("compute.engine_down",
-                                    f"Ray at {self.address} unreachable: {exc}",
-                                    engine="ray") from exc
+            raise EngineUnavailable(
+                "compute.engine_down", f"Ray at {self.address} unreachable: {exc}", engine="ray"
+            ) from exc
 
     @staticmethod
     def entrypoint(spec: JobSpec) -> str:
         """Return the entrypoint, wrapped in ``timeout`` when the spec sets a run-time limit."""
         command = str(spec.command)
         if spec.max_runtime_s:
-            return (f"timeout --kill-after=5 {spec.max_runtime_s} "
-                    f"/bin/sh -c {shlex.quote(command)}")
+            return f"timeout --kill-after=5 {spec.max_runtime_s} /bin/sh -c {shlex.quote(command)}"
         return command
 
     def submit(self, job_id: str, spec: JobSpec) -> str:
         """Submit through the Jobs API; return the submission id."""
         if spec.reservation is not None:
-            raise InvalidInput("compute.ray_no_reservation",
-                               "reservations on Ray pools are not supported yet",
-                               field="reservation")
+            raise InvalidInput(
+                "compute.ray_no_reservation",
+                "reservations on Ray pools are not supported yet",
+                field="reservation",
+            )
         if spec.image is not None:
-            raise InvalidInput("compute.ray_no_image",
-                               "this Ray pool runs commands, not container images", field="image")
+            raise InvalidInput(
+                "compute.ray_no_image",
+                "this Ray pool runs commands, not container images",
+                field="image",
+            )
         resources: dict[str, float] = {}
         if spec.gpus.model:
             # Ray labels nodes with accelerator_type:<model>; ask for a sliver of it.
@@ -148,8 +154,9 @@ class RayAdapter:
         try:
             return str(self._call("submit_job", **kwargs))
         except RuntimeError as exc:
-            raise InvalidInput("compute.ray_rejected", f"Ray refused the job: {exc}",
-                               field="spec") from exc
+            raise InvalidInput(
+                "compute.ray_rejected", f"Ray refused the job: {exc}", field="spec"
+            ) from exc
 
     def _info(self, engine_id: str) -> Any | None:
         try:
@@ -178,8 +185,7 @@ class RayAdapter:
             try:
                 infos = self._call("list_jobs")
             except RuntimeError as exc:
-                raise EngineUnavailable("compute.engine_down", f"Ray: {exc}",
-                                        engine="ray") from exc
+                raise EngineUnavailable("compute.engine_down", f"Ray: {exc}", engine="ray") from exc
             by_id = {str(i.submission_id): i for i in infos if str(i.submission_id) in wanted}
         return {e: self._status_of(by_id[e]) if e in by_id else None for e in engine_ids}
 
@@ -198,11 +204,16 @@ class RayAdapter:
             return EngineStatus(JobState.RUNNING, started_at=_ms(start))
         seconds = ray_seconds(start, end)
         if s == "SUCCEEDED":
-            return EngineStatus(JobState.SUCCEEDED, None, _ms(start), _ms(end), exit_code,
-                                seconds)
+            return EngineStatus(JobState.SUCCEEDED, None, _ms(start), _ms(end), exit_code, seconds)
         if s == "STOPPED":
-            return EngineStatus(JobState.CANCELLED, f"Ray: STOPPED ({info.message})", _ms(start),
-                                _ms(end), exit_code, seconds)
+            return EngineStatus(
+                JobState.CANCELLED,
+                f"Ray: STOPPED ({info.message})",
+                _ms(start),
+                _ms(end),
+                exit_code,
+                seconds,
+            )
         reason = f"Ray: FAILED ({info.message})" if info.message else "Ray: FAILED"
         if info.error_type:
             reason += f" [{info.error_type}]"
@@ -214,8 +225,9 @@ class RayAdapter:
         """Stop the job with ``stop_job``; a finished job gets a clear message instead."""
         st = self.status(engine_id)
         if st is None:
-            raise InvalidInput("compute.job_unknown", f"Ray does not know job {engine_id}",
-                               field="job_id")
+            raise InvalidInput(
+                "compute.job_unknown", f"Ray does not know job {engine_id}", field="job_id"
+            )
         if st.state.terminal:
             raise finished_error(engine_id, st.state.value)
         self._call("stop_job", engine_id)
@@ -248,8 +260,16 @@ class RayAdapter:
             tres["gpu"] = str(gpus)
         if mem:
             tres["mem"] = f"{mem}M"
-        return Usage(seconds=seconds, started_at=_ms(info.start_time), ended_at=_ms(end),
-                     cpus=cpus, gpus=gpus, memory_mb=mem, tres=tres, source="Ray job info")
+        return Usage(
+            seconds=seconds,
+            started_at=_ms(info.start_time),
+            ended_at=_ms(end),
+            cpus=cpus,
+            gpus=gpus,
+            memory_mb=mem,
+            tres=tres,
+            source="Ray job info",
+        )
 
     def _get(self, path: str) -> Any:
         req = urllib.request.Request(self.address + path, headers=self.headers)
@@ -257,9 +277,11 @@ class RayAdapter:
             with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
                 return json.loads(resp.read())
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise EngineUnavailable("compute.engine_down",
-                                    f"Ray dashboard at {self.address} unreachable: {exc}",
-                                    engine="ray") from exc
+            raise EngineUnavailable(
+                "compute.engine_down",
+                f"Ray dashboard at {self.address} unreachable: {exc}",
+                engine="ray",
+            ) from exc
 
     def capacity(self) -> Capacity:
         """Read node resources from the dashboard and the running/pending jobs from Ray."""
@@ -293,7 +315,13 @@ class RayAdapter:
                 used += float(getattr(job, "entrypoint_num_cpus", 0) or 0)
             elif s == "PENDING":
                 queued += 1
-        return Capacity(cpus=int(cpus), free_cpus=max(int(cpus - used), 0), gpus=gpus,
-                        memory_mb=int(mem / (1024 * 1024)) or None, queued=queued,
-                        running=running, nodes=alive,
-                        down_reason=None if alive else "no live Ray nodes")
+        return Capacity(
+            cpus=int(cpus),
+            free_cpus=max(int(cpus - used), 0),
+            gpus=gpus,
+            memory_mb=int(mem / (1024 * 1024)) or None,
+            queued=queued,
+            running=running,
+            nodes=alive,
+            down_reason=None if alive else "no live Ray nodes",
+        )

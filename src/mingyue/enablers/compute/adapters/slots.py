@@ -37,8 +37,9 @@ def slot_name(engine_id: str) -> str:
     """Return the slot name inside a ``resv:NAME`` engine id (validated: no paths)."""
     name = engine_id.removeprefix(PREFIX)
     if not _NAME.match(name):
-        raise InvalidInput("compute.job_id_invalid", f"bad reservation id {engine_id!r}",
-                           field="job_id")
+        raise InvalidInput(
+            "compute.job_id_invalid", f"bad reservation id {engine_id!r}", field="job_id"
+        )
     return name
 
 
@@ -61,18 +62,32 @@ class Slot:
             # a started second counts, as for jobs: a slot cancelled 0.4 s into it held 1 s
             held = math.ceil((stop - self.start) / timedelta(seconds=1))
             when = "before its start" if held == 0 else f"after {held} s of the slot"
-            return EngineStatus(JobState.CANCELLED, f"reservation cancelled {when}",
-                                self.start if held else None, self.cancelled_at, None, held,
-                                tres)
+            return EngineStatus(
+                JobState.CANCELLED,
+                f"reservation cancelled {when}",
+                self.start if held else None,
+                self.cancelled_at,
+                None,
+                held,
+                tres,
+            )
         if now < self.start:
-            return EngineStatus(JobState.QUEUED, f"reserved {self.start.isoformat()} – "
-                                f"{self.end.isoformat()}; {self.use}", tres=tres)
+            return EngineStatus(
+                JobState.QUEUED,
+                f"reserved {self.start.isoformat()} – {self.end.isoformat()}; {self.use}",
+                tres=tres,
+            )
         if now < self.end:
-            return EngineStatus(JobState.RUNNING, f"active until {self.end.isoformat()}; "
-                                f"{self.use}", self.start, tres=tres)
+            return EngineStatus(
+                JobState.RUNNING,
+                f"active until {self.end.isoformat()}; {self.use}",
+                self.start,
+                tres=tres,
+            )
         seconds = int((self.end - self.start).total_seconds())
-        return EngineStatus(JobState.SUCCEEDED, "reservation ended", self.start, self.end,
-                            None, seconds, tres)
+        return EngineStatus(
+            JobState.SUCCEEDED, "reservation ended", self.start, self.end, None, seconds, tres
+        )
 
 
 class SlotStore:
@@ -94,10 +109,16 @@ class SlotStore:
     def create(self, name: str, start: datetime, end: datetime, cpus: int, use: str) -> Slot:
         """Record a new slot; a second slot of the same name is refused."""
         if self._path(name).exists():
-            raise Conflict("compute.job_exists", f"reservation {name} already exists",
-                           job_id=name)
-        self._write(name, {"start": start.astimezone(UTC).isoformat(),
-                           "end": end.astimezone(UTC).isoformat(), "cpus": cpus, "use": use})
+            raise Conflict("compute.job_exists", f"reservation {name} already exists", job_id=name)
+        self._write(
+            name,
+            {
+                "start": start.astimezone(UTC).isoformat(),
+                "end": end.astimezone(UTC).isoformat(),
+                "cpus": cpus,
+                "use": use,
+            },
+        )
         return Slot(name, start, end, cpus, use)
 
     def get(self, name: str) -> Slot | None:
@@ -107,23 +128,34 @@ class SlotStore:
         except FileNotFoundError:
             return None
         cancelled = data.get("cancelled_at")
-        return Slot(name, datetime.fromisoformat(data["start"]),
-                    datetime.fromisoformat(data["end"]), int(data["cpus"]), str(data["use"]),
-                    datetime.fromisoformat(cancelled) if cancelled else None)
+        return Slot(
+            name,
+            datetime.fromisoformat(data["start"]),
+            datetime.fromisoformat(data["end"]),
+            int(data["cpus"]),
+            str(data["use"]),
+            datetime.fromisoformat(cancelled) if cancelled else None,
+        )
 
     def cancel(self, name: str, at: datetime) -> Slot:
         """Mark the slot cancelled at ``at`` (kept: its held seconds are still billed)."""
         slot = self.get(name)
         if slot is None:
             raise InvalidInput("compute.job_unknown", f"no reservation {name}", field="job_id")
-        data = {"start": slot.start.isoformat(), "end": slot.end.isoformat(), "cpus": slot.cpus,
-                "use": slot.use, "cancelled_at": at.astimezone(UTC).isoformat()}
+        data = {
+            "start": slot.start.isoformat(),
+            "end": slot.end.isoformat(),
+            "cpus": slot.cpus,
+            "use": slot.use,
+            "cancelled_at": at.astimezone(UTC).isoformat(),
+        }
         self._write(name, data)
         return self.get(name) or slot
 
 
-def slot_status(store: SlotStore, engine_id: str,
-                now: datetime | None = None) -> EngineStatus | None:
+def slot_status(
+    store: SlotStore, engine_id: str, now: datetime | None = None
+) -> EngineStatus | None:
     """Return a slot's state from its record (None when there is no record)."""
     slot = store.get(slot_name(engine_id))
     return None if slot is None else slot.status(now or datetime.now(UTC))
@@ -152,5 +184,11 @@ def slot_usage(store: SlotStore, engine_id: str) -> Usage | None:
     if st.started_at is None:
         return None
     seconds = st.seconds if st.seconds is not None else int((now - slot.start).total_seconds())
-    return Usage(seconds=seconds, started_at=st.started_at, ended_at=st.ended_at,
-                 cpus=slot.cpus, tres=st.tres, source="reservation slot record")
+    return Usage(
+        seconds=seconds,
+        started_at=st.started_at,
+        ended_at=st.ended_at,
+        cpus=slot.cpus,
+        tres=st.tres,
+        source="reservation slot record",
+    )

@@ -33,19 +33,54 @@ from . import slurm_reservation
 from .base import EngineUnavailable, finished_error
 from .slots import SlotStore, is_reservation
 
-_RUNNING = {"RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "STAGE_OUT", "SIGNALING",
-            "RESIZING"}
+_RUNNING = {
+    "RUNNING",
+    "CONFIGURING",
+    "COMPLETING",
+    "SUSPENDED",
+    "STAGE_OUT",
+    "SIGNALING",
+    "RESIZING",
+}
 _QUEUED = {"PENDING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESV_DEL_HOLD", "SPECIAL_EXIT"}
-_FAILED = {"FAILED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL",
-           "DEADLINE", "REVOKED"}
-_UNREACHABLE = ("Unable to contact slurm controller", "Connection refused",
-                "Socket timed out", "Zero Bytes were transmitted", "Communication connection")
+_FAILED = {
+    "FAILED",
+    "TIMEOUT",
+    "NODE_FAIL",
+    "OUT_OF_MEMORY",
+    "PREEMPTED",
+    "BOOT_FAIL",
+    "DEADLINE",
+    "REVOKED",
+}
+_UNREACHABLE = (
+    "Unable to contact slurm controller",
+    "Connection refused",
+    "Socket timed out",
+    "Zero Bytes were transmitted",
+    "Communication connection",
+)
 _KV = re.compile(r"(\S+?)=(\S*)")
 # sacct columns read, renamed to scontrol's keys so one parser serves both records.
-SACCT_FIELDS = ("JobID", "JobName", "State", "Start", "End", "ElapsedRaw", "AllocTRES",
-                "ExitCode", "Reason")
-_SACCT_KEYS = {"JobID": "JobId", "JobName": "Name", "State": "JobState", "Start": "StartTime",
-               "End": "EndTime", "AllocTRES": "TRES"}
+SACCT_FIELDS = (
+    "JobID",
+    "JobName",
+    "State",
+    "Start",
+    "End",
+    "ElapsedRaw",
+    "AllocTRES",
+    "ExitCode",
+    "Reason",
+)
+_SACCT_KEYS = {
+    "JobID": "JobId",
+    "JobName": "Name",
+    "State": "JobState",
+    "Start": "StartTime",
+    "End": "EndTime",
+    "AllocTRES": "TRES",
+}
 # How long a job that scontrol reports ended may wait for its sacct record before the
 # scontrol record is used instead (slurmctld sends it to slurmdbd within a second normally).
 ACCT_GRACE_S = 60
@@ -85,8 +120,7 @@ def _mem_mb(value: str | None) -> int:
 
 
 def _gpus(tres: Mapping[str, str]) -> int:
-    return sum(int(v) for k, v in tres.items()
-               if k == "gres/gpu" and v.isdigit())
+    return sum(int(v) for k, v in tres.items() if k == "gres/gpu" and v.isdigit())
 
 
 def parse_sacct(text: str) -> dict[str, str] | None:
@@ -166,30 +200,45 @@ class SlurmAdapter:
 
     def _run(self, args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         try:
-            out = subprocess.run(args, input=stdin, env=self.env, capture_output=True, text=True,
-                                 timeout=self.timeout_s)
+            out = subprocess.run(
+                args,
+                input=stdin,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=self.timeout_s,
+            )
         except FileNotFoundError as exc:
-            raise EngineUnavailable("compute.engine_down", f"{args[0]} is not installed",
-                                    engine="slurm") from exc
+            raise EngineUnavailable(
+                "compute.engine_down", f"{args[0]} is not installed", engine="slurm"
+            ) from exc
         except subprocess.TimeoutExpired as exc:
-            raise EngineUnavailable("compute.engine_down",
-                                    f"{args[0]} did not answer in {self.timeout_s:.0f} s",
-                                    engine="slurm") from exc
+            raise EngineUnavailable(
+                "compute.engine_down",
+                f"{args[0]} did not answer in {self.timeout_s:.0f} s",
+                engine="slurm",
+            ) from exc
         if out.returncode != 0 and any(s in out.stderr for s in _UNREACHABLE):
-            raise EngineUnavailable("compute.engine_down",
-                                    f"Slurm controller unreachable: {out.stderr.strip()[:300]}",
-                                    engine="slurm")
+            raise EngineUnavailable(
+                "compute.engine_down",
+                f"Slurm controller unreachable: {out.stderr.strip()[:300]}",
+                engine="slurm",
+            )
         return out
 
     def batch_script(self, job_id: str, spec: JobSpec) -> str:
         """Return the batch script for a spec (environment set explicitly, then the command)."""
         # --export=NONE keeps the platform's own environment (and secrets) out of the job.
-        lines = ["#!/bin/sh", f"# mingyue compute job {job_id}",
-                 "export PATH=/usr/local/bin:/usr/bin:/bin"]
+        lines = [
+            "#!/bin/sh",
+            f"# mingyue compute job {job_id}",
+            "export PATH=/usr/local/bin:/usr/bin:/bin",
+        ]
         for k, v in spec.env.items():
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k):
-                raise InvalidInput("compute.env_invalid", f"env: bad variable name {k!r}",
-                                   field="env")
+                raise InvalidInput(
+                    "compute.env_invalid", f"env: bad variable name {k!r}", field="env"
+                )
             lines.append(f"export {k}={shlex.quote(v)}")
         lines.append(f"export MINGYUE_JOB_ID={shlex.quote(job_id)}")
         lines.append(str(spec.command))
@@ -197,10 +246,16 @@ class SlurmAdapter:
 
     def sbatch_args(self, job_id: str, spec: JobSpec) -> list[str]:
         """Return the ``sbatch`` command line for a spec."""
-        args = ["sbatch", "--parsable", f"--job-name=mingyue-{job_id}",
-                f"--cpus-per-task={spec.cpus}", "--ntasks=1", "--export=NONE",
-                f"--output={self.log_dir / f'{job_id}.out'}",
-                f"--error={self.log_dir / f'{job_id}.err'}"]
+        args = [
+            "sbatch",
+            "--parsable",
+            f"--job-name=mingyue-{job_id}",
+            f"--cpus-per-task={spec.cpus}",
+            "--ntasks=1",
+            "--export=NONE",
+            f"--output={self.log_dir / f'{job_id}.out'}",
+            f"--error={self.log_dir / f'{job_id}.err'}",
+        ]
         if self.partition:
             args.append(f"--partition={self.partition}")
         if self.account:
@@ -222,26 +277,34 @@ class SlurmAdapter:
         if spec.reservation is not None:
             return slurm_reservation.reserve(self, self.slots, job_id, spec)
         if spec.image is not None:
-            raise InvalidInput("compute.slurm_no_image",
-                               "this Slurm pool runs commands, not container images",
-                               field="image")
+            raise InvalidInput(
+                "compute.slurm_no_image",
+                "this Slurm pool runs commands, not container images",
+                field="image",
+            )
         out = self._run(self.sbatch_args(job_id, spec), stdin=self.batch_script(job_id, spec))
         if out.returncode != 0:
-            raise InvalidInput("compute.slurm_rejected",
-                               f"Slurm refused the job: {out.stderr.strip()[:500]}", field="spec")
+            raise InvalidInput(
+                "compute.slurm_rejected",
+                f"Slurm refused the job: {out.stderr.strip()[:500]}",
+                field="spec",
+            )
         return out.stdout.strip().split(";")[0]
 
     def _show(self, engine_id: str) -> dict[str, str] | None:
         if not engine_id.isdigit():
-            raise InvalidInput("compute.job_id_invalid", f"bad Slurm job id {engine_id!r}",
-                               field="job_id")
+            raise InvalidInput(
+                "compute.job_id_invalid", f"bad Slurm job id {engine_id!r}", field="job_id"
+            )
         out = self._run(["scontrol", "show", "job", "-o", engine_id])
         if out.returncode != 0:
             if "Invalid job id" in out.stderr:
                 return None
-            raise EngineUnavailable("compute.engine_down",
-                                    f"scontrol failed: {out.stderr.strip()[:300]}",
-                                    engine="slurm")
+            raise EngineUnavailable(
+                "compute.engine_down",
+                f"scontrol failed: {out.stderr.strip()[:300]}",
+                engine="slurm",
+            )
         line = out.stdout.strip().splitlines()
         return parse_kv_line(line[0]) if line else None
 
@@ -262,9 +325,11 @@ class SlurmAdapter:
         if self._accounting is None:
             out = self._run(["scontrol", "show", "config"])
             if out.returncode != 0:
-                raise EngineUnavailable("compute.engine_down",
-                                        f"scontrol show config failed: {out.stderr.strip()[:300]}",
-                                        engine="slurm")
+                raise EngineUnavailable(
+                    "compute.engine_down",
+                    f"scontrol show config failed: {out.stderr.strip()[:300]}",
+                    engine="slurm",
+                )
             conf = dict(re.findall(r"^(\w+)\s*=\s*(\S*)", out.stdout, re.MULTILINE))
             if self.jobcomp_file is None and conf.get("JobCompType") == "jobcomp/filetxt":
                 self.jobcomp_file = Path(conf.get("JobCompLoc", ""))
@@ -277,19 +342,21 @@ class SlurmAdapter:
         return self.accounting() == "accounting_storage/slurmdbd"
 
     def _sacct(self, engine_id: str) -> dict[str, str] | None:
-        out = self._run(["sacct", "-P", "-X", "-n", "-j", engine_id,
-                         "-o", ",".join(SACCT_FIELDS)])
+        out = self._run(["sacct", "-P", "-X", "-n", "-j", engine_id, "-o", ",".join(SACCT_FIELDS)])
         if out.returncode != 0:
-            raise EngineUnavailable("compute.engine_down",
-                                    f"sacct failed: {out.stderr.strip()[:300]}", engine="slurm")
+            raise EngineUnavailable(
+                "compute.engine_down", f"sacct failed: {out.stderr.strip()[:300]}", engine="slurm"
+            )
         return parse_sacct(out.stdout)
 
     def _record(self, engine_id: str) -> tuple[dict[str, str], str] | None:
         """Return the job's best record and its source: the accounting record once the job
         ended (sacct, or jobcomp/filetxt without slurmdbd), scontrol's while it is live."""
         rec = self._show(engine_id)
-        live = rec is not None and not _state(rec.get("JobState", "UNKNOWN"), None,
-                                              None).state.terminal
+        live = (
+            rec is not None
+            and not _state(rec.get("JobState", "UNKNOWN"), None, None).state.terminal
+        )
         if live:
             return rec, "scontrol"  # type: ignore[return-value]
         if self.has_sacct:
@@ -304,8 +371,11 @@ class SlurmAdapter:
             if end is not None and (datetime.now(UTC) - end).total_seconds() < ACCT_GRACE_S:
                 # Ended, but its accounting record is not in slurmdbd yet: bill on a later
                 # pass with sacct's seconds rather than now with scontrol's.
-                return {**rec, "JobState": "COMPLETING",
-                        "Reason": "waiting for the sacct record"}, "scontrol"
+                return {
+                    **rec,
+                    "JobState": "COMPLETING",
+                    "Reason": "waiting for the sacct record",
+                }, "scontrol"
             return rec, "scontrol (no sacct record)"
         if rec is not None:
             return rec, "scontrol"
@@ -334,21 +404,27 @@ class SlurmAdapter:
             elif e.isdigit():
                 ids.append(e)
             else:
-                raise InvalidInput("compute.job_id_invalid", f"bad Slurm job id {e!r}",
-                                   field="job_id")
+                raise InvalidInput(
+                    "compute.job_id_invalid", f"bad Slurm job id {e!r}", field="job_id"
+                )
         if not ids:
             return out
-        q = self._run(["squeue", "-h", "-t", "all", "-j", ",".join(ids),
-                       "-o", "%i|%T|%r|%S|%e"])
+        q = self._run(["squeue", "-h", "-t", "all", "-j", ",".join(ids), "-o", "%i|%T|%r|%S|%e"])
         if q.returncode != 0 and "Invalid job id" not in q.stderr:
-            raise EngineUnavailable("compute.engine_down",
-                                    f"squeue failed: {q.stderr.strip()[:300]}", engine="slurm")
+            raise EngineUnavailable(
+                "compute.engine_down", f"squeue failed: {q.stderr.strip()[:300]}", engine="slurm"
+            )
         live: dict[str, dict[str, str]] = {}
         for line in q.stdout.splitlines() if q.returncode == 0 else ():
             parts = line.strip().split("|")
             if len(parts) == 5:
-                live[parts[0]] = {"JobId": parts[0], "JobState": parts[1], "Reason": parts[2],
-                                  "StartTime": parts[3], "EndTime": parts[4]}
+                live[parts[0]] = {
+                    "JobId": parts[0],
+                    "JobState": parts[1],
+                    "Reason": parts[2],
+                    "StartTime": parts[3],
+                    "EndTime": parts[4],
+                }
         ended = []
         for e in ids:
             rec = live.get(e)
@@ -357,19 +433,22 @@ class SlurmAdapter:
             else:
                 ended.append(e)
         if ended and self.has_sacct:
-            a = self._run(["sacct", "-P", "-X", "-n", "-j", ",".join(ended),
-                           "-o", ",".join(SACCT_FIELDS)])
+            a = self._run(
+                ["sacct", "-P", "-X", "-n", "-j", ",".join(ended), "-o", ",".join(SACCT_FIELDS)]
+            )
             if a.returncode != 0:
-                raise EngineUnavailable("compute.engine_down",
-                                        f"sacct failed: {a.stderr.strip()[:300]}",
-                                        engine="slurm")
+                raise EngineUnavailable(
+                    "compute.engine_down", f"sacct failed: {a.stderr.strip()[:300]}", engine="slurm"
+                )
             lines: dict[str, list[str]] = {}
             for line in a.stdout.splitlines():
                 lines.setdefault(line.split("|", 1)[0], []).append(line)
             for e in ended:
                 acct = parse_sacct("\n".join(lines.get(e, ())))
-                if acct is not None and _state(acct.get("JobState", "UNKNOWN"), None,
-                                               None).state.terminal:
+                if (
+                    acct is not None
+                    and _state(acct.get("JobState", "UNKNOWN"), None, None).state.terminal
+                ):
                     out[e] = self._status_of(acct)
         for e in ended:
             if e not in out:
@@ -389,21 +468,26 @@ class SlurmAdapter:
             return found
         q = self._run(["squeue", "-h", "-t", "all", f"--name={name}", "-o", "%i"])
         if q.returncode != 0:
-            raise EngineUnavailable("compute.engine_down",
-                                    f"squeue failed: {q.stderr.strip()[:300]}", engine="slurm")
+            raise EngineUnavailable(
+                "compute.engine_down", f"squeue failed: {q.stderr.strip()[:300]}", engine="slurm"
+            )
         ids = q.stdout.split()
         if not ids and self.has_sacct:
-            a = self._run(["sacct", "-P", "-X", "-n", f"--name={name}", "-S", "now-7days",
-                           "-o", "JobID"])
+            a = self._run(
+                ["sacct", "-P", "-X", "-n", f"--name={name}", "-S", "now-7days", "-o", "JobID"]
+            )
             if a.returncode != 0:
-                raise EngineUnavailable("compute.engine_down",
-                                        f"sacct failed: {a.stderr.strip()[:300]}",
-                                        engine="slurm")
+                raise EngineUnavailable(
+                    "compute.engine_down", f"sacct failed: {a.stderr.strip()[:300]}", engine="slurm"
+                )
             ids = a.stdout.split()
         elif not ids and self.jobcomp_file is not None and self.jobcomp_file.exists():
             with self.jobcomp_file.open(encoding="utf-8", errors="replace") as fh:
-                ids = [rec["JobId"] for rec in map(parse_kv_line, fh)
-                       if rec.get("Name") == name and "JobId" in rec]
+                ids = [
+                    rec["JobId"]
+                    for rec in map(parse_kv_line, fh)
+                    if rec.get("Name") == name and "JobId" in rec
+                ]
         return ids[-1] if ids else None
 
     def _status_of(self, rec: Mapping[str, str]) -> EngineStatus:
@@ -434,14 +518,18 @@ class SlurmAdapter:
             return slurm_reservation.cancel(self, self.slots, engine_id)
         st = self.status(engine_id)
         if st is None:
-            raise InvalidInput("compute.job_unknown", f"Slurm does not know job {engine_id}",
-                               field="job_id")
+            raise InvalidInput(
+                "compute.job_unknown", f"Slurm does not know job {engine_id}", field="job_id"
+            )
         if st.state.terminal:
             raise finished_error(engine_id, st.state.value)
         out = self._run(["scancel", engine_id])
         if out.returncode != 0:
-            raise InvalidInput("compute.slurm_rejected",
-                               f"scancel failed: {out.stderr.strip()[:300]}", field="job_id")
+            raise InvalidInput(
+                "compute.slurm_rejected",
+                f"scancel failed: {out.stderr.strip()[:300]}",
+                field="job_id",
+            )
         return self.status(engine_id) or EngineStatus(JobState.CANCELLED, "Slurm: CANCELLED")
 
     def logs(self, engine_id: str, tail_bytes: int = 65536) -> str:
@@ -498,18 +586,25 @@ class SlurmAdapter:
         else:
             seconds = self._seconds(start, end, rec.get("ElapsedRaw"))
         tres = parse_tres(rec.get("TRES") or rec.get("Tres"))
-        return Usage(seconds=seconds, started_at=start, ended_at=end,
-                     cpus=int(tres.get("cpu", rec.get("NumCPUs", "1")) or 1),
-                     gpus=_gpus(tres), memory_mb=_mem_mb(tres.get("mem")), tres=tres,
-                     source=f"Slurm {source}")
+        return Usage(
+            seconds=seconds,
+            started_at=start,
+            ended_at=end,
+            cpus=int(tres.get("cpu", rec.get("NumCPUs", "1")) or 1),
+            gpus=_gpus(tres),
+            memory_mb=_mem_mb(tres.get("mem")),
+            tres=tres,
+            source=f"Slurm {source}",
+        )
 
     def capacity(self) -> Capacity:
         """Read CPUs (allocated/idle/other/total), GRES and node states from ``sinfo``;
         pending/running counts from ``squeue``."""
         out = self._run(["sinfo", "-h", "-N", "-o", "%n|%C|%m|%G|%T"])
         if out.returncode != 0:
-            raise EngineUnavailable("compute.engine_down",
-                                    f"sinfo failed: {out.stderr.strip()[:300]}", engine="slurm")
+            raise EngineUnavailable(
+                "compute.engine_down", f"sinfo failed: {out.stderr.strip()[:300]}", engine="slurm"
+            )
         total = free = mem = 0
         gpus: dict[str, int] = {}
         nodes: dict[str, str] = {}
@@ -539,5 +634,13 @@ class SlurmAdapter:
         down = None
         if nodes and all(any(s in st for s in ("down", "drain", "fail")) for st in nodes.values()):
             down = "all nodes down or drained: " + ", ".join(f"{n} {s}" for n, s in nodes.items())
-        return Capacity(cpus=total, free_cpus=free, gpus=gpus, memory_mb=mem or None,
-                        queued=queued, running=running, nodes=len(nodes), down_reason=down)
+        return Capacity(
+            cpus=total,
+            free_cpus=free,
+            gpus=gpus,
+            memory_mb=mem or None,
+            queued=queued,
+            running=running,
+            nodes=len(nodes),
+            down_reason=down,
+        )

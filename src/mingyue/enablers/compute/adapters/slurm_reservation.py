@@ -41,9 +41,11 @@ def _show(ad: SlurmAdapter, name: str) -> dict[str, str] | None:
     if out.returncode != 0 or not out.stdout.strip():
         if "not found" in (out.stdout + out.stderr):
             return None
-        raise InvalidInput("compute.slurm_rejected",
-                           f"scontrol show reservation failed: {out.stderr.strip()[:300]}",
-                           field="job_id")
+        raise InvalidInput(
+            "compute.slurm_rejected",
+            f"scontrol show reservation failed: {out.stderr.strip()[:300]}",
+            field="job_id",
+        )
     return parse_kv_line(out.stdout.strip().splitlines()[0])
 
 
@@ -55,27 +57,42 @@ def reserve(ad: SlurmAdapter, store: SlotStore, job_id: str, spec: JobSpec) -> s
     if r is None:  # pragma: no cover - the caller checks
         raise InvalidInput("compute.spec_invalid", "not a reservation", field="reservation")
     if r.duration_s % 60:
-        raise InvalidInput("compute.slurm_reservation_minutes",
-                           "reservation.duration_s: Slurm reserves whole minutes",
-                           field="reservation.duration_s")
+        raise InvalidInput(
+            "compute.slurm_reservation_minutes",
+            "reservation.duration_s: Slurm reserves whole minutes",
+            field="reservation.duration_s",
+        )
     if spec.gpus.count:
-        raise InvalidInput("compute.slurm_reservation_gpus",
-                           "GPU reservations on Slurm pools are not supported yet",
-                           field="gpus")
+        raise InvalidInput(
+            "compute.slurm_reservation_gpus",
+            "GPU reservations on Slurm pools are not supported yet",
+            field="gpus",
+        )
     name = f"mingyue-{job_id}"
     now = datetime.now(UTC)
     # Slurm reads a zone-less local time (this host is the controller, as for job times).
     start = "now" if r.start <= now else r.start.astimezone().strftime("%Y-%m-%dT%H:%M:%S")
-    args = ["scontrol", "create", "reservation", f"ReservationName={name}",
-            f"StartTime={start}", f"Duration={r.duration_s // 60}", "NodeCnt=1",
-            f"CoreCnt={spec.cpus}", f"Users={ad.reservation_users or getpass.getuser()}"]
+    args = [
+        "scontrol",
+        "create",
+        "reservation",
+        f"ReservationName={name}",
+        f"StartTime={start}",
+        f"Duration={r.duration_s // 60}",
+        "NodeCnt=1",
+        f"CoreCnt={spec.cpus}",
+        f"Users={ad.reservation_users or getpass.getuser()}",
+    ]
     if ad.partition:
         args.append(f"PartitionName={ad.partition}")
     out = ad._run(args)
     if out.returncode != 0:
         msg = " ".join((out.stdout + " " + out.stderr).split())
-        raise InvalidInput("compute.slurm_rejected", f"Slurm refused the reservation: {msg[:500]}",
-                           field="reservation")
+        raise InvalidInput(
+            "compute.slurm_rejected",
+            f"Slurm refused the reservation: {msg[:500]}",
+            field="reservation",
+        )
     rec = _show(ad, name) or {}
     s = parse_slurm_time(rec.get("StartTime")) or r.start
     e = parse_slurm_time(rec.get("EndTime")) or s
@@ -107,8 +124,18 @@ def _deleted_at(ad: SlurmAdapter, name: str) -> datetime | None:
 
     if not ad.has_sacct:
         return None
-    out = ad._run(["sacctmgr", "-n", "-P", "show", "reservation", "where", f"names={name}",
-                   "format=Name,TimeStart,TimeEnd"])
+    out = ad._run(
+        [
+            "sacctmgr",
+            "-n",
+            "-P",
+            "show",
+            "reservation",
+            "where",
+            f"names={name}",
+            "format=Name,TimeStart,TimeEnd",
+        ]
+    )
     rows = [ln.split("|") for ln in out.stdout.splitlines() if ln.startswith(name + "|")]
     return parse_slurm_time(rows[-1][2]) if out.returncode == 0 and rows else None
 
@@ -133,8 +160,15 @@ def status(ad: SlurmAdapter, store: SlotStore, engine_id: str) -> EngineStatus |
     # Gone before its end, and not by us: an operator deleted it inside Slurm.
     gone = _deleted_at(ad, name) or now
     held = max(int((min(gone, slot.end) - slot.start).total_seconds()), 0)
-    return EngineStatus(JobState.CANCELLED, "reservation deleted inside Slurm",
-                        slot.start if held else None, gone, None, held, {"cpu": str(slot.cpus)})
+    return EngineStatus(
+        JobState.CANCELLED,
+        "reservation deleted inside Slurm",
+        slot.start if held else None,
+        gone,
+        None,
+        held,
+        {"cpu": str(slot.cpus)},
+    )
 
 
 def cancel(ad: SlurmAdapter, store: SlotStore, engine_id: str) -> EngineStatus:
@@ -142,8 +176,9 @@ def cancel(ad: SlurmAdapter, store: SlotStore, engine_id: str) -> EngineStatus:
     name = slot_name(engine_id)
     st = status(ad, store, engine_id)
     if st is None:
-        raise InvalidInput("compute.job_unknown", f"Slurm does not know reservation {name}",
-                           field="job_id")
+        raise InvalidInput(
+            "compute.job_unknown", f"Slurm does not know reservation {name}", field="job_id"
+        )
     if st.state.terminal:
         raise finished_error(engine_id, st.state.value)
     at = datetime.now(UTC)
@@ -164,9 +199,11 @@ def cancel(ad: SlurmAdapter, store: SlotStore, engine_id: str) -> EngineStatus:
                 break
             time.sleep(0.2)
         else:
-            raise InvalidInput("compute.slurm_rejected",
-                               f"Slurm did not delete the reservation: {out.stderr.strip()[:300]}",
-                               field="job_id")
+            raise InvalidInput(
+                "compute.slurm_rejected",
+                f"Slurm did not delete the reservation: {out.stderr.strip()[:300]}",
+                field="job_id",
+            )
     return store.cancel(name, at).status(at)
 
 

@@ -151,8 +151,9 @@ def match(
 ) -> MatchResult:
     """Filter the pools that can run ``demand`` and rank them by ``policy``."""
     if policy not in POLICIES:
-        raise InvalidInput("compute.policy_unknown", f"policy: one of {', '.join(POLICIES)}",
-                           field="policy")
+        raise InvalidInput(
+            "compute.policy_unknown", f"policy: one of {', '.join(POLICIES)}", field="policy"
+        )
     ranked: list[Candidate] = []
     rejected: list[Rejection] = []
     for order, pool in enumerate(pools):
@@ -170,8 +171,11 @@ def match(
                 continue
             held, _ = reserved_cpus(pool, start, demand.runtime_s)
             if held and pool.cpus - held < demand.cpus:
-                rejected.append(Rejection(
-                    pool.name, f"{held} of {pool.cpus} CPUs already reserved in that slot"))
+                rejected.append(
+                    Rejection(
+                        pool.name, f"{held} of {pool.cpus} CPUs already reserved in that slot"
+                    )
+                )
                 continue
         else:
             wait_s = wait(pool, demand) if wait is not None else 0.0
@@ -186,8 +190,9 @@ def match(
             wait_s = (start - now).total_seconds()
         cost = pool.pricer(demand, start, demand.runtime_s)
         if demand.max_price is not None and cost > demand.max_price:
-            rejected.append(Rejection(pool.name,
-                                      f"{money(cost)} over max price {money(demand.max_price)}"))
+            rejected.append(
+                Rejection(pool.name, f"{money(cost)} over max price {money(demand.max_price)}")
+            )
             continue
         if demand.deadline is not None and (
             start + timedelta(seconds=demand.runtime_s) > demand.deadline

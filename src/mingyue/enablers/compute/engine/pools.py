@@ -87,30 +87,38 @@ def pool_from_mapping(data: Mapping[str, Any], *, index: int = 0) -> Pool:
         raise InvalidInput("compute.pools_invalid", f"{where}: each pool is a mapping", field=where)
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise InvalidInput("compute.pools_invalid", f"{where}.name: a pool needs a name",
-                           field=f"{where}.name")
+        raise InvalidInput(
+            "compute.pools_invalid", f"{where}.name: a pool needs a name", field=f"{where}.name"
+        )
     cpus = data.get("cpus")
     if not isinstance(cpus, int) or isinstance(cpus, bool) or cpus < 0:
-        raise InvalidInput("compute.pools_invalid", f"{where}.cpus: a whole number ≥ 0",
-                           field=f"{where}.cpus")
+        raise InvalidInput(
+            "compute.pools_invalid", f"{where}.cpus: a whole number ≥ 0", field=f"{where}.cpus"
+        )
     gpus_raw = data.get("gpus") or {}
     if not isinstance(gpus_raw, Mapping):
-        raise InvalidInput("compute.pools_invalid", f"{where}.gpus: a mapping MODEL: count",
-                           field=f"{where}.gpus")
+        raise InvalidInput(
+            "compute.pools_invalid", f"{where}.gpus: a mapping MODEL: count", field=f"{where}.gpus"
+        )
     known = known_gpu_models()
     gpus: dict[str, int] = {}
     for model, count in gpus_raw.items():
         if str(model) not in known:
-            raise InvalidInput("compute.pools_invalid",
-                               f"{where}.gpus.{model}: unknown GPU model", field=f"{where}.gpus")
+            raise InvalidInput(
+                "compute.pools_invalid",
+                f"{where}.gpus.{model}: unknown GPU model",
+                field=f"{where}.gpus",
+            )
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            raise InvalidInput("compute.pools_invalid", f"{where}.gpus.{model}: count ≥ 0",
-                               field=f"{where}.gpus")
+            raise InvalidInput(
+                "compute.pools_invalid", f"{where}.gpus.{model}: count ≥ 0", field=f"{where}.gpus"
+            )
         gpus[str(model)] = count
     kind = str(data.get("kind", "local"))
     if kind not in POOL_KINDS:
-        raise InvalidInput("compute.pools_invalid", f"{where}.kind: one of {POOL_KINDS}",
-                           field=f"{where}.kind")
+        raise InvalidInput(
+            "compute.pools_invalid", f"{where}.kind: one of {POOL_KINDS}", field=f"{where}.kind"
+        )
     enabled = data.get("enabled_for")
     return Pool(
         name=name.strip(),
@@ -133,16 +141,19 @@ def load_pools_yaml(path: str | Path) -> list[Pool]:
     try:
         doc = yaml.safe_load(p.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise InvalidInput("compute.pools_unreadable", f"cannot read {p}: {exc.strerror}",
-                           field="pools") from exc
+        raise InvalidInput(
+            "compute.pools_unreadable", f"cannot read {p}: {exc.strerror}", field="pools"
+        ) from exc
     except yaml.YAMLError as exc:
-        raise InvalidInput("compute.pools_unreadable", f"cannot parse {p}: {exc}",
-                           field="pools") from exc
+        raise InvalidInput(
+            "compute.pools_unreadable", f"cannot parse {p}: {exc}", field="pools"
+        ) from exc
     if isinstance(doc, Mapping) and "pools" in doc:
         doc = doc["pools"]
     if not isinstance(doc, list) or not doc:
-        raise InvalidInput("compute.pools_invalid", f"{p}: expected a non-empty list of pools",
-                           field="pools")
+        raise InvalidInput(
+            "compute.pools_invalid", f"{p}: expected a non-empty list of pools", field="pools"
+        )
     pools = [pool_from_mapping(item, index=i) for i, item in enumerate(doc)]
     names = [pl.name for pl in pools]
     dup = sorted({n for n in names if names.count(n) > 1})

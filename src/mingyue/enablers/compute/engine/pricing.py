@@ -42,11 +42,11 @@ def to_decimal(value: object, what: str) -> Decimal:
     try:
         d = Decimal(str(value))
     except ArithmeticError as exc:
-        raise InvalidInput("compute.price_invalid", f"{what}: not a number: {value!r}",
-                           field=what) from exc
+        raise InvalidInput(
+            "compute.price_invalid", f"{what}: not a number: {value!r}", field=what
+        ) from exc
     if not d.is_finite() or d < 0:
-        raise InvalidInput("compute.price_invalid", f"{what}: a price is a number ≥ 0",
-                           field=what)
+        raise InvalidInput("compute.price_invalid", f"{what}: a price is a number ≥ 0", field=what)
     return d
 
 
@@ -60,7 +60,8 @@ class FlatRate:
     gb_hour: Decimal = Decimal(0)
     # Hourly price per demand shape: the simulator prices ~10^5 jobs of a few shapes.
     _cache: dict[tuple[int, int, str | None, int], Decimal] = field(
-        default_factory=dict, compare=False, repr=False)
+        default_factory=dict, compare=False, repr=False
+    )
 
     def hourly(self, demand: Demand) -> Decimal:
         """Return the price of one hour of this demand."""
@@ -103,14 +104,15 @@ def hourly_windows(schedule: Mapping[int, str], tz: ZoneInfo = SHANGHAI) -> Spli
     """
     missing = sorted(set(range(24)) - set(schedule))
     if missing:
-        raise InvalidInput("compute.tariff_invalid", f"hours without a window: {missing}",
-                           field="schedule")
+        raise InvalidInput(
+            "compute.tariff_invalid", f"hours without a window: {missing}", field="schedule"
+        )
 
     def split(start: datetime, end: datetime) -> Iterable[tuple[str, int]]:
         cur = start.astimezone(tz)
         stop = end.astimezone(tz)
         while cur < stop:
-            boundary = (cur.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1))
+            boundary = cur.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
             nxt = min(boundary, stop)
             yield schedule[cur.hour], int(round((nxt - cur).total_seconds()))
             cur = nxt
@@ -131,8 +133,9 @@ class TimeOfUse:
         for window, secs in self.split(start, end):
             rate = self.rates.get(window)
             if rate is None:
-                raise InvalidInput("compute.tariff_invalid", f"no rate for window {window!r}",
-                                   field="rates")
+                raise InvalidInput(
+                    "compute.tariff_invalid", f"no rate for window {window!r}", field="rates"
+                )
             total += rate.hourly(demand) * secs / _HOUR
         return total.quantize(MILLI_CENT, ROUND_HALF_UP)
 

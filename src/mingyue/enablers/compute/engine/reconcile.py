@@ -66,9 +66,15 @@ def reconcile_one(rec: JobRecord, obs: Observation) -> Transition | None:
         return None
     if obs is None:
         return Transition(
-            rec.job_id, rec.state, JobState.LOST,
+            rec.job_id,
+            rec.state,
+            JobState.LOST,
             f"the engine of pool {rec.pool} no longer knows job {rec.engine_id or rec.job_id}",
-            rec.started_at, rec.ended_at, None, 0, rec.billed_seconds,
+            rec.started_at,
+            rec.ended_at,
+            None,
+            0,
+            rec.billed_seconds,
         )
     new = obs.state
     if new.rank < rec.state.rank or new is JobState.LOST:
@@ -81,8 +87,9 @@ def reconcile_one(rec: JobRecord, obs: Observation) -> Transition | None:
     if new.terminal:
         total = max(obs.seconds or 0, rec.billed_seconds)
         bill = total - rec.billed_seconds
-    return Transition(rec.job_id, rec.state, new, obs.reason, started, obs.ended_at,
-                      obs.exit_code, bill, total)
+    return Transition(
+        rec.job_id, rec.state, new, obs.reason, started, obs.ended_at, obs.exit_code, bill, total
+    )
 
 
 def reconcile(
@@ -104,5 +111,12 @@ def reconcile(
 
 def apply(rec: JobRecord, t: Transition) -> JobRecord:
     """Return the record after a transition (what the service stores)."""
-    return JobRecord(rec.job_id, t.to_state, rec.pool, rec.engine_id, t.started_at,
-                     t.ended_at, rec.billed_seconds + t.bill_seconds)
+    return JobRecord(
+        rec.job_id,
+        t.to_state,
+        rec.pool,
+        rec.engine_id,
+        t.started_at,
+        t.ended_at,
+        rec.billed_seconds + t.bill_seconds,
+    )

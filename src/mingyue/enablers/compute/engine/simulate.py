@@ -81,9 +81,22 @@ class SimResult:
 class _PoolState:
     """Live state of one simulated pool (free resources, FIFO queue, work in flight)."""
 
-    __slots__ = ("cpu_busy_s", "free_cpus", "free_gpus", "gpu_busy_s", "gpu_cap",
-                 "gpu_queued_work", "gpu_run_c", "gpu_run_s1", "pool", "queue", "queued_work",
-                 "run_c", "run_s1", "started")
+    __slots__ = (
+        "cpu_busy_s",
+        "free_cpus",
+        "free_gpus",
+        "gpu_busy_s",
+        "gpu_cap",
+        "gpu_queued_work",
+        "gpu_run_c",
+        "gpu_run_s1",
+        "pool",
+        "queue",
+        "queued_work",
+        "run_c",
+        "run_s1",
+        "started",
+    )
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
@@ -143,8 +156,9 @@ def simulate(
     import time
 
     if policy not in POLICIES:
-        raise InvalidInput("compute.policy_unknown", f"policy: one of {', '.join(POLICIES)}",
-                           field="policy")
+        raise InvalidInput(
+            "compute.policy_unknown", f"policy: one of {', '.join(POLICIES)}", field="policy"
+        )
     if not pools:
         raise InvalidInput("compute.pools_invalid", "no pools to simulate", field="pools")
     t0 = time.perf_counter()
@@ -190,13 +204,22 @@ def simulate(
             waits.append(now - submit)
             if end > last_end:
                 last_end = end
-            priced = d if model == d.gpu_model else Demand(
-                cpus=d.cpus, gpus=d.gpus, gpu_model=model, runtime_s=d.runtime_s,
-                max_runtime_s=d.runtime_s)
+            priced = (
+                d
+                if model == d.gpu_model
+                else Demand(
+                    cpus=d.cpus,
+                    gpus=d.gpus,
+                    gpu_model=model,
+                    runtime_s=d.runtime_s,
+                    max_runtime_s=d.runtime_s,
+                )
+            )
             cost = pricers[st.pool.name](priced, epoch + timedelta(seconds=now), d.runtime_s)
             total_cost += cost
-            if free_quota is not None and (free_quota.sme_orgs is None
-                                           or org in free_quota.sme_orgs):
+            if free_quota is not None and (
+                free_quota.sme_orgs is None or org in free_quota.sme_orgs
+            ):
                 key = (org, int(now // free_quota.period_s))
                 left = quota_left.get(key, free_quota.amount)
                 use = min(left, cost)
@@ -222,10 +245,22 @@ def simulate(
         first_submit = min(first_submit, now)
         finish_until(now)
         clock[0] = now
-        d = Demand(cpus=job.cpus, gpus=job.gpus, gpu_model=job.gpu_model,
-                   runtime_s=job.duration_s, max_runtime_s=job.duration_s)
-        result = match(d, pools, now=epoch + timedelta(seconds=now), wait=wait, policy=policy,
-                       org=job.org, explain=False)
+        d = Demand(
+            cpus=job.cpus,
+            gpus=job.gpus,
+            gpu_model=job.gpu_model,
+            runtime_s=job.duration_s,
+            max_runtime_s=job.duration_s,
+        )
+        result = match(
+            d,
+            pools,
+            now=epoch + timedelta(seconds=now),
+            wait=wait,
+            policy=policy,
+            org=job.org,
+            explain=False,
+        )
         chosen = result.chosen
         if chosen is None:
             rejected += 1
@@ -245,8 +280,9 @@ def simulate(
     gpu_util: dict[str, float] = {}
     util: dict[str, float] = {}
     for name, st in states.items():
-        cpu_util[name] = (st.cpu_busy_s / (st.pool.cpus * horizon)
-                          if horizon and st.pool.cpus else 0.0)
+        cpu_util[name] = (
+            st.cpu_busy_s / (st.pool.cpus * horizon) if horizon and st.pool.cpus else 0.0
+        )
         gpu_util[name] = st.gpu_busy_s / (st.gpu_cap * horizon) if horizon and st.gpu_cap else 0.0
         util[name] = gpu_util[name] if st.gpu_cap else cpu_util[name]
     waits.sort()

@@ -44,8 +44,10 @@ _MEM_MB = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
 @lru_cache(maxsize=1)
 def known_gpu_models() -> frozenset[str]:
     """Return the GPU model names a spec may ask for (from ``data/gpu_models.yaml``)."""
-    text = resources.files("mingyue.enablers.compute.data").joinpath("gpu_models.yaml").read_text(
-        encoding="utf-8"
+    text = (
+        resources.files("mingyue.enablers.compute.data")
+        .joinpath("gpu_models.yaml")
+        .read_text(encoding="utf-8")
     )
     doc = yaml.safe_load(text)
     return frozenset(str(m["name"]) for m in doc["models"])
@@ -265,7 +267,8 @@ def load_spec(data: Any, *, max_runtime_s: int | None = None) -> JobSpec:
     """Validate plain data (from YAML/JSON) into a spec, or raise InvalidInput naming the field."""
     if not isinstance(data, dict):
         raise InvalidInput(
-            "compute.spec_invalid", "a job spec is a mapping, e.g. {command: 'echo hi', cpus: 1}",
+            "compute.spec_invalid",
+            "a job spec is a mapping, e.g. {command: 'echo hi', cpus: 1}",
             field="spec",
         )
     context = {"max_runtime_s": max_runtime_s} if max_runtime_s is not None else None
@@ -275,8 +278,9 @@ def load_spec(data: Any, *, max_runtime_s: int | None = None) -> JobSpec:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "spec"
         msg = str(err["msg"]).removeprefix("Value error, ")
-        raise InvalidInput("compute.spec_invalid", f"{field}: {msg}", field=field,
-                           reason=msg) from exc
+        raise InvalidInput(
+            "compute.spec_invalid", f"{field}: {msg}", field=field, reason=msg
+        ) from exc
 
 
 def load_spec_text(text: str, *, max_runtime_s: int | None = None) -> JobSpec:
@@ -284,6 +288,7 @@ def load_spec_text(text: str, *, max_runtime_s: int | None = None) -> JobSpec:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise InvalidInput("compute.spec_unreadable", f"cannot parse the spec: {exc}",
-                           field="spec") from exc
+        raise InvalidInput(
+            "compute.spec_unreadable", f"cannot parse the spec: {exc}", field="spec"
+        ) from exc
     return load_spec(data, max_runtime_s=max_runtime_s)

@@ -46,8 +46,9 @@ class TraceJob:
 
 
 def _bad(line: int, column: str, msg: str) -> InvalidInput:
-    return InvalidInput("compute.trace_invalid", f"line {line}, {column}: {msg}",
-                        field=column, line=line)
+    return InvalidInput(
+        "compute.trace_invalid", f"line {line}, {column}: {msg}", field=column, line=line
+    )
 
 
 def read_trace_csv(path: str | Path) -> list[TraceJob]:
@@ -58,8 +59,9 @@ def read_trace_csv(path: str | Path) -> list[TraceJob]:
     try:
         fh = p.open(newline="", encoding="utf-8")
     except OSError as exc:
-        raise InvalidInput("compute.trace_unreadable", f"cannot read {p}: {exc.strerror}",
-                           field="trace") from exc
+        raise InvalidInput(
+            "compute.trace_unreadable", f"cannot read {p}: {exc.strerror}", field="trace"
+        ) from exc
     jobs: list[TraceJob] = []
     with fh:
         reader = csv.reader(fh)
@@ -69,8 +71,9 @@ def read_trace_csv(path: str | Path) -> list[TraceJob]:
         cols = [h.strip() for h in header]
         missing = [c for c in REQUIRED_COLUMNS if c not in cols]
         if missing:
-            raise InvalidInput("compute.trace_invalid",
-                               f"missing columns: {', '.join(missing)}", field="trace")
+            raise InvalidInput(
+                "compute.trace_invalid", f"missing columns: {', '.join(missing)}", field="trace"
+            )
         ix = [cols.index(c) for c in REQUIRED_COLUMNS]
         width = max(ix) + 1
         for line, row in enumerate(reader, start=2):
@@ -103,8 +106,18 @@ def read_trace_csv(path: str | Path) -> list[TraceJob]:
                 gpu_model = lower.get(model.lower())
                 if gpu_model is None:
                     raise _bad(line, "gpu_model", f"unknown GPU model {model!r}")
-            jobs.append(TraceJob(len(jobs), job_id, submit_f, dur_i, cpus_i, gpus_i,
-                                 gpu_model if gpus_i else None, org or "-"))
+            jobs.append(
+                TraceJob(
+                    len(jobs),
+                    job_id,
+                    submit_f,
+                    dur_i,
+                    cpus_i,
+                    gpus_i,
+                    gpu_model if gpus_i else None,
+                    org or "-",
+                )
+            )
     return jobs
 
 
@@ -121,8 +134,18 @@ def write_trace_csv(jobs: Iterable[TraceJob], path: str | Path) -> int:
     return n
 
 
-PAI_TASK_COLUMNS = ("job_name", "task_name", "inst_num", "status", "start_time", "end_time",
-                    "plan_cpu", "plan_mem", "plan_gpu", "gpu_type")
+PAI_TASK_COLUMNS = (
+    "job_name",
+    "task_name",
+    "inst_num",
+    "status",
+    "start_time",
+    "end_time",
+    "plan_cpu",
+    "plan_mem",
+    "plan_gpu",
+    "gpu_type",
+)
 
 
 def convert_alibaba_pai(task_table: str | Path, *, org: str = "pai") -> list[TraceJob]:
@@ -150,12 +173,15 @@ def convert_alibaba_pai(task_table: str | Path, *, org: str = "pai") -> list[Tra
             cpus = max(math.ceil(cpu_pct / 100 * inst), 1)
             gpus = math.ceil(gpu_pct / 100 * inst) if gpu_pct > 0 else 0
             model = PAI_GPU_TYPES.get(rec["gpu_type"].strip()) if gpus else None
-            raw.append((f"{rec['job_name']}/{rec['task_name']}", start, end - start, cpus, gpus,
-                        model))
+            raw.append(
+                (f"{rec['job_name']}/{rec['task_name']}", start, end - start, cpus, gpus, model)
+            )
     t0 = min((r[1] for r in raw), default=0.0)
     raw.sort(key=lambda r: r[1])
-    return [TraceJob(i, jid, s - t0, math.ceil(dur), c, g, m, org)
-            for i, (jid, s, dur, c, g, m) in enumerate(raw)]
+    return [
+        TraceJob(i, jid, s - t0, math.ceil(dur), c, g, m, org)
+        for i, (jid, s, dur, c, g, m) in enumerate(raw)
+    ]
 
 
 def _philly_time(value: object) -> float | None:
@@ -189,5 +215,7 @@ def convert_philly(job_log: str | Path, *, cpus_per_gpu: int = 1) -> list[TraceJ
         raw.append((str(job.get("jobid")), submit, duration, gpus, str(job.get("vc") or "-")))
     t0 = min((r[1] for r in raw), default=0.0)
     raw.sort(key=lambda r: r[1])
-    return [TraceJob(i, jid, s - t0, math.ceil(dur), max(g * cpus_per_gpu, 1), g, None, vc)
-            for i, (jid, s, dur, g, vc) in enumerate(raw)]
+    return [
+        TraceJob(i, jid, s - t0, math.ceil(dur), max(g * cpus_per_gpu, 1), g, None, vc)
+        for i, (jid, s, dur, g, vc) in enumerate(raw)
+    ]

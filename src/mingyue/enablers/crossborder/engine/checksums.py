@@ -86,7 +86,7 @@ def uscc_valid(value: str) -> bool:
         return False
     if any(c not in _USCC_VALUE for c in value):
         return False
-    if not value[2:8].isdigit() or value[2:4] not in PROVINCE_CODES and value[2:4] != "10":
+    if not value[2:8].isdigit() or (value[2:4] not in PROVINCE_CODES and value[2:4] != "10"):
         return False
     return uscc_check_char(value[:17]) == value[17]
 

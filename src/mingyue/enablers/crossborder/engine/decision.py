@@ -26,7 +26,13 @@ PURPOSES = (
     "no_personal_information",
     "other",
 )
-REQUIRED_FIELDS = ("ciio", "important_data", "pi_individuals", "sensitive_pi_individuals", "purpose")
+REQUIRED_FIELDS = (
+    "ciio",
+    "important_data",
+    "pi_individuals",
+    "sensitive_pi_individuals",
+    "purpose",
+)
 OPTIONAL_FIELDS = ("ftz_negative_list",)
 
 
@@ -72,7 +78,9 @@ class Scenario:
                 raise ScenarioError(name, "must not be negative")
         purpose = data["purpose"]
         if not isinstance(purpose, str) or purpose not in PURPOSES:
-            raise ScenarioError("purpose", f"unknown purpose {purpose!r}; one of {', '.join(PURPOSES)}")
+            raise ScenarioError(
+                "purpose", f"unknown purpose {purpose!r}; one of {', '.join(PURPOSES)}"
+            )
         ftz = data.get("ftz_negative_list")
         if ftz is not None and not isinstance(ftz, bool):
             raise ScenarioError("ftz_negative_list", "must be null, true or false")
@@ -98,7 +106,12 @@ class Scenario:
             self.pi_individuals
             or self.sensitive_pi_individuals
             or self.purpose
-            in ("contract_with_individual", "hr_management", "emergency", "foreign_collected_returned")
+            in (
+                "contract_with_individual",
+                "hr_management",
+                "emergency",
+                "foreign_collected_returned",
+            )
         )
 
 

@@ -33,11 +33,32 @@ from pathlib import Path
 PERSON, LOCATION, ORGANIZATION = "PERSON", "LOCATION", "ORGANIZATION"
 
 # Table rows that are not place names (placeholders for "districts under the city" and similar).
-_NOT_PLACES = frozenset({"市辖区", "城区", "郊区", "矿区", "县", "省直辖县级行政区划",
-                         "自治区直辖县级行政区划", "自治区直辖县级行政单位", "县级行政区划"})
+_NOT_PLACES = frozenset(
+    {
+        "市辖区",
+        "城区",
+        "郊区",
+        "矿区",
+        "县",
+        "省直辖县级行政区划",
+        "自治区直辖县级行政区划",
+        "自治区直辖县级行政单位",
+        "县级行政区划",
+    }
+)
 # Designations stripped to get the short form people write (广东省 -> 广东, 延边朝鲜族自治州 -> 延边).
-_DESIGNATIONS = ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "自治州", "地区",
-                 "省", "市", "盟")
+_DESIGNATIONS = (
+    "特别行政区",
+    "维吾尔自治区",
+    "壮族自治区",
+    "回族自治区",
+    "自治区",
+    "自治州",
+    "地区",
+    "省",
+    "市",
+    "盟",
+)
 _SURNAME_MIN = 20
 COMPOUND_SURNAMES = frozenset({
     "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒",
@@ -58,18 +79,23 @@ ORG_WEAK = ("中心", "部", "局", "厅", "署", "处", "办", "社", "所", "�
 # Address units after a place: villages and towns, roads, estates, then numbers (incl. a road's
 # section, 人民南路四段).
 _HAN = "\u4e00-\u9fff"
-_NO_LEAD = "的在和与及是了从到向对为把被将就也都还又很这那其该每各个"  # never begins an address part
+_NO_LEAD = (
+    "的在和与及是了从到向对为把被将就也都还又很这那其该每各个"  # never begins an address part
+)
 _FUNCTION = "的了着过在向和与及把被将从到对为是"  # never inside a road or village name
 _NAME = rf"(?:(?![{_FUNCTION}])[{_HAN}])"
-ADDRESS_PARTS = tuple((kind, re.compile(rf"(?![{_NO_LEAD}]){rx}")) for kind, rx in (
-    ("area", rf"(?:(?![镇乡]){_NAME}){{1,6}}(?:街道|镇|乡|村|社区|开发区|新区|园区|工业园)"),
-    ("county", rf"{_NAME}{{1,4}}?(?:自治县|县|区|市|旗)(?![场民长委政内外])"),
-    ("road", rf"(?:(?![镇乡]){_NAME}|[0-9]){{1,8}}?(?:大街|大道|路|街|巷|弄|胡同)"),
-    ("estate", rf"{_NAME}{{2,8}}?(?:小区|花园|大厦|广场|公寓|家园|新村|苑)"),
-    ("num", r"[0-9０-９]{1,5}(?:-[0-9]{1,5})?(?:号楼|号院|号|弄|栋|幢|座|单元|楼|层|室|段)"),
-    ("num", r"[一二三四五六七八九十百零〇]{1,4}(?:号楼|号|栋|幢|单元|楼|层|室|段)"),
-    ("num", r"[A-Za-z]{1,2}(?:座|栋|幢)"),
-))
+ADDRESS_PARTS = tuple(
+    (kind, re.compile(rf"(?![{_NO_LEAD}]){rx}"))
+    for kind, rx in (
+        ("area", rf"(?:(?![镇乡]){_NAME}){{1,6}}(?:街道|镇|乡|村|社区|开发区|新区|园区|工业园)"),
+        ("county", rf"{_NAME}{{1,4}}?(?:自治县|县|区|市|旗)(?![场民长委政内外])"),
+        ("road", rf"(?:(?![镇乡]){_NAME}|[0-9]){{1,8}}?(?:大街|大道|路|街|巷|弄|胡同)"),
+        ("estate", rf"{_NAME}{{2,8}}?(?:小区|花园|大厦|广场|公寓|家园|新村|苑)"),
+        ("num", r"[0-9０-９]{1,5}(?:-[0-9]{1,5})?(?:号楼|号院|号|弄|栋|幢|座|单元|楼|层|室|段)"),
+        ("num", r"[一二三四五六七八九十百零〇]{1,4}(?:号楼|号|栋|幢|单元|楼|层|室|段)"),
+        ("num", r"[A-Za-z]{1,2}(?:座|栋|幢)"),
+    )
+)
 
 
 def _package_file(package: str, *parts: str) -> Path:
@@ -206,8 +232,11 @@ def abbreviations() -> frozenset[str]:
     """
     from .pii import PLATE_PROVINCES
 
-    firsts = {name[0] for name, p in places().items() if p.kind == "country"
-              and not re.search("岛|属|地区|特区|领地", name)}
+    firsts = {
+        name[0]
+        for name, p in places().items()
+        if p.kind == "country" and not re.search("岛|属|地区|特区|领地", name)
+    }
     return frozenset((firsts | set(PLATE_PROVINCES) | set(OTHER_ABBREVIATIONS)) - set("东南西北"))
 
 
@@ -243,8 +272,11 @@ def place_before_noun(name: str) -> int:
         return 0
     for k in range(len(name) - 2, 1, -1):
         head = name[:k]
-        if name[k:] in nouns and (head in jieba_places or head in places()
-                                  or (k <= 3 and all(c in abbreviations() for c in head))):
+        if name[k:] in nouns and (
+            head in jieba_places
+            or head in places()
+            or (k <= 3 and all(c in abbreviations() for c in head))
+        ):
             return k
     return 0
 
@@ -262,8 +294,13 @@ def proper_abbreviation_lookalikes() -> frozenset[str]:
     with _package_file("jieba", "dict.txt").open(encoding="utf-8") as fh:
         for line in fh:
             parts = line.split()
-            if len(parts) == 3 and 2 <= len(parts[0]) <= 3 and parts[2] in ("ns", "nz", "nr") \
-                    and int(parts[1]) >= _PROPER_MIN_FREQ and all(c in abbr for c in parts[0]):
+            if (
+                len(parts) == 3
+                and 2 <= len(parts[0]) <= 3
+                and parts[2] in ("ns", "nz", "nr")
+                and int(parts[1]) >= _PROPER_MIN_FREQ
+                and all(c in abbr for c in parts[0])
+            ):
                 out.add(parts[0])
     return frozenset(out)
 

@@ -30,7 +30,9 @@ class NerBackend(Protocol):
         ...
 
 
-def _merge(spans: list[tuple[int, int, str]], text: str, score: float, source: str) -> Iterator[Entity]:
+def _merge(
+    spans: list[tuple[int, int, str]], text: str, score: float, source: str
+) -> Iterator[Entity]:
     """Merge adjacent spans of the same type (an address is several place words in a row)."""
     cur: list[int | str] | None = None
     for start, end, type_ in spans:
@@ -49,12 +51,46 @@ def _merge(spans: list[tuple[int, int, str]], text: str, score: float, source: s
 # Organisation names end with one of these words (a rule used with the model: jiagu tags the head
 # of a company name poorly). The name extends backwards over the words before the suffix until a
 # particle, preposition, punctuation, conjunction, pronoun, adverb or numeral.
-ORG_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "公司", "集团", "银行", "大学", "学院",
-                "医院", "研究院", "研究所", "委员会", "协会", "基金会", "事务所", "中心")
+ORG_SUFFIXES = (
+    "股份有限公司",
+    "有限责任公司",
+    "有限公司",
+    "公司",
+    "集团",
+    "银行",
+    "大学",
+    "学院",
+    "医院",
+    "研究院",
+    "研究所",
+    "委员会",
+    "协会",
+    "基金会",
+    "事务所",
+    "中心",
+)
 _ORG_STOP_POS = frozenset({"u", "p", "w", "c", "r", "d", "wp"})
 # Words of the identifiers' own context that the model mistakes for names or places.
-_NOT_NAMES = frozenset({"卡号", "账号", "帐号", "港澳", "手机", "电话", "邮箱", "护照", "车牌", "证件",
-                        "身份证", "银行卡", "通行证", "信用代码", "订单号", "号码"})
+_NOT_NAMES = frozenset(
+    {
+        "卡号",
+        "账号",
+        "帐号",
+        "港澳",
+        "手机",
+        "电话",
+        "邮箱",
+        "护照",
+        "车牌",
+        "证件",
+        "身份证",
+        "银行卡",
+        "通行证",
+        "信用代码",
+        "订单号",
+        "号码",
+    }
+)
 _ORG_MAX_WORDS = 5
 
 
@@ -88,9 +124,16 @@ class JiaguNer:
                 labels[i] = ("LOCATION", True)
         for i, label in enumerate(labels):
             # A one-character surname tagged alone: the given name is the next short word.
-            if (label is not None and label[0] == "PERSON" and len(words[i]) == 1
-                    and i + 1 < len(words) and labels[i + 1] is None and 1 <= len(words[i + 1]) <= 2
-                    and pos[i + 1] not in _ORG_STOP_POS and pos[i + 1] != "v"):
+            if (
+                label is not None
+                and label[0] == "PERSON"
+                and len(words[i]) == 1
+                and i + 1 < len(words)
+                and labels[i + 1] is None
+                and 1 <= len(words[i + 1]) <= 2
+                and pos[i + 1] not in _ORG_STOP_POS
+                and pos[i + 1] != "v"
+            ):
                 labels[i + 1] = ("PERSON", False)
         for i, w in enumerate(words):
             if w in _NOT_NAMES:
@@ -98,7 +141,9 @@ class JiaguNer:
         for i, w in enumerate(words):
             if w.endswith(ORG_SUFFIXES):
                 start = i
-                while start > 0 and i - start < _ORG_MAX_WORDS and pos[start - 1] not in _ORG_STOP_POS:
+                while (
+                    start > 0 and i - start < _ORG_MAX_WORDS and pos[start - 1] not in _ORG_STOP_POS
+                ):
                     start -= 1
                 for k in range(start, i + 1):
                     labels[k] = ("ORGANIZATION", k == start)
@@ -162,8 +207,29 @@ PERSON_CUES = ("联系人", "收件人", "收货人", "寄件人", "姓名", "�
                "经办人", "法定代表人", "法人代表", "负责人", "患者", "客户", "投保人", "被保险人",
                "受益人")  # fmt: skip
 _PER_CUE_BEFORE = re.compile(f"(?:{'|'.join(PERSON_CUES)})[：:\\s]*$")
-TITLES = frozenset({"先生", "女士", "小姐", "同志", "经理", "主任", "教授", "医生", "律师", "老师",
-                    "总监", "董事长", "总经理", "书记", "院长", "校长", "局长", "部长", "主席"})
+TITLES = frozenset(
+    {
+        "先生",
+        "女士",
+        "小姐",
+        "同志",
+        "经理",
+        "主任",
+        "教授",
+        "医生",
+        "律师",
+        "老师",
+        "总监",
+        "董事长",
+        "总经理",
+        "书记",
+        "院长",
+        "校长",
+        "局长",
+        "部长",
+        "主席",
+    }
+)
 _NOT_NAME_TAILS = ("理论", "主义", "思想")
 # A surname with a title or a form of address (董医生, 吕老, 梁某): the surname alone names the person.
 _ADDRESS_FORMS = TITLES | {"老", "某", "师母", "师傅", "大爷", "大妈", "阿姨", "大姐", "大哥", "总"}
@@ -176,8 +242,9 @@ _ORG_MAX_BODY = 6
 # Before a registered form (有限公司…) a brand name is often cut into single characters that the
 # tagger calls verbs or adjectives (精/芯, 合/联); the name stops at function words, at verbs of two
 # or more characters and at these one-character verbs and prepositions.
-_ORG_STOP_POS = frozenset({"u", "p", "c", "r", "d", "m", "q", "w", "wp", "e", "o", "nt", "nd", "vd",
-                           "vl", "vu", "i"})
+_ORG_STOP_POS = frozenset(
+    {"u", "p", "c", "r", "d", "m", "q", "w", "wp", "e", "o", "nt", "nd", "vd", "vl", "vu", "i"}
+)
 # Legal forms of a registered company (公司法) and the industry words of its name (行业: the
 # divisions of GB/T 4754 as names use them).
 _LEGAL_FORMS = ("有限公司", "有限责任公司", "股份有限公司")
@@ -202,7 +269,9 @@ _ABBR_AFFIXES = frozenset("方军籍裔侨胞人商资企舰剧戏外")
 _TRAVEL_VERBS = frozenset("访驻抵赴旅侵援来返离留在")
 # Name-likelihood rule: the least odds of each given-name character (gazetteer.given_name_odds).
 _GIVEN_MIN_ODDS = 3.0
-_NAME_STOP_POS = frozenset({"w", "wp", "u", "p", "c", "r", "d", "q", "e", "o", "nd", "nl", "nt", "m"})
+_NAME_STOP_POS = frozenset(
+    {"w", "wp", "u", "p", "c", "r", "d", "q", "e", "o", "nd", "nl", "nt", "m"}
+)
 _SURNAME_STOP_POS = frozenset({"w", "wp", "u", "p", "c", "e", "o"})
 _GIVEN_HIGH_ODDS = 10.0
 # A place word that jiagu keeps whole with a following 人/人民 (中国人): the place is the entity.
@@ -234,8 +303,9 @@ class HybridNer:
         gazetteer.proper_abbreviation_lookalikes()
         gazetteer.place_before_noun("")
 
-    def _model(self, words: list[str], pos: list[str], tags: list[str],
-               offs: list[tuple[int, int]]) -> list[Any]:
+    def _model(
+        self, words: list[str], pos: list[str], tags: list[str], offs: list[tuple[int, int]]
+    ) -> list[Any]:
         """Spans from jiagu's tags and POS (the same reading as the ``jiagu`` backend, no rules)."""
         Span = self._gz.Span
         out: list[Any] = []
@@ -251,26 +321,52 @@ class HybridNer:
         for i, p in enumerate(pos):
             if p == "nh":
                 out.append(Span(offs[i][0], offs[i][1], "PERSON", 1))
-            elif p == "nhf" and i + 1 < len(words) and 1 <= len(words[i + 1]) <= 2 and pos[i + 1] != "w":
+            elif (
+                p == "nhf"
+                and i + 1 < len(words)
+                and 1 <= len(words[i + 1]) <= 2
+                and pos[i + 1] != "w"
+            ):
                 out.append(Span(offs[i][0], offs[i + 1][1], "PERSON", 1))
             elif p == "ns":
                 out.append(Span(offs[i][0], offs[i][1], "LOCATION", 1))
         by_start = {a: i for i, (a, _) in enumerate(offs)}
-        for s in out:  # an organisation never begins with a conjunction or preposition (和科技有限公司)
+        for (
+            s
+        ) in out:  # an organisation never begins with a conjunction or preposition (和科技有限公司)
             j = by_start.get(s.start)
-            while s.type == "ORGANIZATION" and j is not None and j + 1 < len(words) \
-                    and offs[j][1] < s.end and pos[j] in ("c", "p", "u"):
+            while (
+                s.type == "ORGANIZATION"
+                and j is not None
+                and j + 1 < len(words)
+                and offs[j][1] < s.end
+                and pos[j] in ("c", "p", "u")
+            ):
                 s.start, j = offs[j + 1][0], j + 1
         for s in out:  # a one-character surname tagged alone: the given name is the next short word
             j = by_start.get(s.start)
-            if s.type == "PERSON" and s.end - s.start == 1 and j is not None and j + 1 < len(words) \
-                    and 1 <= len(words[j + 1]) <= 2 and _is_han(words[j + 1][0]) \
-                    and pos[j + 1] not in _ORG_STOP_POS and pos[j + 1] != "v":
+            if (
+                s.type == "PERSON"
+                and s.end - s.start == 1
+                and j is not None
+                and j + 1 < len(words)
+                and 1 <= len(words[j + 1]) <= 2
+                and _is_han(words[j + 1][0])
+                and pos[j + 1] not in _ORG_STOP_POS
+                and pos[j + 1] != "v"
+            ):
                 s.end = offs[j + 1][1]
         return [s for s in out if s.type and not _is_context_word(words, offs, s)]
 
-    def _rules(self, text: str, words: list[str], pos: list[str], tags: list[str],
-               offs: list[tuple[int, int]], spans: list[Any]) -> list[Any]:
+    def _rules(
+        self,
+        text: str,
+        words: list[str],
+        pos: list[str],
+        tags: list[str],
+        offs: list[tuple[int, int]],
+        spans: list[Any],
+    ) -> list[Any]:
         gz, Span = self._gz, self._gz.Span
         starts = {a for a, _ in offs}
         ends = {b for _, b in offs}
@@ -284,7 +380,7 @@ class HybridNer:
                 continue
             if place.kind != "admin" and b not in ends:
                 i = word_at.get(a)
-                if i is None or text[b:offs[i][1]] not in _PLACE_TAILS:
+                if i is None or text[b : offs[i][1]] not in _PLACE_TAILS:
                     continue
             places.append(Span(a, b, "LOCATION", 2))
         out += places
@@ -299,13 +395,23 @@ class HybridNer:
             if any(c.isdigit() for c in w):
                 continue  # 27号院 is an address unit
             strong = w.endswith(gz.ORG_STRONG)
-            if not strong and not (w.endswith(gz.ORG_WEAK) and len(w) <= 3 and pos[i] in _ORG_SUFFIX_POS):
+            if not strong and not (
+                w.endswith(gz.ORG_WEAK) and len(w) <= 3 and pos[i] in _ORG_SUFFIX_POS
+            ):
                 continue  # a weak ending must be a noun (举行, 创办 are verbs)
             start = i
-            while start > 0 and i - start < _ORG_MAX_BODY and (
+            while (
+                start > 0
+                and i - start < _ORG_MAX_BODY
+                and (
                     _org_body(words[start - 1], pos[start - 1], strong)
-                    or (strong and tags[start - 1][2:] == "ORG"  # the model's own reading,
-                        and pos[start - 1] not in _TRADE_STOP_POS)):  # never over 和, 的, 在
+                    or (
+                        strong
+                        and tags[start - 1][2:] == "ORG"  # the model's own reading,
+                        and pos[start - 1] not in _TRADE_STOP_POS
+                    )
+                )
+            ):  # never over 和, 的, 在
                 if start == i and pos[start - 1] == "a":
                     break  # 大公司, 大银行: a description, not a name
                 start -= 1
@@ -318,19 +424,35 @@ class HybridNer:
                 while k > start and words[k - 1] in _INDUSTRY_WORDS:
                     k -= 1
                 taken = 0
-                while k < i and offs[k][0] - offs[start][0] < 2 and start > 0 and taken < 2 \
-                        and pos[start - 1] not in _TRADE_STOP_POS and _is_han(words[start - 1][0]):
+                while (
+                    k < i
+                    and offs[k][0] - offs[start][0] < 2
+                    and start > 0
+                    and taken < 2
+                    and pos[start - 1] not in _TRADE_STOP_POS
+                    and _is_han(words[start - 1][0])
+                ):
                     start -= 1
                     taken += 1
-            suffix_len = max((len(x) for x in (gz.ORG_STRONG if strong else gz.ORG_WEAK)
-                              if w.endswith(x)), default=0)
+            suffix_len = max(
+                (len(x) for x in (gz.ORG_STRONG if strong else gz.ORG_WEAK) if w.endswith(x)),
+                default=0,
+            )
             if start == i and len(w) - suffix_len < 2:
                 continue  # a bare 公司 / 医院 is no name
             head = offs[start][0]
-            if not strong and not any(p.start == head for p in places) and pos[start] not in ("ns", "nh"):
+            if (
+                not strong
+                and not any(p.start == head for p in places)
+                and pos[start] not in ("ns", "nh")
+            ):
                 continue  # a weak suffix needs a place or a person at the head
-            if not strong and any(p.start == head and (parts := gz.address_parts(text, p.end))
-                                  and parts[0][1] > offs[i][1] for p in places):
+            if not strong and any(
+                p.start == head
+                and (parts := gz.address_parts(text, p.end))
+                and parts[0][1] > offs[i][1]
+                for p in places
+            ):
                 continue  # 河南省军县…: the suffix character begins an address unit
             out.append(Span(head, offs[i][1], "ORGANIZATION", 3))
         # Persons: a name with a cue before it (收件人：) or a title after it (王小明先生).
@@ -345,23 +467,38 @@ class HybridNer:
                 name_end = run.end()  # 收件人：欧阳晓琳，— the name runs to the punctuation
             elif len(w) == 1 and i + 1 < len(words) and not title and 1 <= len(words[i + 1]) <= 2:
                 name_end = offs[i + 1][1]
-            if gz.starts_with_surname(text[offs[i][0]:name_end]):
+            if gz.starts_with_surname(text[offs[i][0] : name_end]):
                 out.append(Span(offs[i][0], name_end, "PERSON", 3))
         # Persons without a cue: a surname that stands as a word of its own, then one or two short
         # words whose characters are given-name characters by jieba's name statistics.
         sur = gz.surnames()
         for i, w in enumerate(words):
-            if i + 1 >= len(words) or len(w) != 1 or w not in sur or pos[i] in _SURNAME_STOP_POS \
-                    or w in _ONE_CHAR_STOP:
+            if (
+                i + 1 >= len(words)
+                or len(w) != 1
+                or w not in sur
+                or pos[i] in _SURNAME_STOP_POS
+                or w in _ONE_CHAR_STOP
+            ):
                 continue
             # A surname the tagger reads as an adverb, pronoun or time word (曾, 何, 周) needs a
             # given name of higher odds.
             least = _GIVEN_MIN_ODDS if pos[i] not in _NAME_STOP_POS else _GIVEN_HIGH_ODDS
             nxt, end = words[i + 1], offs[i + 1][1]
-            if not (1 <= len(nxt) <= 2 and all(_is_han(c) for c in nxt) and pos[i + 1] not in _NAME_STOP_POS):
+            if not (
+                1 <= len(nxt) <= 2
+                and all(_is_han(c) for c in nxt)
+                and pos[i + 1] not in _NAME_STOP_POS
+            ):
                 continue
-            if len(nxt) == 1 and i + 2 < len(words) and len(words[i + 2]) == 1 and _is_han(words[i + 2]) \
-                    and pos[i + 2] not in _NAME_STOP_POS and gz.given_name_score(words[i + 2]) >= least:
+            if (
+                len(nxt) == 1
+                and i + 2 < len(words)
+                and len(words[i + 2]) == 1
+                and _is_han(words[i + 2])
+                and pos[i + 2] not in _NAME_STOP_POS
+                and gz.given_name_score(words[i + 2]) >= least
+            ):
                 nxt, end = nxt + words[i + 2], offs[i + 2][1]
             if gz.given_name_score(nxt) >= least and not gz.is_common_word(w + nxt):
                 out.append(Span(offs[i][0], end, "PERSON", 2))
@@ -394,19 +531,29 @@ class HybridNer:
         places = self._gz.places()
         ethnic = self._gz.ethnic_groups()
         for s in spans:  # the model's persons that are really places or doctrines
-            t = text[s.start:s.end]
+            t = text[s.start : s.end]
             if s.type == "PERSON" and t in places:
                 s.type = "LOCATION"
-            elif s.type == "PERSON" and any(p.kind == "admin" for _, _, p in self._gz.iter_places(t)):
+            elif s.type == "PERSON" and any(
+                p.kind == "admin" for _, _, p in self._gz.iter_places(t)
+            ):
                 s.type = ""  # 平潭县律师: a name never holds a county's full name
             elif s.type == "PERSON" and self._gz.is_common_word(t):
                 s.type = ""  # 纪委, 欧元, 许多: a dictionary word that is no name
-            elif s.type == "PERSON" and len(t) >= 2 and t[0] in self._gz.surnames() and t[1:] in _ADDRESS_FORMS:
+            elif (
+                s.type == "PERSON"
+                and len(t) >= 2
+                and t[0] in self._gz.surnames()
+                and t[1:] in _ADDRESS_FORMS
+            ):
                 s.end = s.start + 1  # 董医生, 吕老, 梁某: the surname is the name
             elif s.type == "PERSON" and t.endswith(_NOT_NAME_TAILS) and s.end - s.start > 3:
                 s.end -= 2
-            elif (s.type == "LOCATION" and (_NOT_PLACE.fullmatch(t) or t in ethnic)) or _COUNTED.match(t) \
-                    or (s.type == "ORGANIZATION" and (len(t) == 1 or self._is_address(text, s))):
+            elif (
+                (s.type == "LOCATION" and (_NOT_PLACE.fullmatch(t) or t in ethnic))
+                or _COUNTED.match(t)
+                or (s.type == "ORGANIZATION" and (len(t) == 1 or self._is_address(text, s)))
+            ):
                 s.type = ""
             elif s.type == "LOCATION" and t.endswith(_PLACE_TAILS):
                 for tail in _PLACE_TAILS:  # 中国人 -> 中国, when the rest is a known place
@@ -422,20 +569,28 @@ class HybridNer:
         if self.join_addresses:
             chosen = self._join(text, chosen)
         for s in chosen:
-            yield Entity(s.type, s.start, s.end, text[s.start:s.end], 0.7 + 0.05 * s.priority, False,
-                         "hybrid")
+            yield Entity(
+                s.type,
+                s.start,
+                s.end,
+                text[s.start : s.end],
+                0.7 + 0.05 * s.priority,
+                False,
+                "hybrid",
+            )
 
     def _is_address(self, text: str, span: Any) -> bool:
         """A model organisation that is a place and address units (湖北省佛山县闵行) with no org word."""
-        t = text[span.start:span.end]
+        t = text[span.start : span.end]
         if t.endswith(self._gz.ORG_STRONG):
             return False
         for a, b, _ in self._gz.iter_places(t):
             return a == 0 and (b == len(t) or bool(self._gz.address_parts(text, span.start + b)))
         return False
 
-    def _abbreviations(self, text: str, words: list[str], offs: list[tuple[int, int]],
-                       spans: list[Any]) -> list[Any]:
+    def _abbreviations(
+        self, text: str, words: list[str], offs: list[tuple[int, int]], spans: list[Any]
+    ) -> list[Any]:
         """Places written by their one-character abbreviations: each character is a place.
 
         A model place made only of abbreviations (中美, 中日韩, 京津冀) splits into one place per
@@ -447,9 +602,9 @@ class HybridNer:
         proper = self._gz.proper_abbreviation_lookalikes()
         out: list[Any] = []
         for s in spans:
-            if s.type == "LOCATION" and (k := self._gz.place_before_noun(text[s.start:s.end])):
+            if s.type == "LOCATION" and (k := self._gz.place_before_noun(text[s.start : s.end])):
                 s.end = s.start + k  # 中国政府, 黄河流域, 港澳同胞: the place is the entity
-            t = text[s.start:s.end]
+            t = text[s.start : s.end]
             if s.type != "LOCATION" or t in places or t in proper:
                 continue
             if 2 <= len(t) <= 3 and all(c in abbr for c in t):
@@ -469,8 +624,13 @@ class HybridNer:
         for s in chosen:
             if out and out[-1].type == "LOCATION" and s.start < out[-1].end:
                 continue  # swallowed by the address before it
-            if s.type == "LOCATION" and out and out[-1].type == "LOCATION" and out[-1].end == s.start \
-                    and 4 not in (s.priority, out[-1].priority):
+            if (
+                s.type == "LOCATION"
+                and out
+                and out[-1].type == "LOCATION"
+                and out[-1].end == s.start
+                and 4 not in (s.priority, out[-1].priority)
+            ):
                 out[-1].end = s.end
             else:
                 out.append(s)
@@ -489,7 +649,7 @@ def _org_body(word: str, pos: str, strong: bool) -> bool:
         return False
     if not strong:
         return pos in _ORG_BODY_POS
-    if word in _ONE_CHAR_VERBS or word in _ONE_CHAR_STOP or not _is_han(word[0]) and pos == "w":
+    if word in _ONE_CHAR_VERBS or word in _ONE_CHAR_STOP or (not _is_han(word[0]) and pos == "w"):
         return False
     if word.isascii() and word.isalnum():  # MBP软件, 数字100: letters and digits inside a brand
         return True
@@ -513,8 +673,11 @@ def _is_han(ch: str) -> bool:
 
 def _is_context_word(words: list[str], offs: list[tuple[int, int]], span: Any) -> bool:
     """The identifiers' own context words (卡号, 港澳…) are never names or places."""
-    return any(w in _NOT_NAMES for w, (a, b) in zip(words, offs, strict=True)
-               if a >= span.start and b <= span.end)
+    return any(
+        w in _NOT_NAMES
+        for w, (a, b) in zip(words, offs, strict=True)
+        if a >= span.start and b <= span.end
+    )
 
 
 BACKENDS = ("hybrid", "jiagu", "jieba")

@@ -54,15 +54,21 @@ _SHAPES = re.compile(
         [
             # email first: its local part may be digits (a QQ mailbox) that would read as a number
             rf"(?P<email>{_G}[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{{2,}}{_E})",
-            (rf"(?P<plate>(?<=[{PLATE_PROVINCES}])[A-Z][·\- ]?"
-            rf"(?:[DF][A-HJ-NP-Z0-9]\d{{4}}|\d{{5}}[DF]|[A-HJ-NP-Z0-9]{{4}}[A-HJ-NP-Z0-9挂学警])"
-            rf"(?![0-9A-Za-z]))"),
+            (
+                rf"(?P<plate>(?<=[{PLATE_PROVINCES}])[A-Z][·\- ]?"
+                rf"(?:[DF][A-HJ-NP-Z0-9]\d{{4}}|\d{{5}}[DF]|[A-HJ-NP-Z0-9]{{4}}[A-HJ-NP-Z0-9挂学警])"
+                rf"(?![0-9A-Za-z]))"
+            ),
             rf"(?P<ipv4>(?<![0-9A-Za-z.])(?:\d{{1,3}}\.){{3}}\d{{1,3}}{_E}{_NO_DOT_DIGIT})",
-            (r"(?P<ipv6>(?<![0-9A-Za-z:])(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)"
-            r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:(?<=:)(?:\d{1,3}\.){3}\d{1,3})?"
-            r"(?![0-9A-Za-z:]))"),
-            (rf"(?P<num>{_G}(?:\+86[ \-]?|0086[ \-]?)?(?:\d{{10,19}}[Xx]?|\d{{3,6}}(?:[ \-]\d{{3,6}}){{1,4}})"
-            rf"{_E}{_NO_DOT_DIGIT})"),
+            (
+                r"(?P<ipv6>(?<![0-9A-Za-z:])(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)"
+                r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:(?<=:)(?:\d{1,3}\.){3}\d{1,3})?"
+                r"(?![0-9A-Za-z:]))"
+            ),
+            (
+                rf"(?P<num>{_G}(?:\+86[ \-]?|0086[ \-]?)?(?:\d{{10,19}}[Xx]?|\d{{3,6}}(?:[ \-]\d{{3,6}}){{1,4}})"
+                rf"{_E}{_NO_DOT_DIGIT})"
+            ),
             rf"(?P<code>{_G}[0-9A-Z]{{8,17}}[0-9A-Z]{_E})",
         ]
     )
@@ -74,8 +80,9 @@ _SEPARATORS = str.maketrans("", "", " -")
 _PLATE_SEPARATORS = str.maketrans("", "", "·- ")
 _ASCII_LETTERS = re.compile("[A-Za-z]").findall
 # Each octet 0-255 without a leading zero (the shape pattern already gave four 1-3 digit groups).
-_IPV4_OCTETS = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\Z",
-                          re.ASCII).match
+_IPV4_OCTETS = re.compile(
+    r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\Z", re.ASCII
+).match
 _SAMPLE = 4096
 
 
@@ -246,7 +253,7 @@ class PiiDetector:
             return None
         if n == 9:
             head = raw[0]
-            if head in "EG" and raw[1:].isdigit() or head == "E" and raw[2:].isdigit():
+            if (head in "EG" and raw[1:].isdigit()) or (head == "E" and raw[2:].isdigit()):
                 ctx = self._context(text, start, _PASSPORT_CONTEXT)
                 return "CN_PASSPORT", 0.95 if ctx else 0.75
             if head in "CW" and raw[2:].isdigit() and raw[1] not in "IOZ":
@@ -254,10 +261,18 @@ class PiiDetector:
                 return "HK_MACAU_PERMIT", 0.95 if ctx else 0.75
             if head in "HM" and raw[1:].isdigit():
                 return "HK_MACAU_PERMIT", 0.8
-            if head in "DSP" and raw[1:].isdigit() and self._context(text, start, _PASSPORT_CONTEXT):
+            if (
+                head in "DSP"
+                and raw[1:].isdigit()
+                and self._context(text, start, _PASSPORT_CONTEXT)
+            ):
                 return "CN_PASSPORT", 0.85
-        if n == 8 and raw[0] in "DSP" and raw[1:].isdigit() and self._context(
-                text, start, _PASSPORT_CONTEXT):
+        if (
+            n == 8
+            and raw[0] in "DSP"
+            and raw[1:].isdigit()
+            and self._context(text, start, _PASSPORT_CONTEXT)
+        ):
             return "CN_PASSPORT", 0.85
         if n == 11 and raw[0] in "HM" and raw[1:].isdigit():
             return "HK_MACAU_PERMIT", 0.8
@@ -279,14 +294,20 @@ class PiiDetector:
             body = raw.translate(_PLATE_SEPARATORS)
             letters = len(_ASCII_LETTERS(body, 1))
             # GA 36-2018: ordinary plates carry at most two letters after the authority letter.
-            result = ("CN_LICENSE_PLATE", 0.9) if letters <= 2 or len(body) == 7 and body[1] in "DF" else None
+            result = (
+                ("CN_LICENSE_PLATE", 0.9)
+                if letters <= 2 or (len(body) == 7 and body[1] in "DF")
+                else None
+            )
             raw = text[start:end]
         elif kind == "ipv4":
             if raw.isascii():
                 ok = _IPV4_OCTETS(raw) is not None
             else:  # other Unicode digits that \d matched
                 parts = raw.split(".")
-                ok = all(len(p) == 1 or p[0] != "0" for p in parts) and all(int(p) <= 255 for p in parts)
+                ok = all(len(p) == 1 or p[0] != "0" for p in parts) and all(
+                    int(p) <= 255 for p in parts
+                )
             result = ("IP_ADDRESS", 0.8) if ok else None
         else:  # ipv6
             try:
@@ -313,7 +334,7 @@ class PiiDetector:
         classify = self._classify
         out: list[Entity] = []
         append = out.append
-        if len(text) < 256 and text.isascii() or _mostly_ascii(text):
+        if (len(text) < 256 and text.isascii()) or _mostly_ascii(text):
             for m in _SHAPES.finditer(text):
                 ent = classify(text, m)
                 if ent is not None:

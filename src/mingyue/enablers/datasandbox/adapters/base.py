@@ -23,7 +23,13 @@ class SqlEngine(Protocol):
 
     name: str
 
-    def run(self, sql: str, params: list[Any] | dict[str, Any], tables: dict[str, Path], *,
-            max_rows: int) -> ExecResult:
+    def run(
+        self,
+        sql: str,
+        params: list[Any] | dict[str, Any],
+        tables: dict[str, Path],
+        *,
+        max_rows: int,
+    ) -> ExecResult:
         """Run ``sql`` with ``params`` bound; refuse results longer than ``max_rows``."""
         ...

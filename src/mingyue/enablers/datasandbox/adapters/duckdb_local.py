@@ -32,14 +32,26 @@ def _quote_path(p: Path) -> str:
 def _connect(memory_mb: int, threads: int) -> Any:
     import duckdb
 
-    return duckdb.connect(config={"memory_limit": f"{max(memory_mb // 2, 64)}MB",
-                                  "threads": str(threads),
-                                  "autoinstall_known_extensions": False,
-                                  "autoload_known_extensions": False})
+    return duckdb.connect(
+        config={
+            "memory_limit": f"{max(memory_mb // 2, 64)}MB",
+            "threads": str(threads),
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        }
+    )
 
 
-def run_in_connection(sql: str, params: Any, tables: dict[str, Path], *, max_rows: int,
-                      memory_mb: int, threads: int, con: Any = None) -> ExecResult:
+def run_in_connection(
+    sql: str,
+    params: Any,
+    tables: dict[str, Path],
+    *,
+    max_rows: int,
+    memory_mb: int,
+    threads: int,
+    con: Any = None,
+) -> ExecResult:
     """Run one query in a fresh hardened DuckDB connection (called inside the worker).
 
     ``con`` may be a fresh, never-used connection opened ahead of time (opening one costs
@@ -58,8 +70,9 @@ def run_in_connection(sql: str, params: Any, tables: dict[str, Path], *, max_row
         columns = [d[0] for d in cur.description]
         rows = cur.fetchmany(max_rows + 1)
         if len(rows) > max_rows:
-            raise Refusal("gate.oversized_result", f"the result has more than {max_rows} rows",
-                          limit=max_rows)
+            raise Refusal(
+                "gate.oversized_result", f"the result has more than {max_rows} rows", limit=max_rows
+            )
     finally:
         con.close()
     c1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -100,7 +113,7 @@ def _worker(conn: Connection, out: Connection, memory_mb: int) -> None:
             out.send(("refusal", (exc.rule, exc.message, exc.params)))
         except MemoryError:
             out.send(("error", ("exec.memory_limit", "the query ran out of its memory limit")))
-        except BaseException as exc:  # noqa: BLE001 - every failure goes back as data
+        except BaseException as exc:
             name = type(exc).__name__
             rule = "exec.memory_limit" if "memory" in str(exc).lower() else "exec.engine_error"
             out.send(("error", (rule, f"{name}: {str(exc)[:300]}")))
@@ -108,7 +121,7 @@ def _worker(conn: Connection, out: Connection, memory_mb: int) -> None:
             # Open the next query's connection while idle: it is never used before hardening.
             try:
                 spare = _connect(memory_mb, payload["threads"])
-            except Exception:  # noqa: BLE001 - the next query opens its own
+            except Exception:
                 spare = None
 
 
@@ -135,7 +148,10 @@ class DuckDBSandbox:
             res_r, res_w = os.pipe()
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", __name__, str(job_r), str(res_w), str(self.memory_mb)],
-                pass_fds=(job_r, res_w), stdin=subprocess.DEVNULL, close_fds=True)
+                pass_fds=(job_r, res_w),
+                stdin=subprocess.DEVNULL,
+                close_fds=True,
+            )
             os.close(job_r)
             os.close(res_w)
             self._send = Connection(job_w, readable=False)
@@ -167,14 +183,16 @@ class DuckDBSandbox:
         limit = self.timeout_s if timeout_s is None else timeout_s
         if not conn.poll(limit):
             self._kill()
-            raise ExecutionFailed("exec.timeout", f"the computation ran past {limit:g} s",
-                                  seconds=limit)
+            raise ExecutionFailed(
+                "exec.timeout", f"the computation ran past {limit:g} s", seconds=limit
+            )
         try:
             status, value = conn.recv()
         except EOFError as exc:  # the worker died: RLIMIT_AS abort, segfault
             self._kill()
-            raise ExecutionFailed("exec.memory_limit", "the sandbox process died (memory "
-                                  "limit)") from exc
+            raise ExecutionFailed(
+                "exec.memory_limit", "the sandbox process died (memory limit)"
+            ) from exc
         if status == "ok":
             return value
         if status == "refusal":
@@ -185,11 +203,23 @@ class DuckDBSandbox:
             self._kill()
         raise ExecutionFailed(rule, message)
 
-    def run(self, sql: str, params: list[Any] | dict[str, Any], tables: dict[str, Path], *,
-            max_rows: int, timeout_s: float | None = None) -> ExecResult:
+    def run(
+        self,
+        sql: str,
+        params: list[Any] | dict[str, Any],
+        tables: dict[str, Path],
+        *,
+        max_rows: int,
+        timeout_s: float | None = None,
+    ) -> ExecResult:
         """Run ``sql`` in the worker; raise ExecutionFailed on time or memory limits."""
-        payload = {"sql": sql, "params": params, "tables": {k: Path(v) for k, v in tables.items()},
-                   "max_rows": max_rows, "threads": self.threads}
+        payload = {
+            "sql": sql,
+            "params": params,
+            "tables": {k: Path(v) for k, v in tables.items()},
+            "max_rows": max_rows,
+            "threads": self.threads,
+        }
         result: ExecResult = self._submit(("sql", payload), timeout_s)
         return result
 
@@ -220,5 +250,8 @@ class DuckDBSandbox:
 
 if __name__ == "__main__":
     os.dup2(2, 1)  # stray prints of libraries must not reach the result pipe
-    _worker(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]),
-            readable=False), int(sys.argv[3]))
+    _worker(
+        Connection(int(sys.argv[1]), writable=False),
+        Connection(int(sys.argv[2]), readable=False),
+        int(sys.argv[3]),
+    )

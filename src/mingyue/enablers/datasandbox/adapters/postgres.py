@@ -20,8 +20,16 @@ from ..engine.errors import InvalidSpec
 
 # libpq keywords an owner may set. Others (passfile, sslkey, service, …) name files or services
 # on the platform's own host and are refused.
-ALLOWED_KEYS = ("host", "hostaddr", "port", "dbname", "user", "password", "sslmode",
-                "target_session_attrs")
+ALLOWED_KEYS = (
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "sslmode",
+    "target_session_attrs",
+)
 WRITE_PRIVILEGES = ("INSERT", "UPDATE", "DELETE", "TRUNCATE")
 TABLE_RE = re.compile(r"^(?:([A-Za-z_][A-Za-z0-9_$]{0,62})\.)?([A-Za-z_][A-Za-z0-9_$]{0,62})$")
 
@@ -54,9 +62,15 @@ class Snapshot:
     columns: list[PgColumn] = field(default_factory=list)
 
 
-def conninfo(*, dsn: str | None = None, host: str | None = None, port: int | None = None,
-             dbname: str | None = None, user: str | None = None,
-             password: str | None = None) -> dict[str, str]:
+def conninfo(
+    *,
+    dsn: str | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    dbname: str | None = None,
+    user: str | None = None,
+    password: str | None = None,
+) -> dict[str, str]:
     """Merge a DSN (URL or key=value) with separate fields; refuse keywords not allowed."""
     from psycopg.conninfo import conninfo_to_dict
 
@@ -64,21 +78,30 @@ def conninfo(*, dsn: str | None = None, host: str | None = None, port: int | Non
         params = {k: str(v) for k, v in conninfo_to_dict(dsn or "").items()}
     except Exception as exc:  # psycopg.ProgrammingError; the DSN itself is not echoed
         raise InvalidSpec("pg.dsn", "the PostgreSQL DSN cannot be parsed") from exc
-    for k, v in (("host", host), ("port", port), ("dbname", dbname), ("user", user),
-                 ("password", password)):
+    for k, v in (
+        ("host", host),
+        ("port", port),
+        ("dbname", dbname),
+        ("user", user),
+        ("password", password),
+    ):
         if v not in (None, ""):
             params[k] = str(v)
     extra = sorted(set(params) - set(ALLOWED_KEYS))
     if extra:
-        raise InvalidSpec("pg.dsn_option", f"connection options not accepted: {extra}",
-                          options=extra)
+        raise InvalidSpec(
+            "pg.dsn_option", f"connection options not accepted: {extra}", options=extra
+        )
     for need in ("host", "dbname", "user"):
         if not params.get(need):
             raise InvalidSpec("pg.dsn_missing", f"the connection needs a {need}", missing=need)
     if params["host"].startswith("/") or params.get("hostaddr", "").startswith("/"):
         # A socket path reaches the platform's own local server with its local trust rules.
-        raise InvalidSpec("pg.dsn_option", "connect over TCP (a host name or address), not a "
-                          "local socket", options=["host"])
+        raise InvalidSpec(
+            "pg.dsn_option",
+            "connect over TCP (a host name or address), not a local socket",
+            options=["host"],
+        )
     if "port" in params and not params["port"].isdigit():
         raise InvalidSpec("pg.dsn", "the port must be a number")
     return params
@@ -86,16 +109,19 @@ def conninfo(*, dsn: str | None = None, host: str | None = None, port: int | Non
 
 def redacted(params: dict[str, str]) -> str:
     """Return the connection as ``postgresql://user@host:port/dbname`` (never the password)."""
-    return (f"postgresql://{params.get('user', '')}@{params.get('host', '')}:"
-            f"{params.get('port', '5432')}/{params.get('dbname', '')}")
+    return (
+        f"postgresql://{params.get('user', '')}@{params.get('host', '')}:"
+        f"{params.get('port', '5432')}/{params.get('dbname', '')}"
+    )
 
 
 def split_table(table: str) -> tuple[str, str]:
     """Split ``schema.table`` (schema ``public`` when omitted); refuse anything else."""
     m = TABLE_RE.match(table.strip())
     if not m:
-        raise InvalidSpec("pg.table_name", "give the table as schema.table (letters, digits, _)",
-                          table=table)
+        raise InvalidSpec(
+            "pg.table_name", "give the table as schema.table (letters, digits, _)", table=table
+        )
     return m.group(1) or "public", m.group(2)
 
 
@@ -106,10 +132,21 @@ def _scrub(text: str, params: dict[str, str]) -> str:
 
 def _duck_type(typname: str, typmod: int) -> tuple[str, str | None]:
     """Return the DuckDB type of a PostgreSQL column and the cast its text form needs (or None)."""
-    simple = {"int2": "SMALLINT", "int4": "INTEGER", "int8": "BIGINT", "float4": "FLOAT",
-              "float8": "DOUBLE", "bool": "BOOLEAN", "text": "VARCHAR", "varchar": "VARCHAR",
-              "bpchar": "VARCHAR", "name": "VARCHAR", "date": "DATE", "timestamp": "TIMESTAMP",
-              "timestamptz": "TIMESTAMPTZ"}
+    simple = {
+        "int2": "SMALLINT",
+        "int4": "INTEGER",
+        "int8": "BIGINT",
+        "float4": "FLOAT",
+        "float8": "DOUBLE",
+        "bool": "BOOLEAN",
+        "text": "VARCHAR",
+        "varchar": "VARCHAR",
+        "bpchar": "VARCHAR",
+        "name": "VARCHAR",
+        "date": "DATE",
+        "timestamp": "TIMESTAMP",
+        "timestamptz": "TIMESTAMPTZ",
+    }
     if typname in simple:
         return simple[typname], None
     if typname == "numeric":
@@ -127,18 +164,28 @@ def _connect(params: dict[str, str], limits: Limits) -> Any:
     from psycopg.conninfo import make_conninfo
 
     try:
-        conn = psycopg.connect(make_conninfo(
-            "", **params, connect_timeout=limits.connect_timeout_s,
-            application_name="mingyue-datasandbox",
-            options=f"-c statement_timeout={limits.statement_timeout_s * 1000}"
-                    " -c default_transaction_read_only=on -c TimeZone=UTC -c DateStyle=ISO"
-                    " -c extra_float_digits=3"))
+        conn = psycopg.connect(
+            make_conninfo(
+                "",
+                **params,
+                connect_timeout=limits.connect_timeout_s,
+                application_name="mingyue-datasandbox",
+                options=f"-c statement_timeout={limits.statement_timeout_s * 1000}"
+                " -c default_transaction_read_only=on -c TimeZone=UTC -c DateStyle=ISO"
+                " -c extra_float_digits=3",
+            )
+        )
     except psycopg.Error as exc:
-        msg = _scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
-                     params)
+        msg = _scrub(
+            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, params
+        )
         rule = "pg.timeout" if "timeout" in msg.lower() else "pg.connect"
-        raise InvalidSpec(rule, f"cannot connect to {redacted(params)}: {msg}",
-                          location=redacted(params), reason=msg) from exc
+        raise InvalidSpec(
+            rule,
+            f"cannot connect to {redacted(params)}: {msg}",
+            location=redacted(params),
+            reason=msg,
+        ) from exc
     return conn
 
 
@@ -146,11 +193,16 @@ def _inspect(cur: Any, schema: str, table: str, columns: list[str] | None) -> li
     cur.execute("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user")
     row = cur.fetchone()
     if row is None or row[0]:
-        raise InvalidSpec("pg.superuser", "the role is a superuser; register the table with a "
-                          "role that can only read it")
+        raise InvalidSpec(
+            "pg.superuser",
+            "the role is a superuser; register the table with a role that can only read it",
+        )
     if row[1]:
-        raise InvalidSpec("pg.createrole", "the role has CREATEROLE and can grant itself write "
-                          "access; use a role that can only read the table")
+        raise InvalidSpec(
+            "pg.createrole",
+            "the role has CREATEROLE and can grant itself write "
+            "access; use a role that can only read the table",
+        )
     cur.execute(
         "SELECT c.oid, has_schema_privilege(current_user, n.oid, 'USAGE'), "
         "has_table_privilege(current_user, c.oid, 'SELECT'), "
@@ -158,26 +210,38 @@ def _inspect(cur: Any, schema: str, table: str, columns: list[str] | None) -> li
         + ", ".join(f"has_table_privilege(current_user, c.oid, '{p}')" for p in WRITE_PRIVILEGES)
         + " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'v', 'm', 'p', 'f')",
-        (schema, table))
+        (schema, table),
+    )
     rel = cur.fetchone()
     qualified = f"{schema}.{table}"
     if rel is None:
         raise InvalidSpec("pg.table_not_found", f"no table or view {qualified}", table=qualified)
     oid, usage, can_select, owns, *writes = rel
     if owns:
-        raise InvalidSpec("pg.owner", f"the role owns {qualified} and can always grant itself "
-                          "write access; use a read-only role", table=qualified)
+        raise InvalidSpec(
+            "pg.owner",
+            f"the role owns {qualified} and can always grant itself "
+            "write access; use a read-only role",
+            table=qualified,
+        )
     held = [p for p, w in zip(WRITE_PRIVILEGES, writes, strict=True) if w]
     if held:
-        raise InvalidSpec("pg.writable", f"the role may {', '.join(held)} on {qualified}; the "
-                          "sandbox accepts read-only credentials only", table=qualified,
-                          privileges=", ".join(held))
+        raise InvalidSpec(
+            "pg.writable",
+            f"the role may {', '.join(held)} on {qualified}; the "
+            "sandbox accepts read-only credentials only",
+            table=qualified,
+            privileges=", ".join(held),
+        )
     if not (usage and can_select):
         raise InvalidSpec("pg.no_select", f"the role may not read {qualified}", table=qualified)
-    cur.execute("SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typname, a.atttypmod "
-                "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
-                "WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped "
-                "ORDER BY a.attnum", (oid,))
+    cur.execute(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typname, a.atttypmod "
+        "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+        "WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped "
+        "ORDER BY a.attnum",
+        (oid,),
+    )
     found: list[PgColumn] = []
     for name, fmt, typname, typmod in cur.fetchall():
         found.append(PgColumn(name, fmt, *_duck_type(typname, typmod)))
@@ -185,20 +249,28 @@ def _inspect(cur: Any, schema: str, table: str, columns: list[str] | None) -> li
         by_name = {c.name: c for c in found}
         missing = [c for c in columns if c not in by_name]
         if missing:
-            raise InvalidSpec("pg.unknown_column", f"columns not in {schema}.{table}: {missing}",
-                              columns=missing)
+            raise InvalidSpec(
+                "pg.unknown_column", f"columns not in {schema}.{table}: {missing}", columns=missing
+            )
         found = [by_name[c] for c in dict.fromkeys(columns)]
     bad = [c.name for c in found if not COLUMN_RE.match(c.name)]
     if bad:
-        raise InvalidSpec("dataset.column_name", f"column names must be ASCII identifiers: {bad}",
-                          columns=bad)
+        raise InvalidSpec(
+            "dataset.column_name", f"column names must be ASCII identifiers: {bad}", columns=bad
+        )
     if not found:
         raise InvalidSpec("pg.unknown_column", f"{schema}.{table} has no columns")
     return found
 
 
-def snapshot(params: dict[str, str], table: str, dest: Path, *, columns: list[str] | None = None,
-             limits: Limits | None = None) -> Snapshot:
+def snapshot(
+    params: dict[str, str],
+    table: str,
+    dest: Path,
+    *,
+    columns: list[str] | None = None,
+    limits: Limits | None = None,
+) -> Snapshot:
     """Check the role is read-only, then copy the table into a Parquet file at ``dest``.
 
     Rows stream out of ``COPY (SELECT …) TO STDOUT (FORMAT csv)`` into a scratch file next to
@@ -224,62 +296,102 @@ def snapshot(params: dict[str, str], table: str, dest: Path, *, columns: list[st
             counted = cur.fetchone()
             total = int(counted[0]) if counted else 0
             if total > limits.max_rows:
-                raise InvalidSpec("pg.too_many_rows", f"{qualified} has {total} rows; the "
-                                  f"snapshot cap is {limits.max_rows} (MINGYUE_DATASANDBOX__"
-                                  "PG_MAX_ROWS)", table=qualified, rows=total,
-                                  cap=limits.max_rows)
-            select = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(
-                sql.SQL("{}::{}").format(sql.Identifier(c.name), sql.SQL(c.cast)) if c.cast
-                else sql.Identifier(c.name) for c in cols), rel)
+                raise InvalidSpec(
+                    "pg.too_many_rows",
+                    f"{qualified} has {total} rows; the "
+                    f"snapshot cap is {limits.max_rows} (MINGYUE_DATASANDBOX__"
+                    "PG_MAX_ROWS)",
+                    table=qualified,
+                    rows=total,
+                    cap=limits.max_rows,
+                )
+            select = sql.SQL("SELECT {} FROM {}").format(
+                sql.SQL(", ").join(
+                    sql.SQL("{}::{}").format(sql.Identifier(c.name), sql.SQL(c.cast))
+                    if c.cast
+                    else sql.Identifier(c.name)
+                    for c in cols
+                ),
+                rel,
+            )
             size = 0
-            with scratch.open("wb") as out, cur.copy(
-                    sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(select)) as copy:
+            with (
+                scratch.open("wb") as out,
+                cur.copy(sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(select)) as copy,
+            ):
                 for chunk in copy:
                     size += len(chunk)
                     if size > limits.max_bytes:
-                        raise InvalidSpec("pg.too_large", f"the snapshot of {qualified} passed "
-                                          f"{limits.max_bytes} bytes (MINGYUE_DATASANDBOX__"
-                                          "PG_MAX_BYTES)", table=qualified, cap=limits.max_bytes)
+                        raise InvalidSpec(
+                            "pg.too_large",
+                            f"the snapshot of {qualified} passed "
+                            f"{limits.max_bytes} bytes (MINGYUE_DATASANDBOX__"
+                            "PG_MAX_BYTES)",
+                            table=qualified,
+                            cap=limits.max_bytes,
+                        )
                     out.write(chunk)
         conn.rollback()
     except psycopg.errors.QueryCanceled as exc:
         scratch.unlink(missing_ok=True)
-        raise InvalidSpec("pg.timeout", f"reading {qualified} ran past "
-                          f"{limits.statement_timeout_s} s", table=qualified,
-                          seconds=limits.statement_timeout_s) from exc
+        raise InvalidSpec(
+            "pg.timeout",
+            f"reading {qualified} ran past {limits.statement_timeout_s} s",
+            table=qualified,
+            seconds=limits.statement_timeout_s,
+        ) from exc
     except psycopg.Error as exc:
         scratch.unlink(missing_ok=True)
         msg = _scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else "", params)
-        raise InvalidSpec("pg.read", f"reading {qualified} failed: {type(exc).__name__}: {msg}",
-                          table=qualified, reason=msg) from exc
+        raise InvalidSpec(
+            "pg.read",
+            f"reading {qualified} failed: {type(exc).__name__}: {msg}",
+            table=qualified,
+            reason=msg,
+        ) from exc
     except BaseException:
         scratch.unlink(missing_ok=True)
         raise
     finally:
         conn.close()
     types = ", ".join(f"'{c.name}': '{c.duck_type}'" for c in cols)
-    con = duckdb.connect(config={"autoinstall_known_extensions": False,
-                                 "autoload_known_extensions": False,
-                                 "memory_limit": f"{limits.duckdb_memory_mb}MB"})
+    con = duckdb.connect(
+        config={
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "memory_limit": f"{limits.duckdb_memory_mb}MB",
+        }
+    )
     try:
         # PostgreSQL's CSV: NULL is an empty unquoted field, '' a quoted one; no header.
-        con.execute(f"COPY (SELECT * FROM read_csv(?, header=false, auto_detect=false, "
-                    f"delim=',', quote='\"', escape='\"', allow_quoted_nulls=false, "
-                    f"columns={{{types}}})) TO '{_sql_path(dest)}' (FORMAT parquet)",
-                    [str(scratch)])
-        rows = int(con.execute(f"SELECT count(*) FROM read_parquet('{_sql_path(dest)}')"
-                               ).fetchall()[0][0])
+        con.execute(
+            f"COPY (SELECT * FROM read_csv(?, header=false, auto_detect=false, "
+            f"delim=',', quote='\"', escape='\"', allow_quoted_nulls=false, "
+            f"columns={{{types}}})) TO '{_sql_path(dest)}' (FORMAT parquet)",
+            [str(scratch)],
+        )
+        rows = int(
+            con.execute(f"SELECT count(*) FROM read_parquet('{_sql_path(dest)}')").fetchall()[0][0]
+        )
     except duckdb.Error as exc:
         dest.unlink(missing_ok=True)
-        raise InvalidSpec("pg.read", f"a value of {qualified} does not fit its column type: "
-                          f"{str(exc)[:200]}", table=qualified, reason=str(exc)[:200]) from exc
+        raise InvalidSpec(
+            "pg.read",
+            f"a value of {qualified} does not fit its column type: {str(exc)[:200]}",
+            table=qualified,
+            reason=str(exc)[:200],
+        ) from exc
     finally:
         con.close()
         scratch.unlink(missing_ok=True)
     if rows != total:  # one MVCC snapshot: the count and the copy cannot differ
         dest.unlink(missing_ok=True)
-        raise InvalidSpec("pg.read", f"copied {rows} rows of {qualified}, counted {total}",
-                          table=qualified, reason="row count mismatch")
+        raise InvalidSpec(
+            "pg.read",
+            f"copied {rows} rows of {qualified}, counted {total}",
+            table=qualified,
+            reason="row count mismatch",
+        )
     return Snapshot(rows=rows, bytes=size, columns=cols)
 
 

@@ -56,8 +56,13 @@ class SparkEngine:
 
     name = "spark"
 
-    def __init__(self, master: str = "local[2]", *, timeout_s: float = 120.0,
-                 conf: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        master: str = "local[2]",
+        *,
+        timeout_s: float = 120.0,
+        conf: dict[str, str] | None = None,
+    ) -> None:
         self.master = master
         self.timeout_s = timeout_s
         self.conf = conf or {}
@@ -70,18 +75,28 @@ class SparkEngine:
             os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
             from pyspark.sql import SparkSession
 
-            b = (SparkSession.builder.master(self.master).appName("mingyue-datasandbox")
-                 .config("spark.ui.enabled", "false")
-                 .config("spark.sql.shuffle.partitions", "4")
-                 .config("spark.sql.ansi.enabled", "false"))
+            b = (
+                SparkSession.builder.master(self.master)
+                .appName("mingyue-datasandbox")
+                .config("spark.ui.enabled", "false")
+                .config("spark.sql.shuffle.partitions", "4")
+                .config("spark.sql.ansi.enabled", "false")
+            )
             for k, v in self.conf.items():
                 b = b.config(k, v)
             self._spark = b.getOrCreate()
             self._spark.sparkContext.setLogLevel("ERROR")
         return self._spark
 
-    def run(self, sql: str, params: list[Any] | dict[str, Any], tables: dict[str, Path], *,
-            max_rows: int, timeout_s: float | None = None) -> ExecResult:
+    def run(
+        self,
+        sql: str,
+        params: list[Any] | dict[str, Any],
+        tables: dict[str, Path],
+        *,
+        max_rows: int,
+        timeout_s: float | None = None,
+    ) -> ExecResult:
         """Run the plan's SQL on Spark with the request's Parquet files as temporary views."""
         import pyarrow.parquet as pq
 
@@ -107,19 +122,27 @@ class SparkEngine:
             rows = df.limit(max_rows + 1).collect()
         except Exception as exc:
             if not timer.is_alive():
-                raise ExecutionFailed("exec.timeout", f"the computation ran past {limit:g} s",
-                                      seconds=limit) from exc
-            raise ExecutionFailed("exec.engine_error", f"{type(exc).__name__}: "
-                                  f"{str(exc)[:300]}") from exc
+                raise ExecutionFailed(
+                    "exec.timeout", f"the computation ran past {limit:g} s", seconds=limit
+                ) from exc
+            raise ExecutionFailed(
+                "exec.engine_error", f"{type(exc).__name__}: {str(exc)[:300]}"
+            ) from exc
         finally:
             timer.cancel()
             for v in views:
                 spark.catalog.dropTempView(v)
         if len(rows) > max_rows:
-            raise Refusal("gate.oversized_result", f"the result has more than {max_rows} rows",
-                          limit=max_rows)
-        return ExecResult(columns, [tuple(r) for r in rows], scanned,
-                          max(_jvm_cpu_seconds(spark) - c0, 0.0), time.perf_counter() - t0)
+            raise Refusal(
+                "gate.oversized_result", f"the result has more than {max_rows} rows", limit=max_rows
+            )
+        return ExecResult(
+            columns,
+            [tuple(r) for r in rows],
+            scanned,
+            max(_jvm_cpu_seconds(spark) - c0, 0.0),
+            time.perf_counter() - t0,
+        )
 
     def close(self) -> None:
         """Stop the Spark session."""

@@ -16,8 +16,20 @@ from .errors import InvalidSpec
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 COLUMN_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-                 "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "REAL")
+NUMERIC_TYPES = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "FLOAT",
+    "DOUBLE",
+    "REAL",
+)
 INTEGER_TYPES = NUMERIC_TYPES[:9]
 
 
@@ -42,7 +54,9 @@ class Column:
 
     @property
     def is_numeric(self) -> bool:
-        return self.type.upper().startswith(NUMERIC_TYPES) or self.type.upper().startswith("DECIMAL")
+        return self.type.upper().startswith(NUMERIC_TYPES) or self.type.upper().startswith(
+            "DECIMAL"
+        )
 
     @property
     def is_integer(self) -> bool:
@@ -99,8 +113,13 @@ class Dataset:
             "unit": self.unit,
             "key_multiplicity": dict(self.key_multiplicity),
             "columns": [
-                {"name": c.name, "type": c.type, "cls": c.cls.value,
-                 "bounds": list(c.bounds) if c.bounds else None, "description": c.description}
+                {
+                    "name": c.name,
+                    "type": c.type,
+                    "cls": c.cls.value,
+                    "bounds": list(c.bounds) if c.bounds else None,
+                    "description": c.description,
+                }
                 for c in self.columns
             ],
         }
@@ -108,15 +127,25 @@ class Dataset:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Dataset:
         cols = tuple(
-            Column(name=c["name"], type=c["type"], cls=ColumnClass(c["cls"]),
-                   bounds=tuple(c["bounds"]) if c.get("bounds") else None,  # type: ignore[arg-type]
-                   description=c.get("description", ""))
+            Column(
+                name=c["name"],
+                type=c["type"],
+                cls=ColumnClass(c["cls"]),
+                bounds=tuple(c["bounds"]) if c.get("bounds") else None,  # type: ignore[arg-type]
+                description=c.get("description", ""),
+            )
             for c in d["columns"]
         )
-        return cls(name=d["name"], path=Path(d["path"]), columns=cols, rows=int(d["rows"]),
-                   max_contributions=int(d["max_contributions"]), sha256=d["sha256"],
-                   unit=d.get("unit"), key_multiplicity={
-                       k: int(v) for k, v in (d.get("key_multiplicity") or {}).items()})
+        return cls(
+            name=d["name"],
+            path=Path(d["path"]),
+            columns=cols,
+            rows=int(d["rows"]),
+            max_contributions=int(d["max_contributions"]),
+            sha256=d["sha256"],
+            unit=d.get("unit"),
+            key_multiplicity={k: int(v) for k, v in (d.get("key_multiplicity") or {}).items()},
+        )
 
 
 @dataclass
@@ -158,8 +187,9 @@ def _reader(path: Path) -> str:
         return "read_parquet($p)"
     if suffix in (".json", ".jsonl", ".ndjson"):
         return "read_json_auto($p)"
-    raise InvalidSpec("dataset.format", f"unsupported file type {suffix!r} (CSV, Parquet, JSON)",
-                       suffix=suffix)
+    raise InvalidSpec(
+        "dataset.format", f"unsupported file type {suffix!r} (CSV, Parquet, JSON)", suffix=suffix
+    )
 
 
 def ingest(source: Path | str, spec: DatasetSpec, dest_dir: Path | str) -> Dataset:
@@ -168,8 +198,9 @@ def ingest(source: Path | str, spec: DatasetSpec, dest_dir: Path | str) -> Datas
 
     source, dest_dir = Path(source), Path(dest_dir)
     if not NAME_RE.match(spec.name):
-        raise InvalidSpec("dataset.name", "dataset names are lower-case letters, digits and _",
-                           name=spec.name)
+        raise InvalidSpec(
+            "dataset.name", "dataset names are lower-case letters, digits and _", name=spec.name
+        )
     if not source.is_file():
         raise InvalidSpec("dataset.missing_file", f"no such file: {source}", path=str(source))
     reader = _reader(source)
@@ -180,22 +211,32 @@ def ingest(source: Path | str, spec: DatasetSpec, dest_dir: Path | str) -> Datas
             rel = con.sql(f"SELECT * FROM {reader}", params={"p": str(source)})
             names, types = rel.columns, [str(t) for t in rel.types]
         except duckdb.Error as exc:
-            raise InvalidSpec("dataset.unreadable", f"cannot read {source.name}: {exc}",
-                               path=str(source)) from exc
+            raise InvalidSpec(
+                "dataset.unreadable", f"cannot read {source.name}: {exc}", path=str(source)
+            ) from exc
         bad = [n for n in names if not COLUMN_RE.match(n)]
         if bad:
-            raise InvalidSpec("dataset.column_name",
-                               f"column names must be ASCII identifiers: {bad}", columns=bad)
+            raise InvalidSpec(
+                "dataset.column_name", f"column names must be ASCII identifiers: {bad}", columns=bad
+            )
         lower = {n.lower(): n for n in names}
         declared = spec.identifiers + spec.quasi + spec.sensitive + list(spec.bounds)
         missing = [c for c in declared if c.lower() not in lower]
         if missing:
-            raise InvalidSpec("dataset.unknown_column", f"declared columns not in the file: "
-                               f"{missing}", columns=missing)
-        overlap = {c.lower() for c in spec.identifiers} & {c.lower() for c in spec.quasi + spec.sensitive}
+            raise InvalidSpec(
+                "dataset.unknown_column",
+                f"declared columns not in the file: {missing}",
+                columns=missing,
+            )
+        overlap = {c.lower() for c in spec.identifiers} & {
+            c.lower() for c in spec.quasi + spec.sensitive
+        }
         if overlap:
-            raise InvalidSpec("dataset.double_class", f"column classified twice: {sorted(overlap)}",
-                               columns=sorted(overlap))
+            raise InvalidSpec(
+                "dataset.double_class",
+                f"column classified twice: {sorted(overlap)}",
+                columns=sorted(overlap),
+            )
         ids = [lower[c.lower()] for c in spec.identifiers]
         unit = ids[0] if ids else None
         con.sql(f"CREATE TEMP TABLE src AS SELECT * FROM {reader}", params={"p": str(source)})
@@ -203,21 +244,27 @@ def ingest(source: Path | str, spec: DatasetSpec, dest_dir: Path | str) -> Datas
         if unit:
             nulls = con.sql(f'SELECT count(*) FROM src WHERE "{unit}" IS NULL').fetchall()[0][0]  # type: ignore[index]
             if nulls:
-                raise InvalidSpec("dataset.null_identifier",
-                                   f"identifier column {unit} has {nulls} empty values",
-                                   column=unit)
-            measured = int(con.sql(
-                f'SELECT coalesce(max(c), 0) FROM (SELECT count(*) c FROM src GROUP BY "{unit}")'
-            ).fetchall()[0][0])  # type: ignore[index]
+                raise InvalidSpec(
+                    "dataset.null_identifier",
+                    f"identifier column {unit} has {nulls} empty values",
+                    column=unit,
+                )
+            measured = int(
+                con.sql(
+                    f'SELECT coalesce(max(c), 0) FROM (SELECT count(*) c FROM src GROUP BY "{unit}")'
+                ).fetchall()[0][0]
+            )  # type: ignore[index]
         else:
             measured = 1
         k = spec.max_contributions or max(measured, 1)
         if k < measured:
             # Contribution bounding, done once at ingestion: keep k rows per unit, chosen by a
             # hash of the row, so that every later query inherits the bound without re-scanning.
-            con.sql(f'CREATE TEMP TABLE bounded AS SELECT * EXCLUDE (__rn) FROM (SELECT *, '
-                    f'row_number() OVER (PARTITION BY "{unit}" ORDER BY hash(src)) AS __rn '
-                    f'FROM src) WHERE __rn <= {int(k)}')
+            con.sql(
+                f"CREATE TEMP TABLE bounded AS SELECT * EXCLUDE (__rn) FROM (SELECT *, "
+                f'row_number() OVER (PARTITION BY "{unit}" ORDER BY hash(src)) AS __rn '
+                f"FROM src) WHERE __rn <= {int(k)}"
+            )
             table = "bounded"
             rows = int(con.sql("SELECT count(*) FROM bounded").fetchall()[0][0])  # type: ignore[index]
         else:
@@ -225,27 +272,37 @@ def ingest(source: Path | str, spec: DatasetSpec, dest_dir: Path | str) -> Datas
         columns: list[Column] = []
         for n, t in zip(names, types, strict=True):
             low = n.lower()
-            cls = (ColumnClass.IDENTIFIER if low in {c.lower() for c in spec.identifiers}
-                   else ColumnClass.QUASI if low in {c.lower() for c in spec.quasi}
-                   else ColumnClass.SENSITIVE if low in {c.lower() for c in spec.sensitive}
-                   else ColumnClass.ORDINARY)
+            cls = (
+                ColumnClass.IDENTIFIER
+                if low in {c.lower() for c in spec.identifiers}
+                else ColumnClass.QUASI
+                if low in {c.lower() for c in spec.quasi}
+                else ColumnClass.SENSITIVE
+                if low in {c.lower() for c in spec.sensitive}
+                else ColumnClass.ORDINARY
+            )
             col = Column(n, t, cls, description=spec.descriptions.get(n, ""))
             bounds = {k_.lower(): v for k_, v in spec.bounds.items()}.get(low)
             if bounds is None and col.is_numeric and cls is not ColumnClass.IDENTIFIER and rows:
-                lo, hi = con.sql(f'SELECT min("{n}")::DOUBLE, max("{n}")::DOUBLE FROM {table}').fetchall()[0]  # type: ignore[misc]
+                lo, hi = con.sql(
+                    f'SELECT min("{n}")::DOUBLE, max("{n}")::DOUBLE FROM {table}'
+                ).fetchall()[0]  # type: ignore[misc]
                 if lo is not None:
                     bounds = _nice_bounds(float(lo), float(hi))
             if bounds is not None:
                 if not bounds[0] < bounds[1]:
-                    raise InvalidSpec("dataset.bounds", f"bounds of {n} must be lower < upper",
-                                       column=n)
+                    raise InvalidSpec(
+                        "dataset.bounds", f"bounds of {n} must be lower < upper", column=n
+                    )
                 col = Column(n, t, cls, (float(bounds[0]), float(bounds[1])), col.description)
             columns.append(col)
         multiplicity = {unit: k} if unit else {}
         for ident in ids[1:]:
-            multiplicity[ident] = int(con.sql(
-                f'SELECT coalesce(max(c), 0) FROM (SELECT count(*) c FROM {table} GROUP BY "{ident}")'
-            ).fetchall()[0][0])
+            multiplicity[ident] = int(
+                con.sql(
+                    f'SELECT coalesce(max(c), 0) FROM (SELECT count(*) c FROM {table} GROUP BY "{ident}")'
+                ).fetchall()[0][0]
+            )
         final = dest_dir / f"{spec.name}.parquet"
         fd, tmp = tempfile.mkstemp(dir=dest_dir, suffix=".parquet.part")
         os.close(fd)
@@ -258,5 +315,13 @@ def ingest(source: Path | str, spec: DatasetSpec, dest_dir: Path | str) -> Datas
             raise
     finally:
         con.close()
-    return Dataset(name=spec.name, path=final, columns=tuple(columns), rows=rows,
-                   max_contributions=k, sha256=digest, unit=unit, key_multiplicity=multiplicity)
+    return Dataset(
+        name=spec.name,
+        path=final,
+        columns=tuple(columns),
+        rows=rows,
+        max_contributions=k,
+        sha256=digest,
+        unit=unit,
+        key_multiplicity=multiplicity,
+    )

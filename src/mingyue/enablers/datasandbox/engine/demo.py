@@ -15,11 +15,23 @@ from pathlib import Path
 from . import uscc
 from .datasets import DatasetSpec
 
-DISTRICTS = {"500112": "渝北区", "500105": "江北区", "500109": "北碚区", "500106": "沙坪坝区",
-             "500103": "渝中区", "500108": "南岸区"}
+DISTRICTS = {
+    "500112": "渝北区",
+    "500105": "江北区",
+    "500109": "北碚区",
+    "500106": "沙坪坝区",
+    "500103": "渝中区",
+    "500108": "南岸区",
+}
 # GB/T 4754-2017 sections (门类) most common in Liangjiang New Area.
-INDUSTRIES = ["制造业", "软件和信息技术服务业", "批发和零售业", "科学研究和技术服务业",
-              "租赁和商务服务业", "建筑业"]
+INDUSTRIES = [
+    "制造业",
+    "软件和信息技术服务业",
+    "批发和零售业",
+    "科学研究和技术服务业",
+    "租赁和商务服务业",
+    "建筑业",
+]
 KINDS = ["科技", "实业", "信息技术", "贸易", "智能制造", "生物医药", "新材料"]
 RATINGS = ["A", "B", "M", "C", "D"]  # 纳税信用级别 (STA announcement 2014 No. 48)
 
@@ -63,22 +75,47 @@ def generate(dest: Path | str, *, n_enterprises: int = 600, seed: int = 7) -> De
     ent_path = dest / "enterprises.csv"
     with ent_path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["uscc", "name", "district", "industry", "registered_capital", "founded",
-                    "employees", "sme"])
+        w.writerow(
+            [
+                "uscc",
+                "name",
+                "district",
+                "industry",
+                "registered_capital",
+                "founded",
+                "employees",
+                "sme",
+            ]
+        )
         for code, name in zip(codes, names, strict=True):
             employees = max(1, int(rng.lognormvariate(3.2, 1.1)))
-            w.writerow([code, name, DISTRICTS[code[2:8]], rng.choice(INDUSTRIES),
-                        int(rng.lognormvariate(6.5, 1.2)), rng.randint(1995, 2025), employees,
-                        int(employees < 300)])
+            w.writerow(
+                [
+                    code,
+                    name,
+                    DISTRICTS[code[2:8]],
+                    rng.choice(INDUSTRIES),
+                    int(rng.lognormvariate(6.5, 1.2)),
+                    rng.randint(1995, 2025),
+                    employees,
+                    int(employees < 300),
+                ]
+            )
     tax_path = dest / "tax_credit.csv"
     with tax_path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["uscc", "year", "tax_paid", "credit_rating", "invoices"])
         for code in codes:
             for year in (2024, 2025):
-                w.writerow([code, year, round(rng.lognormvariate(4.0, 1.3), 2),
-                            rng.choices(RATINGS, weights=[40, 30, 15, 10, 5])[0],
-                            int(rng.lognormvariate(5, 1))])
+                w.writerow(
+                    [
+                        code,
+                        year,
+                        round(rng.lognormvariate(4.0, 1.3), 2),
+                        rng.choices(RATINGS, weights=[40, 30, 15, 10, 5])[0],
+                        int(rng.lognormvariate(5, 1)),
+                    ]
+                )
     data = load_diabetes(scaled=False)
     pat_path = dest / "patients.csv"
     with pat_path.open("w", newline="", encoding="utf-8") as f:
@@ -87,15 +124,26 @@ def generate(dest: Path | str, *, n_enterprises: int = 600, seed: int = 7) -> De
         w.writerow(["person_hash", "employer_uscc", *names, "progression"])
         for i, (row, target) in enumerate(zip(data.data, data.target, strict=True)):
             person = hashlib.sha256(f"demo-person-{seed}-{i}".encode()).hexdigest()[:32]
-            w.writerow([person, rng.choice(codes), *[round(float(v), 4) for v in row],
-                        int(target)])
+            w.writerow([person, rng.choice(codes), *[round(float(v), 4) for v in row], int(target)])
     specs = {
-        "enterprises": DatasetSpec("enterprises", identifiers=["uscc"], quasi=["name"],
-                                   bounds={"registered_capital": (0, 20000), "employees": (0, 2000)}),
-        "tax_credit": DatasetSpec("tax_credit", identifiers=["uscc"], sensitive=["tax_paid",
-                                  "credit_rating"], bounds={"tax_paid": (0, 1000)}),
-        "patients": DatasetSpec("patients", identifiers=["person_hash", "employer_uscc"],
-                                quasi=["age", "sex"], sensitive=["progression"],
-                                bounds={"progression": (0, 400), "bmi": (10, 50)}),
+        "enterprises": DatasetSpec(
+            "enterprises",
+            identifiers=["uscc"],
+            quasi=["name"],
+            bounds={"registered_capital": (0, 20000), "employees": (0, 2000)},
+        ),
+        "tax_credit": DatasetSpec(
+            "tax_credit",
+            identifiers=["uscc"],
+            sensitive=["tax_paid", "credit_rating"],
+            bounds={"tax_paid": (0, 1000)},
+        ),
+        "patients": DatasetSpec(
+            "patients",
+            identifiers=["person_hash", "employer_uscc"],
+            quasi=["age", "sex"],
+            sensitive=["progression"],
+            bounds={"progression": (0, 400), "bmi": (10, 50)},
+        ),
     }
     return DemoFiles(ent_path, tax_path, pat_path, specs)

@@ -58,12 +58,22 @@ class NoisePlan:
         dp = _dp()
         out = []
         for q in self.quantities:
-            acc = (dp.discrete_laplacian_scale_to_accuracy(q.scale, alpha) if q.integer
-                   else dp.laplacian_scale_to_accuracy(q.scale, alpha))
+            acc = (
+                dp.discrete_laplacian_scale_to_accuracy(q.scale, alpha)
+                if q.integer
+                else dp.laplacian_scale_to_accuracy(q.scale, alpha)
+            )
             name = plan.outputs[q.output].name if q.output >= 0 else "__group_size"
-            out.append({"output": name, "role": q.role, "scale": q.scale,
-                        "accuracy": float(acc), "alpha": alpha,
-                        "distribution": "Integer Laplace" if q.integer else "Float Laplace"})
+            out.append(
+                {
+                    "output": name,
+                    "role": q.role,
+                    "scale": q.scale,
+                    "accuracy": float(acc),
+                    "alpha": alpha,
+                    "distribution": "Integer Laplace" if q.integer else "Float Laplace",
+                }
+            )
         return out
 
 
@@ -90,12 +100,17 @@ def noise_plan(plan: Plan, epsilon: float, delta: float = 1e-7) -> NoisePlan:
             raw.append((-1, "__n", "count", float(k), True))
             threshold_col = "__n"
         else:
-            idx = next(i for i, o in enumerate(plan.outputs)
-                       if o.kind == "count" and o.sql.upper() == "COUNT(*)")
+            idx = next(
+                i
+                for i, o in enumerate(plan.outputs)
+                if o.kind == "count" and o.sql.upper() == "COUNT(*)"
+            )
             threshold_col = f"a{idx}"
     m_q = len(raw)
-    quantities = tuple(Quantity(i, col, role, sens, integer, sens * m_q / epsilon)
-                       for i, col, role, sens, integer in raw)
+    quantities = tuple(
+        Quantity(i, col, role, sens, integer, sens * m_q / epsilon)
+        for i, col, role, sens, integer in raw
+    )
     threshold = None
     if plan.grouped:
         tq = next(q for q in quantities if q.column == threshold_col)
@@ -139,8 +154,9 @@ def _num(v: Any, integer: bool) -> Any:
     return float(v)
 
 
-def apply(plan: Plan, noise: NoisePlan, columns: list[str], rows: list[tuple[Any, ...]],
-          min_group: int) -> tuple[list[dict[str, Any]], float]:
+def apply(
+    plan: Plan, noise: NoisePlan, columns: list[str], rows: list[tuple[Any, ...]], min_group: int
+) -> tuple[list[dict[str, Any]], float]:
     """Add the planned noise to the aggregate rows; return released rows and ε actually used."""
     dp = _dp()
     idx = {c: i for i, c in enumerate(columns)}
@@ -156,8 +172,9 @@ def apply(plan: Plan, noise: NoisePlan, columns: list[str], rows: list[tuple[Any
         thr = dp.m.make_laplace_threshold(dom, met, scale=tq.scale, threshold=noise.threshold)
         k = noise.contributions
         spent += float(thr.map((k, k, k))[0])
-        released = thr({key: int(r[idx[tq.column]] or 0) for key, r in zip(keys, rows,
-                                                                           strict=True)})
+        released = thr(
+            {key: int(r[idx[tq.column]] or 0) for key, r in zip(keys, rows, strict=True)}
+        )
         noisy[tq.column] = [released.get(key) for key in keys]
     else:
         keys = [""] * len(rows)
@@ -166,12 +183,16 @@ def apply(plan: Plan, noise: NoisePlan, columns: list[str], rows: list[tuple[Any
             continue
         values = [_num(r[idx[q.column]], q.integer) for r in rows]
         if q.integer:
-            meas = dp.m.make_laplace(dp.vector_domain(dp.atom_domain(T="i64")),
-                                     dp.l1_distance(T="i64"), scale=q.scale)
+            meas = dp.m.make_laplace(
+                dp.vector_domain(dp.atom_domain(T="i64")), dp.l1_distance(T="i64"), scale=q.scale
+            )
             spent += float(meas.map(int(q.sensitivity)))
         else:
-            meas = dp.m.make_laplace(dp.vector_domain(dp.atom_domain(T=float, nan=False)),
-                                     dp.l1_distance(T=float), scale=q.scale)
+            meas = dp.m.make_laplace(
+                dp.vector_domain(dp.atom_domain(T=float, nan=False)),
+                dp.l1_distance(T=float),
+                scale=q.scale,
+            )
             spent += float(meas.map(q.sensitivity))
         noisy[q.column] = list(meas(values)) if values else []
     if spent > noise.epsilon * (1 + 1e-6):

@@ -27,8 +27,9 @@ class BudgetLedger(Protocol):
         """Return ε already spent."""
         ...
 
-    def charge(self, consumer: str, dataset: str, period: str, epsilon: float, cap: float,
-               ref: str) -> float:
+    def charge(
+        self, consumer: str, dataset: str, period: str, epsilon: float, cap: float, ref: str
+    ) -> float:
         """Record ε if the cap allows it and return what is left; raise BudgetExhausted if not."""
         ...
 
@@ -41,16 +42,25 @@ class InMemoryLedger:
         self._lock = threading.Lock()
 
     def spent(self, consumer: str, dataset: str, period: str) -> float:
-        return sum(c.epsilon for c in self.entries
-                   if (c.consumer, c.dataset, c.period) == (consumer, dataset, period))
+        return sum(
+            c.epsilon
+            for c in self.entries
+            if (c.consumer, c.dataset, c.period) == (consumer, dataset, period)
+        )
 
-    def charge(self, consumer: str, dataset: str, period: str, epsilon: float, cap: float,
-               ref: str) -> float:
+    def charge(
+        self, consumer: str, dataset: str, period: str, epsilon: float, cap: float, ref: str
+    ) -> float:
         with self._lock:
             left = cap - self.spent(consumer, dataset, period)
             if epsilon > left + 1e-12:
-                raise BudgetExhausted("budget.exhausted", f"privacy budget of {dataset} for "
-                                      f"{period} is exhausted: {left:.4g} left, {epsilon:.4g} asked",
-                                      left=round(left, 6), asked=epsilon, dataset=dataset)
+                raise BudgetExhausted(
+                    "budget.exhausted",
+                    f"privacy budget of {dataset} for "
+                    f"{period} is exhausted: {left:.4g} left, {epsilon:.4g} asked",
+                    left=round(left, 6),
+                    asked=epsilon,
+                    dataset=dataset,
+                )
             self.entries.append(Charge(consumer, dataset, period, epsilon, ref))
             return cap - self.spent(consumer, dataset, period)

@@ -64,13 +64,18 @@ def describe(ds: Dataset, min_group: int = 10) -> list[ColumnFormat]:
                     elif n_hex == rows:
                         out.append(ColumnFormat(c.name, "hex", lo or 0, hi or 0))
                     else:
-                        charset = ("cjk" if n_cjk else "") + ("digits" if n_digit == rows else
-                                                               "alnum")
+                        charset = ("cjk" if n_cjk else "") + (
+                            "digits" if n_digit == rows else "alnum"
+                        )
                         out.append(ColumnFormat(c.name, "text", lo or 0, hi or 0, charset))
                 else:
-                    cats = tuple(r[0] for r in con.sql(
-                        f"SELECT {q} FROM t WHERE {q} IS NOT NULL GROUP BY {q} "
-                        f"HAVING count(*) >= {int(min_group)} ORDER BY {q}").fetchall())
+                    cats = tuple(
+                        r[0]
+                        for r in con.sql(
+                            f"SELECT {q} FROM t WHERE {q} IS NOT NULL GROUP BY {q} "
+                            f"HAVING count(*) >= {int(min_group)} ORDER BY {q}"
+                        ).fetchall()
+                    )
                     out.append(ColumnFormat(c.name, "category", categories=cats))
             elif t.startswith(("DATE", "TIMESTAMP")):
                 y0, y1 = con.sql(f"SELECT min(year({q})), max(year({q})) FROM t").fetchall()[0]
@@ -80,8 +85,11 @@ def describe(ds: Dataset, min_group: int = 10) -> list[ColumnFormat]:
             elif t == "BOOLEAN":
                 out.append(ColumnFormat(c.name, "bool"))
             elif c.is_numeric:
-                out.append(ColumnFormat(c.name, "int" if c.is_integer else "float",
-                                        bounds=c.bounds or (0.0, 100.0)))
+                out.append(
+                    ColumnFormat(
+                        c.name, "int" if c.is_integer else "float", bounds=c.bounds or (0.0, 100.0)
+                    )
+                )
             else:
                 out.append(ColumnFormat(c.name, "text", 4, 12, "alnum"))
         return out
@@ -93,8 +101,9 @@ def _q(s: str) -> str:
     return s.replace("'", "''")
 
 
-def generate(formats: list[ColumnFormat], n: int = 10, seed: int | None = None
-             ) -> list[dict[str, Any]]:
+def generate(
+    formats: list[ColumnFormat], n: int = 10, seed: int | None = None
+) -> list[dict[str, Any]]:
     """Draw ``n`` synthetic rows from the format descriptors."""
     import datetime as dt
 
@@ -111,8 +120,9 @@ def generate(formats: list[ColumnFormat], n: int = 10, seed: int | None = None
             if f.kind == "uscc":
                 row[f.name] = uscc.generate(rng)
             elif f.kind == "hex":
-                row[f.name] = "".join(rng.choice("0123456789abcdef")
-                                      for _ in range(rng.randint(f.min_len, f.max_len)))
+                row[f.name] = "".join(
+                    rng.choice("0123456789abcdef") for _ in range(rng.randint(f.min_len, f.max_len))
+                )
             elif f.kind == "category":
                 row[f.name] = rng.choice(f.categories) if f.categories else "其他/other"
             elif f.kind == "text":
@@ -123,8 +133,11 @@ def generate(formats: list[ColumnFormat], n: int = 10, seed: int | None = None
                 elif "phone" in name or "mobile" in name:
                     row[f.name] = fake.phone_number()
                 else:
-                    pool = string.digits if f.charset == "digits" else (
-                        string.ascii_letters + string.digits)
+                    pool = (
+                        string.digits
+                        if f.charset == "digits"
+                        else (string.ascii_letters + string.digits)
+                    )
                     length = rng.randint(max(f.min_len, 1), max(f.max_len, f.min_len, 1))
                     row[f.name] = "".join(rng.choice(pool) for _ in range(length))
             elif f.kind == "int":
@@ -135,15 +148,17 @@ def generate(formats: list[ColumnFormat], n: int = 10, seed: int | None = None
                 row[f.name] = round(rng.uniform(lo, hi), 2)
             elif f.kind == "date":
                 y0, y1 = f.years or (2000, 2020)
-                row[f.name] = dt.date(rng.randint(y0, y1), rng.randint(1, 12),
-                                      rng.randint(1, 28)).isoformat()
+                row[f.name] = dt.date(
+                    rng.randint(y0, y1), rng.randint(1, 12), rng.randint(1, 28)
+                ).isoformat()
             else:
                 row[f.name] = rng.random() < 0.5
         rows.append(row)
     return rows
 
 
-def preview(ds: Dataset, n: int = 10, min_group: int = 10, seed: int | None = None
-            ) -> list[dict[str, Any]]:
+def preview(
+    ds: Dataset, n: int = 10, min_group: int = 10, seed: int | None = None
+) -> list[dict[str, Any]]:
     """Synthetic preview rows for the catalogue."""
     return generate(describe(ds, min_group), n, seed)

@@ -61,49 +61,85 @@ class UsagePolicy:
     def check(self, consumer: Consumer, operation: str, now: dt.datetime) -> None:
         """Raise a Refusal naming the constraint when ``consumer`` may not do ``operation``."""
         if self.expires is not None and now >= self.expires:
-            raise Refusal("policy.expired", f"the policy of {self.dataset} expired on "
-                          f"{self.expires.isoformat()}", dataset=self.dataset)
-        if not ("*" in self.assignees or consumer.org in self.assignees
-                or consumer.kind in self.assignee_kinds):
-            raise Refusal("policy.assignee", f"{self.dataset} is not open to this organization",
-                          dataset=self.dataset)
+            raise Refusal(
+                "policy.expired",
+                f"the policy of {self.dataset} expired on {self.expires.isoformat()}",
+                dataset=self.dataset,
+            )
+        if not (
+            "*" in self.assignees
+            or consumer.org in self.assignees
+            or consumer.kind in self.assignee_kinds
+        ):
+            raise Refusal(
+                "policy.assignee",
+                f"{self.dataset} is not open to this organization",
+                dataset=self.dataset,
+            )
         if "*" not in self.purposes and consumer.purpose not in self.purposes:
-            raise Refusal("policy.purpose", f"purpose {consumer.purpose!r} is not allowed on "
-                          f"{self.dataset}", purpose=consumer.purpose, dataset=self.dataset)
+            raise Refusal(
+                "policy.purpose",
+                f"purpose {consumer.purpose!r} is not allowed on {self.dataset}",
+                purpose=consumer.purpose,
+                dataset=self.dataset,
+            )
         if operation not in self.operations:
-            raise Refusal("policy.operation", f"{operation} is not allowed on {self.dataset}",
-                          operation=operation, dataset=self.dataset)
+            raise Refusal(
+                "policy.operation",
+                f"{operation} is not allowed on {self.dataset}",
+                operation=operation,
+                dataset=self.dataset,
+            )
 
     def period_key(self, now: dt.datetime) -> str:
         """Name the budget period that contains ``now`` (UTC)."""
         now = now.astimezone(dt.UTC)
-        return {"day": now.strftime("%Y-%m-%d"), "month": now.strftime("%Y-%m"),
-                "year": now.strftime("%Y")}[self.period]
+        return {
+            "day": now.strftime("%Y-%m-%d"),
+            "month": now.strftime("%Y-%m"),
+            "year": now.strftime("%Y"),
+        }[self.period]
 
     def to_odrl(self) -> dict[str, Any]:
         """Render the policy as an ODRL 2.2 Offer (JSON-LD)."""
         constraints: list[dict[str, Any]] = [
             {"leftOperand": "purpose", "operator": "isAnyOf", "rightOperand": self.purposes},
-            {"leftOperand": "mingyue:minGroupSize", "operator": "gteq",
-             "rightOperand": self.min_group_size},
+            {
+                "leftOperand": "mingyue:minGroupSize",
+                "operator": "gteq",
+                "rightOperand": self.min_group_size,
+            },
         ]
         if self.epsilon_per_period is not None:
-            constraints.append({"leftOperand": "mingyue:epsilonPerPeriod", "operator": "lteq",
-                                "rightOperand": self.epsilon_per_period, "unit": self.period})
+            constraints.append(
+                {
+                    "leftOperand": "mingyue:epsilonPerPeriod",
+                    "operator": "lteq",
+                    "rightOperand": self.epsilon_per_period,
+                    "unit": self.period,
+                }
+            )
         if self.expires is not None:
-            constraints.append({"leftOperand": "dateTime", "operator": "lt",
-                                "rightOperand": self.expires.isoformat()})
+            constraints.append(
+                {
+                    "leftOperand": "dateTime",
+                    "operator": "lt",
+                    "rightOperand": self.expires.isoformat(),
+                }
+            )
         duties = [{"action": "mingyue:releaseReview"}] if self.release_review else []
         return {
             "@context": "http://www.w3.org/ns/odrl.jsonld",
             "@type": "Offer",
             "target": f"mingyue:dataset:{self.dataset}",
-            "permission": [{
-                "assignee": self.assignees or [f"kind:{k}" for k in self.assignee_kinds],
-                "action": [f"mingyue:{op}" for op in self.operations],
-                "constraint": constraints,
-                "duty": duties,
-            }],
+            "permission": [
+                {
+                    "assignee": self.assignees or [f"kind:{k}" for k in self.assignee_kinds],
+                    "action": [f"mingyue:{op}" for op in self.operations],
+                    "constraint": constraints,
+                    "duty": duties,
+                }
+            ],
         }
 
     def to_dict(self) -> dict[str, Any]:

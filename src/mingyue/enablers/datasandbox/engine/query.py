@@ -46,10 +46,18 @@ class QueryResult:
     datasets: list[str]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "reason": None, "rows": self.rows,
-                "epsilon_spent": self.epsilon_spent, "epsilon_left": self.epsilon_left,
-                "dp": self.dp, "suppressed_groups": self.suppressed_groups,
-                "noise": self.noise, "threshold": self.threshold, "datasets": self.datasets}
+        return {
+            "status": self.status,
+            "reason": None,
+            "rows": self.rows,
+            "epsilon_spent": self.epsilon_spent,
+            "epsilon_left": self.epsilon_left,
+            "dp": self.dp,
+            "suppressed_groups": self.suppressed_groups,
+            "noise": self.noise,
+            "threshold": self.threshold,
+            "datasets": self.datasets,
+        }
 
 
 @dataclass
@@ -68,12 +76,16 @@ class Prepared:
 
     def preview(self) -> dict[str, Any]:
         """The accuracy preview shown before anything is spent."""
-        return {"dp": self.plan.dp, "epsilon": self.epsilon,
-                "delta": self.noise.delta if self.noise else None,
-                "threshold": self.noise.threshold if self.noise else None,
-                "min_group": self.min_group,
-                "outputs": self.noise.preview(self.plan) if self.noise else [],
-                "epsilon_left": _min_left(self.left), "executed_sql": self.plan.sql}
+        return {
+            "dp": self.plan.dp,
+            "epsilon": self.epsilon,
+            "delta": self.noise.delta if self.noise else None,
+            "threshold": self.noise.threshold if self.noise else None,
+            "min_group": self.min_group,
+            "outputs": self.noise.preview(self.plan) if self.noise else [],
+            "epsilon_left": _min_left(self.left),
+            "executed_sql": self.plan.sql,
+        }
 
 
 def _min_left(left: dict[str, float | None]) -> float | None:
@@ -81,9 +93,13 @@ def _min_left(left: dict[str, float | None]) -> float | None:
     return min(vals) if vals else None
 
 
-def prepare(request: QueryRequest, datasets: dict[str, Dataset],
-            policies: dict[str, UsagePolicy], ledger: BudgetLedger,
-            now: dt.datetime | None = None) -> Prepared:
+def prepare(
+    request: QueryRequest,
+    datasets: dict[str, Dataset],
+    policies: dict[str, UsagePolicy],
+    ledger: BudgetLedger,
+    now: dt.datetime | None = None,
+) -> Prepared:
     """Check policy, SQL and budget; return the plan and its accuracy preview. Spends nothing."""
     now = now or dt.datetime.now(dt.UTC)
     # Datasets named in the SQL decide which policies apply; parse once to find them.
@@ -101,36 +117,51 @@ def prepare(request: QueryRequest, datasets: dict[str, Dataset],
         pol.check(request.consumer, "aggregate_sql", now)
         used_policies.append(pol)
     use_dp = any(p.dp for p in used_policies) or request.epsilon is not None
-    p = plan(request.sql, {n: datasets[n] for n in known} if known else {}, dp=use_dp,
-             params=request.params)
+    p = plan(
+        request.sql,
+        {n: datasets[n] for n in known} if known else {},
+        dp=use_dp,
+        params=request.params,
+    )
     min_group = max([pol.min_group_size for pol in used_policies] or [1])
     max_rows = min([pol.max_result_rows for pol in used_policies] or [1000])
     period = {pol.dataset: pol.period_key(now) for pol in used_policies}
     left: dict[str, float | None] = {}
     for pol in used_policies:
         cap = pol.epsilon_per_period
-        left[pol.dataset] = (None if cap is None else
-                             cap - ledger.spent(request.consumer.org, pol.dataset,
-                                                period[pol.dataset]))
+        left[pol.dataset] = (
+            None
+            if cap is None
+            else cap - ledger.spent(request.consumer.org, pol.dataset, period[pol.dataset])
+        )
     epsilon = 0.0
     noise = None
     if use_dp:
-        epsilon = request.epsilon if request.epsilon is not None else min(
-            pol.default_epsilon for pol in used_policies if pol.dp)
+        epsilon = (
+            request.epsilon
+            if request.epsilon is not None
+            else min(pol.default_epsilon for pol in used_policies if pol.dp)
+        )
         if not epsilon > 0:
             raise InvalidSpec("dp.epsilon", "epsilon must be positive", epsilon=epsilon)
         delta = min(pol.delta for pol in used_policies)
         for ds, lft in left.items():
             if lft is not None and epsilon > lft + 1e-12:
-                raise BudgetExhausted("budget.exhausted", f"privacy budget of {ds} is exhausted: "
-                                      f"{max(lft, 0):.4g} left, {epsilon:.4g} asked",
-                                      left=round(max(lft, 0), 6), asked=epsilon, dataset=ds)
+                raise BudgetExhausted(
+                    "budget.exhausted",
+                    f"privacy budget of {ds} is exhausted: "
+                    f"{max(lft, 0):.4g} left, {epsilon:.4g} asked",
+                    left=round(max(lft, 0), 6),
+                    asked=epsilon,
+                    dataset=ds,
+                )
         noise = dpmod.noise_plan(p, epsilon, delta)
     return Prepared(request, p, used_policies, epsilon, noise, min_group, max_rows, period, left)
 
 
-def execute(prepared: Prepared, datasets: dict[str, Dataset], engine: Any,
-            ledger: BudgetLedger) -> QueryResult:
+def execute(
+    prepared: Prepared, datasets: dict[str, Dataset], engine: Any, ledger: BudgetLedger
+) -> QueryResult:
     """Run a prepared request in the sandbox engine, apply the gates, charge ε, return the release."""
     p = prepared.plan
     tables = {n: datasets[n].path for n in p.datasets}
@@ -147,34 +178,65 @@ def execute(prepared: Prepared, datasets: dict[str, Dataset], engine: Any,
             if (r[idx["__n"]] or 0) < prepared.min_group:
                 suppressed += 1
                 continue
-            rows.append({o.name: dpmod._jsonable(r[idx[f"{'k' if o.kind == 'key' else 'a'}{i}"]])
-                         for i, o in enumerate(p.outputs)})
+            rows.append(
+                {
+                    o.name: dpmod._jsonable(r[idx[f"{'k' if o.kind == 'key' else 'a'}{i}"]])
+                    for i, o in enumerate(p.outputs)
+                }
+            )
         if not p.grouped and suppressed:
-            raise Refusal("gate.small_group", f"the query covers fewer than {prepared.min_group} "
-                          "records", min_group=prepared.min_group)
+            raise Refusal(
+                "gate.small_group",
+                f"the query covers fewer than {prepared.min_group} records",
+                min_group=prepared.min_group,
+            )
     if len(rows) > prepared.max_rows:
-        raise Refusal("gate.oversized_result", f"the result has {len(rows)} rows, more than "
-                      f"{prepared.max_rows}", limit=prepared.max_rows)
+        raise Refusal(
+            "gate.oversized_result",
+            f"the result has {len(rows)} rows, more than {prepared.max_rows}",
+            limit=prepared.max_rows,
+        )
     left: dict[str, float | None] = dict(prepared.left)
     if p.dp:
         for pol in prepared.policies:
             if pol.epsilon_per_period is not None:
                 left[pol.dataset] = ledger.charge(
-                    prepared.request.consumer.org, pol.dataset, prepared.period[pol.dataset],
-                    prepared.epsilon, pol.epsilon_per_period, prepared.request.ref)
-    rows.sort(key=lambda r: json.dumps([r[o.name] for o in p.outputs if o.kind == "key"],
-                                       ensure_ascii=False, default=str))
+                    prepared.request.consumer.org,
+                    pol.dataset,
+                    prepared.period[pol.dataset],
+                    prepared.epsilon,
+                    pol.epsilon_per_period,
+                    prepared.request.ref,
+                )
+    rows.sort(
+        key=lambda r: json.dumps(
+            [r[o.name] for o in p.outputs if o.kind == "key"], ensure_ascii=False, default=str
+        )
+    )
     return QueryResult(
-        status="released", rows=rows, epsilon_spent=prepared.epsilon if p.dp else 0.0,
-        epsilon_left=_min_left(left), dp=p.dp, suppressed_groups=suppressed,
-        rows_scanned=sum(datasets[n].rows for n in p.datasets), cpu_seconds=res.cpu_seconds,
-        wall_seconds=res.wall_seconds, executed_sql=p.sql,
+        status="released",
+        rows=rows,
+        epsilon_spent=prepared.epsilon if p.dp else 0.0,
+        epsilon_left=_min_left(left),
+        dp=p.dp,
+        suppressed_groups=suppressed,
+        rows_scanned=sum(datasets[n].rows for n in p.datasets),
+        cpu_seconds=res.cpu_seconds,
+        wall_seconds=res.wall_seconds,
+        executed_sql=p.sql,
         noise=prepared.noise.preview(p) if prepared.noise else [],
-        threshold=prepared.noise.threshold if prepared.noise else None, datasets=p.datasets)
+        threshold=prepared.noise.threshold if prepared.noise else None,
+        datasets=p.datasets,
+    )
 
 
-def run_query(request: QueryRequest, datasets: dict[str, Dataset],
-              policies: dict[str, UsagePolicy], engine: Any, ledger: BudgetLedger,
-              now: dt.datetime | None = None) -> QueryResult:
+def run_query(
+    request: QueryRequest,
+    datasets: dict[str, Dataset],
+    policies: dict[str, UsagePolicy],
+    engine: Any,
+    ledger: BudgetLedger,
+    now: dt.datetime | None = None,
+) -> QueryResult:
     """Prepare and execute in one call (library use)."""
     return execute(prepare(request, datasets, policies, ledger, now), datasets, engine, ledger)

@@ -20,25 +20,98 @@ from .errors import InvalidSpec, Refusal
 
 # Scalar node types that may appear anywhere (filters, group keys, aggregate arguments).
 _SCALAR_NODES: tuple[type[exp.Expression], ...] = (
-    exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Placeholder,
-    exp.And, exp.Or, exp.Not, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between,
-    exp.In, exp.Is, exp.Like, exp.ILike, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg,
-    exp.Cast, exp.TryCast, exp.DataType, exp.Case, exp.If, exp.Coalesce, exp.Year, exp.Month,
-    exp.Day, exp.Extract, exp.Var, exp.TimestampTrunc, exp.DateTrunc, exp.Lower, exp.Upper,
-    exp.Length, exp.Substring, exp.Abs, exp.Round, exp.Floor, exp.Ceil, exp.Least, exp.Greatest,
+    exp.Column,
+    exp.Identifier,
+    exp.Literal,
+    exp.Boolean,
+    exp.Null,
+    exp.Paren,
+    exp.Placeholder,
+    exp.And,
+    exp.Or,
+    exp.Not,
+    exp.EQ,
+    exp.NEQ,
+    exp.GT,
+    exp.GTE,
+    exp.LT,
+    exp.LTE,
+    exp.Between,
+    exp.In,
+    exp.Is,
+    exp.Like,
+    exp.ILike,
+    exp.Add,
+    exp.Sub,
+    exp.Mul,
+    exp.Div,
+    exp.Mod,
+    exp.Neg,
+    exp.Cast,
+    exp.TryCast,
+    exp.DataType,
+    exp.Case,
+    exp.If,
+    exp.Coalesce,
+    exp.Year,
+    exp.Month,
+    exp.Day,
+    exp.Extract,
+    exp.Var,
+    exp.TimestampTrunc,
+    exp.DateTrunc,
+    exp.Lower,
+    exp.Upper,
+    exp.Length,
+    exp.Substring,
+    exp.Abs,
+    exp.Round,
+    exp.Floor,
+    exp.Ceil,
+    exp.Least,
+    exp.Greatest,
 )
 # Clause node types of the one allowed statement shape.
 _CLAUSE_NODES: tuple[type[exp.Expression], ...] = (
-    exp.Select, exp.From, exp.Table, exp.TableAlias, exp.Join, exp.Where, exp.Group, exp.Having,
-    exp.Order, exp.Ordered, exp.Alias, exp.Star, exp.Distinct,
+    exp.Select,
+    exp.From,
+    exp.Table,
+    exp.TableAlias,
+    exp.Join,
+    exp.Where,
+    exp.Group,
+    exp.Having,
+    exp.Order,
+    exp.Ordered,
+    exp.Alias,
+    exp.Star,
+    exp.Distinct,
 )
 _EXACT_AGGS: tuple[type[exp.Expression], ...] = (
-    exp.Count, exp.Sum, exp.Avg, exp.Median, exp.PercentileCont, exp.Quantile,
+    exp.Count,
+    exp.Sum,
+    exp.Avg,
+    exp.Median,
+    exp.PercentileCont,
+    exp.Quantile,
 )
 _DP_AGGS: tuple[type[exp.Expression], ...] = (exp.Count, exp.Sum, exp.Avg)
 # MIN and MAX are deliberately absent: each returns one record's exact value.
-ROW_REVEALING = {"min", "max", "first", "last", "any_value", "arg_min", "arg_max", "list",
-                 "array_agg", "string_agg", "group_concat", "mode", "histogram"}
+ROW_REVEALING = {
+    "min",
+    "max",
+    "first",
+    "last",
+    "any_value",
+    "arg_min",
+    "arg_max",
+    "list",
+    "array_agg",
+    "string_agg",
+    "group_concat",
+    "mode",
+    "histogram",
+}
 
 
 @dataclass(frozen=True)
@@ -87,8 +160,11 @@ def _check_params(params: Any, placeholders: list[exp.Placeholder]) -> list[Any]
     values = list(params.values()) if isinstance(params, dict) else list(params)
     for v in values:
         if v is not None and not isinstance(v, ok_types):
-            raise _refuse("sql.parameter_type", f"parameter values must be scalars, got "
-                          f"{type(v).__name__}", type=type(v).__name__)
+            raise _refuse(
+                "sql.parameter_type",
+                f"parameter values must be scalars, got {type(v).__name__}",
+                type=type(v).__name__,
+            )
     if named:
         if not isinstance(params, dict) or set(named) - set(params):
             raise _refuse("sql.parameter_missing", f"named parameters needed: {sorted(set(named))}")
@@ -104,15 +180,23 @@ class _Scope:
         self.aliases: dict[str, Dataset] = {}
 
     def add(self, table: exp.Table) -> None:
-        if not isinstance(table.this, exp.Identifier) or table.args.get("db") or table.args.get(
-            "catalog"
+        if (
+            not isinstance(table.this, exp.Identifier)
+            or table.args.get("db")
+            or table.args.get("catalog")
         ):
-            raise _refuse("sql.table_function", f"only registered datasets may be read, not "
-                          f"{table.sql(dialect='duckdb')!r}", table=table.sql(dialect="duckdb"))
+            raise _refuse(
+                "sql.table_function",
+                f"only registered datasets may be read, not {table.sql(dialect='duckdb')!r}",
+                table=table.sql(dialect="duckdb"),
+            )
         name = table.name.lower()
         if name not in self.datasets:
-            raise _refuse("sql.unknown_dataset", f"no dataset named {table.name!r} in this request",
-                          dataset=table.name)
+            raise _refuse(
+                "sql.unknown_dataset",
+                f"no dataset named {table.name!r} in this request",
+                dataset=table.name,
+            )
         alias = (table.alias or table.name).lower()
         if alias in self.aliases:
             raise _refuse("sql.duplicate_alias", f"alias {alias!r} used twice", alias=alias)
@@ -124,25 +208,32 @@ class _Scope:
         if col.table:
             ds = self.aliases.get(col.table.lower())
             if ds is None:
-                raise _refuse("sql.unknown_table", f"unknown table alias {col.table!r}",
-                              alias=col.table)
+                raise _refuse(
+                    "sql.unknown_table", f"unknown table alias {col.table!r}", alias=col.table
+                )
             c = ds.column(col.name)
             if c is None:
-                raise _refuse("sql.unknown_column", f"{ds.name} has no column {col.name!r}",
-                              column=col.name)
+                raise _refuse(
+                    "sql.unknown_column", f"{ds.name} has no column {col.name!r}", column=col.name
+                )
             return ds, c
         hits = [(ds, ds.column(col.name)) for ds in self.aliases.values() if ds.column(col.name)]
         if not hits:
             raise _refuse("sql.unknown_column", f"no column {col.name!r}", column=col.name)
         if len({id(d) for d, _ in hits}) > 1:
-            raise _refuse("sql.ambiguous_column", f"column {col.name!r} is ambiguous; qualify it",
-                          column=col.name)
+            raise _refuse(
+                "sql.ambiguous_column",
+                f"column {col.name!r} is ambiguous; qualify it",
+                column=col.name,
+            )
         return hits[0]  # type: ignore[return-value]
 
 
 def _walk_allowed(node: exp.Expression, aggs: tuple[type[exp.Expression], ...]) -> None:
     for n in node.walk():
-        if isinstance(n, exp.Subquery | exp.Union | exp.Intersect | exp.Except | exp.With | exp.CTE):
+        if isinstance(
+            n, exp.Subquery | exp.Union | exp.Intersect | exp.Except | exp.With | exp.CTE
+        ):
             raise _refuse("sql.subquery", "subqueries, CTEs and set operations are not allowed")
         if isinstance(n, exp.Window):
             raise _refuse("sql.window", "window functions are not allowed")
@@ -155,15 +246,27 @@ def _walk_allowed(node: exp.Expression, aggs: tuple[type[exp.Expression], ...]) 
         if isinstance(n, exp.Func):
             fname = (n.name if isinstance(n, exp.Anonymous) else n.sql_name()).lower()
             if fname in ROW_REVEALING or isinstance(n, exp.Min | exp.Max | exp.ArgMax | exp.ArgMin):
-                raise _refuse("sql.row_revealing_aggregate", f"{fname.upper()} returns one "
-                              "record's value and is not allowed", function=fname)
+                raise _refuse(
+                    "sql.row_revealing_aggregate",
+                    f"{fname.upper()} returns one record's value and is not allowed",
+                    function=fname,
+                )
             if isinstance(n, exp.AggFunc) and aggs is _DP_AGGS:
-                raise _refuse("dp.unsupported_aggregate", f"{fname.upper()} has no differentially "
-                              "private version here (COUNT, SUM, AVG)", function=fname)
-            raise _refuse("sql.function_not_allowed", f"function {fname!r} is not on the allow-list",
-                          function=fname)
-        raise _refuse("sql.construct_not_allowed",
-                      f"{type(n).__name__} is not allowed in sandbox queries", node=type(n).__name__)
+                raise _refuse(
+                    "dp.unsupported_aggregate",
+                    f"{fname.upper()} has no differentially private version here (COUNT, SUM, AVG)",
+                    function=fname,
+                )
+            raise _refuse(
+                "sql.function_not_allowed",
+                f"function {fname!r} is not on the allow-list",
+                function=fname,
+            )
+        raise _refuse(
+            "sql.construct_not_allowed",
+            f"{type(n).__name__} is not allowed in sandbox queries",
+            node=type(n).__name__,
+        )
 
 
 def parse_one(sql: str) -> exp.Select:
@@ -180,13 +283,17 @@ def parse_one(sql: str) -> exp.Select:
         raise _refuse("sql.multiple_statements", "exactly one statement is allowed")
     stmt = statements[0]
     if not isinstance(stmt, exp.Select):
-        raise _refuse("sql.statement_not_allowed", f"only SELECT is allowed, not "
-                      f"{type(stmt).__name__.upper()}", statement=type(stmt).__name__)
+        raise _refuse(
+            "sql.statement_not_allowed",
+            f"only SELECT is allowed, not {type(stmt).__name__.upper()}",
+            statement=type(stmt).__name__,
+        )
     return stmt
 
 
-def plan(sql: str, datasets: dict[str, Dataset], *, dp: bool, params: Any = None,
-         max_keys: int = 4) -> Plan:
+def plan(
+    sql: str, datasets: dict[str, Dataset], *, dp: bool, params: Any = None, max_keys: int = 4
+) -> Plan:
     """Check ``sql`` against the rules and return the plan that runs it; raise Refusal if not."""
     stmt = parse_one(sql)
     aggs = _DP_AGGS if dp else _EXACT_AGGS
@@ -212,31 +319,45 @@ def plan(sql: str, datasets: dict[str, Dataset], *, dp: bool, params: Any = None
             raise _refuse("sql.join_shape", "only INNER and LEFT joins are allowed")
         scope.add(join.this)
         new_alias = (join.this.alias or join.this.name).lower()
-        conds = list(join.args["on"].flatten()) if isinstance(join.args["on"], exp.And) else [
-            join.args["on"]]
+        conds = (
+            list(join.args["on"].flatten())
+            if isinstance(join.args["on"], exp.And)
+            else [join.args["on"]]
+        )
         new_mult, old_side = None, None
         for cond in conds:
-            if not (isinstance(cond, exp.EQ) and isinstance(cond.left, exp.Column)
-                    and isinstance(cond.right, exp.Column)):
-                raise _refuse("sql.join_shape", "join conditions are column = column on identifiers")
+            if not (
+                isinstance(cond, exp.EQ)
+                and isinstance(cond.left, exp.Column)
+                and isinstance(cond.right, exp.Column)
+            ):
+                raise _refuse(
+                    "sql.join_shape", "join conditions are column = column on identifiers"
+                )
             for side in (cond.left, cond.right):
                 ds, c = scope.resolve(side)
                 if c.cls is not ColumnClass.IDENTIFIER:
-                    raise _refuse("sql.join_key", f"{c.name} is not a fusion key (identifier)",
-                                  column=c.name)
+                    raise _refuse(
+                        "sql.join_key", f"{c.name} is not a fusion key (identifier)", column=c.name
+                    )
             sides = [(side, *scope.resolve(side)) for side in (cond.left, cond.right)]
             for side, ds, c in sides:
                 alias = (side.table or "").lower() or next(
-                    a for a, d in scope.aliases.items() if d is ds)
+                    a for a, d in scope.aliases.items() if d is ds
+                )
                 mult = ds.multiplicity(c.name)
                 if mult is None:
-                    raise _refuse("dp.join_key", f"the fan-out of {c.name} is unknown",
-                                  column=c.name)
+                    raise _refuse(
+                        "dp.join_key", f"the fan-out of {c.name} is unknown", column=c.name
+                    )
                 if alias == new_alias:
                     new_mult = mult if new_mult is None else min(new_mult, mult)
                 else:
-                    old_side = (alias, mult) if old_side is None else min(
-                        old_side, (alias, mult), key=lambda t: t[1] * fanout.get(t[0], 1))
+                    old_side = (
+                        (alias, mult)
+                        if old_side is None
+                        else min(old_side, (alias, mult), key=lambda t: t[1] * fanout.get(t[0], 1))
+                    )
         if new_mult is None or old_side is None:
             raise _refuse("sql.join_shape", "a join must link the new dataset to one before it")
         # Every existing row meets at most new_mult rows of the new dataset; every new row meets
@@ -254,9 +375,12 @@ def plan(sql: str, datasets: dict[str, Dataset], *, dp: bool, params: Any = None
         for col in where.find_all(exp.Column):
             c = resolved[id(col)][1]
             if c.cls is ColumnClass.IDENTIFIER:
-                raise _refuse("sql.identifier_in_filter", f"filtering on identifier {c.name} "
-                              "would target single records; use a verification product",
-                              column=c.name)
+                raise _refuse(
+                    "sql.identifier_in_filter",
+                    f"filtering on identifier {c.name} "
+                    "would target single records; use a verification product",
+                    column=c.name,
+                )
         if any(isinstance(n, exp.AggFunc) for n in where.walk()):
             raise _refuse("sql.construct_not_allowed", "aggregates are not allowed in WHERE")
     group = stmt.args.get("group")
@@ -270,8 +394,9 @@ def plan(sql: str, datasets: dict[str, Dataset], *, dp: bool, params: Any = None
     group_exprs: list[exp.Expression] = []
     if group is not None:
         if group.args.get("rollup") or group.args.get("cube") or group.args.get("grouping_sets"):
-            raise _refuse("sql.construct_not_allowed", "ROLLUP, CUBE and GROUPING SETS are not "
-                          "allowed")
+            raise _refuse(
+                "sql.construct_not_allowed", "ROLLUP, CUBE and GROUPING SETS are not allowed"
+            )
         for g in group.expressions:
             if isinstance(g, exp.Literal) and g.is_int:
                 idx = int(g.this) - 1
@@ -291,8 +416,11 @@ def plan(sql: str, datasets: dict[str, Dataset], *, dp: bool, params: Any = None
         for col in g.find_all(exp.Column):
             ds, c = resolved.get(id(col)) or scope.resolve(col)
             if c.cls is ColumnClass.IDENTIFIER:
-                raise _refuse("sql.group_by_identifier", f"GROUP BY identifier {c.name} would "
-                              "release one group per record", column=c.name)
+                raise _refuse(
+                    "sql.group_by_identifier",
+                    f"GROUP BY identifier {c.name} would release one group per record",
+                    column=c.name,
+                )
     if stmt.args.get("having") is not None and dp:
         raise _refuse("dp.having", "HAVING filters on exact aggregates; not allowed with DP")
     if stmt.args.get("distinct"):
@@ -302,38 +430,52 @@ def plan(sql: str, datasets: dict[str, Dataset], *, dp: bool, params: Any = None
     select_sql: list[str] = []
     for i, s in enumerate(selects):
         e = unalias(s)
-        name = s.alias if isinstance(s, exp.Alias) else (
-            e.name if isinstance(e, exp.Column) else e.sql(dialect="duckdb").lower())
+        name = (
+            s.alias
+            if isinstance(s, exp.Alias)
+            else (e.name if isinstance(e, exp.Column) else e.sql(dialect="duckdb").lower())
+        )
         if not any(isinstance(n, exp.AggFunc) for n in e.walk()):
             if e.sql(dialect="duckdb") not in group_sqls:
                 cols = [resolved.get(id(c), (None, None))[1] for c in e.find_all(exp.Column)]
                 if any(c is not None and c.cls is ColumnClass.IDENTIFIER for c in cols):
-                    raise _refuse("sql.identifier_output", f"output {name!r} is an identifier",
-                                  column=name)
-                raise _refuse("sql.non_aggregate_output", f"output {name!r} is neither an "
-                              "aggregate nor a GROUP BY key", column=name)
+                    raise _refuse(
+                        "sql.identifier_output", f"output {name!r} is an identifier", column=name
+                    )
+                raise _refuse(
+                    "sql.non_aggregate_output",
+                    f"output {name!r} is neither an aggregate nor a GROUP BY key",
+                    column=name,
+                )
             outputs.append(Output(name, "key", e.sql(dialect="duckdb")))
             select_sql.append(f"{e.sql(dialect='duckdb')} AS k{i}")
             continue
         if not isinstance(e, aggs):
-            raise _refuse("sql.output_shape", f"output {name!r} must be one aggregate call "
-                          "(COUNT, SUM, AVG" + ("" if dp else ", MEDIAN, QUANTILE_CONT") + ")",
-                          column=name)
+            raise _refuse(
+                "sql.output_shape",
+                f"output {name!r} must be one aggregate call "
+                "(COUNT, SUM, AVG" + ("" if dp else ", MEDIAN, QUANTILE_CONT") + ")",
+                column=name,
+            )
         arg = e.this
         if any(isinstance(n, exp.AggFunc) for n in arg.walk() if n is not e) if arg else False:
             raise _refuse("sql.output_shape", "nested aggregates are not allowed")
         arg_cols = [resolved[id(c)] for c in (arg.find_all(exp.Column) if arg is not None else [])]
         if isinstance(e, exp.Count):
             if dp and (isinstance(arg, exp.Distinct)):
-                raise _refuse("dp.unsupported_aggregate", "COUNT(DISTINCT …) is not supported with "
-                              "DP")
+                raise _refuse(
+                    "dp.unsupported_aggregate", "COUNT(DISTINCT …) is not supported with DP"
+                )
             outputs.append(Output(name, "count" if dp else "exact", e.sql(dialect="duckdb")))
             select_sql.append(f"{e.sql(dialect='duckdb')} AS a{i}")
             continue
         for _, c in arg_cols:
             if c.cls is ColumnClass.IDENTIFIER:
-                raise _refuse("sql.identifier_output", f"aggregating identifier {c.name} is "
-                              "not allowed", column=c.name)
+                raise _refuse(
+                    "sql.identifier_output",
+                    f"aggregating identifier {c.name} is not allowed",
+                    column=c.name,
+                )
         if not dp:
             outputs.append(Output(name, "exact", e.sql(dialect="duckdb")))
             select_sql.append(f"{e.sql(dialect='duckdb')} AS a{i}")
@@ -350,7 +492,7 @@ def plan(sql: str, datasets: dict[str, Dataset], *, dp: bool, params: Any = None
             clamped = f"least(greatest({col_sql}, {int(lo)}), {int(hi)})"
         else:
             # Exact decimal arithmetic: float sums are order-dependent, which breaks DP proofs.
-            clamped = (f"least(greatest({col_sql}, {lo!r}), {hi!r})::DECIMAL(18, 4)")
+            clamped = f"least(greatest({col_sql}, {lo!r}), {hi!r})::DECIMAL(18, 4)"
         kind = "sum" if isinstance(e, exp.Sum) else "avg"
         outputs.append(Output(name, kind, e.sql(dialect="duckdb"), c, (lo, hi), integer))
         select_sql.append(f"sum({clamped}) AS a{i}")
@@ -368,9 +510,9 @@ def plan(sql: str, datasets: dict[str, Dataset], *, dp: bool, params: Any = None
             select_sql.append("count(*) AS __n")
             hidden = True
     else:
-        first_alias = (from_.this.alias or from_.this.name)
+        first_alias = from_.this.alias or from_.this.name
         first = scope.aliases[first_alias.lower()]
-        gate = (f'count(DISTINCT "{first_alias}"."{first.unit}")' if first.unit else "count(*)")
+        gate = f'count(DISTINCT "{first_alias}"."{first.unit}")' if first.unit else "count(*)"
         select_sql.append(f"{gate} AS __n")
         hidden = True
     body = exp.select(*[sqlglot.parse_one(x, read="duckdb") for x in select_sql])
@@ -384,9 +526,16 @@ def plan(sql: str, datasets: dict[str, Dataset], *, dp: bool, params: Any = None
     if stmt.args.get("having") is not None:
         body.set("having", stmt.args["having"].copy())
     del units
-    return Plan(sql=body.sql(dialect="duckdb"), datasets=sorted({d.name for d in
-                scope.aliases.values()}), outputs=outputs, n_keys=n_keys, dp=dp,
-                contributions=contributions, params=bound, hidden_count=hidden)
+    return Plan(
+        sql=body.sql(dialect="duckdb"),
+        datasets=sorted({d.name for d in scope.aliases.values()}),
+        outputs=outputs,
+        n_keys=n_keys,
+        dp=dp,
+        contributions=contributions,
+        params=bound,
+        hidden_count=hidden,
+    )
 
 
 def check_predicate(predicate: str, dataset: Dataset) -> str:
@@ -404,7 +553,8 @@ def check_predicate(predicate: str, dataset: Dataset) -> str:
             raise _refuse("sql.unknown_column", f"no column {col.sql()!r}", column=col.sql())
         if c.cls is ColumnClass.IDENTIFIER:
             raise _refuse("sql.identifier_in_filter", "predicates cannot test identifiers")
-    if not isinstance(where.this, exp.Predicate | exp.Connector | exp.Not | exp.Paren | exp.Boolean
-                      | exp.Column):
+    if not isinstance(
+        where.this, exp.Predicate | exp.Connector | exp.Not | exp.Paren | exp.Boolean | exp.Column
+    ):
         raise InvalidSpec("verify.predicate", "the predicate must be a boolean expression")
     return where.this.sql(dialect="duckdb")

@@ -19,8 +19,12 @@ from typing import Any
 from .datasets import ColumnClass, Dataset
 from .errors import InvalidSpec, Refusal
 
-TEMPLATES = ("linear_regression", "logistic_regression", "gradient_boosting",
-             "dp_linear_regression")
+TEMPLATES = (
+    "linear_regression",
+    "logistic_regression",
+    "gradient_boosting",
+    "dp_linear_regression",
+)
 
 
 @dataclass
@@ -50,8 +54,11 @@ class TrainResult:
 def check_spec(spec: TrainSpec, ds: Dataset, min_group: int) -> None:
     """Refuse templates, features and parameters that could carry rows out."""
     if spec.template not in TEMPLATES:
-        raise Refusal("train.template_not_allowed", f"template {spec.template!r} is not offered "
-                      f"({', '.join(TEMPLATES)})", template=spec.template)
+        raise Refusal(
+            "train.template_not_allowed",
+            f"template {spec.template!r} is not offered ({', '.join(TEMPLATES)})",
+            template=spec.template,
+        )
     if not spec.features:
         raise InvalidSpec("train.no_features", "choose at least one feature")
     for name in [*spec.features, spec.target]:
@@ -59,17 +66,26 @@ def check_spec(spec: TrainSpec, ds: Dataset, min_group: int) -> None:
         if c is None:
             raise Refusal("sql.unknown_column", f"{ds.name} has no column {name!r}", column=name)
         if c.cls is ColumnClass.IDENTIFIER:
-            raise Refusal("train.identifier_feature", f"identifier {name} cannot be a feature or "
-                          "the target", column=name)
+            raise Refusal(
+                "train.identifier_feature",
+                f"identifier {name} cannot be a feature or the target",
+                column=name,
+            )
         if name != spec.target and not c.is_numeric:
             raise Refusal("train.feature_type", f"feature {name} is not numeric", column=name)
-    allowed = {"gradient_boosting": {"n_estimators", "max_depth", "learning_rate"},
-               "logistic_regression": {"C"}, "linear_regression": set(),
-               "dp_linear_regression": set()}[spec.template]
+    allowed = {
+        "gradient_boosting": {"n_estimators", "max_depth", "learning_rate"},
+        "logistic_regression": {"C"},
+        "linear_regression": set(),
+        "dp_linear_regression": set(),
+    }[spec.template]
     extra = set(spec.params) - allowed
     if extra:
-        raise Refusal("train.parameter_not_allowed", f"parameters not allowed: {sorted(extra)}",
-                      params=sorted(extra))
+        raise Refusal(
+            "train.parameter_not_allowed",
+            f"parameters not allowed: {sorted(extra)}",
+            params=sorted(extra),
+        )
     if spec.template == "dp_linear_regression":
         if not spec.epsilon or spec.epsilon <= 0:
             raise InvalidSpec("dp.epsilon", "the DP template needs epsilon > 0")
@@ -80,8 +96,14 @@ def check_spec(spec: TrainSpec, ds: Dataset, min_group: int) -> None:
     del min_group
 
 
-def train_in_worker(path: str, spec: dict[str, Any], id_columns: list[str], min_group: int,
-                    bounds: dict[str, list[float]], contributions: int) -> dict[str, Any]:
+def train_in_worker(
+    path: str,
+    spec: dict[str, Any],
+    id_columns: list[str],
+    min_group: int,
+    bounds: dict[str, list[float]],
+    contributions: int,
+) -> dict[str, Any]:
     """Fit the template inside the sandbox process and return the checked model as data."""
     import resource
 
@@ -92,20 +114,27 @@ def train_in_worker(path: str, spec: dict[str, Any], id_columns: list[str], min_
     cols = [*spec["features"], spec["target"]]
     con = duckdb.connect()
     quoted = ", ".join(f'"{c}"' for c in cols)
-    arr = con.sql(f"SELECT {quoted} FROM read_parquet($p) WHERE "
-                  + " AND ".join(f'"{c}" IS NOT NULL' for c in cols), params={"p": path}
-                  ).fetchnumpy()
+    arr = con.sql(
+        f"SELECT {quoted} FROM read_parquet($p) WHERE "
+        + " AND ".join(f'"{c}" IS NOT NULL' for c in cols),
+        params={"p": path},
+    ).fetchnumpy()
     ids: set[str] = set()
     for c in id_columns:
-        ids |= {str(v) for v in con.sql(f'SELECT DISTINCT "{c}" FROM read_parquet($p)',
-                                        params={"p": path}).fetchnumpy()[c]}
+        ids |= {
+            str(v)
+            for v in con.sql(
+                f'SELECT DISTINCT "{c}" FROM read_parquet($p)', params={"p": path}
+            ).fetchnumpy()[c]
+        }
     con.close()
     x = np.column_stack([np.asarray(arr[f], dtype=float) for f in spec["features"]])
     y_raw = np.asarray(arr[spec["target"]])
     n = len(y_raw)
     if n < max(2 * min_group, 20):
-        raise Refusal("gate.small_group", f"{n} usable rows are too few to train on",
-                      min_group=min_group)
+        raise Refusal(
+            "gate.small_group", f"{n} usable rows are too few to train on", min_group=min_group
+        )
     rng = np.random.default_rng(0)
     order = rng.permutation(n)
     cut = int(n * 0.8)
@@ -126,8 +155,10 @@ def train_in_worker(path: str, spec: dict[str, Any], id_columns: list[str], min_
             coef, intercept, eps = _dp_linear(x[tr], y[tr], spec, bounds, contributions)
         pred = x[te] @ np.asarray(coef) + intercept
         ss = float(((y[te] - y[te].mean()) ** 2).sum()) or 1.0
-        metrics = {"r2": 1 - float(((y[te] - pred) ** 2).sum()) / ss,
-                   "rmse": float(np.sqrt(((y[te] - pred) ** 2).mean()))}
+        metrics = {
+            "r2": 1 - float(((y[te] - pred) ** 2).sum()) / ss,
+            "rmse": float(np.sqrt(((y[te] - pred) ** 2).mean())),
+        }
         model = {"features": spec["features"], "coef": coef, "intercept": intercept}
         n_params = len(coef) + 1
     elif t == "logistic_regression":
@@ -137,11 +168,17 @@ def train_in_worker(path: str, spec: dict[str, Any], id_columns: list[str], min_
         y = y_raw.astype(str)
         scaler = StandardScaler().fit(x[tr])
         m = LogisticRegression(C=float(params.get("C", 1.0)), max_iter=500).fit(
-            scaler.transform(x[tr]), y[tr])
+            scaler.transform(x[tr]), y[tr]
+        )
         acc = float((m.predict(scaler.transform(x[te])) == y[te]).mean())
-        model = {"features": spec["features"], "classes": [str(c) for c in m.classes_],
-                 "coef": m.coef_.tolist(), "intercept": m.intercept_.tolist(),
-                 "scaler_mean": scaler.mean_.tolist(), "scaler_scale": scaler.scale_.tolist()}
+        model = {
+            "features": spec["features"],
+            "classes": [str(c) for c in m.classes_],
+            "coef": m.coef_.tolist(),
+            "intercept": m.intercept_.tolist(),
+            "scaler_mean": scaler.mean_.tolist(),
+            "scaler_scale": scaler.scale_.tolist(),
+        }
         metrics = {"accuracy": acc}
         n_params = int(m.coef_.size + m.intercept_.size)
     else:
@@ -149,39 +186,66 @@ def train_in_worker(path: str, spec: dict[str, Any], id_columns: list[str], min_
 
         y = y_raw.astype(float)
         m = GradientBoostingRegressor(
-            n_estimators=int(params.get("n_estimators", 20)), max_depth=int(params.get(
-                "max_depth", 2)), learning_rate=float(params.get("learning_rate", 0.1)),
-            min_samples_leaf=max(min_group, 1), random_state=0).fit(x[tr], y[tr])
+            n_estimators=int(params.get("n_estimators", 20)),
+            max_depth=int(params.get("max_depth", 2)),
+            learning_rate=float(params.get("learning_rate", 0.1)),
+            min_samples_leaf=max(min_group, 1),
+            random_state=0,
+        ).fit(x[tr], y[tr])
         pred = m.predict(x[te])
         ss = float(((y[te] - y[te].mean()) ** 2).sum()) or 1.0
-        metrics = {"r2": 1 - float(((y[te] - pred) ** 2).sum()) / ss,
-                   "rmse": float(np.sqrt(((y[te] - pred) ** 2).mean()))}
+        metrics = {
+            "r2": 1 - float(((y[te] - pred) ** 2).sum()) / ss,
+            "rmse": float(np.sqrt(((y[te] - pred) ** 2).mean())),
+        }
         trees = []
         n_params = 0
         for est in m.estimators_[:, 0]:
             tree = est.tree_
-            trees.append({"feature": tree.feature.tolist(), "threshold": tree.threshold.tolist(),
-                          "left": tree.children_left.tolist(), "right": tree.children_right.tolist(),
-                          "value": tree.value[:, 0, 0].tolist()})
+            trees.append(
+                {
+                    "feature": tree.feature.tolist(),
+                    "threshold": tree.threshold.tolist(),
+                    "left": tree.children_left.tolist(),
+                    "right": tree.children_right.tolist(),
+                    "value": tree.value[:, 0, 0].tolist(),
+                }
+            )
             n_params += int(tree.node_count)  # one threshold or leaf value per node
-        model = {"features": spec["features"], "init": float(m.init_.constant_[0][0]),
-                 "learning_rate": m.learning_rate, "trees": trees}
+        model = {
+            "features": spec["features"],
+            "init": float(m.init_.constant_[0][0]),
+            "learning_rate": m.learning_rate,
+            "trees": trees,
+        }
     # Output checks: a model with about as many parameters as rows can memorise them.
     if n_params * 2 > cut:
-        raise Refusal("train.too_many_parameters", f"the model has {n_params} parameters for "
-                      f"{cut} training rows (limit: rows / 2)", parameters=n_params, rows=cut)
+        raise Refusal(
+            "train.too_many_parameters",
+            f"the model has {n_params} parameters for {cut} training rows (limit: rows / 2)",
+            parameters=n_params,
+            rows=cut,
+        )
     blob = json.dumps(model, ensure_ascii=False)
     leaked = [i for i in ids if i and i in blob]
     if leaked:
         raise Refusal("train.memorised_identifier", "the model contains identifier values")
     c1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
-    return {"template": t, "model": model, "metrics": metrics, "n_parameters": n_params,
-            "rows_used": n, "epsilon_spent": eps, "cpu_seconds": cpu}
+    return {
+        "template": t,
+        "model": model,
+        "metrics": metrics,
+        "n_parameters": n_params,
+        "rows_used": n,
+        "epsilon_spent": eps,
+        "cpu_seconds": cpu,
+    }
 
 
-def _dp_linear(x: Any, y: Any, spec: dict[str, Any], bounds: dict[str, list[float]],
-               contributions: int) -> tuple[list[float], float, float]:
+def _dp_linear(
+    x: Any, y: Any, spec: dict[str, Any], bounds: dict[str, list[float]], contributions: int
+) -> tuple[list[float], float, float]:
     """Linear regression from Laplace-perturbed sufficient statistics (XᵀX, Xᵀy) via OpenDP."""
     import numpy as np
     import opendp.prelude as dp
@@ -202,8 +266,9 @@ def _dp_linear(x: Any, y: Any, spec: dict[str, Any], bounds: dict[str, list[floa
     # Adding or removing one unit (k rows) moves each upper-triangle entry by at most k.
     sens = float(contributions * len(stats))
     scale = sens / float(spec["epsilon"])
-    meas = dp.m.make_laplace(dp.vector_domain(dp.atom_domain(T=float, nan=False)),
-                             dp.l1_distance(T=float), scale=scale)
+    meas = dp.m.make_laplace(
+        dp.vector_domain(dp.atom_domain(T=float, nan=False)), dp.l1_distance(T=float), scale=scale
+    )
     noisy = np.asarray(meas(stats.tolist()))
     eps = float(meas.map(sens))
     mat = np.zeros((d, d))
@@ -225,13 +290,23 @@ def _dp_linear(x: Any, y: Any, spec: dict[str, Any], bounds: dict[str, list[floa
 def train(spec: TrainSpec, ds: Dataset, engine: Any, min_group: int = 10) -> TrainResult:
     """Check the spec, fit inside the sandbox worker, return the checked model."""
     check_spec(spec, ds, min_group)
-    out = engine.call(train_in_worker, {
-        "path": str(ds.path), "spec": {"template": spec.template, "features": spec.features,
-                                       "target": spec.target, "params": spec.params,
-                                       "epsilon": spec.epsilon},
-        "id_columns": ds.identifiers, "min_group": min_group,
-        "bounds": {c.name: list(c.bounds) for c in ds.columns if c.bounds},
-        "contributions": ds.max_contributions})
+    out = engine.call(
+        train_in_worker,
+        {
+            "path": str(ds.path),
+            "spec": {
+                "template": spec.template,
+                "features": spec.features,
+                "target": spec.target,
+                "params": spec.params,
+                "epsilon": spec.epsilon,
+            },
+            "id_columns": ds.identifiers,
+            "min_group": min_group,
+            "bounds": {c.name: list(c.bounds) for c in ds.columns if c.bounds},
+            "contributions": ds.max_contributions,
+        },
+    )
     return TrainResult(**out)
 
 

@@ -42,8 +42,12 @@ class InMemoryRateLimiter:
             key = (consumer, dataset, day)
             used = self.used.get(key, 0)
             if used + n > cap:
-                raise Refusal("verify.rate_limited", f"{cap} checks per day on {dataset}; "
-                              f"{cap - used} left, {n} asked", left=cap - used, asked=n)
+                raise Refusal(
+                    "verify.rate_limited",
+                    f"{cap} checks per day on {dataset}; {cap - used} left, {n} asked",
+                    left=cap - used,
+                    asked=n,
+                )
             self.used[key] = used + n
             return cap - used - n
 
@@ -64,8 +68,9 @@ def _check_ids(ids: list[str], ds: Dataset) -> tuple[list[str], list[str]]:
     if not ids:
         raise InvalidSpec("verify.no_ids", "give at least one identifier")
     if len(ids) > MAX_IDS:
-        raise Refusal("verify.too_many_ids", f"at most {MAX_IDS} identifiers per request",
-                      limit=MAX_IDS)
+        raise Refusal(
+            "verify.too_many_ids", f"at most {MAX_IDS} identifiers per request", limit=MAX_IDS
+        )
     if ds.unit is None:
         raise Refusal("verify.no_identifier", f"{ds.name} has no identifier column")
     ids = [str(i).strip() for i in ids]
@@ -75,16 +80,25 @@ def _check_ids(ids: list[str], ds: Dataset) -> tuple[list[str], list[str]]:
     return [i for i in ids if i not in invalid], invalid
 
 
-def verify(ds: Dataset, ids: list[str], predicate: str, engine: Any, *, mode: str = "each",
-           min_count_group: int = 1) -> VerifyResult:
+def verify(
+    ds: Dataset,
+    ids: list[str],
+    predicate: str,
+    engine: Any,
+    *,
+    mode: str = "each",
+    min_count_group: int = 1,
+) -> VerifyResult:
     """Answer yes/no per identifier (mode "each") or only the number of matches ("count")."""
     if mode not in ("each", "count"):
         raise InvalidSpec("verify.mode", "mode is 'each' or 'count'")
     pred = check_predicate(predicate, ds)
     valid, invalid = _check_ids(ids, ds)
     unit = ds.unit
-    sql = (f'SELECT CAST("{unit}" AS VARCHAR) AS id, bool_or(coalesce(({pred}), false)) AS ok '
-           f'FROM "{ds.name}" WHERE CAST("{unit}" AS VARCHAR) IN (SELECT unnest($ids)) GROUP BY 1')
+    sql = (
+        f'SELECT CAST("{unit}" AS VARCHAR) AS id, bool_or(coalesce(({pred}), false)) AS ok '
+        f'FROM "{ds.name}" WHERE CAST("{unit}" AS VARCHAR) IN (SELECT unnest($ids)) GROUP BY 1'
+    )
     res = engine.run(sql, {"ids": valid}, {ds.name: ds.path}, max_rows=len(valid) + 1)
     found = {r[0]: bool(r[1]) for r in res.rows}
     if mode == "count":
@@ -116,15 +130,24 @@ class PsiServerReply:
     cpu_seconds: float
 
 
-def psi_reply(ds: Dataset, predicate: str, request: bytes, engine: Any, *,
-              reveal_intersection: bool = False, fpr: float = 1e-9) -> PsiServerReply:
+def psi_reply(
+    ds: Dataset,
+    predicate: str,
+    request: bytes,
+    engine: Any,
+    *,
+    reveal_intersection: bool = False,
+    fpr: float = 1e-9,
+) -> PsiServerReply:
     """Answer a PSI request against the identifiers whose records satisfy ``predicate``."""
     psi = _psi()
     pred = check_predicate(predicate, ds)
     if ds.unit is None:
         raise Refusal("verify.no_identifier", f"{ds.name} has no identifier column")
-    sql = (f'SELECT DISTINCT CAST("{ds.unit}" AS VARCHAR) FROM "{ds.name}" '
-           f"WHERE coalesce(({pred}), false)")
+    sql = (
+        f'SELECT DISTINCT CAST("{ds.unit}" AS VARCHAR) FROM "{ds.name}" '
+        f"WHERE coalesce(({pred}), false)"
+    )
     res = engine.run(sql, [], {ds.name: ds.path}, max_rows=5_000_000)
     server_items = [r[0] for r in res.rows]
     req = psi.Request()
@@ -134,13 +157,19 @@ def psi_reply(ds: Dataset, predicate: str, request: bytes, engine: Any, *,
         raise InvalidSpec("verify.psi_request", "not a PSI request") from exc
     n_client = len(req.encrypted_elements)
     if n_client > MAX_IDS:
-        raise Refusal("verify.too_many_ids", f"at most {MAX_IDS} identifiers per request",
-                      limit=MAX_IDS)
+        raise Refusal(
+            "verify.too_many_ids", f"at most {MAX_IDS} identifiers per request", limit=MAX_IDS
+        )
     server = psi.server.CreateWithNewKey(reveal_intersection)
     setup = server.CreateSetupMessage(fpr, max(n_client, 1), server_items, psi.DataStructure.GCS)
     response = server.ProcessRequest(req)
-    return PsiServerReply(setup.SerializeToString(), response.SerializeToString(),
-                          len(server_items), ds.rows, res.cpu_seconds)
+    return PsiServerReply(
+        setup.SerializeToString(),
+        response.SerializeToString(),
+        len(server_items),
+        ds.rows,
+        res.cpu_seconds,
+    )
 
 
 class PsiClient:

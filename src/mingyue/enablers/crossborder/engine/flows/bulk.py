@@ -21,7 +21,7 @@ from .monitor import SHANGHAI, Batch, FlowMonitor, Route, query_texts
 
 # The fields of events._COMBINED, anchored at each line start; `[^\]\n]` so no match spans lines.
 _LINES = re.compile(
-    r'^\S+ \S+ \S+ \[(\d\d/[A-Za-z]{3}/\d{4}:\d\d):(\d\d):\d\d(?: ([+-]\d{4}))?\] '
+    r"^\S+ \S+ \S+ \[(\d\d/[A-Za-z]{3}/\d{4}:\d\d):(\d\d):\d\d(?: ([+-]\d{4}))?\] "
     r'"([A-Z]+) (\S+)(?: HTTP/[0-9.]+)?" \d{3} (\d+|-)',
     re.MULTILINE,
 )
@@ -91,7 +91,12 @@ class BulkReader:
     def _year(self, hour: str, minute: int, zone: str) -> int | None:
         """Shanghai calendar year of 'dd/Mon/yyyy:HH' plus minutes in a zone (None: not a time)."""
         try:
-            day, mon, year, hh = int(hour[0:2]), _MONTHS[hour[3:6]], int(hour[7:11]), int(hour[12:14])
+            day, mon, year, hh = (
+                int(hour[0:2]),
+                _MONTHS[hour[3:6]],
+                int(hour[7:11]),
+                int(hour[12:14]),
+            )
             tz = zone or "+0000"
             offset = (int(tz[1:3]) * 60 + int(tz[3:5])) * (1 if tz[0] == "+" else -1)
             epoch = calendar.timegm((year, mon, day, hh, minute, 0)) - offset * 60
@@ -151,8 +156,11 @@ class BulkReader:
                     bad += 1
                     continue
                 # In the one hour that holds the new year, the minute decides.
-                year = (self._year(hour, int(minute), zone) or hour_year) if hour_year == _SPLIT \
+                year = (
+                    (self._year(hour, int(minute), zone) or hour_year)
+                    if hour_year == _SPLIT
                     else hour_year
+                )
             events += 1
             s = target.find("://") if target[0] != "/" and method != "CONNECT" else -1
             if s > 0:

@@ -48,7 +48,7 @@ class LineParser(Protocol):
 _MONTHS = {m: i for i, m in enumerate(calendar.month_abbr) if m}
 # The time must read dd/Mon/yyyy:HH:MM:SS[ +zzzz]; bulk.py reads the same fields chunk-wise.
 _COMBINED = re.compile(
-    r'(?P<client>\S+) \S+ \S+ \[(?P<time>\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:\d\d(?: [+-]\d{4})?)\] '
+    r"(?P<client>\S+) \S+ \S+ \[(?P<time>\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:\d\d(?: [+-]\d{4})?)\] "
     r'"(?P<method>[A-Z]+) (?P<target>\S+)'
     r'(?: HTTP/[0-9.]+)?" (?P<status>\d{3}) (?P<bytes>\d+|-)'
 )
@@ -60,7 +60,7 @@ _SQUID = re.compile(
 
 def _split_target(target: str, method: str) -> tuple[str | None, int | None, str]:
     """Return (host, port, path+query) from an absolute URL, CONNECT authority or a path."""
-    if method == "CONNECT" or "://" not in target and not target.startswith("/"):
+    if method == "CONNECT" or ("://" not in target and not target.startswith("/")):
         host, _, port = target.rpartition(":")
         if host and port.isdigit():
             return host.strip("[]").lower(), int(port), ""
@@ -225,7 +225,11 @@ PARSERS: dict[str, type[CombinedParser | SquidParser | ZeekParser]] = {
 
 def sniff_format(first_line: str) -> str:
     """Guess a log format from its first line; raise ValueError when none fits."""
-    if first_line.startswith("#separator") or first_line.startswith("{") and '"id.orig_h"' in first_line:
+    if (
+        first_line.startswith("#separator")
+        or (first_line.startswith("{")
+        and '"id.orig_h"' in first_line)
+    ):
         return "zeek"
     if _SQUID.match(first_line):
         return "squid"

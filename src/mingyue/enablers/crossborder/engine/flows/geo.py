@@ -77,7 +77,9 @@ class MmdbResolver:
 class LegacyDatResolver:
     """Country lookups in Debian's legacy GeoIP.dat / GeoIPv6.dat (loaded into memory)."""
 
-    def __init__(self, v4: str | Path = DEBIAN_GEOIP, v6: str | Path | None = DEBIAN_GEOIP6) -> None:
+    def __init__(
+        self, v4: str | Path = DEBIAN_GEOIP, v6: str | Path | None = DEBIAN_GEOIP6
+    ) -> None:
         import pygeoip
 
         self._v4 = self._open(pygeoip, v4)
@@ -114,7 +116,9 @@ class CidrTableResolver:
                 if not row or row[0].startswith("#") or row[0] == "network":
                     continue
                 try:
-                    rows.append((ipaddress.ip_network(row[0].strip(), strict=False), row[1].strip().upper()))
+                    rows.append(
+                        (ipaddress.ip_network(row[0].strip(), strict=False), row[1].strip().upper())
+                    )
                 except (ValueError, IndexError) as exc:
                     raise ValueError(f"{path}: line {i}: {exc}") from exc
         rows.sort(key=lambda r: r[0].prefixlen, reverse=True)

@@ -32,8 +32,14 @@ SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 DOMESTIC = frozenset({"CN", "private"})
 # Which identifier stands for the person when a request carries several (strongest first).
 PERSON_KEY_ORDER = (
-    "CN_RESIDENT_ID", "CN_PASSPORT", "HK_MACAU_PERMIT", "CN_MOBILE", "EMAIL", "BANK_CARD",
-    "CN_RESIDENT_ID_LIKE", "CN_LICENSE_PLATE",
+    "CN_RESIDENT_ID",
+    "CN_PASSPORT",
+    "HK_MACAU_PERMIT",
+    "CN_MOBILE",
+    "EMAIL",
+    "BANK_CARD",
+    "CN_RESIDENT_ID_LIKE",
+    "CN_LICENSE_PLATE",
 )
 _PERSON_TYPES = frozenset(PERSON_KEY_ORDER)
 _CANDIDATE = re.compile(r"\d{5}|@").search
@@ -67,7 +73,9 @@ class DeclaredTransfer:
     country: str
     endpoints: tuple[str, ...]
     categories: tuple[str, ...] = ()
-    legal_basis: str = "exempt"  # the decision path: exempt | standard_contract_or_certification | …
+    legal_basis: str = (
+        "exempt"  # the decision path: exempt | standard_contract_or_certification | …
+    )
     case_ref: str | None = None
 
     @classmethod
@@ -80,8 +88,15 @@ class DeclaredTransfer:
         if basis not in ("exempt", "standard_contract_or_certification", "security_assessment"):
             raise ValueError(f"legal_basis: unknown path {basis!r}")
         endpoints = tuple(str(e).lower() for e in data["endpoints"])
-        return cls(str(data["id"]), str(data["recipient"]), str(data["country"]).upper(), endpoints,
-                   tuple(data.get("categories", ())), basis, data.get("case_ref"))
+        return cls(
+            str(data["id"]),
+            str(data["recipient"]),
+            str(data["country"]).upper(),
+            endpoints,
+            tuple(data.get("categories", ())),
+            basis,
+            data.get("case_ref"),
+        )
 
 
 class EndpointIndex:
@@ -90,7 +105,9 @@ class EndpointIndex:
     def __init__(self, transfers: Iterable[DeclaredTransfer]) -> None:
         self.hosts: dict[str, DeclaredTransfer] = {}
         self.suffixes: list[tuple[str, DeclaredTransfer]] = []
-        self.networks: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, DeclaredTransfer]] = []
+        self.networks: list[
+            tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, DeclaredTransfer]
+        ] = []
         for t in transfers:
             for ep in t.endpoints:
                 try:
@@ -150,8 +167,14 @@ class Alert:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready mapping."""
-        return {"kind": self.kind, "recipient": self.recipient, "year": self.year,
-                "threshold": self.threshold, "count": self.count, "detail": self.detail}
+        return {
+            "kind": self.kind,
+            "recipient": self.recipient,
+            "year": self.year,
+            "threshold": self.threshold,
+            "count": self.count,
+            "detail": self.detail,
+        }
 
 
 _SCHEMA = """
@@ -278,7 +301,9 @@ class FlowMonitor:
         detector: PiiDetector | None = None,
     ) -> None:
         if not hash_key:
-            raise ValueError("hash_key: a secret key is required (hashes of IDs must not be guessable)")
+            raise ValueError(
+                "hash_key: a secret key is required (hashes of IDs must not be guessable)"
+            )
         self.store = store
         self.transfers = list(transfers)
         self.index = EndpointIndex(self.transfers)
@@ -291,7 +316,11 @@ class FlowMonitor:
             ("pi", th["pi_exempt_below"], "pi_standard_contract_threshold"),
             ("pi", th["pi_assessment_from"], "pi_security_assessment_threshold"),
             ("sensitive", 1, "sensitive_standard_contract_threshold"),
-            ("sensitive", th["sensitive_assessment_from"], "sensitive_security_assessment_threshold"),
+            (
+                "sensitive",
+                th["sensitive_assessment_from"],
+                "sensitive_security_assessment_threshold",
+            ),
         )
         self._year_cache: dict[int, int] = {}
         self._routes: dict[tuple[str | None, str | None], Route | None] = {}
@@ -329,8 +358,11 @@ class FlowMonitor:
         else:
             country = self.geo.country(ip) if self.geo and ip else None
             # domestic or unresolvable: not a cross-border flow we can attribute
-            route = None if country is None or country in DOMESTIC else (
-                f"undeclared:{endpoint}", endpoint, country, 0)
+            route = (
+                None
+                if country is None or country in DOMESTIC
+                else (f"undeclared:{endpoint}", endpoint, country, 0)
+            )
         if len(self._routes) > _CACHE_MAX:
             self._routes.clear()
         self._routes[key] = route
@@ -358,8 +390,11 @@ class FlowMonitor:
             present = {e.type for e in ents}
             key_type = next(t for t in PERSON_KEY_ORDER if t in present)
             keys = sorted({self._hash(e) for e in ents if e.type == key_type})
-            kinds = [k for k, flag in (("sensitive", True), ("pi", False))
-                     if any(e.sensitive is flag for e in ents)]
+            kinds = [
+                k
+                for k, flag in (("sensitive", True), ("pi", False))
+                if any(e.sensitive is flag for e in ents)
+            ]
             out = tuple((k, h) for k in kinds for h in keys)
         if len(self._people) > _PEOPLE_MEMO:
             self._people.clear()
@@ -375,7 +410,11 @@ class FlowMonitor:
         recipient, endpoint, country, declared = route
         year = self.year_of(ev.ts)
         if not declared and (endpoint, year) not in batch.undeclared:
-            batch.undeclared[(endpoint, year)] = {"endpoint": endpoint, "ip": ev.ip, "country": country}
+            batch.undeclared[(endpoint, year)] = {
+                "endpoint": endpoint,
+                "ip": ev.ip,
+                "country": country,
+            }
         okey = (recipient, endpoint, country, year, declared)
         obs = batch.observed.get(okey)
         if obs is None:
@@ -418,7 +457,9 @@ class FlowMonitor:
                 )
                 for tkind, threshold, akind in self.thresholds:
                     if tkind == kind and before < threshold <= after:
-                        new_alerts.append(self._threshold_alert(akind, recipient, year, threshold, after))
+                        new_alerts.append(
+                            self._threshold_alert(akind, recipient, year, threshold, after)
+                        )
             for okey, (n, nbytes) in batch.observed.items():
                 db.execute(
                     "INSERT INTO observed VALUES (?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
@@ -426,15 +467,25 @@ class FlowMonitor:
                     (*okey, n, nbytes),
                 )
             for (endpoint, year), detail in batch.undeclared.items():
-                new_alerts.append(Alert("undeclared_overseas_endpoint", f"undeclared:{endpoint}",
-                                        year, 0, 0, detail))
+                new_alerts.append(
+                    Alert(
+                        "undeclared_overseas_endpoint", f"undeclared:{endpoint}", year, 0, 0, detail
+                    )
+                )
             kept = []
             for alert in new_alerts:
                 cur = db.execute(
                     "INSERT OR IGNORE INTO alerts (kind, recipient, year, threshold, count, detail, "
                     "created) VALUES (?,?,?,?,?,?,?)",
-                    (alert.kind, alert.recipient, alert.year, alert.threshold, alert.count,
-                     json.dumps(alert.detail, ensure_ascii=False), now),
+                    (
+                        alert.kind,
+                        alert.recipient,
+                        alert.year,
+                        alert.threshold,
+                        alert.count,
+                        json.dumps(alert.detail, ensure_ascii=False),
+                        now,
+                    ),
                 )
                 if cur.rowcount:
                     kept.append(alert)
@@ -443,8 +494,15 @@ class FlowMonitor:
                     "INSERT INTO sources VALUES (?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
                     "inode=excluded.inode, offset=excluded.offset, lines=excluded.lines, "
                     "bad_lines=excluded.bad_lines, events=excluded.events, updated=excluded.updated",
-                    (checkpoint.source, checkpoint.inode, checkpoint.offset, checkpoint.lines,
-                     checkpoint.bad_lines, checkpoint.events, now),
+                    (
+                        checkpoint.source,
+                        checkpoint.inode,
+                        checkpoint.offset,
+                        checkpoint.lines,
+                        checkpoint.bad_lines,
+                        checkpoint.events,
+                        now,
+                    ),
                 )
             db.execute("COMMIT")
         except BaseException:
@@ -452,15 +510,27 @@ class FlowMonitor:
             raise
         return kept
 
-    def _threshold_alert(self, akind: str, recipient: str, year: int, threshold: int, count: int) -> Alert:
+    def _threshold_alert(
+        self, akind: str, recipient: str, year: int, threshold: int, count: int
+    ) -> Alert:
         declared = next((t for t in self.transfers if t.recipient == recipient), None)
-        needed = "security_assessment" if "assessment" in akind else "standard_contract_or_certification"
+        needed = (
+            "security_assessment" if "assessment" in akind else "standard_contract_or_certification"
+        )
         rank = {"exempt": 0, "standard_contract_or_certification": 1, "security_assessment": 2}
         covered = declared is not None and rank[declared.legal_basis] >= rank[needed]
-        return Alert(akind, recipient, year, threshold, count, {
-            "required_path": needed,
-            "declared_basis": declared.legal_basis if declared else None,
-            "covered_by_declaration": covered,
-            "basis": "促进和规范数据跨境流动规定 Art. 7(2)" if needed == "security_assessment"
-            else "促进和规范数据跨境流动规定 Art. 8",
-        })
+        return Alert(
+            akind,
+            recipient,
+            year,
+            threshold,
+            count,
+            {
+                "required_path": needed,
+                "declared_basis": declared.legal_basis if declared else None,
+                "covered_by_declaration": covered,
+                "basis": "促进和规范数据跨境流动规定 Art. 7(2)"
+                if needed == "security_assessment"
+                else "促进和规范数据跨境流动规定 Art. 8",
+            },
+        )

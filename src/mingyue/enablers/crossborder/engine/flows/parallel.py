@@ -22,13 +22,13 @@ _worker: BulkReader | None = None
 
 
 def _init(monitor: FlowMonitor, squid: bool) -> None:
-    global _worker  # noqa: PLW0603 - one reader per worker process
+    global _worker
     _worker = BulkReader(monitor, squid=squid)
 
 
 def _parse(spec: tuple[str, int, int]) -> tuple[int, int, int, Batch]:
     path, start, length = spec
-    with open(path, "rb") as fp:  # noqa: PTH123
+    with open(path, "rb") as fp:
         fp.seek(start)
         data = fp.read(length)
     batch = Batch()
@@ -49,7 +49,9 @@ def complete_end(path: Path, start: int, max_line: int) -> int:
     return start if nl < 0 else size - len(tail) + nl + 1
 
 
-def cuts(path: Path, start: int, end: int, chunk: int, max_line: int) -> Iterator[tuple[str, int, int]]:
+def cuts(
+    path: Path, start: int, end: int, chunk: int, max_line: int
+) -> Iterator[tuple[str, int, int]]:
     """Byte ranges of about ``chunk`` bytes that end at a line end, up to ``end``.
 
     Stops early before a line longer than ``max_line``: the sequential reader deals with it.

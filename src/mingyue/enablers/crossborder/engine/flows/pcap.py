@@ -101,7 +101,9 @@ class PcapReader:
                 if not header:
                     return
                 if len(header) < 16:
-                    raise PcapError(f"{self.path.name}: truncated record header at byte {self.offset}")
+                    raise PcapError(
+                        f"{self.path.name}: truncated record header at byte {self.offset}"
+                    )
                 sec, frac, incl, _orig = rec.unpack(header)
                 if incl > _MAX_RECORD:
                     raise PcapError(
@@ -111,7 +113,11 @@ class PcapReader:
                 if len(data) < incl:
                     raise PcapError(f"{self.path.name}: truncated packet at byte {self.offset}")
                 self.offset += 16 + incl
-                yield self._decode(sec + frac * self.scale, data, self.linktype), self.offset, self.quiet
+                yield (
+                    self._decode(sec + frac * self.scale, data, self.linktype),
+                    self.offset,
+                    self.quiet,
+                )
 
     def _read_ng(self) -> Iterator[tuple[FlowEvent | None, int, bool]]:
         assert self.ng is not None
@@ -188,7 +194,9 @@ class PcapReader:
                                 host = ext_data[5:].decode("ascii", "replace").lower()
         except (dpkt.UnpackError, dpkt.NeedData, ValueError, struct.error):
             pass
-        return FlowEvent(ts, _ip_str(ip.src), host, _ip_str(ip.dst), tcp.dport, "TLS", None, len(buf))
+        return FlowEvent(
+            ts, _ip_str(ip.src), host, _ip_str(ip.dst), tcp.dport, "TLS", None, len(buf)
+        )
 
     def flush(self) -> Iterator[FlowEvent]:
         """At the end of a capture, give up on partial requests (nothing more will arrive)."""

@@ -101,7 +101,9 @@ class NgBlocks:
 
     def _iface(self, index: int, pos: int) -> _Interface:
         if index >= len(self.interfaces):
-            raise BlockError(f"{self.name}: packet at byte {pos} names undeclared interface {index}")
+            raise BlockError(
+                f"{self.name}: packet at byte {pos} names undeclared interface {index}"
+            )
         return self.interfaces[index]
 
     def _packet(self, btype: int, body: bytes, pos: int) -> tuple[int, float, bytes]:

@@ -59,7 +59,9 @@ def _start(monitor: FlowMonitor, path: Path) -> tuple[str, int, Checkpoint]:
 class _LineFeed:
     """Feeds a chunk of complete lines through a per-line parser (squid native, Zeek)."""
 
-    def __init__(self, parser: CombinedParser | SquidParser | ZeekParser, monitor: FlowMonitor) -> None:
+    def __init__(
+        self, parser: CombinedParser | SquidParser | ZeekParser, monitor: FlowMonitor
+    ) -> None:
         self.parser = parser
         self.monitor = monitor
 
@@ -157,7 +159,9 @@ def watch_log(
         if n or batch.events:
             alerts.extend(monitor.commit(batch, Checkpoint(source, cp.inode, offset, lines,
                                                            bad_lines, events)))  # fmt: skip
-        progress = WatchProgress(source, offset, max(size, offset), lines, bad_lines, events, alerts)
+        progress = WatchProgress(
+            source, offset, max(size, offset), lines, bad_lines, events, alerts
+        )
         if on_progress is not None and n:
             on_progress(progress)
         return progress
@@ -174,8 +178,16 @@ def watch_log(
                 commit(batch, n, bad, new_offset)
                 return should_stop()
 
-            if read_parallel(monitor, feeder.squid, p, offset, workers=workers, chunk=chunk_size,
-                             max_line=MAX_LINE, commit=commit_or_stop):
+            if read_parallel(
+                monitor,
+                feeder.squid,
+                p,
+                offset,
+                workers=workers,
+                chunk=chunk_size,
+                max_line=MAX_LINE,
+                commit=commit_or_stop,
+            ):
                 return WatchProgress(source, offset, max(size, offset), lines, bad_lines, events,
                                      alerts)  # fmt: skip
         while True:
