@@ -20,6 +20,11 @@ from mingyue.cli_support import (
     run_cli,
     settings_for,
 )
+from mingyue.core import migrate
+from mingyue.core.errors import InvalidInput, NotFound
+from mingyue.core.plugins import load_ref, registry
+from mingyue.core.tenancy import accounts
+from mingyue.core.tenancy.identity import Organization, User
 
 app = typer.Typer(
     name="mingyue",
@@ -71,7 +76,7 @@ def demo(
     port: Annotated[int, typer.Option(help="Port for --serve.")] = 8000,
 ) -> None:
     """Create a data dir with demo organizations, users, cases, usage and ledger entries."""
-    from mingyue.demo import build_demo
+    from mingyue.demo import build_demo  # lazy: CLI start-up time (the demo imports every enabler)
 
     settings = settings_for(data_dir)
     with run_cli():
@@ -93,7 +98,6 @@ def demo(
 @db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = None) -> None:
     """Upgrade the database to the newest migrations of the core and every enabler."""
-    from mingyue.core import migrate
 
     settings = settings_for(data_dir)
     with run_cli():
@@ -104,7 +108,6 @@ def db_upgrade(data_dir: DataDir = None) -> None:
 @db_app.command("current")
 def db_current(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
     """Show the database's revisions and the code's heads."""
-    from mingyue.core import migrate
 
     settings = settings_for(data_dir)
     emit(
@@ -127,10 +130,6 @@ def user_create(
 ) -> None:
     """Create a user in an organization."""
     from sqlalchemy import select
-
-    from mingyue.core.errors import InvalidInput
-    from mingyue.core.tenancy import accounts
-    from mingyue.core.tenancy.identity import Organization
 
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         q = select(Organization).where(
@@ -157,7 +156,6 @@ def user_create(
 @user_app.command("list")
 def user_list(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
     """List users visible to the acting user."""
-    from mingyue.core.tenancy import accounts
 
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         out = accounts.list_users(uow=uow, actor=uow.actor)
@@ -174,10 +172,6 @@ def user_token(
 ) -> None:
     """Issue an API token for a user (printed once)."""
     from sqlalchemy import select
-
-    from mingyue.core.errors import NotFound
-    from mingyue.core.tenancy import accounts
-    from mingyue.core.tenancy.identity import User
 
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         user = uow.session.scalars(select(User).where(User.username == username)).first()
@@ -198,7 +192,6 @@ def org_create(
     json_out: JsonOut = False,
 ) -> None:
     """Create an organization."""
-    from mingyue.core.tenancy import accounts
 
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         out = accounts.create_org(
@@ -213,7 +206,6 @@ def worker(
     once: Annotated[bool, typer.Option(help="Process what is queued, then exit.")] = False,
 ) -> None:
     """Run background jobs from Redis (MINGYUE_REDIS_URL)."""
-    from mingyue.core.plugins import load_ref
 
     settings = settings_for(data_dir)
     with run_cli():
@@ -225,7 +217,7 @@ def worker(
 @dev_app.command("check")
 def dev_check(json_out: JsonOut = False) -> None:
     """Validate every installed enabler's contract (one key everywhere, shape, names, i18n)."""
-    from mingyue.contract import check_all
+    from mingyue.contract import check_all  # lazy: CLI start-up time
 
     problems = check_all()
     if json_out:
@@ -244,7 +236,6 @@ def dev_makemigration(
     key: str, message: Annotated[str, typer.Option("-m", "--message")], data_dir: DataDir = None
 ) -> None:
     """Autogenerate a migration on the branch of one enabler (or 'core')."""
-    from mingyue.core import migrate
 
     settings = settings_for(data_dir)
     with run_cli():
@@ -252,8 +243,6 @@ def dev_makemigration(
 
 
 def _mount_plugins(only: str | None = None) -> None:
-    from mingyue.core.plugins import load_ref, registry
-
     names = {"credentials": "credential"}
     for en in registry().ordered():
         if not en.cli:

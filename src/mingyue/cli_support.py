@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,8 +17,12 @@ from rich.console import Console
 from rich.table import Table
 
 from mingyue.core.config import Settings, configure, get_settings
+from mingyue.core.db import system_session
 from mingyue.core.errors import InvalidInput, MingyueError, NotAuthenticated
+from mingyue.core.migrate import ensure_schema
 from mingyue.core.tenancy.access import SYSTEM, Actor
+from mingyue.core.tenancy.identity import actor_for, find_user
+from mingyue.core.uow import unit_of_work
 
 DataDir = Annotated[
     Path | None,
@@ -46,8 +49,6 @@ def settings_for(data_dir: Path | None) -> Settings:
 
 def resolve_actor(settings: Settings, as_user: str | None, *, required: bool = False) -> Actor:
     """Return the actor named by --as (or $MINGYUE_USER); ``system`` when none and allowed."""
-    from mingyue.core.db import system_session
-    from mingyue.core.tenancy.identity import actor_for, find_user
 
     if not as_user:
         if required:
@@ -65,7 +66,6 @@ def cli_uow(
     data_dir: Path | None, as_user: str | None, *, require_user: bool = False
 ) -> Iterator[Any]:
     """Open a unit of work for a command, acting as --as."""
-    from mingyue.core.uow import unit_of_work
 
     settings = settings_for(data_dir)
     ensure_database(settings)
@@ -76,7 +76,6 @@ def cli_uow(
 
 def ensure_database(settings: Settings) -> None:
     """Create the schema of an empty embedded database (upgrading to the newest migrations)."""
-    from mingyue.core.migrate import ensure_schema
 
     ensure_schema(settings)
 
@@ -146,15 +145,12 @@ def run_cli() -> Iterator[None]:
         field = f" [{exc.field}]" if exc.field else ""
         raise fail(f"error: {exc.message}{field} ({exc.key})", exc.exit_code) from None
     except ValidationError as exc:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
-        loc = ".".join(str(p) for p in first.get("loc", ())) or "input"
-        raise fail(f"error: {loc}: {first.get('msg')}", 2) from None
+        errors = exc.errors()
+        where: tuple[int | str, ...] = errors[0]["loc"] if errors else ()
+        msg = errors[0]["msg"] if errors else "invalid"
+        loc = ".".join(str(p) for p in where) or "input"
+        raise fail(f"error: {loc}: {msg}", 2) from None
     except FileNotFoundError as exc:
         raise fail(f"error: file not found: {exc.filename}", 2) from None
     except json.JSONDecodeError as exc:
         raise fail(f"error: invalid JSON: {exc.msg} at line {exc.lineno}", 2) from None
-
-
-def env_flag(name: str) -> bool:
-    """Tell whether an environment flag is set to a true value."""
-    return os.environ.get(name, "").lower() in ("1", "true", "yes")

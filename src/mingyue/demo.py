@@ -10,11 +10,14 @@ from typing import Any
 
 from sqlalchemy import select
 
+from mingyue.core import cases, jobs, metering
 from mingyue.core.config import Settings
 from mingyue.core.db import utcnow
+from mingyue.core.ledger import audit
+from mingyue.core.plugins import registry
 from mingyue.core.tenancy import accounts
 from mingyue.core.tenancy.access import SYSTEM
-from mingyue.core.tenancy.identity import Organization, User
+from mingyue.core.tenancy.identity import Organization, User, uscc_check_char
 from mingyue.core.uow import unit_of_work
 
 ORGS: list[dict[str, Any]] = [
@@ -58,8 +61,6 @@ ORGS: list[dict[str, Any]] = [
 
 
 def _uscc(base17: str) -> str:
-    from mingyue.core.tenancy.identity import uscc_check_char
-
     return base17 + uscc_check_char(base17)
 
 
@@ -128,9 +129,6 @@ def build_demo(settings: Settings, url: str = "http://127.0.0.1:8000/") -> dict[
 
 
 def _sample_activity(settings: Settings, org_ids: dict[str, int]) -> None:
-    from mingyue.core import cases, jobs, metering
-    from mingyue.core.ledger import audit
-
     with unit_of_work(SYSTEM, settings) as uow:
         metering.create_tariff(
             uow=uow,
@@ -199,8 +197,6 @@ def _sample_activity(settings: Settings, org_ids: dict[str, int]) -> None:
 def _enabler_demos(settings: Settings, org_ids: dict[str, int]) -> None:
     """Let each installed enabler add its own demo data (``demo:seed(settings, org_ids)``)."""
     import importlib
-
-    from mingyue.core.plugins import registry
 
     for en in registry().ordered():
         if en.core:

@@ -7,13 +7,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from mingyue.core.plugins import registry
+
 LOCALES = ("zh_CN", "en")
 _CORE_DIR = Path(__file__).parent / "web" / "i18n"
 
 
 def catalogue_dirs() -> list[Path]:
     """Return every folder holding catalogues (core first)."""
-    from mingyue.core.plugins import registry
 
     dirs = [_CORE_DIR]
     for en in registry().ordered():

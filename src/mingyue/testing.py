@@ -20,10 +20,13 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from mingyue.core import config, migrate
+from mingyue import cli as cli_mod
+from mingyue.core import config, jobs, migrate
 from mingyue.core.config import Settings
-from mingyue.core.db import Base, dispose_engines, get_engine, import_all_models, system_session
-from mingyue.core.tenancy.access import Actor
+from mingyue.core.db import Base, dispose_engines, get_engine, system_session
+from mingyue.core.models import import_all_models
+from mingyue.core.tenancy import accounts
+from mingyue.core.tenancy.access import SYSTEM, Actor
 from mingyue.core.tenancy.identity import (
     USCC_ALPHABET,
     Organization,
@@ -32,6 +35,9 @@ from mingyue.core.tenancy.identity import (
     hash_password,
     uscc_check_char,
 )
+from mingyue.core.uow import unit_of_work
+from mingyue.web.app import create_app
+from mingyue.web.auth import actor_cache
 
 PG_ADMIN_URL = os.environ.get(
     "MINGYUE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -103,12 +109,7 @@ def settings(tmp_path: Path, _db_template: dict[str, Any]) -> Iterator[Settings]
         with eng.begin() as c:
             c.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     migrate._done.add(s.sqlalchemy_url)
-    try:
-        from mingyue.web.auth import actor_cache
-
-        actor_cache.clear()
-    except ImportError:
-        pass
+    actor_cache.clear()
     yield s
     dispose_engines()
     migrate.forget()
@@ -188,7 +189,6 @@ def actor_of(settings: Settings) -> Callable[[User], Actor]:
 @pytest.fixture
 def uow_as(settings: Settings) -> Callable[[Actor], AbstractContextManager[Any]]:
     """Return ``uow_as(actor)``: a unit of work that commits on exit."""
-    from mingyue.core.uow import unit_of_work
 
     def _uow(actor: Actor) -> AbstractContextManager[Any]:
         return unit_of_work(actor, settings)
@@ -199,7 +199,6 @@ def uow_as(settings: Settings) -> Callable[[Actor], AbstractContextManager[Any]]
 @pytest.fixture
 def app(settings: Settings) -> Any:
     """Return the ASGI app over the test settings (no background job threads)."""
-    from mingyue.web.app import create_app
 
     return create_app(settings, start_workers=False)
 
@@ -216,9 +215,6 @@ def client(app: Any) -> Iterator[Any]:
 @pytest.fixture
 def token_for(settings: Settings) -> Callable[[User], str]:
     """Return ``token_for(user)``: a fresh bearer token of the user."""
-    from mingyue.core.tenancy import accounts
-    from mingyue.core.tenancy.access import SYSTEM
-    from mingyue.core.uow import unit_of_work
 
     def _token(user: User) -> str:
         with unit_of_work(SYSTEM, settings) as uow:
@@ -279,9 +275,7 @@ def run_jobs(settings: Settings) -> Callable[[], Any]:
     """Return ``run_jobs()``: run every queued job synchronously."""
 
     def _run() -> Any:
-        from mingyue.core import jobs
-
-        return jobs.run_pending(settings)  # type: ignore[attr-defined]
+        return jobs.run_pending(settings)
 
     return _run
 
@@ -305,8 +299,6 @@ class CliResult:
 def cli(settings: Settings) -> Callable[..., CliResult]:
     """Return ``cli("appcheck", "scan", ...)``: run ``mingyue`` in-process with the test data dir."""
     from typer.testing import CliRunner
-
-    from mingyue import cli as cli_mod
 
     cli_mod._mount_plugins_once()
     runner = CliRunner()

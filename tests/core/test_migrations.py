@@ -10,7 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
 from mingyue.core import config, migrate
-from mingyue.core.db import Base, dispose_engines, get_engine, import_all_models
+from mingyue.core.db import Base, dispose_engines, get_engine
+from mingyue.core.models import import_all_models
 from mingyue.testing import PG_ADMIN_URL
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from mingyue.core.plugins import Enabler, MeterSpec, NavItem
+from mingyue.core.declaration import Enabler, MeterSpec, NavItem
 
 ALL = ("platform_admin", "org_admin", "member", "reviewer", "regulator", "auditor")
 ADMINS = ("platform_admin", "org_admin")
-OVERSIGHT = ("platform_admin", "regulator", "auditor")
 
 admin = Enabler(
     key="admin",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -11,7 +10,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-_DEV_SECRET = "dev-insecure-secret-change-me"
+_DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - refused outside dev/test
 
 
 class Settings(BaseSettings):
@@ -38,7 +37,10 @@ class Settings(BaseSettings):
     )
     signing_key_file: Path | None = Field(
         None,
-        description="Ed25519 private key (PEM) for the ledger and credentials; data_dir/keys/platform_ed25519.pem when unset.",
+        description=(
+            "Ed25519 private key (PEM) for the ledger and credentials; "
+            "data_dir/keys/platform_ed25519.pem when unset."
+        ),
     )
     base_url: str = Field(
         "http://127.0.0.1:8000",
@@ -68,7 +70,10 @@ class Settings(BaseSettings):
     )
     job_queue_prefix: str | None = Field(
         None,
-        description="Redis key prefix of the job queue; derived from the database URL when unset, so deployments sharing one Redis never take each other's jobs.",
+        description=(
+            "Redis key prefix of the job queue; derived from the database URL when unset, "
+            "so deployments sharing one Redis never take each other's jobs."
+        ),
     )
     job_max_attempts: int = Field(
         2, description="Attempts of a job before it is marked failed after worker loss."
@@ -147,11 +152,6 @@ def reset() -> None:
 def get_settings() -> Settings:
     """Return the process-wide settings."""
     return Settings(**_override)
-
-
-def new_secret() -> str:
-    """Return a fresh random secret for a deployment."""
-    return secrets.token_urlsafe(32)
 
 
 def ensure_data_dir(settings: Settings) -> Path:

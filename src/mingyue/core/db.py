@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     DateTime,
     Engine,
     ForeignKey,
@@ -78,7 +77,7 @@ class Base(DeclarativeBase):
     """Declarative base of every table of mingyue (core and enablers)."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute once
         datetime: UTCDateTime(),
         dict[str, Any]: JSON(),
         list[Any]: JSON(),
@@ -92,16 +91,6 @@ class TenantMixin:
     @declared_attr
     def organization_id(cls) -> Mapped[int]:
         return mapped_column(ForeignKey("core_organization.id"), index=True, nullable=False)
-
-
-class TimestampMixin:
-    """created_at / updated_at columns."""
-
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
-BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 
 
 @dataclass(frozen=True)
@@ -241,11 +230,3 @@ def system_session(settings: Settings, reason: str) -> Iterator[MingyueSession]:
         raise
     finally:
         session.close()
-
-
-def import_all_models() -> None:
-    """Import the core's and every installed enabler's models so metadata is complete."""
-    from mingyue.core import models  # noqa: F401
-    from mingyue.core.plugins import registry
-
-    registry().import_models()

@@ -14,7 +14,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from mingyue.core import plugins
 from mingyue.core.config import Settings, ensure_data_dir
+from mingyue.core.db import get_engine
 
 _HERE = Path(__file__).parent / "migrations"
 _done: set[str] = set()
@@ -23,10 +25,8 @@ _lock = threading.Lock()
 
 def version_locations() -> dict[str, Path]:
     """Return key -> versions folder for the core and every enabler that has migrations."""
-    from mingyue.core.plugins import registry
-
     locs = {"core": _HERE / "versions"}
-    for en in registry().ordered():
+    for en in plugins.registry().ordered():
         if not en.core and en.package_dir and (en.package_dir / "migrations" / "versions").is_dir():
             locs[en.key] = en.package_dir / "migrations" / "versions"
     return locs
@@ -49,8 +49,6 @@ def heads(settings: Settings) -> set[str]:
 
 def current(settings: Settings) -> set[str]:
     """Return the revisions the database is at."""
-    from mingyue.core.db import get_engine
-
     with get_engine(settings).connect() as conn:
         return set(MigrationContext.configure(conn).get_current_heads())
 
@@ -105,14 +103,12 @@ def forget() -> None:
 
 def make_migration(settings: Settings, key: str, message: str) -> None:
     """Autogenerate a revision on the branch of ``key`` (the core or one enabler)."""
-    from mingyue.core.plugins import registry
-
     cfg = alembic_config(settings)
     locs = version_locations()
     script = ScriptDirectory.from_config(cfg)
     branch_exists = any(key in (r.branch_labels or ()) for r in script.walk_revisions())
     if key not in locs:
-        en = registry().enablers.get(key)
+        en = plugins.registry().enablers.get(key)
         if en is None or en.package_dir is None:
             raise ValueError(f"unknown enabler {key!r}")
         path = en.package_dir / "migrations" / "versions"

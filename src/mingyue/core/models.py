@@ -1,5 +1,6 @@
 """Import every core table so that Base.metadata is complete."""
 
+from mingyue.core import plugins
 from mingyue.core.cases import models as _cases_models
 from mingyue.core.files import store as _files_store
 from mingyue.core.jobs import models as _jobs_models
@@ -17,3 +18,8 @@ TABLE_MODULES = (
     _jobs_models,
     _metering_models,
 )
+
+
+def import_all_models() -> None:
+    """Import every installed enabler's models too, so that ``Base.metadata`` is complete."""
+    plugins.registry().import_models()

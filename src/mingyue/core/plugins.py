@@ -10,67 +10,22 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+import mingyue
+from mingyue.core import registries
+from mingyue.core.apps import CORE_APPS
+from mingyue.core.declaration import Enabler, MeterSpec, NavItem, load_ref
+from mingyue.core.tenancy import access
+
+__all__ = ["GROUP", "Enabler", "MeterSpec", "NavItem", "Registry", "load_ref", "registry"]
+
 log = logging.getLogger(__name__)
 
 GROUP = "mingyue.enablers"
-
-
-def load_ref(ref: str) -> Any:
-    """Import "package.module:attr" (or "package.module") and return the object."""
-    mod_name, _, attr = ref.partition(":")
-    mod = importlib.import_module(mod_name)
-    return getattr(mod, attr) if attr else mod
-
-
-@dataclass(frozen=True)
-class NavItem:
-    """A console menu entry."""
-
-    path: str
-    title: dict[str, str]
-    permission: str | None = None
-
-
-@dataclass(frozen=True)
-class MeterSpec:
-    """A billable meter: its unit and what it counts."""
-
-    unit: str
-    description: str = ""
-
-
-@dataclass
-class Enabler:
-    """What one enabler (or core app) brings to the platform."""
-
-    key: str
-    title: dict[str, str]
-    summary: dict[str, str] = field(default_factory=dict)
-    router: str | None = None  # "module:attr" -> fastapi.APIRouter, mounted at /api/<key>
-    console: str | None = None  # "module:attr" -> fastapi.APIRouter of HTML pages, at /<key>
-    cli: str | None = None  # "module:attr" -> typer.Typer, as `mingyue <key>`
-    models: str | None = None  # "module" holding its tables
-    permissions: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    audit_events: dict[str, str] = field(default_factory=dict)  # name -> description
-    job_kinds: dict[str, str] = field(default_factory=dict)  # name -> "module:func"
-    meters: dict[str, MeterSpec] = field(default_factory=dict)
-    case_kinds: dict[str, str] = field(default_factory=dict)  # name -> "module:attr" CaseKind
-    nav: list[NavItem] = field(default_factory=list)
-    core: bool = False  # a core app (cases, jobs, billing, audit, admin)
-    package_dir: Path | None = None  # filled at discovery
-    on_startup: str | None = None  # "module:func(settings)" run when the app starts
-    settings: str | None = None  # "module:Model" -> pydantic model of MINGYUE_<KEY>__*
-
-    def resolve(self, ref: str | None) -> Any:
-        """Import one of the lazy references."""
-        return load_ref(ref) if ref else None
 
 
 class Registry:
@@ -82,10 +37,6 @@ class Registry:
 
     def add(self, enabler: Enabler, package_dir: Path | None = None) -> None:
         """Add one enabler and register its names (raises on a duplicate)."""
-        from mingyue.core import jobs, metering
-        from mingyue.core.ledger import audit
-        from mingyue.core.tenancy import access
-
         if enabler.key in self.enablers:
             raise ValueError(f"duplicate enabler key: {enabler.key}")
         enabler.package_dir = package_dir
@@ -94,13 +45,13 @@ class Registry:
             access.register_permission(name, roles)
         for name, desc in enabler.audit_events.items():
             _check_ns(enabler, name)
-            audit.register_event(name, desc)
+            registries.register_event(name, desc)
         for name, ref in enabler.job_kinds.items():
             _check_ns(enabler, name)
-            jobs.register_kind(name, ref)
+            registries.register_job_kind(name, ref)
         for name, spec in enabler.meters.items():
             _check_ns(enabler, name)
-            metering.register_meter(name, spec.unit, spec.description)
+            registries.register_meter(name, spec.unit, spec.description)
         self.enablers[enabler.key] = enabler
 
     def import_models(self) -> None:
@@ -134,11 +85,7 @@ def _check_ns(enabler: Enabler, name: str) -> None:
 @lru_cache(maxsize=1)
 def registry() -> Registry:
     """Discover the core apps and every installed enabler (once per process)."""
-    from mingyue.core.apps import CORE_APPS
-
     reg = Registry()
-    import mingyue
-
     for en in CORE_APPS:
         reg.add(en, Path(mingyue.__file__).parent / "coreapps" / en.key)
     for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
@@ -154,8 +101,3 @@ def registry() -> Registry:
         mod = importlib.import_module(ep.value.split(":")[0])
         reg.add(en, Path(mod.__file__).parent if mod.__file__ else None)
     return reg
-
-
-def startup_hooks() -> list[Callable[..., Any]]:
-    """Return the on_startup callables of every enabler."""
-    return [load_ref(e.on_startup) for e in registry().ordered() if e.on_startup]

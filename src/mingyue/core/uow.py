@@ -14,18 +14,9 @@ from typing import Any
 
 from mingyue.core.config import Settings, get_settings
 from mingyue.core.db import MingyueSession, Scope, session_factory
+from mingyue.core.ledger.audit import append_pending
+from mingyue.core.registries import PendingEntry, known_event
 from mingyue.core.tenancy.access import SYSTEM, Actor, scope_for
-
-
-@dataclass
-class PendingEntry:
-    """A ledger entry waiting for the commit."""
-
-    action: str
-    subject: str
-    payload: dict[str, Any]
-    organization_id: int | None
-    actor: str
 
 
 @dataclass
@@ -47,8 +38,6 @@ class UnitOfWork:
         organization_id: int | None = None,
     ) -> None:
         """Queue a ledger entry for this transaction (``action`` is a registered event kind)."""
-        from mingyue.core.ledger.audit import known_event
-
         if not known_event(action):
             raise KeyError(f"unregistered audit event: {action}")
         org = organization_id if organization_id is not None else self.actor.organization_id
@@ -81,8 +70,6 @@ class UnitOfWork:
 
     def commit(self) -> None:
         """Write queued ledger entries and commit everything together."""
-        from mingyue.core.ledger.audit import append_pending
-
         if self.pending_audit:
             append_pending(self.session, self.pending_audit, self.settings)
             self.pending_audit = []

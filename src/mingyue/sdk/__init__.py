@@ -10,7 +10,8 @@ deprecation; what is not here is the core's business.
   ``require_org``; tables: ``Base``, ``TenantMixin``, ``UTCDateTime``, ``RequestMixin``
 - flows: ``open_case``/``transition``/``get_case``/``list_cases``/``comment``; ``enqueue``/
   ``JobContext``/``JobOut``; ``record_usage``/``record_count``; ``store_upload``/``stored_path``;
-  ``issue_credential`` → ``IssuedCredential``; ``seal``/``unseal``
+  ``scratch_upload`` (an upload that is not kept); ``issue_credential`` → ``IssuedCredential``;
+  ``seal``/``unseal``
 - time: ``now()`` (one clock, frozen in tests), ``local_time()``, ``month_bounds()``
 - hooks: ``JobHandler`` and ``CaseHook`` Protocols, checked by ``mingyue dev check``
 """
@@ -34,6 +35,7 @@ from mingyue.sdk._facade import (
     NavItem,
     OrganizationOut,
     RequestMixin,
+    ScratchFile,
     SecretUnreadable,
     Settings,
     State,
@@ -65,6 +67,7 @@ from mingyue.sdk._facade import (
     record_usage,
     require_org,
     run_job_now,
+    scratch_upload,
     seal,
     set_free_pool,
     statement_total,
@@ -116,6 +119,7 @@ __all__ = [
     "RecordedRefusal",
     "Refused",
     "RequestMixin",
+    "ScratchFile",
     "SecretUnreadable",
     "Settings",
     "State",
@@ -147,6 +151,7 @@ __all__ = [
     "record_usage",
     "require_org",
     "run_job_now",
+    "scratch_upload",
     "seal",
     "set_free_pool",
     "statement_total",

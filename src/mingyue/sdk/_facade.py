@@ -6,7 +6,12 @@ Enablers import ``mingyue.sdk``, never this module.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import io
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -29,11 +34,13 @@ from mingyue.core.cases import (
     open_case,
     transition,
 )
-from mingyue.core.config import Settings, get_settings
+from mingyue.core.config import Settings, ensure_data_dir, get_settings
 from mingyue.core.db import Base, TenantMixin, UTCDateTime
-from mingyue.core.errors import InvalidInput
+from mingyue.core.errors import InvalidInput, PayloadTooLarge
 from mingyue.core.files import StoredFile
 from mingyue.core.files import path_of as _path_of
+from mingyue.core.files import sanitize_filename as _sanitize_filename
+from mingyue.core.files import sniff as _sniff
 from mingyue.core.files import store as _store
 from mingyue.core.jobs import JobContext, JobOut, enqueue, get_job, list_jobs, run_job_now
 from mingyue.core.ledger import credentials as _credentials
@@ -67,6 +74,7 @@ __all__ = [
     "NavItem",
     "OrganizationOut",
     "RequestMixin",
+    "ScratchFile",
     "SecretUnreadable",
     "Settings",
     "State",
@@ -98,6 +106,7 @@ __all__ = [
     "record_usage",
     "require_org",
     "run_job_now",
+    "scratch_upload",
     "seal",
     "set_free_pool",
     "statement_total",
@@ -199,6 +208,9 @@ def record_count(
 # -- files ------------------------------------------------------------------------------------
 
 
+_CHUNK = 1024 * 1024
+
+
 class _Upload(Protocol):
     filename: str | None
 
@@ -227,7 +239,7 @@ def store_upload(
         data = upload.file
         filename = filename or getattr(upload, "filename", None)
     else:
-        data = upload  # type: ignore[assignment]
+        data = upload
     stored = _store(
         uow=uow,
         data=data,
@@ -244,6 +256,67 @@ def store_upload(
             mime=stored.mime,
         )
     return stored
+
+
+@dataclass(frozen=True)
+class ScratchFile:
+    """An upload held only inside ``with scratch_upload(...)``: its private path and facts."""
+
+    path: Path
+    filename: str
+    sha256: str
+    size: int
+    mime: str
+
+
+@contextmanager
+def scratch_upload(
+    *,
+    uow: UnitOfWork,
+    upload: _Upload | BinaryIO | bytes,
+    filename: str | None = None,
+    max_bytes: int | None = None,
+) -> Iterator[ScratchFile]:
+    """Stream an upload to a private temporary file: capped (413), hashed, sniffed; never kept.
+
+    For an upload that must not outlive the request (a PII scan keeps hashes, not the file):
+    nothing is stored or audited, and the file is deleted when the block ends. Its name keeps the
+    sanitized file name's suffix, which parsers may read.
+    """
+    if isinstance(upload, (bytes, bytearray)):
+        stream: BinaryIO = io.BytesIO(bytes(upload))
+    elif hasattr(upload, "file"):
+        stream = upload.file
+        filename = filename or getattr(upload, "filename", None)
+    else:
+        stream = upload
+    name = _sanitize_filename(filename)
+    cap = uow.settings.max_upload_bytes if max_bytes is None else max_bytes
+    tmp_dir = ensure_data_dir(uow.settings) / "files" / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="scratch-", suffix=Path(name).suffix[:16])
+    path = Path(tmp_name)
+    try:
+        digest, size, head = hashlib.sha256(), 0, b""
+        with os.fdopen(fd, "wb") as out:
+            while chunk := stream.read(_CHUNK):
+                size += len(chunk)
+                if size > cap:
+                    raise PayloadTooLarge(
+                        "core.file.too_large",
+                        f"file exceeds the cap of {cap} bytes",
+                        field="file",
+                        max_bytes=cap,
+                    )
+                if len(head) < 8192:
+                    head += chunk[: 8192 - len(head)]
+                digest.update(chunk)
+                out.write(chunk)
+        yield ScratchFile(
+            path=path, filename=name, sha256=digest.hexdigest(), size=size, mime=_sniff(head, path)
+        )
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def stored_path(*, uow: UnitOfWork, file_id: int) -> Path:

@@ -5,26 +5,30 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Route
 
 from mingyue import __version__
+from mingyue.core import jobs
 from mingyue.core.config import Settings, get_settings
 from mingyue.core.plugins import load_ref, registry
+from mingyue.web import pages
 from mingyue.web.deps import enabler_enabled
+from mingyue.web.errors import install_error_handlers
+from mingyue.web.middleware import BodySizeLimit
 
 log = logging.getLogger(__name__)
 
 
 def _mount(app: FastAPI) -> None:
-    from mingyue.web import pages
-
     app.include_router(pages.router)
     mounted: list[tuple[str, set[str], Any]] = [
-        (r.path, set(r.methods or ()), r) for r in pages.router.routes if hasattr(r, "methods")
+        (r.path, set(r.methods or ()), r) for r in pages.router.routes if isinstance(r, Route)
     ]
     reg = registry()
     for en in reg.ordered():
@@ -49,7 +53,7 @@ def _mount(app: FastAPI) -> None:
                 )
             else:
                 prefix = f"/api/{en.key}" if kind == "router" else f"/{en.key}"
-                tags = [en.key] if kind == "router" else None
+                tags: list[str | Enum] | None = [en.key] if kind == "router" else None
                 app.include_router(
                     router,
                     prefix=prefix,
@@ -74,8 +78,6 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runner = None
         if start_workers and not settings.redis_url and settings.embedded_workers > 0:
-            from mingyue.core import jobs
-
             runner_cls: Any = getattr(jobs, "EmbeddedRunner", None)
             if runner_cls is not None:
                 runner = runner_cls(settings, threads=settings.embedded_workers)
@@ -94,8 +96,6 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
         generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
-    from mingyue.web.errors import install_error_handlers
-    from mingyue.web.middleware import BodySizeLimit
 
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)

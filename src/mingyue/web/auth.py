@@ -16,6 +16,7 @@ from sqlalchemy import select
 from mingyue.core.config import Settings
 from mingyue.core.db import system_session, utcnow
 from mingyue.core.errors import MingyueError, NotAuthenticated
+from mingyue.core.tenancy import accounts
 from mingyue.core.tenancy.access import Actor
 from mingyue.core.tenancy.identity import (
     ApiToken,
@@ -83,6 +84,7 @@ class _ActorCache:
 
 
 actor_cache = _ActorCache()
+accounts.on_identity_change(actor_cache.clear)
 
 
 def actor_from_token(settings: Settings, token: str) -> Actor:
@@ -182,7 +184,8 @@ def login(settings: Settings, username: str, password: str, client_ip: str) -> A
                 user.last_failed_at = utcnow()
             failed = True
         else:
-            assert user is not None
+            if user is None:  # unreachable: a missing user counts as a failure above
+                raise bad
             user.failed_logins = 0
             failed = False
             actor = actor_for(user)

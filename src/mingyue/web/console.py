@@ -13,8 +13,10 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 from markupsafe import Markup
 
 from mingyue.core.errors import Forbidden, MingyueError, NotAuthenticated
+from mingyue.core.plugins import registry
 from mingyue.core.tenancy.access import Actor, can
 from mingyue.i18n import LOCALES, t
+from mingyue.web.auth import SESSION_COOKIE, authenticate, read_session_cookie
 
 LOCALE_COOKIE = "mingyue_locale"
 
@@ -29,7 +31,6 @@ class LoginRequired(Exception):
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     """Return the Jinja environment over the core's and every enabler's templates."""
-    from mingyue.core.plugins import registry
 
     dirs = [Path(__file__).parent / "templates"]
     for en in registry().ordered():
@@ -47,12 +48,11 @@ def locale_of(request: Request) -> str:
     lang = request.query_params.get("lang") or request.cookies.get(LOCALE_COOKIE)
     if lang in LOCALES:
         return lang
-    return request.app.state.settings.default_locale
+    return str(request.app.state.settings.default_locale)
 
 
 def nav_items(actor: Actor | None, locale: str) -> list[dict[str, str]]:
     """Return the menu entries the actor may see."""
-    from mingyue.core.plugins import registry
 
     items = []
     lang = "zh" if locale == "zh_CN" else "en"
@@ -102,7 +102,6 @@ def render(
 
 def console_actor(request: Request) -> Actor:
     """Return the logged-in actor of a console page, or redirect to the login page."""
-    from mingyue.web.auth import authenticate
 
     if request.headers.get("authorization"):
         raise Forbidden("core.console.cookie_only", "the console uses a login session")
@@ -121,8 +120,6 @@ async def csrf_protect(request: Request) -> None:
     """Refuse a state-changing console request whose CSRF token does not match the session's."""
     expected = getattr(request.state, "csrf", None)
     if expected is None:
-        from mingyue.web.auth import SESSION_COOKIE, read_session_cookie
-
         data = read_session_cookie(
             request.app.state.settings, request.cookies.get(SESSION_COOKIE, "")
         )

@@ -10,8 +10,9 @@ from fastapi import Depends, Request
 from mingyue.core.config import Settings
 from mingyue.core.db import session_factory
 from mingyue.core.errors import NotFound
-from mingyue.core.tenancy.access import Actor, check
-from mingyue.core.uow import UnitOfWork, close_after_error, scope_for
+from mingyue.core.tenancy.access import Actor, check, scope_for
+from mingyue.core.uow import UnitOfWork, close_after_error
+from mingyue.web.auth import authenticate
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -24,8 +25,6 @@ def get_actor(request: Request) -> Actor:
     """Authenticate the request (cached per request)."""
     actor: Actor | None = getattr(request.state, "actor", None)
     if actor is None:
-        from mingyue.web.auth import authenticate
-
         actor = authenticate(request, request.app.state.settings)
         request.state.actor = actor
     return actor

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mingyue.core.errors import MingyueError, UnscopedQuery
 from mingyue.i18n import t
+from mingyue.web.console import LoginRequired, error_page, login_redirect
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
@@ -32,7 +33,6 @@ def problem(status: int, key: str, detail: str, **extra: Any) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Install the platform's error handlers on the app."""
-    from mingyue.web.console import LoginRequired, error_page, login_redirect
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:

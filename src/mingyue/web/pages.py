@@ -8,10 +8,15 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mingyue import __version__
+from mingyue.core.db import get_engine
+from mingyue.core.errors import MingyueError
 from mingyue.core.tenancy.access import SYSTEM, Actor
 from mingyue.core.uow import unit_of_work
-from mingyue.web.console import ConsoleActor, csrf_protect, render, safe_next
+from mingyue.i18n import t
+from mingyue.web.auth import SESSION_COOKIE, SESSION_MAX_AGE, login, make_session_cookie
+from mingyue.web.console import ConsoleActor, csrf_protect, locale_of, render, safe_next
 from mingyue.web.deps import UoW, require
+from mingyue.web.overview import figures
 
 router = APIRouter()
 
@@ -20,8 +25,6 @@ router = APIRouter()
 def health(request: Request) -> dict[str, Any]:
     """Answer without authentication: the service is up and its database answers."""
     from sqlalchemy import text
-
-    from mingyue.core.db import get_engine
 
     settings = request.app.state.settings
     with get_engine(settings).connect() as conn:
@@ -39,7 +42,6 @@ def overview_api(
     uow: UoW, actor: Annotated[Actor, Depends(require("core.org.read"))]
 ) -> dict[str, Any]:
     """Return the overview figures the console's first screen shows."""
-    from mingyue.web.overview import figures
 
     return figures(uow)
 
@@ -58,8 +60,6 @@ def login_submit(
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     """Check the credentials, set the session cookie, record the outcome in the ledger."""
-    from mingyue.core.errors import MingyueError
-    from mingyue.web.auth import SESSION_COOKIE, SESSION_MAX_AGE, login, make_session_cookie
 
     settings = request.app.state.settings
     ip = request.client.host if request.client else "?"
@@ -70,8 +70,6 @@ def login_submit(
             uow.audit(
                 "core.login.failed", f"username:{username[:80]}", {"ip": ip, "reason": exc.key}
             )
-        from mingyue.i18n import t
-        from mingyue.web.console import locale_of
 
         return render(
             request,
@@ -86,7 +84,8 @@ def login_submit(
             {"ip": ip},
             organization_id=actor.organization_id,
         )
-    assert actor.user_id is not None
+    if actor.user_id is None:  # login() returns users only
+        raise RuntimeError("login returned an actor without a user")
     value, _csrf = make_session_cookie(settings, actor.user_id)
     resp = RedirectResponse(safe_next(next), status_code=303)
     resp.set_cookie(
@@ -103,7 +102,6 @@ def login_submit(
 @router.post("/logout", include_in_schema=False, dependencies=[Depends(csrf_protect)])
 def logout(actor: ConsoleActor) -> Response:
     """End the console session."""
-    from mingyue.web.auth import SESSION_COOKIE
 
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(SESSION_COOKIE)
@@ -113,7 +111,6 @@ def logout(actor: ConsoleActor) -> Response:
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def overview(request: Request, actor: ConsoleActor) -> Response:
     """Show the overview: live counts and charts of cases, jobs, usage and the ledger."""
-    from mingyue.web.overview import figures
 
     with unit_of_work(actor, request.app.state.settings) as uow:
         data = figures(uow)

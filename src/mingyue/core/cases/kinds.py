@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from mingyue.core import plugins
 from mingyue.core.errors import InvalidInput
 from mingyue.core.plugins import Enabler, load_ref
 from mingyue.core.tenancy.access import OVERSIGHT_ROLES, ROLES, Actor
@@ -160,10 +161,8 @@ def kind_of(name: str) -> CaseKind:
     """Return the registered case kind of this name or raise InvalidInput."""
     if name in _extra:
         return _extra[name]
-    from mingyue.core.plugins import registry
-
     try:
-        kind = registry().case_kind(name)
+        kind = plugins.registry().case_kind(name)
     except KeyError:
         raise InvalidInput(
             "core.case.unknown_kind", f"unknown case kind {name!r}", field="kind", kind=name
@@ -175,17 +174,13 @@ def kind_of(name: str) -> CaseKind:
 
 def kind_names() -> list[str]:
     """Return every registered case kind name."""
-    from mingyue.core.plugins import registry
-
-    return sorted({*registry().case_kind_names(), *_extra})
+    return sorted({*plugins.registry().case_kind_names(), *_extra})
 
 
 def check_declared(enablers: Iterable[Enabler] | None = None) -> list[str]:
     """Return the problems of every declared case kind: import, type, name, namespace, hooks."""
     if enablers is None:
-        from mingyue.core.plugins import registry
-
-        enablers = registry().ordered()
+        enablers = plugins.registry().ordered()
     problems: list[str] = []
     for en in enablers:
         ns = "core" if en.core else en.key

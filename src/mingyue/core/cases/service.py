@@ -9,6 +9,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import select
 
 from mingyue.core import db as _db
+from mingyue.core import files
 from mingyue.core.cases.checks import MAX_ID, check_data, check_id, clean_text
 from mingyue.core.cases.kinds import CaseKind, Transition, effective_roles, kind_of
 from mingyue.core.cases.models import (
@@ -436,8 +437,6 @@ def attach(
     check(actor, "core.case.comment", case)
     if case.closed_at is not None:
         raise Conflict("core.case.closed", "the case is closed", state=case.state)
-    from mingyue.core import files
-
     check_id(file_id, field="file_id")
     filename = files.sanitize_filename(filename) if filename else None
     # The file must exist and be visible to whoever attaches it (NotFound otherwise).
@@ -486,8 +485,6 @@ def upload_attachment(
     actor: Actor | None = None,
 ) -> AttachmentOut:
     """Store an upload as a file of the case's organization and attach it to the case."""
-    from mingyue.core import files
-
     actor = _actor(uow, actor)
     case = load_case(uow, case_id)
     check(actor, "core.case.comment", case)

@@ -10,58 +10,35 @@ lies about its size) or the archive exceeds its total budget.
 from __future__ import annotations
 
 import os
-import re
 import stat
 import struct
 import zipfile
 import zlib
-from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import BinaryIO
 
-from mingyue.core.config import Settings, get_settings
-from mingyue.core.errors import InvalidInput
+from mingyue.core.files.archive_caps import (
+    CHUNK,
+    ArchiveCaps,
+    ArchiveReport,
+    UnsafeArchive,
+    caps_from_settings,
+    name_problem,
+)
+from mingyue.core.files.archives_tar import check_tar, extract_tar
 
-CHUNK = 1024 * 1024
-_DRIVE = re.compile(r"^[A-Za-z]:")
-
-
-class UnsafeArchive(InvalidInput):
-    """An archive was refused: traversal, bomb, lying sizes, or a corrupt directory (422)."""
-
-
-@dataclass(frozen=True)
-class ArchiveCaps:
-    """Limits an archive must stay within (defaults: the settings ``archive_*``)."""
-
-    max_ratio: int = 100
-    max_total_bytes: int = 1024 * 1024 * 1024
-    max_entries: int = 20000
-    # Members smaller than this are not ratio-checked (a small text file may compress 500:1);
-    # they stay bounded by max_total_bytes and max_entries.
-    ratio_floor_bytes: int = 1024 * 1024
-
-
-def caps_from_settings(settings: Settings | None = None) -> ArchiveCaps:
-    """Return the archive caps configured in the settings."""
-    s = settings or get_settings()
-    return ArchiveCaps(
-        max_ratio=s.archive_max_ratio,
-        max_total_bytes=s.archive_max_total_bytes,
-        max_entries=s.archive_max_entries,
-    )
-
-
-@dataclass(frozen=True)
-class ArchiveReport:
-    """What the central directory says about an archive that passed the checks."""
-
-    entries: int
-    total_uncompressed: int
-    total_compressed: int
-    max_ratio: float
-    encrypted: bool
+__all__ = [
+    "CHUNK",
+    "ArchiveCaps",
+    "ArchiveReport",
+    "UnsafeArchive",
+    "caps_from_settings",
+    "check_archive",
+    "is_tar",
+    "name_problem",
+    "safe_extract",
+]
 
 
 def _refuse(key: str, message: str, **params: object) -> UnsafeArchive:
@@ -92,19 +69,6 @@ def _declared_entries(fh: BinaryIO) -> int:
     return int(count)
 
 
-def name_problem(raw: str) -> str | None:
-    """Say why a member name is unsafe to extract (None when it is safe)."""
-    if not raw or "\x00" in raw:
-        return "empty name or NUL byte"
-    if "\\" in raw:
-        return "backslash in name"
-    if raw.startswith("/") or _DRIVE.match(raw):
-        return "absolute path"
-    if ".." in raw.split("/"):
-        return "parent directory reference"
-    return None
-
-
 def _name_problem(info: zipfile.ZipInfo) -> str | None:
     if stat.S_ISLNK(info.external_attr >> 16):
         return "symbolic link"
@@ -126,8 +90,6 @@ def check_archive(path: Path | str, caps: ArchiveCaps | None = None) -> ArchiveR
     """
     caps = caps or caps_from_settings()
     if is_tar(path):
-        from mingyue.core.files.archives_tar import check_tar
-
         return check_tar(path, caps)
     with open(path, "rb") as fh:
         declared = _declared_entries(fh)
@@ -285,8 +247,6 @@ def safe_extract(path: Path | str, dest: Path | str, caps: ArchiveCaps | None = 
     """Check then extract a zip or tar into ``dest`` under a hard byte budget; return the files."""
     caps = caps or caps_from_settings()
     if is_tar(path):
-        from mingyue.core.files.archives_tar import extract_tar
-
         return extract_tar(path, Path(dest), caps)
     report = check_archive(path, caps)
     if report.encrypted:

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
-from mingyue.core.files.archives import (
+from mingyue.core.files.archive_caps import (
     CHUNK,
     ArchiveCaps,
     ArchiveReport,

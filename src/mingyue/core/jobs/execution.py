@@ -26,9 +26,11 @@ from sqlalchemy import and_, or_, select, update
 from mingyue.core.config import Settings
 from mingyue.core.db import system_session, utcnow
 from mingyue.core.errors import Conflict, Forbidden, MingyueError
-from mingyue.core.jobs.models import Job, JobOut, _load_registry, kinds, push_after_commit
+from mingyue.core.jobs.models import Job, JobOut, _load_registry, kinds
+from mingyue.core.jobs.queueing import push_after_commit, queue_key
 from mingyue.core.plugins import load_ref
 from mingyue.core.tenancy.access import SYSTEM, Actor
+from mingyue.core.tenancy.identity import User, actor_for
 from mingyue.core.uow import UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -176,8 +178,6 @@ class JobContext:
             if self.submitted_by_id is None:
                 self._actor = SYSTEM
             else:
-                from mingyue.core.tenancy.identity import User, actor_for
-
                 with system_session(self.settings, "jobs: load submitter") as s:
                     user = s.scalars(select(User).where(User.id == self.submitted_by_id)).first()
                     if user is None or not user.is_active:
@@ -395,8 +395,6 @@ def reap(settings: Settings, *, now: datetime | None = None) -> list[JobOut]:
                 continue
             uow.audit(action, subject, payload, organization_id=job.organization_id)
             if values["status"] == "queued" and settings.redis_url:
-                from mingyue.core.jobs.redis_queue import queue_key
-
                 push_after_commit(uow.session, settings.redis_url, queue_key(settings), job.id)
             uow.session.refresh(job)
             out.append(JobOut.model_validate(job))

@@ -11,25 +11,20 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import JSON, Boolean, Index, String, Text, event
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import JSON, Boolean, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
+from mingyue.core import plugins, registries
 from mingyue.core.db import Base, TenantMixin, utcnow
 
 if TYPE_CHECKING:
-    from mingyue.core.uow import UnitOfWork
+    pass
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED = frozenset({"succeeded", "failed", "cancelled"})
 
-_kinds: dict[str, str] = {}
-
-
-def register_kind(name: str, ref: str) -> None:
-    """Register a job kind by namespaced name; raise on a duplicate."""
-    if name in _kinds:
-        raise ValueError(f"duplicate job kind: {name}")
-    _kinds[name] = ref
+_kinds = registries._job_kinds  # the one registry; plugins fills it
+register_kind = registries.register_job_kind
 
 
 def kinds() -> dict[str, str]:
@@ -39,9 +34,7 @@ def kinds() -> dict[str, str]:
 
 
 def _load_registry() -> None:
-    from mingyue.core.plugins import registry
-
-    registry()
+    plugins.registry()
 
 
 class Job(TenantMixin, Base):
@@ -106,32 +99,3 @@ def _params_digest(params: dict[str, Any]) -> str:
     return hashlib.sha256(
         json.dumps(params, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
     ).hexdigest()
-
-
-def queue_key_of(uow: UnitOfWork) -> str:
-    from mingyue.core.jobs.redis_queue import queue_key
-
-    return queue_key(uow.settings)
-
-
-def push_after_commit(session: Session, redis_url: str, key: str, job_id: int) -> None:
-    """Push the job id onto the Redis queue once (and only if) the session commits."""
-    pending: list[tuple[str, str, int]] = session.info.setdefault("jobs_to_push", [])
-    if not session.info.get("jobs_push_hooked"):
-        session.info["jobs_push_hooked"] = True
-        event.listen(session, "after_commit", _push_pending)
-        event.listen(session, "after_soft_rollback", _drop_pending)
-    pending.append((redis_url, key, job_id))
-
-
-def _push_pending(session: Session) -> None:
-    items = session.info.pop("jobs_to_push", [])
-    if items:
-        from mingyue.core.jobs.redis_queue import push_ids
-
-        push_ids(items)
-
-
-def _drop_pending(session: Session, previous_transaction: Any) -> None:
-    if previous_transaction.parent is None:  # the outermost transaction rolled back
-        session.info.pop("jobs_to_push", None)

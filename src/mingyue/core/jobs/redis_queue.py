@@ -9,13 +9,10 @@ holds), ``<prefix>:worker:<worker>`` (a key with a TTL; absent means the worker 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterable
 from datetime import timedelta
-from functools import lru_cache
 from typing import Any
 
 import redis
@@ -25,40 +22,9 @@ from mingyue.core.config import Settings
 from mingyue.core.db import system_session, utcnow
 from mingyue.core.jobs.execution import new_worker_id, reap, run_job
 from mingyue.core.jobs.models import Job, _load_registry
+from mingyue.core.jobs.queueing import client, prefix, queue_key
 
 log = logging.getLogger(__name__)
-
-
-def prefix(settings: Settings) -> str:
-    """Return the Redis key prefix of this deployment's job queue."""
-    explicit = getattr(settings, "job_queue_prefix", None)
-    if explicit:
-        return str(explicit)
-    digest = hashlib.sha256(settings.sqlalchemy_url.encode()).hexdigest()[:12]
-    return f"mingyue:jobs:{digest}"
-
-
-def queue_key(settings: Settings) -> str:
-    """Return the Redis list that holds queued job ids."""
-    return f"{prefix(settings)}:queue"
-
-
-@lru_cache(maxsize=8)
-def client(url: str) -> redis.Redis:
-    """Return a (shared, thread-safe) Redis client for the URL."""
-    return redis.Redis.from_url(
-        url, decode_responses=True, socket_connect_timeout=5, health_check_interval=30
-    )
-
-
-def push_ids(items: Iterable[tuple[str, str, int]]) -> None:
-    """Push (redis_url, key, job_id) onto their queues; a failure is left to the reaper."""
-    for url, key, job_id in items:
-        try:
-            client(url).lpush(key, str(job_id))
-        except redis.RedisError:
-            # The job row is committed as queued; a worker's reaper re-pushes orphans.
-            log.warning("could not push job %s to Redis %s", job_id, key, exc_info=True)
 
 
 def requeue_orphans(settings: Settings, r: redis.Redis) -> list[int]:

@@ -38,10 +38,9 @@ from mingyue.core.jobs.models import (
     _load_registry,
     _params_digest,
     kinds,
-    push_after_commit,
-    queue_key_of,
     register_kind,
 )
+from mingyue.core.jobs.queueing import push_after_commit, queue_key_of
 from mingyue.core.tenancy.access import Actor, check
 
 if TYPE_CHECKING:
@@ -108,7 +107,7 @@ def enqueue(
         organization_id=org_id,
     )
     if uow.settings.redis_url:
-        push_after_commit(uow.session, uow.settings.redis_url, queue_key_of(uow), job.id)
+        push_after_commit(uow.session, uow.settings.redis_url, queue_key_of(uow.settings), job.id)
     return JobOut.model_validate(job)
 
 

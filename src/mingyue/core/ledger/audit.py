@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from sqlalchemy import JSON, BigInteger, Integer, String, Text, event, select, text
@@ -26,30 +26,12 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from mingyue.core.config import Settings
 from mingyue.core.db import Base, utcnow
 from mingyue.core.ledger import keys
-
-if TYPE_CHECKING:
-    from mingyue.core.uow import PendingEntry
+from mingyue.core.registries import PendingEntry
+from mingyue.core.registries import events as events
+from mingyue.core.registries import known_event as known_event
+from mingyue.core.registries import register_event as register_event
 
 GENESIS = "0" * 64
-
-_events: dict[str, str] = {}
-
-
-def register_event(name: str, description: str) -> None:
-    """Register an audit event kind; raise on a duplicate."""
-    if name in _events:
-        raise ValueError(f"duplicate audit event: {name}")
-    _events[name] = description
-
-
-def known_event(name: str) -> bool:
-    """Tell whether an audit event kind is registered."""
-    return name in _events
-
-
-def events() -> dict[str, str]:
-    """Return every registered audit event kind."""
-    return dict(_events)
 
 
 class AuditEntry(Base):

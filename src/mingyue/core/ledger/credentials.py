@@ -148,11 +148,6 @@ def _refuse_unsafe_integers(value: Any) -> None:
             _refuse_unsafe_integers(v)
 
 
-def platform_did(uow: UnitOfWork) -> str:
-    """Return the platform's issuer did:key."""
-    return did_of(keys.signing_key(uow.settings))
-
-
 def _language_value(value: str | Mapping[str, str], field: str) -> Any:
     # VC 2.0 §11.1: a plain string, or language value objects ({"zh": …, "en": …} given).
     if isinstance(value, str):

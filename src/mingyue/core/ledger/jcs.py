@@ -108,7 +108,8 @@ def number(v: float) -> str:
         return "-" + number(-v)
     # repr() gives the shortest digit string that round-trips, as ECMAScript requires.
     _, digits_t, exp = Decimal(repr(v)).as_tuple()
-    assert isinstance(exp, int)
+    if not isinstance(exp, int):  # NaN/Infinity were refused above
+        raise ValueError(f"not a finite number: {v!r}")
     digits = "".join(map(str, digits_t)).rstrip("0")
     exp += len(digits_t) - len(digits)
     k = len(digits)

@@ -18,12 +18,11 @@ from mingyue.core.metering.models import FreePool, FreePoolOut, PoolDefault
 from mingyue.core.metering.registry import ZERO, acting, exact_decimal, meter_unit, month_of
 from mingyue.core.metering.tou import month_bounds
 from mingyue.core.tenancy.access import Actor, check, scope_for
+from mingyue.core.tenancy.identity import Organization
 from mingyue.core.uow import UnitOfWork
 
 
 def _default_granted(uow: UnitOfWork, organization_id: int, meter: str) -> Decimal:
-    from mingyue.core.tenancy.identity import Organization
-
     org = uow.session.get(Organization, organization_id)
     if org is None:
         raise NotFound("core.not_found", "organization not found", field="organization_id")

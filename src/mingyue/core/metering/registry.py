@@ -12,28 +12,21 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from mingyue.core import plugins, registries
 from mingyue.core.errors import InvalidInput
 from mingyue.core.tenancy.access import Actor
 from mingyue.core.uow import UnitOfWork
 
-_meters: dict[str, tuple[str, str]] = {}
+_meters = registries._meters  # the one registry; plugins fills it
+register_meter = registries.register_meter
 ZERO = Decimal(0)
 _MAX_DIGITS = 9  # quantities carry at most 9 decimals (the proration quantum)
-
-
-def register_meter(name: str, unit: str, description: str = "") -> None:
-    """Register a meter by namespaced name; raise on a duplicate."""
-    if name in _meters:
-        raise ValueError(f"duplicate meter: {name}")
-    _meters[name] = (unit, description)
 
 
 def meters() -> dict[str, tuple[str, str]]:
     """Return every registered meter: name -> (unit, description)."""
     if not _meters:
-        from mingyue.core.plugins import registry
-
-        registry()
+        plugins.registry()
     return dict(_meters)
 
 

@@ -28,6 +28,7 @@ from mingyue.core.metering.models import (
 )
 from mingyue.core.metering.tou import BANDS, UNPRICED, month_bounds
 from mingyue.core.tenancy.access import Actor, check
+from mingyue.core.tenancy.identity import Organization
 from mingyue.core.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -110,8 +111,6 @@ def generate_statement(
             field="month",
             month=month,
         )
-    from mingyue.core.tenancy.identity import Organization
-
     if uow.session.get(Organization, organization_id) is None:
         raise NotFound("core.not_found", "organization not found", field="organization_id")
     records = _records(uow, organization_id, month)

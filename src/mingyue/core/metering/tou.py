@@ -344,7 +344,8 @@ def price_interval(
     if quantity is not None:
         quantities = prorate(quantity, [s.microseconds for s in segments])
     else:
-        assert rate_per_second is not None
+        if rate_per_second is None:
+            raise ValueError("price needs a quantity or a rate per second")
         quantities = [
             rate_per_second * Decimal(s.microseconds) / Decimal(1_000_000) for s in segments
         ]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from mingyue.core.db import Base, get_engine, import_all_models
+from mingyue.core.db import Base, get_engine
+from mingyue.core.models import import_all_models
 
 config = context.config
 settings = config.attributes["settings"]

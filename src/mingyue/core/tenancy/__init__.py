@@ -10,9 +10,6 @@ from mingyue.core.tenancy.access import (
     Actor as Actor,
 )
 from mingyue.core.tenancy.access import (
-    Owned as Owned,
-)
-from mingyue.core.tenancy.access import (
     PermissionSpec as PermissionSpec,
 )
 from mingyue.core.tenancy.access import (
@@ -29,9 +26,6 @@ from mingyue.core.tenancy.access import (
 )
 from mingyue.core.tenancy.access import (
     scope_for as scope_for,
-)
-from mingyue.core.tenancy.access import (
-    visible as visible,
 )
 from mingyue.core.tenancy.identity import (
     TOKEN_PREFIX as TOKEN_PREFIX,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from mingyue.core.db import Scope
 from mingyue.core.errors import Forbidden, NotFound
@@ -26,7 +26,6 @@ ROLES: tuple[str, ...] = (
 ORG_KINDS: tuple[str, ...] = ("operator", "enterprise", "regulator")
 # Roles that oversee every organization (read scope over all tenants).
 OVERSIGHT_ROLES = frozenset({"platform_admin", "reviewer", "regulator", "auditor"})
-ANY_ROLE: tuple[str, ...] = ROLES
 
 
 @dataclass(frozen=True)
@@ -117,12 +116,6 @@ def _clear_for_tests() -> None:
     _registry.perms.clear()
 
 
-class Owned(Protocol):
-    """An object that belongs to one organization."""
-
-    organization_id: int
-
-
 def scope_for(actor: Actor) -> Scope:
     """Return the organizations whose rows the actor may read."""
     if actor.is_system or actor.has_role(*OVERSIGHT_ROLES):
@@ -155,8 +148,3 @@ def check(actor: Actor, permission: str, obj: Any = None) -> None:
         # A foreign tenant's object is not acknowledged to exist.
         raise NotFound("core.not_found", "not found")
     raise Forbidden("core.forbidden", f"permission {permission} required", permission=permission)
-
-
-def visible(actor: Actor, obj: Any) -> bool:
-    """Tell whether the object lies inside the actor's read scope."""
-    return scope_for(actor).allows(getattr(obj, "organization_id", None))

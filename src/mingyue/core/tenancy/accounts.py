@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -9,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from mingyue.core.tenancy.access import Actor, check
+from mingyue.core.tenancy.access import Actor, check, scope_for
 from mingyue.core.tenancy.identity import (
     ApiToken,
     Organization,
@@ -132,8 +133,6 @@ def list_orgs(*, uow: UnitOfWork, actor: Actor) -> list[OrgOut]:
     """List organizations: every one for oversight roles, else one's own."""
     check(actor, "core.org.read")
     q = select(Organization).order_by(Organization.id)
-    from mingyue.core.tenancy.access import scope_for
-
     scope = scope_for(actor)
     if not scope.all_orgs:
         q = q.where(Organization.id.in_(sorted(scope.org_ids)))
@@ -143,8 +142,6 @@ def list_orgs(*, uow: UnitOfWork, actor: Actor) -> list[OrgOut]:
 def get_org(*, uow: UnitOfWork, actor: Actor, org_id: int) -> OrgOut:
     """Return one organization the actor may see."""
     check(actor, "core.org.read")
-    from mingyue.core.tenancy.access import scope_for
-
     org = uow.session.get(Organization, org_id)
     if org is None or not scope_for(actor).allows(org.id):
         raise NotFound("core.not_found", "no such organization")
@@ -320,9 +317,18 @@ def revoke_token(*, uow: UnitOfWork, actor: Actor, token_id: int) -> None:
     _forget_cached_actors()
 
 
+_identity_listeners: list[Callable[[], None]] = []
+
+
+def on_identity_change(callback: Callable[[], None]) -> None:
+    """Call ``callback`` after any change to users, roles or organizations (e.g. a cache reset).
+
+    The web layer registers its actor cache here, so the core never imports the web layer.
+    """
+    if callback not in _identity_listeners:
+        _identity_listeners.append(callback)
+
+
 def _forget_cached_actors() -> None:
-    try:
-        from mingyue.web.auth import actor_cache
-    except ImportError:  # the core used as a library without the web layer
-        return
-    actor_cache.clear()
+    for callback in list(_identity_listeners):
+        callback()

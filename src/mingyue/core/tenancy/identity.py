@@ -121,7 +121,7 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-TOKEN_PREFIX = "myt_"
+TOKEN_PREFIX = "myt_"  # noqa: S105 - a public prefix, not a secret
 
 
 def new_token() -> tuple[str, str, str]:
@@ -142,11 +142,8 @@ def validate_org(kind: str, uscc: str | None) -> None:
         raise InvalidInput(
             "core.org.bad_kind", f"kind must be one of {', '.join(ORG_KINDS)}", field="kind"
         )
-    if kind == "enterprise":
-        if not uscc:
-            raise InvalidInput(
-                "core.org.uscc_required", "an enterprise needs its USCC", field="uscc"
-            )
+    if kind == "enterprise" and not uscc:
+        raise InvalidInput("core.org.uscc_required", "an enterprise needs its USCC", field="uscc")
     if uscc and not is_valid_uscc(uscc):
         raise InvalidInput(
             "core.org.bad_uscc",

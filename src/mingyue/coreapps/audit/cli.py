@@ -18,6 +18,7 @@ from mingyue.cli_support import (
     err_console,
     fail,
     run_cli,
+    settings_for,
 )
 from mingyue.core.errors import NotFound
 from mingyue.core.ledger import audit, keys
@@ -152,7 +153,6 @@ def list_entries(
 @app.command("public-key")
 def public_key(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
     """Print the platform's public key (base64) for third parties."""
-    from mingyue.cli_support import settings_for
 
     settings = settings_for(data_dir)
     pub = keys.public_key_b64(settings)

@@ -13,6 +13,7 @@ import typer
 from mingyue.cli_support import AsUser, DataDir, JsonOut, cli_uow, emit, run_cli
 from mingyue.core import metering
 from mingyue.core.errors import InvalidInput
+from mingyue.core.tenancy.access import check
 
 app = typer.Typer(
     help="Metering and billing (分时计费): usage, statements, tariffs, free pools.",
@@ -122,7 +123,6 @@ def usage_record(
     json_out: JsonOut = False,
 ) -> None:
     """Record and price one usage (platform administrators)."""
-    from mingyue.core.tenancy.access import check
 
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         check(uow.actor, "core.usage.record")

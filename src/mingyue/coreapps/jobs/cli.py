@@ -27,6 +27,8 @@ from mingyue.cli_support import (
 from mingyue.core import jobs
 from mingyue.core.config import Settings
 from mingyue.core.errors import Conflict
+from mingyue.core.jobs.queueing import queue_key
+from mingyue.core.jobs.redis_queue import RedisWorker
 
 app = typer.Typer(help="Background jobs: list, show, cancel; run workers.", no_args_is_help=True)
 
@@ -198,7 +200,6 @@ def run_worker(settings: Settings, *, once: bool = False) -> int:
         stop.wait()
         runner.stop()
         return 0
-    from mingyue.core.jobs.redis_queue import RedisWorker, queue_key
 
     worker = RedisWorker(settings)
     _on_signals(worker.stop)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import mingyue.core.db
+import mingyue.core.metering.models
 
 revision: str = "882c211758b0"
 down_revision: str | Sequence[str] | None = None
@@ -546,7 +547,7 @@ def upgrade() -> None:
 
     # ### end Alembic commands ###
     # The ledger refuses UPDATE/DELETE at the database level (see mingyue.core.ledger.audit).
-    from mingyue.core.ledger.audit import append_only_ddl
+    from mingyue.core.ledger.audit import append_only_ddl  # lazy: only the upgrade step needs it
 
     for stmt in append_only_ddl(op.get_bind().dialect.name):
         op.execute(stmt)

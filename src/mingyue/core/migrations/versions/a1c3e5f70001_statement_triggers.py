@@ -18,7 +18,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    from mingyue.core.metering.models import statement_immutable_ddl
+    from mingyue.core.metering.models import (
+        statement_immutable_ddl,
+    )  # lazy: only the upgrade step needs it
 
     for stmt in statement_immutable_ddl(op.get_bind().dialect.name):
         op.execute(stmt)

@@ -1,0 +1,65 @@
+"""What an enabler declares: the ``Enabler`` dataclass and its parts (menu entries, meters).
+
+Pure data: importing it loads no service, so declarations stay light (``__init__.py`` of an
+enabler imports only this, through ``mingyue.sdk``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+
+def load_ref(ref: str) -> Any:
+    """Import "package.module:attr" (or "package.module") and return the object."""
+    mod_name, _, attr = ref.partition(":")
+    mod = importlib.import_module(mod_name)
+    return getattr(mod, attr) if attr else mod
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """A console menu entry."""
+
+    path: str
+    title: dict[str, str]
+    permission: str | None = None
+
+
+@dataclass(frozen=True)
+class MeterSpec:
+    """A billable meter: its unit and what it counts."""
+
+    unit: str
+    description: str = ""
+
+
+@dataclass
+class Enabler:
+    """What one enabler (or core app) brings to the platform."""
+
+    key: str
+    title: dict[str, str]
+    summary: dict[str, str] = field(default_factory=dict)
+    router: str | None = None  # "module:attr" -> fastapi.APIRouter, mounted at /api/<key>
+    console: str | None = None  # "module:attr" -> fastapi.APIRouter of HTML pages, at /<key>
+    cli: str | None = None  # "module:attr" -> typer.Typer, as `mingyue <key>`
+    models: str | None = None  # "module" holding its tables
+    permissions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    audit_events: dict[str, str] = field(default_factory=dict)  # name -> description
+    job_kinds: dict[str, str] = field(default_factory=dict)  # name -> "module:func"
+    meters: dict[str, MeterSpec] = field(default_factory=dict)
+    case_kinds: dict[str, str] = field(default_factory=dict)  # name -> "module:attr" CaseKind
+    nav: list[NavItem] = field(default_factory=list)
+    core: bool = False  # a core app (cases, jobs, billing, audit, admin)
+    package_dir: Path | None = None  # filled at discovery
+    settings: str | None = None  # "module:Model" -> pydantic model of MINGYUE_<KEY>__*
+    state: Literal["experimental", "ready"] = "experimental"  # "ready": supported for production
+    extras: tuple[str, ...] = ()  # pip extras its engines need: pip install 'mingyue[<extra>]'
+    quality: str = ""  # one line: what is tested, against what
+
+    def resolve(self, ref: str | None) -> Any:
+        """Import one of the lazy references."""
+        return load_ref(ref) if ref else None
