@@ -49,7 +49,7 @@ from mingyue.enablers.compute.engine.trace import TraceJob
 def pct(values: list[float], q: float) -> float:
     """Return the q-quantile (nearest rank) of values."""
     s = sorted(values)
-    return s[max(int(round(q * len(s) + 0.4999)) - 1, 0)]
+    return s[max(round(q * len(s) + 0.4999) - 1, 0)]
 
 
 def synthetic_trace(n: int, seed: int = 7) -> list[TraceJob]:

@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
@@ -297,9 +298,12 @@ def _print(report: dict[str, object]) -> None:
     ours = report["mingyue"]
     pres = report.get("presidio")
     print(f"{'type':22} {'mingyue P/R/F1':>24} {'presidio P/R/F1':>24}  support")
+
+    def cell(x: Any) -> str:
+        return f"{x['precision']:.3f}/{x['recall']:.3f}/{x['f1']:.3f}"
+
     for t, q in ours["quality"].items():  # type: ignore[index]
         pq = pres["quality"][t] if pres else None  # type: ignore[index]
-        cell = lambda x: f"{x['precision']:.3f}/{x['recall']:.3f}/{x['f1']:.3f}"
         print(f"{t:22} {cell(q):>24} {cell(pq) if pq else '-':>24}  {q['support']}")
     print(
         f"mingyue MB/s: per sentence {ours['mb_s_per_sentence']}, whole document "  # type: ignore[index]

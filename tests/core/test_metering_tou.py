@@ -30,7 +30,7 @@ WINDOWS = parse_windows(DEFAULT_WINDOWS)
 
 # hypothesis takes naive bounds and attaches the zone itself
 starts = st.datetimes(
-    min_value=datetime(2024, 1, 1),
+    min_value=datetime(2024, 1, 1),  # noqa: DTZ001
     max_value=datetime(2027, 12, 31),  # noqa: DTZ001
     timezones=st.just(UTC),
 )

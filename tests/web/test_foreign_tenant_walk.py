@@ -14,7 +14,7 @@ def _seed_tenant_a(client, tenants, settings) -> dict[str, object]:
     )
     assert r.status_code == 201, r.text
     ids = {"case": r.json()["id"]}
-    r = client.post("/api/cases/%d/comments" % ids["case"], headers=h, json={"text": MARKER})
+    r = client.post(f"/api/cases/{ids['case']}/comments", headers=h, json={"text": MARKER})
     r = client.post("/api/jobs", headers=h, json={"kind": "core.selftest", "params": {}})
     if r.status_code == 201:
         ids["job"] = r.json()["id"]
