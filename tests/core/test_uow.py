@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from fastapi import APIRouter
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from mingyue.core.db import system_session
 from mingyue.core.errors import Forbidden, RecordedRefusal
@@ -59,3 +59,17 @@ def test_route_answers_the_document_and_commits(
     assert r.json()["status"] == "refused" and r.json()["rule"] == "test.rule"
     assert r.json()["key"] == "core.forbidden"
     assert "core_organization:refusal" in _subjects(settings)
+
+
+def test_unscoped_read_without_record_leaves_the_ledger_alone(settings: Any) -> None:
+    def ledger_length() -> int:
+        with unit_of_work(settings=settings) as uow:
+            return int(uow.session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+
+    before = ledger_length()
+    with unit_of_work(settings=settings) as uow, uow.unscoped(reason="capacity", record=False):
+        pass
+    assert ledger_length() == before
+    with unit_of_work(settings=settings) as uow, uow.unscoped(reason="billing run"):
+        pass
+    assert ledger_length() == before + 1

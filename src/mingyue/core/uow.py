@@ -52,13 +52,20 @@ class UnitOfWork:
         )
 
     @contextmanager
-    def unscoped(self, reason: str) -> Iterator[MingyueSession]:
-        """Lift the tenant filter for an explicit, audited cross-tenant operation."""
+    def unscoped(self, reason: str, *, record: bool = True) -> Iterator[MingyueSession]:
+        """Lift the tenant filter for an explicit cross-tenant operation.
+
+        ``record=True`` (the default) writes a ledger entry: use it where work changes or shows
+        another tenant's data. ``record=False`` is for platform-internal reads that reveal
+        nothing of another tenant to the caller (a uniqueness check, capacity arithmetic) —
+        reads must not write the ledger.
+        """
         if not reason:
             raise ValueError("unscoped() needs a reason")
         before = self.session.info.get("scope")
         self.session.info["scope"] = Scope.everything(reason)
-        self.audit("core.scope.unscoped", f"reason:{reason}", {"reason": reason})
+        if record:
+            self.audit("core.scope.unscoped", f"reason:{reason}", {"reason": reason})
         try:
             yield self.session
         finally:

@@ -180,7 +180,7 @@ def create_user(
     org = uow.session.get(Organization, organization_id)
     if org is None:
         raise InvalidInput("core.not_found", "no such organization", field="organization_id")
-    with uow.unscoped(reason="username uniqueness check"):
+    with uow.unscoped(reason="username uniqueness check", record=False):
         if uow.session.scalars(select(User.id).where(User.username == username)).first():
             raise Conflict("core.user.exists", f"username {username!r} is taken", field="username")
     user = User(
