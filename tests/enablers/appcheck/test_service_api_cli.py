@@ -1,13 +1,15 @@
-"""appcheck on the core: upload -> job -> report -> review case -> signed credential; tenancy; CLI."""
+"""appcheck on the core: upload, job, report, review case, signed credential; tenancy; CLI."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from mingyue.core import clock
 from mingyue.core.cases import service as case_service
 from mingyue.core.ledger import credentials
 from mingyue.core.metering.models import UsageRecord
@@ -299,3 +301,21 @@ def test_unknown_app_type_names_the_field(client, tenants) -> None:
     )
     assert r.status_code == 422
     assert r.json()["field"] == "app_type"
+
+
+def test_console_times_follow_the_timezone_setting(
+    client: Any, tenants: Any, settings: Any, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.apk"
+    bad.write_bytes(b"not a zip")
+    with clock.frozen(datetime(2026, 1, 2, 3, 4, tzinfo=UTC)):
+        _upload(client, tenants.a, bad)
+    r = client.post(
+        "/login",
+        data={"username": tenants.a.member.username, "password": "password123"},
+        follow_redirects=False,
+    )
+    assert r.status_code in (302, 303)
+    assert "2026-01-02 11:04" in client.get("/appcheck").text  # Asia/Shanghai, the default
+    settings.timezone = "Europe/London"
+    assert "2026-01-02 03:04" in client.get("/appcheck").text

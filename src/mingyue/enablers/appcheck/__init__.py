@@ -1,6 +1,6 @@
-"""App compliance testing of Android APKs against China's personal-information rules (App合规检测)."""
+"""App合规检测: compliance testing of Android APKs against China's personal-information rules."""
 
-from mingyue.core.plugins import Enabler, MeterSpec, NavItem
+from mingyue.sdk import Enabler, MeterSpec, NavItem
 
 _READ = ("platform_admin", "org_admin", "member", "reviewer", "regulator", "auditor")
 
@@ -12,6 +12,9 @@ enabler = Enabler(
         "en": "Upload an APK: sandboxed parsing, SDK/tracker inventory, permissions vs App type, "
         "six-category report, reviewer sign-off with a signed report.",
     },
+    state="experimental",
+    extras=("appcheck",),
+    quality="engine: tested against exodus-core on a real APK corpus; service/API/CLI tested",
     router="mingyue.enablers.appcheck.api:router",
     console="mingyue.enablers.appcheck.console:router",
     cli="mingyue.enablers.appcheck.cli:app",
@@ -29,6 +32,6 @@ enabler = Enabler(
     },
     job_kinds={"appcheck.scan": "mingyue.enablers.appcheck.service:run_scan_job"},
     meters={"appcheck.scans": MeterSpec(unit="scan", description="APK compliance scans")},
-    case_kinds={"appcheck.review": "mingyue.enablers.appcheck.service:REVIEW_CASE"},
+    case_kinds={"appcheck.review": "mingyue.enablers.appcheck.cases:REVIEW_CASE"},
     nav=[NavItem("/appcheck", {"zh": "App检测", "en": "App testing"}, "appcheck.report.read")],
 )

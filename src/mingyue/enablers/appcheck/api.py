@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 
-from mingyue.core.tenancy.access import Actor
+from mingyue.sdk import Actor
 from mingyue.web.deps import UoW, require
 
 from . import service

@@ -11,6 +11,9 @@ import typer
 
 from mingyue.cli_support import AsUser, DataDir, JsonOut, emit, run_cli
 
+from . import service
+from .engine import AppcheckError, analyze_apk, iter_apks, load_rulesets
+
 app = typer.Typer(
     help="App compliance testing (APK static analysis) / App 合规检测", no_args_is_help=True
 )
@@ -21,7 +24,8 @@ def _line(report: dict[str, object], json_out: bool) -> None:
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
         return
     findings = report["findings"]
-    assert isinstance(findings, list)
+    if not isinstance(findings, list):
+        raise TypeError("a report's findings are a list")
     fails = [f for f in findings if f["status"] in ("fail", "warn")]
     sys.stdout.write(
         f"{report['file_name']}: {report['package']} sha256={report['sha256'][:16]}… "  # type: ignore[index]
@@ -45,8 +49,6 @@ def scan(
     as_user: AsUser = None,
 ) -> None:
     """Scan an APK (or every APK of a directory) and print its report; a bad file exits 2."""
-    from .engine import AppcheckError, analyze_apk, iter_apks, load_rulesets
-
     del data_dir, as_user  # local engine work: nothing is stored, no tenant involved
     rules = load_rulesets()
     policy: bytes | None = None
@@ -94,8 +96,6 @@ def scan(
 @app.command()
 def rules(json_out: JsonOut = False) -> None:
     """List the loaded rule sets with their versions and sources."""
-    from . import service
-
     with run_cli():
         emit(service.rule_sets(), json_out, title="appcheck rule sets")
 
@@ -103,7 +103,5 @@ def rules(json_out: JsonOut = False) -> None:
 @app.command("app-types")
 def app_types(json_out: JsonOut = False) -> None:
     """List the 39 App types (《常见类型移动互联网应用程序必要个人信息范围规定》第五条)."""
-    from . import service
-
     with run_cli():
         emit(service.app_types(), json_out, title="App types")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from mingyue.core.tenancy.access import can
+from mingyue.sdk import Settings, can, local_time
 from mingyue.web.console import ConsoleActor, csrf_protect, locale_of, render
 from mingyue.web.deps import UoW
 
@@ -35,6 +37,15 @@ CATEGORY_STATUS_KEYS = {
 _KEYS = {"status": STATUS_KEYS, "review": REVIEW_KEYS, "cat": CATEGORY_STATUS_KEYS}
 
 
+def _local(settings: Settings) -> Callable[[datetime | None], str]:
+    """Return the template's time formatter, in the display zone of these settings."""
+
+    def local(at: datetime | None) -> str:
+        return local_time(at, settings)
+
+    return local
+
+
 @router.get("", response_class=HTMLResponse)
 def index(request: Request, uow: UoW, actor: ConsoleActor) -> Response:
     """List scans; enterprises get an upload form."""
@@ -45,7 +56,7 @@ def index(request: Request, uow: UoW, actor: ConsoleActor) -> Response:
         {
             "scans": scans,
             "types": service.app_types(),
-            "local": service.finished_at_local,
+            "local": _local(uow.settings),
             "can_submit": can(actor, "appcheck.scan.submit"),
             "keys": _KEYS,
             "lang": "zh" if locale_of(request) == "zh_CN" else "en",
@@ -92,7 +103,7 @@ def report(scan_id: int, request: Request, uow: UoW, actor: ConsoleActor) -> Res
         {
             "scan": scan,
             "report": rep,
-            "local": service.finished_at_local,
+            "local": _local(uow.settings),
             "keys": _KEYS,
             "lang": "zh" if locale_of(request) == "zh_CN" else "en",
         },

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mingyue.core.db import Base, TenantMixin, utcnow
+from mingyue.sdk import Base, TenantMixin, now
 
 
 class Scan(TenantMixin, Base):
@@ -17,7 +17,7 @@ class Scan(TenantMixin, Base):
     __tablename__ = "appcheck_scan"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=now)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     submitted_by: Mapped[str] = mapped_column(String(200), default="")
     file_id: Mapped[int] = mapped_column()

@@ -12,7 +12,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from mingyue.core.errors import Refused
+from mingyue.sdk import Refused
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -24,7 +24,7 @@ def _no_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
 def render_pdf(report: dict[str, Any], *, lang: str = "zh") -> bytes:
     """Render a report dict (``get_report`` output) as PDF bytes."""
     try:
-        import weasyprint
+        import weasyprint  # lazy: appcheck extra, heavy (pango/cairo bindings)
     except ImportError as exc:  # pragma: no cover - the appcheck extra installs it
         raise Refused("appcheck.pdf_unavailable", "PDF export needs WeasyPrint") from exc
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape())

@@ -8,80 +8,49 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
-from decimal import Decimal
 from typing import Any, BinaryIO
 
 from sqlalchemy import select
 
-from mingyue.core import files, metering
-from mingyue.core.cases import service as case_service
-from mingyue.core.cases.kinds import CaseKind, State, Transition
-from mingyue.core.db import utcnow
-from mingyue.core.errors import Conflict, InvalidInput
-from mingyue.core.ledger import credentials
-from mingyue.core.tenancy.access import Actor, check
-from mingyue.core.tenancy.lookup import get_visible
-from mingyue.core.uow import UnitOfWork
+from mingyue.sdk import (
+    Actor,
+    CaseOut,
+    Conflict,
+    InvalidInput,
+    JobContext,
+    UnitOfWork,
+    check,
+    enqueue,
+    get_visible,
+    issue_credential,
+    now,
+    open_case,
+    record_count,
+    require_org,
+    store_upload,
+    stored_path,
+)
 
+from .engine import AppcheckError, analyze_apk, load_catalogue, load_rulesets
 from .models import Scan
+from .pdf import render_pdf
 from .schemas import AppTypeOut, RuleSetOut, ScanOut
 
 MAX_APK_BYTES = 512 * 1024 * 1024
 MAX_POLICY_BYTES = 5 * 1024 * 1024
 CREDENTIAL_TYPE = "AppComplianceReport"
 
-REVIEW_CASE = CaseKind(
-    name="appcheck.review",
-    title={"zh": "App合规检测报告审核", "en": "App compliance report review"},
-    states={
-        "submitted": State(title={"zh": "待审核", "en": "Submitted"}, sla_hours=72),
-        "in_review": State(title={"zh": "审核中", "en": "In review"}, sla_hours=120),
-        "accepted": State(title={"zh": "已通过并签发", "en": "Accepted, signed"}, terminal=True),
-        "returned": State(title={"zh": "已退回", "en": "Returned"}, terminal=True),
-    },
-    initial="submitted",
-    transitions=[
-        Transition(
-            name="start_review",
-            source=("submitted",),
-            target="in_review",
-            roles=("reviewer",),
-            title={"zh": "开始审核", "en": "Start review"},
-        ),
-        Transition(
-            name="accept",
-            source=("submitted", "in_review"),
-            target="accepted",
-            roles=("reviewer",),
-            title={"zh": "通过并签发报告", "en": "Accept and sign"},
-        ),
-        Transition(
-            name="return",
-            source=("submitted", "in_review"),
-            target="returned",
-            roles=("reviewer",),
-            title={"zh": "退回", "en": "Return"},
-            requires_comment=True,
-        ),
-    ],
-    hooks={
-        "accept": "mingyue.enablers.appcheck.service:on_accept",
-        "return": "mingyue.enablers.appcheck.service:on_return",
-    },
-)
 
-
-def _engine_error(exc: Exception) -> InvalidInput:
-    key = getattr(exc, "key", "appcheck.error")
-    params = getattr(exc, "params", {}) or {}
+def _engine_error(exc: AppcheckError) -> InvalidInput:
+    key = exc.key
+    params = exc.params or {}
     # Name the input that was wrong: the declared type, the policy / SDK list, or the APK.
     field = {"appcheck.unknown_app_type": "app_type", "appcheck.bad_sdk_list": "policy"}.get(
         key, "file"
     )
     return InvalidInput(
         key,
-        getattr(exc, "message", str(exc)),
+        exc.message,
         field=field,
         **{k: v for k, v in params.items() if k not in ("key", "field")},
     )
@@ -95,8 +64,6 @@ def validate_app_type(app_type: str | None) -> str | None:
     """Return the canonical key of a declared App type (InvalidInput if unknown)."""
     if not app_type:
         return None
-    from .engine import AppcheckError, load_rulesets
-
     try:
         return load_rulesets().app_type(app_type).key
     except AppcheckError as exc:
@@ -118,6 +85,7 @@ def submit_scan(
     ``organization_id`` is for system actors (demo data, imports); users submit for their own.
     """
     check(actor, "appcheck.scan.submit")
+    org_id = organization_id if organization_id is not None else require_org(actor)
     key = validate_app_type(app_type)
     if policy is not None and len(policy) > MAX_POLICY_BYTES:
         raise InvalidInput(
@@ -125,19 +93,19 @@ def submit_scan(
             "the privacy policy / SDK list is too large",
             field="policy",
         )
-    stored = files.store(
+    stored = store_upload(
         uow=uow,
-        data=data,
+        upload=data,
         filename=filename or "app.apk",
         max_bytes=MAX_APK_BYTES,
         purpose="apk",
-        organization_id=organization_id,
+        organization_id=org_id,
     )
     policy_id = None
     if policy is not None:
-        policy_id = files.store(
+        policy_id = store_upload(
             uow=uow,
-            data=policy,
+            upload=policy,
             filename="policy.txt",
             max_bytes=MAX_POLICY_BYTES,
             purpose="policy",
@@ -156,9 +124,7 @@ def submit_scan(
     )
     uow.session.add(scan)
     uow.flush()
-    from mingyue.core import jobs
-
-    job = jobs.enqueue(
+    job = enqueue(
         uow=uow,
         kind="appcheck.scan",
         params={"scan_id": scan.id},
@@ -175,23 +141,21 @@ def submit_scan(
     return _out(scan)
 
 
-def run_scan_job(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
+def run_scan_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """Job handler: run the engine on the stored APK, save the report, open the review case."""
-    from .engine import AppcheckError, analyze_apk, load_rulesets
-
     scan_id = int(params["scan_id"])
     with ctx.unit_of_work() as uow:
         scan = get_visible(uow, Scan, scan_id)
-        apk_path = files.path_of(uow=uow, file_id=scan.file_id)
+        apk_path = stored_path(uow=uow, file_id=scan.file_id)
         policy = (
-            files.path_of(uow=uow, file_id=scan.policy_file_id).read_bytes()
+            stored_path(uow=uow, file_id=scan.policy_file_id).read_bytes()
             if scan.policy_file_id
             else None
         )
         app_type = scan.app_type
     ctx.raise_if_cancelled()
     ctx.progress(10, "parsing APK in the sandbox")
-    started = utcnow()
+    started = now()
     report: dict[str, Any] | None = None
     error: dict[str, Any] = {}
     try:
@@ -201,10 +165,9 @@ def run_scan_job(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
         error = exc.to_dict()
     ctx.raise_if_cancelled()
     ctx.progress(80, "saving the report")
-    ended = utcnow()
     with ctx.unit_of_work() as uow:
         scan = get_visible(uow, Scan, scan_id)
-        scan.finished_at = ended
+        scan.finished_at = now()
         if report is None:
             scan.status, scan.error = "failed", error
             uow.audit(
@@ -216,7 +179,7 @@ def run_scan_job(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
         else:
             scan.status, scan.report = "done", report
             scan.package, scan.incomplete = report["package"], bool(report["incomplete"])
-            case = case_service.open_case(
+            case = open_case(
                 uow=uow,
                 kind="appcheck.review",
                 organization_id=scan.organization_id,
@@ -238,16 +201,14 @@ def run_scan_job(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
                 organization_id=scan.organization_id,
             )
         # one usage record per scan the engine ran (a refused file costs a scan too)
-        metering.record_usage(
+        record_count(
             uow=uow,
             organization_id=scan.organization_id,
             meter="appcheck.scans",
-            quantity=Decimal(1),
             unit="scan",
-            start=started,
-            end=ended,
             source="appcheck.scan",
             ref=f"appcheck_scan:{scan.id}",
+            at=started,
         )
         uow.flush()
     return {"scan_id": scan_id, "status": "done" if report else "failed", "error": error.get("key")}
@@ -259,7 +220,7 @@ def _report_digest(report: dict[str, Any]) -> str:
     ).hexdigest()
 
 
-def _scan_of_case(uow: UnitOfWork, case: Any) -> Scan:
+def _scan_of_case(uow: UnitOfWork, case: CaseOut) -> Scan:
     scan_id = int((case.data or {}).get("scan_id", 0))
     scan = uow.session.scalars(select(Scan).where(Scan.id == scan_id)).first()
     if scan is None:
@@ -267,7 +228,7 @@ def _scan_of_case(uow: UnitOfWork, case: Any) -> Scan:
     return scan
 
 
-def on_accept(*, uow: UnitOfWork, case: Any) -> None:
+def on_accept(*, uow: UnitOfWork, case: CaseOut) -> None:
     """Case hook: sign the report (core credential with the APK's SHA-256) on acceptance."""
     scan = _scan_of_case(uow, case)
     report = scan.report or {}
@@ -291,10 +252,10 @@ def on_accept(*, uow: UnitOfWork, case: Any) -> None:
         "reviewed_by": uow.actor.label(),
         "case_id": case.id,
     }
-    vc = credentials.issue(
+    vc = issue_credential(
         uow=uow, type=CREDENTIAL_TYPE, subject=summary, organization_id=scan.organization_id
     )
-    scan.credential_id = str(vc["id"]).removeprefix("urn:uuid:")
+    scan.credential_id = vc.id
     scan.review = "accepted"
     uow.flush()
     uow.audit(
@@ -309,7 +270,7 @@ def on_accept(*, uow: UnitOfWork, case: Any) -> None:
     )
 
 
-def on_return(*, uow: UnitOfWork, case: Any) -> None:
+def on_return(*, uow: UnitOfWork, case: CaseOut) -> None:
     """Case hook: mark the scan's report as returned to the submitter."""
     scan = _scan_of_case(uow, case)
     scan.review = "returned"
@@ -355,8 +316,6 @@ def get_report(*, uow: UnitOfWork, actor: Actor, scan_id: int) -> dict[str, Any]
 
 def report_pdf(*, uow: UnitOfWork, actor: Actor, scan_id: int, lang: str = "zh") -> bytes:
     """Return the report of a finished scan as a PDF (zh or en)."""
-    from .pdf import render_pdf
-
     report = get_report(uow=uow, actor=actor, scan_id=scan_id)
     report["categories"] = report.get("categories") or []
     return render_pdf(report, lang="en" if lang == "en" else "zh")
@@ -364,8 +323,6 @@ def report_pdf(*, uow: UnitOfWork, actor: Actor, scan_id: int, lang: str = "zh")
 
 def rule_sets() -> list[RuleSetOut]:
     """Return the loaded rule sets with versions and sources."""
-    from .engine import load_catalogue, load_rulesets
-
     cat = load_catalogue()
     out = [
         RuleSetOut(
@@ -381,8 +338,6 @@ def rule_sets() -> list[RuleSetOut]:
 
 def app_types() -> list[AppTypeOut]:
     """Return the 39 App types of the 2021 necessary-PI rule."""
-    from .engine import load_rulesets
-
     return [
         AppTypeOut(
             n=t.n,
@@ -395,10 +350,3 @@ def app_types() -> list[AppTypeOut]:
         )
         for t in load_rulesets().types()
     ]
-
-
-def finished_at_local(dt: datetime | None) -> str:
-    """Format a UTC time for console pages (Asia/Shanghai)."""
-    from zoneinfo import ZoneInfo
-
-    return dt.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M") if dt else "—"

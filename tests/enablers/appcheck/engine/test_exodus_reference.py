@@ -28,7 +28,8 @@ PEER_PY = REPO / ".venv-exodus" / "bin" / "python"
 def exodus_results(apk_dir: Path, rule_src: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     if not PEER_PY.exists():
         print(
-            f"SKIP reason: exodus-core peer venv missing at {PEER_PY}; run scripts/appcheck-peers.sh"
+            f"SKIP reason: exodus-core peer venv missing at {PEER_PY}; "
+            "run scripts/appcheck-peers.sh"
         )
         pytest.skip(f"exodus-core peer venv missing at {PEER_PY}; run scripts/appcheck-peers.sh")
     if shutil.which("dexdump") is None:

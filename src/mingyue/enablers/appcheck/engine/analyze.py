@@ -64,7 +64,8 @@ def _split_facts(
     inner = info.inner_apks
     if len(inner) > options.caps.max_inner_apks:
         raise SplitApkRefused(
-            f"Split container holds {len(inner)} APKs, over the cap of {options.caps.max_inner_apks}.",
+            f"Split container holds {len(inner)} APKs, "
+            f"over the cap of {options.caps.max_inner_apks}.",
             count=len(inner),
         )
     results: list[tuple[str, dict[str, Any]]] = []

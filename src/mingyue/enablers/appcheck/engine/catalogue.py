@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from .exodus import Tracker
 
@@ -206,7 +206,8 @@ def build_catalogue(src_dir: Path, cn_rules: Path | None = None) -> dict[str, An
                 "name": "εxodus tracker list (ETIP), 432 trackers",
                 "origin": "MobSF/Mobile-Security-Framework-MobSF mobsf/signatures/exodus_trackers "
                 "@de7bf03656020bec3fb19dc4f8e4fc140da1e548 (snapshot 2025-08-30)",
-                "licence": "Exodus Privacy (AGPL-3.0 project); treat as copyleft data, attribute εxodus",
+                "licence": "Exodus Privacy (AGPL-3.0 project); "
+                "treat as copyleft data, attribute εxodus",
                 "url": "https://reports.exodus-privacy.eu.org/en/trackers/",
             },
             {

@@ -40,7 +40,7 @@ class MalformedArchive(AppcheckError):
 
 
 class ArchiveRefused(AppcheckError):
-    """The archive exceeds a configured cap (size, entry count, compression ratio): a likely bomb."""
+    """The archive exceeds a configured cap (size, entry count, compression ratio): a bomb?"""
 
     key = "appcheck.archive_refused"
 

@@ -34,7 +34,9 @@ PRIVACY_RE = re.compile(
 )
 PACKAGE_RE = re.compile(rb"^L([^\n;]*)/[^/\n;]*;", re.MULTILINE)
 PRIVACY_KEY_RE = re.compile(
-    "隐私政策|隐私协议|隐私权政策|个人信息保护|[Pp]rivacy[ _-]?[Pp]olicy|PRIVACY[ _-]?POLICY".encode()
+    (
+        "隐私政策|隐私协议|隐私权政策|个人信息保护|[Pp]rivacy[ _-]?[Pp]olicy|PRIVACY[ _-]?POLICY"
+    ).encode()
 )
 SDK_LIST_RE = re.compile(r"第三方SDK|第三方信息共享|SDK目录|third[- ]party SDK", re.IGNORECASE)
 MAX_URLS = 2000
@@ -144,7 +146,7 @@ def _int(v: Any) -> int:
 
 def _manifest(zf: zipfile.ZipFile, caps: ArchiveCaps) -> Any:
     """Decode AndroidManifest.xml with androguard's AXML parser; return the lxml root."""
-    from androguard.core.axml import AXMLPrinter
+    from androguard.core.axml import AXMLPrinter  # lazy: appcheck extra, heavy; sandbox only
 
     try:
         info = zf.getinfo("AndroidManifest.xml")
@@ -168,7 +170,7 @@ def extract_facts(
     path: str, caps: ArchiveCaps, trackers: list[tuple[int, str]] | ExodusMatcher
 ) -> dict[str, Any]:
     """Parse the APK at ``path`` and return its facts plus the εxodus tracker ids it carries."""
-    from loguru import logger
+    from loguru import logger  # lazy: appcheck extra (androguard logs through it)
 
     logger.remove()
     with zipfile.ZipFile(path) as zf:

@@ -442,9 +442,9 @@ def build_report(
                 "name": "sdk_catalogue",
                 "version": catalogue.version,
                 "source": "; ".join(s["name"] for s in catalogue.sources),
-            }
-        ]
-        + rules.summary(),
+            },
+            *rules.summary(),
+        ],
         disclosure=disclosure,
         worker_maxrss_kb=int(facts.get("_worker_maxrss_kb", 0)),
     )

@@ -7,7 +7,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from .errors import UnknownAppType
 
@@ -107,7 +107,8 @@ class RuleSets:
             {
                 "name": "findings",
                 "version": str(self.findings["version"]),
-                "source": "国信办秘字〔2019〕191号; 工信部信管函〔2020〕164号; TC260-PG-20205A; OWASP MASVS",
+                "source": "国信办秘字〔2019〕191号; 工信部信管函〔2020〕164号; "
+                "TC260-PG-20205A; OWASP MASVS",
             },
             {
                 "name": "app_types",

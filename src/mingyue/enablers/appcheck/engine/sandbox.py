@@ -10,6 +10,7 @@ per APK stays a few milliseconds. Errors come back as :mod:`.errors` types.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import selectors
@@ -117,7 +118,8 @@ class Sandbox:
         with self._lock:
             for attempt in (1, 2):
                 proc = self._start()
-                assert proc.stdin is not None and proc.stdout is not None
+                if proc.stdin is None or proc.stdout is None:  # Popen got PIPE for both
+                    raise RuntimeError("the parser sandbox has no pipes")
                 try:
                     proc.stdin.write(req.encode())
                     proc.stdin.flush()
@@ -127,10 +129,8 @@ class Sandbox:
                     try:
                         reply = json.loads(self._readline(proc.stdout, deadline))
                     except TimeoutError:
-                        try:
+                        with contextlib.suppress(ProcessLookupError):
                             os.kill(pid, signal.SIGKILL)
-                        except ProcessLookupError:
-                            pass
                         self._readline(proc.stdout, time.monotonic() + 30)  # the zygote's "killed"
                         raise ParseTimeout(
                             f"Parsing took longer than {limits.timeout_s:g} s and was stopped.",

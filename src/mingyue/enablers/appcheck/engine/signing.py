@@ -9,6 +9,7 @@ Only presence and certificates are read; signatures are not verified (a report, 
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 import zipfile
 from typing import Any, BinaryIO
@@ -85,7 +86,7 @@ def v2v3_certificates(value: bytes) -> list[bytes]:
 
 def v1_certificates(zf: zipfile.ZipFile, names: list[str], cap: int) -> list[bytes]:
     """Return the DER certificates of the v1 (JAR) PKCS#7 signature blocks."""
-    from asn1crypto import cms
+    from asn1crypto import cms  # lazy: appcheck extra, sandbox only
 
     ders: list[bytes] = []
     for name in names:
@@ -106,7 +107,7 @@ def v1_certificates(zf: zipfile.ZipFile, names: list[str], cap: int) -> list[byt
 
 def describe(ders: list[bytes]) -> list[dict[str, str]]:
     """Summarise DER certificates (SHA-256 fingerprint, subject, issuer, validity)."""
-    from asn1crypto import x509
+    from asn1crypto import x509  # lazy: appcheck extra, sandbox only
 
     out: list[dict[str, str]] = []
     seen: set[str] = set()
@@ -141,8 +142,6 @@ def describe(ders: list[bytes]) -> list[dict[str, str]]:
 
 def signature_info(path: str, zf: zipfile.ZipFile, names: list[str], cap: int) -> dict[str, Any]:
     """Return which schemes sign the APK and the signer certificates."""
-    import os
-
     v1 = any(n.upper().startswith("META-INF/") and n.upper().endswith(".SF") for n in names)
     v1_ders = v1_certificates(zf, names, cap) if v1 else []
     with open(path, "rb") as fh:

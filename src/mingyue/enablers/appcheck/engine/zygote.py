@@ -13,9 +13,13 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 import resource
 import sys
 from typing import Any
+
+from . import extract
+from .archive import ArchiveCaps
 
 
 def _vm_size() -> int:
@@ -35,11 +39,8 @@ def _child(req: dict[str, Any], w: int, matcher: Any) -> None:
             limit = base + int(req["memory_bytes"])
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        from .archive import ArchiveCaps
-        from .extract import extract_facts
-
         caps = ArchiveCaps(**req["caps"])
-        payload = extract_facts(req["path"], caps, matcher)
+        payload = extract.extract_facts(req["path"], caps, matcher)
         payload["_worker_maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         status = "ok"
     except MemoryError:
@@ -65,22 +66,18 @@ def _warm_up() -> None:
     androguard's AXML printer compiles two large character-class regexes on first use; compiled
     here, they sit in ``re``'s cache that forked children inherit.
     """
-    import re
-
     chars = "\u0020-\ud7ff\u0009\u000a\u000d\ue000-\ufffd\U00010000-\U0010ffff"
     re.compile(f"^[{chars}]*$")
     re.compile(f"[^{chars}]")
     re.compile(r"^[a-zA-Z0-9._-]*$")
     re.compile(r"[^a-zA-Z0-9._-]")
-    from asn1crypto import cms, x509  # noqa: F401
+    from asn1crypto import cms, x509  # noqa: F401  # lazy: appcheck extra; preloaded for children
 
 
 def serve() -> None:
     """Answer parse requests from stdin until it closes."""
-    import androguard.core.apk  # noqa: F401 - preload: children inherit it warm
-    from loguru import logger
-
-    from . import extract
+    import androguard.core.apk  # noqa: F401  # lazy: appcheck extra; children inherit it warm
+    from loguru import logger  # lazy: appcheck extra, only in the zygote
 
     logger.remove()
     _warm_up()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import mingyue.core.db
+import mingyue.sdk
 
 revision: str = "4b1b0d8e126e"
 down_revision: str | Sequence[str] | None = None
@@ -25,8 +25,8 @@ def upgrade() -> None:
     op.create_table(
         "appcheck_scan",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("created_at", mingyue.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", mingyue.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", mingyue.sdk.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", mingyue.sdk.UTCDateTime(timezone=True), nullable=True),
         sa.Column("submitted_by", sa.String(length=200), nullable=False),
         sa.Column("file_id", sa.Integer(), nullable=False),
         sa.Column("file_name", sa.String(length=255), nullable=False),
