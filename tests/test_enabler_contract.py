@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
-from mingyue.contract import check_enabler
-from mingyue.core.plugins import registry
+from mingyue.core.plugins import Enabler, registry
+from mingyue.devcheck import check_enabler
 
 ENABLERS = registry().ordered()
 
@@ -15,7 +18,7 @@ def test_every_entry_point_loads() -> None:
 
 
 @pytest.mark.parametrize("enabler", ENABLERS, ids=[e.key for e in ENABLERS])
-def test_contract(enabler) -> None:
+def test_contract(enabler: Enabler) -> None:
     assert check_enabler(enabler) == []
 
 
@@ -34,6 +37,6 @@ def test_registries_reject_duplicates() -> None:
         metering.register_meter("core.api_calls", "call")
 
 
-def test_dev_check_command(cli) -> None:
+def test_dev_check_command(cli: Callable[..., Any]) -> None:
     r = cli("dev", "check", "--json")
     assert r.json()["problems"] == [] and r.exit_code == 0

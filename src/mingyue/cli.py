@@ -48,11 +48,23 @@ def serve(
     workers: Annotated[int, typer.Option(help="Uvicorn worker processes.")] = 1,
 ) -> None:
     """Serve the console and the API."""
+    import ipaddress
     import os
 
     import uvicorn
 
     settings = settings_for(data_dir)
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = False  # a host name other than localhost may resolve to anything
+    if not loopback and settings.dev_defaults():
+        raise fail(
+            f"error: refusing to serve on {host}: development defaults in force "
+            f"({', '.join(settings.dev_defaults())}); set MINGYUE_ENV=prod and MINGYUE_SECRET_KEY "
+            "or bind 127.0.0.1",
+            2,
+        )
     with run_cli():
         ensure_database(settings)
     os.environ["MINGYUE_DATA_DIR"] = str(settings.data_dir.resolve())
@@ -216,18 +228,27 @@ def worker(
 
 @dev_app.command("check")
 def dev_check(json_out: JsonOut = False) -> None:
-    """Validate every installed enabler's contract (one key everywhere, shape, names, i18n)."""
-    from mingyue.contract import check_all  # lazy: CLI start-up time
+    """Check every installed enabler's contract and the import contracts; exit 1 on a problem.
 
-    problems = check_all()
+    Declaration and shape, every "module:attr" (job handlers, case hooks, settings, CLI group),
+    migrations' branch label, tests and docs, case kinds without the extras, `# lazy:` imports,
+    and pyproject's [tool.importlinter] contracts.
+    """
+    from mingyue.devcheck import check_all  # lazy: CLI start-up time (imports every enabler)
+
+    report = check_all()
     if json_out:
-        emit({"ok": not problems, "problems": problems}, True)
+        emit({"ok": report.ok, "problems": report.problems, "notes": report.notes}, True)
     else:
-        for p in problems:
-            sys.stderr.write(p + "\n")
-        if not problems:
+        for line in report.problems:
+            sys.stdout.write(line + "\n")
+        for note in report.notes:
+            sys.stderr.write(f"note: {note}\n")
+        if report.ok:
             sys.stderr.write("every enabler honours the contract\n")
-    if problems:
+        else:
+            sys.stderr.write(f"{len(report.problems)} problem(s)\n")
+    if not report.ok:
         raise typer.Exit(1)
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+Reach = Literal["own", "supervised", "platform"]
+
 
 def load_ref(ref: str) -> Any:
     """Import "package.module:attr" (or "package.module") and return the object."""
@@ -26,6 +28,21 @@ class NavItem:
     path: str
     title: dict[str, str]
     permission: str | None = None
+
+
+@dataclass(frozen=True)
+class Permission:
+    """A permission's roles and reach (``docs/security.md``, "Permissions").
+
+    ``own``: objects of the actor's organization only (the platform admin reaches all);
+    ``supervised``: also objects of every organization in scope, for oversight roles
+    (reviewer, regulator, auditor, platform admin) that hold it; ``platform``: the platform
+    admin only. A bare roles tuple in ``Enabler.permissions`` means ``supervised``.
+    """
+
+    roles: tuple[str, ...]
+    reach: Reach = "supervised"
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -47,7 +64,8 @@ class Enabler:
     console: str | None = None  # "module:attr" -> fastapi.APIRouter of HTML pages, at /<key>
     cli: str | None = None  # "module:attr" -> typer.Typer, as `mingyue <key>`
     models: str | None = None  # "module" holding its tables
-    permissions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # name -> roles (reach "supervised") or Permission(roles, reach)
+    permissions: dict[str, tuple[str, ...] | Permission] = field(default_factory=dict)
     audit_events: dict[str, str] = field(default_factory=dict)  # name -> description
     job_kinds: dict[str, str] = field(default_factory=dict)  # name -> "module:func"
     meters: dict[str, MeterSpec] = field(default_factory=dict)

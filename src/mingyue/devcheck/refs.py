@@ -1,0 +1,180 @@
+"""Every "module:attr" an enabler declares resolves, to the kind of object the core calls.
+
+Job handlers match ``mingyue.sdk.JobHandler`` (``def run(ctx, params) -> dict``), case hooks match
+``mingyue.sdk.CaseHook`` (``def hook(*, uow, case) -> None``), ``settings`` is a pydantic model and
+the CLI group is a Typer app named after the key.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import typer
+from pydantic import BaseModel
+
+from mingyue.core.plugins import Enabler, load_ref
+from mingyue.devcheck.extras import explain_import_error
+from mingyue.sdk import CaseKind, CaseOut, JobContext, UnitOfWork
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+_EMPTY = inspect.Parameter.empty
+
+
+def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    """Return the evaluated annotations, or the raw ones when they do not evaluate."""
+    try:
+        return typing.get_type_hints(fn)
+    except Exception:
+        return dict(getattr(fn, "__annotations__", {}))
+
+
+def _fits(hint: Any, expected: type, names: tuple[str, ...]) -> bool:
+    """Tell whether an annotation is compatible with ``expected`` (Any and unknowns pass)."""
+    if hint is _EMPTY or hint is Any:
+        return True
+    if isinstance(hint, str):
+        return hint == "Any" or any(n in hint for n in names)
+    origin = typing.get_origin(hint) or hint
+    if isinstance(origin, type):
+        return issubclass(origin, expected) or issubclass(expected, origin)
+    return True  # unions, type variables: not ours to judge
+
+
+def _signature(fn: Any) -> inspect.Signature | str:
+    if not callable(fn):
+        return "is not callable"
+    try:
+        return inspect.signature(fn)
+    except (TypeError, ValueError) as exc:
+        return f"has no readable signature ({exc})"
+
+
+def job_handler_problems(fn: Any) -> list[str]:
+    """Return how ``fn`` departs from ``JobHandler``: ``(ctx: JobContext, params: dict) -> dict``."""
+    sig = _signature(fn)
+    if isinstance(sig, str):
+        return [sig]
+    params = list(sig.parameters.values())
+    positional = [p for p in params if p.kind in _POSITIONAL]
+    out: list[str] = []
+    if [p.name for p in positional[:2]] != ["ctx", "params"]:
+        shown = ", ".join(p.name for p in positional) or "none"
+        out.append(f"takes positional ({shown}), expected (ctx, params)")
+    extra = [p.name for p in positional[2:] if p.default is _EMPTY]
+    extra += [
+        p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is _EMPTY
+    ]
+    if extra:
+        out.append(f"requires more arguments: {', '.join(extra)}")
+    hints = _hints(fn)
+    if not _fits(hints.get("ctx", _EMPTY), JobContext, ("JobContext",)):
+        out.append(f"ctx is annotated {hints['ctx']!r}, expected JobContext")
+    if not _fits(hints.get("params", _EMPTY), Mapping, ("dict", "Mapping")):
+        out.append(f"params is annotated {hints['params']!r}, expected dict[str, Any]")
+    if not _fits(hints.get("return", _EMPTY), Mapping, ("dict", "Mapping")):
+        out.append(f"returns {hints['return']!r}, expected dict[str, Any]")
+    return out
+
+
+def case_hook_problems(fn: Any) -> list[str]:
+    """Return how ``fn`` departs from ``CaseHook``: ``(*, uow: UnitOfWork, case: CaseOut)``."""
+    sig = _signature(fn)
+    if isinstance(sig, str):
+        return [sig]
+    params = sig.parameters
+    out: list[str] = []
+    for name in ("uow", "case"):
+        p = params.get(name)
+        if p is None or p.kind is not inspect.Parameter.KEYWORD_ONLY:
+            out.append(f"must take keyword-only {name}= (def hook(*, uow, case) -> None)")
+    extra = [
+        p.name
+        for p in params.values()
+        if p.name not in ("uow", "case")
+        and p.default is _EMPTY
+        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]
+    if extra:
+        out.append(f"requires more arguments: {', '.join(extra)}")
+    hints = _hints(fn)
+    if not _fits(hints.get("uow", _EMPTY), UnitOfWork, ("UnitOfWork",)):
+        out.append(f"uow is annotated {hints['uow']!r}, expected UnitOfWork")
+    if not _fits(hints.get("case", _EMPTY), CaseOut, ("CaseOut",)):
+        out.append(f"case is annotated {hints['case']!r}, expected CaseOut")
+    return out
+
+
+def check_job_kinds(en: Enabler) -> list[str]:
+    """Resolve every job kind's handler and check it against ``JobHandler``."""
+    p: list[str] = []
+    for name, ref in en.job_kinds.items():
+        where = f"{en.key}: job kind {name} ({ref})"
+        try:
+            fn = load_ref(ref)
+        except Exception as exc:
+            p.append(f"{where} does not resolve: {explain_import_error(en, exc)}")
+            continue
+        p.extend(f"{where}: handler {why}" for why in job_handler_problems(fn))
+    return p
+
+
+def check_case_kinds(en: Enabler) -> list[str]:
+    """Resolve every case kind and its transition hooks; check the hooks against ``CaseHook``."""
+    p: list[str] = []
+    ns = "core" if en.core else en.key
+    for name, ref in en.case_kinds.items():
+        where = f"{en.key}: case kind {name} ({ref})"
+        if not name.startswith(ns + "."):
+            p.append(f"{where}: name must start with {ns!r}.")
+        try:
+            kind = load_ref(ref)
+        except Exception as exc:
+            p.append(f"{where} does not resolve: {explain_import_error(en, exc)}")
+            continue
+        if not isinstance(kind, CaseKind):
+            p.append(f"{where} is a {type(kind).__name__}, not a CaseKind")
+            continue
+        if kind.name != name:
+            p.append(f"{where} is named {kind.name!r}")
+        for transition, hook_ref in kind.hooks.items():
+            hwhere = f"{en.key}: case kind {name}: hook {transition} ({hook_ref})"
+            try:
+                fn = load_ref(hook_ref)
+            except Exception as exc:
+                p.append(f"{hwhere} does not resolve: {explain_import_error(en, exc)}")
+                continue
+            p.extend(f"{hwhere}: {why}" for why in case_hook_problems(fn))
+    return p
+
+
+def check_settings(en: Enabler) -> list[str]:
+    """Resolve the ``settings`` ref: a pydantic model of ``MINGYUE_<KEY>__*``."""
+    if not en.settings:
+        return []
+    where = f"{en.key}: settings {en.settings}"
+    try:
+        model = load_ref(en.settings)
+    except Exception as exc:
+        return [f"{where} does not resolve: {explain_import_error(en, exc)}"]
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return [f"{where} is not a pydantic model"]
+    return []
+
+
+def check_cli_group(en: Enabler) -> list[str]:
+    """Check the CLI is a Typer app whose name, when set, is the key (``mingyue <key> …``)."""
+    if not en.cli or en.core:
+        return []
+    try:
+        app = load_ref(en.cli)
+    except Exception:
+        return []  # reported with the other entry refs
+    if not isinstance(app, typer.Typer):
+        return [f"{en.key}: cli {en.cli} is a {type(app).__name__}, not a typer.Typer"]
+    name = app.info.name
+    if isinstance(name, str) and name != en.key:
+        return [f"{en.key}: cli {en.cli} is named {name!r}; the group is `mingyue {en.key}`"]
+    return []
