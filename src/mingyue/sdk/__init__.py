@@ -5,7 +5,8 @@ An enabler imports this package (and ``mingyue.web.deps``, ``mingyue.web.console
 ``mingyue dev check`` enforces it. What is here is supported: a name that leaves goes through a
 deprecation; what is not here is the core's business.
 
-- declare: ``Enabler``, ``NavItem``, ``MeterSpec``, ``CaseKind``/``State``/``Transition``
+- declare: ``Enabler``, ``NavItem``, ``MeterSpec``, ``Permission`` (roles and reach),
+  ``CaseKind``/``State``/``Transition``
 - act: ``UnitOfWork`` (``uow.audit(...)``), ``unit_of_work``, ``Actor``, ``check``, ``can``,
   ``require_org``; tables: ``Base``, ``TenantMixin``, ``UTCDateTime``, ``RequestMixin``
 - flows: ``open_case``/``transition``/``get_case``/``list_cases``/``comment``; ``enqueue``/
@@ -13,12 +14,17 @@ deprecation; what is not here is the core's business.
   ``scratch_upload`` (an upload that is not kept); ``issue_credential`` → ``IssuedCredential``;
   ``seal``/``unseal``
 - time: ``now()`` (one clock, frozen in tests), ``local_time()``, ``month_bounds()``
+- metering types: ``ExactDecimal`` (an exact Decimal column); an enabler's own time-of-use
+  prices: ``TariffSpec``, ``price_interval`` → ``PricedSegment``, ``parse_windows``,
+  ``TOU_BANDS``, ``DEFAULT_TOU_WINDOWS``
 - hooks: ``JobHandler`` and ``CaseHook`` Protocols, checked by ``mingyue dev check``
 """
 
 from mingyue.sdk._facade import (
+    DEFAULT_TOU_WINDOWS,
     OVERSIGHT_ROLES,
     SYSTEM,
+    TOU_BANDS,
     Actor,
     Base,
     CaseDetail,
@@ -26,6 +32,7 @@ from mingyue.sdk._facade import (
     CaseKind,
     CaseOut,
     Enabler,
+    ExactDecimal,
     FreePoolOut,
     IssuedCredential,
     JobContext,
@@ -34,12 +41,15 @@ from mingyue.sdk._facade import (
     MeterSpec,
     NavItem,
     OrganizationOut,
+    Permission,
+    PricedSegment,
     RequestMixin,
     ScratchFile,
     SecretUnreadable,
     Settings,
     State,
     StoredFile,
+    TariffSpec,
     TenantMixin,
     Transition,
     UnitOfWork,
@@ -63,6 +73,8 @@ from mingyue.sdk._facade import (
     now,
     open_case,
     organization,
+    parse_windows,
+    price_interval,
     record_count,
     record_usage,
     require_org,
@@ -91,8 +103,10 @@ from mingyue.sdk.errors import (
 )
 
 __all__ = [
+    "DEFAULT_TOU_WINDOWS",
     "OVERSIGHT_ROLES",
     "SYSTEM",
+    "TOU_BANDS",
     "Actor",
     "Base",
     "CaseDetail",
@@ -101,6 +115,7 @@ __all__ = [
     "CaseOut",
     "Conflict",
     "Enabler",
+    "ExactDecimal",
     "Forbidden",
     "FreePoolOut",
     "InvalidInput",
@@ -115,6 +130,8 @@ __all__ = [
     "NotFound",
     "OrganizationOut",
     "PayloadTooLarge",
+    "Permission",
+    "PricedSegment",
     "QuotaExceeded",
     "RecordedRefusal",
     "Refused",
@@ -124,6 +141,7 @@ __all__ = [
     "Settings",
     "State",
     "StoredFile",
+    "TariffSpec",
     "TenantMixin",
     "Transition",
     "UTCDateTime",
@@ -147,6 +165,8 @@ __all__ = [
     "now",
     "open_case",
     "organization",
+    "parse_windows",
+    "price_interval",
     "record_count",
     "record_usage",
     "require_org",

@@ -36,6 +36,7 @@ from mingyue.core.cases import (
 )
 from mingyue.core.config import Settings, ensure_data_dir, get_settings
 from mingyue.core.db import Base, TenantMixin, UTCDateTime
+from mingyue.core.declaration import Permission
 from mingyue.core.errors import InvalidInput, PayloadTooLarge
 from mingyue.core.files import StoredFile
 from mingyue.core.files import path_of as _path_of
@@ -46,7 +47,11 @@ from mingyue.core.jobs import JobContext, JobOut, enqueue, get_job, list_jobs, r
 from mingyue.core.ledger import credentials as _credentials
 from mingyue.core.ledger.keys import SecretUnreadable, seal, unseal
 from mingyue.core.metering import FreePoolOut, UsageOut, get_free_pool, record_usage, set_free_pool
+from mingyue.core.metering.models import ExactDecimal
 from mingyue.core.metering.statements import statement_total
+from mingyue.core.metering.tou import BANDS as TOU_BANDS
+from mingyue.core.metering.tou import DEFAULT_WINDOWS as DEFAULT_TOU_WINDOWS
+from mingyue.core.metering.tou import PricedSegment, TariffSpec, parse_windows, price_interval
 from mingyue.core.metering.tou import month_bounds as _month_bounds
 from mingyue.core.plugins import Enabler, MeterSpec, NavItem
 from mingyue.core.tenancy.access import OVERSIGHT_ROLES, SYSTEM, Actor, can, check
@@ -56,8 +61,10 @@ from mingyue.core.tenancy.lookup import get_visible
 from mingyue.core.uow import UnitOfWork, unit_of_work
 
 __all__ = [
+    "DEFAULT_TOU_WINDOWS",
     "OVERSIGHT_ROLES",
     "SYSTEM",
+    "TOU_BANDS",
     "Actor",
     "Base",
     "CaseDetail",
@@ -65,6 +72,7 @@ __all__ = [
     "CaseKind",
     "CaseOut",
     "Enabler",
+    "ExactDecimal",
     "FreePoolOut",
     "IssuedCredential",
     "JobContext",
@@ -73,12 +81,15 @@ __all__ = [
     "MeterSpec",
     "NavItem",
     "OrganizationOut",
+    "Permission",
+    "PricedSegment",
     "RequestMixin",
     "ScratchFile",
     "SecretUnreadable",
     "Settings",
     "State",
     "StoredFile",
+    "TariffSpec",
     "TenantMixin",
     "Transition",
     "UTCDateTime",
@@ -102,6 +113,8 @@ __all__ = [
     "now",
     "open_case",
     "organization",
+    "parse_windows",
+    "price_interval",
     "record_count",
     "record_usage",
     "require_org",

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from mingyue.enablers.crossborder import service
+from mingyue.enablers.crossborder.schemas import TransferIn
+from mingyue.sdk import store_upload, unit_of_work
+
 FORM: dict[str, Any] = {
     "recipient": {"name": "Partner SG Pte", "country": "SG"},
     "purpose": "跨境客服",
@@ -206,16 +210,9 @@ def test_console_assess_and_filing_to_case(client: Any, tenants: Any) -> None:
 
 
 def test_flows_for_the_firm_and_its_regulator(
-    client: Any, tenants: Any, settings: Any, tmp_path: Any
+    client: Any, tenants: Any, settings: Any, tmp_path: Any, actor_of: Any
 ) -> None:
-    from mingyue.core.db import system_session
-    from mingyue.core.tenancy.identity import User, actor_for
-    from mingyue.core.uow import unit_of_work
-    from mingyue.enablers.crossborder import service
-    from mingyue.enablers.crossborder.schemas import TransferIn
-
-    with system_session(settings, "test") as s:
-        admin = actor_for(s.get(User, tenants.a.admin.id))  # type: ignore[arg-type]
+    admin = actor_of(tenants.a.admin)
     log = tmp_path / "a.log"
     log.write_text(
         "".join(
@@ -255,22 +252,16 @@ def test_flows_for_the_firm_and_its_regulator(
 
 
 def test_watch_job_over_an_uploaded_log(
-    client: Any, tenants: Any, settings: Any, run_jobs: Any
+    client: Any, tenants: Any, settings: Any, run_jobs: Any, actor_of: Any
 ) -> None:
-    from mingyue.core import files
-    from mingyue.core.db import system_session
-    from mingyue.core.tenancy.identity import User, actor_for
-    from mingyue.core.uow import unit_of_work
-
-    with system_session(settings, "test") as s:
-        admin = actor_for(s.get(User, tenants.a.admin.id))  # type: ignore[arg-type]
+    admin = actor_of(tenants.a.admin)
     log = "".join(
         f'10.0.0.5 - - [10/Mar/2026:13:55:{i:02d} +0800] "GET http://api.partner.sg/s?m=139{i:08d} '
         f'HTTP/1.1" 200 10 "-" "-"\n'
         for i in range(12)
     ).encode()
     with unit_of_work(admin, settings) as uow:
-        stored = files.store(uow=uow, data=log, filename="access.log")
+        stored = store_upload(uow=uow, upload=log, filename="access.log")
     ha = tenants.a.headers(admin=True)
     assert (
         client.post(

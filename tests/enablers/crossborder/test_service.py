@@ -3,6 +3,9 @@ expiry warning), transfers, scans and the flow watcher opening alert cases."""
 
 from __future__ import annotations
 
+import io
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from mingyue.core import cases
-from mingyue.core.errors import Forbidden, InvalidInput, NotFound
+from mingyue.core.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from mingyue.core.ledger import credentials
 from mingyue.core.ledger.audit import AuditEntry
 from mingyue.enablers.crossborder import service
@@ -212,3 +215,35 @@ def test_alerts_left_pending_by_a_crash_become_cases_later(
             service.watch_source(uow=uow, actor=admin, source=log, geoip=geo)["alert_cases"] == []
         )
         assert len(cases.list_cases(uow=uow, kind="crossborder.flow_alert", actor=admin)) == 1
+
+
+def test_scan_upload_streams_under_the_cap_and_keeps_no_file(
+    tenants: Any, actor_of: Any, uow_as: Any, settings: Any
+) -> None:
+    a = actor_of(tenants.a.member)
+    resident_id = "11010519491231002X"
+    with uow_as(a) as uow:
+        out = service.scan_upload(
+            uow=uow, actor=a, data=io.BytesIO(f"身份证{resident_id}".encode()), filename="../p.txt"
+        )
+        assert out.counts == {"CN_RESIDENT_ID": 1} and out.filename == "p.txt"
+        assert resident_id not in str(out.entities)
+    scratch = settings.data_dir / "files" / "tmp"
+    assert list(scratch.iterdir()) == []  # scanned, then deleted
+    with uow_as(actor_of(tenants.a.admin)) as uow:
+        actions = _actions(uow)
+        assert "crossborder.scan.completed" in actions and "core.file.stored" not in actions
+    settings.max_upload_bytes = 100
+    with uow_as(a) as uow, pytest.raises(PayloadTooLarge):
+        service.scan_upload(uow=uow, actor=a, data=io.BytesIO(b"x" * 101), filename="big.txt")
+    assert list(scratch.iterdir()) == []
+
+
+def test_case_kinds_load_without_the_engine() -> None:
+    code = (
+        "import sys, mingyue.enablers.crossborder.cases as c; "
+        "assert len(c.FILING_KINDS) == 3; "
+        "print(sorted(m for m in sys.modules if m.startswith('mingyue.enablers')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "engine" not in out.stdout and "filings" not in out.stdout

@@ -1,7 +1,8 @@
 """crossborder: which legal path a transfer takes, filings as cases, Chinese PII detection, flows."""
 
-from mingyue.core.plugins import Enabler, MeterSpec, NavItem
+from mingyue.sdk import Enabler, MeterSpec, NavItem
 
+_CASES = "mingyue.enablers.crossborder.cases"
 _ALL = ("org_admin", "member", "reviewer", "regulator", "platform_admin", "auditor")
 
 enabler = Enabler(
@@ -11,6 +12,9 @@ enabler = Enabler(
         "zh": "出境路径判定（安全评估/标准合同/豁免）、申报与备案案件、中文个人信息识别、出境流量监测",
         "en": "Legal path of a transfer, filings as cases, Chinese PII detection, flow monitoring",
     },
+    state="experimental",
+    extras=("crossborder",),
+    quality="engine tested; service/API/CLI tested",
     router="mingyue.enablers.crossborder.api:router",
     console="mingyue.enablers.crossborder.console:router",
     cli="mingyue.enablers.crossborder.cli:app",
@@ -37,17 +41,17 @@ enabler = Enabler(
         "crossborder.flow.watched": "A traffic source was read by the flow monitor",
         "crossborder.flow.alerted": "The flow monitor raised an alert",
     },
-    job_kinds={"crossborder.watch": "mingyue.enablers.crossborder.service:run_watch_job"},
+    job_kinds={"crossborder.watch": "mingyue.enablers.crossborder.flows:run_watch_job"},
     meters={
         "crossborder.assessments": MeterSpec(unit="assessment", description="Transfer assessments"),
         "crossborder.filings": MeterSpec(unit="filing", description="Filings submitted"),
         "crossborder.scans": MeterSpec(unit="scan", description="Files scanned for PII"),
     },
     case_kinds={
-        "crossborder.security_assessment": "mingyue.enablers.crossborder.service:SECURITY_ASSESSMENT_CASE",
-        "crossborder.standard_contract": "mingyue.enablers.crossborder.service:STANDARD_CONTRACT_CASE",
-        "crossborder.pipia": "mingyue.enablers.crossborder.service:PIPIA_CASE",
-        "crossborder.flow_alert": "mingyue.enablers.crossborder.service:FLOW_ALERT_CASE",
+        "crossborder.security_assessment": f"{_CASES}:SECURITY_ASSESSMENT_CASE",
+        "crossborder.standard_contract": f"{_CASES}:STANDARD_CONTRACT_CASE",
+        "crossborder.pipia": f"{_CASES}:PIPIA_CASE",
+        "crossborder.flow_alert": f"{_CASES}:FLOW_ALERT_CASE",
     },
     nav=[NavItem("/crossborder", {"zh": "数据跨境", "en": "Cross-border"}, "crossborder.read")],
 )

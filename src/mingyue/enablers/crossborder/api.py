@@ -7,9 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from pydantic import BaseModel
 
-from mingyue.core.errors import PayloadTooLarge
-from mingyue.core.jobs.models import JobOut
-from mingyue.core.tenancy.access import Actor
+from mingyue.sdk import Actor, JobOut
 from mingyue.web.deps import UoW, require
 
 from . import service
@@ -89,7 +87,7 @@ def transfers(uow: UoW, actor: Reader) -> list[TransferOut]:
 
 
 @router.post("/scans", operation_id="crossborder-scan", status_code=201)
-async def scan(
+def scan(
     uow: UoW,
     actor: Annotated[Actor, Depends(require("crossborder.scan"))],
     file: Annotated[UploadFile, File()],
@@ -100,15 +98,13 @@ async def scan(
 
     Person names, places and organisations are looked for in uploads up to 2 MiB unless
     ``ner=false``; ``ner=true`` on a larger upload answers 413. The report's ``ner`` says
-    whether they were looked for."""
-    limit = uow.settings.max_upload_bytes
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge("core.file.too_large", f"larger than {limit} bytes", field="file")
+    whether they were looked for. The upload is streamed under the platform's upload cap (413)
+    to a temporary file that is deleted after the scan; a plain ``def``, so the scan runs in the
+    threadpool, not on the event loop."""
     return service.scan_upload(
         uow=uow,
         actor=actor,
-        data=data,
+        data=file.file,
         filename=file.filename or "upload",
         show_values=show_values,
         ner=ner,

@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from mingyue.cli_support import AsUser, DataDir, JsonOut, cli_uow, emit, fail, run_cli, settings_for
+
+from . import service
+from .engine.decision import ScenarioError, assess_file
+from .engine.flows.watch import WatchProgress
+from .schemas import TransferIn
 
 app = typer.Typer(
     help="Cross-border data: legal path, filings, PII scanning, flow monitoring.",
@@ -20,8 +25,6 @@ app = typer.Typer(
 @app.command()
 def assess(file: Path, json_out: JsonOut = False) -> None:
     """Decide the legal path of a transfer scenario (FILE.json); invalid input exits 2."""
-    from .engine.decision import ScenarioError, assess_file
-
     try:
         decision = assess_file(file)
     except FileNotFoundError:
@@ -62,8 +65,6 @@ def scan(
     ] = None,
 ) -> None:
     """Scan a text/CSV/JSON/Parquet/PDF/DOCX file for Chinese personal information."""
-    from . import service
-
     with run_cli():
         report = service.scan_local(
             path=file, settings=settings_for(data_dir), show_values=show_values, ner=ner
@@ -95,9 +96,8 @@ def watch(
     json_out: JsonOut = False,
 ) -> None:
     """Read a proxy/Zeek log or a pcap from its last offset; count individuals; raise alerts."""
-    from . import service
 
-    def progress(p: Any) -> None:
+    def progress(p: WatchProgress) -> None:
         sys.stderr.write(
             f"progress: offset {p.offset}/{p.size} bytes, {p.lines} lines, "
             f"{p.events} events, {p.bad_lines} bad\n"
@@ -122,9 +122,6 @@ def declare(
     file: Path, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
 ) -> None:
     """Declare a transfer from FILE.json (recipient, country, endpoints, categories, legal_basis)."""
-    from . import service
-    from .schemas import TransferIn
-
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         body = TransferIn.model_validate_json(file.read_text(encoding="utf-8"))
         out = service.declare_transfer(uow=uow, actor=uow.actor, body=body)
@@ -139,8 +136,6 @@ def filings(
     json_out: JsonOut = False,
 ) -> None:
     """List filings (or only approvals that expire within 90 days)."""
-    from . import service
-
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         rows = (service.expiring_filings if expiring else service.list_filings)(
             uow=uow, actor=uow.actor
@@ -156,8 +151,6 @@ def warn_expiry(
     json_out: JsonOut = False,
 ) -> None:
     """Comment on the case of every approval expiring within --days (once each)."""
-    from . import service
-
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         rows = service.warn_expiring(uow=uow, actor=uow.actor, within_days=days)
     emit([{"id": r.id, "case_id": r.case_id, "valid_until": r.valid_until} for r in rows], json_out)

@@ -8,9 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from mingyue.core.db import utcnow
-from mingyue.core.errors import InvalidInput
-from mingyue.core.tenancy.access import can
+from mingyue.sdk import InvalidInput, can, now
 from mingyue.web.console import ConsoleActor, csrf_protect, render
 from mingyue.web.deps import UoW
 
@@ -35,7 +33,7 @@ def _page(request: Request, uow: UoW, actor: ConsoleActor, extra: dict[str, Any]
     ctx = {
         "filings": filings,
         "expiring": soon,
-        "now": utcnow(),
+        "now": now(),
         "assessments": service.list_assessments(uow=uow, actor=actor)[:20],
         "transfers": service.list_transfers(uow=uow, actor=actor),
         "scans": service.list_scans(uow=uow, actor=actor)[:20],

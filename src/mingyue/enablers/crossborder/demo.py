@@ -10,9 +10,16 @@ up here (no real person's data); the log lives in the data dir.
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+
+from sqlalchemy import select
+
+from mingyue.sdk import SYSTEM, Settings, actor_of_user, unit_of_work
+
+from . import service
+from .models import CrossborderAssessment
+from .schemas import FilingForm, FilingIn, Recipient, TransferIn
 
 DECLARED = "api.partner-sg.example"
 # A public address in a block registered in the US (an AWS us-east range); the demo passes its own
@@ -24,10 +31,10 @@ DEMO_GEO = "network,country\n52.0.0.0/11,US\n"
 
 def _log(path: Path, rng: random.Random) -> None:
     """Write an NCSA combined forward-proxy log (absolute URLs, as squid/nginx write them)."""
-    t0 = datetime(2026, 3, 10, 9, 0, 0)
+    t0 = datetime(2026, 3, 10, 9, 0, 0, tzinfo=timezone(timedelta(hours=8)))  # a proxy in China
     lines = []
     for i in range(400):
-        ts = (t0 + timedelta(seconds=7 * i)).strftime("%d/%b/%Y:%H:%M:%S +0800")
+        ts = (t0 + timedelta(seconds=7 * i)).strftime("%d/%b/%Y:%H:%M:%S %z")
         mobile = f"1{rng.choice('3589')}{rng.randrange(10**9):09d}"
         host = UNDECLARED if i % 50 == 7 else DECLARED
         lines.append(
@@ -37,25 +44,14 @@ def _log(path: Path, rng: random.Random) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def seed(settings: Any, org_ids: dict[str, int]) -> None:
+def seed(settings: Settings, org_ids: dict[str, int]) -> None:
     """Create the demo once (idempotent)."""
-    from sqlalchemy import select
-
-    from mingyue.core.db import system_session
-    from mingyue.core.tenancy.identity import User, actor_for
-    from mingyue.core.uow import unit_of_work
-
-    from . import service
-    from .models import CrossborderAssessment
-    from .schemas import FilingForm, FilingIn, Recipient, TransferIn
-
-    with system_session(settings, "crossborder demo: existing assessments") as s:
-        if s.scalars(select(CrossborderAssessment.id).limit(1)).first() is not None:
+    with unit_of_work(SYSTEM, settings) as uow:
+        if uow.session.scalars(select(CrossborderAssessment.id).limit(1)).first() is not None:
             return
-        user = s.scalars(select(User).where(User.username == "ent2_admin")).first()
-        if user is None:
-            return
-        actor = actor_for(user)
+        actor = actor_of_user(uow=uow, username="ent2_admin")
+    if actor is None:
+        return
     scenario = {
         "ciio": False,
         "important_data": False,
@@ -102,7 +98,7 @@ def seed(settings: Any, org_ids: dict[str, int]) -> None:
         )
     log = Path(settings.data_dir) / "crossborder" / "demo-proxy.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    _log(log, random.Random(20260310))
+    _log(log, random.Random(20260310))  # noqa: S311 -- made-up demo data, not a secret
     geo = log.parent / "demo-geo.csv"
     geo.write_text(DEMO_GEO, encoding="utf-8")
     with unit_of_work(actor, settings) as uow:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mingyue.core.db import Base, TenantMixin, utcnow
+from mingyue.sdk import Base, TenantMixin, now
 
 
 class CrossborderAssessment(TenantMixin, Base):
@@ -17,7 +17,7 @@ class CrossborderAssessment(TenantMixin, Base):
     __tablename__ = "crossborder_assessment"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=now)
     created_by: Mapped[str] = mapped_column(String(128))
     scenario: Mapped[dict[str, Any]] = mapped_column(default=dict)
     path: Mapped[str] = mapped_column(String(40))
@@ -30,7 +30,7 @@ class CrossborderFiling(TenantMixin, Base):
     __tablename__ = "crossborder_filing"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=now)
     created_by: Mapped[str] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(40), index=True)
     case_id: Mapped[int] = mapped_column(index=True, unique=True)
@@ -49,7 +49,7 @@ class CrossborderTransfer(TenantMixin, Base):
     __tablename__ = "crossborder_transfer"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=now)
     recipient: Mapped[str] = mapped_column(String(200))
     country: Mapped[str] = mapped_column(String(2))
     endpoints: Mapped[list[Any]] = mapped_column(default=list)
@@ -64,7 +64,7 @@ class CrossborderScan(TenantMixin, Base):
     __tablename__ = "crossborder_scan"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=now)
     created_by: Mapped[str] = mapped_column(String(128))
     filename: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64))

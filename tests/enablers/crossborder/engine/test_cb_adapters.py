@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from mingyue.enablers.crossborder.adapters.presidio import build_analyzer
 from mingyue.enablers.crossborder.engine.checksums import luhn_complete
+from mingyue.enablers.crossborder.engine.ner import make_ner
 from mingyue.enablers.crossborder.engine.pii import PiiDetector
 
 ID = "11010519491231002X"
@@ -20,8 +22,6 @@ def _ours() -> set[tuple[str, int, int]]:
 @pytest.mark.parametrize("mode", ["patterns", "delegate"])
 def test_presidio_adapter_matches_engine(mode: str) -> None:
     pytest.importorskip("presidio_analyzer")
-    from mingyue.enablers.crossborder.adapters.presidio import build_analyzer
-
     analyzer = build_analyzer(mode)
     got = {(r.entity_type, r.start, r.end) for r in analyzer.analyze(TEXT, language="zh")}
     assert got == _ours()
@@ -30,8 +30,6 @@ def test_presidio_adapter_matches_engine(mode: str) -> None:
 
 def test_presidio_adapter_rejects_bad_check_digits() -> None:
     pytest.importorskip("presidio_analyzer")
-    from mingyue.enablers.crossborder.adapters.presidio import build_analyzer
-
     analyzer = build_analyzer("patterns")
     bad = f"卡号{CARD[:-1]}{(int(CARD[-1]) + 1) % 10} 代码91350100M000100Y44"
     assert analyzer.analyze(bad, language="zh") == []
@@ -41,8 +39,6 @@ def test_presidio_adapter_rejects_bad_check_digits() -> None:
 
 @pytest.mark.parametrize("backend", ["hybrid", "jiagu", "jieba"])
 def test_ner_backends_find_names_places_orgs(backend: str) -> None:
-    from mingyue.enablers.crossborder.engine.ner import make_ner
-
     ner = make_ner(backend)
     text = "张三在北京市海淀区的华为技术有限公司工作，手机13800138000。"
     ents = list(ner.entities(text))
@@ -58,7 +54,5 @@ def test_ner_backends_find_names_places_orgs(backend: str) -> None:
 
 
 def test_unknown_ner_backend() -> None:
-    from mingyue.enablers.crossborder.engine.ner import make_ner
-
     with pytest.raises(ValueError, match="unknown NER backend"):
         make_ner("hanlp")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mingyue.enablers.crossborder.engine.decision import (
+    Decision,
     Scenario,
     ScenarioError,
     assess,
@@ -139,7 +140,9 @@ def test_later_instrument_governs_and_says_so() -> None:
 
 
 def test_obligations_follow_the_path() -> None:
-    ids = lambda d: {o.id for o in d.obligations}
+    def ids(d: Decision) -> set[str]:
+        return {o.id for o in d.obligations}
+
     sa = assess(sc(pi_individuals=1_000_000))
     assert {
         "inform_and_separate_consent",

@@ -10,12 +10,14 @@ import subprocess
 import sys
 import textwrap
 import time
+from functools import partial
 from pathlib import Path
 
 import dpkt
 import pytest
 
 from mingyue.enablers.crossborder.engine.checksums import id_check_char
+from mingyue.enablers.crossborder.engine.flows.bulk import BulkReader
 from mingyue.enablers.crossborder.engine.flows.events import (
     CombinedParser,
     SquidParser,
@@ -36,7 +38,7 @@ from mingyue.enablers.crossborder.engine.flows.monitor import (
     FlowStore,
 )
 from mingyue.enablers.crossborder.engine.flows.pcap import PcapError, PcapReader
-from mingyue.enablers.crossborder.engine.flows.watch import watch_log, watch_pcap
+from mingyue.enablers.crossborder.engine.flows.watch import MAX_LINE, watch_log, watch_pcap
 
 KEY = b"test-key"
 
@@ -352,9 +354,7 @@ def test_watcher_survives_sigkill_without_double_counting(tmp_path: Path, worker
         if row and row[0] >= n:
             break
     # Restart once more and finish.
-    from mingyue.enablers.crossborder.engine.flows.monitor import DeclaredTransfer as DT
-
-    t = DT.from_dict(
+    t = DeclaredTransfer.from_dict(
         {"id": "t1", "recipient": "R", "country": "SG", "endpoints": ["api.partner.sg"]}
     )
     m = FlowMonitor(FlowStore(db), [t], hash_key=KEY)
@@ -386,8 +386,6 @@ def _per_line(
 def test_bulk_reader_counts_what_the_line_parser_counts(
     tmp_path: Path, transfers: list[DeclaredTransfer]
 ) -> None:
-    from mingyue.enablers.crossborder.engine.flows.bulk import BulkReader
-
     ua = '"-" "Mozilla/5.0"'
     lines = [
         combined("api.partner.sg", f"phone={phone(1)}&id={rid(2)}"),
@@ -431,8 +429,6 @@ def test_bulk_reader_counts_what_the_line_parser_counts(
 def test_log_watch_skips_an_overlong_line_unread(
     tmp_path: Path, transfers: list[DeclaredTransfer]
 ) -> None:
-    from mingyue.enablers.crossborder.engine.flows.watch import MAX_LINE
-
     log = tmp_path / "access.log"
     good = combined("api.partner.sg", f"phone={phone(1)}")
     long_ok = combined("api.partner.sg", f"phone={phone(2)}&pad={'a' * 300_000}")
@@ -520,7 +516,7 @@ def test_pcapng_read_resumed_and_refused_when_corrupt(
         list(PcapReader(k).read())
     j = tmp_path / "junk.pcapng"
     j.write_bytes(b"\x0a\x0d\x0d\x0a" + os.urandom(60))
-    with pytest.raises(PcapError, match="junk.pcapng: corrupt"):
+    with pytest.raises(PcapError, match=r"junk\.pcapng: corrupt"):
         list(PcapReader(j).read())
 
 
@@ -546,7 +542,11 @@ def test_log_watch_with_workers_counts_what_one_process_counts(
         m = monitor(d, transfers)
         stops = iter([True])  # stop after the first committed range, then resume
         prog = watch_log(
-            m, log, batch_lines=60, workers=workers, should_stop=lambda: next(stops, False)
+            m,
+            log,
+            batch_lines=60,
+            workers=workers,
+            should_stop=partial(next, stops, False),
         )
         assert prog.lines < 3000
         prog = watch_log(m, log, batch_lines=60, workers=workers)
@@ -573,8 +573,6 @@ def test_log_watch_with_workers_counts_what_one_process_counts(
 def test_bulk_reader_reads_squid_native_as_the_line_parser_does(
     tmp_path: Path, transfers: list[DeclaredTransfer], geo: CidrTableResolver
 ) -> None:
-    from mingyue.enablers.crossborder.engine.flows.bulk import BulkReader
-
     line = "{ts} {sp}45 10.0.0.5 TCP_MISS/200 {n} {method} {url} - {hier}/{peer} text/html"
     lines = [
         line.format(

@@ -17,8 +17,14 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from ..engine.checksums import id_structure_ok, id_valid, luhn_valid, org_code_valid, uscc_valid
-from ..engine.pii import PLATE_PROVINCES, PiiDetector, load_config
+from mingyue.enablers.crossborder.engine.checksums import (
+    id_structure_ok,
+    id_valid,
+    luhn_valid,
+    org_code_valid,
+    uscc_valid,
+)
+from mingyue.enablers.crossborder.engine.pii import PLATE_PROVINCES, PiiDetector, load_config
 
 _G, _E = r"(?<![0-9A-Za-z])", r"(?![0-9A-Za-z])"
 _MOBILE_SEGMENTS = ("13", "14", "15", "16", "17", "18", "19")
@@ -81,9 +87,9 @@ SPECS: list[tuple[str, str, Any, float, list[str]]] = [
 
 def pattern_recognizers() -> list[Any]:
     """Return Presidio PatternRecognizers carrying mingyue's patterns and check-digit validators."""
-    from presidio_analyzer import Pattern, PatternRecognizer
+    from presidio_analyzer import Pattern, PatternRecognizer  # lazy: crossborder extra, heavy
 
-    class _Checked(PatternRecognizer):  # type: ignore[misc]
+    class _Checked(PatternRecognizer):
         def __init__(self, entity: str, regex: str, check: Any, score: float, context: list[str],
                      idx: int) -> None:  # fmt: skip
             super().__init__(
@@ -105,12 +111,12 @@ def pattern_recognizers() -> list[Any]:
 
 def delegating_recognizer(detector: PiiDetector | None = None) -> Any:
     """Return one Presidio recognizer that runs the mingyue engine."""
-    from presidio_analyzer import EntityRecognizer, RecognizerResult
+    from presidio_analyzer import EntityRecognizer, RecognizerResult  # lazy: as above
 
     det = detector or PiiDetector()
     entities = sorted(det.config.types)
 
-    class MingyueRecognizer(EntityRecognizer):  # type: ignore[misc]
+    class MingyueRecognizer(EntityRecognizer):
         def load(self) -> None:
             return None
 
@@ -127,9 +133,9 @@ def delegating_recognizer(detector: PiiDetector | None = None) -> Any:
 
 def build_analyzer(mode: str = "patterns", detector: PiiDetector | None = None) -> Any:
     """Build a Presidio AnalyzerEngine for Chinese text with only mingyue's recognizers."""
-    import spacy
-    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
-    from presidio_analyzer.nlp_engine import SpacyNlpEngine
+    import spacy  # lazy: crossborder extra, loads a language model
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry  # lazy: as above
+    from presidio_analyzer.nlp_engine import SpacyNlpEngine  # lazy: as above
 
     if mode == "patterns":
         recognizers = pattern_recognizers()

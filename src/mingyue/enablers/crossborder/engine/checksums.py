@@ -34,6 +34,12 @@ _USCC_AUTHORITIES = frozenset(_USCC_CATEGORIES)
 
 
 _ID_ASCII_BIAS = 48 * sum(_ID_WEIGHTS)
+_CHINA = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+
+
+def today_in_china() -> dt.date:
+    """Return today's date in China (UTC+8), the calendar an ID's birth date is written in."""
+    return dt.datetime.now(_CHINA).date()
 
 
 def id_check_char(first17: str) -> str:
@@ -62,7 +68,7 @@ def id_structure_ok(value: str, today: dt.date | None = None) -> bool:
     born = id_birth_date(value)
     if born is None or born.year < 1900:
         return False
-    return born <= (today or dt.date.today())
+    return born <= (today or today_in_china())
 
 
 def id_valid(value: str, today: dt.date | None = None) -> bool:

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from .pii import PLATE_PROVINCES
+
 PERSON, LOCATION, ORGANIZATION = "PERSON", "LOCATION", "ORGANIZATION"
 
 # Table rows that are not place names (placeholders for "districts under the city" and similar).
@@ -146,7 +148,7 @@ def places() -> dict[str, Place]:
                 short = short_place_name(name)
                 if short and short not in out:
                     out[short] = Place(short, "short")
-    from phonenumbers.geodata.locale import LOCALE_DATA
+    from phonenumbers.geodata.locale import LOCALE_DATA  # lazy: crossborder extra, big tables
 
     for names in LOCALE_DATA.values():
         zh = names.get("zh", "")
@@ -159,7 +161,7 @@ def places() -> dict[str, Place]:
 
 @lru_cache(maxsize=1)
 def _automaton():  # type: ignore[no-untyped-def]
-    import ahocorasick
+    import ahocorasick  # lazy: crossborder extra, only for NER
 
     auto = ahocorasick.Automaton()
     for name, place in places().items():
@@ -230,8 +232,6 @@ def abbreviations() -> frozenset[str]:
     islands (…岛, 美属…, 台湾地区) lend no character, and the directions 东南西北 are never one
     (西欧, 东南亚, 华南 are directions).
     """
-    from .pii import PLATE_PROVINCES
-
     firsts = {
         name[0]
         for name, p in places().items()
@@ -264,8 +264,8 @@ def place_before_noun(name: str) -> int:
     """Length of the place that begins ``name`` when the rest is one common noun (中国政府 -> 2).
 
     The place is a division or country of the gazetteer or a place word of jieba's dictionary
-    (黄河, 敦煌) or a compound of abbreviations (港澳); the rest is a common noun of jieba's dictionary (政府, 流域, 地区). 0 when ``name``
-    is a place word itself or has no such reading.
+    (黄河, 敦煌) or a compound of abbreviations (港澳); the rest is a common noun of jieba's
+    dictionary (政府, 流域, 地区). 0 when ``name`` is a place word itself or has no such reading.
     """
     jieba_places, nouns = _jieba_places_and_nouns()
     if name in jieba_places or name in places():

@@ -9,11 +9,13 @@ Neither fetches anything at run time. Offsets are character offsets into the tex
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from . import gazetteer
 from .pii import Entity
 
 _TYPES = {"PER": "PERSON", "LOC": "LOCATION", "ORG": "ORGANIZATION"}
@@ -100,7 +102,7 @@ class JiaguNer:
     name = "jiagu"
 
     def __init__(self) -> None:
-        import jiagu
+        import jiagu  # lazy: crossborder extra, loads a model (seconds)
 
         self._jiagu = jiagu
 
@@ -184,8 +186,8 @@ class JiebaNer:
     name = "jieba"
 
     def __init__(self) -> None:
-        import jieba
-        import jieba.posseg
+        import jieba  # lazy: crossborder extra, loads a dictionary (seconds)
+        import jieba.posseg  # lazy: as above
 
         jieba.setLogLevel(logging.WARNING)
         self._tokenizer = jieba.posseg.POSTokenizer(jieba.Tokenizer())
@@ -290,9 +292,7 @@ class HybridNer:
     name = "hybrid"
 
     def __init__(self, join_addresses: bool = True) -> None:
-        import jiagu
-
-        from . import gazetteer
+        import jiagu  # lazy: crossborder extra, loads a model (seconds)
 
         self._jiagu = jiagu
         self._gz = gazetteer
@@ -504,7 +504,7 @@ class HybridNer:
                 out.append(Span(offs[i][0], end, "PERSON", 2))
         # Foreign names written with a middle dot (杰伊·约翰逊) are one person.
         pers = sorted((s for s in spans if s.type == "PERSON"), key=lambda s: s.start)
-        for x, y in zip(pers, pers[1:]):
+        for x, y in itertools.pairwise(pers):
             if y.start == x.end + 1 and text[x.end] in _DOTS:
                 out.append(Span(x.start, y.end, "PERSON", 3))
         return out

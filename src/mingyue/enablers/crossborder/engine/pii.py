@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from .checksums import (
     PROVINCE_CODES,
@@ -29,6 +29,7 @@ from .checksums import (
     id_valid,
     luhn_valid,
     org_code_valid,
+    today_in_china,
     uscc_valid,
 )
 
@@ -190,7 +191,7 @@ class PiiDetector:
 
     def __post_init__(self) -> None:
         if self.today is None:
-            self.today = dt.date.today()
+            self.today = today_in_china()
         self._sensitive = {t: self.config.sensitive(t) for t in self.config.types}
 
     def _card_known(self, digits: str) -> bool:

@@ -324,7 +324,7 @@ def scan_parquet(
     path: Path, detector: PiiDetector, sample_rows: int | None = 200_000
 ) -> ScanResult:
     """Scan a Parquet file column by column (row batches; at most ``sample_rows`` rows)."""
-    import pyarrow.parquet as pq  # heavy: only when a Parquet file is scanned
+    import pyarrow.parquet as pq  # lazy: crossborder extra, heavy; only for Parquet files
 
     try:
         pf = pq.ParquetFile(path)
@@ -358,8 +358,8 @@ def scan_parquet(
 
 def extract_pdf_text(path: Path) -> str:
     """Extract the text of every page (pypdf), pages joined by newlines."""
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf import PdfReader  # lazy: crossborder extra, only for PDF files
+    from pypdf.errors import PdfReadError  # lazy: as above
 
     try:
         reader = PdfReader(str(path))
@@ -370,8 +370,8 @@ def extract_pdf_text(path: Path) -> str:
 
 def extract_docx_text(path: Path) -> str:
     """Extract paragraph and table-cell text from a DOCX (python-docx)."""
-    import docx
-    from docx.opc.exceptions import PackageNotFoundError
+    import docx  # lazy: crossborder extra, only for DOCX files
+    from docx.opc.exceptions import PackageNotFoundError  # lazy: as above
 
     try:
         document = docx.Document(str(path))

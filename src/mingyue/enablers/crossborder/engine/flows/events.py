@@ -225,10 +225,8 @@ PARSERS: dict[str, type[CombinedParser | SquidParser | ZeekParser]] = {
 
 def sniff_format(first_line: str) -> str:
     """Guess a log format from its first line; raise ValueError when none fits."""
-    if (
-        first_line.startswith("#separator")
-        or (first_line.startswith("{")
-        and '"id.orig_h"' in first_line)
+    if first_line.startswith("#separator") or (
+        first_line.startswith("{") and '"id.orig_h"' in first_line
     ):
         return "zeek"
     if _SQUID.match(first_line):

@@ -50,10 +50,10 @@ class MmdbResolver:
     """Country lookups in a MaxMind DB file."""
 
     def __init__(self, path: str | Path) -> None:
-        import maxminddb
+        import maxminddb  # lazy: crossborder extra, only for .mmdb databases
 
         self._reader = maxminddb.open_database(str(path))
-        self.country = lru_cache(maxsize=65536)(self._country)  # type: ignore[method-assign]
+        self.country = lru_cache(maxsize=65536)(self._country)
 
     def _country(self, ip: str) -> str | None:
         special = _special(ip)
@@ -80,11 +80,11 @@ class LegacyDatResolver:
     def __init__(
         self, v4: str | Path = DEBIAN_GEOIP, v6: str | Path | None = DEBIAN_GEOIP6
     ) -> None:
-        import pygeoip
+        import pygeoip  # lazy: crossborder extra, only for legacy .dat databases
 
         self._v4 = self._open(pygeoip, v4)
         self._v6 = self._open(pygeoip, v6) if v6 and Path(v6).exists() else None
-        self.country = lru_cache(maxsize=65536)(self._country)  # type: ignore[method-assign]
+        self.country = lru_cache(maxsize=65536)(self._country)
 
     @staticmethod
     def _open(pygeoip: object, path: str | Path) -> object:
@@ -123,7 +123,7 @@ class CidrTableResolver:
                     raise ValueError(f"{path}: line {i}: {exc}") from exc
         rows.sort(key=lambda r: r[0].prefixlen, reverse=True)
         self._rows = rows
-        self.country = lru_cache(maxsize=65536)(self._country)  # type: ignore[method-assign]
+        self.country = lru_cache(maxsize=65536)(self._country)
 
     def _country(self, ip: str) -> str | None:
         special = _special(ip)

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
-from ..decision import load_rulebook
-from ..pii import Entity, PiiDetector
+from mingyue.enablers.crossborder.engine.decision import load_rulebook
+from mingyue.enablers.crossborder.engine.pii import Entity, PiiDetector
+
 from .events import FlowEvent
 from .geo import GeoResolver
 

@@ -32,7 +32,8 @@ def _parse(spec: tuple[str, int, int]) -> tuple[int, int, int, Batch]:
         fp.seek(start)
         data = fp.read(length)
     batch = Batch()
-    assert _worker is not None
+    if _worker is None:
+        raise RuntimeError("the worker process was not initialised")
     n, bad = _worker.feed(data, batch)
     return start + length, n, bad, batch
 

@@ -120,7 +120,8 @@ class PcapReader:
                 )
 
     def _read_ng(self) -> Iterator[tuple[FlowEvent | None, int, bool]]:
-        assert self.ng is not None
+        if self.ng is None:
+            raise RuntimeError("not a pcapng reader")
         with self.path.open("rb") as fp:
             try:
                 for linktype, ts, data, after in self.ng.blocks(fp, self.offset):

@@ -21,7 +21,6 @@ from .bulk import BulkReader
 from .events import CombinedParser, SquidParser, ZeekParser, make_parser, sniff_format
 from .monitor import Alert, Batch, Checkpoint, FlowMonitor
 from .parallel import read_parallel
-from .pcap import PcapError, PcapReader
 
 MAX_LINE = 1 << 20  # a longer "line" is not a log line: counted as bad, skipped unread
 
@@ -246,6 +245,8 @@ def watch_pcap(
     request that straddles a checkpoint. A corrupt or truncated record raises PcapError after the
     packets before it are committed (unless following a file that is still being written).
     """
+    from .pcap import PcapError, PcapReader  # lazy: dpkt (crossborder extra), only for captures
+
     p = Path(path)
     source, size, cp = _start(monitor, p)
     alerts: list[Alert] = []

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import mingyue.core.db
+import mingyue.sdk
 
 revision: str = "4f10c0ecd8aa"
 down_revision: str | Sequence[str] | None = None
@@ -25,7 +25,7 @@ def upgrade() -> None:
     op.create_table(
         "crossborder_assessment",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("created_at", mingyue.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", mingyue.sdk.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(length=128), nullable=False),
         sa.Column("scenario", sa.JSON(), nullable=False),
         sa.Column("path", sa.String(length=40), nullable=False),
@@ -48,17 +48,17 @@ def upgrade() -> None:
     op.create_table(
         "crossborder_filing",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("created_at", mingyue.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", mingyue.sdk.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(length=128), nullable=False),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("case_id", sa.Integer(), nullable=False),
         sa.Column("assessment_id", sa.Integer(), nullable=True),
         sa.Column("form", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("decided_at", mingyue.core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("valid_until", mingyue.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("decided_at", mingyue.sdk.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("valid_until", mingyue.sdk.UTCDateTime(timezone=True), nullable=True),
         sa.Column("credential_id", sa.String(length=80), nullable=True),
-        sa.Column("expiry_warned_at", mingyue.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("expiry_warned_at", mingyue.sdk.UTCDateTime(timezone=True), nullable=True),
         sa.Column("organization_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["organization_id"],
@@ -81,7 +81,7 @@ def upgrade() -> None:
     op.create_table(
         "crossborder_scan",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("created_at", mingyue.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", mingyue.sdk.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(length=128), nullable=False),
         sa.Column("filename", sa.String(length=255), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
@@ -106,7 +106,7 @@ def upgrade() -> None:
     op.create_table(
         "crossborder_transfer",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("created_at", mingyue.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", mingyue.sdk.UTCDateTime(timezone=True), nullable=False),
         sa.Column("recipient", sa.String(length=200), nullable=False),
         sa.Column("country", sa.String(length=2), nullable=False),
         sa.Column("endpoints", sa.JSON(), nullable=False),
