@@ -11,8 +11,9 @@ deprecation; what is not here is the core's business.
   ``require_org``; tables: ``Base``, ``TenantMixin``, ``UTCDateTime``, ``RequestMixin``
 - flows: ``open_case``/``transition``/``get_case``/``list_cases``/``comment``; ``enqueue``/
   ``JobContext``/``JobOut``; ``record_usage``/``record_count``; ``store_upload``/``stored_path``;
-  ``scratch_upload`` (an upload that is not kept); ``issue_credential`` → ``IssuedCredential``;
-  ``seal``/``unseal``
+  ``scratch_upload`` (an upload that is not kept); ``check_archive``/``ArchiveCaps``/
+  ``caps_from_settings`` (judge a zip or Office document before opening it);
+  ``issue_credential`` → ``IssuedCredential``; ``seal``/``unseal``
 - time: ``now()`` (one clock, frozen in tests), ``local_time()``, ``month_bounds()``
 - metering types: ``ExactDecimal`` (an exact Decimal column); an enabler's own time-of-use
   prices: ``TariffSpec``, ``price_interval`` → ``PricedSegment``, ``parse_windows``,
@@ -26,6 +27,8 @@ from mingyue.sdk._facade import (
     SYSTEM,
     TOU_BANDS,
     Actor,
+    ArchiveCaps,
+    ArchiveReport,
     Base,
     CaseDetail,
     CaseHook,
@@ -57,7 +60,9 @@ from mingyue.sdk._facade import (
     UTCDateTime,
     actor_of_user,
     can,
+    caps_from_settings,
     check,
+    check_archive,
     comment,
     enqueue,
     get_case,
@@ -108,6 +113,8 @@ __all__ = [
     "SYSTEM",
     "TOU_BANDS",
     "Actor",
+    "ArchiveCaps",
+    "ArchiveReport",
     "Base",
     "CaseDetail",
     "CaseHook",
@@ -149,7 +156,9 @@ __all__ = [
     "UsageOut",
     "actor_of_user",
     "can",
+    "caps_from_settings",
     "check",
+    "check_archive",
     "comment",
     "enqueue",
     "get_case",

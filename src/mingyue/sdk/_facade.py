@@ -38,7 +38,8 @@ from mingyue.core.config import Settings, ensure_data_dir, get_settings
 from mingyue.core.db import Base, TenantMixin, UTCDateTime
 from mingyue.core.declaration import Permission
 from mingyue.core.errors import InvalidInput, PayloadTooLarge
-from mingyue.core.files import StoredFile
+from mingyue.core.files import ArchiveCaps, ArchiveReport, StoredFile, caps_from_settings
+from mingyue.core.files import check_archive as _check_archive
 from mingyue.core.files import path_of as _path_of
 from mingyue.core.files import sanitize_filename as _sanitize_filename
 from mingyue.core.files import sniff as _sniff
@@ -66,6 +67,8 @@ __all__ = [
     "SYSTEM",
     "TOU_BANDS",
     "Actor",
+    "ArchiveCaps",
+    "ArchiveReport",
     "Base",
     "CaseDetail",
     "CaseHook",
@@ -97,7 +100,9 @@ __all__ = [
     "UsageOut",
     "actor_of_user",
     "can",
+    "caps_from_settings",
     "check",
+    "check_archive",
     "comment",
     "enqueue",
     "get_case",
@@ -330,6 +335,15 @@ def scratch_upload(
         )
     finally:
         path.unlink(missing_ok=True)
+
+
+def check_archive(path: Path | str, caps: ArchiveCaps | None = None) -> ArchiveReport:
+    """Judge a zip or tar (an Office document is a zip) before opening it; 422 past a cap.
+
+    Nothing is inflated for a zip: its central directory is read. ``caps`` defaults to the
+    settings' ``archive_*`` caps (``caps_from_settings()``).
+    """
+    return _check_archive(path, caps)
 
 
 def stored_path(*, uow: UnitOfWork, file_id: int) -> Path:

@@ -38,6 +38,7 @@ from mingyue.core.tenancy.identity import User, actor_for
 from mingyue.core.plugins import registry
 from mingyue.core.uow import unit_of_work
 from mingyue.enablers.compute import service
+from mingyue.enablers.compute.service import dispatch
 
 registry()  # permissions, audit events, meters: as the platform starts
 args = json.loads(sys.argv[1])
@@ -45,7 +46,7 @@ settings = config.configure(data_dir=Path(args["data_dir"]), env="test",
                             database_url=args["database_url"])
 with system_session(settings, "test child") as s:
     actor = actor_for(s.get(User, args["user_id"]))
-real = service.adapter_for
+real = dispatch.adapter_for
 
 
 class Dying:
@@ -64,7 +65,7 @@ class Dying:
         os.kill(os.getpid(), signal.SIGKILL)  # the engine has it; mingyue did not record it
 
 
-service.adapter_for = lambda uow, pool: Dying(real(uow, pool))
+dispatch.adapter_for = lambda uow, pool: Dying(real(uow, pool))  # where the dispatch looks it up
 with unit_of_work(actor, settings) as uow:
     service.submit_job(uow=uow, spec=args["spec"])
 print("not killed", flush=True)
@@ -128,7 +129,7 @@ def bills_once(settings: Any, job_id: int, cpus: int = 1) -> None:
     rows = usage_of(settings, job_id)
     assert rows and sum(r.quantity for r in rows) == done.seconds * cpus >= 1
     for _ in range(3):  # more passes and a fresh platform bill nothing more
-        service._ADAPTERS.clear()
+        service.forget_adapters()
         reconcile(settings)
     assert len(usage_of(settings, job_id)) == len(rows)
     assert job_row(settings, job_id).billed_seconds == done.seconds
@@ -149,7 +150,7 @@ def test_local_job_accepted_then_platform_killed_is_adopted_and_billed_once(
     assert (job_dir / "job.json").exists()  # the engine has it and runs it
     # a dispatch younger than the grace period may still be in flight: left alone; and it
     # cannot be cancelled until its engine id is known
-    service._ADAPTERS.clear()
+    service.forget_adapters()
     reconcile(settings)
     assert job_row(settings, row.id).state == "dispatching"
     with pytest.raises(Conflict), unit_of_work(actor_of(tenants.a.member), settings) as uow:
@@ -183,7 +184,7 @@ def test_platform_killed_before_the_pool_got_it_dispatches_again(
     jobs_dir = settings.data_dir / "compute" / "local-a" / "jobs"
     assert not (jobs_dir / said["name"]).exists()
     monkeypatch.setitem(settings.compute, "dispatch_grace_s", 0)
-    service._ADAPTERS.clear()
+    service.forget_adapters()
     out = reconcile(settings)
     assert out.dispatched == 1
     again = job_row(settings, row.id)
@@ -212,7 +213,7 @@ def test_slurm_job_accepted_then_platform_killed_is_adopted_and_billed_once(
     assert row.state == "dispatching" and row.engine_id == said["name"]
     assert said["engine_id"].isdigit()
     monkeypatch.setitem(settings.compute, "dispatch_grace_s", 0)
-    service._ADAPTERS.clear()
+    service.forget_adapters()
     reconcile(settings)  # asks Slurm by name (squeue --name, then sacct --name)
     adopted = job_row(settings, row.id)
     assert adopted.engine_id == said["engine_id"] and adopted.state != "dispatching"
@@ -252,13 +253,11 @@ def test_slurm_dispatch_that_never_reached_slurm_runs_once(
 ) -> None:
     add_pool(settings, "slurm-a", kind="slurm", endpoint=str(slurm_cluster.conf), tariff=FLAT)
     # (a second of work: Slurm bills its ElapsedRaw, 0 for a job under a second)
-    said = submit_and_die(
-        settings, tenants.a.member.id, {"command": "echo once; sleep 1"}, "before"
-    )
+    submit_and_die(settings, tenants.a.member.id, {"command": "echo once; sleep 1"}, "before")
     row = job_row(settings)
     assert row.state == "dispatching"
     monkeypatch.setitem(settings.compute, "dispatch_grace_s", 0)
-    service._ADAPTERS.clear()
+    service.forget_adapters()
     assert reconcile(settings).dispatched == 1
     again = job_row(settings, row.id)
     assert again.engine_id is not None and again.engine_id.isdigit()

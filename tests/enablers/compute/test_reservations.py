@@ -79,7 +79,7 @@ def test_local_reservation_follows_its_slot_and_bills_it(
     assert sum(r.seconds for r in rows) == Decimal(3)
     assert ended.cost == sum((r.amount for r in rows), Decimal(0)) > 0
     # restart-safe: a fresh adapter and more passes do not bill again
-    service._ADAPTERS.clear()
+    service.forget_adapters()
     reconcile(settings)
     assert len(usage_rows(settings, out.job_id)) == len(rows)
     # once the slot ended the waiting job is dispatched and runs

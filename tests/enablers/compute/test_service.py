@@ -23,6 +23,7 @@ from mingyue.enablers.compute.adapters.devcluster import free_port
 from mingyue.enablers.compute.models import ComputeJob, ComputeUsage
 from mingyue.enablers.compute.schemas import PoolIn
 from mingyue.enablers.compute.tariffs import CPU_METER
+from mingyue.sdk import local_time
 
 from .helpers import FLAT, TOU, add_pool, reconcile, wait_done
 
@@ -71,9 +72,7 @@ def test_submit_runs_bills_engine_seconds_and_free_quota_first(
         assert service.job_logs(uow=uow, job_id=out.job_id) == "hi\n"
         lines = service.usage(
             uow=uow,
-            month=job.started_at.astimezone(  # type: ignore[union-attr]
-                service._tz(uow)
-            ).strftime("%Y-%m"),
+            month=local_time(job.started_at, settings, "%Y-%m"),
         ).lines
     # billed = engine seconds × CPUs; the SME's 1 free CPU-second is used first
     assert sum(ln.quantity for ln in lines) == Decimal(2 * job.seconds)
@@ -272,7 +271,7 @@ def test_slurm_bills_sacct_seconds_once_and_cancel_bills_what_ran(
     rows = [r for r in _usage_rows(settings) if r.job_id == out.job_id]
     assert sum(r.quantity for r in rows) == Decimal(2 * elapsed)  # 2 CPUs × sacct's seconds
     # a restart of the platform (fresh adapters, the reconciler again) does not bill again
-    service._ADAPTERS.clear()
+    service.forget_adapters()
     reconcile(settings)
     reconcile(settings)
     assert len([r for r in _usage_rows(settings) if r.job_id == out.job_id]) == len(rows)

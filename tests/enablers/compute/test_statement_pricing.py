@@ -20,6 +20,7 @@ from mingyue.core.tenancy.access import SYSTEM
 from mingyue.core.uow import unit_of_work
 from mingyue.enablers.compute import service
 from mingyue.enablers.compute.models import ComputeJob, ComputePool
+from mingyue.enablers.compute.service.usage import bill
 from mingyue.enablers.compute.tariffs import CPU_METER, GPU_METER
 
 from .helpers import add_pool
@@ -78,7 +79,7 @@ def _bill(
     )
     uow.session.add(job)
     uow.flush()
-    service._bill(uow, job, pools[pool], seconds)
+    bill(uow, job, pools[pool], seconds)
     job.billed_seconds = seconds
 
 

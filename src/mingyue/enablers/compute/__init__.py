@@ -1,6 +1,6 @@
 """Public AI compute sharing and cross-cluster scheduling (公共算力共享与跨集群调度)."""
 
-from mingyue.core.plugins import Enabler, MeterSpec, NavItem
+from mingyue.sdk import Enabler, MeterSpec, NavItem
 
 _ALL = ("platform_admin", "org_admin", "member", "reviewer", "regulator", "auditor")
 
@@ -13,6 +13,12 @@ enabler = Enabler(
         "en": "Pools local, Slurm and Ray compute; matches jobs by cost or start time; bills "
         "by the second at time-of-use prices, SME free quota first.",
     },
+    state="experimental",
+    extras=("ray",),
+    quality=(
+        "engine, adapters (local, Slurm, Ray) and service tested against real engines; "
+        "console minimal"
+    ),
     router="mingyue.enablers.compute.api:router",
     console="mingyue.enablers.compute.console:router",
     cli="mingyue.enablers.compute.cli:app",

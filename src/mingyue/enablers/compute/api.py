@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel
 
-from mingyue.core.tenancy.access import Actor
+from mingyue.sdk import Actor
 from mingyue.web.deps import UoW, require
 
 from . import service
@@ -124,9 +124,7 @@ def set_quota(
 ) -> QuotaSettingIn:
     """Choose what happens when the free quota is used up (stop or pay)."""
     return QuotaSettingIn(
-        on_exhausted=service.set_quota_behaviour(  # type: ignore[arg-type]
-            uow=uow, on_exhausted=body.on_exhausted
-        )
+        on_exhausted=service.set_quota_behaviour(uow=uow, on_exhausted=body.on_exhausted)
     )
 
 

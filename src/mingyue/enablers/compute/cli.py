@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,7 +13,7 @@ import typer
 import yaml
 
 from mingyue.cli_support import AsUser, DataDir, JsonOut, cli_uow, emit, run_cli
-from mingyue.core.errors import InvalidInput
+from mingyue.sdk.errors import InvalidInput
 
 from . import service
 from .schemas import PoolIn
@@ -83,8 +85,6 @@ def pool_add(
     json_out: JsonOut = False,
 ) -> None:
     """Register a pool: `mingyue compute pool add --name N --kind local|slurm|ray`."""
-    import os
-
     with run_cli():
         creds = None
         if token_env:
@@ -100,7 +100,7 @@ def pool_add(
             name=name,
             kind=kind,
             endpoint=endpoint,
-            region=region,  # type: ignore[arg-type]
+            region=region,
             tariff=read_tariff_arg(tariff) if tariff else None,
             cpus=cpus,
             max_runtime_s=max_runtime,
@@ -170,8 +170,6 @@ def pool_maintenance(
     json_out: JsonOut = False,
 ) -> None:
     """Declare a maintenance window (no dispatch that would overlap it)."""
-    from datetime import datetime
-
     with run_cli():
         try:
             s, e = datetime.fromisoformat(start), datetime.fromisoformat(end)

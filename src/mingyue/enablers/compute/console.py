@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 import yaml
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from mingyue.core import metering
-from mingyue.core.errors import MingyueError
-from mingyue.core.tenancy.access import can, check
-from mingyue.core.uow import unit_of_work
+from mingyue.sdk import can, check, get_free_pool, local_time, now, unit_of_work
+from mingyue.sdk.errors import MingyueError
 from mingyue.web.console import ConsoleActor, csrf_protect, render
 
 from . import service
@@ -30,8 +27,8 @@ def _page(
         jobs = service.list_jobs(uow=uow, limit=50)
         quota = None
         if actor.organization_id is not None and can(actor, "core.usage.read"):
-            month = datetime.now(UTC).astimezone(service._tz(uow)).strftime("%Y-%m")
-            quota = metering.get_free_pool(
+            month = local_time(now(), uow.settings, "%Y-%m")
+            quota = get_free_pool(
                 uow=uow, organization_id=actor.organization_id, meter=CPU_METER, month=month
             )
     return render(

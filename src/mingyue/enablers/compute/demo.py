@@ -5,9 +5,22 @@ runs on it."""
 from __future__ import annotations
 
 import os
-from datetime import datetime
-from typing import Any
-from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from mingyue.sdk import (
+    SYSTEM,
+    Settings,
+    actor_of_user,
+    local_time,
+    now,
+    set_free_pool,
+    unit_of_work,
+)
+
+from . import service
+from .models import ComputePool
+from .schemas import PoolIn
 
 DEMO_POOL = "liangjiang-local"
 # CNY per CPU-second at peak / flat / valley (≈ ¥0.58 / 0.36 / 0.14 per CPU-hour).
@@ -15,31 +28,16 @@ DEMO_TARIFF = {"cpu_second": {"peak": "0.00016", "flat": "0.0001", "valley": "0.
 SME_FREE_CPU_SECONDS = "36000"
 
 
-def seed(settings: Any, org_ids: dict[str, int]) -> None:
+def seed(settings: Settings, org_ids: dict[str, int]) -> None:
     """Register the demo pool and submit one job, once (idempotent)."""
-    from sqlalchemy import select
-
-    from mingyue.core import metering
-    from mingyue.core.db import system_session
-    from mingyue.core.tenancy.identity import User, actor_for
-    from mingyue.core.uow import unit_of_work
-
-    from . import service
-    from .models import ComputePool
-    from .schemas import PoolIn
-
-    with system_session(settings, "compute demo: existing pools") as s:
-        if s.scalars(select(ComputePool.id).limit(1)).first() is not None:
+    with unit_of_work(SYSTEM, settings) as uow:  # pools are shared: the platform reads them
+        if uow.session.scalars(select(ComputePool.id).limit(1)).first() is not None:
             return
-        users = {
-            u.username: actor_for(u)
-            for u in s.scalars(
-                select(User).where(User.username.in_(("op_admin", "ent1_admin")))
-            ).all()
-        }
-    if "op_admin" not in users:
+        op_admin = actor_of_user(uow=uow, username="op_admin")
+        ent1_admin = actor_of_user(uow=uow, username="ent1_admin")
+    if op_admin is None:
         return
-    with unit_of_work(users["op_admin"], settings) as uow:
+    with unit_of_work(op_admin, settings) as uow:
         service.add_pool(
             uow=uow,
             pool=PoolIn(
@@ -52,16 +50,15 @@ def seed(settings: Any, org_ids: dict[str, int]) -> None:
             ),
         )
         if "ent1" in org_ids:
-            month = datetime.now(ZoneInfo(settings.timezone)).strftime("%Y-%m")
-            metering.set_free_pool(
+            set_free_pool(
                 uow=uow,
                 organization_id=org_ids["ent1"],
                 meter=service.CPU_METER,
-                month=month,
+                month=local_time(now(), settings, "%Y-%m"),
                 granted=SME_FREE_CPU_SECONDS,
             )
-    if "ent1_admin" in users:
-        with unit_of_work(users["ent1_admin"], settings) as uow:
+    if ent1_admin is not None:
+        with unit_of_work(ent1_admin, settings) as uow:
             service.submit_job(
                 uow=uow,
                 spec={"name": "demo-hello", "cpus": 1, "command": "echo 你好，明月湖; sleep 2"},

@@ -9,8 +9,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mingyue.core.db import Base, TenantMixin, utcnow
-from mingyue.core.metering.models import ExactDecimal
+from mingyue.sdk import Base, ExactDecimal, TenantMixin, now
 
 MONEY = Numeric(20, 6)
 # Billed quantities and amounts are exact (text on SQLite, unbounded NUMERIC on PostgreSQL):
@@ -43,7 +42,7 @@ class ComputePool(Base):
     capacity: Mapped[dict[str, Any]] = mapped_column(default=dict)
     refreshed_at: Mapped[datetime | None] = mapped_column(default=None)
     down_reason: Mapped[str | None] = mapped_column(String(512), default=None)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=now)
 
 
 class ComputeJob(TenantMixin, Base):
@@ -52,7 +51,7 @@ class ComputeJob(TenantMixin, Base):
     __tablename__ = "compute_job"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=now)
     submitted_by: Mapped[str] = mapped_column(String(128))
     name: Mapped[str | None] = mapped_column(String(128), default=None)
     spec: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -23,15 +23,15 @@ from typing import Any
 
 import yaml
 
-from mingyue.core.errors import InvalidInput
-from mingyue.core.metering.tou import (
-    BANDS,
-    DEFAULT_WINDOWS,
+from mingyue.sdk import (
+    DEFAULT_TOU_WINDOWS,
+    TOU_BANDS,
     PricedSegment,
     TariffSpec,
     parse_windows,
     price_interval,
 )
+from mingyue.sdk.errors import InvalidInput
 
 from .engine.spec import Demand, known_gpu_models
 
@@ -47,10 +47,10 @@ def _prices(raw: Any, where: str) -> dict[str, Decimal]:
         )
     out: dict[str, Decimal] = {}
     for band, value in raw.items():
-        if band not in BANDS:
+        if band not in TOU_BANDS:
             raise InvalidInput(
                 "compute.tariff_invalid",
-                f"{where}.{band}: bands are {', '.join(BANDS)}",
+                f"{where}.{band}: bands are {', '.join(TOU_BANDS)}",
                 field="tariff",
             )
         try:
@@ -113,9 +113,9 @@ def parse_tariff(data: Mapping[str, Any] | None) -> PoolTariff:
         raise InvalidInput(
             "compute.tariff_invalid", f"tariff: unknown keys {sorted(unknown)}", field="tariff"
         )
-    windows = parse_windows(data.get("windows") or DEFAULT_WINDOWS)
+    windows = parse_windows(data.get("windows") or DEFAULT_TOU_WINDOWS)
     currency = str(data.get("currency", "CNY"))
-    zero = {b: Decimal(0) for b in BANDS}
+    zero = {b: Decimal(0) for b in TOU_BANDS}
     cpu_prices = _prices(data.get("cpu_second", zero), "tariff.cpu_second")
     cpu = _spec(CPU_METER, cpu_prices, windows, currency, "tariff.cpu_second")
     gpu: dict[str, TariffSpec] = {}

@@ -23,7 +23,7 @@ from mingyue.enablers.compute.adapters.slurm import SlurmAdapter
 from mingyue.enablers.compute.engine.spec import load_spec
 from mingyue.enablers.compute.engine.states import EngineStatus, JobState
 
-from ..helpers import FLAT, add_pool
+from ..helpers import FLAT, add_pool  # noqa: TID252 - the tests are no installed package
 
 
 def same(a: EngineStatus | None, b: EngineStatus | None) -> bool:

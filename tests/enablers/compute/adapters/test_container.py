@@ -21,8 +21,9 @@ from mingyue.enablers.compute import service
 from mingyue.enablers.compute.adapters import container
 from mingyue.enablers.compute.adapters.local import LocalAdapter
 from mingyue.enablers.compute.engine.spec import load_spec
+from mingyue.enablers.compute.service.pools import engine_pool, pool_row
 
-from ..helpers import FLAT, add_pool
+from ..helpers import FLAT, add_pool  # noqa: TID252 - the tests are no installed package
 from .test_local import wait_running, wait_terminal
 
 IMAGE = "localhost/mingyue-busybox:latest"
@@ -55,7 +56,7 @@ def test_binary_present_but_failing_info_is_no_runtime(broken_runtime: str, tmp_
 def test_pool_without_runtime_is_not_matched_for_images(settings: Any, member: Any) -> None:
     add_pool(settings, "plain", cpus=2, tariff=FLAT, options={"containers": "off"})
     with unit_of_work(SYSTEM, settings) as uow:
-        assert service._engine_pool(service._pool_row(uow, "plain")).supports_images is False
+        assert engine_pool(pool_row(uow, "plain")).supports_images is False
     with pytest.raises(InvalidInput) as exc, unit_of_work(member, settings) as uow:
         service.submit_job(uow=uow, spec={"image": IMAGE, "command": "true"})
     assert exc.value.field == "spec" and "no container runtime" in exc.value.message
@@ -157,7 +158,7 @@ def test_container_job_fails_cancels_and_bad_image(
 def test_image_job_end_to_end_through_the_service(
     runtime: container.ContainerRuntime, settings: Any, member: Any
 ) -> None:
-    from ..helpers import wait_done
+    from compute.helpers import wait_done
 
     add_pool(settings, "plain", cpus=2, tariff=FLAT, options={"containers": "off"})
     add_pool(settings, "boxes", cpus=2, tariff=FLAT, options={"containers": runtime.name})

@@ -18,11 +18,10 @@ from mingyue.enablers.compute.adapters.slurm import (
     SlurmAdapter,
     _gpus,
     _mem_mb,
-    parse_kv_line,
     parse_sacct,
-    parse_slurm_time,
     parse_tres,
 )
+from mingyue.enablers.compute.adapters.slurm_cli import parse_kv_line, parse_slurm_time
 from mingyue.enablers.compute.engine.spec import JobSpec, load_spec
 from mingyue.enablers.compute.engine.states import EngineStatus, JobState
 
@@ -179,7 +178,7 @@ def test_scancel_bills_only_the_seconds_used(
 
 def test_cancelled_while_pending_bills_nothing(slurm: SlurmAdapter) -> None:
     # Two CPUs on the node: a 2-CPU job waits behind a --begin in the future.
-    args = slurm.sbatch_args("a3", load_spec({"command": "true"})) + ["--begin=now+600"]
+    args = [*slurm.sbatch_args("a3", load_spec({"command": "true"})), "--begin=now+600"]
     out = slurm._run(args, stdin=slurm.batch_script("a3", load_spec({"command": "true"})))
     jid = out.stdout.strip()
     assert wait_state(slurm, jid, {JobState.QUEUED}).started_at is None

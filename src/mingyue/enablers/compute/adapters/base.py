@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from mingyue.core.errors import Conflict, MingyueError
-
-from ..engine.spec import JobSpec
-from ..engine.states import Capacity, EngineStatus, Usage
+from mingyue.enablers.compute.engine.spec import JobSpec
+from mingyue.enablers.compute.engine.states import Capacity, EngineStatus, Usage
+from mingyue.sdk.errors import Conflict, MingyueError
 
 
 class EngineUnavailable(MingyueError):

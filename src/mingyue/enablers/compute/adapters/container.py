@@ -90,7 +90,7 @@ def probe(name: str, timeout_s: float = _INFO_TIMEOUT_S) -> tuple[ContainerRunti
     except OSError as exc:
         return None, f"{name} info: {exc.strerror}"
     if out.returncode != 0:
-        last = (out.stderr.strip().splitlines() or ["exit code %d" % out.returncode])[-1]
+        last = (out.stderr.strip().splitlines() or [f"exit code {out.returncode}"])[-1]
         return None, f"{name} info failed: {last[:200]}"
     return ContainerRuntime(name=name, binary=binary), ""
 

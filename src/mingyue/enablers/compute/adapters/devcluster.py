@@ -13,6 +13,7 @@ cluster. ``accounting=False`` gives a cluster without slurmdbd, accounted by
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -347,7 +349,7 @@ class RayDevHead:
         self.dashboard_port = self.dashboard_port or free_port()
         log = self.root / "ray-head.out"
         # Ray's session dirs land in a short temp path (unix socket paths are length-limited).
-        temp = Path("/tmp") / f"mingyue-ray-{os.getpid()}-{self.dashboard_port}"
+        temp = Path("/tmp") / f"mingyue-ray-{os.getpid()}-{self.dashboard_port}"  # noqa: S108
         env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_DISABLE_DOCKER_CPU_WARNING": "1"}
         with log.open("wb") as fh:
             self._proc = subprocess.Popen(
@@ -373,15 +375,13 @@ class RayDevHead:
             )
         self.temp_dir = temp
         self.address = f"http://127.0.0.1:{self.dashboard_port}"
-        import urllib.request
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise EngineStartError(f"ray start exited ({self._proc.returncode}): {_tail(log)}")
             try:
                 # Ready = the Jobs API answers AND the head node registered as ALIVE.
-                with urllib.request.urlopen(
+                with urllib.request.urlopen(  # noqa: S310 - our own head, http://127.0.0.1
                     f"{self.address}/nodes?view=summary", timeout=2
                 ) as resp:
                     body = resp.read().decode()
@@ -402,10 +402,8 @@ class RayDevHead:
         tree = [p.pid, *descendants(p.pid)]
         for pid in reversed(tree):
             _signal(pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             p.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            pass
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and any(_exists(pid) for pid in tree[1:]):
             time.sleep(0.2)
@@ -447,7 +445,5 @@ def _exists(pid: int) -> bool:
 
 
 def _signal(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

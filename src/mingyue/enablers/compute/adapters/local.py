@@ -8,6 +8,7 @@ CPUs in use so the matcher sends work elsewhere when this machine is busy.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -22,10 +23,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from mingyue.core.errors import Conflict, InvalidInput
+from mingyue.enablers.compute.engine.spec import JobSpec
+from mingyue.enablers.compute.engine.states import Capacity, EngineStatus, JobState, Usage
+from mingyue.sdk.errors import Conflict, InvalidInput
 
-from ..engine.spec import JobSpec
-from ..engine.states import Capacity, EngineStatus, JobState, Usage
 from .base import finished_error
 from .container import RUNTIMES, ContainerRuntime, detect
 from .local_runner import claim, proc_start_tick, write_json
@@ -344,19 +345,15 @@ class LocalAdapter:
             if started is None:  # the supervisor claimed the job: signal it once it started
                 started = _read(job_dir / "started.json")
                 if started is not None and _alive(started["pid"], started.get("tick")):
-                    try:
+                    with contextlib.suppress(ProcessLookupError):
                         os.killpg(started["pid"], signal.SIGTERM)
-                    except ProcessLookupError:
-                        pass
             st = self.status(engine_id)
             if st is not None and st.state.terminal:
                 return st
             time.sleep(0.05)
         if started is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(started["pid"], signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         return self.status(engine_id) or EngineStatus(JobState.CANCELLED, "cancelled by request")
 
     def logs(self, engine_id: str, tail_bytes: int = 65536) -> str:

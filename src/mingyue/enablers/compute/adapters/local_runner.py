@@ -18,6 +18,7 @@ supervisor again because none claimed the job), ``runner.log``, ``stdout.log``, 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -114,15 +115,13 @@ def _container_end(container: dict[str, object]) -> tuple[float | None, float | 
             code = int(c) if c.strip().lstrip("-").isdigit() else None
     except (OSError, subprocess.TimeoutExpired):
         pass
-    try:
+    with contextlib.suppress(OSError, subprocess.TimeoutExpired):
         subprocess.run(
             [str(a) for a in container["rm"]],  # type: ignore[attr-defined]
             capture_output=True,
             timeout=60,
             check=False,
         )
-    except (OSError, subprocess.TimeoutExpired):
-        pass
     return start, end, code
 
 
@@ -132,10 +131,8 @@ def _kill_group(child: subprocess.Popen[bytes]) -> None:
         os.killpg(child.pid, signal.SIGTERM)
     except ProcessLookupError:
         return
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         child.wait(timeout=GRACE_S)
-    except subprocess.TimeoutExpired:
-        pass
     _kill_group_quiet(child.pid)
 
 
@@ -198,10 +195,8 @@ def run(job_dir: Path) -> int:
     )
     if (job_dir / "cancel").exists() and not container:
         # a cancel that came after the claim but before started.json could not signal the job
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     timed_out = False
     try:
         child.wait(timeout=max_runtime_s)
@@ -258,10 +253,8 @@ def run(job_dir: Path) -> int:
 
 
 def _kill_group_quiet(pgid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 if __name__ == "__main__":

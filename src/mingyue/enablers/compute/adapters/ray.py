@@ -23,10 +23,10 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from mingyue.core.errors import InvalidInput
+from mingyue.enablers.compute.engine.spec import JobSpec
+from mingyue.enablers.compute.engine.states import Capacity, EngineStatus, JobState, Usage
+from mingyue.sdk.errors import InvalidInput
 
-from ..engine.spec import JobSpec
-from ..engine.states import Capacity, EngineStatus, JobState, Usage
 from .base import EngineUnavailable, finished_error
 
 PREFIX = "mingyue-"
@@ -48,21 +48,24 @@ def _client_class() -> type:
     a restarted head is checked again.
     """
     try:
-        from ray.job_submission import JobSubmissionClient
+        from ray.job_submission import JobSubmissionClient  # lazy: ray extra, heavy
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise EngineUnavailable(
             "compute.engine_down", "ray is not installed (pip install 'mingyue[ray]')", engine="ray"
         ) from exc
-    from packaging.version import Version
+    from packaging.version import Version  # lazy: only with the ray extra
 
-    class CheckedOnceClient(JobSubmissionClient):  # type: ignore[misc]
+    class CheckedOnceClient(JobSubmissionClient):  # type: ignore[misc, unused-ignore]
         def _check_connection_and_version(
             self, min_version: str = "1.9", version_error_message: str | None = None
         ) -> None:
             known = getattr(self, "_server_ray_version", None)
             if known and Version(known) >= Version(min_version):
                 return
-            super()._check_connection_and_version(min_version, version_error_message)
+            if version_error_message is None:
+                super()._check_connection_and_version(min_version)
+            else:
+                super()._check_connection_and_version(min_version, version_error_message)
 
     return CheckedOnceClient
 
@@ -252,8 +255,8 @@ class RayAdapter:
             seconds = ray_seconds(info.start_time, end_ms)
         else:
             seconds = ray_seconds(info.start_time, end)
-        cpus = int(math.ceil(getattr(info, "entrypoint_num_cpus", 0) or 0)) or 1
-        gpus = int(math.ceil(getattr(info, "entrypoint_num_gpus", 0) or 0))
+        cpus = math.ceil(getattr(info, "entrypoint_num_cpus", 0) or 0) or 1
+        gpus = math.ceil(getattr(info, "entrypoint_num_gpus", 0) or 0)
         mem = int((getattr(info, "entrypoint_memory", 0) or 0) // (1024 * 1024))
         tres = {"cpu": str(cpus)}
         if gpus:
@@ -272,9 +275,10 @@ class RayAdapter:
         )
 
     def _get(self, path: str) -> Any:
-        req = urllib.request.Request(self.address + path, headers=self.headers)
+        # the pool's endpoint, an http(s) URL its operator registered
+        req = urllib.request.Request(self.address + path, headers=self.headers)  # noqa: S310
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:  # noqa: S310
                 return json.loads(resp.read())
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise EngineUnavailable(

@@ -20,9 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from mingyue.core.errors import Conflict, InvalidInput
+from mingyue.enablers.compute.engine.states import EngineStatus, JobState, Usage
+from mingyue.sdk.errors import Conflict, InvalidInput
 
-from ..engine.states import EngineStatus, JobState, Usage
+from .base import finished_error
 
 PREFIX = "resv:"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -163,8 +164,6 @@ def slot_status(
 
 def slot_cancel(store: SlotStore, engine_id: str) -> EngineStatus:
     """Cancel a slot that has not ended; an ended one gets the clear 'already ended' error."""
-    from .base import finished_error
-
     st = slot_status(store, engine_id)
     if st is None:
         raise InvalidInput("compute.job_unknown", f"no reservation {engine_id}", field="job_id")

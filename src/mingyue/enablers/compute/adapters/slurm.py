@@ -25,13 +25,14 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mingyue.core.errors import InvalidInput
+from mingyue.enablers.compute.engine.spec import JobSpec
+from mingyue.enablers.compute.engine.states import Capacity, EngineStatus, JobState, Usage
+from mingyue.sdk.errors import InvalidInput
 
-from ..engine.spec import JobSpec
-from ..engine.states import Capacity, EngineStatus, JobState, Usage
 from . import slurm_reservation
 from .base import EngineUnavailable, finished_error
 from .slots import SlotStore, is_reservation
+from .slurm_cli import parse_kv_line, parse_slurm_time
 
 _RUNNING = {
     "RUNNING",
@@ -60,7 +61,6 @@ _UNREACHABLE = (
     "Zero Bytes were transmitted",
     "Communication connection",
 )
-_KV = re.compile(r"(\S+?)=(\S*)")
 # sacct columns read, renamed to scontrol's keys so one parser serves both records.
 SACCT_FIELDS = (
     "JobID",
@@ -84,19 +84,6 @@ _SACCT_KEYS = {
 # How long a job that scontrol reports ended may wait for its sacct record before the
 # scontrol record is used instead (slurmctld sends it to slurmdbd within a second normally).
 ACCT_GRACE_S = 60
-
-
-def parse_kv_line(line: str) -> dict[str, str]:
-    """Parse one ``scontrol show job -o`` or ``jobcomp/filetxt`` line into key → value."""
-    return {m.group(1): m.group(2) for m in _KV.finditer(line)}
-
-
-def parse_slurm_time(value: str | None) -> datetime | None:
-    """Read Slurm's ``2026-11-23T11:31:43`` (the controller's local time) as an aware UTC time."""
-    if not value or value.lower() in {"unknown", "none", "n/a", "(null)"}:  # squeue: NONE
-        return None
-    # Slurm prints the controller's local time without a zone; this host is that controller.
-    return datetime.fromisoformat(value).astimezone().astimezone(UTC)
 
 
 def parse_tres(value: str | None) -> dict[str, str]:

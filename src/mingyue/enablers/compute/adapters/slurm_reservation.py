@@ -16,17 +16,14 @@ from __future__ import annotations
 import getpass
 import time
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
-from mingyue.core.errors import InvalidInput
+from mingyue.enablers.compute.engine.spec import JobSpec
+from mingyue.enablers.compute.engine.states import EngineStatus, JobState, Usage
+from mingyue.sdk.errors import InvalidInput
 
-from ..engine.spec import JobSpec
-from ..engine.states import EngineStatus, JobState, Usage
 from .base import finished_error
 from .slots import PREFIX, SlotStore, slot_name, slot_usage
-
-if TYPE_CHECKING:
-    from .slurm import SlurmAdapter
+from .slurm_cli import SlurmCli, parse_kv_line, parse_slurm_time
 
 
 def use_text(name: str) -> str:
@@ -34,9 +31,7 @@ def use_text(name: str) -> str:
     return f"use: srun --reservation={name} --pty bash (or salloc --reservation={name})"
 
 
-def _show(ad: SlurmAdapter, name: str) -> dict[str, str] | None:
-    from .slurm import parse_kv_line
-
+def _show(ad: SlurmCli, name: str) -> dict[str, str] | None:
     out = ad._run(["scontrol", "show", "reservation", name, "-o"])
     if out.returncode != 0 or not out.stdout.strip():
         if "not found" in (out.stdout + out.stderr):
@@ -49,10 +44,8 @@ def _show(ad: SlurmAdapter, name: str) -> dict[str, str] | None:
     return parse_kv_line(out.stdout.strip().splitlines()[0])
 
 
-def reserve(ad: SlurmAdapter, store: SlotStore, job_id: str, spec: JobSpec) -> str:
+def reserve(ad: SlurmCli, store: SlotStore, job_id: str, spec: JobSpec) -> str:
     """Create the Slurm reservation for a ``reservation:`` spec; return ``resv:NAME``."""
-    from .slurm import parse_slurm_time
-
     r = spec.reservation
     if r is None:  # pragma: no cover - the caller checks
         raise InvalidInput("compute.spec_invalid", "not a reservation", field="reservation")
@@ -100,11 +93,9 @@ def reserve(ad: SlurmAdapter, store: SlotStore, job_id: str, spec: JobSpec) -> s
     return PREFIX + name
 
 
-def find(ad: SlurmAdapter, store: SlotStore, name: str) -> str | None:
+def find(ad: SlurmCli, store: SlotStore, name: str) -> str | None:
     """Return ``resv:NAME`` when this adapter created that reservation: its slot record, or
     (the platform stopped between Slurm's answer and the record) Slurm's own, recorded now."""
-    from .slurm import parse_slurm_time
-
     if store.get(name) is not None:
         return PREFIX + name
     rec = _show(ad, name)
@@ -118,10 +109,8 @@ def find(ad: SlurmAdapter, store: SlotStore, name: str) -> str | None:
     return PREFIX + name
 
 
-def _deleted_at(ad: SlurmAdapter, name: str) -> datetime | None:
+def _deleted_at(ad: SlurmCli, name: str) -> datetime | None:
     """Return when slurmdbd saw the reservation end (``sacctmgr show reservation``)."""
-    from .slurm import parse_slurm_time
-
     if not ad.has_sacct:
         return None
     out = ad._run(
@@ -140,7 +129,7 @@ def _deleted_at(ad: SlurmAdapter, name: str) -> datetime | None:
     return parse_slurm_time(rows[-1][2]) if out.returncode == 0 and rows else None
 
 
-def status(ad: SlurmAdapter, store: SlotStore, engine_id: str) -> EngineStatus | None:
+def status(ad: SlurmCli, store: SlotStore, engine_id: str) -> EngineStatus | None:
     """Return the reservation's state from Slurm, its record once Slurm purged it."""
     name = slot_name(engine_id)
     slot = store.get(name)
@@ -171,7 +160,7 @@ def status(ad: SlurmAdapter, store: SlotStore, engine_id: str) -> EngineStatus |
     )
 
 
-def cancel(ad: SlurmAdapter, store: SlotStore, engine_id: str) -> EngineStatus:
+def cancel(ad: SlurmCli, store: SlotStore, engine_id: str) -> EngineStatus:
     """Delete the Slurm reservation (cancelling its jobs first); bill the seconds held."""
     name = slot_name(engine_id)
     st = status(ad, store, engine_id)

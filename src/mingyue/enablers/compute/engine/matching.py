@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from mingyue.core.errors import InvalidInput
+from mingyue.sdk.errors import InvalidInput
 
 from .pools import Pool
 from .pricing import money
@@ -74,9 +74,9 @@ def fmt_wait(seconds: float) -> str:
     if seconds < 1:
         return "now"
     if seconds < 90:
-        return f"≈ {int(round(seconds))} s"
+        return f"≈ {round(seconds)} s"
     if seconds < 5400:
-        return f"≈ {int(round(seconds / 60))} min"
+        return f"≈ {round(seconds / 60)} min"
     return f"≈ {seconds / 3600:.1f} h"
 
 

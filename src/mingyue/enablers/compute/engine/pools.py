@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import yaml
 
-from mingyue.core.errors import InvalidInput
+from mingyue.sdk.errors import InvalidInput
 
 from .pricing import FlatRate, Pricer, flat_rate_from_mapping
 from .spec import Demand, known_gpu_models

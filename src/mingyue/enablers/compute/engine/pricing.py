@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from mingyue.core.errors import InvalidInput
+from mingyue.sdk.errors import InvalidInput
 
 from .spec import Demand
 
@@ -114,7 +114,7 @@ def hourly_windows(schedule: Mapping[int, str], tz: ZoneInfo = SHANGHAI) -> Spli
         while cur < stop:
             boundary = cur.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
             nxt = min(boundary, stop)
-            yield schedule[cur.hour], int(round((nxt - cur).total_seconds()))
+            yield schedule[cur.hour], round((nxt - cur).total_seconds())
             cur = nxt
 
     return split

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import heapq
 import math
+import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from mingyue.core.errors import InvalidInput
+from mingyue.sdk.errors import InvalidInput
 
 from .matching import POLICIES, match
 from .pools import Pool
@@ -153,8 +154,6 @@ def simulate(
     free_quota: FreeQuota | None = None,
 ) -> SimResult:
     """Replay ``trace`` on ``pools`` under ``policy`` (cost|fifo|soonest) and measure it."""
-    import time
-
     if policy not in POLICIES:
         raise InvalidInput(
             "compute.policy_unknown", f"policy: one of {', '.join(POLICIES)}", field="policy"

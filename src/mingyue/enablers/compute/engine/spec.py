@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from mingyue.core.errors import InvalidInput
+from mingyue.sdk.errors import InvalidInput
 
 # Run time used for cost estimates when a spec names no max run time.
 DEFAULT_RUNTIME_S = 3600
@@ -66,7 +66,7 @@ def parse_duration(value: Any) -> int:
         seconds = float(m.group(1)) * _UNIT_S[m.group(2).lower() if m.group(2) else None]
     if seconds <= 0:
         raise ValueError("a duration must be positive")
-    return int(round(seconds))
+    return round(seconds)
 
 
 def parse_memory_mb(value: Any) -> int:
@@ -83,7 +83,7 @@ def parse_memory_mb(value: Any) -> int:
         mb = float(m.group(1)) * _MEM_MB[unit]
     if mb <= 0:
         raise ValueError("memory must be positive")
-    return max(1, int(round(mb)))
+    return max(1, round(mb))
 
 
 class GpuRequest(BaseModel):

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import mingyue.core.db
+import mingyue.sdk
 
 revision: str = "17f44fc83a49"
 down_revision: str | Sequence[str] | None = None
@@ -25,7 +25,7 @@ def upgrade() -> None:
     op.create_table(
         "compute_job",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("created_at", mingyue.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", mingyue.sdk.UTCDateTime(timezone=True), nullable=False),
         sa.Column("submitted_by", sa.String(length=128), nullable=False),
         sa.Column("name", sa.String(length=128), nullable=True),
         sa.Column("spec", sa.JSON(), nullable=False),
@@ -35,8 +35,8 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("explanation", sa.Text(), nullable=False),
         sa.Column("estimated_cost", sa.Numeric(precision=20, scale=6), nullable=True),
-        sa.Column("started_at", mingyue.core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("ended_at", mingyue.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", mingyue.sdk.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ended_at", mingyue.sdk.UTCDateTime(timezone=True), nullable=True),
         sa.Column("exit_code", sa.Integer(), nullable=True),
         sa.Column("seconds", sa.Integer(), nullable=False),
         sa.Column("cost", sa.Numeric(precision=20, scale=6), nullable=False),
@@ -92,9 +92,9 @@ def upgrade() -> None:
         sa.Column("enabled_for", sa.JSON(), nullable=True),
         sa.Column("suspended", sa.Boolean(), nullable=False),
         sa.Column("capacity", sa.JSON(), nullable=False),
-        sa.Column("refreshed_at", mingyue.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("refreshed_at", mingyue.sdk.UTCDateTime(timezone=True), nullable=True),
         sa.Column("down_reason", sa.String(length=512), nullable=True),
-        sa.Column("created_at", mingyue.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", mingyue.sdk.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["provider_organization_id"],
             ["core_organization.id"],
@@ -110,8 +110,8 @@ def upgrade() -> None:
         sa.Column("month", sa.String(length=7), nullable=False),
         sa.Column("meter", sa.String(length=64), nullable=False),
         sa.Column("band", sa.String(length=16), nullable=False),
-        sa.Column("start", mingyue.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("end", mingyue.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("start", mingyue.sdk.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("end", mingyue.sdk.UTCDateTime(timezone=True), nullable=False),
         sa.Column("seconds", sa.Numeric(precision=24, scale=6), nullable=False),
         sa.Column("quantity", sa.Numeric(precision=24, scale=6), nullable=False),
         sa.Column("free_quantity", sa.Numeric(precision=24, scale=6), nullable=False),

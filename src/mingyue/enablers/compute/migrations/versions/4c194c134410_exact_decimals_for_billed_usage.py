@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import mingyue.core.metering.models
+import mingyue.sdk
 
 revision: str = "4c194c134410"
 down_revision: str | Sequence[str] | None = "17f44fc83a49"
@@ -26,13 +26,13 @@ def upgrade() -> None:
         batch_op.alter_column(
             "cost",
             existing_type=sa.NUMERIC(precision=20, scale=6),
-            type_=mingyue.core.metering.models.ExactDecimal(),
+            type_=mingyue.sdk.ExactDecimal(),
             existing_nullable=False,
         )
         batch_op.alter_column(
             "free_quota_used",
             existing_type=sa.NUMERIC(precision=24, scale=6),
-            type_=mingyue.core.metering.models.ExactDecimal(),
+            type_=mingyue.sdk.ExactDecimal(),
             existing_nullable=False,
         )
 
@@ -40,31 +40,31 @@ def upgrade() -> None:
         batch_op.alter_column(
             "seconds",
             existing_type=sa.NUMERIC(precision=24, scale=6),
-            type_=mingyue.core.metering.models.ExactDecimal(),
+            type_=mingyue.sdk.ExactDecimal(),
             existing_nullable=False,
         )
         batch_op.alter_column(
             "quantity",
             existing_type=sa.NUMERIC(precision=24, scale=6),
-            type_=mingyue.core.metering.models.ExactDecimal(),
+            type_=mingyue.sdk.ExactDecimal(),
             existing_nullable=False,
         )
         batch_op.alter_column(
             "free_quantity",
             existing_type=sa.NUMERIC(precision=24, scale=6),
-            type_=mingyue.core.metering.models.ExactDecimal(),
+            type_=mingyue.sdk.ExactDecimal(),
             existing_nullable=False,
         )
         batch_op.alter_column(
             "unit_price",
             existing_type=sa.NUMERIC(precision=20, scale=6),
-            type_=mingyue.core.metering.models.ExactDecimal(),
+            type_=mingyue.sdk.ExactDecimal(),
             existing_nullable=True,
         )
         batch_op.alter_column(
             "amount",
             existing_type=sa.NUMERIC(precision=20, scale=6),
-            type_=mingyue.core.metering.models.ExactDecimal(),
+            type_=mingyue.sdk.ExactDecimal(),
             existing_nullable=False,
         )
 
@@ -76,31 +76,31 @@ def downgrade() -> None:
     with op.batch_alter_table("compute_usage", schema=None) as batch_op:
         batch_op.alter_column(
             "amount",
-            existing_type=mingyue.core.metering.models.ExactDecimal(),
+            existing_type=mingyue.sdk.ExactDecimal(),
             type_=sa.NUMERIC(precision=20, scale=6),
             existing_nullable=False,
         )
         batch_op.alter_column(
             "unit_price",
-            existing_type=mingyue.core.metering.models.ExactDecimal(),
+            existing_type=mingyue.sdk.ExactDecimal(),
             type_=sa.NUMERIC(precision=20, scale=6),
             existing_nullable=True,
         )
         batch_op.alter_column(
             "free_quantity",
-            existing_type=mingyue.core.metering.models.ExactDecimal(),
+            existing_type=mingyue.sdk.ExactDecimal(),
             type_=sa.NUMERIC(precision=24, scale=6),
             existing_nullable=False,
         )
         batch_op.alter_column(
             "quantity",
-            existing_type=mingyue.core.metering.models.ExactDecimal(),
+            existing_type=mingyue.sdk.ExactDecimal(),
             type_=sa.NUMERIC(precision=24, scale=6),
             existing_nullable=False,
         )
         batch_op.alter_column(
             "seconds",
-            existing_type=mingyue.core.metering.models.ExactDecimal(),
+            existing_type=mingyue.sdk.ExactDecimal(),
             type_=sa.NUMERIC(precision=24, scale=6),
             existing_nullable=False,
         )
@@ -108,13 +108,13 @@ def downgrade() -> None:
     with op.batch_alter_table("compute_job", schema=None) as batch_op:
         batch_op.alter_column(
             "free_quota_used",
-            existing_type=mingyue.core.metering.models.ExactDecimal(),
+            existing_type=mingyue.sdk.ExactDecimal(),
             type_=sa.NUMERIC(precision=24, scale=6),
             existing_nullable=False,
         )
         batch_op.alter_column(
             "cost",
-            existing_type=mingyue.core.metering.models.ExactDecimal(),
+            existing_type=mingyue.sdk.ExactDecimal(),
             type_=sa.NUMERIC(precision=20, scale=6),
             existing_nullable=False,
         )

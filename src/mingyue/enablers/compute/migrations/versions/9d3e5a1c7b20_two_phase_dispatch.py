@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import mingyue.core.db
+import mingyue.sdk
 
 revision: str = "9d3e5a1c7b20"
 down_revision: str | Sequence[str] | None = "4c194c134410"
@@ -23,9 +23,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("compute_job", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column(
-                "dispatching_since", mingyue.core.db.UTCDateTime(timezone=True), nullable=True
-            )
+            sa.Column("dispatching_since", mingyue.sdk.UTCDateTime(timezone=True), nullable=True)
         )
 
 
