@@ -286,3 +286,42 @@ def test_owner_console_links_open_cases(client: Any, tenants: Any, demo_files: A
     assert f'href="/cases/{case_id}"' in page.text and "Decide in the case" in page.text
     case_page = client.get(f"/cases/{case_id}")
     assert case_page.status_code == 200 and "credit_rating" in case_page.text
+
+
+def _ledger_length(settings: Any) -> int:
+    from sqlalchemy import func, select
+
+    from mingyue.core.db import system_session
+    from mingyue.core.ledger.audit import AuditEntry
+
+    with system_session(settings, "test audit") as s:
+        return int(s.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+
+
+def test_reading_requests_never_writes_the_ledger(
+    client: Any, tenants: Any, demo_files: Any, run_jobs: Any, settings: Any
+) -> None:
+    a, b = tenants.a, tenants.b
+    _register(client, a, demo_files.enterprises, "enterprises", open_to_all=True, eps=3.0)
+    ids = []
+    for sql, eps in (
+        ("SELECT industry, count(*) AS n FROM enterprises GROUP BY industry", 0.5),
+        ("SELECT count(*) AS n FROM enterprises", 0.25),
+        ("SELECT uscc FROM enterprises", 0.5),  # refused, still a request
+    ):
+        r = client.post(f"{BASE}/queries", headers=b.headers(), json={"sql": sql, "epsilon": eps})
+        assert r.status_code in (201, 422), r.text
+        ids.append(r.json()["id"])
+    run_jobs()
+    before = _ledger_length(settings)
+    for _ in range(3):
+        listed = client.get(f"{BASE}/requests", headers=b.headers())
+        assert listed.status_code == 200 and len(listed.json()) == 3
+        assert client.get(f"{BASE}/requests/{ids[0]}", headers=b.headers()).status_code == 200
+        assert client.get(f"{BASE}/budget/ledger", headers=b.headers()).status_code == 200
+    assert _ledger_length(settings) == before
+    # What is left is still computed live from the consumer's own budget rows.
+    left = {x["id"]: x["epsilon_left"] for x in listed.json()}
+    assert left[ids[0]] == left[ids[2]] == 2.25
+    charged = client.get(f"{BASE}/budget/ledger", headers=b.headers()).json()
+    assert [c["dataset"] for c in charged] == ["enterprises", "enterprises"]

@@ -10,7 +10,7 @@ import pytest
 
 from mingyue.core.config import Settings
 from mingyue.core.errors import InvalidInput
-from mingyue.enablers.datasandbox import service
+from mingyue.enablers.datasandbox import sandbox, service
 from mingyue.enablers.datasandbox.settings import options
 
 
@@ -24,11 +24,11 @@ def test_engine_chosen_by_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("MINGYUE_DATASANDBOX__SPARK_MASTER", "local[1]")
     monkeypatch.setenv("MINGYUE_DATASANDBOX__MEMORY_MB", "1024")
     from_env = Settings(data_dir=tmp_path)
-    eng = service.sql_engine(from_env)  # the Spark session starts lazily, on the first query
+    eng = sandbox.sql_engine(from_env)  # the Spark session starts lazily, on the first query
     assert isinstance(eng, SparkEngine) and eng.master == "local[1]"
     assert options(from_env).memory_mb == 1024
     monkeypatch.delenv("MINGYUE_DATASANDBOX__ENGINE")
-    duck = service.sql_engine(
+    duck = sandbox.sql_engine(
         Settings(data_dir=tmp_path, datasandbox={"memory_mb": "1536", "timeout_s": "5"})
     )
     assert isinstance(duck, DuckDBSandbox) and (duck.memory_mb, duck.timeout_s) == (1536, 5.0)

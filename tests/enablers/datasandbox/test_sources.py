@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import select, text
 
 from mingyue.core.errors import Conflict, InvalidInput, NotFound
-from mingyue.enablers.datasandbox import service, sources
+from mingyue.enablers.datasandbox import catalogue, service
 from mingyue.enablers.datasandbox.adapters import postgres as pg
 from mingyue.enablers.datasandbox.engine.errors import InvalidSpec
+from mingyue.enablers.datasandbox.sources import service as sources
 
 from .pg_source import ROWS, PgSource, pg_source_fixture
 
@@ -84,7 +85,7 @@ def test_snapshot_equals_table_and_secret_is_sealed(
     assert types["revenue"].startswith("DECIMAL(12,2)") and types["employees"] == "INTEGER"
     assert types["founded"] == "DATE" and types["tag"] == "VARCHAR"
     with uow_as(owner) as uow:
-        row = service._all_datasets(uow, ["firms"])[0]
+        row = catalogue.catalogue_rows(uow, ["firms"])[0]
         meta = row.meta
         src = sources.get_source(uow=uow, actor=owner, name="firms")
     assert meta["rows"] == ROWS
@@ -282,7 +283,7 @@ def test_refresh_new_version_audited_and_owner_only(
     for version in (2, 3):
         with uow_as(owner) as uow:
             out = sources.refresh_dataset(uow=uow, actor=owner, name="firms")
-            paths.append(Path(service._all_datasets(uow, ["firms"])[0].meta["path"]))
+            paths.append(Path(catalogue.catalogue_rows(uow, ["firms"])[0].meta["path"]))
         assert out.version == version and out.rows == ROWS + 66
     assert [s.version for s in out.snapshots] == [1, 2, 3]
     assert _parquet_aggregates(paths[-1]) == pytest.approx(_pg_aggregates(pg_src))
@@ -344,7 +345,7 @@ def test_platform_database_is_never_a_source(
         # runs the whole registration below)
         from types import SimpleNamespace
 
-        from mingyue.enablers.datasandbox.sources import _refuse_own_metadata_db
+        from mingyue.enablers.datasandbox.sources.service import _refuse_own_metadata_db
 
         pg = settings.model_copy(
             update={"database_url": f"postgresql+psycopg://{pg_src.reader}@127.0.0.1:5432/test"}

@@ -1,6 +1,6 @@
 """Data-fusion sandbox (数据融合训练场): data stays in, approved computations run inside."""
 
-from mingyue.core.plugins import Enabler, MeterSpec, NavItem
+from mingyue.sdk import Enabler, MeterSpec, NavItem
 
 _ALL = ("platform_admin", "org_admin", "member", "reviewer", "regulator", "auditor")
 
@@ -14,6 +14,9 @@ enabler = Enabler(
         "products run inside; only results that pass group-size, differential-privacy and "
         "budget gates leave.",
     },
+    state="experimental",
+    extras=("datasandbox", "spark"),
+    quality="engine tested; service, API, CLI tested on SQLite and PostgreSQL",
     router="mingyue.enablers.datasandbox.api:router",
     console="mingyue.enablers.datasandbox.console:router",
     cli="mingyue.enablers.datasandbox.cli:app",
@@ -43,10 +46,10 @@ enabler = Enabler(
         "datasandbox.source.snapshotted": "A PostgreSQL table was snapshotted as a new dataset",
         "datasandbox.dataset.refreshed": "A dataset was snapshotted again from its source",
     },
-    job_kinds={"datasandbox.run": "mingyue.enablers.datasandbox.service:run_request_job"},
+    job_kinds={"datasandbox.run": "mingyue.enablers.datasandbox.requests:run_request_job"},
     case_kinds={
-        "datasandbox.approval": "mingyue.enablers.datasandbox.approvals:APPROVAL_CASE",
-        "datasandbox.release": "mingyue.enablers.datasandbox.approvals:RELEASE_CASE",
+        "datasandbox.approval": "mingyue.enablers.datasandbox.case_kinds:APPROVAL_CASE",
+        "datasandbox.release": "mingyue.enablers.datasandbox.case_kinds:RELEASE_CASE",
     },
     meters={
         "datasandbox.rows_scanned": MeterSpec(

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
+import base64
+import binascii
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 
-from mingyue.core.errors import InvalidInput, PayloadTooLarge
-from mingyue.core.tenancy.access import Actor
+from mingyue.sdk import Actor, InvalidInput
 from mingyue.web.deps import UoW, require
 
 from . import service
@@ -24,11 +23,11 @@ from .schemas import (
     TrainIn,
     VerifyIn,
 )
+from .sources.api import router as sources_router
 
 router = APIRouter(tags=["datasandbox"])
-MAX_UPLOAD = 512 * 1024 * 1024
 # A refused computation answers its recorded request (status "refused", reason with the rule,
-# epsilon_spent 0, epsilon_left) with the status of its rule: see service.refusal_status.
+# epsilon_spent 0, epsilon_left) with the status of its rule: see requests.refusal_status.
 _REFUSED: dict[int | str, dict[str, Any]] = {
     403: {"model": RequestOut, "description": "Refused by the usage policy (policy.*)"},
     422: {
@@ -72,35 +71,20 @@ def register_dataset(
     open_to_all: Annotated[bool, Form()] = False,
     description: Annotated[str, Form(max_length=2000)] = "",
 ) -> DatasetOut:
-    suffix = Path(file.filename or "").suffix.lower()
-    if suffix not in (".csv", ".parquet", ".json", ".jsonl"):
-        raise InvalidInput(
-            "datasandbox.dataset.format", "upload CSV, Parquet or JSON", field="file"
-        )
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"upload{suffix}"
-        size = 0
-        with path.open("wb") as f:
-            while chunk := file.file.read(1 << 20):
-                size += len(chunk)
-                if size > MAX_UPLOAD:
-                    raise PayloadTooLarge(
-                        "datasandbox.upload_too_large", "upload too large", field="file"
-                    )
-                f.write(chunk)
-        return service.register_dataset(
-            uow=uow,
-            actor=actor,
-            source=path,
-            name=name,
-            identifiers=identifiers or [],
-            quasi=quasi or [],
-            sensitive=sensitive or [],
-            min_group=min_group,
-            epsilon_per_period=epsilon_per_period or None,
-            open_to_all=open_to_all,
-            description=description,
-        )
+    return service.register_upload(
+        uow=uow,
+        actor=actor,
+        data=file.file,
+        filename=file.filename,
+        name=name,
+        identifiers=identifiers or [],
+        quasi=quasi or [],
+        sensitive=sensitive or [],
+        min_group=min_group,
+        epsilon_per_period=epsilon_per_period or None,
+        open_to_all=open_to_all,
+        description=description,
+    )
 
 
 @router.post(
@@ -132,9 +116,6 @@ def verify(
 def psi(
     body: PsiIn, uow: UoW, actor: Annotated[Actor, Depends(require("datasandbox.verify"))]
 ) -> PsiOut:
-    import base64
-    import binascii
-
     try:
         request = base64.b64decode(body.request_b64, validate=True)
     except binascii.Error as exc:
@@ -179,6 +160,4 @@ def budget_ledger(
     return service.charges(uow=uow, actor=actor)
 
 
-from .api_sources import router as _sources_router  # noqa: E402  (PostgreSQL sources)
-
-router.include_router(_sources_router)
+router.include_router(sources_router)  # PostgreSQL sources: /sources/…, /datasets/{name}/…

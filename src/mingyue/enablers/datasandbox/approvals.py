@@ -11,113 +11,36 @@ the request is refused with that owner's reason and the other owners' open cases
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
 from sqlalchemy import select
 
-from mingyue.core import cases, jobs
-from mingyue.core.cases.kinds import CaseKind, State, Transition
-from mingyue.core.errors import Conflict
-from mingyue.core.tenancy.access import SYSTEM
-from mingyue.core.uow import UnitOfWork
+from mingyue.sdk import (
+    SYSTEM,
+    CaseOut,
+    Conflict,
+    UnitOfWork,
+    enqueue,
+    get_case,
+    list_cases,
+    now,
+    open_case,
+    transition,
+)
 
+from .budget import asked
+from .case_kinds import APPROVAL, RELEASE
 from .models import SandboxRequest
 
-APPROVAL = "datasandbox.approval"
-RELEASE = "datasandbox.release"
-_OWNER = ("org_admin",)  # the data owner's administrator, as datasandbox.request.decide
-_CLOSERS = ("platform_admin",)  # the system closes cases of a request another owner refused
-_HOOKS = "mingyue.enablers.datasandbox.approvals"
 # Case data is capped by the core (64 KiB); the reviewed result is cut to fit.
 _DATA_BUDGET = 48 * 1024
 _PARAMS_BUDGET = 8 * 1024
-
-APPROVAL_CASE = CaseKind(
-    name=APPROVAL,
-    title={"zh": "数据使用审批", "en": "Data-use approval"},
-    states={
-        "pending": State({"zh": "待数据方审批", "en": "Waiting for the owner"}, sla_hours=72),
-        "approved": State({"zh": "已批准", "en": "Approved"}, terminal=True),
-        "rejected": State({"zh": "已拒绝", "en": "Rejected"}, terminal=True),
-        "closed": State({"zh": "已关闭", "en": "Closed"}, terminal=True),
-    },
-    initial="pending",
-    transitions=[
-        Transition(
-            "approve", ("pending",), "approved", _OWNER, {"zh": "批准运行", "en": "Approve"}
-        ),
-        Transition(
-            "reject",
-            ("pending",),
-            "rejected",
-            _OWNER,
-            {"zh": "拒绝", "en": "Reject"},
-            requires_comment=True,
-        ),
-        Transition(
-            "close",
-            ("pending",),
-            "closed",
-            _CLOSERS,
-            {"zh": "关闭", "en": "Close"},
-            requires_comment=True,
-        ),
-    ],
-    hooks={
-        "approve": f"{_HOOKS}:on_approve",
-        "reject": f"{_HOOKS}:on_reject",
-        "close": f"{_HOOKS}:on_close",
-    },
-)
-
-RELEASE_CASE = CaseKind(
-    name=RELEASE,
-    title={"zh": "结果出域审查", "en": "Result release review"},
-    states={
-        "in_review": State({"zh": "待放行审查", "en": "In release review"}, sla_hours=72),
-        "released": State({"zh": "已放行", "en": "Released"}, terminal=True),
-        "withheld": State({"zh": "已扣留", "en": "Withheld"}, terminal=True),
-        "closed": State({"zh": "已关闭", "en": "Closed"}, terminal=True),
-    },
-    initial="in_review",
-    transitions=[
-        Transition(
-            "release", ("in_review",), "released", _OWNER, {"zh": "放行结果", "en": "Release"}
-        ),
-        Transition(
-            "withhold",
-            ("in_review",),
-            "withheld",
-            _OWNER,
-            {"zh": "扣留结果", "en": "Withhold"},
-            requires_comment=True,
-        ),
-        Transition(
-            "close",
-            ("in_review",),
-            "closed",
-            _CLOSERS,
-            {"zh": "关闭", "en": "Close"},
-            requires_comment=True,
-        ),
-    ],
-    hooks={
-        "release": f"{_HOOKS}:on_release",
-        "withhold": f"{_HOOKS}:on_withhold",
-        "close": f"{_HOOKS}:on_close",
-    },
-)
 
 
 def subject_of(request_id: int) -> str:
     """Return the case subject (and ledger subject) of a request."""
     return f"datasandbox_request:{request_id}"
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _fit(data: dict[str, Any], key: str, items: list[Any]) -> dict[str, Any]:
@@ -130,7 +53,7 @@ def _fit(data: dict[str, Any], key: str, items: list[Any]) -> dict[str, Any]:
 
 
 def _base_data(req: SandboxRequest) -> dict[str, Any]:
-    spec = dict(req.spec or {})
+    spec = asked(req.spec or {})
     # Bound parameter values are part of what the owner judges; a huge list is flagged instead.
     if len(json.dumps(spec.get("params"), default=str)) > _PARAMS_BUDGET:
         spec["params"], spec["params_cut"] = None, True
@@ -158,7 +81,7 @@ def _open(
     with uow.unscoped(reason=f"datasandbox: open {kind} cases of request {req.id}"):
         ids = list(req.case_ids or [])
         for org in owners:
-            case = cases.open_case(
+            case = open_case(
                 uow=uow,
                 kind=kind,
                 organization_id=org,
@@ -175,7 +98,7 @@ def _open(
 def open_approval(uow: UnitOfWork, req: SandboxRequest, owners: list[int]) -> None:
     """Wait for the owners' approval: status ``pending_approval`` and one case per owner."""
     req.status = "pending_approval"
-    req.updated_at = _now()
+    req.updated_at = now()
     data = _base_data(req)
     if req.preview:
         data["executed_sql"] = req.preview.get("executed_sql")
@@ -189,7 +112,7 @@ def open_approval(uow: UnitOfWork, req: SandboxRequest, owners: list[int]) -> No
 def open_release(uow: UnitOfWork, req: SandboxRequest, owners: list[int]) -> None:
     """Hold a computed result for the owners' release review: ``in_review`` and one case each."""
     req.status = "in_review"
-    req.updated_at = _now()
+    req.updated_at = now()
     uow.audit(
         "datasandbox.request.review_requested",
         subject_of(req.id),
@@ -216,14 +139,14 @@ def approve(uow: UnitOfWork, req: SandboxRequest, by: str) -> None:
     """Mark the request approved (owners or a standing policy) and queue its run."""
     req.status = "approved"
     req.decided_by = by
-    req.updated_at = _now()
+    req.updated_at = now()
     uow.audit(
         "datasandbox.request.approved",
         subject_of(req.id),
         {"by": by},
         organization_id=req.organization_id,
     )
-    job = jobs.enqueue(
+    job = enqueue(
         uow=uow,
         kind="datasandbox.run",
         params={"request_id": req.id},
@@ -232,7 +155,7 @@ def approve(uow: UnitOfWork, req: SandboxRequest, by: str) -> None:
     req.job_id = job.id
 
 
-def _request(uow: UnitOfWork, case: cases.CaseOut) -> SandboxRequest:
+def _request(uow: UnitOfWork, case: CaseOut) -> SandboxRequest:
     rid = int((case.data or {}).get("request_id", 0))
     # Locked: two owners deciding at once must not both see the other's case still pending
     # (PostgreSQL; SQLite serialises writers with BEGIN IMMEDIATE).
@@ -246,18 +169,18 @@ def _request(uow: UnitOfWork, case: cases.CaseOut) -> SandboxRequest:
     return req
 
 
-def _siblings(uow: UnitOfWork, req: SandboxRequest, kind: str) -> list[cases.CaseOut]:
+def _siblings(uow: UnitOfWork, req: SandboxRequest, kind: str) -> list[CaseOut]:
     return [
         c
-        for c in cases.list_cases(
+        for c in list_cases(
             uow=uow, subject=subject_of(req.id), kind=kind, actor=SYSTEM, limit=1000
         )
         if c.id in (req.case_ids or [])
     ]
 
 
-def _comment(uow: UnitOfWork, case: cases.CaseOut) -> str | None:
-    detail = cases.get_case(uow=uow, case_id=case.id, actor=SYSTEM)
+def _comment(uow: UnitOfWork, case: CaseOut) -> str | None:
+    detail = get_case(uow=uow, case_id=case.id, actor=SYSTEM)
     moves = [e for e in detail.events if e.kind == "transition" and e.to_state == case.state]
     return moves[-1].comment if moves else None
 
@@ -265,7 +188,7 @@ def _comment(uow: UnitOfWork, case: cases.CaseOut) -> str | None:
 def _refuse(
     uow: UnitOfWork,
     req: SandboxRequest,
-    case: cases.CaseOut,
+    case: CaseOut,
     *,
     rule: str,
     event: str,
@@ -282,7 +205,7 @@ def _refuse(
         "message": comment or message,
         "params": {"case_id": str(case.id)},
     }
-    req.updated_at = _now()
+    req.updated_at = now()
     uow.audit(
         event,
         subject_of(req.id),
@@ -291,7 +214,7 @@ def _refuse(
     )
     for other in _siblings(uow, req, case.kind):
         if other.id != case.id and other.closed_at is None:
-            cases.transition(
+            transition(
                 uow=uow,
                 case_id=other.id,
                 name="close",
@@ -300,7 +223,7 @@ def _refuse(
             )
 
 
-def on_approve(*, uow: UnitOfWork, case: cases.CaseOut) -> None:
+def on_approve(*, uow: UnitOfWork, case: CaseOut) -> None:
     """Case hook: one owner approved; once every owner has, the request runs."""
     with uow.unscoped(reason=f"datasandbox: owner approval in case {case.id}"):
         req = _request(uow, case)
@@ -311,7 +234,7 @@ def on_approve(*, uow: UnitOfWork, case: cases.CaseOut) -> None:
         uow.flush()
 
 
-def on_reject(*, uow: UnitOfWork, case: cases.CaseOut) -> None:
+def on_reject(*, uow: UnitOfWork, case: CaseOut) -> None:
     """Case hook: an owner rejected; the request is refused with the owner's reason."""
     with uow.unscoped(reason=f"datasandbox: owner rejection in case {case.id}"):
         req = _request(uow, case)
@@ -328,7 +251,7 @@ def on_reject(*, uow: UnitOfWork, case: cases.CaseOut) -> None:
         uow.flush()
 
 
-def on_release(*, uow: UnitOfWork, case: cases.CaseOut) -> None:
+def on_release(*, uow: UnitOfWork, case: CaseOut) -> None:
     """Case hook: one owner released the result; once every reviewer has, it leaves."""
     with uow.unscoped(reason=f"datasandbox: release review in case {case.id}"):
         req = _request(uow, case)
@@ -337,7 +260,7 @@ def on_release(*, uow: UnitOfWork, case: cases.CaseOut) -> None:
         if all(c.state == "released" for c in _siblings(uow, req, RELEASE)):
             req.status = "released"
             req.decided_by = uow.actor.label()
-            req.updated_at = _now()
+            req.updated_at = now()
             result = req.result or {}
             uow.audit(
                 "datasandbox.request.released",
@@ -352,7 +275,7 @@ def on_release(*, uow: UnitOfWork, case: cases.CaseOut) -> None:
         uow.flush()
 
 
-def on_withhold(*, uow: UnitOfWork, case: cases.CaseOut) -> None:
+def on_withhold(*, uow: UnitOfWork, case: CaseOut) -> None:
     """Case hook: an owner withheld the result; the request is refused, the result dropped."""
     with uow.unscoped(reason=f"datasandbox: release review in case {case.id}"):
         req = _request(uow, case)
@@ -369,7 +292,7 @@ def on_withhold(*, uow: UnitOfWork, case: cases.CaseOut) -> None:
         uow.flush()
 
 
-def on_close(*, uow: UnitOfWork, case: cases.CaseOut) -> None:
+def on_close(*, uow: UnitOfWork, case: CaseOut) -> None:
     """Case hook: a case closed without a decision refuses a request still waiting on it."""
     waiting = "pending_approval" if case.kind == APPROVAL else "in_review"
     with uow.unscoped(reason=f"datasandbox: case {case.id} closed"):
@@ -388,7 +311,7 @@ def on_close(*, uow: UnitOfWork, case: cases.CaseOut) -> None:
         uow.flush()
 
 
-def open_cases_for_owner(*, uow: UnitOfWork) -> list[cases.CaseOut]:
+def open_cases_for_owner(*, uow: UnitOfWork) -> list[CaseOut]:
     """Return the open approval and release cases of the actor's organization, oldest first."""
     org = uow.actor.organization_id
     if org is None:
@@ -396,8 +319,6 @@ def open_cases_for_owner(*, uow: UnitOfWork) -> list[cases.CaseOut]:
     out = [
         c
         for kind in (APPROVAL, RELEASE)
-        for c in cases.list_cases(
-            uow=uow, kind=kind, open_only=True, limit=200, organization_id=org
-        )
+        for c in list_cases(uow=uow, kind=kind, open_only=True, limit=200, organization_id=org)
     ]
     return sorted(out, key=lambda c: c.id)

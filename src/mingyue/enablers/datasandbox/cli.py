@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from mingyue.cli_support import AsUser, DataDir, JsonOut, cli_uow, emit, run_cli, settings_for
+from mingyue.sdk import InvalidInput, RecordedRefusal, UnitOfWork, run_job_now
+
+from . import service
+from .engine.verify import PsiClient
+from .schemas import PsiOut, RequestOut
+from .sources.cli import PgArgs, add_commands, add_pg
+
+T = TypeVar("T")
 
 app = typer.Typer(help="Data-fusion sandbox (数据融合训练场)", no_args_is_help=True)
 dataset_app = typer.Typer(help="Datasets in the sandbox", no_args_is_help=True)
@@ -83,10 +92,6 @@ def dataset_add(
     json_out: JsonOut = False,
 ) -> None:
     """Register FILE (CSV, Parquet, JSON) or a PostgreSQL table (--pg-table) as a dataset."""
-    from mingyue.core.errors import InvalidInput
-
-    from . import service
-
     with run_cli():
         bounds: dict[str, tuple[float, float]] = {}
         for b in bound or []:
@@ -162,8 +167,6 @@ def dataset_list(
     data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
 ) -> None:
     """List the catalogue (schema, rounded size, policy)."""
-    from . import service
-
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         items = service.list_datasets(uow=uow, actor=uow.actor)
         if json_out:
@@ -190,18 +193,14 @@ def dataset_show(
     name: str, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
 ) -> None:
     """Show one dataset with its mock preview (synthetic rows)."""
-    from . import service
-
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         emit(service.get_dataset(uow=uow, actor=uow.actor, name=name), json_out)
 
 
-def _submit(data_dir: Path | None, as_user: str | None, call: Callable[[Any], Any]) -> Any:
+def _submit(
+    data_dir: Path | None, as_user: str | None, call: Callable[[UnitOfWork], T]
+) -> T | RequestOut:
     """Run one submission in its unit of work; a refusal comes back as its request record."""
-    from mingyue.core.errors import RecordedRefusal
-
-    from .schemas import RequestOut
-
     try:
         with cli_uow(data_dir, as_user, require_user=True) as uow:
             return call(uow)
@@ -209,7 +208,7 @@ def _submit(data_dir: Path | None, as_user: str | None, call: Callable[[Any], An
         return RequestOut.model_validate(exc.document)
 
 
-def _query_payload(out: Any) -> dict[str, Any]:
+def _query_payload(out: RequestOut) -> dict[str, Any]:
     return {
         "id": out.id,
         "status": out.status,
@@ -237,10 +236,6 @@ def query_cmd(
     json_out: JsonOut = False,
 ) -> None:
     """Run aggregate SQL inside the sandbox; print the gated release (refusal exits 3)."""
-    from mingyue.core import jobs
-
-    from . import service
-
     params: list[Any] | None = None
     if param:
         params = []
@@ -264,7 +259,7 @@ def query_cmd(
             ),
         )
         if out.job_id is not None and out.status == "approved":
-            jobs.run_job_now(settings_for(data_dir), out.job_id)
+            run_job_now(settings_for(data_dir), out.job_id)
             with cli_uow(data_dir, as_user, require_user=True) as uow:
                 out = service.get_request(uow=uow, actor=uow.actor, request_id=out.id)
         payload = _query_payload(out)
@@ -295,10 +290,6 @@ def train_cmd(
     json_out: JsonOut = False,
 ) -> None:
     """Train a model template inside the sandbox; only parameters and metrics leave."""
-    from mingyue.core import jobs
-
-    from . import service
-
     with run_cli():
         out = _submit(
             data_dir,
@@ -314,7 +305,7 @@ def train_cmd(
             ),
         )
         if out.job_id is not None and out.status == "approved":
-            jobs.run_job_now(settings_for(data_dir), out.job_id)
+            run_job_now(settings_for(data_dir), out.job_id)
             with cli_uow(data_dir, as_user, require_user=True) as uow:
                 out = service.get_request(uow=uow, actor=uow.actor, request_id=out.id)
         payload = {**_query_payload(out), "model": out.model}
@@ -327,8 +318,6 @@ def train_cmd(
 @app.command("budget")
 def budget_cmd(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
     """Show the privacy budget left per dataset this period."""
-    from . import service
-
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         emit(service.budgets(uow=uow, actor=uow.actor), json_out)
 
@@ -352,13 +341,7 @@ def verify_cmd(
     json_out: JsonOut = False,
 ) -> None:
     """Verification product: yes/no per identifier, or a match count (refusal exits 3)."""
-    from . import service
-
     if psi:
-        import base64
-
-        from .engine.verify import PsiClient
-
         with run_cli():
             client = PsiClient(id_)
             reply = _submit(
@@ -372,7 +355,7 @@ def verify_cmd(
                     request=client.request,
                 ),
             )
-            if reply.status != "released":  # a refused request record
+            if not isinstance(reply, PsiOut):  # a refused request record
                 emit(
                     {
                         "id": reply.id,
@@ -411,25 +394,22 @@ def requests_cmd(
     data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
 ) -> None:
     """List your organization's requests."""
-    from . import service
-
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         items = service.list_requests(uow=uow, actor=uow.actor)
-        emit(
-            items
-            if json_out
-            else [
-                {
-                    "id": r.id,
-                    "kind": r.kind,
-                    "status": r.status,
-                    "datasets": ",".join(r.datasets),
-                    "epsilon": r.epsilon_spent,
-                }
-                for r in items
-            ],
-            json_out,
-        )
+        if json_out:
+            emit(items, True)
+            return
+        table: list[dict[str, object]] = [
+            {
+                "id": r.id,
+                "kind": r.kind,
+                "status": r.status,
+                "datasets": ",".join(r.datasets),
+                "epsilon": r.epsilon_spent,
+            }
+            for r in items
+        ]
+        emit(table, False)
 
 
-from .cli_sources import PgArgs, add_pg  # noqa: E402  (registers dataset refresh/source)
+add_commands(dataset_app)  # dataset refresh, dataset source: after add, list, show

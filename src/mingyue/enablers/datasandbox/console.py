@@ -7,13 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from mingyue.core.errors import MingyueError, RecordedRefusal
-from mingyue.core.tenancy.access import can, check
-from mingyue.core.uow import unit_of_work
+from mingyue.sdk import MingyueError, RecordedRefusal, can, check, unit_of_work
 from mingyue.web.console import ConsoleActor, csrf_protect, render
 
 from . import service
 from .schemas import RequestOut
+from .sources.console import router as sources_router
 
 router = APIRouter(include_in_schema=False)
 
@@ -94,6 +93,4 @@ def query(
     return _page(request, actor, submitted=out)
 
 
-from .console_sources import router as _sources_router  # noqa: E402  (dataset form)
-
-router.include_router(_sources_router)
+router.include_router(sources_router)  # the dataset form: /register, /register/{name}/refresh

@@ -8,7 +8,20 @@ from typing import Any
 from sqlalchemy import Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mingyue.core.db import Base, TenantMixin, utcnow
+from mingyue.sdk import Base, TenantMixin, now
+
+# The enabler's ``models`` module loads every table of the enabler, the sources' ones included.
+from .sources.models import SandboxSnapshot, SandboxSource
+
+__all__ = [
+    "SandboxBudget",
+    "SandboxCharge",
+    "SandboxDataset",
+    "SandboxRequest",
+    "SandboxSnapshot",
+    "SandboxSource",
+    "SandboxVerifyCount",
+]
 
 
 class SandboxDataset(TenantMixin, Base):
@@ -23,7 +36,7 @@ class SandboxDataset(TenantMixin, Base):
     policy: Mapped[dict[str, Any]] = mapped_column(default=dict)  # engine UsagePolicy.to_dict()
     rows_rounded: Mapped[int] = mapped_column(default=0)
     created_by: Mapped[str] = mapped_column(String(128), default="")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=now)
 
 
 class SandboxRequest(TenantMixin, Base):
@@ -32,8 +45,8 @@ class SandboxRequest(TenantMixin, Base):
     __tablename__ = "datasandbox_request"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    updated_at: Mapped[datetime] = mapped_column(default=now)
     created_by: Mapped[str] = mapped_column(String(128), default="")
     kind: Mapped[str] = mapped_column(String(32))  # aggregate_sql | verification
     datasets: Mapped[list[Any]] = mapped_column(default=list)  # names
@@ -77,7 +90,7 @@ class SandboxCharge(TenantMixin, Base):
     period: Mapped[str] = mapped_column(String(16))
     epsilon: Mapped[float] = mapped_column(Float)
     request_id: Mapped[int] = mapped_column(ForeignKey("datasandbox_request.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=now)
 
 
 class SandboxVerifyCount(TenantMixin, Base):
@@ -90,6 +103,3 @@ class SandboxVerifyCount(TenantMixin, Base):
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasandbox_dataset.id"))
     day: Mapped[str] = mapped_column(String(10))
     used: Mapped[int] = mapped_column(default=0)
-
-
-from .models_sources import SandboxSnapshot, SandboxSource  # noqa: E402,F401  (same metadata)

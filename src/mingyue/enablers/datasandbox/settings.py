@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mingyue.core.config import Settings
-from mingyue.core.errors import InvalidInput
+from mingyue.sdk import Settings
+from mingyue.sdk.errors import InvalidInput
 
 
 class DatasandboxSettings(BaseModel):

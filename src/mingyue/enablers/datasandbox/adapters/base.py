@@ -33,3 +33,15 @@ class SqlEngine(Protocol):
     ) -> ExecResult:
         """Run ``sql`` with ``params`` bound; refuse results longer than ``max_rows``."""
         ...
+
+    def close(self) -> None:
+        """Release the engine's worker process or session."""
+        ...
+
+
+class WorkerEngine(SqlEngine, Protocol):
+    """An engine that also runs a module-level Python function in its worker (training)."""
+
+    def call(self, fn: Any, kwargs: dict[str, Any], *, timeout_s: float | None = None) -> Any:
+        """Run ``fn(**kwargs)`` inside the worker under the engine's limits."""
+        ...

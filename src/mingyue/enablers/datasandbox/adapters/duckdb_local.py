@@ -7,6 +7,7 @@ INSTALL and LOAD raise even if a query got past the SQL check. The worker lives 
 with RLIMIT_AS, and the parent kills it when a query runs past its time limit.
 """
 
+# ruff: noqa: S608  (view names are checked dataset names; paths are quoted)
 from __future__ import annotations
 
 import os
@@ -19,7 +20,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Self
 
-from ..engine.errors import ExecutionFailed, Refusal
+from mingyue.enablers.datasandbox.engine.errors import ExecutionFailed, Refusal
+
 from .base import ExecResult
 
 STARTUP_TIMEOUT_S = 120.0
@@ -30,7 +32,7 @@ def _quote_path(p: Path) -> str:
 
 
 def _connect(memory_mb: int, threads: int) -> Any:
-    import duckdb
+    import duckdb  # lazy: datasandbox extra, heavy
 
     return duckdb.connect(
         config={
@@ -86,7 +88,7 @@ def _worker(conn: Connection, out: Connection, memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     spare: Any = None
-    import duckdb  # noqa: F401  (imported before "ready", so start-up is not query time)
+    import duckdb  # noqa: F401  # lazy: loaded before "ready", not at query time
 
     out.send(("ready", None))
     while True:
@@ -160,7 +162,8 @@ class DuckDBSandbox:
             if not self._conn.poll(STARTUP_TIMEOUT_S) or self._conn.recv()[0] != "ready":
                 self._kill()
                 raise ExecutionFailed("exec.engine_error", "the sandbox process did not start")
-        assert self._conn is not None
+        if self._conn is None:  # pragma: no cover - set together with the process above
+            raise ExecutionFailed("exec.engine_error", "the sandbox worker did not start")
         return self._conn
 
     def _kill(self) -> None:
@@ -178,7 +181,8 @@ class DuckDBSandbox:
 
     def _submit_locked(self, job: tuple[str, Any], timeout_s: float | None) -> Any:
         conn = self._ensure()
-        assert self._send is not None
+        if self._send is None:  # pragma: no cover - _ensure sets it
+            raise ExecutionFailed("exec.engine_error", "the sandbox worker did not start")
         self._send.send(job)
         limit = self.timeout_s if timeout_s is None else timeout_s
         if not conn.poll(limit):

@@ -8,6 +8,7 @@ not used: it is an extension that DuckDB downloads at run time, and the sandbox 
 Credentials never leave this module in an error: messages are scrubbed of the password.
 """
 
+# ruff: noqa: S608  (identifiers are quoted by psycopg.sql / checked; values are bound)
 from __future__ import annotations
 
 import re
@@ -15,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..engine.datasets import COLUMN_RE
-from ..engine.errors import InvalidSpec
+from mingyue.enablers.datasandbox.engine.datasets import COLUMN_RE
+from mingyue.enablers.datasandbox.engine.errors import InvalidSpec
 
 # libpq keywords an owner may set. Others (passfile, sslkey, service, …) name files or services
 # on the platform's own host and are refused.
@@ -72,7 +73,7 @@ def conninfo(
     password: str | None = None,
 ) -> dict[str, str]:
     """Merge a DSN (URL or key=value) with separate fields; refuse keywords not allowed."""
-    from psycopg.conninfo import conninfo_to_dict
+    from psycopg.conninfo import conninfo_to_dict  # lazy: optional psycopg driver
 
     try:
         params = {k: str(v) for k, v in conninfo_to_dict(dsn or "").items()}
@@ -160,8 +161,8 @@ def _duck_type(typname: str, typmod: int) -> tuple[str, str | None]:
 
 
 def _connect(params: dict[str, str], limits: Limits) -> Any:
-    import psycopg
-    from psycopg.conninfo import make_conninfo
+    import psycopg  # lazy: optional driver, only for PostgreSQL sources
+    from psycopg.conninfo import make_conninfo  # lazy: optional driver, only for PostgreSQL sources
 
     try:
         conn = psycopg.connect(
@@ -278,9 +279,9 @@ def snapshot(
     fixed from the catalogue (no type sniffing) and writes as Parquet. Measured 2.5× faster than
     building Arrow batches from a server-side cursor in Python (bench/pg_snapshot.py).
     """
-    import duckdb
-    import psycopg
-    from psycopg import sql
+    import duckdb  # lazy: datasandbox extra, heavy
+    import psycopg  # lazy: optional driver, only for PostgreSQL sources
+    from psycopg import sql  # lazy: optional driver, only for PostgreSQL sources
 
     limits = limits or Limits()
     schema, name = split_table(table)

@@ -19,7 +19,8 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from ..engine.errors import ExecutionFailed, Refusal
+from mingyue.enablers.datasandbox.engine.errors import ExecutionFailed, Refusal
+
 from .base import ExecResult
 
 
@@ -73,7 +74,7 @@ class SparkEngine:
             # Python workers must run the same interpreter (the venv), or imports fail.
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-            from pyspark.sql import SparkSession
+            from pyspark.sql import SparkSession  # lazy: spark extra (Java), only when configured
 
             b = (
                 SparkSession.builder.master(self.master)
@@ -98,7 +99,7 @@ class SparkEngine:
         timeout_s: float | None = None,
     ) -> ExecResult:
         """Run the plan's SQL on Spark with the request's Parquet files as temporary views."""
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # lazy: datasandbox extra, heavy
 
         spark = self._session()
         t0, c0 = time.perf_counter(), _jvm_cpu_seconds(spark)

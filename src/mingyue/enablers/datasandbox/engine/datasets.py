@@ -1,5 +1,6 @@
 """Datasets inside the sandbox: column classification and ingestion of CSV/Parquet/JSON to Parquet."""
 
+# ruff: noqa: S608  (SQL is built from checked column names (COLUMN_RE); values are bound)
 from __future__ import annotations
 
 import hashlib
@@ -131,7 +132,7 @@ class Dataset:
                 name=c["name"],
                 type=c["type"],
                 cls=ColumnClass(c["cls"]),
-                bounds=tuple(c["bounds"]) if c.get("bounds") else None,  # type: ignore[arg-type]
+                bounds=tuple(c["bounds"]) if c.get("bounds") else None,
                 description=c.get("description", ""),
             )
             for c in d["columns"]
@@ -168,13 +169,13 @@ def _nice_bounds(lo: float, hi: float) -> tuple[float, float]:
         if x <= 0:
             return -down(-x)
         p = 10 ** (math.floor(math.log10(x)) - (1 if x >= 100 else 0))
-        return math.ceil(x / p) * p
+        return float(math.ceil(x / p) * p)
 
     def down(x: float) -> float:
         if x <= 0:
             return -up(-x) if x < 0 else 0.0
         p = 10 ** (math.floor(math.log10(x)) - (1 if x >= 100 else 0))
-        return math.floor(x / p) * p
+        return float(math.floor(x / p) * p)
 
     return float(down(lo)), float(up(hi)) if hi > lo else float(down(lo)) + 1.0
 
@@ -194,7 +195,7 @@ def _reader(path: Path) -> str:
 
 def ingest(source: Path | str, spec: DatasetSpec, dest_dir: Path | str) -> Dataset:
     """Read CSV/Parquet/JSON, check the declared classification, store it as Parquet in dest_dir."""
-    import duckdb
+    import duckdb  # lazy: datasandbox extra, heavy
 
     source, dest_dir = Path(source), Path(dest_dir)
     if not NAME_RE.match(spec.name):
@@ -240,9 +241,9 @@ def ingest(source: Path | str, spec: DatasetSpec, dest_dir: Path | str) -> Datas
         ids = [lower[c.lower()] for c in spec.identifiers]
         unit = ids[0] if ids else None
         con.sql(f"CREATE TEMP TABLE src AS SELECT * FROM {reader}", params={"p": str(source)})
-        rows = int(con.sql("SELECT count(*) FROM src").fetchall()[0][0])  # type: ignore[index]
+        rows = int(con.sql("SELECT count(*) FROM src").fetchall()[0][0])
         if unit:
-            nulls = con.sql(f'SELECT count(*) FROM src WHERE "{unit}" IS NULL').fetchall()[0][0]  # type: ignore[index]
+            nulls = con.sql(f'SELECT count(*) FROM src WHERE "{unit}" IS NULL').fetchall()[0][0]
             if nulls:
                 raise InvalidSpec(
                     "dataset.null_identifier",
@@ -253,7 +254,7 @@ def ingest(source: Path | str, spec: DatasetSpec, dest_dir: Path | str) -> Datas
                 con.sql(
                     f'SELECT coalesce(max(c), 0) FROM (SELECT count(*) c FROM src GROUP BY "{unit}")'
                 ).fetchall()[0][0]
-            )  # type: ignore[index]
+            )
         else:
             measured = 1
         k = spec.max_contributions or max(measured, 1)
@@ -266,7 +267,7 @@ def ingest(source: Path | str, spec: DatasetSpec, dest_dir: Path | str) -> Datas
                 f"FROM src) WHERE __rn <= {int(k)}"
             )
             table = "bounded"
-            rows = int(con.sql("SELECT count(*) FROM bounded").fetchall()[0][0])  # type: ignore[index]
+            rows = int(con.sql("SELECT count(*) FROM bounded").fetchall()[0][0])
         else:
             table = "src"
         columns: list[Column] = []
@@ -286,7 +287,7 @@ def ingest(source: Path | str, spec: DatasetSpec, dest_dir: Path | str) -> Datas
             if bounds is None and col.is_numeric and cls is not ColumnClass.IDENTIFIER and rows:
                 lo, hi = con.sql(
                     f'SELECT min("{n}")::DOUBLE, max("{n}")::DOUBLE FROM {table}'
-                ).fetchall()[0]  # type: ignore[misc]
+                ).fetchall()[0]
                 if lo is not None:
                     bounds = _nice_bounds(float(lo), float(hi))
             if bounds is not None:

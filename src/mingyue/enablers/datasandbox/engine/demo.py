@@ -48,12 +48,12 @@ class DemoFiles:
 
 def generate(dest: Path | str, *, n_enterprises: int = 600, seed: int = 7) -> DemoFiles:
     """Write the demo CSV files into ``dest`` and return their paths and dataset specs."""
-    from faker import Faker
-    from sklearn.datasets import load_diabetes
+    from faker import Faker  # lazy: datasandbox extra, heavy
+    from sklearn.datasets import load_diabetes  # lazy: datasandbox extra, heavy
 
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311  (synthetic data, not secrets)
     fake = Faker("zh_CN")
     fake.seed_instance(seed)
     codes: list[str] = []

@@ -24,7 +24,7 @@ from .sqlcheck import Plan
 
 
 def _dp() -> Any:
-    import opendp.prelude as dp
+    import opendp.prelude as dp  # lazy: datasandbox extra, heavy
 
     dp.enable_features("contrib")
     return dp
@@ -89,7 +89,8 @@ def noise_plan(plan: Plan, epsilon: float, delta: float = 1e-7) -> NoisePlan:
         if o.kind == "count":
             raw.append((i, f"a{i}", "count", float(k), True))
         elif o.kind in ("sum", "avg"):
-            assert o.bounds is not None
+            if o.bounds is None:  # pragma: no cover - the planner gives sums and means bounds
+                raise InvalidSpec("dp.no_bounds", f"{o.name} has no clamping bounds")
             m = max(abs(o.bounds[0]), abs(o.bounds[1]))
             raw.append((i, f"a{i}", "sum", float(k) * m, o.integer))
             if o.kind == "avg":

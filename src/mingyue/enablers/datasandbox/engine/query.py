@@ -6,14 +6,19 @@ import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
 
 from . import dp as dpmod
 from .datasets import Dataset
 from .errors import BudgetExhausted, InvalidSpec, Refusal
 from .ledger import BudgetLedger
 from .policy import Consumer, UsagePolicy
-from .sqlcheck import Plan, plan
+from .sqlcheck import Plan, parse_one, plan, tables_in
+
+if TYPE_CHECKING:
+    from mingyue.enablers.datasandbox.adapters.base import SqlEngine
 
 
 @dataclass
@@ -25,6 +30,24 @@ class QueryRequest:
     epsilon: float | None = None
     params: list[Any] | dict[str, Any] | None = None
     ref: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # The statement ``parse(sql)`` returned, when the caller parsed it already (parse once).
+    parsed: exp.Select | None = field(default=None, repr=False, compare=False)
+
+    def statement(self) -> exp.Select:
+        """Return the parsed statement (parsing the text only if no one did yet)."""
+        if self.parsed is None:
+            self.parsed = parse_one(self.sql)
+        return self.parsed
+
+
+def parse(sql: str) -> exp.Select:
+    """Parse a request's SQL once (a Refusal if it is not one SELECT); pass it on as ``parsed``."""
+    return parse_one(sql)
+
+
+def datasets_of(stmt: exp.Select) -> list[str]:
+    """Return the dataset names a parsed request reads (lower-cased, sorted)."""
+    return tables_in(stmt)
 
 
 @dataclass
@@ -102,12 +125,9 @@ def prepare(
 ) -> Prepared:
     """Check policy, SQL and budget; return the plan and its accuracy preview. Spends nothing."""
     now = now or dt.datetime.now(dt.UTC)
-    # Datasets named in the SQL decide which policies apply; parse once to find them.
-    from sqlglot import exp
-
-    from .sqlcheck import parse_one
-
-    names = sorted({t.name.lower() for t in parse_one(request.sql).find_all(exp.Table)})
+    # Datasets named in the SQL decide which policies apply; the one parse serves the plan too.
+    stmt = request.statement()
+    names = tables_in(stmt)
     known = [n for n in names if n in datasets]
     used_policies: list[UsagePolicy] = []
     for n in known:
@@ -118,7 +138,7 @@ def prepare(
         used_policies.append(pol)
     use_dp = any(p.dp for p in used_policies) or request.epsilon is not None
     p = plan(
-        request.sql,
+        stmt,
         {n: datasets[n] for n in known} if known else {},
         dp=use_dp,
         params=request.params,
@@ -160,7 +180,7 @@ def prepare(
 
 
 def execute(
-    prepared: Prepared, datasets: dict[str, Dataset], engine: Any, ledger: BudgetLedger
+    prepared: Prepared, datasets: dict[str, Dataset], engine: SqlEngine, ledger: BudgetLedger
 ) -> QueryResult:
     """Run a prepared request in the sandbox engine, apply the gates, charge ε, return the release."""
     p = prepared.plan
@@ -168,7 +188,8 @@ def execute(
     res = engine.run(p.sql, p.params, tables, max_rows=max(prepared.max_rows * 20, 10_000))
     suppressed = 0
     if p.dp:
-        assert prepared.noise is not None
+        if prepared.noise is None:  # pragma: no cover - prepare plans noise for every DP plan
+            raise InvalidSpec("dp.epsilon", "a DP plan needs its noise plan")
         rows, _spent = dpmod.apply(p, prepared.noise, res.columns, res.rows, prepared.min_group)
         suppressed = len(res.rows) - len(rows)
     else:
@@ -234,7 +255,7 @@ def run_query(
     request: QueryRequest,
     datasets: dict[str, Dataset],
     policies: dict[str, UsagePolicy],
-    engine: Any,
+    engine: SqlEngine,
     ledger: BudgetLedger,
     now: dt.datetime | None = None,
 ) -> QueryResult:

@@ -9,15 +9,20 @@ contains any identifier value of the data is refused; boosted trees need min_sam
 policy's minimum group size, so no leaf describes fewer records than a released group could.
 """
 
+# ruff: noqa: S608  (SQL is built from checked, quoted column names; the path is bound)
 from __future__ import annotations
 
 import json
+import resource
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .datasets import ColumnClass, Dataset
 from .errors import InvalidSpec, Refusal
+
+if TYPE_CHECKING:
+    from mingyue.enablers.datasandbox.adapters.base import WorkerEngine
 
 TEMPLATES = (
     "linear_regression",
@@ -105,10 +110,9 @@ def train_in_worker(
     contributions: int,
 ) -> dict[str, Any]:
     """Fit the template inside the sandbox process and return the checked model as data."""
-    import resource
 
-    import duckdb
-    import numpy as np
+    import duckdb  # lazy: datasandbox extra, heavy
+    import numpy as np  # lazy: datasandbox extra, heavy
 
     c0 = resource.getrusage(resource.RUSAGE_SELF)
     cols = [*spec["features"], spec["target"]]
@@ -147,7 +151,7 @@ def train_in_worker(
     if t in ("linear_regression", "dp_linear_regression"):
         y = y_raw.astype(float)
         if t == "linear_regression":
-            from sklearn.linear_model import LinearRegression
+            from sklearn.linear_model import LinearRegression  # lazy: datasandbox extra, heavy
 
             m = LinearRegression().fit(x[tr], y[tr])
             coef, intercept = m.coef_.tolist(), float(m.intercept_)
@@ -162,8 +166,8 @@ def train_in_worker(
         model = {"features": spec["features"], "coef": coef, "intercept": intercept}
         n_params = len(coef) + 1
     elif t == "logistic_regression":
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.preprocessing import StandardScaler
+        from sklearn.linear_model import LogisticRegression  # lazy: datasandbox extra, heavy
+        from sklearn.preprocessing import StandardScaler  # lazy: datasandbox extra, heavy
 
         y = y_raw.astype(str)
         scaler = StandardScaler().fit(x[tr])
@@ -182,7 +186,7 @@ def train_in_worker(
         metrics = {"accuracy": acc}
         n_params = int(m.coef_.size + m.intercept_.size)
     else:
-        from sklearn.ensemble import GradientBoostingRegressor
+        from sklearn.ensemble import GradientBoostingRegressor  # lazy: datasandbox extra, heavy
 
         y = y_raw.astype(float)
         m = GradientBoostingRegressor(
@@ -247,8 +251,8 @@ def _dp_linear(
     x: Any, y: Any, spec: dict[str, Any], bounds: dict[str, list[float]], contributions: int
 ) -> tuple[list[float], float, float]:
     """Linear regression from Laplace-perturbed sufficient statistics (XᵀX, Xᵀy) via OpenDP."""
-    import numpy as np
-    import opendp.prelude as dp
+    import numpy as np  # lazy: datasandbox extra, heavy
+    import opendp.prelude as dp  # lazy: datasandbox extra, heavy
 
     dp.enable_features("contrib")
     feats = spec["features"]
@@ -270,7 +274,7 @@ def _dp_linear(
         dp.vector_domain(dp.atom_domain(T=float, nan=False)), dp.l1_distance(T=float), scale=scale
     )
     noisy = np.asarray(meas(stats.tolist()))
-    eps = float(meas.map(sens))
+    eps = float(meas.map(sens))  # type: ignore[no-untyped-call]  # opendp ships no types
     mat = np.zeros((d, d))
     mat[iu] = noisy
     mat = mat + mat.T - np.diag(np.diag(mat))
@@ -287,7 +291,7 @@ def _dp_linear(
     return b.tolist(), float(a), eps
 
 
-def train(spec: TrainSpec, ds: Dataset, engine: Any, min_group: int = 10) -> TrainResult:
+def train(spec: TrainSpec, ds: Dataset, engine: WorkerEngine, min_group: int = 10) -> TrainResult:
     """Check the spec, fit inside the sandbox worker, return the checked model."""
     check_spec(spec, ds, min_group)
     out = engine.call(

@@ -8,16 +8,20 @@ of identifiers that satisfy the predicate, and the consumer computes the interse
 its size) locally.
 """
 
+# ruff: noqa: S608  (SQL is built from checked column names (COLUMN_RE) and a checked predicate)
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import uscc
 from .datasets import Dataset
 from .errors import InvalidSpec, Refusal
 from .sqlcheck import check_predicate
+
+if TYPE_CHECKING:
+    from mingyue.enablers.datasandbox.adapters.base import SqlEngine
 
 MAX_IDS = 10_000
 
@@ -84,7 +88,7 @@ def verify(
     ds: Dataset,
     ids: list[str],
     predicate: str,
-    engine: Any,
+    engine: SqlEngine,
     *,
     mode: str = "each",
     min_count_group: int = 1,
@@ -114,7 +118,7 @@ def verify(
 
 
 def _psi() -> Any:
-    import private_set_intersection.python as psi
+    import private_set_intersection.python as psi  # lazy: datasandbox extra (openmined-psi), heavy
 
     return psi
 
@@ -134,7 +138,7 @@ def psi_reply(
     ds: Dataset,
     predicate: str,
     request: bytes,
-    engine: Any,
+    engine: SqlEngine,
     *,
     reveal_intersection: bool = False,
     fpr: float = 1e-9,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import mingyue.core.db
+import mingyue.sdk
 
 revision: str = "47d110237643"
 down_revision: str | Sequence[str] | None = None
@@ -31,7 +31,7 @@ def upgrade() -> None:
         sa.Column("policy", sa.JSON(), nullable=False),
         sa.Column("rows_rounded", sa.Integer(), nullable=False),
         sa.Column("created_by", sa.String(length=128), nullable=False),
-        sa.Column("created_at", mingyue.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", mingyue.sdk.UTCDateTime(timezone=True), nullable=False),
         sa.Column("organization_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["organization_id"],
@@ -49,8 +49,8 @@ def upgrade() -> None:
     op.create_table(
         "datasandbox_request",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("created_at", mingyue.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", mingyue.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", mingyue.sdk.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", mingyue.sdk.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(length=128), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("datasets", sa.JSON(), nullable=False),
@@ -118,7 +118,7 @@ def upgrade() -> None:
         sa.Column("period", sa.String(length=16), nullable=False),
         sa.Column("epsilon", sa.Float(), nullable=False),
         sa.Column("request_id", sa.Integer(), nullable=False),
-        sa.Column("created_at", mingyue.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", mingyue.sdk.UTCDateTime(timezone=True), nullable=False),
         sa.Column("organization_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["dataset_id"],

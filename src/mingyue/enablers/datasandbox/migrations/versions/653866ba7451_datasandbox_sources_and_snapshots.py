@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import mingyue.core.db
+import mingyue.sdk
 
 revision: str = "653866ba7451"
 down_revision: str | Sequence[str] | None = "47d110237643"
@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("dataset_id", sa.Integer(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("taken_at", mingyue.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("taken_at", mingyue.sdk.UTCDateTime(timezone=True), nullable=False),
         sa.Column("rows", sa.Integer(), nullable=False),
         sa.Column("bytes_read", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
@@ -64,9 +64,9 @@ def upgrade() -> None:
         sa.Column("spec", sa.JSON(), nullable=False),
         sa.Column("secret_enc", sa.Text(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("snapshot_at", mingyue.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("snapshot_at", mingyue.sdk.UTCDateTime(timezone=True), nullable=False),
         sa.Column("rows", sa.Integer(), nullable=False),
-        sa.Column("created_at", mingyue.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", mingyue.sdk.UTCDateTime(timezone=True), nullable=False),
         sa.Column("organization_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["dataset_id"],

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
-from mingyue.core.errors import InvalidInput, MingyueError
-from mingyue.core.tenancy.access import check
-from mingyue.core.uow import unit_of_work
+from mingyue.enablers.datasandbox.catalogue import register_upload
 from mingyue.i18n import t
+from mingyue.sdk import InvalidInput, MingyueError, check, local_time, unit_of_work
 from mingyue.web.console import ConsoleActor, csrf_protect, locale_of, render
 
-from . import sources
+from . import service as sources
 
 router = APIRouter(include_in_schema=False)
 
@@ -35,8 +33,8 @@ def _page(
     settings = request.app.state.settings
     with unit_of_work(actor, settings) as uow:
         mine = sources.list_sources(uow=uow, actor=actor)
-    tz = ZoneInfo(settings.timezone)  # times on screen are local (Asia/Shanghai by default)
-    shown = {s.dataset: s.snapshot_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") for s in mine}
+    # Times on screen are in the display zone (MINGYUE_TIMEZONE, Asia/Shanghai by default).
+    shown = {s.dataset: local_time(s.snapshot_at, settings, "%Y-%m-%d %H:%M:%S") for s in mine}
     return render(
         request,
         "datasandbox/register.html",
@@ -79,8 +77,6 @@ def register(
     pg_columns: Annotated[str, Form()] = "",
 ) -> Response:
     """Register the dataset from the chosen source (the password is never echoed back)."""
-    from . import api
-
     common: dict[str, Any] = {
         "name": name.strip(),
         "identifiers": _names(identifiers),
@@ -122,8 +118,10 @@ def register(
                     **common,
                 )
             elif file is not None and file.filename:
-                # The API route's upload handling (suffix check, size cap, temp file) as is.
-                api.register_dataset(uow=uow, actor=actor, file=file, **common)
+                # The API's upload handling (suffix check, size cap, temp file) as is.
+                register_upload(
+                    uow=uow, actor=actor, data=file.file, filename=file.filename, **common
+                )
             else:
                 raise InvalidInput(
                     "datasandbox.dataset.missing_file",

@@ -8,14 +8,14 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mingyue.core.db import Base, TenantMixin, utcnow
+from mingyue.sdk import Base, TenantMixin, now
 
 
 class SandboxSource(TenantMixin, Base):
     """Where a dataset is snapshotted from; ``organization_id`` is the data owner.
 
     ``secret_enc`` holds the whole connection (host, user, password, …) sealed with
-    ``mingyue.core.ledger.keys.seal``; ``location`` is its redacted form, for display.
+    ``mingyue.sdk.seal``; ``location`` is its redacted form, for display.
     """
 
     __tablename__ = "datasandbox_source"
@@ -29,9 +29,9 @@ class SandboxSource(TenantMixin, Base):
     spec: Mapped[dict[str, Any]] = mapped_column(default=dict)  # classification, bounds
     secret_enc: Mapped[str] = mapped_column(Text)
     version: Mapped[int] = mapped_column(default=1)
-    snapshot_at: Mapped[datetime] = mapped_column(default=utcnow)
+    snapshot_at: Mapped[datetime] = mapped_column(default=now)
     rows: Mapped[int] = mapped_column(default=0)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=now)
 
 
 class SandboxSnapshot(TenantMixin, Base):
@@ -43,7 +43,7 @@ class SandboxSnapshot(TenantMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasandbox_dataset.id"))
     version: Mapped[int] = mapped_column()
-    taken_at: Mapped[datetime] = mapped_column(default=utcnow)
+    taken_at: Mapped[datetime] = mapped_column(default=now)
     rows: Mapped[int] = mapped_column(default=0)
     bytes_read: Mapped[int] = mapped_column(default=0)
     sha256: Mapped[str] = mapped_column(String(64))

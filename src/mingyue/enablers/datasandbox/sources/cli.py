@@ -1,5 +1,8 @@
 """`mingyue datasandbox dataset add --pg-…`, `dataset refresh`, `dataset source`.
 
+The enabler's CLI imports this module and adds these commands to its ``dataset`` group
+(``add_commands``); nothing here imports the enabler's CLI back.
+
 The password never needs to sit on the command line (and in shell history): give it through
 ``--pg-password-env VAR`` (the variable's value) or ``--pg-password-stdin`` (first line of stdin).
 A password inside ``--pg-dsn`` works too but is discouraged. Output shows the connection redacted.
@@ -13,10 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mingyue.cli_support import AsUser, DataDir, JsonOut, cli_uow, emit, run_cli
-from mingyue.core.errors import InvalidInput
+import typer
 
-from .cli import dataset_app
+from mingyue.cli_support import AsUser, DataDir, JsonOut, cli_uow, emit, run_cli
+from mingyue.enablers.datasandbox.schemas import DatasetOut
+from mingyue.sdk import InvalidInput
+
+from . import service as sources
 
 
 @dataclass
@@ -79,10 +85,8 @@ class PgArgs:
 
 def add_pg(
     *, pg: PgArgs, file: Path | None, data_dir: Path | None, as_user: str | None, **register: Any
-) -> Any:
+) -> DatasetOut:
     """Register a PostgreSQL table (``dataset add --pg-table …``); return the catalogue entry."""
-    from . import sources
-
     if file is not None:
         raise InvalidInput(
             "datasandbox.pg.file_and_table",
@@ -112,23 +116,23 @@ def add_pg(
         )
 
 
-@dataset_app.command("refresh")
 def dataset_refresh(
     name: str, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
 ) -> None:
     """Snapshot a PostgreSQL-sourced dataset again (a new version; the owner only)."""
-    from . import sources
-
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         emit(sources.refresh_dataset(uow=uow, actor=uow.actor, name=name), json_out)
 
 
-@dataset_app.command("source")
 def dataset_source(
     name: str, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
 ) -> None:
     """Show where your dataset is snapshotted from (redacted) and its versions."""
-    from . import sources
-
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         emit(sources.get_source(uow=uow, actor=uow.actor, name=name), json_out)
+
+
+def add_commands(dataset_app: typer.Typer) -> None:
+    """Add ``dataset refresh`` and ``dataset source`` to the enabler's ``dataset`` group."""
+    dataset_app.command("refresh")(dataset_refresh)
+    dataset_app.command("source")(dataset_source)

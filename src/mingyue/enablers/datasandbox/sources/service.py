@@ -2,34 +2,42 @@
 
 A source is snapshotted into the data dir as Parquet (adapters/postgres.py), then ingested like an
 upload, so queries only ever read the snapshot. The connection (password included) is sealed with
-``mingyue.core.ledger.keys.seal``; only its redacted form (``postgresql://user@host:port/db``) is shown.
+``mingyue.sdk.seal``; only its redacted form (``postgresql://user@host:port/db``) is shown.
 Refresh makes a new version: new Parquet file, catalogue entry updated, one audit entry; the
 file before the previous one is deleted (the previous one may still be read by a running job).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 import tempfile
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
-from mingyue.core.errors import Conflict, InvalidInput, NotFound
-from mingyue.core.ledger import keys
-from mingyue.core.tenancy.access import Actor, check
-from mingyue.core.uow import UnitOfWork
+from mingyue.enablers.datasandbox.adapters import postgres as pg
+from mingyue.enablers.datasandbox.catalogue import ensure_name_free, register_dataset, store_dir
+from mingyue.enablers.datasandbox.engine.datasets import Dataset, DatasetSpec, ingest
+from mingyue.enablers.datasandbox.engine.errors import InvalidSpec
+from mingyue.enablers.datasandbox.models import SandboxDataset
+from mingyue.enablers.datasandbox.schemas import DatasetOut
+from mingyue.enablers.datasandbox.settings import options
+from mingyue.sdk import (
+    Actor,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    SecretUnreadable,
+    UnitOfWork,
+    check,
+    now,
+    seal,
+    unseal,
+)
 
-from . import service
-from .adapters import postgres as pg
-from .engine.datasets import Dataset, DatasetSpec, ingest
-from .engine.errors import InvalidSpec
-from .models import SandboxDataset
-from .models_sources import SandboxSnapshot, SandboxSource
-from .schemas import DatasetOut
-from .schemas_sources import SnapshotOut, SourceOut
-from .settings import options
+from .models import SandboxSnapshot, SandboxSource
+from .schemas import SnapshotOut, SourceOut
 
 PURPOSE = "datasandbox.source"
 
@@ -53,8 +61,6 @@ def _refuse_own_metadata_db(uow: UnitOfWork, params: dict[str, str]) -> None:
     # The platform's own database is never a source, whatever role the owner brings.
     if uow.settings.is_sqlite:
         return
-    from sqlalchemy.engine import make_url
-
     url = make_url(uow.settings.sqlalchemy_url)
     local = {"localhost", "127.0.0.1", "::1"}
     same_host = params.get("host") == url.host or (
@@ -126,14 +132,11 @@ def register_pg_dataset(
     except InvalidSpec as exc:
         raise _invalid(exc) from exc
     _refuse_own_metadata_db(uow, params)
-    if service._all_datasets(uow, [name]):  # before connecting anywhere
-        raise Conflict(
-            "datasandbox.dataset_exists", f"a dataset named {name!r} exists", field="name"
-        )
+    ensure_name_free(uow, name)  # before connecting anywhere
     tmp = _tmpdir(uow)
     try:
         snap = _snapshot_file(uow, params, f"{schema}.{rel}", columns, tmp)
-        out = service.register_dataset(
+        out = register_dataset(
             uow=uow,
             actor=actor,
             source=tmp / "snapshot.parquet",
@@ -154,7 +157,7 @@ def register_pg_dataset(
         raise NotFound("datasandbox.dataset_not_found", f"no dataset {name!r}")
     ds = Dataset.from_dict(row.meta)
     try:
-        now = dt.datetime.now(dt.UTC)
+        at = now()
         spec = {
             "identifiers": identifiers,
             "quasi": quasi or [],
@@ -169,9 +172,9 @@ def register_pg_dataset(
             table_name=f"{schema}.{rel}",
             columns=columns or None,
             spec=spec,
-            secret_enc=keys.seal(uow.settings, PURPOSE, params),
+            secret_enc=seal(uow.settings, PURPOSE, params),
             version=1,
-            snapshot_at=now,
+            snapshot_at=at,
             rows=snap.rows,
         )
         uow.session.add(src)
@@ -180,7 +183,7 @@ def register_pg_dataset(
                 organization_id=row.organization_id,
                 dataset_id=row.id,
                 version=1,
-                taken_at=now,
+                taken_at=at,
                 rows=snap.rows,
                 bytes_read=snap.bytes,
                 sha256=ds.sha256,
@@ -266,15 +269,15 @@ def refresh_dataset(*, uow: UnitOfWork, actor: Actor, name: str) -> SourceOut:
     check(actor, "datasandbox.dataset.register")
     src, row = _own_source(uow, actor, name, lock=True)
     try:
-        params = keys.unseal(uow.settings, PURPOSE, src.secret_enc)
-    except keys.SecretUnreadable as exc:
+        params = unseal(uow.settings, PURPOSE, src.secret_enc)
+    except SecretUnreadable as exc:
         raise Conflict(
             "datasandbox.source_unreadable",
             "the source's connection cannot be decrypted with this secret key",
         ) from exc
     spec = dict(src.spec or {})
     version = src.version + 1
-    store = service._store_dir(uow)
+    store = store_dir(uow)
     tmp = _tmpdir(uow)
     try:
         snap = _snapshot_file(uow, params, src.table_name, src.columns, tmp)
@@ -297,17 +300,17 @@ def refresh_dataset(*, uow: UnitOfWork, actor: Actor, name: str) -> SourceOut:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     try:
-        now = dt.datetime.now(dt.UTC)
+        at = now()
         old = Dataset.from_dict(row.meta)
         row.meta = ds.to_dict()
         row.rows_rounded = ds.rows_rounded()
-        src.version, src.snapshot_at, src.rows = version, now, snap.rows
+        src.version, src.snapshot_at, src.rows = version, at, snap.rows
         uow.session.add(
             SandboxSnapshot(
                 organization_id=row.organization_id,
                 dataset_id=row.id,
                 version=version,
-                taken_at=now,
+                taken_at=at,
                 rows=snap.rows,
                 bytes_read=snap.bytes,
                 sha256=ds.sha256,

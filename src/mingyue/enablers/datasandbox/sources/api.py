@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from mingyue.core.tenancy.access import Actor
+from mingyue.enablers.datasandbox.schemas import DatasetOut
+from mingyue.sdk import Actor
 from mingyue.web.deps import UoW, require
 
-from . import sources
-from .schemas import DatasetOut
-from .schemas_sources import PgDatasetIn, SourceOut
+from . import service as sources
+from .schemas import PgDatasetIn, SourceOut
 
 router = APIRouter(tags=["datasandbox"])
 _Owner = Annotated[Actor, Depends(require("datasandbox.dataset.register"))]

@@ -1,0 +1,178 @@
+"""Verification products: yes/no per identifier (or a count), and private set intersection.
+
+Both run at once under a standing policy (or on the consumer's own data): no owner approval,
+a daily rate limit per consumer and dataset for identifier checks; the PSI consumer's list stays
+encrypted and only the intersection size is offered to another organization.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from sqlalchemy import select
+
+from mingyue.sdk import Actor, NotFound, Refused, UnitOfWork, check, now, require_org
+
+from .catalogue import context
+from .engine import verify as vfy
+from .engine.errors import ExecutionFailed
+from .engine.errors import InvalidSpec as EngineInvalid
+from .engine.errors import Refusal as EngineRefusal
+from .models import SandboxVerifyCount
+from .requests import consumer_of, new_request, record_run_usage, refuse, refused, request_out
+from .sandbox import open_engine
+from .schemas import PsiOut, RequestOut
+
+
+def verify(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    dataset: str,
+    ids: list[str],
+    predicate: str,
+    mode: str = "each",
+    purpose: str = "verification",
+) -> RequestOut:
+    """Answer yes/no per identifier (or a count), within the policy's daily rate limit."""
+    check(actor, "datasandbox.verify")
+    org_id = require_org(actor)
+    datasets, policies, rows = context(uow, [dataset])
+    if dataset not in rows:
+        raise NotFound("datasandbox.dataset_not_found", f"no dataset {dataset!r}")
+    row, pol, ds = rows[dataset], policies[dataset], datasets[dataset]
+    req = new_request(
+        uow,
+        actor,
+        kind="verification",
+        rows=rows,
+        datasets=[dataset],
+        purpose=purpose,
+        spec={"ids": len(ids), "predicate": predicate, "mode": mode},
+        audit={
+            "kind": "verification",
+            "dataset": dataset,
+            "ids": len(ids),
+            "predicate": predicate,
+            "mode": mode,
+        },
+    )
+    started = now()
+    try:
+        pol.check(consumer_of(actor, purpose), "verification", started)
+        if not (pol.auto_approve or row.organization_id == org_id):
+            raise EngineRefusal(
+                "policy.approval_required", "verification on this dataset needs a standing policy"
+            )
+        day = started.strftime("%Y-%m-%d")
+        counter = uow.session.scalars(
+            select(SandboxVerifyCount)
+            .where(
+                SandboxVerifyCount.organization_id == org_id,
+                SandboxVerifyCount.dataset_id == row.id,
+                SandboxVerifyCount.day == day,
+            )
+            .with_for_update()
+        ).first()
+        if counter is None:
+            counter = SandboxVerifyCount(organization_id=org_id, dataset_id=row.id, day=day, used=0)
+            uow.session.add(counter)
+        if counter.used + len(ids) > pol.verify_per_day:
+            raise EngineRefusal(
+                "verify.rate_limited",
+                f"{pol.verify_per_day} checks per day on "
+                f"{dataset}; {pol.verify_per_day - counter.used} left",
+                left=pol.verify_per_day - counter.used,
+                asked=len(ids),
+            )
+        with open_engine(uow.settings) as engine:
+            res = vfy.verify(ds, ids, predicate, engine, mode=mode)
+        counter.used += len(ids)
+    except (EngineRefusal, EngineInvalid) as exc:
+        refuse(uow, req, exc)
+        raise refused(uow, req) from exc
+    except ExecutionFailed as exc:
+        raise Refused(exc.key, exc.message) from exc
+    rows_out: list[dict[str, object]] = (
+        [{"id": k, "match": v} for k, v in (res.answers or {}).items()]
+        if mode == "each"
+        else [{"count": res.count}]
+    )
+    rows_out += [{"id": i, "match": None, "invalid": True} for i in res.invalid]
+    req.result = {"rows": rows_out}
+    req.status = "released"
+    req.rows_scanned, req.cpu_seconds = res.rows_scanned, res.cpu_seconds
+    record_run_usage(uow, req, res.rows_scanned, res.cpu_seconds, started, now())
+    uow.audit(
+        "datasandbox.request.released",
+        f"datasandbox_request:{req.id}",
+        {"kind": "verification", "answers": len(rows_out)},
+    )
+    return request_out(uow, req)
+
+
+def psi(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    dataset: str,
+    predicate: str,
+    request: bytes,
+    reveal_intersection: bool = False,
+    purpose: str = "verification",
+) -> PsiOut:
+    """Answer a private-set-intersection request; the consumer's list stays encrypted."""
+    check(actor, "datasandbox.verify")
+    org_id = require_org(actor)
+    datasets, policies, rows = context(uow, [dataset])
+    if dataset not in rows:
+        raise NotFound("datasandbox.dataset_not_found", f"no dataset {dataset!r}")
+    row, pol, ds = rows[dataset], policies[dataset], datasets[dataset]
+    req = new_request(
+        uow,
+        actor,
+        kind="psi",
+        rows=rows,
+        datasets=[dataset],
+        purpose=purpose,
+        spec={"predicate": predicate, "reveal": reveal_intersection, "request_bytes": len(request)},
+        audit={
+            "kind": "psi",
+            "dataset": dataset,
+            "predicate": predicate,
+            "reveal": reveal_intersection,
+        },
+    )
+    started = now()
+    try:
+        pol.check(consumer_of(actor, purpose), "psi", started)
+        if not (pol.auto_approve or row.organization_id == org_id):
+            raise EngineRefusal(
+                "policy.approval_required", "PSI on this dataset needs a standing policy"
+            )
+        if reveal_intersection and row.organization_id != org_id:
+            # Revealing members needs the owner's own consent; standing policies give sizes only.
+            raise EngineRefusal("policy.operation", "only the intersection size is offered")
+        with open_engine(uow.settings) as engine:
+            reply = vfy.psi_reply(
+                ds, predicate, request, engine, reveal_intersection=reveal_intersection
+            )
+    except (EngineRefusal, EngineInvalid) as exc:
+        refuse(uow, req, exc)
+        raise refused(uow, req) from exc
+    except ExecutionFailed as exc:
+        raise Refused(exc.key, exc.message) from exc
+    req.status = "released"
+    req.rows_scanned, req.cpu_seconds = reply.rows_scanned, reply.cpu_seconds
+    record_run_usage(uow, req, reply.rows_scanned, reply.cpu_seconds, started, now())
+    uow.audit(
+        "datasandbox.request.released",
+        f"datasandbox_request:{req.id}",
+        {"kind": "psi", "server_set_size": reply.server_set_size},
+    )
+    return PsiOut(
+        request_id=req.id,
+        status="released",
+        setup_b64=base64.b64encode(reply.setup).decode(),
+        response_b64=base64.b64encode(reply.response).decode(),
+    )
