@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from mingyue.core.declaration import Enabler, MeterSpec, NavItem
+from mingyue.core.declaration import Enabler, MeterSpec, NavItem, Permission
 
 ALL = ("platform_admin", "org_admin", "member", "reviewer", "regulator", "auditor")
 ADMINS = ("platform_admin", "org_admin")
+PLATFORM = ("platform_admin",)
+# Reaches are explained in docs/security.md ("Permissions"); a bare roles tuple is "supervised".
+
+
+def _own(*roles: str) -> Permission:
+    return Permission(roles=roles, reach="own")
+
+
+def _platform() -> Permission:
+    return Permission(roles=PLATFORM, reach="platform")
+
 
 admin = Enabler(
     key="admin",
@@ -15,10 +26,10 @@ admin = Enabler(
     console="mingyue.coreapps.admin.console:router",
     permissions={
         "core.org.read": ALL,
-        "core.org.manage": ("platform_admin",),
+        "core.org.manage": _platform(),
         "core.user.read": ALL,
-        "core.user.manage": ADMINS,
-        "core.token.manage": ALL,
+        "core.user.manage": _own(*ADMINS),
+        "core.token.manage": _own(*ALL),
     },
     audit_events={
         "core.org.created": "An organization was created",
@@ -88,8 +99,8 @@ jobs = Enabler(
     cli="mingyue.coreapps.jobs.cli:app",
     permissions={
         "core.job.read": ALL,
-        "core.job.cancel": ALL,
-        "core.job.submit": ALL,  # only kinds open to direct submission (core.selftest)
+        "core.job.cancel": _own(*ALL),
+        "core.job.submit": _own(*ALL),  # only kinds open to direct submission (core.selftest)
     },
     audit_events={
         "core.job.enqueued": "A background job was queued",
@@ -110,12 +121,12 @@ billing = Enabler(
     cli="mingyue.coreapps.billing.cli:app",
     permissions={
         "core.usage.read": ALL,
-        "core.usage.record": ("platform_admin",),
+        "core.usage.record": _platform(),
         "core.statement.read": ("platform_admin", "org_admin", "regulator", "auditor"),
-        "core.statement.generate": ("platform_admin",),
+        "core.statement.generate": _platform(),
         "core.tariff.read": ALL,
-        "core.tariff.manage": ("platform_admin",),
-        "core.quota.manage": ("platform_admin",),
+        "core.tariff.manage": _platform(),
+        "core.quota.manage": _platform(),
     },
     audit_events={
         "core.usage.recorded": "A usage record was written",
@@ -140,7 +151,7 @@ credentials = Enabler(
         "core.credential.read": ALL,
         "core.credential.issue": ("platform_admin", "reviewer", "regulator"),
         "core.credential.revoke": ("platform_admin", "reviewer", "regulator"),
-        "core.file.upload": ALL,
+        "core.file.upload": _own(*ALL),
         "core.file.read": ALL,
     },
     audit_events={

@@ -11,16 +11,25 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 from starlette.routing import Route
 
 from mingyue import __version__
 from mingyue.core import jobs
 from mingyue.core.config import Settings, get_settings
+from mingyue.core.ledger import audit
 from mingyue.core.plugins import load_ref, registry
 from mingyue.web import pages
+from mingyue.web.console import environment
 from mingyue.web.deps import enabler_enabled
 from mingyue.web.errors import install_error_handlers
-from mingyue.web.middleware import BodySizeLimit
+from mingyue.web.middleware import (
+    BodySizeLimit,
+    SecurityHeaders,
+    db_out_of_range_to_422,
+    install_csp_nonces,
+    overflow_to_422,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +96,8 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
         finally:
             if runner is not None:
                 runner.stop()
+            # The last entries of this process get a signed head (docs/security.md, "Ledger").
+            audit.seal_head(settings, force=True)
 
     app = FastAPI(
         title="mingyue",
@@ -98,7 +109,11 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
     app.state.settings = settings
 
     install_error_handlers(app)
+    app.add_exception_handler(OverflowError, overflow_to_422)
+    app.add_exception_handler(DataError, db_out_of_range_to_422)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(SecurityHeaders)  # outermost: a 413 carries the headers too
+    install_csp_nonces(environment())
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     _mount(app)
     return app

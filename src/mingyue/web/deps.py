@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from mingyue.core.config import Settings
 from mingyue.core.db import session_factory
@@ -13,6 +13,16 @@ from mingyue.core.errors import NotFound
 from mingyue.core.tenancy.access import Actor, check, scope_for
 from mingyue.core.uow import UnitOfWork, close_after_error
 from mingyue.web.auth import authenticate
+
+# Ids a route takes in its path: beyond the column's range the database errs (SQLite raises
+# OverflowError past 64 bits, PostgreSQL "integer out of range" past 2**31 - 1) instead of
+# finding nothing, so the range is checked before any query (422).
+ID_MAX = 2**31 - 1
+BIG_ID_MAX = 2**63 - 1
+IdPath = Annotated[int, Path(ge=1, le=ID_MAX, description="Id (1 to 2^31-1)")]
+"""The type of a path id of an ``Integer`` primary key (most tables)."""
+BigIdPath = Annotated[int, Path(ge=1, le=BIG_ID_MAX, description="Id (1 to 2^63-1)")]
+"""The type of a path id of a ``BigInteger`` key (ledger sequence numbers, stored files)."""
 
 
 def get_settings_dep(request: Request) -> Settings:

@@ -13,7 +13,13 @@ from mingyue.core.errors import MingyueError
 from mingyue.core.tenancy.access import SYSTEM, Actor
 from mingyue.core.uow import unit_of_work
 from mingyue.i18n import t
-from mingyue.web.auth import SESSION_COOKIE, SESSION_MAX_AGE, login, make_session_cookie
+from mingyue.web.auth import (
+    SESSION_COOKIE,
+    SESSION_MAX_AGE,
+    end_sessions,
+    login,
+    make_session_cookie,
+)
 from mingyue.web.console import ConsoleActor, csrf_protect, locale_of, render, safe_next
 from mingyue.web.deps import UoW, require
 from mingyue.web.overview import figures
@@ -100,11 +106,13 @@ def login_submit(
 
 
 @router.post("/logout", include_in_schema=False, dependencies=[Depends(csrf_protect)])
-def logout(actor: ConsoleActor) -> Response:
-    """End the console session."""
+def logout(request: Request, actor: ConsoleActor) -> Response:
+    """End the console session: the cookie stops working everywhere, not only in this browser."""
 
+    if actor.user_id is not None:
+        end_sessions(request.app.state.settings, actor.user_id)
     resp = RedirectResponse("/login", status_code=303)
-    resp.delete_cookie(SESSION_COOKIE)
+    resp.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
     return resp
 
 

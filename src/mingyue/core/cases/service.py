@@ -140,6 +140,14 @@ def open_case(
         raise Forbidden(
             "core.case.foreign_org", "only oversight roles open cases for another organization"
         )
+    if assignee_org_id is not None and not can(actor, "core.case.assign", target):
+        # Choosing who handles a case is assigning it (docs/security.md, "Account rules").
+        raise Forbidden(
+            "core.forbidden",
+            "setting assignee_org_id needs core.case.assign",
+            field="assignee_org_id",
+            permission="core.case.assign",
+        )
     ck: CaseKind = kind_of(kind)
     if manual and not ck.manual:
         raise InvalidInput(

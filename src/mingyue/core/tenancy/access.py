@@ -1,18 +1,30 @@
 """The one place that decides whether a principal may do something to something.
 
 To add a permission: 1. declare it in your Enabler's ``permissions`` mapping
-(``"appcheck.report.sign": ("reviewer", "platform_admin")``); 2. guard the route with
-``Depends(require("appcheck.report.sign"))`` or call ``check(actor, name, obj)`` in the service;
-3. a duplicate name raises at start-up.
+(``"appcheck.report.sign": ("reviewer", "platform_admin")``, or
+``Permission(roles=(...), reach="own")`` for a write that must stay inside one organization);
+2. guard the route with ``Depends(require("appcheck.report.sign"))`` or call
+``check(actor, name, obj)`` in the service; 3. add its row to the table in ``docs/security.md``
+(``tests/core/test_permission_matrix.py`` holds the code to it); a duplicate name raises at start-up.
+
+Reach (who may act on another organization's object):
+- ``own``: nobody but the platform admin;
+- ``supervised``: the oversight roles (platform admin, reviewer, regulator, auditor) that hold
+  the permission, over the organizations in their scope;
+- ``platform``: only the platform admin holds it, over every organization.
+An actor reaches another organization only through a role that both grants the permission and
+carries that reach: an ``org_admin`` who is also a ``regulator`` manages users of their own
+organization only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 from mingyue.core.db import Scope
+from mingyue.core.declaration import Reach
 from mingyue.core.errors import Forbidden, NotFound
 
 ROLES: tuple[str, ...] = (
@@ -70,6 +82,15 @@ SYSTEM = Actor(
 )
 
 
+REACHES: tuple[Reach, ...] = get_args(Reach)
+# Roles through which a permission of each reach acts on other organizations' objects.
+_CROSS_ORG: dict[str, frozenset[str]] = {
+    "own": frozenset({"platform_admin"}),
+    "supervised": OVERSIGHT_ROLES,
+    "platform": frozenset({"platform_admin"}),
+}
+
+
 @dataclass(frozen=True)
 class PermissionSpec:
     """Which roles hold a permission, and whether it reaches over organizations."""
@@ -77,9 +98,7 @@ class PermissionSpec:
     name: str
     roles: frozenset[str]
     description: str = ""
-    # "own": only objects of the actor's organization; "scope": objects in the actor's scope
-    # (oversight roles see every organization).
-    reach: str = "scope"
+    reach: Reach = "supervised"
 
 
 @dataclass
@@ -91,18 +110,31 @@ _registry = _Registry()
 
 
 def register_permission(
-    name: str, roles: Iterable[str], description: str = "", reach: str = "scope"
+    name: str, roles: Iterable[str], description: str = "", reach: str = "supervised"
 ) -> PermissionSpec:
-    """Register a permission by namespaced name; raise on a duplicate or an unknown role."""
+    """Register a permission by namespaced name; raise on a duplicate, an unknown role or reach.
+
+    ``reach="scope"`` (the name before reaches were spelled out) means ``"supervised"``.
+    """
     if name in _registry.perms:
         raise ValueError(f"duplicate permission: {name}")
     roles = frozenset(roles)
     unknown = roles - set(ROLES)
     if unknown:
         raise ValueError(f"unknown roles for {name}: {sorted(unknown)}")
-    if reach not in ("own", "scope"):
+    if reach == "scope":
+        reach = "supervised"
+    if reach == "own":
+        checked: Reach = "own"
+    elif reach == "supervised":
+        checked = "supervised"
+    elif reach == "platform":
+        checked = "platform"
+        if roles != {"platform_admin"}:
+            raise ValueError(f"{name}: reach 'platform' is for the platform_admin role alone")
+    else:
         raise ValueError(f"bad reach for {name}: {reach}")
-    spec = PermissionSpec(name=name, roles=roles, description=description, reach=reach)
+    spec = PermissionSpec(name=name, roles=roles, description=description, reach=checked)
     _registry.perms[name] = spec
     return spec
 
@@ -130,14 +162,18 @@ def can(actor: Actor, permission: str, obj: Any = None) -> bool:
     spec = _registry.perms.get(permission)
     if spec is None:
         raise KeyError(f"unknown permission: {permission}")
-    if not actor.is_system and not actor.roles.intersection(spec.roles):
+    if actor.is_system:
+        return True
+    held = actor.roles & spec.roles
+    if not held:
         return False
-    if obj is None or actor.is_system:
+    if obj is None:
         return True
     org_id = getattr(obj, "organization_id", None)
-    if spec.reach == "own" and not actor.has_role("platform_admin"):
-        return org_id is not None and org_id == actor.organization_id
-    return scope_for(actor).allows(org_id)
+    if org_id is not None and org_id == actor.organization_id:
+        return True
+    # Another organization's object (or one of none): only through a role with that reach.
+    return bool(held & _CROSS_ORG[spec.reach]) and scope_for(actor).allows(org_id)
 
 
 def check(actor: Actor, permission: str, obj: Any = None) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from mingyue.core.tenancy.access import Actor, check, scope_for
+from mingyue.core.tenancy.access import OVERSIGHT_ROLES, Actor, can, check, scope_for
 from mingyue.core.tenancy.identity import (
     ApiToken,
     Organization,
@@ -21,6 +22,60 @@ from mingyue.core.tenancy.identity import (
     validate_roles,
 )
 from mingyue.core.uow import UnitOfWork
+
+
+def _is_platform(actor: Actor) -> bool:
+    return actor.is_system or actor.has_role("platform_admin")
+
+
+def _in_org(org_id: int) -> SimpleNamespace:
+    """Stand for an object of this organization in a permission check."""
+    return SimpleNamespace(organization_id=org_id)
+
+
+def _check_manage(actor: Actor, user: User) -> None:
+    """Raise unless the actor may manage this user (docs/security.md, "Account rules").
+
+    ``core.user.manage`` has reach ``own``: an org admin manages their own organization only,
+    whatever oversight role they also hold. Nobody but a platform admin acts on a platform admin.
+    """
+    check(actor, "core.user.manage", user)
+    if "platform_admin" in (user.roles or []) and not _is_platform(actor):
+        raise Forbidden(
+            "core.forbidden",
+            "only a platform admin may act on a platform admin",
+            permission="core.user.manage",
+        )
+
+
+def _keep_an_org_admin(
+    uow: UnitOfWork, actor: Actor, user: User, roles: list[str] | None, is_active: bool | None
+) -> None:
+    """Refuse a change that would leave the user's organization with no active org admin.
+
+    Only a platform admin may do that (e.g. when closing an organization).
+    """
+    if _is_platform(actor):
+        return
+    is_admin = bool(user.is_active) and "org_admin" in (user.roles or [])
+    stays_admin = (user.is_active if is_active is None else is_active) and "org_admin" in (
+        user.roles if roles is None else roles
+    )
+    if not is_admin or stays_admin:
+        return
+    others = uow.session.scalars(
+        select(User).where(
+            User.organization_id == user.organization_id,
+            User.id != user.id,
+            User.is_active.is_(True),
+        )
+    )
+    if not any("org_admin" in (u.roles or []) for u in others):
+        raise Conflict(
+            "core.user.last_admin",
+            "an organization keeps at least one active org admin",
+            field="is_active" if roles is None else "roles",
+        )
 
 
 class OrgOut(BaseModel):
@@ -115,6 +170,7 @@ def update_org(
     org = uow.session.get(Organization, org_id)
     if org is None:
         raise NotFound("core.not_found", "no such organization")
+    check(actor, "core.org.manage", _in_org(org.id))
     changes: dict[str, Any] = {}
     if is_sme is not None:
         org.is_sme = is_sme and org.kind == "enterprise"
@@ -163,11 +219,10 @@ def create_user(
     """Create a user in an organization (org admins only in their own organization)."""
     check(actor, "core.user.manage")
     roles = validate_roles(list(roles))
-    if not actor.has_role("platform_admin") and not actor.is_system:
-        if organization_id != actor.organization_id:
-            raise Forbidden("core.forbidden", "org admins create users in their own organization")
-        if "platform_admin" in roles or {"regulator", "reviewer", "auditor"} & set(roles):
-            raise Forbidden("core.forbidden", "only a platform admin grants oversight roles")
+    if not can(actor, "core.user.manage", _in_org(organization_id)):
+        raise Forbidden("core.forbidden", "org admins create users in their own organization")
+    if not _is_platform(actor) and OVERSIGHT_ROLES & set(roles):
+        raise Forbidden("core.forbidden", "only a platform admin grants oversight roles")
     username = username.strip()
     if (
         not username
@@ -226,19 +281,23 @@ def set_user_roles(
     roles: list[str] | None = None,
     is_active: bool | None = None,
 ) -> UserOut:
-    """Change a user's roles or active flag."""
+    """Change a user's roles or active flag.
+
+    An org admin changes users of their own organization only, never a platform admin, grants
+    no oversight role, and cannot leave the organization without an active org admin.
+    """
     check(actor, "core.user.manage")
     user = uow.session.scalars(select(User).where(User.id == user_id)).first()
     if user is None:
         raise NotFound("core.user.not_found", "no such user")
-    check(actor, "core.user.manage", user)
+    _check_manage(actor, user)
     changes: dict[str, Any] = {}
     if roles is not None:
         roles = validate_roles(roles)
-        if not actor.has_role("platform_admin") and (
-            {"platform_admin", "regulator", "reviewer", "auditor"} & set(roles)
-        ):
+        if not _is_platform(actor) and OVERSIGHT_ROLES & set(roles):
             raise Forbidden("core.forbidden", "only a platform admin grants oversight roles")
+    _keep_an_org_admin(uow, actor, user, roles, is_active)
+    if roles is not None:
         user.roles = roles
         changes["roles"] = roles
     if is_active is not None:
@@ -257,7 +316,7 @@ def set_password(*, uow: UnitOfWork, actor: Actor, user_id: int, password: str) 
     if user is None:
         raise NotFound("core.user.not_found", "no such user")
     if actor.user_id != user.id:
-        check(actor, "core.user.manage", user)
+        _check_manage(actor, user)
     user.password_hash = hash_password(password)
     user.failed_logins = 0
     uow.audit(
@@ -271,7 +330,11 @@ def set_password(*, uow: UnitOfWork, actor: Actor, user_id: int, password: str) 
 def issue_token(
     *, uow: UnitOfWork, actor: Actor, user_id: int | None = None, name: str = ""
 ) -> TokenOut:
-    """Issue an API token for oneself (or, for admins, for a user they manage)."""
+    """Issue an API token for oneself (or, for admins, for a user they manage).
+
+    A token is the user's full power: issuing one for another user needs ``core.user.manage``
+    on that user (own organization; a platform admin only for a platform admin).
+    """
     check(actor, "core.token.manage")
     uid = user_id if user_id is not None else actor.user_id
     if uid is None:
@@ -280,7 +343,7 @@ def issue_token(
     if user is None:
         raise NotFound("core.user.not_found", "no such user")
     if uid != actor.user_id:
-        check(actor, "core.user.manage", user)
+        _check_manage(actor, user)
     token, prefix, digest = new_token()
     row = ApiToken(
         user_id=user.id,
@@ -306,7 +369,11 @@ def revoke_token(*, uow: UnitOfWork, actor: Actor, token_id: int) -> None:
     if row is None:
         raise NotFound("core.not_found", "no such token")
     if row.user_id != actor.user_id:
-        check(actor, "core.user.manage", row)
+        owner = uow.session.scalars(select(User).where(User.id == row.user_id)).first()
+        if owner is None:
+            check(actor, "core.user.manage", row)
+        else:
+            _check_manage(actor, owner)
     row.revoked = True
     uow.audit(
         "core.token.revoked",

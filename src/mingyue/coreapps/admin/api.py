@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from mingyue.core.tenancy import accounts
 from mingyue.core.tenancy.access import Actor
-from mingyue.web.deps import UoW, require
+from mingyue.web.deps import IdPath, UoW, require
 
 router = APIRouter(tags=["admin"])
 
@@ -74,7 +74,7 @@ def create_org(
 
 @router.get("/organizations/{org_id}", operation_id="admin-get_organization")
 def get_org(
-    org_id: int, uow: UoW, actor: Annotated[Actor, Depends(require("core.org.read"))]
+    org_id: IdPath, uow: UoW, actor: Annotated[Actor, Depends(require("core.org.read"))]
 ) -> accounts.OrgOut:
     """Return one organization."""
     return accounts.get_org(uow=uow, actor=actor, org_id=org_id)
@@ -82,7 +82,7 @@ def get_org(
 
 @router.patch("/organizations/{org_id}", operation_id="admin-update_organization")
 def patch_org(
-    org_id: int,
+    org_id: IdPath,
     body: OrgPatch,
     uow: UoW,
     actor: Annotated[Actor, Depends(require("core.org.manage"))],
@@ -116,7 +116,7 @@ def create_user(
 
 @router.get("/users/{user_id}", operation_id="admin-get_user")
 def get_user(
-    user_id: int, uow: UoW, actor: Annotated[Actor, Depends(require("core.user.read"))]
+    user_id: IdPath, uow: UoW, actor: Annotated[Actor, Depends(require("core.user.read"))]
 ) -> accounts.UserOut:
     """Return one user."""
     return accounts.get_user(uow=uow, actor=actor, user_id=user_id)
@@ -124,7 +124,7 @@ def get_user(
 
 @router.patch("/users/{user_id}", operation_id="admin-update_user")
 def patch_user(
-    user_id: int,
+    user_id: IdPath,
     body: UserPatch,
     uow: UoW,
     actor: Annotated[Actor, Depends(require("core.user.manage"))],
@@ -143,7 +143,7 @@ def create_token(
 
 @router.delete("/tokens/{token_id}", status_code=204, operation_id="admin-revoke_token")
 def revoke_token(
-    token_id: int, uow: UoW, actor: Annotated[Actor, Depends(require("core.token.manage"))]
+    token_id: IdPath, uow: UoW, actor: Annotated[Actor, Depends(require("core.token.manage"))]
 ) -> None:
     """Revoke an API token."""
     accounts.revoke_token(uow=uow, actor=actor, token_id=token_id)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mingyue.core.tenancy import accounts
-from mingyue.core.tenancy.access import can
+from mingyue.core.tenancy.access import OVERSIGHT_ROLES, can
 from mingyue.core.uow import unit_of_work
 from mingyue.web.console import ConsoleActor, csrf_protect, render
 
 router = APIRouter(include_in_schema=False)
+# The roles the create-user form offers, in this order.
+_ROLE_CHOICES = ("member", "org_admin", "reviewer", "regulator", "auditor")
 
 
 @router.get("/admin", response_class=HTMLResponse)
@@ -21,6 +24,12 @@ def admin_page(request: Request, actor: ConsoleActor) -> Response:
     with unit_of_work(actor, request.app.state.settings) as uow:
         orgs = accounts.list_orgs(uow=uow, actor=actor)
         users = accounts.list_users(uow=uow, actor=actor)
+    # Offer only what the service would accept (docs/security.md, "Account rules").
+    user_orgs = [
+        o for o in orgs if can(actor, "core.user.manage", SimpleNamespace(organization_id=o.id))
+    ]
+    platform = actor.is_system or actor.has_role("platform_admin")
+    grantable = [r for r in _ROLE_CHOICES if platform or r not in OVERSIGHT_ROLES]
     return render(
         request,
         "admin/index.html",
@@ -28,7 +37,9 @@ def admin_page(request: Request, actor: ConsoleActor) -> Response:
             "orgs": orgs,
             "users": users,
             "can_manage_orgs": can(actor, "core.org.manage"),
-            "can_manage_users": can(actor, "core.user.manage"),
+            "can_manage_users": can(actor, "core.user.manage") and bool(user_orgs),
+            "user_orgs": user_orgs,
+            "grantable_roles": grantable,
         },
     )
 
