@@ -82,13 +82,29 @@ def test_console_page_shows_progress_and_polls(
         assert jobs.get_job(uow=uow, actor=member, job_id=job.id).status == "cancelled"
     page = client.get("/jobs")
     assert 'hx-trigger="every 2s"' not in page.text  # nothing active: no polling
+    # core.selftest only occupies a shared worker: the platform admin's tool (issue 12, item 5)
+    r = client.post(
+        "/jobs/selftest", data={"seconds": "1", "csrf_token": token}, follow_redirects=False
+    )
+    assert r.status_code == 403
+    client.post("/logout", headers={"X-CSRF-Token": token}, follow_redirects=False)
+    client.cookies.clear()
+    r = client.post(
+        "/login",
+        data={"username": tenants.operator.admin.username, "password": "password123"},
+        follow_redirects=False,
+    )
+    assert r.status_code in (302, 303), r.text
+    token = client.get("/jobs").text.split('name="csrf-token" content="')[1].split('"')[0]
     r = client.post(
         "/jobs/selftest", data={"seconds": "1", "csrf_token": token}, follow_redirects=False
     )
     assert r.status_code == 303
-    with unit_of_work(member, settings) as uow:
-        newest = jobs.list_jobs(uow=uow, actor=member, limit=1)[0]
+    admin = actor_of(tenants.operator.admin)
+    with unit_of_work(admin, settings) as uow:
+        newest = jobs.list_jobs(uow=uow, actor=admin, limit=1)[0]
     assert newest.kind == "core.selftest" and newest.params == {"seconds": 1.0, "steps": 20}
+    assert newest.organization_id == tenants.operator.org.id
     assert client.post("/jobs/selftest", data={"seconds": "1"}).status_code == 403
 
 
@@ -96,8 +112,8 @@ def test_cli_list_show_cancel(settings: Any, cli: Any, tenants: Any, actor_of: A
     member = actor_of(tenants.a.member)
     user = tenants.a.member.username
     r = cli("jobs", "selftest", "--as", user, "--seconds", "0", "--steps", "1", "--json")
-    assert r.exit_code == 0, r.stderr
-    queued = r.json()
+    assert r.exit_code != 0  # a platform admin's tool (issue 12, item 5)
+    queued = _enqueue(settings, member, seconds=0, steps=1).model_dump(mode="json")
     assert queued["status"] == "queued" and queued["submitted_by"] == user
     r = cli("jobs", "run-pending", "--json")
     assert r.exit_code == 0, r.stderr
@@ -178,7 +194,7 @@ def test_cli_selftest_wait_with_a_running_runner(settings: Any, cli: Any, tenant
             "jobs",
             "selftest",
             "--as",
-            tenants.b.member.username,
+            tenants.operator.admin.username,
             "--seconds",
             "0.3",
             "--steps",
@@ -194,13 +210,15 @@ def test_cli_selftest_wait_with_a_running_runner(settings: Any, cli: Any, tenant
 
 
 def test_api_submit_selftest_only(client: Any, tenants: Any, run_jobs: Any) -> None:
-    h = tenants.a.headers()
-    r = client.post(
-        "/api/jobs", headers=h, json={"kind": "core.selftest", "params": {"seconds": 0, "steps": 2}}
-    )
+    body = {"kind": "core.selftest", "params": {"seconds": 0, "steps": 2}}
+    for who in (tenants.a.headers(), tenants.a.headers(admin=True), tenants.regulator.headers()):
+        r = client.post("/api/jobs", headers=who, json=body)
+        assert r.status_code == 403, r.text  # a platform admin's tool (issue 12, item 5)
+    h = tenants.operator.headers(admin=True)
+    r = client.post("/api/jobs", headers=h, json=body)
     assert r.status_code == 201, r.text
     job = r.json()
-    assert job["status"] == "queued" and job["organization_id"] == tenants.a.org.id
+    assert job["status"] == "queued" and job["organization_id"] == tenants.operator.org.id
     run_jobs()
     assert client.get(f"/api/jobs/{job['id']}", headers=h).json()["status"] == "succeeded"
     r = client.post("/api/jobs", headers=h, json={"kind": "appcheck.scan", "params": {}})
@@ -222,7 +240,7 @@ def test_served_app_runs_jobs_on_its_embedded_runner(settings: Any, tenants: Any
     from mingyue.web.app import create_app
 
     with TestClient(create_app(settings, start_workers=True)) as c:
-        h = tenants.a.headers()
+        h = tenants.operator.headers(admin=True)
         r = c.post(
             "/api/jobs",
             headers=h,

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-_DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - refused outside dev/test
+SESSION_SECRET_FILE = "session_secret"  # noqa: S105 - a file name, not a secret
 
 
 class Settings(BaseSettings):
@@ -32,8 +33,11 @@ class Settings(BaseSettings):
         None, description="Redis URL; when set, jobs run on `mingyue worker` processes."
     )
     secret_key: str = Field(
-        _DEV_SECRET,
-        description="Key for session cookies and CSRF tokens; refused outside dev/test when default.",
+        "",
+        description=(
+            "Key for session cookies, CSRF tokens and sealed secrets; required in prod. "
+            "Unset in dev/test: a random key kept in data_dir/keys/session_secret (mode 0600)."
+        ),
     )
     signing_key_file: Path | None = Field(
         None,
@@ -78,6 +82,21 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(
         2, description="Attempts of a job before it is marked failed after worker loss."
     )
+    job_max_running_per_org: int | None = Field(
+        None,
+        ge=0,
+        description=(
+            "Jobs of one organization that may run at once on the shared workers (0 = no limit); "
+            "unset: half of MINGYUE_EMBEDDED_WORKERS, at least 1."
+        ),
+    )
+    ledger_witness_url: str | None = Field(
+        None,
+        description=(
+            "Witness that receives every signed ledger head (POST, JSON); https, or http to "
+            "loopback only; off when unset. A failure is logged and never blocks."
+        ),
+    )
     default_locale: Literal["zh_CN", "en"] = Field(
         "zh_CN", description="Language of the console and reports by default."
     )
@@ -103,13 +122,28 @@ class Settings(BaseSettings):
         default_factory=dict, description="Options of the compute enabler (MINGYUE_COMPUTE__*)."
     )
 
+    _secret_generated: bool = PrivateAttr(False)
+
     @model_validator(mode="after")
-    def _refuse_default_secret(self) -> Settings:
-        if self.env == "prod" and self.secret_key == _DEV_SECRET:
-            raise ValueError(
-                "MINGYUE_SECRET_KEY must be set outside dev (the default secret is refused)"
-            )
+    def _secret_or_generated(self) -> Settings:
+        # A published constant signed every dev session, so a forged cookie logged in as anyone
+        # (issue 12, item 8): without a configured key, dev/test use a random one kept on disk.
+        if self.secret_key:
+            return self
+        if self.env == "prod":
+            raise ValueError("MINGYUE_SECRET_KEY must be set in prod")
+        self.secret_key = _load_or_create_secret(self.data_dir / "keys" / SESSION_SECRET_FILE)
+        self._secret_generated = True
         return self
+
+    def dev_defaults(self) -> list[str]:
+        """Return the development defaults in force (none may face a network: ``serve``)."""
+        found = []
+        if self.env != "prod":
+            found.append(f"MINGYUE_ENV={self.env}")
+        if self._secret_generated:
+            found.append("MINGYUE_SECRET_KEY unset")
+        return found
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -152,6 +186,28 @@ def reset() -> None:
 def get_settings() -> Settings:
     """Return the process-wide settings."""
     return Settings(**_override)
+
+
+def _load_or_create_secret(path: Path) -> str:
+    """Return the secret kept in ``path``, creating it (mode 0600) on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)
+        # Written aside, then linked into place: a concurrent start never reads a half file.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process won the race: use its secret
+        finally:
+            tmp.unlink()
+    value = path.read_text(encoding="ascii").strip()
+    if len(value) < 32:
+        raise ValueError(f"{path} holds no usable secret (delete it to generate a new one)")
+    return value
 
 
 def ensure_data_dir(settings: Settings) -> Path:

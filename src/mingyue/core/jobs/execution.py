@@ -4,6 +4,10 @@ A job is claimed with ``UPDATE core_job ... WHERE status = 'queued'`` (one winne
 heartbeat thread refreshing ``heartbeat_at``, and ends with one ``core.job.finished`` ledger entry.
 Every write after the claim is conditional on (worker_id, attempts), so a worker that was presumed
 dead and reaped can never overwrite the outcome of the attempt that replaced it.
+
+The workers are shared by every tenant (GitHub issue 12, item 5): a claim also requires the job's
+organization to run fewer than ``max_running_per_org`` jobs, and pollers take the oldest queued
+job of the organization with the fewest running jobs, so one tenant cannot hold every worker.
 """
 
 from __future__ import annotations
@@ -21,13 +25,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy.orm import aliased
 
 from mingyue.core.config import Settings
 from mingyue.core.db import system_session, utcnow
 from mingyue.core.errors import Conflict, Forbidden, MingyueError
 from mingyue.core.jobs.models import Job, JobOut, _load_registry, kinds
 from mingyue.core.jobs.queueing import push_after_commit, queue_key
+from mingyue.core.ledger import audit
 from mingyue.core.plugins import load_ref
 from mingyue.core.tenancy.access import SYSTEM, Actor
 from mingyue.core.tenancy.identity import User, actor_for
@@ -36,6 +42,10 @@ from mingyue.core.uow import UnitOfWork, unit_of_work
 log = logging.getLogger(__name__)
 
 _MAX_ERROR = 4000
+# PostgreSQL advisory lock (two-int form: class, organization id) serializing one org's claims.
+_CLAIM_LOCK_CLASS = 72163
+# How often the embedded runner looks for a due signed ledger head.
+_HEAD_TICK_S = 5.0
 
 
 class JobCancelled(Exception):
@@ -61,12 +71,44 @@ class _Claim:
     submitted_by_id: int | None
 
 
+def max_running_per_org(settings: Settings) -> int | None:
+    """Return how many jobs of one organization may run at once (None: no limit)."""
+    cap = settings.job_max_running_per_org
+    if cap is None:
+        return max(1, settings.embedded_workers // 2)
+    return cap if cap > 0 else None
+
+
+def _running_of_job_org() -> Any:
+    running = aliased(Job)
+    return (
+        select(func.count())
+        .select_from(running)
+        .where(running.organization_id == Job.organization_id, running.status == "running")
+        .scalar_subquery()
+    )
+
+
 def _claim(settings: Settings, job_id: int, worker_id: str) -> _Claim | None:
     now = utcnow()
+    cap = max_running_per_org(settings)
     with system_session(settings, "jobs: claim") as s:
+        cond = [Job.id == job_id, Job.status == "queued", Job.cancel_requested.is_(False)]
+        if cap is not None:
+            if s.get_bind().dialect.name == "postgresql":
+                # Two workers must not both see the organization under its limit (SQLite's
+                # BEGIN IMMEDIATE serializes claims already).
+                org = s.scalar(select(Job.organization_id).where(Job.id == job_id))
+                if org is None:
+                    return None
+                s.execute(
+                    text("SELECT pg_advisory_xact_lock(:c, :o)"),
+                    {"c": _CLAIM_LOCK_CLASS, "o": org},
+                )
+            cond.append(_running_of_job_org() < cap)
         res = s.execute(
             update(Job)
-            .where(Job.id == job_id, Job.status == "queued", Job.cancel_requested.is_(False))
+            .where(*cond)
             .values(
                 status="running",
                 worker_id=worker_id,
@@ -312,16 +354,39 @@ def run_job_now(settings: Settings, job_id: int, worker_id: str | None = None) -
 
 
 def queued_ids(settings: Settings, limit: int = 20) -> list[int]:
-    """Return the ids of queued jobs, oldest first."""
+    """Return the ids of queued jobs a worker may claim now, fairest first.
+
+    Fair: the oldest job of the organization with the fewest running jobs comes first, and an
+    organization at its limit (``max_running_per_org``) is left out until one of its jobs ends.
+    """
+    cap = max_running_per_org(settings)
     with system_session(settings, "jobs: poll") as s:
-        return list(
-            s.scalars(
-                select(Job.id)
-                .where(Job.status == "queued")
-                .order_by(Job.queued_at, Job.id)
-                .limit(limit)
-            )
+        running = (
+            select(Job.organization_id.label("org"), func.count().label("n"))
+            .where(Job.status == "running")
+            .group_by(Job.organization_id)
+            .subquery()
         )
+        busy = func.coalesce(running.c.n, 0)
+        q = (
+            select(Job.id)
+            .outerjoin(running, running.c.org == Job.organization_id)
+            .where(Job.status == "queued", Job.cancel_requested.is_(False))
+            .order_by(busy, Job.queued_at, Job.id)
+            .limit(limit)
+        )
+        if cap is not None:
+            q = q.where(busy < cap)
+        return list(s.scalars(q))
+
+
+def is_waiting(settings: Settings, job_id: int) -> bool:
+    """Tell whether a job is still queued to run (e.g. refused for its organization's limit)."""
+    with system_session(settings, "jobs: poll") as s:
+        status = s.scalar(
+            select(Job.status).where(Job.id == job_id, Job.cancel_requested.is_(False))
+        )
+        return status == "queued"
 
 
 def run_pending(settings: Settings, *, max_jobs: int | None = None) -> list[JobOut]:
@@ -435,7 +500,7 @@ class EmbeddedRunner:
 
     def _loop(self, index: int) -> None:
         worker_id = f"{self.worker_id}:{index}"
-        next_reap = 0.0
+        next_reap = next_head = 0.0
         reap_every = max(0.5, self.settings.job_heartbeat_timeout_s / 2)
         while not self._stop.is_set():
             ran = False
@@ -443,10 +508,17 @@ class EmbeddedRunner:
                 if index == 0 and time.monotonic() >= next_reap:
                     reap(self.settings)
                     next_reap = time.monotonic() + reap_every
-                for job_id in queued_ids(self.settings, limit=self.threads * 2):
-                    if self._stop.is_set():
+                if index == 0 and time.monotonic() >= next_head:
+                    # A quiet ledger still gets its last entries signed within the interval.
+                    audit.seal_head(self.settings)
+                    next_head = time.monotonic() + _HEAD_TICK_S
+                # One job at a time from a fresh poll: a lost claim race means the running counts
+                # changed, and the rest of an old list would no longer be the fair order.
+                for _ in range(self.threads * 2):
+                    ids = queued_ids(self.settings, limit=1)
+                    if not ids or self._stop.is_set():
                         break
-                    if run_job(self.settings, job_id, worker_id) is not None:
+                    if run_job(self.settings, ids[0], worker_id) is not None:
                         ran = True
                         break
             except Exception:

@@ -4,6 +4,9 @@ Keys live under one prefix per database (a hash of its URL, unless ``job_queue_p
 so several deployments or test runs can share one Redis without taking each other's jobs:
 ``<prefix>:queue`` (job ids, LPUSH in / BLMOVE out), ``<prefix>:processing:<worker>`` (what a worker
 holds), ``<prefix>:worker:<worker>`` (a key with a TTL; absent means the worker is dead).
+
+A job whose organization already runs its limit of jobs (``max_running_per_org``) is not claimed:
+the worker puts it back at the end of the queue, so the jobs of other tenants behind it run first.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from sqlalchemy import select
 
 from mingyue.core.config import Settings
 from mingyue.core.db import system_session, utcnow
-from mingyue.core.jobs.execution import new_worker_id, reap, run_job
+from mingyue.core.jobs.execution import is_waiting, new_worker_id, reap, run_job
 from mingyue.core.jobs.models import Job, _load_registry
 from mingyue.core.jobs.queueing import client, prefix, queue_key
+from mingyue.core.ledger import audit
 
 log = logging.getLogger(__name__)
 
@@ -97,13 +101,23 @@ class RedisWorker:
         dead = drop_dead_processing(self.settings, self.redis)
         return {"reaped": [j.id for j in reaped], "orphans": orphans, "dead_workers": dead}
 
+    def _put_back(self, job_id: int, seen: set[int]) -> None:
+        # LPUSH: the consumer takes from the right, so the job goes behind everything queued.
+        self.redis.lpush(queue_key(self.settings), str(job_id))
+        if job_id in seen:
+            # A full turn of the queue found nothing claimable: wait for a job to end.
+            seen.clear()
+            self.stop_event.wait(min(1.0, self.poll_timeout_s))
+        seen.add(job_id)
+
     def run(self, max_jobs: int | None = None, *, until_empty: bool = False) -> int:
         """Process jobs until stopped, ``max_jobs`` ran or (``until_empty``) the queue is empty."""
         self.redis.set(self.alive_key, str(time.time()), ex=self._ttl())
         keeper = threading.Thread(target=self._keepalive, name="worker-keepalive", daemon=True)
         keeper.start()
         reap_every = max(0.5, self.settings.job_heartbeat_timeout_s / 2)
-        next_reap = 0.0
+        next_reap = next_head = 0.0
+        put_back: set[int] = set()
         try:
             while not self.stop_event.is_set():
                 if max_jobs is not None and self.processed >= max_jobs:
@@ -114,6 +128,9 @@ class RedisWorker:
                     except Exception:
                         log.exception("worker %s: reaper failed", self.worker_id)
                     next_reap = time.monotonic() + reap_every
+                if time.monotonic() >= next_head:
+                    audit.seal_head(self.settings)  # a head at least every HEAD_INTERVAL_S
+                    next_head = time.monotonic() + 5.0
                 try:
                     raw = self.redis.blmove(
                         queue_key(self.settings),
@@ -135,6 +152,9 @@ class RedisWorker:
                     job_id = int(str(raw))
                     if run_job(self.settings, job_id, self.worker_id) is not None:
                         self.processed += 1
+                        put_back.clear()
+                    elif is_waiting(self.settings, job_id):
+                        self._put_back(job_id, put_back)  # its organization is at its limit
                 except Exception:
                     # A bad entry is dropped; a claimed job left running is the reaper's.
                     log.exception("worker %s: queue entry %r failed", self.worker_id, raw)

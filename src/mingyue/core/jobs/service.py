@@ -13,6 +13,8 @@ entry is harmless, and a reaper retries or fails a running job whose worker stop
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -111,9 +113,13 @@ def enqueue(
     return JobOut.model_validate(job)
 
 
-# Kinds a user may queue directly (API, CLI); every other kind is queued by its enabler's service,
-# which checks its own permission and validates its parameters first.
-SUBMITTABLE = frozenset({"core.selftest"})
+# Kinds a user may queue directly (API, CLI), each with the roles that may queue it (on top of
+# ``core.job.submit``); every other kind is queued by its enabler's service, which checks its own
+# permission and validates its parameters first. ``core.selftest`` only occupies a shared worker,
+# so it is the platform admin's tool (GitHub issue 12, item 5).
+SUBMITTABLE: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"core.selftest": ("platform_admin",)}
+)
 
 
 def submit(
@@ -121,13 +127,16 @@ def submit(
 ) -> JobOut:
     """Queue a job of a kind open to direct submission, for the actor's organization."""
     check(actor, "core.job.submit")
-    if kind not in SUBMITTABLE:
+    roles = SUBMITTABLE.get(kind)
+    if roles is None:
         raise InvalidInput(
             "core.job.not_submittable",
             f"job kind {kind} is started by its own service, not directly",
             field="kind",
             kind=kind,
         )
+    if not actor.is_system and not any(actor.has_role(r) for r in roles):
+        raise Forbidden("core.forbidden", f"job kind {kind} may be queued by {', '.join(roles)}")
     if kind == "core.selftest":
         _selftest_params(params or {})
     return enqueue(uow=uow, kind=kind, params=params)

@@ -25,6 +25,9 @@ from mingyue.core.ledger.audit import (
     check_proof as check_proof,
 )
 from mingyue.core.ledger.audit import (
+    checkpoint_if_due as checkpoint_if_due,
+)
+from mingyue.core.ledger.audit import (
     compute_entry_hash as compute_entry_hash,
 )
 from mingyue.core.ledger.audit import (
@@ -59,6 +62,9 @@ from mingyue.core.ledger.audit import (
 )
 from mingyue.core.ledger.audit import (
     root_from_path as root_from_path,
+)
+from mingyue.core.ledger.audit import (
+    seal_head as seal_head,
 )
 from mingyue.core.ledger.audit import (
     sha256_hex as sha256_hex,

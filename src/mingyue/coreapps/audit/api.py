@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from mingyue.core.errors import NotFound
 from mingyue.core.ledger import audit, keys
 from mingyue.core.tenancy.access import Actor, scope_for
-from mingyue.web.deps import UoW, require
+from mingyue.web.deps import BigIdPath, UoW, require
 
 router = APIRouter(tags=["audit"])
 
@@ -66,8 +66,8 @@ def list_entries(
 def verify(
     uow: UoW, actor: Annotated[Actor, Depends(require("core.audit.verify"))]
 ) -> dict[str, Any]:
-    """Recompute the whole chain and every checkpoint."""
-    return audit.verify_chain(uow.session).to_dict()
+    """Recompute the whole chain and hold it against every signed head (database, heads file)."""
+    return audit.verify_chain(uow.session, settings=uow.settings).to_dict()
 
 
 @router.post("/audit/checkpoints", status_code=201, operation_id="audit-make_checkpoint")
@@ -95,7 +95,7 @@ def public_key(
 
 @router.get("/audit/{seq}", operation_id="audit-get_entry")
 def get_entry(
-    seq: int, uow: UoW, actor: Annotated[Actor, Depends(require("core.audit.read"))]
+    seq: BigIdPath, uow: UoW, actor: Annotated[Actor, Depends(require("core.audit.read"))]
 ) -> EntryOut:
     """Return one ledger entry the actor may see."""
     e = uow.session.get(audit.AuditEntry, seq)
@@ -107,7 +107,7 @@ def get_entry(
 
 @router.get("/audit/{seq}/proof", operation_id="audit-prove")
 def prove(
-    seq: int, uow: UoW, actor: Annotated[Actor, Depends(require("core.audit.read"))]
+    seq: BigIdPath, uow: UoW, actor: Annotated[Actor, Depends(require("core.audit.read"))]
 ) -> dict[str, Any]:
     """Return an inclusion proof of one entry against a signed checkpoint."""
     e = uow.session.get(audit.AuditEntry, seq)

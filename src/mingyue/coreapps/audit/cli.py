@@ -31,8 +31,9 @@ app = typer.Typer(
 
 @app.command()
 def verify(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
-    """Recompute the chain and checkpoints; exit 1 naming the first bad sequence number."""
-    from rich.progress import Progress
+    """Check the chain against every signed head (database and heads file); exit 1 naming the
+    first bad sequence number or the entries missing after the latest head."""
+    from rich.progress import Progress  # lazy: CLI start-up time
 
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         check(uow.actor, "core.audit.verify")
@@ -43,15 +44,22 @@ def verify(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut =
             rep = audit.verify_chain(
                 uow.session,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
+                settings=uow.settings,
             )
     if json_out:
         emit(rep.to_dict(), True)
     if not rep.ok:
+        if rep.problem in ("truncated", "rewritten", "forged_head"):
+            raise fail(rep.reason, 1)  # the reason names the head and the missing entries
         raise fail(f"ledger verification FAILED at seq {rep.first_bad_seq}: {rep.reason}", 1)
     if not json_out:
+        head = rep.latest_head
         sys.stderr.write(
             f"ledger OK: {rep.entries} entries, "
-            f"{rep.checkpoints_checked} signed checkpoints verified\n"
+            f"{rep.checkpoints_checked} signed checkpoints verified, "
+            f"{rep.heads_checked} heads from the heads file"
+            + (f"; latest head at seq {head['tree_size']} ({head['time']})" if head else "")
+            + "\n"
         )
 
 

@@ -32,5 +32,5 @@ def audit_verify(request: Request, actor: ConsoleActor) -> Response:
     """Verify the chain and answer an htmx fragment."""
     check(actor, "core.audit.verify")
     with unit_of_work(actor, request.app.state.settings) as uow:
-        rep = audit.verify_chain(uow.session)
+        rep = audit.verify_chain(uow.session, settings=uow.settings)
     return render(request, "audit/verify_result.html", {"rep": rep})

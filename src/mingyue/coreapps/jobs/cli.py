@@ -29,6 +29,7 @@ from mingyue.core.config import Settings
 from mingyue.core.errors import Conflict
 from mingyue.core.jobs.queueing import queue_key
 from mingyue.core.jobs.redis_queue import RedisWorker
+from mingyue.core.ledger import audit
 
 app = typer.Typer(help="Background jobs: list, show, cancel; run workers.", no_args_is_help=True)
 
@@ -127,7 +128,12 @@ def follow(
     job_id: int, *, data_dir: Path | None, as_user: str | None, timeout: float, show: bool = True
 ) -> jobs.JobOut:
     """Poll a job until it ends, drawing a progress bar on stderr; return its last state."""
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+    from rich.progress import (  # lazy: CLI start-up time
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+    )
 
     def load() -> jobs.JobOut:
         with cli_uow(data_dir, as_user, require_user=True) as uow:
@@ -187,6 +193,14 @@ def run_worker(settings: Settings, *, once: bool = False) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    try:
+        return _work(settings, once=once)
+    finally:
+        # The last entries this worker wrote get a signed head (docs/security.md, "Ledger").
+        audit.seal_head(settings, force=True)
+
+
+def _work(settings: Settings, *, once: bool) -> int:
     stop = threading.Event()
     if not settings.redis_url:
         if once:

@@ -40,7 +40,8 @@ def _listing(request: Request, actor: Actor, status: str | None) -> dict[str, An
         "active": active,
         "can_cancel": can(actor, "core.job.cancel"),
         "fmt_time": _clock(request),
-        "can_submit": can(actor, "core.job.submit"),
+        "can_submit": can(actor, "core.job.submit")
+        and actor.has_role(*jobs.SUBMITTABLE["core.selftest"]),
     }
 
 
