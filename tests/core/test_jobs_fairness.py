@@ -96,3 +96,18 @@ def test_selftest_is_a_platform_admin_tool(
     with uow_as(admin) as uow:
         out = jobs.submit(uow=uow, actor=admin, kind="core.selftest", params={"seconds": 0})
     assert out.organization_id == tenants.operator.org.id
+
+
+def test_a_platform_job_does_not_take_the_organizations_slot(
+    settings: Settings, tenants: Any, actor_of: Any, uow_as: Any
+) -> None:
+    a = actor_of(tenants.a.member)
+    with uow_as(a) as uow:
+        platform_job = jobs.enqueue(
+            uow=uow, kind="core.selftest", params={"seconds": 0, "steps": 1}, platform=True
+        ).id
+    own = _enqueue(uow_as, a)
+    assert execution._claim(settings, platform_job, "w") is not None  # the platform job runs
+    assert _job(settings, platform_job).submitted_by_id is None
+    assert execution.queued_ids(settings) == [own]  # and A still has its one slot
+    assert execution._claim(settings, own, "w") is not None

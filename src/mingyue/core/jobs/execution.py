@@ -71,6 +71,17 @@ class _Claim:
     submitted_by_id: int | None
 
 
+# Platform service jobs (reconcilers, billing runs, escalations) run as the platform itself and
+# do not count against the organization they were queued for: a reconciler that polls engines
+# for an hour must not hold that organization's only slot.
+PLATFORM_SUBMITTER = "system"
+
+
+def _is_platform(job: Any) -> Any:
+    # A user may be named "system"; only a job without a submitting user is the platform's.
+    return and_(job.submitted_by == PLATFORM_SUBMITTER, job.submitted_by_id.is_(None))
+
+
 def max_running_per_org(settings: Settings) -> int | None:
     """Return how many jobs of one organization may run at once (None: no limit)."""
     cap = settings.job_max_running_per_org
@@ -84,7 +95,11 @@ def _running_of_job_org() -> Any:
     return (
         select(func.count())
         .select_from(running)
-        .where(running.organization_id == Job.organization_id, running.status == "running")
+        .where(
+            running.organization_id == Job.organization_id,
+            running.status == "running",
+            ~_is_platform(running),
+        )
         .scalar_subquery()
     )
 
@@ -105,7 +120,7 @@ def _claim(settings: Settings, job_id: int, worker_id: str) -> _Claim | None:
                     text("SELECT pg_advisory_xact_lock(:c, :o)"),
                     {"c": _CLAIM_LOCK_CLASS, "o": org},
                 )
-            cond.append(_running_of_job_org() < cap)
+            cond.append(or_(_is_platform(Job), _running_of_job_org() < cap))
         res = s.execute(
             update(Job)
             .where(*cond)
@@ -363,7 +378,7 @@ def queued_ids(settings: Settings, limit: int = 20) -> list[int]:
     with system_session(settings, "jobs: poll") as s:
         running = (
             select(Job.organization_id.label("org"), func.count().label("n"))
-            .where(Job.status == "running")
+            .where(Job.status == "running", ~_is_platform(Job))
             .group_by(Job.organization_id)
             .subquery()
         )
@@ -376,7 +391,7 @@ def queued_ids(settings: Settings, limit: int = 20) -> list[int]:
             .limit(limit)
         )
         if cap is not None:
-            q = q.where(busy < cap)
+            q = q.where(or_(_is_platform(Job), busy < cap))
         return list(s.scalars(q))
 
 

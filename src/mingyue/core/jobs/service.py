@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 from mingyue.core.db import utcnow
 from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mingyue.core.jobs.execution import (
+    PLATFORM_SUBMITTER,
     EmbeddedRunner,
     JobCancelled,
     JobContext,
@@ -56,8 +57,13 @@ def enqueue(
     params: dict[str, Any] | None = None,
     organization_id: int | None = None,
     max_attempts: int | None = None,
+    platform: bool = False,
 ) -> JobOut:
-    """Queue a job of a registered kind for the actor's (or the given) organization."""
+    """Queue a job of a registered kind for the actor's (or the given) organization.
+
+    ``platform=True`` queues a platform service job (a reconciler, a billing run): it runs as
+    the platform and does not count against the organization's share of the workers.
+    """
     _load_registry()
     if kind not in _kinds:
         raise InvalidInput(
@@ -95,8 +101,8 @@ def enqueue(
         attempts=0,
         max_attempts=attempts,
         cancel_requested=False,
-        submitted_by=actor.username,
-        submitted_by_id=actor.user_id,
+        submitted_by=PLATFORM_SUBMITTER if platform else actor.username,
+        submitted_by_id=None if platform else actor.user_id,
         created_at=now,
         queued_at=now,
     )

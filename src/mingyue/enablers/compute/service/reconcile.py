@@ -328,4 +328,4 @@ def ensure_reconciler(uow: UnitOfWork, org_id: int) -> None:
     newest = list_jobs(uow=uow, actor=SYSTEM, kind="compute.reconcile", limit=1)
     if newest and newest[0].status in ("queued", "running"):
         return
-    enqueue(uow=uow, kind="compute.reconcile", params={}, organization_id=org_id)
+    enqueue(uow=uow, kind="compute.reconcile", params={}, organization_id=org_id, platform=True)
