@@ -225,3 +225,22 @@ def test_store_streams_with_bounded_memory(settings: Settings, two: tuple[Actor,
     assert out.sha256 == hashlib.sha256(b"\0" * size).hexdigest()
     assert out.mime == "application/octet-stream"
     assert peak < 8 * 1024 * 1024
+
+
+def test_storage_quota_per_organization(settings: Settings, two: tuple[Actor, Actor]) -> None:
+    a, b = two
+    s = settings.model_copy(update={"storage_quota_bytes": 3_000})
+    with unit_of_work(a, s) as uow:
+        files.store(uow=uow, data=b"a" * 2_000, filename="one.txt")
+    with pytest.raises(PayloadTooLarge) as exc, unit_of_work(a, s) as uow:
+        files.store(uow=uow, data=io.BytesIO(b"b" * 1_500), filename="two.txt")
+    assert exc.value.key == "core.file.quota_exceeded"
+    with unit_of_work(b, s) as uow:  # another organization has its own quota
+        files.store(uow=uow, data=b"c" * 2_500, filename="three.txt")
+    with unit_of_work(a, s) as uow:  # what is left still fits
+        files.store(uow=uow, data=b"d" * 1_000, filename="four.txt")
+    with pytest.raises(PayloadTooLarge), unit_of_work(a, s) as uow:
+        files.store(uow=uow, data=b"e", filename="five.txt")
+    with system_session(s, "test") as ses:
+        names = set(ses.scalars(select(StoredFileRow.filename)))
+    assert "two.txt" not in names and "five.txt" not in names

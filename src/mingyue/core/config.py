@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         200 * 1024 * 1024, description="Largest accepted upload in bytes."
     )
+    storage_quota_bytes: int = Field(
+        10 * 1024 * 1024 * 1024,
+        description=(
+            "Bytes of stored files one organization may hold (0 = no quota); "
+            "an upload past it answers 413."
+        ),
+    )
     archive_max_ratio: int = Field(
         100, description="Largest accepted compression ratio of one archive member."
     )

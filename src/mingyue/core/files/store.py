@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from pydantic import BaseModel
-from sqlalchemy import BigInteger, Integer, String, select
+from sqlalchemy import BigInteger, Integer, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mingyue.core.config import ensure_data_dir
@@ -148,6 +148,9 @@ def store(
             "core.file.bad_purpose", "purpose must be a short lowercase word", field="purpose"
         )
     cap = uow.settings.max_upload_bytes if max_bytes is None else max_bytes
+    room = _storage_room(uow, org)
+    if room is not None and room <= 0:
+        raise _quota_exceeded(uow)
     root = ensure_data_dir(uow.settings)
     stream: BinaryIO = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
     digest, size, head = hashlib.sha256(), 0, b""
@@ -165,6 +168,8 @@ def store(
                         field="file",
                         max_bytes=cap,
                     )
+                if room is not None and size > room:
+                    raise _quota_exceeded(uow)
                 if len(head) < 8192:
                     head += chunk[: 8192 - len(head)]
                 digest.update(chunk)
@@ -200,6 +205,29 @@ def store(
         organization_id=org,
     )
     return _out(row, root)
+
+
+def _storage_room(uow: UnitOfWork, organization_id: int) -> int | None:
+    """Return the bytes the organization may still store (None: no quota)."""
+    quota = uow.settings.storage_quota_bytes
+    if quota <= 0:
+        return None
+    used = uow.session.scalar(
+        select(func.coalesce(func.sum(StoredFileRow.size), 0)).where(
+            StoredFileRow.organization_id == organization_id
+        )
+    )
+    return quota - int(used or 0)
+
+
+def _quota_exceeded(uow: UnitOfWork) -> PayloadTooLarge:
+    quota = uow.settings.storage_quota_bytes
+    return PayloadTooLarge(
+        "core.file.quota_exceeded",
+        f"the organization's storage quota of {quota} bytes is used up",
+        field="file",
+        quota_bytes=quota,
+    )
 
 
 def _load(uow: UnitOfWork, file_id: int) -> StoredFileRow:
