@@ -136,7 +136,9 @@ def test_scan_values_only_on_request_and_bad_files(client: Any, tenants: Any) ->
     assert bad.status_code == 422 and "binary" in bad.json()["detail"]
 
 
-def test_scan_with_ner_counts_names_places_and_organisations(client: Any, tenants: Any) -> None:
+def test_scan_with_ner_counts_names_places_and_organisations(
+    client: Any, tenants: Any, run_jobs: Any
+) -> None:
     text = "投保人：周文静，单位：成都天府软件有限公司，住四川省成都市武侯区人民南路四段9号。"
     ha = tenants.a.headers()
     r = client.post(
@@ -163,7 +165,13 @@ def test_scan_with_ner_counts_names_places_and_organisations(client: Any, tenant
     assert r.status_code == 413 and "NER" in r.json()["detail"]
     assert len(client.get("/api/crossborder/scans", headers=ha).json()) == before
     r = client.post("/api/crossborder/scans", files={"file": ("big.txt", big)}, headers=ha)
-    assert r.status_code == 201 and r.json()["ner"] is False  # by default: identifiers only
+    assert r.status_code == 202 and r.json()["ner"] is False  # a job; by default identifiers only
+    [done] = run_jobs()
+    assert done.status == "succeeded", done.error
+    job = client.get(r.json()["status_url"], headers=ha).json()
+    assert job["result"]["ner"] is False and job["result"]["counts"] == {}
+    report = client.get(job["result"]["report_url"], headers=ha).json()
+    assert report["sha256"] == r.json()["sha256"] and report["ner"] is False
 
 
 def test_console_assess_and_filing_to_case(client: Any, tenants: Any) -> None:

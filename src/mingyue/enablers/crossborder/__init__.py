@@ -19,6 +19,7 @@ enabler = Enabler(
     console="mingyue.enablers.crossborder.console:router",
     cli="mingyue.enablers.crossborder.cli:app",
     models="mingyue.enablers.crossborder.models",
+    settings="mingyue.enablers.crossborder.settings:CrossborderSettings",
     permissions={
         "crossborder.read": _ALL,
         "crossborder.assess": ("org_admin", "member"),
@@ -41,7 +42,10 @@ enabler = Enabler(
         "crossborder.flow.watched": "A traffic source was read by the flow monitor",
         "crossborder.flow.alerted": "The flow monitor raised an alert",
     },
-    job_kinds={"crossborder.watch": "mingyue.enablers.crossborder.flows:run_watch_job"},
+    job_kinds={
+        "crossborder.watch": "mingyue.enablers.crossborder.flows:run_watch_job",
+        "crossborder.scan": "mingyue.enablers.crossborder.scan_jobs:run_scan_job",
+    },
     meters={
         "crossborder.assessments": MeterSpec(unit="assessment", description="Transfer assessments"),
         "crossborder.filings": MeterSpec(unit="filing", description="Filings submitted"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 from pydantic import BaseModel
 
 from mingyue.sdk import Actor, JobOut
@@ -16,6 +16,7 @@ from .schemas import (
     FilingIn,
     FilingOut,
     ScanOut,
+    ScanQueuedOut,
     ScenarioIn,
     TransferIn,
     TransferOut,
@@ -86,22 +87,31 @@ def transfers(uow: UoW, actor: Reader) -> list[TransferOut]:
     return service.list_transfers(uow=uow, actor=actor)
 
 
-@router.post("/scans", operation_id="crossborder-scan", status_code=201)
+@router.post(
+    "/scans",
+    operation_id="crossborder-scan",
+    status_code=201,
+    responses={202: {"model": ScanQueuedOut, "description": "Queued as a job (large upload)"}},
+)
 def scan(
     uow: UoW,
     actor: Annotated[Actor, Depends(require("crossborder.scan"))],
     file: Annotated[UploadFile, File()],
+    response: Response,
     show_values: bool = False,
     ner: bool | None = None,
-) -> ScanOut:
+) -> ScanOut | ScanQueuedOut:
     """Scan an uploaded file for personal information (hashes, not values, are kept).
 
+    Uploads up to ``MINGYUE_CROSSBORDER__SYNC_SCAN_MAX_BYTES`` (64 KiB) are scanned at once
+    (201, the report); larger ones become a ``crossborder.scan`` job (202: ``status_url`` is the
+    job, whose ``result.report_url`` is the report once done; ``show_values`` answers 413).
     Person names, places and organisations are looked for in uploads up to 2 MiB unless
-    ``ner=false``; ``ner=true`` on a larger upload answers 413. The report's ``ner`` says
-    whether they were looked for. The upload is streamed under the platform's upload cap (413)
-    to a temporary file that is deleted after the scan; a plain ``def``, so the scan runs in the
-    threadpool, not on the event loop."""
-    return service.scan_upload(
+    ``ner=false``, within a time budget per document (the report's ``ner_truncated``);
+    ``ner=true`` on a larger upload answers 413. The upload is streamed under the platform's
+    upload cap (413) to a private file deleted after the scan (or when its job ends). A plain
+    ``def``: the request's own work runs in the threadpool, never on the event loop."""
+    out = service.scan_upload(
         uow=uow,
         actor=actor,
         data=file.file,
@@ -109,12 +119,21 @@ def scan(
         show_values=show_values,
         ner=ner,
     )
+    if isinstance(out, ScanQueuedOut):
+        response.status_code = 202
+    return out
 
 
 @router.get("/scans", operation_id="crossborder-list_scans")
 def scans(uow: UoW, actor: Reader) -> list[ScanOut]:
     """Scan reports visible to the caller."""
     return service.list_scans(uow=uow, actor=actor)
+
+
+@router.get("/scans/{scan_id}", operation_id="crossborder-get_scan")
+def get_scan(scan_id: int, uow: UoW, actor: Reader) -> ScanOut:
+    """One scan report (hashes and counts, never values)."""
+    return service.get_scan(uow=uow, actor=actor, scan_id=scan_id)
 
 
 @router.get("/flows", operation_id="crossborder-flows")

@@ -35,6 +35,7 @@ from .engine.flows.geo import open_resolver
 from .engine.flows.monitor import Alert, DeclaredTransfer, FlowMonitor, FlowStore
 from .engine.flows.watch import WatchProgress, watch_log, watch_pcap
 from .scans import hash_key
+from .settings import options
 from .transfers import list_transfers
 
 WATCH_FORMATS = ("combined", "nginx", "squid", "zeek", "pcap")
@@ -70,7 +71,7 @@ def build_monitor(*, uow: UnitOfWork, actor: Actor, geoip: Path | None = None) -
         for t in list_transfers(uow=uow, actor=actor)
         if t.organization_id == org
     ]
-    geo = uow.settings.crossborder.get("geoip") if geoip is None else geoip
+    geo = options(uow.settings).geoip if geoip is None else geoip
     try:
         resolver = open_resolver(geo)
     except (ValueError, OSError) as exc:

@@ -126,3 +126,17 @@ class ScanOut(BaseModel):
     entities: list[dict[str, Any]]
     columns: list[dict[str, Any]] | None = None
     ner: bool = False  # whether names, places and organisations were looked for
+    ner_truncated: bool = False  # the NER time budget ran out: they were looked for in part
+
+
+class ScanQueuedOut(BaseModel):
+    """A scan too large for one request, queued as a job (202): poll ``status_url``; when the
+    job has succeeded its ``result.report_url`` is the report (``GET /scans/{id}``)."""
+
+    job_id: int
+    status: str
+    status_url: str
+    filename: str
+    sha256: str
+    size: int
+    ner: bool

@@ -2,7 +2,7 @@
 
 - :mod:`.filings`: assessments (the legal path of a transfer) and filings as cases, with hooks
 - :mod:`.transfers`: declared transfers
-- :mod:`.scans`: PII scans of local files and uploads
+- :mod:`.scans`: PII scans of local files and uploads; :mod:`.scan_jobs`: the large ones as jobs
 - :mod:`.flows`: the flow monitor, its alert cases and its job
 - :mod:`.cases`: the case kinds (light: only the sdk)
 """
@@ -42,11 +42,17 @@ from .flows import (
     run_watch_job,
     watch_source,
 )
+from .scan_jobs import run_scan_job
 from .scans import (
     NER_AUTO_MAX_FILE_BYTES,
     NER_MAX_UPLOAD_BYTES,
+    ScanLimits,
+    get_scan,
     hash_key,
     list_scans,
+    record_scan,
+    run_scan,
+    scan_limits,
     scan_local,
     scan_path,
     scan_upload,
@@ -63,6 +69,7 @@ __all__ = [
     "SECURITY_ASSESSMENT_CASE",
     "STANDARD_CONTRACT_CASE",
     "VALIDITY_DAYS",
+    "ScanLimits",
     "build_monitor",
     "create_assessment",
     "create_filing",
@@ -73,6 +80,7 @@ __all__ = [
     "flow_counts",
     "flow_store_path",
     "get_filing",
+    "get_scan",
     "hash_key",
     "list_assessments",
     "list_filings",
@@ -84,7 +92,11 @@ __all__ = [
     "on_return",
     "on_withdraw",
     "raise_alert_cases",
+    "record_scan",
+    "run_scan",
+    "run_scan_job",
     "run_watch_job",
+    "scan_limits",
     "scan_local",
     "scan_path",
     "scan_upload",

@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import ipaddress
 import re
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from .checksums import (
     PROVINCE_CODES,
@@ -187,12 +188,52 @@ class PiiDetector:
     today: dt.date | None = None
     context_window: int = 16
     ner: Any = None  # an object with .entities(text) -> Iterable[Entity]
+    # Seconds of NER per document (None: no budget); the clock starts at the document's first
+    # NER call, so loading the model does not count. Past it NER stops and ``ner_truncated`` is
+    # set; the identifier patterns still run over the whole document.
+    ner_budget_s: float | None = None
+    # NER reads long texts in pieces of about this many characters (cut after a line or a
+    # sentence), so the budget is checked often and one huge text cannot run unbounded.
+    ner_piece_chars: int = 4096
+    ner_truncated: bool = field(init=False, default=False)
+    _ner_deadline: float | None = field(init=False, repr=False, default=None)
     _sensitive: dict[str, bool] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.today is None:
             self.today = today_in_china()
         self._sensitive = {t: self.config.sensitive(t) for t in self.config.types}
+
+    def start_document(self) -> None:
+        """Begin a new document: its NER budget starts afresh at its first NER call."""
+        self.ner_truncated = False
+        self._ner_deadline = None
+
+    def _over_budget(self) -> bool:
+        if self.ner_budget_s is None:
+            return False
+        now = time.monotonic()
+        if self._ner_deadline is None:
+            self._ner_deadline = now + self.ner_budget_s
+        if now > self._ner_deadline:
+            self.ner_truncated = True
+        return self.ner_truncated
+
+    def _ner_entities(self, text: str) -> Iterator[Entity]:
+        """NER over ``text`` piece by piece while the document's budget lasts."""
+        for start, piece in split_pieces(text, self.ner_piece_chars):
+            if self._over_budget():
+                return
+            for e in self.ner.entities(piece):
+                yield Entity(
+                    e.type,
+                    e.start + start,
+                    e.end + start,
+                    e.text,
+                    e.score,
+                    self.config.sensitive(e.type),
+                    e.source,
+                )
 
     def _card_known(self, digits: str) -> bool:
         n = len(digits)
@@ -358,13 +399,33 @@ class PiiDetector:
     def detect(self, text: str, offset: int = 0) -> list[Entity]:
         """Return all entities in ``text``, one type per span (patterns win over NER)."""
         found = self.patterns(text, offset)
-        if self.ner is not None:
+        if self.ner is not None and not self.ner_truncated:
             found = resolve_overlaps(found, [
                 Entity(e.type, e.start + offset, e.end + offset, e.text, e.score,
-                       self.config.sensitive(e.type), e.source)
-                for e in self.ner.entities(text)
+                       e.sensitive, e.source)
+                for e in self._ner_entities(text)
             ])  # fmt: skip
         return found
+
+
+_PIECE_ENDS = "\n。！？；!?;"
+
+
+def split_pieces(text: str, size: int) -> Iterator[tuple[int, str]]:
+    """Cut ``text`` into pieces of at most ``size`` characters, after a line or sentence end
+    where there is one (a hard cut otherwise); yield each piece with its offset."""
+    if len(text) <= size:
+        yield 0, text
+        return
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + size)
+        if end < len(text):
+            cut = max(text.rfind(ch, start, end) for ch in _PIECE_ENDS)
+            if cut > start:
+                end = cut + 1
+        yield start, text[start:end]
+        start = end
 
 
 def resolve_overlaps(primary: list[Entity], secondary: Iterable[Entity]) -> list[Entity]:
@@ -396,5 +457,6 @@ __all__ = [
     "count_types",
     "load_config",
     "resolve_overlaps",
+    "split_pieces",
     "value_hash",
 ]

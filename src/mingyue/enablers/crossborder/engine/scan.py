@@ -3,6 +3,10 @@
 Text is read in chunks through an incremental strict UTF-8 decoder, so a 2 GB file never sits in
 memory and a bad byte is reported with its offset. Entity offsets are character offsets into the
 file's decoded text (for PDF/DOCX: into the extracted text, pages/paragraphs joined by newlines).
+
+A DOCX is a zip: ``scan_file`` calls the caller's ``check_archive`` on it before it is opened (the
+platform's check reads only the central directory, so a zip bomb is refused before anything is
+inflated), and the text extracted from a DOCX or PDF is capped at ``max_text_chars``.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import io
 import json
 import zipfile
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -31,6 +35,9 @@ _CONTEXT_KEEP = 32
 _MAX_CARRY = 4 << 20  # a run this long with no cut point (one huge token) is cut anyway
 _NUL = b"\x00"
 JSON_WHOLE_LIMIT = 256 << 20
+MAX_TEXT_CHARS = 32 << 20  # extracted text of a PDF or DOCX, by default
+
+Progress = Callable[[float], None]  # called with the share of the file scanned so far (0..1)
 
 
 class ScanError(ValueError):
@@ -78,6 +85,7 @@ class ScanResult:
     rows_total: int | None = None
     sampled: bool = False
     truncated_entities: bool = False
+    ner_truncated: bool = False  # the NER budget ran out: names etc. were looked for in part
 
     def add(self, ent: Entity, max_entities: int) -> None:
         """Count an entity, keeping at most ``max_entities`` of them."""
@@ -100,6 +108,7 @@ class ScanResult:
             "counts": dict(self.counts),
             "sensitive": any(e.sensitive for e in self.entities),
             "entities_truncated": self.truncated_entities,
+            "ner_truncated": self.ner_truncated,
         }
         if self.columns:
             out["columns"] = [c.to_dict() for c in self.columns]
@@ -116,6 +125,24 @@ def _check_not_binary(head: bytes) -> None:
         control = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
         if control * 10 > len(head):
             raise ScanError("binary data: more than 10% control bytes in the first block")
+
+
+class _Reporting:
+    """A binary file that reports, before each read, the share of it already read (and so
+    already scanned: the scan reads the next block only after scanning the previous one)."""
+
+    def __init__(self, fp: IO[bytes], size: int, progress: Progress) -> None:
+        self._fp, self._size, self._progress = fp, max(size, 1), progress
+
+    def read(self, n: int = -1) -> bytes:
+        self._progress(min(1.0, self._fp.tell() / self._size))
+        return self._fp.read(n)
+
+
+def _reporting(fp: IO[bytes], path: Path, progress: Progress | None) -> IO[bytes]:
+    if progress is None:
+        return fp
+    return _Reporting(fp, path.stat().st_size, progress)  # type: ignore[return-value]
 
 
 def iter_text_chunks(fp: IO[bytes], chunk_bytes: int = CHUNK_BYTES) -> Iterator[str]:
@@ -186,10 +213,16 @@ def _emit(
         result.add(ent, max_entities)
 
 
-def scan_text_file(path: Path, detector: PiiDetector, max_entities: int = 100_000) -> ScanResult:
+def scan_text_file(
+    path: Path,
+    detector: PiiDetector,
+    max_entities: int = 100_000,
+    progress: Progress | None = None,
+) -> ScanResult:
     """Scan a UTF-8 text file as a stream."""
     with path.open("rb") as fp:
-        return scan_chunks(iter_text_chunks(fp), detector, ScanResult("text"), max_entities)
+        chunks = iter_text_chunks(_reporting(fp, path, progress))
+        return scan_chunks(chunks, detector, ScanResult("text"), max_entities)
 
 
 def _column_update(col: ColumnVerdict, value: Any, detector: PiiDetector) -> None:
@@ -219,10 +252,12 @@ def scan_csv(
     detector: PiiDetector,
     sample_bytes: int | None = 64 << 20,
     max_entities: int = 100_000,
+    progress: Progress | None = None,
 ) -> ScanResult:
     """Scan a CSV: entities with offsets in the text, and per-column verdicts (sampled rows when big)."""
     with path.open("rb") as fp:
-        result = scan_chunks(iter_text_chunks(fp), detector, ScanResult("csv"), max_entities)
+        chunks = iter_text_chunks(_reporting(fp, path, progress))
+        result = scan_chunks(chunks, detector, ScanResult("csv"), max_entities)
     step = _sample_step(path.stat().st_size, sample_bytes)
     with path.open("rb") as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
@@ -267,6 +302,7 @@ def scan_json(
     detector: PiiDetector,
     sample_bytes: int | None = 64 << 20,
     max_entities: int = 100_000,
+    progress: Progress | None = None,
 ) -> ScanResult:
     """Scan JSON or JSON Lines: text entities plus a verdict per key path."""
     size = path.stat().st_size
@@ -276,7 +312,8 @@ def scan_json(
             f"JSON document of {size} bytes is larger than {JSON_WHOLE_LIMIT}; use JSON Lines"
         )
     with path.open("rb") as fp:
-        result = scan_chunks(iter_text_chunks(fp), detector, ScanResult("json"), max_entities)
+        chunks = iter_text_chunks(_reporting(fp, path, progress))
+        result = scan_chunks(chunks, detector, ScanResult("json"), max_entities)
     values: dict[str, list[Any]] = defaultdict(list)
     cols: dict[str, ColumnVerdict] = {}
     if lines:
@@ -356,20 +393,46 @@ def scan_parquet(
     return result
 
 
-def extract_pdf_text(path: Path) -> str:
-    """Extract the text of every page (pypdf), pages joined by newlines."""
+class _TextCap:
+    """Joins extracted pieces with newlines; refuses the document past ``limit`` characters."""
+
+    def __init__(self, kind: str, limit: int) -> None:
+        self.kind, self.limit, self.size = kind, limit, 0
+        self.parts: list[str] = []
+
+    def add(self, text: str) -> None:
+        self.size += len(text) + (1 if self.parts else 0)
+        if self.size > self.limit:
+            raise ScanError(
+                f"{self.kind} text exceeds {self.limit} characters; refused (cap of extracted text)"
+            )
+        self.parts.append(text)
+
+    def text(self) -> str:
+        return "\n".join(self.parts)
+
+
+def extract_pdf_text(path: Path, max_chars: int = MAX_TEXT_CHARS) -> str:
+    """Extract the text of every page (pypdf), pages joined by newlines, up to ``max_chars``."""
     from pypdf import PdfReader  # lazy: crossborder extra, only for PDF files
     from pypdf.errors import PdfReadError  # lazy: as above
 
+    cap = _TextCap("PDF", max_chars)
     try:
         reader = PdfReader(str(path))
-        return "\n".join(page.extract_text() or "" for page in reader.pages)
+        for page in reader.pages:
+            cap.add(page.extract_text() or "")
     except (PdfReadError, ValueError, KeyError, OSError) as exc:
         raise ScanError(f"not a readable PDF: {exc}") from exc
+    return cap.text()
 
 
-def extract_docx_text(path: Path) -> str:
-    """Extract paragraph and table-cell text from a DOCX (python-docx)."""
+def extract_docx_text(path: Path, max_chars: int = MAX_TEXT_CHARS) -> str:
+    """Extract paragraph and table-cell text from a DOCX (python-docx), up to ``max_chars``.
+
+    Open a DOCX only after an archive check (``scan_file``'s ``check_archive``): python-docx
+    inflates and parses every XML part in memory.
+    """
     import docx  # lazy: crossborder extra, only for DOCX files
     from docx.opc.exceptions import PackageNotFoundError  # lazy: as above
 
@@ -377,11 +440,14 @@ def extract_docx_text(path: Path) -> str:
         document = docx.Document(str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise ScanError(f"not a readable DOCX: {exc}") from exc
-    parts = [p.text for p in document.paragraphs]
+    cap = _TextCap("DOCX", max_chars)
+    for p in document.paragraphs:
+        cap.add(p.text)
     for table in document.tables:
         for row in table.rows:
-            parts.extend(cell.text for cell in row.cells)
-    return "\n".join(parts)
+            for cell in row.cells:
+                cap.add(cell.text)
+    return cap.text()
 
 
 def detect_kind(path: Path) -> str:
@@ -411,20 +477,50 @@ def scan_file(
     detector: PiiDetector | None = None,
     sample_bytes: int | None = 64 << 20,
     max_entities: int = 100_000,
+    *,
+    check_archive: Callable[[Path], object] | None = None,
+    max_text_chars: int = MAX_TEXT_CHARS,
+    progress: Progress | None = None,
 ) -> ScanResult:
-    """Scan one file of any supported kind and return its entities, counts and columns."""
+    """Scan one file of any supported kind and return its entities, counts and columns.
+
+    ``check_archive`` judges a zip-based document (DOCX) before it is opened and raises to
+    refuse it; ``max_text_chars`` caps the text extracted from a PDF or DOCX; ``progress``
+    hears the share of a text, CSV or JSON file scanned so far. The detector's NER budget
+    (``PiiDetector.ner_budget_s``) counts from this document's first NER call.
+    """
     p = Path(path)
     if not p.is_file():
         raise ScanError(f"no such file: {p}")
     det = detector or PiiDetector()
+    det.start_document()
+    result = _scan_kind(p, det, sample_bytes, max_entities, check_archive, max_text_chars, progress)
+    result.ner_truncated = det.ner_truncated
+    return result
+
+
+def _scan_kind(
+    p: Path,
+    det: PiiDetector,
+    sample_bytes: int | None,
+    max_entities: int,
+    check_archive: Callable[[Path], object] | None,
+    max_text_chars: int,
+    progress: Progress | None,
+) -> ScanResult:
     kind = detect_kind(p)
     if kind == "csv":
-        return scan_csv(p, det, sample_bytes, max_entities)
+        return scan_csv(p, det, sample_bytes, max_entities, progress)
     if kind == "json":
-        return scan_json(p, det, sample_bytes, max_entities)
+        return scan_json(p, det, sample_bytes, max_entities, progress)
     if kind == "parquet":
         return scan_parquet(p, det)
-    if kind in ("pdf", "docx"):
-        text = extract_pdf_text(p) if kind == "pdf" else extract_docx_text(p)
+    if kind == "pdf":
+        text = extract_pdf_text(p, max_text_chars)
         return scan_chunks([text], det, ScanResult(kind), max_entities)
-    return scan_text_file(p, det, max_entities)
+    if kind == "docx":
+        if check_archive is not None:
+            check_archive(p)
+        text = extract_docx_text(p, max_text_chars)
+        return scan_chunks([text], det, ScanResult(kind), max_entities)
+    return scan_text_file(p, det, max_entities, progress)
