@@ -13,6 +13,7 @@ from mingyue.cli_support import (
     AsUser,
     DataDir,
     JsonOut,
+    OneLineErrors,
     cli_uow,
     emit,
     ensure_database,
@@ -31,7 +32,9 @@ app = typer.Typer(
     help="明月湖π赋能平台 · Mingyue Lake π enabling platforms",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=OneLineErrors,
 )
+Port = Annotated[int, typer.Option(min=1, max=65535, help="Port.")]
 db_app = typer.Typer(help="Database: migrations.", no_args_is_help=True)
 user_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)
 dev_app = typer.Typer(help="Developer tools.", no_args_is_help=True)
@@ -43,9 +46,9 @@ app.add_typer(dev_app, name="dev")
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    port: Port = 8000,
     data_dir: DataDir = None,
-    workers: Annotated[int, typer.Option(help="Uvicorn worker processes.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Uvicorn worker processes.")] = 1,
 ) -> None:
     """Serve the console and the API."""
     import ipaddress
@@ -85,7 +88,7 @@ def demo(
     json_out: JsonOut = False,
     serve_after: Annotated[bool, typer.Option("--serve", help="Serve afterwards.")] = False,
     host: Annotated[str, typer.Option(help="Bind address for --serve.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port for --serve.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port for --serve.")] = 8000,
 ) -> None:
     """Create a data dir with demo organizations, users, cases, usage and ledger entries."""
     from mingyue.demo import build_demo  # lazy: CLI start-up time (the demo imports every enabler)
@@ -121,7 +124,7 @@ def db_upgrade(data_dir: DataDir = None) -> None:
 def db_current(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
     """Show the database's revisions and the code's heads."""
 
-    settings = settings_for(data_dir)
+    settings = settings_for(data_dir, read_only=True)
     emit(
         {"current": sorted(migrate.current(settings)), "heads": sorted(migrate.heads(settings))},
         json_out,
@@ -169,7 +172,7 @@ def user_create(
 def user_list(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
     """List users visible to the acting user."""
 
-    with run_cli(), cli_uow(data_dir, as_user) as uow:
+    with run_cli(), cli_uow(data_dir, as_user, read_only=True) as uow:
         out = accounts.list_users(uow=uow, actor=uow.actor)
     emit(out, json_out)
 

@@ -12,11 +12,13 @@ import typer
 from mingyue.cli_support import (
     AsUser,
     DataDir,
+    InputFile,
     JsonOut,
     cli_uow,
     emit,
     err_console,
     fail,
+    read_json_file,
     run_cli,
     settings_for,
 )
@@ -35,7 +37,7 @@ def verify(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut =
     first bad sequence number or the entries missing after the latest head."""
     from rich.progress import Progress  # lazy: CLI start-up time
 
-    with run_cli(), cli_uow(data_dir, as_user) as uow:
+    with run_cli(), cli_uow(data_dir, as_user, read_only=True) as uow:
         check(uow.actor, "core.audit.verify")
         with Progress(
             transient=True, disable=json_out or not sys.stderr.isatty(), console=err_console
@@ -71,7 +73,7 @@ def prove(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
 ) -> None:
     """Print an inclusion proof (JSON) of one entry, checkable with the public key alone."""
-    with run_cli(), cli_uow(data_dir, as_user) as uow:
+    with run_cli(), cli_uow(data_dir, as_user, read_only=True) as uow:
         check(uow.actor, "core.audit.read")
         entry = uow.session.get(audit.AuditEntry, seq)
         scope = scope_for(uow.actor)
@@ -88,7 +90,7 @@ def prove(
 
 @app.command("check-proof")
 def check_proof(
-    file: Path,
+    file: InputFile,
     public_key: Annotated[
         str | None,
         typer.Option(
@@ -101,13 +103,17 @@ def check_proof(
 ) -> None:
     """Check an inclusion proof offline (no database)."""
     with run_cli():
-        proof = json.loads(file.read_text(encoding="utf-8"))
+        proof = read_json_file(file, what="proof")
+        if not isinstance(proof, dict):
+            raise fail(f"error: proof {file} is not a JSON object", 2)
         key = keys.read_public_key_arg(public_key) if public_key else proof.get("public_key")
         if not key:
             raise fail("error: no public key given (--public-key) and none in the proof", 2)
         ok, reason = audit.check_proof(proof, key)
     if json_out:
-        emit({"ok": ok, "reason": reason, "seq": proof.get("entry", {}).get("seq")}, True)
+        entry = proof.get("entry")
+        seq = entry.get("seq") if isinstance(entry, dict) else None
+        emit({"ok": ok, "reason": reason, "seq": seq}, True)
     else:
         sys.stderr.write(("OK: " if ok else "INVALID: ") + reason + "\n")
     if not ok:
@@ -138,7 +144,7 @@ def list_entries(
     limit: Annotated[int, typer.Option(help="How many.")] = 50,
 ) -> None:
     """List ledger entries visible to the acting user."""
-    with run_cli(), cli_uow(data_dir, as_user) as uow:
+    with run_cli(), cli_uow(data_dir, as_user, read_only=True) as uow:
         check(uow.actor, "core.audit.read")
         scope = scope_for(uow.actor)
         rows = audit.entries_since(
@@ -162,6 +168,6 @@ def list_entries(
 def public_key(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
     """Print the platform's public key (base64) for third parties."""
 
-    settings = settings_for(data_dir)
+    settings = settings_for(data_dir, read_only=True)
     pub = keys.public_key_b64(settings)
     emit({"public_key": pub, "key_id": keys.key_id(pub), "algorithm": "Ed25519"}, json_out)

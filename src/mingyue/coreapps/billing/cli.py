@@ -80,7 +80,7 @@ def usage_list(
     json_out: JsonOut = False,
 ) -> None:
     """List usage records in scope, newest first."""
-    with run_cli(), cli_uow(data_dir, as_user) as uow:
+    with run_cli(), cli_uow(data_dir, as_user, read_only=True) as uow:
         rows = metering.list_usage(
             uow=uow, organization_id=org, month=month, meter=meter, limit=limit
         )
@@ -149,7 +149,7 @@ def usage_summary(
     json_out: JsonOut = False,
 ) -> None:
     """Summarize a month of usage by meter (and by day and band with --json)."""
-    with run_cli(), cli_uow(data_dir, as_user) as uow:
+    with run_cli(), cli_uow(data_dir, as_user, read_only=True) as uow:
         out = metering.usage_summary(uow=uow, organization_id=org, month=month)
     emit(out if json_out else [m.model_dump() for m in out.meters], json_out, title=month)
 
@@ -163,7 +163,7 @@ def statement_list(
     json_out: JsonOut = False,
 ) -> None:
     """List issued statements in scope."""
-    with run_cli(), cli_uow(data_dir, as_user) as uow:
+    with run_cli(), cli_uow(data_dir, as_user, read_only=True) as uow:
         rows = metering.list_statements(uow=uow, organization_id=org, month=month)
     emit([r.model_dump(exclude={"lines"}) for r in rows], json_out, title="statements")
 
@@ -173,7 +173,7 @@ def statement_show(
     statement_id: int, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
 ) -> None:
     """Show one statement with its lines."""
-    with run_cli(), cli_uow(data_dir, as_user) as uow:
+    with run_cli(), cli_uow(data_dir, as_user, read_only=True) as uow:
         st = metering.get_statement(uow=uow, statement_id=statement_id)
     if json_out:
         emit(st, True)
@@ -204,7 +204,7 @@ def tariff_list(
     json_out: JsonOut = False,
 ) -> None:
     """List tariffs."""
-    with run_cli(), cli_uow(data_dir, as_user) as uow:
+    with run_cli(), cli_uow(data_dir, as_user, read_only=True) as uow:
         rows = metering.list_tariffs(uow=uow, meter=meter)
     if json_out:
         emit(rows, True)
@@ -281,7 +281,7 @@ def pool_show(
     json_out: JsonOut = False,
 ) -> None:
     """Show an organization's free pool of a meter for a month (own organization by default)."""
-    with run_cli(), cli_uow(data_dir, as_user) as uow:
+    with run_cli(), cli_uow(data_dir, as_user, read_only=True) as uow:
         target = org if org is not None else uow.actor.organization_id
         if target is None:
             raise InvalidInput("core.billing.org_required", "--org is required", field="--org")

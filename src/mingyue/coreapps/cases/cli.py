@@ -58,7 +58,7 @@ def list_(
     json_out: JsonOut = False,
 ) -> None:
     """List the cases you may see, newest first."""
-    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
+    with run_cli(), cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
         items = cases.list_cases(
             uow=uow,
             state=state,
@@ -75,7 +75,7 @@ def show(
     case_id: int, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
 ) -> None:
     """Show a case with its history and the transitions open to you."""
-    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
+    with run_cli(), cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
         detail = cases.get_case(uow=uow, case_id=case_id)
     if json_out:
         emit(detail, True)
@@ -200,7 +200,7 @@ def overdue(
     json_out: JsonOut = False,
 ) -> None:
     """List open cases past their state's SLA."""
-    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
+    with run_cli(), cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
         when = _when(at, "at", uow.settings.timezone) or now()
         items = cases.find_overdue(uow=uow, now=when)
     emit(items if json_out else _rows(items), json_out, title="overdue")
@@ -224,7 +224,7 @@ def assessment(
     json_out: JsonOut = False,
 ) -> None:
     """Print per-assignee figures (考核) for cases closed in [since, until)."""
-    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
+    with run_cli(), cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
         tz = uow.settings.timezone
         figs = cases.assessment(
             uow=uow,

@@ -5,12 +5,22 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from mingyue.cli_support import AsUser, DataDir, JsonOut, cli_uow, emit, run_cli, settings_for
+from mingyue.cli_support import (
+    AsUser,
+    DataDir,
+    InputFile,
+    JsonOut,
+    cli_uow,
+    emit,
+    optional_settings,
+    read_json_file,
+    run_cli,
+)
 from mingyue.core.config import Settings
 from mingyue.core.errors import InvalidInput
 from mingyue.core.ledger import credentials, keys
@@ -39,14 +49,7 @@ RevocationOpt = Annotated[
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write JSON to a file.")]
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InvalidInput("core.credential.malformed", f"{path} is not UTF-8 JSON") from exc
-
-
-def _trusted_key(public_key: str | None, settings: Settings) -> str:
+def _trusted_key(public_key: str | None, settings: Settings | None) -> str:
     if public_key:
         try:
             key = keys.read_public_key_arg(public_key)
@@ -56,7 +59,7 @@ def _trusted_key(public_key: str | None, settings: Settings) -> str:
                 "core.credential.bad_key", f"unusable public key: {exc}", field="--public-key"
             ) from exc
         return key
-    if keys.key_path(settings).exists():  # never create a key just to verify
+    if settings is not None and keys.key_path(settings).exists():  # never create a key to verify
         return keys.public_key_b64(settings)
     raise InvalidInput(
         "core.credential.no_key",
@@ -73,7 +76,7 @@ def _has_database(settings: Settings) -> bool:
 
 @app.command()
 def verify(
-    file: Path,
+    file: InputFile,
     public_key: PublicKeyOpt = None,
     revocation_list: RevocationOpt = None,
     data_dir: DataDir = None,
@@ -81,16 +84,24 @@ def verify(
 ) -> None:
     """Verify a credential file offline; exit 1 when it is tampered, foreign, expired or revoked."""
     with run_cli():
-        vc = _read_json(file)
-        settings = settings_for(data_dir)
+        vc = read_json_file(file, what="credential")
+        settings = optional_settings(data_dir)  # verifying offline creates no data dir
         key = _trusted_key(public_key, settings)
         revoked: list[str] | None = None
         source = "none"
         if revocation_list is not None:
-            revoked = credentials.read_revocation_list(_read_json(revocation_list), key)
+            revoked = credentials.read_revocation_list(
+                read_json_file(revocation_list, what="revocation list"), key
+            )
             source = "list"
         result = credentials.verify(vc, key, revoked)
-        if result.ok and revoked is None and result.credential_id and _has_database(settings):
+        if (
+            result.ok
+            and revoked is None
+            and result.credential_id
+            and settings is not None
+            and _has_database(settings)
+        ):
             try:
                 flag = credentials.is_revoked(settings, result.credential_id)
                 source = "database" if flag is not None else "database (not issued here)"
@@ -123,7 +134,7 @@ def issue(
     """Sign a credential by hand (reviewers, regulators, platform admins); print it."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         check(uow.actor, "core.credential.issue")
-        body = _read_json(subject)
+        body = read_json_file(subject, what="--subject")
         if not isinstance(body, dict):
             raise InvalidInput(
                 "core.credential.bad_subject",
@@ -149,7 +160,7 @@ def show(
     output: OutputOpt = None,
 ) -> None:
     """Show one credential; ``-o FILE`` writes the signed credential itself (to verify or share)."""
-    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
+    with run_cli(), cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
         out = credentials.get_credential(uow=uow, actor=uow.actor, credential_id=credential_id)
     if output is not None:
         output.write_text(
@@ -174,7 +185,7 @@ def list_(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
 ) -> None:
     """List the credentials you may see, newest first."""
-    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
+    with run_cli(), cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
         rows = credentials.list_credentials(
             uow=uow, actor=uow.actor, type=type, revoked=revoked, limit=limit
         )
@@ -217,7 +228,7 @@ def revocation_list_(
     data_dir: DataDir = None, as_user: AsUser = None, output: OutputOpt = None
 ) -> None:
     """Print the signed list of revoked credentials you may see (for offline verifiers)."""
-    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
+    with run_cli(), cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
         check(uow.actor, "core.credential.read")
         doc = credentials.revocation_list(uow=uow)
     text = json.dumps(doc, ensure_ascii=False, indent=2)

@@ -58,7 +58,7 @@ def list_cmd(
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
 ) -> None:
     """List jobs, newest first."""
-    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
+    with run_cli(), cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
         items = jobs.list_jobs(uow=uow, actor=uow.actor, status=status, kind=kind, limit=limit)
     emit(items if json_out else _rows(items), json_out, title="jobs")
 
@@ -68,7 +68,7 @@ def show(
     job_id: int, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
 ) -> None:
     """Show one job: status, progress, result or error."""
-    with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
+    with run_cli(), cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
         out = jobs.get_job(uow=uow, actor=uow.actor, job_id=job_id)
     emit(out, json_out)
 
@@ -136,7 +136,7 @@ def follow(
     )
 
     def load() -> jobs.JobOut:
-        with cli_uow(data_dir, as_user, require_user=True) as uow:
+        with cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
             return jobs.get_job(uow=uow, actor=uow.actor, job_id=job_id)
 
     job = load()

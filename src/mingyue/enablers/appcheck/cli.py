@@ -13,6 +13,7 @@ from mingyue.cli_support import AsUser, DataDir, JsonOut, emit, run_cli
 
 from . import service
 from .engine import AppcheckError, analyze_apk, iter_apks, load_rulesets
+from .engine.analyze import APK_SUFFIXES
 
 app = typer.Typer(
     help="App compliance testing (APK static analysis) / App 合规检测", no_args_is_help=True
@@ -65,8 +66,16 @@ def scan(
             sys.stderr.write(f"error: {exc.message} ({exc.key})\n")
             raise typer.Exit(2) from None
     if path.is_dir():
+        try:
+            apks = list(iter_apks(path))
+        except OSError as exc:
+            sys.stderr.write(f"error: cannot read {path}: {exc.strerror or exc}\n")
+            raise typer.Exit(2) from None
+        if not apks:  # nothing scanned must not read as a clean result
+            sys.stderr.write(f"error: no {'/'.join(APK_SUFFIXES)} file in {path}\n")
+            raise typer.Exit(2)
         bad = 0
-        for apk in iter_apks(path):
+        for apk in apks:
             try:
                 rep = analyze_apk(apk, app_type=app_type, policy=policy)
                 _line(rep.to_dict(rules), json_out)
