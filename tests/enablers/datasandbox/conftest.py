@@ -40,3 +40,9 @@ def sandbox() -> Iterator[DuckDBSandbox]:
 @pytest.fixture()
 def store(tmp_path: Path) -> Path:
     return tmp_path / "store"
+
+
+@pytest.fixture(autouse=True)
+def _pg_sources_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Allow the local test server as a PostgreSQL source host (off by default)."""
+    monkeypatch.setenv("MINGYUE_DATASANDBOX__PG_ALLOWED_HOSTS", "127.0.0.1,::1")

@@ -150,7 +150,7 @@ def test_columns_and_views(pg_src: PgSource, owner: Any, uow_as: Any) -> None:
         ({"table": "firms; DROP TABLE x"}, "pg.table_name"),
         ({"columns": ["uscc", "nope"]}, "pg.unknown_column"),
         ({"identifiers": ["nope"]}, "dataset.unknown_column"),
-        ({"dsn": "postgresql://u@127.0.0.1:1/test"}, "pg.connect"),
+        ({"dsn": "postgresql://u@127.0.0.1:1/test"}, "source.unreachable"),
         ({"dsn": "host=/var/run/postgresql dbname=test user=postgres"}, "pg.dsn_option"),
         ({"dsn": "postgresql://u@h/db?passfile=/etc/passwd"}, "pg.dsn_option"),
     ],
@@ -224,7 +224,7 @@ def test_connect_timeout_is_one_clear_error(tmp_path: Path) -> None:
             pg.snapshot(
                 params, "public.t", tmp_path / "t.parquet", limits=pg.Limits(connect_timeout_s=2)
             )
-    assert err.value.rule == "pg.timeout", err.value.message
+    assert err.value.rule == "source.unreachable", err.value.message
     assert "pw-not-shown" not in err.value.message and not list(tmp_path.iterdir())
 
 

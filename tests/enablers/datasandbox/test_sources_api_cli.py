@@ -64,7 +64,7 @@ def test_api_register_refresh_redacted_and_tenant_scoped(
 @pytest.mark.parametrize(
     ("change", "key"),
     [
-        ({"dsn": "postgresql://dsrw_x@127.0.0.1:1/test"}, "datasandbox.pg.connect"),
+        ({"dsn": "postgresql://dsrw_x@127.0.0.1:1/test"}, "datasandbox.source.unreachable"),
         ({"table": "public.no_such_table_here"}, "datasandbox.pg.table_not_found"),
         ({"port": 0}, "core.invalid_input"),
     ],
@@ -170,7 +170,7 @@ def test_cli_add_refresh_password_never_printed(
         ),
         (
             ("--pg-dsn", "postgresql://u@127.0.0.1:1/test", "--pg-table", "public.t"),
-            "datasandbox.pg.connect",
+            "datasandbox.source.unreachable",
         ),
         (("--pg-dsn", "postgresql://u@127.0.0.1/test"), "datasandbox.pg.table_name"),
         ((), "datasandbox.dataset.missing_file"),

@@ -70,6 +70,7 @@ def register_dataset(
     epsilon_per_period: Annotated[float, Form(ge=0)] = 3.0,
     open_to_all: Annotated[bool, Form()] = False,
     description: Annotated[str, Form(max_length=2000)] = "",
+    verify_keys: Annotated[list[str] | None, Form()] = None,
 ) -> DatasetOut:
     return service.register_upload(
         uow=uow,
@@ -84,6 +85,7 @@ def register_dataset(
         epsilon_per_period=epsilon_per_period or None,
         open_to_all=open_to_all,
         description=description,
+        verify_keys=verify_keys,
     )
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from mingyue.sdk import Actor, UnitOfWork, check, now
 
@@ -37,6 +38,28 @@ def terms_of(rows: dict[str, SandboxDataset]) -> dict[str, dict[str, Any]]:
 def asked(spec: dict[str, Any]) -> dict[str, Any]:
     """Return a request's spec as the consumer gave it (without the recorded budget terms)."""
     return {k: v for k, v in spec.items() if k != TERMS_KEY}
+
+
+def insert_ignore(
+    uow: UnitOfWork, model: type[Any], values: dict[str, Any], keys: tuple[str, ...]
+) -> None:
+    """Insert one row unless its unique ``keys`` exist (SQLite and PostgreSQL upsert).
+
+    A select-then-insert loses the race of two first writers (UniqueViolation in the second,
+    which left its request ``approved`` forever): both upsert, then each locks the row.
+    """
+    stmt: Insert
+    if uow.session.get_bind().dialect.name == "postgresql":
+        stmt = (
+            postgresql.insert(model)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=list(keys))
+        )
+    else:
+        stmt = (
+            sqlite.insert(model).values(**values).on_conflict_do_nothing(index_elements=list(keys))
+        )
+    uow.session.execute(stmt)
 
 
 def _period_key(name: str, terms: dict[str, Any]) -> str:
@@ -94,15 +117,22 @@ class DbLedger:
         """Charge ε (refused past the cap), record the charge, return what is left."""
         row = self._row(consumer, dataset, period, True)
         if row is None:
-            row = SandboxBudget(
-                organization_id=int(consumer),
-                dataset_id=self.ids[dataset],
-                period=period,
-                cap=cap,
-                spent=0.0,
+            # The first charge of a period: two may race; both upsert, then lock the one row.
+            insert_ignore(
+                self.uow,
+                SandboxBudget,
+                {
+                    "organization_id": int(consumer),
+                    "dataset_id": self.ids[dataset],
+                    "period": period,
+                    "cap": cap,
+                    "spent": 0.0,
+                },
+                ("organization_id", "dataset_id", "period"),
             )
-            self.uow.session.add(row)
-            self.uow.flush()
+            row = self._row(consumer, dataset, period, True)
+            if row is None:  # pragma: no cover - the scope hides the row just written
+                raise RuntimeError("budget row outside the unit of work's scope")
         left = cap - row.spent
         if epsilon > left + 1e-12:
             raise EngineRefusal(

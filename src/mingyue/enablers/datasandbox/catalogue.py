@@ -26,7 +26,7 @@ from mingyue.sdk import (
     require_org,
 )
 
-from .engine.datasets import Dataset, DatasetSpec, ingest
+from .engine.datasets import ColumnClass, Dataset, DatasetSpec, ingest
 from .engine.errors import InvalidSpec as EngineInvalid
 from .engine.mock import preview
 from .engine.policy import OPERATIONS, UsagePolicy
@@ -138,8 +138,12 @@ def register_dataset(
     open_to_all: bool = False,
     description: str = "",
     bounds: dict[str, tuple[float, float]] | None = None,
+    verify_keys: list[str] | None = None,
 ) -> DatasetOut:
-    """Ingest a CSV/Parquet/JSON file into the sandbox and publish it with its usage policy."""
+    """Ingest a CSV/Parquet/JSON file into the sandbox and publish it with its usage policy.
+
+    ``verify_keys`` are the columns a PSI predicate may test (default: the ordinary columns).
+    """
     check(actor, "datasandbox.dataset.register")
     org_id = require_org(actor)
     ensure_name_free(uow, name)
@@ -168,6 +172,12 @@ def register_dataset(
         )
     except EngineInvalid as exc:
         raise InvalidInput(exc.key, exc.message, **exc.params) from exc
+    if verify_keys is not None:
+        try:
+            policy.verify_keys = _verify_keys(ds, verify_keys)
+        except InvalidInput:
+            ds.path.unlink(missing_ok=True)
+            raise
     try:
         row = SandboxDataset(
             organization_id=org_id,
@@ -197,6 +207,21 @@ def register_dataset(
     return dataset_out(row)
 
 
+def _verify_keys(ds: Dataset, keys: list[str]) -> list[str]:
+    out: list[str] = []
+    for key in keys:
+        col = ds.column(key)
+        if col is None or col.cls is ColumnClass.IDENTIFIER:
+            raise InvalidInput(
+                "datasandbox.dataset.verify_key",
+                f"{key!r} is not a non-identifier column of {ds.name}",
+                field="verify_keys",
+                column=key,
+            )
+        out.append(col.name)
+    return out
+
+
 def register_upload(
     *,
     uow: UnitOfWork,
@@ -211,6 +236,7 @@ def register_upload(
     epsilon_per_period: float | None = 3.0,
     open_to_all: bool = False,
     description: str = "",
+    verify_keys: list[str] | None = None,
 ) -> DatasetOut:
     """Register an uploaded CSV/Parquet/JSON file (capped at 512 MiB) as a dataset."""
     suffix = Path(filename or "").suffix.lower()
@@ -241,6 +267,7 @@ def register_upload(
             epsilon_per_period=epsilon_per_period,
             open_to_all=open_to_all,
             description=description,
+            verify_keys=verify_keys,
         )
 
 

@@ -63,6 +63,13 @@ def dataset_add(
             "--bound", help="Public clamping bounds COL=LOW:HIGH (else derived and rounded)"
         ),
     ] = None,
+    verify_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--verify-key",
+            help="Column a PSI predicate may test (default: the ordinary columns)",
+        ),
+    ] = None,
     pg_dsn: Annotated[
         str | None,
         typer.Option(
@@ -158,6 +165,7 @@ def dataset_add(
                 open_to_all=open_to == "all",
                 description=description,
                 bounds=bounds,
+                verify_keys=verify_key,
             )
         emit(out, json_out)
 

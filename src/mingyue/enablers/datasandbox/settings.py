@@ -6,12 +6,15 @@ field is listed in docs/settings.md (a test fails on an undocumented one).
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mingyue.sdk import Settings
 from mingyue.sdk.errors import InvalidInput
+
+HOST_ENTRY_RE = re.compile(r"^[A-Za-z0-9_.:\[\]-]{1,253}(?:/\d{1,3})?$")
 
 
 class DatasandboxSettings(BaseModel):
@@ -60,8 +63,35 @@ class DatasandboxSettings(BaseModel):
         "by COPY) before it is refused.",
     )
     pg_connect_timeout_s: int = Field(
-        10, ge=1, description="Seconds to wait for a PostgreSQL source to accept a connection."
+        3,
+        ge=1,
+        le=60,
+        description="Seconds to wait for a PostgreSQL source to accept a connection "
+        "(short: each dead address holds a worker this long).",
     )
+    pg_allowed_hosts: tuple[str, ...] = Field(
+        (),
+        description="Hosts PostgreSQL sources may connect to, comma-separated: IP addresses, "
+        "CIDR networks or host names (compared by their resolved addresses). Empty: "
+        "PostgreSQL sources are refused. The platform's own database is refused whatever "
+        "this list says.",
+    )
+
+    @field_validator("pg_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(h.strip() for h in value.split(",") if h.strip())
+        return value
+
+    @field_validator("pg_allowed_hosts")
+    @classmethod
+    def _check_hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for host in value:
+            if not HOST_ENTRY_RE.match(host):
+                raise ValueError(f"not a host name, address or network: {host!r}")
+        return value
+
     pg_statement_timeout_s: int = Field(
         600,
         ge=1,

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from mingyue.sdk import Actor, NotFound, Refused, UnitOfWork, check, now, require_org
 
+from .budget import DbLedger, insert_ignore
 from .catalogue import context
 from .engine import verify as vfy
 from .engine.errors import ExecutionFailed
@@ -64,27 +65,8 @@ def verify(
             raise EngineRefusal(
                 "policy.approval_required", "verification on this dataset needs a standing policy"
             )
-        day = started.strftime("%Y-%m-%d")
-        counter = uow.session.scalars(
-            select(SandboxVerifyCount)
-            .where(
-                SandboxVerifyCount.organization_id == org_id,
-                SandboxVerifyCount.dataset_id == row.id,
-                SandboxVerifyCount.day == day,
-            )
-            .with_for_update()
-        ).first()
-        if counter is None:
-            counter = SandboxVerifyCount(organization_id=org_id, dataset_id=row.id, day=day, used=0)
-            uow.session.add(counter)
-        if counter.used + len(ids) > pol.verify_per_day:
-            raise EngineRefusal(
-                "verify.rate_limited",
-                f"{pol.verify_per_day} checks per day on "
-                f"{dataset}; {pol.verify_per_day - counter.used} left",
-                left=pol.verify_per_day - counter.used,
-                asked=len(ids),
-            )
+        counter = _rate_counter(uow, org_id, row.id, started.strftime("%Y-%m-%d"))
+        _check_rate(counter, pol.verify_per_day, len(ids), dataset)
         with open_engine(uow.settings) as engine:
             res = vfy.verify(ds, ids, predicate, engine, mode=mode)
         counter.used += len(ids)
@@ -121,7 +103,13 @@ def psi(
     reveal_intersection: bool = False,
     purpose: str = "verification",
 ) -> PsiOut:
-    """Answer a private-set-intersection request; the consumer's list stays encrypted."""
+    """Answer a private-set-intersection request; the consumer's list stays encrypted.
+
+    The answer never tells how many records match (padded to a size bucket; fewer than the
+    minimum group is refused), the predicate may test only the owner's verification keys, and
+    each request counts its identifiers against the daily limit of membership checks and, on a
+    dataset with a DP budget, charges the policy's default ε (issue 12, item 3).
+    """
     check(actor, "datasandbox.verify")
     org_id = require_org(actor)
     datasets, policies, rows = context(uow, [dataset])
@@ -144,6 +132,8 @@ def psi(
         },
     )
     started = now()
+    ledger = DbLedger(uow, {dataset: row.id})
+    period = pol.period_key(started)
     try:
         pol.check(consumer_of(actor, purpose), "psi", started)
         if not (pol.auto_approve or row.organization_id == org_id):
@@ -153,10 +143,39 @@ def psi(
         if reveal_intersection and row.organization_id != org_id:
             # Revealing members needs the owner's own consent; standing policies give sizes only.
             raise EngineRefusal("policy.operation", "only the intersection size is offered")
+        n_ids = vfy.check_psi(
+            ds, predicate, request, reveal_intersection=reveal_intersection, keys=pol.verify_keys
+        )
+        counter = _rate_counter(uow, org_id, row.id, started.strftime("%Y-%m-%d"))
+        _check_rate(counter, pol.verify_per_day, max(n_ids, 1), dataset)
+        eps = pol.default_epsilon if pol.epsilon_per_period is not None else 0.0
+        if pol.epsilon_per_period is not None:
+            left = pol.epsilon_per_period - ledger.spent(str(org_id), dataset, period)
+            if eps > left + 1e-12:
+                raise EngineRefusal(
+                    "budget.exhausted",
+                    f"privacy budget of {dataset} for {period} is exhausted: "
+                    f"{max(left, 0):.4g} left, {eps:.4g} asked",
+                    left=round(max(left, 0), 6),
+                    asked=eps,
+                    dataset=dataset,
+                )
+        # From here the data is read: the checks count even when the answer is refused (a
+        # refusal below the minimum group is itself one bit about the data).
+        counter.used += max(n_ids, 1)
         with open_engine(uow.settings) as engine:
             reply = vfy.psi_reply(
-                ds, predicate, request, engine, reveal_intersection=reveal_intersection
+                ds,
+                predicate,
+                request,
+                engine,
+                reveal_intersection=reveal_intersection,
+                min_group=pol.min_group_size,
+                keys=pol.verify_keys,
             )
+        if pol.epsilon_per_period is not None:
+            ledger.charge(str(org_id), dataset, period, eps, pol.epsilon_per_period, str(req.id))
+            req.epsilon_spent = eps
     except (EngineRefusal, EngineInvalid) as exc:
         refuse(uow, req, exc)
         raise refused(uow, req) from exc
@@ -168,7 +187,8 @@ def psi(
     uow.audit(
         "datasandbox.request.released",
         f"datasandbox_request:{req.id}",
-        {"kind": "psi", "server_set_size": reply.server_set_size},
+        # The bucket, not the count: the consumer's organization reads this entry.
+        {"kind": "psi", "server_set_bucket": reply.server_set_size, "epsilon": eps},
     )
     return PsiOut(
         request_id=req.id,
@@ -176,3 +196,38 @@ def psi(
         setup_b64=base64.b64encode(reply.setup).decode(),
         response_b64=base64.b64encode(reply.response).decode(),
     )
+
+
+def _rate_counter(uow: UnitOfWork, org_id: int, dataset_id: int, day: str) -> SandboxVerifyCount:
+    """Return the consumer's counter of the day, locked (created by an upsert on first use)."""
+    stmt = (
+        select(SandboxVerifyCount)
+        .where(
+            SandboxVerifyCount.organization_id == org_id,
+            SandboxVerifyCount.dataset_id == dataset_id,
+            SandboxVerifyCount.day == day,
+        )
+        .with_for_update()
+    )
+    counter = uow.session.scalars(stmt).first()
+    if counter is None:
+        insert_ignore(
+            uow,
+            SandboxVerifyCount,
+            {"organization_id": org_id, "dataset_id": dataset_id, "day": day, "used": 0},
+            ("organization_id", "dataset_id", "day"),
+        )
+        counter = uow.session.scalars(stmt).first()
+        if counter is None:  # pragma: no cover - the scope hides the row just written
+            raise RuntimeError("rate counter outside the unit of work's scope")
+    return counter
+
+
+def _check_rate(counter: SandboxVerifyCount, cap: int, n: int, dataset: str) -> None:
+    if counter.used + n > cap:
+        raise EngineRefusal(
+            "verify.rate_limited",
+            f"{cap} checks per day on {dataset}; {cap - counter.used} left",
+            left=cap - counter.used,
+            asked=n,
+        )

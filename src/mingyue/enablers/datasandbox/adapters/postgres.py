@@ -11,7 +11,11 @@ Credentials never leave this module in an error: messages are scrubbed of the pa
 # ruff: noqa: S608  (identifiers are quoted by psycopg.sql / checked; values are bound)
 from __future__ import annotations
 
+import ipaddress
+import logging
 import re
+import socket
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,17 @@ ALLOWED_KEYS = (
     "target_session_attrs",
 )
 WRITE_PRIVILEGES = ("INSERT", "UPDATE", "DELETE", "TRUNCATE")
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+SESSION_ATTRS = ("any", "read-write", "read-only", "primary", "standby", "prefer-standby")
+# One host name or IP literal: no list (libpq's "h1,h2" would try a second, unchecked host), no
+# socket path, no scope id, no control characters.
+HOST_RE = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})|\[?[0-9A-Fa-f:.]{2,45}\]?)$")
+NAME_MAX = 63  # PostgreSQL's NAMEDATALEN - 1 for database and role names
+PASSWORD_MAX = 1024
+log = logging.getLogger(__name__)
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 TABLE_RE = re.compile(r"^(?:([A-Za-z_][A-Za-z0-9_$]{0,62})\.)?([A-Za-z_][A-Za-z0-9_$]{0,62})$")
 
 
@@ -41,7 +56,7 @@ class Limits:
 
     max_rows: int = 10_000_000
     max_bytes: int = 2 * 1024**3
-    connect_timeout_s: int = 10
+    connect_timeout_s: int = 3
     statement_timeout_s: int = 600
     duckdb_memory_mb: int = 1024  # DuckDB's memory limit while it writes the Parquet file
 
@@ -103,9 +118,143 @@ def conninfo(
             "connect over TCP (a host name or address), not a local socket",
             options=["host"],
         )
-    if "port" in params and not params["port"].isdigit():
-        raise InvalidSpec("pg.dsn", "the port must be a number")
+    _validate(params)
     return params
+
+
+def _bad(name: str, why: str) -> InvalidSpec:
+    return InvalidSpec("pg.dsn_value", f"invalid {name}: {why}", field=name)
+
+
+def _validate(params: dict[str, str]) -> None:
+    """Refuse any connection part that is not one plain value (issue 12: CRLF in the user)."""
+    for key, value in params.items():
+        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+            raise _bad(key, "control characters are not allowed")
+    for key in ("host", "hostaddr"):
+        if key in params and not HOST_RE.match(params[key]):
+            raise _bad(key, "one host name or IP address")
+    if "hostaddr" in params and _ip(params["hostaddr"].strip("[]")) is None:
+        raise _bad("hostaddr", "an IP address")
+    port = params.get("port", "5432")
+    if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise _bad("port", "a number from 1 to 65535")
+    for key in ("dbname", "user"):
+        if len(params[key]) > NAME_MAX:
+            raise _bad(key, f"at most {NAME_MAX} characters")
+    if len(params.get("password", "")) > PASSWORD_MAX:
+        raise _bad("password", f"at most {PASSWORD_MAX} characters")
+    if params.get("sslmode", "prefer") not in SSLMODES:
+        raise _bad("sslmode", f"one of {', '.join(SSLMODES)}")
+    if params.get("target_session_attrs", "any") not in SESSION_ATTRS:
+        raise _bad("target_session_attrs", f"one of {', '.join(SESSION_ATTRS)}")
+
+
+def _ip(text: str) -> IpAddress | None:
+    try:
+        addr = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    return addr
+
+
+def resolve(host: str, port: int) -> list[IpAddress]:
+    """Return every address ``host`` resolves to, as libpq would (``127.1``, ``0x7f.1`` …)."""
+    host = host.strip("[]")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return []
+    out: list[IpAddress] = []
+    for info in infos:
+        addr = _ip(str(info[4][0]))
+        if addr is not None and addr not in out:
+            out.append(addr)
+    return out
+
+
+def _networks(entries: Iterable[str]) -> list[IpNetwork]:
+    """Return the allow-list as networks: an address, a CIDR network, or a name (resolved)."""
+    nets: list[IpNetwork] = []
+    for entry in entries:
+        entry = entry.strip()
+        if not entry:
+            continue
+        try:
+            net = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            nets += [ipaddress.ip_network(a) for a in resolve(entry, 5432)]
+            continue
+        if isinstance(net, ipaddress.IPv6Network) and net.network_address.ipv4_mapped:
+            mapped = net.network_address.ipv4_mapped
+            net = ipaddress.ip_network(f"{mapped}/{max(net.prefixlen - 96, 0)}", strict=False)
+        nets.append(net)
+    return nets
+
+
+@dataclass(frozen=True)
+class PlatformDb:
+    """Where the platform's own database lives: never a source, whatever the allow-list."""
+
+    host: str
+    port: int
+    dbname: str
+
+
+def guard(
+    params: dict[str, str],
+    allowed: Iterable[str],
+    platform: PlatformDb | None = None,
+) -> dict[str, str]:
+    """Check the source's addresses; return the params pinned to one checked address.
+
+    Every address the host resolves to must lie in the allow-list (addresses, CIDR networks or
+    names, compared as addresses: ``127.1``, ``0x7f.1`` and ``::ffff:127.0.0.1`` are 127.0.0.1),
+    and none may be the platform's own database at the same port and database name. The
+    connection then goes to that address (``hostaddr``; ``host`` stays for TLS), so a second DNS
+    answer cannot move it elsewhere.
+    """
+    nets = _networks(allowed)
+    if not nets:
+        raise InvalidSpec(
+            "pg.no_allowed_hosts",
+            "PostgreSQL sources are off until the operator lists allowed hosts "
+            "(MINGYUE_DATASANDBOX__PG_ALLOWED_HOSTS)",
+        )
+    port = int(params.get("port") or 5432)
+    if params.get("hostaddr"):
+        found = [a for a in [_ip(params["hostaddr"].strip("[]"))] if a is not None]
+    else:
+        found = resolve(params["host"], port)
+    if not found:
+        log.warning("datasandbox pg source: %s does not resolve", redacted(params))
+        raise unreachable()
+    outside = [a for a in found if not any(a in n for n in nets)]
+    if outside:
+        log.warning(
+            "datasandbox pg source: %s resolves outside the allow-list (%s)",
+            redacted(params),
+            ", ".join(map(str, outside)),
+        )
+        raise InvalidSpec(
+            "pg.host_not_allowed",
+            "this host is not on the platform's list of PostgreSQL source hosts",
+            field="host",
+        )
+    if platform is not None and platform.dbname == params.get("dbname") and port == platform.port:
+        own = set(resolve(platform.host or "localhost", platform.port))
+        if own & set(found):
+            raise InvalidSpec(
+                "pg.platform_db", "the platform's own database cannot be registered as a source"
+            )
+    return {**params, "hostaddr": str(found[0])}
+
+
+def unreachable() -> InvalidSpec:
+    """Return the one error a tenant sees for any connection failure (details go to the log)."""
+    return InvalidSpec("source.unreachable", "the PostgreSQL source cannot be reached")
 
 
 def redacted(params: dict[str, str]) -> str:
@@ -177,16 +326,18 @@ def _connect(params: dict[str, str], limits: Limits) -> Any:
             )
         )
     except psycopg.Error as exc:
+        # Closed port, another service, unknown role, bad password, timeout: all read the same to
+        # the tenant (they told apart ports and roles); the operator's log has the detail.
         msg = _scrub(
             str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, params
         )
-        rule = "pg.timeout" if "timeout" in msg.lower() else "pg.connect"
-        raise InvalidSpec(
-            rule,
-            f"cannot connect to {redacted(params)}: {msg}",
-            location=redacted(params),
-            reason=msg,
-        ) from exc
+        log.warning(
+            "datasandbox pg source: cannot connect to %s (%s): %s",
+            redacted(params),
+            params.get("hostaddr", "-"),
+            msg,
+        )
+        raise unreachable() from exc
     return conn
 
 

@@ -38,7 +38,10 @@ class UsagePolicy:
     expires: dt.datetime | None = None
     release_review: bool = False  # each result waits for the owner's review before release
     auto_approve: bool = False  # a standing policy: requests need no per-request approval
-    verify_per_day: int = 100
+    verify_per_day: int = 100  # identifiers checked per consumer and day (verify and PSI)
+    # Columns a PSI predicate may test; None: the dataset's ordinary columns (not quasi, not
+    # sensitive), so a predicate cannot single out a record by its quasi-identifiers.
+    verify_keys: list[str] | None = None
     max_result_rows: int = 1000
 
     def __post_init__(self) -> None:

@@ -10,6 +10,7 @@ The planner then writes the SQL that actually runs (clamped sums for DP, a hidde
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -553,8 +554,13 @@ def plan(
     )
 
 
-def check_predicate(predicate: str, dataset: Dataset) -> str:
-    """Check a verification predicate (a boolean expression over non-identifier columns)."""
+def check_predicate(
+    predicate: str, dataset: Dataset, *, allowed: Collection[str] | None = None
+) -> str:
+    """Check a verification predicate (a boolean expression over non-identifier columns).
+
+    With ``allowed`` (the owner's verification keys), any other column is refused, by name.
+    """
     node = parse_one(f"SELECT 1 FROM t WHERE {predicate}")
     where = node.args.get("where")
     if where is None or node.args.get("joins") or len(node.expressions) != 1:
@@ -568,6 +574,12 @@ def check_predicate(predicate: str, dataset: Dataset) -> str:
             raise _refuse("sql.unknown_column", f"no column {col.sql()!r}", column=col.sql())
         if c.cls is ColumnClass.IDENTIFIER:
             raise _refuse("sql.identifier_in_filter", "predicates cannot test identifiers")
+        if allowed is not None and c.name.lower() not in {a.lower() for a in allowed}:
+            raise _refuse(
+                "verify.predicate_column",
+                f"column {c.name!r} is not a verification key of {dataset.name}",
+                column=c.name,
+            )
     if not isinstance(
         where.this, exp.Predicate | exp.Connector | exp.Not | exp.Paren | exp.Boolean | exp.Column
     ):

@@ -11,12 +11,13 @@ its size) locally.
 # ruff: noqa: S608  (SQL is built from checked column names (COLUMN_RE) and a checked predicate)
 from __future__ import annotations
 
+import secrets
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import uscc
-from .datasets import Dataset
+from .datasets import ColumnClass, Dataset
 from .errors import InvalidSpec, Refusal
 from .sqlcheck import check_predicate
 
@@ -125,13 +126,67 @@ def _psi() -> Any:
 
 @dataclass
 class PsiServerReply:
-    """Serialized PSI setup and response for the consumer's client."""
+    """Serialized PSI setup and response for the consumer's client.
+
+    ``server_set_size`` is the padded size (the bucket), never the number of matching records.
+    """
 
     setup: bytes
     response: bytes
     server_set_size: int
     rows_scanned: int
     cpu_seconds: float
+
+
+def psi_bucket(matching: int, min_group: int) -> int:
+    """Return the padded server-set size: the next power of two ≥ max(matching, min_group)."""
+    target = max(matching, min_group, 1)
+    return 1 << (target - 1).bit_length()
+
+
+def verification_keys(ds: Dataset, keys: list[str] | None) -> list[str]:
+    """Return the columns a PSI predicate may test: the owner's keys, else the ordinary ones."""
+    if keys is not None:
+        return list(keys)
+    return [c.name for c in ds.columns if c.cls is ColumnClass.ORDINARY]
+
+
+def _parse_request(request: bytes, reveal_intersection: bool) -> Any:
+    psi = _psi()
+    req = psi.Request()
+    try:
+        req.ParseFromString(request)
+    except Exception as exc:
+        raise InvalidSpec("verify.psi_request", "not a PSI request") from exc
+    if len(req.encrypted_elements) > MAX_IDS:
+        raise Refusal(
+            "verify.too_many_ids", f"at most {MAX_IDS} identifiers per request", limit=MAX_IDS
+        )
+    if bool(req.reveal_intersection) != reveal_intersection:
+        # openmined-psi raises a RuntimeError on a mismatch (it answered 500): say it instead.
+        raise InvalidSpec(
+            "verify.psi_mode",
+            "the request was made for "
+            + ("the intersection" if req.reveal_intersection else "its size only")
+            + f"; set reveal_intersection={str(bool(req.reveal_intersection)).lower()}",
+        )
+    return req
+
+
+def check_psi(
+    ds: Dataset,
+    predicate: str,
+    request: bytes,
+    *,
+    reveal_intersection: bool = False,
+    keys: list[str] | None = None,
+) -> int:
+    """Check a PSI request before any data is read; return how many identifiers it carries."""
+    if ds.unit is None:
+        raise Refusal("verify.no_identifier", f"{ds.name} has no identifier column")
+    req = _parse_request(request, reveal_intersection)
+    check_predicate(predicate, ds, allowed=verification_keys(ds, keys))
+    return len(req.encrypted_elements)
 
 
 def psi_reply(
@@ -142,35 +197,56 @@ def psi_reply(
     *,
     reveal_intersection: bool = False,
     fpr: float = 1e-9,
+    min_group: int = 1,
+    keys: list[str] | None = None,
 ) -> PsiServerReply:
-    """Answer a PSI request against the identifiers whose records satisfy ``predicate``."""
+    """Answer a PSI request against the identifiers whose records satisfy ``predicate``.
+
+    The setup message must not count the matching records (issue 12: its size and GCS
+    ``hash_range`` were an exact-count oracle). So: fewer than ``min_group`` matches are refused
+    (``gate.small_group``); otherwise the set is padded with random dummies to ``psi_bucket`` and
+    sent as a Bloom filter, whose length depends only on the bucket, the client's size and
+    ``fpr``. Dummies are random 128-bit strings, encrypted under the server's key like the rest:
+    the consumer cannot tell them apart, and no real identifier equals one.
+    """
     psi = _psi()
-    pred = check_predicate(predicate, ds)
     if ds.unit is None:
         raise Refusal("verify.no_identifier", f"{ds.name} has no identifier column")
+    req = _parse_request(request, reveal_intersection)
+    pred = check_predicate(predicate, ds, allowed=verification_keys(ds, keys))
     sql = (
         f'SELECT DISTINCT CAST("{ds.unit}" AS VARCHAR) FROM "{ds.name}" '
         f"WHERE coalesce(({pred}), false)"
     )
     res = engine.run(sql, [], {ds.name: ds.path}, max_rows=5_000_000)
     server_items = [r[0] for r in res.rows]
-    req = psi.Request()
-    try:
-        req.ParseFromString(request)
-    except Exception as exc:
-        raise InvalidSpec("verify.psi_request", "not a PSI request") from exc
-    n_client = len(req.encrypted_elements)
-    if n_client > MAX_IDS:
+    if len(server_items) < min_group:
         raise Refusal(
-            "verify.too_many_ids", f"at most {MAX_IDS} identifiers per request", limit=MAX_IDS
+            "gate.small_group",
+            f"fewer records match than the minimum group of {min_group}",
+            min_group=min_group,
         )
+    bucket = psi_bucket(len(server_items), min_group)
+    taken = set(server_items)
+    while len(server_items) < bucket:
+        dummy = secrets.token_hex(16)
+        if dummy not in taken:
+            taken.add(dummy)
+            server_items.append(dummy)
+    secrets.SystemRandom().shuffle(server_items)
+    n_client = len(req.encrypted_elements)
     server = psi.server.CreateWithNewKey(reveal_intersection)
-    setup = server.CreateSetupMessage(fpr, max(n_client, 1), server_items, psi.DataStructure.GCS)
-    response = server.ProcessRequest(req)
+    try:
+        setup = server.CreateSetupMessage(
+            fpr, max(n_client, 1), server_items, psi.DataStructure.BLOOM_FILTER
+        )
+        response = server.ProcessRequest(req)
+    except RuntimeError as exc:
+        raise InvalidSpec("verify.psi_request", "not a valid PSI request") from exc
     return PsiServerReply(
         setup.SerializeToString(),
         response.SerializeToString(),
-        len(server_items),
+        bucket,
         ds.rows,
         res.cpu_seconds,
     )

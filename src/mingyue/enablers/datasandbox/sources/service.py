@@ -57,25 +57,37 @@ def _invalid(exc: InvalidSpec) -> InvalidInput:
     return InvalidInput(exc.key, exc.message, **exc.params)
 
 
-def _refuse_own_metadata_db(uow: UnitOfWork, params: dict[str, str]) -> None:
-    # The platform's own database is never a source, whatever role the owner brings.
+def _platform_db(uow: UnitOfWork) -> pg.PlatformDb | None:
     if uow.settings.is_sqlite:
-        return
+        return None
     url = make_url(uow.settings.sqlalchemy_url)
-    local = {"localhost", "127.0.0.1", "::1"}
-    same_host = params.get("host") == url.host or (
-        params.get("host") in local and (url.host or "localhost") in local
-    )
-    if (
-        same_host
-        and params.get("dbname") == url.database
-        and int(params.get("port") or 5432) == int(url.port or 5432)
-    ):
+    return pg.PlatformDb(url.host or "localhost", int(url.port or 5432), url.database or "")
+
+
+def _refuse_own_metadata_db(uow: UnitOfWork, params: dict[str, str]) -> None:
+    """Refuse the platform's own database, compared by resolved address, port and name."""
+    platform = _platform_db(uow)
+    if platform is None or params.get("dbname") != platform.dbname:
+        return
+    port = int(params.get("port") or 5432)
+    if port != platform.port:
+        return
+    own = set(pg.resolve(platform.host, platform.port))
+    if own & set(pg.resolve(params.get("hostaddr") or params["host"], port)):
         raise InvalidInput(
             "datasandbox.pg.platform_db",
             "the platform's own database cannot be registered as a source",
             field="dsn",
         )
+
+
+def _checked(uow: UnitOfWork, params: dict[str, str]) -> dict[str, str]:
+    """Return the params pinned to an allow-listed address (issue 12: SSRF through sources)."""
+    _refuse_own_metadata_db(uow, params)
+    try:
+        return pg.guard(params, options(uow.settings).pg_allowed_hosts, _platform_db(uow))
+    except InvalidSpec as exc:
+        raise _invalid(exc) from exc
 
 
 def _version_dir(store: Path, name: str, version: int) -> Path:
@@ -131,11 +143,11 @@ def register_pg_dataset(
         schema, rel = pg.split_table(table)
     except InvalidSpec as exc:
         raise _invalid(exc) from exc
-    _refuse_own_metadata_db(uow, params)
+    pinned = _checked(uow, params)
     ensure_name_free(uow, name)  # before connecting anywhere
     tmp = _tmpdir(uow)
     try:
-        snap = _snapshot_file(uow, params, f"{schema}.{rel}", columns, tmp)
+        snap = _snapshot_file(uow, pinned, f"{schema}.{rel}", columns, tmp)
         out = register_dataset(
             uow=uow,
             actor=actor,
@@ -280,7 +292,9 @@ def refresh_dataset(*, uow: UnitOfWork, actor: Actor, name: str) -> SourceOut:
     store = store_dir(uow)
     tmp = _tmpdir(uow)
     try:
-        snap = _snapshot_file(uow, params, src.table_name, src.columns, tmp)
+        # Checked again: the operator may have narrowed the list, or the name may now resolve
+        # elsewhere.
+        snap = _snapshot_file(uow, _checked(uow, params), src.table_name, src.columns, tmp)
         try:
             ds = ingest(
                 tmp / "snapshot.parquet",
