@@ -56,11 +56,11 @@ class Dying:
     def __getattr__(self, name):
         return getattr(self.ad, name)
 
-    def submit(self, job_id, spec):
+    def submit(self, job_id, spec, owner=None):
         if args["when"] == "before":
             print(json.dumps({"name": job_id}), flush=True)
             os.kill(os.getpid(), signal.SIGKILL)
-        engine_id = self.ad.submit(job_id, spec)
+        engine_id = self.ad.submit(job_id, spec, owner)
         print(json.dumps({"name": job_id, "engine_id": engine_id}), flush=True)
         os.kill(os.getpid(), signal.SIGKILL)  # the engine has it; mingyue did not record it
 

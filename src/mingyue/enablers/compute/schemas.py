@@ -46,6 +46,10 @@ class PoolOut(BaseModel):
     has_credentials: bool
     refreshed_at: datetime | None
     down_reason: str | None
+    # local pools: whether tenants' commands run isolated (bubblewrap) and how, or why not
+    # (then only the platform operator may run commands there)
+    isolated: bool | None = None
+    isolation: str | None = None
 
 
 class SubmitOut(BaseModel):

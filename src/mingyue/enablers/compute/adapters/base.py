@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from mingyue.enablers.compute.engine.spec import JobSpec
@@ -21,14 +22,30 @@ class JobFinished(Conflict):
     """The job already ended; there is nothing to cancel (HTTP 409)."""
 
 
+@dataclass(frozen=True)
+class JobOwner:
+    """Whom a job runs for: what an engine may run it as depends on it."""
+
+    organization_id: int
+    # the platform operator (platform_admin) submitted it: a local pool that cannot isolate
+    # job code still runs the operator's own commands
+    operator: bool = False
+    # the pool's account for the organization (pool option ``accounts``): Slurm runs the job
+    # as that user (``sbatch --uid``)
+    account: str | None = None
+
+
 @runtime_checkable
 class ComputeAdapter(Protocol):
     """Submit, watch, stop and account jobs on one engine."""
 
     kind: str
 
-    def submit(self, job_id: str, spec: JobSpec) -> str:
-        """Start or queue the job; return the engine's id for it."""
+    def submit(self, job_id: str, spec: JobSpec, owner: JobOwner | None = None) -> str:
+        """Start or queue the job; return the engine's id for it.
+
+        ``owner`` is whom it runs for (the service always says; None: the platform itself).
+        """
         ...
 
     def status(self, engine_id: str) -> EngineStatus | None:

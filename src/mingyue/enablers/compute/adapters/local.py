@@ -4,6 +4,11 @@ The embedded default: no server. Each job gets ``ROOT/<job_id>/``; the superviso
 (``local_runner.py``) records pid, start and end there, so the platform can restart and still
 know every job. Jobs start at once (the local pool does not queue); ``capacity()`` reports the
 CPUs in use so the matcher sends work elsewhere when this machine is busy.
+
+A raw command runs isolated by bubblewrap (``sandbox.py``): its own namespaces, an unprivileged
+uid, nothing of the data directory but its own work dir. A pool whose host cannot (bwrap missing,
+or its self-test fails) refuses raw commands of tenants (403 ``compute.local_unisolated``) and
+runs only the platform operator's.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,9 +31,10 @@ from typing import Any
 
 from mingyue.enablers.compute.engine.spec import JobSpec
 from mingyue.enablers.compute.engine.states import Capacity, EngineStatus, JobState, Usage
-from mingyue.sdk.errors import Conflict, InvalidInput
+from mingyue.sdk.errors import Conflict, Forbidden, InvalidInput
 
-from .base import finished_error
+from . import sandbox
+from .base import JobOwner, finished_error
 from .container import RUNTIMES, ContainerRuntime, detect
 from .local_runner import claim, proc_start_tick, write_json
 from .slots import PREFIX, SlotStore, is_reservation, slot_cancel, slot_status, slot_usage
@@ -88,8 +95,21 @@ class LocalAdapter:
         cpus: int | None = None,
         python: str = sys.executable,
         containers: tuple[str, ...] | None = RUNTIMES,
+        bwrap: str | None = None,
+        network: bool = False,
+        max_processes: int = sandbox.DEFAULT_MAX_PROCESSES,
+        ro_paths: tuple[str, ...] = (),
+        hide: tuple[str, ...] = (),
+        sandbox_dir: str = sandbox.DEFAULT_SANDBOX_DIR,
     ) -> None:
         self.root = Path(root)
+        # bubblewrap's path (None: the one on the PATH); what isolated jobs may have
+        self.bwrap = bwrap
+        self.network = network
+        self.max_processes = max_processes
+        self.ro_paths = ro_paths
+        self.hide = (*hide, str(self.root.resolve()))
+        self.sandbox_dir = Path(sandbox_dir)
         # container runtimes to look for (None: image jobs are off for this pool)
         self.containers = containers
         self.root.mkdir(parents=True, exist_ok=True)
@@ -106,8 +126,84 @@ class LocalAdapter:
             )
         return self.root / engine_id
 
-    def submit(self, job_id: str, spec: JobSpec) -> str:
-        """Start the job under its supervisor; return its id (the job dir's name)."""
+    def isolation(self) -> tuple[bool, str]:
+        """Say whether raw commands run isolated here, and how (or why not); cached a while."""
+        found, how = self._probe()
+        return found is not None, how
+
+    def _portal(self) -> Path | None:
+        """Where job work dirs live when not in the job dir (see ``sandbox.portal``)."""
+        if not sandbox.runs_as_root() or sandbox.searchable(self.root / "x"):
+            return None
+        return sandbox.portal(self.sandbox_dir, self.root)
+
+    def _probe(self) -> tuple[str | None, str]:
+        try:
+            where = self._portal() or self.root
+        except OSError as exc:
+            return None, f"no place for job work dirs: {exc}"
+        return sandbox.probe(where / ".sandbox-probe", self.bwrap)
+
+    def _sandbox(self, spec: JobSpec, owner: JobOwner | None) -> sandbox.Sandbox | None:
+        """Return the sandbox a raw command runs in (None: the operator's, on a host without)."""
+        found, how = self._probe()
+        if found is None:
+            if owner is not None and not owner.operator:
+                raise Forbidden(
+                    "compute.local_unisolated",
+                    f"this pool cannot isolate job code ({how}); it runs commands of the "
+                    "platform operator only",
+                    reason=how,
+                )
+            return None
+        if spec.network and not self.network:
+            raise InvalidInput(
+                "compute.local_no_network",
+                "this pool gives jobs no network (pool option network=allow)",
+                field="network",
+            )
+        return sandbox.Sandbox(
+            found,
+            network=self.network,
+            max_processes=self.max_processes,
+            ro_paths=self.ro_paths,
+            hide=self.hide,
+        )
+
+    def _sandbox_job(
+        self, job_id: str, job_dir: Path, spec: JobSpec, box: sandbox.Sandbox
+    ) -> dict[str, Any]:
+        where = self._portal()
+        if where is None:
+            outside = job_dir.resolve()
+        else:  # the work dir lives in the portal; the job dir links to it
+            outside = where / job_id
+            if outside.exists():  # left by a job dir removed by hand: none of it is this job's
+                shutil.rmtree(outside)
+            outside.mkdir(mode=0o711)
+            (outside / "work").mkdir()
+            (job_dir / "work").symlink_to(outside / "work")
+        sandbox.write_etc(outside / "etc")
+        return {
+            "argv": box.argv(
+                command=spec.command or "",
+                env=sandbox.job_env(job_id, spec.cpus, spec.env),
+                network=spec.network,
+                work=outside / "work",
+                etc=outside / "etc",
+            ),
+            "sandbox": {
+                "uid": sandbox.host_uid(str(job_dir.resolve())) if sandbox.runs_as_root() else None,
+                "max_processes": box.max_processes,
+            },
+        }
+
+    def submit(self, job_id: str, spec: JobSpec, owner: JobOwner | None = None) -> str:
+        """Start the job under its supervisor; return its id (the job dir's name).
+
+        A raw command runs in the sandbox; where there is none, only for the operator (or the
+        platform itself: ``owner`` None).
+        """
         if spec.reservation is not None:
             r = spec.reservation
             self.slots.create(
@@ -127,6 +223,7 @@ class LocalAdapter:
                     f"this pool runs no container images: {why or 'turned off'}",
                     field="image",
                 )
+        box = self._sandbox(spec, owner) if spec.image is None else None
         job_dir = self._dir(job_id)
         try:
             job_dir.mkdir()
@@ -144,6 +241,7 @@ class LocalAdapter:
                 "max_runtime_s": spec.max_runtime_s,
                 "submitted": time.time(),
                 **self._container_job(job_id, spec, runtime),
+                **(self._sandbox_job(job_id, job_dir, spec, box) if box is not None else {}),
             },
         )
         self._start_supervisor(job_id, job_dir)
@@ -415,11 +513,14 @@ class LocalAdapter:
                 used += int(spec.get("cpus", 1))
                 running += 1
         runtime = detect(self.containers)[0] if self.containers else None
+        isolated, how = self.isolation()
         return Capacity(
             cpus=self.cpus,
             free_cpus=max(self.cpus - used, 0),
             running=running,
             container_runtime=runtime.name if runtime else None,
+            isolated=isolated,
+            isolation=how,
         )
 
 

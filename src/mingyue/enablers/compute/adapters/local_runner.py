@@ -9,6 +9,12 @@ instead of ``sh -c``; the container gets the limits, not the runtime's client) a
 (its name and the ``inspect``/``rm`` command lines): the recorded start and end are then the
 container's own, and the container is removed at the end.
 
+A raw command isolated by bubblewrap has ``argv`` (the ``bwrap`` command line, see
+``sandbox.py``) and ``sandbox`` (``uid``: the unprivileged host uid to run it as when the
+supervisor is root, else null; ``max_processes``): bwrap is started as that uid with no
+environment of ours, under the rlimits plus ``RLIMIT_NPROC``, and its ``128 + N`` exit code of a
+command killed by signal N is recorded as that signal.
+
 Files: ``job.json`` (input: command, env, cpus, memory_mb, max_runtime_s), ``runner.json``
 (runner pid), ``started.json`` (job pid = process group, its /proc start tick, start time),
 ``end.json`` (end time, exit code, signal, state, reason), ``cancel`` (a request to stop),
@@ -70,9 +76,13 @@ def proc_start_tick(pid: int) -> int | None:
     return int(stat.rsplit(")", 1)[1].split()[19])
 
 
-def _limits(cpus: int, memory_mb: int | None, max_runtime_s: int | None) -> None:
-    # Runs in the child between fork and exec: plain calls only.
+def _limits(
+    cpus: int, memory_mb: int | None, max_runtime_s: int | None, nproc: int | None = None
+) -> None:
+    # Runs in the child between fork and exec (after the uid switch): plain calls only.
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if nproc is not None:
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     if max_runtime_s:
         # CPU-time backstop: the wall-clock limit below is the main one.
         cpu_s = max_runtime_s * max(cpus, 1) + 5
@@ -80,6 +90,25 @@ def _limits(cpus: int, memory_mb: int | None, max_runtime_s: int | None) -> None
     if memory_mb:
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _count_processes(uid: int) -> int:
+    n = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                n += entry.stat().st_uid == uid
+    return n
+
+
+def _nproc(box: dict[str, object]) -> int:
+    """The RLIMIT_NPROC of a sandboxed job: counted per real uid, so for a job of its own host
+    uid it is the job's budget (plus bwrap and its init); as the platform's uid it must leave
+    room for the processes that uid already runs."""
+    budget = int(str(box.get("max_processes") or 256))
+    if box.get("uid") is not None:
+        return budget + 2
+    return _count_processes(os.getuid()) + budget + 2
 
 
 def _epoch(text: str) -> float | None:
@@ -160,6 +189,11 @@ def run(job_dir: Path) -> int:
         return 0
     work = job_dir / "work"
     work.mkdir(exist_ok=True)
+    box = spec.get("sandbox")  # a raw command isolated by bubblewrap (argv is bwrap's)
+    uid = box.get("uid") if box else None
+    if uid is not None:
+        os.chown(work, uid, uid)
+        work.chmod(0o700)
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(work),
@@ -175,19 +209,26 @@ def run(job_dir: Path) -> int:
     argv = (
         [str(a) for a in spec["argv"]] if spec.get("argv") else ["/bin/sh", "-c", spec["command"]]
     )
+    nproc = _nproc(box) if box else None
     with (job_dir / "stdout.log").open("wb") as out, (job_dir / "stderr.log").open("wb") as err:
         start = time.time()
         child = subprocess.Popen(
             argv,
             cwd=work,
-            env=env,
+            # bwrap gets no environment of ours: its init's /proc/1/environ is readable inside
+            env={"PATH": "/usr/bin:/bin"} if box else env,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
             start_new_session=True,
+            user=uid,
+            group=uid,
+            extra_groups=[] if uid is not None else None,
             # a container gets its limits from the runtime (--cpus/--memory); an address-space
             # limit on the runtime's own client would only break the client
-            preexec_fn=None if container else lambda: _limits(cpus, memory_mb, max_runtime_s),
+            preexec_fn=None
+            if container
+            else lambda: _limits(cpus, memory_mb, max_runtime_s, nproc),
         )
     write_json(
         job_dir / "started.json",
@@ -224,6 +265,9 @@ def run(job_dir: Path) -> int:
         elif c_start is not None and c_end is None and code == 0:
             code = 137  # the runtime's client left while the container ran; rm --force killed it
     sig = -code if code < 0 else None
+    if box and 128 < code <= 128 + 64:
+        # bwrap reports a command killed by a signal as 128 + the signal, like a shell
+        sig, code = code - 128, -(code - 128)
     if (job_dir / "cancel").exists() and (sig is not None or code != 0 or box_cancelled):
         state, reason = "cancelled", "cancelled by request"
     elif timed_out:
@@ -231,7 +275,7 @@ def run(job_dir: Path) -> int:
     elif sig == signal.SIGXCPU:
         state, reason = "failed", "CPU time limit reached (SIGXCPU)"
     elif sig is not None:
-        state, reason = "failed", f"killed by signal {signal.Signals(sig).name}"
+        state, reason = "failed", f"killed by signal {_signame(sig)}"
     elif container and code == 125:
         state, reason = "failed", "the container runtime could not run it (exit code 125)"
     elif code != 0:
@@ -250,6 +294,13 @@ def run(job_dir: Path) -> int:
         },
     )
     return 0
+
+
+def _signame(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return str(sig)
 
 
 def _kill_group_quiet(pgid: int) -> None:

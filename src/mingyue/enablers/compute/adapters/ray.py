@@ -27,7 +27,7 @@ from mingyue.enablers.compute.engine.spec import JobSpec
 from mingyue.enablers.compute.engine.states import Capacity, EngineStatus, JobState, Usage
 from mingyue.sdk.errors import InvalidInput
 
-from .base import EngineUnavailable, finished_error
+from .base import EngineUnavailable, JobOwner, finished_error
 
 PREFIX = "mingyue-"
 JOBS_FRESH_S = 1.0  # statuses() reuses a job list capacity() read less than this ago
@@ -123,8 +123,12 @@ class RayAdapter:
             return f"timeout --kill-after=5 {spec.max_runtime_s} /bin/sh -c {shlex.quote(command)}"
         return command
 
-    def submit(self, job_id: str, spec: JobSpec) -> str:
-        """Submit through the Jobs API; return the submission id."""
+    def submit(self, job_id: str, spec: JobSpec, owner: JobOwner | None = None) -> str:
+        """Submit through the Jobs API; return the submission id.
+
+        Ray runs every job as the cluster's own user (no per-job user): a mapped ``owner``
+        account is recorded in the job's metadata for the cluster's operator.
+        """
         if spec.reservation is not None:
             raise InvalidInput(
                 "compute.ray_no_reservation",
@@ -145,7 +149,10 @@ class RayAdapter:
             "entrypoint": self.entrypoint(spec),
             "submission_id": f"{PREFIX}{job_id}",
             "entrypoint_num_cpus": spec.cpus,
-            "metadata": {"mingyue_job": job_id},
+            "metadata": {
+                "mingyue_job": job_id,
+                **({"mingyue_account": owner.account} if owner and owner.account else {}),
+            },
             "runtime_env": {"env_vars": {**spec.env, "MINGYUE_JOB_ID": job_id}},
         }
         if spec.gpus.count:

@@ -30,7 +30,7 @@ from mingyue.enablers.compute.engine.states import Capacity, EngineStatus, JobSt
 from mingyue.sdk.errors import InvalidInput
 
 from . import slurm_reservation
-from .base import EngineUnavailable, finished_error
+from .base import EngineUnavailable, JobOwner, finished_error
 from .slots import SlotStore, is_reservation
 from .slurm_cli import parse_kv_line, parse_slurm_time
 
@@ -231,8 +231,8 @@ class SlurmAdapter:
         lines.append(str(spec.command))
         return "\n".join(lines) + "\n"
 
-    def sbatch_args(self, job_id: str, spec: JobSpec) -> list[str]:
-        """Return the ``sbatch`` command line for a spec."""
+    def sbatch_args(self, job_id: str, spec: JobSpec, run_as: str | None = None) -> list[str]:
+        """Return the ``sbatch`` command line for a spec (``run_as``: ``--uid``, root only)."""
         args = [
             "sbatch",
             "--parsable",
@@ -257,10 +257,16 @@ class SlurmAdapter:
             args.append(f"--gres=gpu:{model}{spec.gpus.count}")
         if spec.priority < 5:
             args.append(f"--nice={(5 - spec.priority) * 1000}")
+        if run_as:
+            # the tenant's own cluster account: sbatch accepts --uid from root (or SlurmUser)
+            args.append(f"--uid={run_as}")
         return args + self.extra_sbatch
 
-    def submit(self, job_id: str, spec: JobSpec) -> str:
-        """Submit with ``sbatch --parsable`` (script on stdin); return the Slurm job id."""
+    def submit(self, job_id: str, spec: JobSpec, owner: JobOwner | None = None) -> str:
+        """Submit with ``sbatch --parsable`` (script on stdin); return the Slurm job id.
+
+        With an ``owner`` mapped to a cluster account, the job runs as that user (``--uid``).
+        """
         if spec.reservation is not None:
             return slurm_reservation.reserve(self, self.slots, job_id, spec)
         if spec.image is not None:
@@ -269,7 +275,10 @@ class SlurmAdapter:
                 "this Slurm pool runs commands, not container images",
                 field="image",
             )
-        out = self._run(self.sbatch_args(job_id, spec), stdin=self.batch_script(job_id, spec))
+        run_as = owner.account if owner is not None else None
+        out = self._run(
+            self.sbatch_args(job_id, spec, run_as), stdin=self.batch_script(job_id, spec)
+        )
         if out.returncode != 0:
             raise InvalidInput(
                 "compute.slurm_rejected",

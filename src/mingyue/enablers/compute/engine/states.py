@@ -80,3 +80,6 @@ class Capacity:
     nodes: int = 1
     down_reason: str | None = None
     container_runtime: str | None = None  # a runtime that answered ``info`` (image jobs)
+    # local pools: whether job code runs isolated (bubblewrap), and how, or why not
+    isolated: bool | None = None
+    isolation: str | None = None

@@ -14,7 +14,7 @@ from mingyue.enablers.compute.models import ComputeJob, ComputePool
 from mingyue.sdk import UnitOfWork, now
 from mingyue.sdk.errors import MingyueError
 
-from .engines import adapter_for
+from .engines import adapter_for, job_owner
 from .pools import engine_pool, maintenance_overlap, pool_holds, pool_load
 
 
@@ -78,7 +78,7 @@ def dispatch(
         job.reason = None
         uow.commit()  # phase 1: from here on a crash leaves a job the reconciler can resolve
         try:
-            engine_id = adapter_for(uow, row).submit(uid, spec)
+            engine_id = adapter_for(uow, row).submit(uid, spec, job_owner(uow, job, row))
         except EngineUnavailable as exc:
             row.down_reason = exc.message
             notes.append(f"pool {cand.pool}: engine down at dispatch ({exc.message})")

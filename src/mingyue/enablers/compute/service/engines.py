@@ -1,18 +1,22 @@
 """Which adapter talks to a pool's engine (one per pool and configuration, cached per process),
-and the pool credentials it needs, sealed with the platform's secret key."""
+the pool credentials it needs, sealed with the platform's secret key, and whom a job runs for
+(the operator or a tenant, and the tenant's account on the pool)."""
 
 from __future__ import annotations
 
 import json
 
-from mingyue.enablers.compute.adapters.base import ComputeAdapter
+from mingyue.enablers.compute.adapters import sandbox
+from mingyue.enablers.compute.adapters.base import ComputeAdapter, JobOwner
 from mingyue.enablers.compute.adapters.container import RUNTIMES
 from mingyue.enablers.compute.adapters.local import LocalAdapter
 from mingyue.enablers.compute.adapters.ray import RayAdapter
 from mingyue.enablers.compute.adapters.slurm import SlurmAdapter
-from mingyue.enablers.compute.models import ComputePool
-from mingyue.sdk import SecretUnreadable, UnitOfWork, seal, unseal
-from mingyue.sdk.errors import Conflict, InvalidInput
+from mingyue.enablers.compute.models import ComputeJob, ComputePool
+from mingyue.sdk import SecretUnreadable, UnitOfWork, actor_of_user, seal, unseal
+from mingyue.sdk.errors import Conflict, Forbidden, InvalidInput
+
+OPERATOR_ROLE = "platform_admin"
 
 _ADAPTERS: dict[tuple[str, ...], ComputeAdapter] = {}
 
@@ -66,6 +70,12 @@ def adapter_for(uow: UnitOfWork, pool: ComputePool) -> ComputeAdapter:
             containers=None
             if wanted == "off"
             else tuple(w.strip() for w in wanted.split(",") if w.strip()),
+            # isolation of raw commands (bubblewrap): see adapters/sandbox.py
+            bwrap=opts.get("bwrap") or None,
+            network=opts.get("network") == "allow",
+            max_processes=int(opts.get("max_processes") or sandbox.DEFAULT_MAX_PROCESSES),
+            ro_paths=sandbox.host_paths(str(opts.get("ro_paths") or "")),
+            hide=(str(uow.settings.data_dir.resolve()),),
         )
     elif pool.kind == "slurm":
         ad = SlurmAdapter(
@@ -88,3 +98,33 @@ def adapter_for(uow: UnitOfWork, pool: ComputePool) -> ComputeAdapter:
         raise InvalidInput("compute.pool_invalid", f"unknown pool kind {pool.kind}", field="kind")
     _ADAPTERS[key] = ad
     return ad
+
+
+def pool_accounts(pool: ComputePool) -> dict[str, str]:
+    """Read the pool option ``accounts`` (``ORG_ID=account,…``): each organization's account."""
+    text = str((pool.options or {}).get("accounts") or "")
+    out: dict[str, str] = {}
+    for item in text.split(","):
+        org, sep, account = item.partition("=")
+        if sep and org.strip() and account.strip():
+            out[org.strip()] = account.strip()
+    return out
+
+
+def job_owner(uow: UnitOfWork, job: ComputeJob, pool: ComputePool) -> JobOwner:
+    """Return whom the job runs for on ``pool`` (403 when the pool maps accounts and the
+    job's organization has none: its jobs would run as the pool's own user)."""
+    actor = uow.actor if uow.actor.label() == job.submitted_by else None
+    if actor is None and job.submitted_by.startswith("user:"):  # the reconciler dispatches
+        actor = actor_of_user(uow=uow, username=job.submitted_by.removeprefix("user:"))
+    operator = actor is not None and actor.has_role(OPERATOR_ROLE)
+    accounts = pool_accounts(pool) if pool.kind != "local" else {}
+    account = accounts.get(str(job.organization_id))
+    if accounts and account is None:
+        raise Forbidden(
+            "compute.pool_unmapped",
+            f"pool {pool.name} runs jobs as each organization's own account and has none "
+            f"for organization {job.organization_id}",
+            pool=pool.name,
+        )
+    return JobOwner(organization_id=job.organization_id, operator=operator, account=account)

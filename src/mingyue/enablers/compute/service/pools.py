@@ -61,6 +61,8 @@ def pool_out(row: ComputePool) -> PoolOut:
         has_credentials=bool(row.credentials_enc),
         refreshed_at=row.refreshed_at,
         down_reason=row.down_reason,
+        isolated=cap.get("isolated"),
+        isolation=cap.get("isolation"),
     )
 
 
@@ -85,6 +87,8 @@ def refresh_pool(
         "running": cap.running,
         "nodes": cap.nodes,
         "container_runtime": cap.container_runtime,
+        "isolated": cap.isolated,
+        "isolation": cap.isolation,
     }
     row.down_reason = cap.down_reason
     row.refreshed_at = now()
