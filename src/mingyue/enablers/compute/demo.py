@@ -4,12 +4,14 @@ runs on it."""
 
 from __future__ import annotations
 
+import logging
 import os
 
 from sqlalchemy import select
 
 from mingyue.sdk import (
     SYSTEM,
+    Forbidden,
     Settings,
     actor_of_user,
     local_time,
@@ -21,6 +23,8 @@ from mingyue.sdk import (
 from . import service
 from .models import ComputePool
 from .schemas import PoolIn
+
+log = logging.getLogger(__name__)
 
 DEMO_POOL = "liangjiang-local"
 # CNY per CPU-second at peak / flat / valley (≈ ¥0.58 / 0.36 / 0.14 per CPU-hour).
@@ -58,8 +62,18 @@ def seed(settings: Settings, org_ids: dict[str, int]) -> None:
                 granted=SME_FREE_CPU_SECONDS,
             )
     if ent1_admin is not None:
-        with unit_of_work(ent1_admin, settings) as uow:
-            service.submit_job(
-                uow=uow,
-                spec={"name": "demo-hello", "cpus": 1, "command": "echo 你好，明月湖; sleep 2"},
+        try:
+            with unit_of_work(ent1_admin, settings) as uow:
+                service.submit_job(
+                    uow=uow,
+                    spec={"name": "demo-hello", "cpus": 1, "command": "echo 你好，明月湖; sleep 2"},
+                )
+        except Forbidden as exc:
+            # Without bubblewrap the local pool refuses tenants' commands (docs/security.md); the
+            # demo still starts, and says how to get the job.
+            if exc.key != "compute.local_unisolated":
+                raise
+            log.warning(
+                "compute demo: no demo job - the local pool cannot isolate job code "
+                "(install bubblewrap: scripts/compute-setup.sh)"
             )
