@@ -18,7 +18,7 @@ from typing import Any
 import mingyue
 from mingyue.core import registries
 from mingyue.core.apps import CORE_APPS
-from mingyue.core.declaration import Enabler, MeterSpec, NavItem, load_ref
+from mingyue.core.declaration import Enabler, MeterSpec, NavItem, Permission, load_ref
 from mingyue.core.tenancy import access
 
 __all__ = ["GROUP", "Enabler", "MeterSpec", "NavItem", "Registry", "load_ref", "registry"]
@@ -40,9 +40,12 @@ class Registry:
         if enabler.key in self.enablers:
             raise ValueError(f"duplicate enabler key: {enabler.key}")
         enabler.package_dir = package_dir
-        for name, roles in enabler.permissions.items():
+        for name, perm in enabler.permissions.items():
             _check_ns(enabler, name)
-            access.register_permission(name, roles)
+            if isinstance(perm, Permission):
+                access.register_permission(name, perm.roles, perm.description, perm.reach)
+            else:
+                access.register_permission(name, perm)
         for name, desc in enabler.audit_events.items():
             _check_ns(enabler, name)
             registries.register_event(name, desc)
