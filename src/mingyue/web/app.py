@@ -40,6 +40,13 @@ def _mount(app: FastAPI) -> None:
         (r.path, set(r.methods or ()), r) for r in pages.router.routes if isinstance(r, Route)
     ]
     reg = registry()
+    # An installed enabler that cannot load (a missing extra): named on the console for the
+    # operator and in the log with the command that fixes it, never a silent absence.
+    unavailable: dict[str, dict[str, str]] = {
+        key: {"module": err, "hint": f"pip install 'mingyue[{key}]'"}
+        for key, err in reg.errors.items()
+    }
+    app.state.unavailable_enablers = unavailable
     for en in reg.ordered():
         for kind in ("router", "console"):
             ref = getattr(en, kind)
@@ -48,10 +55,19 @@ def _mount(app: FastAPI) -> None:
             try:
                 router = load_ref(ref)
             except ModuleNotFoundError as exc:
-                if exc.name and ref.split(":")[0].startswith(exc.name):
-                    log.warning("%s: %s module %s is not built yet", en.key, kind, exc.name)
-                    continue
-                raise
+                missing = exc.name or ""
+                if missing == "mingyue" or missing.startswith("mingyue."):
+                    raise  # our own module is missing: a bug, not a missing extra
+                hint = f"pip install 'mingyue[{','.join(en.extras) or en.key}]'"
+                log.error(
+                    "enabler %s unavailable: its %s needs module %s (%s)",
+                    en.key,
+                    kind,
+                    missing,
+                    hint,
+                )
+                unavailable[en.key] = {"module": missing, "hint": hint}
+                continue
             if en.core:
                 prefix = "/api" if kind == "router" else ""
                 app.include_router(router, prefix=prefix)

@@ -88,6 +88,11 @@ def render(
         "csrf_token": csrf,
         "csrf_input": csrf_input,
         "nav": nav_items(actor, locale),
+        "unavailable_enablers": (
+            getattr(request.app.state, "unavailable_enablers", {})
+            if actor is not None and actor.has_role("platform_admin")
+            else {}
+        ),
         "path": request.url.path,
     }
     context.update(ctx or {})
