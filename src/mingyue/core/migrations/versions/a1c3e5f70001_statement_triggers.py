@@ -4,7 +4,6 @@ Revision ID: a1c3e5f70001
 Revises: 882c211758b0
 Create Date: 2026-11-23 12:30:00
 """
-
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -18,9 +17,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    from mingyue.core.metering.models import (
-        statement_immutable_ddl,
-    )  # lazy: only the upgrade step needs it
+    from mingyue.core.metering.models import statement_immutable_ddl  # lazy: only the upgrade step needs it
 
     for stmt in statement_immutable_ddl(op.get_bind().dialect.name):
         op.execute(stmt)
