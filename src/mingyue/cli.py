@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,10 +22,16 @@ from mingyue.cli_support import (
     settings_for,
 )
 from mingyue.core import migrate
+from mingyue.core.clock import local_time
+from mingyue.core.config import Settings
 from mingyue.core.errors import InvalidInput, NotFound
 from mingyue.core.plugins import load_ref, registry
+from mingyue.core.scheduling import listing
 from mingyue.core.tenancy import accounts
 from mingyue.core.tenancy.identity import Organization, User
+
+if TYPE_CHECKING:
+    from mingyue.core.scheduling.runner import SchedulerRunner
 
 app = typer.Typer(
     name="mingyue",
@@ -41,6 +47,8 @@ dev_app = typer.Typer(help="Developer tools.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(dev_app, name="dev")
+schedule_app = typer.Typer(help="Periodic work: declared schedules.", no_args_is_help=True)
+app.add_typer(schedule_app, name="schedule")
 
 
 @app.command()
@@ -48,7 +56,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
     port: Port = 8000,
     data_dir: DataDir = None,
-    workers: Annotated[int, typer.Option(min=1, help="Uvicorn worker processes.")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Uvicorn worker processes (default: MINGYUE_WEB_WORKERS)."),
+    ] = None,
 ) -> None:
     """Serve the console and the API."""
     import ipaddress
@@ -72,14 +83,34 @@ def serve(
         ensure_database(settings)
     os.environ["MINGYUE_DATA_DIR"] = str(settings.data_dir.resolve())
     sys.stderr.write(f"mingyue: serving http://{host}:{port}/ (data dir {settings.data_dir})\n")
-    uvicorn.run(
-        "mingyue.web.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        factory=False,
+    embedded = _embedded_scheduler(settings)
+    try:
+        uvicorn.run(
+            "mingyue.web.asgi:app",
+            host=host,
+            port=port,
+            workers=workers or settings.web_workers,
+            log_level="warning",
+            factory=False,
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def _embedded_scheduler(settings: Settings) -> SchedulerRunner | None:
+    # One scheduler per `mingyue serve` (not per uvicorn worker); a second one elsewhere is
+    # harmless, the claim in core_schedule_run fires each due time once.
+    if not settings.scheduler_embedded:
+        return None
+    from mingyue.core.scheduling import runner  # lazy: APScheduler only where one runs
+
+    embedded = runner.SchedulerRunner(settings)
+    embedded.start()
+    sys.stderr.write(
+        f"mingyue: scheduler {embedded.identity} ({len(embedded.schedules)} schedules)\n"
     )
+    return embedded
 
 
 @app.command()
@@ -229,6 +260,44 @@ def worker(
         run_worker(settings, once=once)
 
 
+@app.command()
+def scheduler(data_dir: DataDir = None) -> None:
+    """Run the scheduler of periodic work until SIGTERM/SIGINT (each due time fires once)."""
+    settings = settings_for(data_dir)
+    with run_cli():
+        ensure_database(settings)
+        from mingyue.core.scheduling import runner  # lazy: APScheduler only where one runs
+
+        raise typer.Exit(runner.run_scheduler(settings))
+
+
+@schedule_app.command("list")
+def schedule_list(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+    """List the declared schedules: trigger, next run, last run and its result."""
+    settings = settings_for(data_dir, read_only=True)
+    with run_cli():
+        ensure_database(settings)
+        rows = listing.list_schedules(settings)
+    if json_out:
+        emit(rows, json_out)
+        return
+    tz = settings.timezone
+    emit(
+        [
+            {
+                "name": r.name,
+                "trigger": r.trigger,
+                "next_run": local_time(r.next_run_at, tz),
+                "last_run": local_time(r.last_due_at, tz),
+                "last_result": listing.result_text(r),
+            }
+            for r in rows
+        ],
+        False,
+        title=f"schedules ({tz})",
+    )
+
+
 @dev_app.command("check")
 def dev_check(json_out: JsonOut = False) -> None:
     """Check every installed enabler's contract and the import contracts; exit 1 on a problem.
@@ -266,6 +335,135 @@ def dev_makemigration(
         migrate.make_migration(settings, key, message)
 
 
+# ---- operations: check --deploy, backup, restore (docs/settings.md, README "Production") ----
+
+
+def _passphrase(path: Path | None, *, confirm: bool) -> bytes:
+    if path is not None:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise fail(
+                f"error: cannot read passphrase file {path}: {exc.strerror or exc}", 2
+            ) from None
+        value = data.rstrip(b"\r\n")
+        if not value:
+            raise fail(f"error: passphrase file {path} is empty", 2)
+        return value
+    if not sys.stdin.isatty():
+        raise fail("error: no terminal to ask for the passphrase: use --passphrase-file", 2)
+    text = typer.prompt("Backup passphrase", hide_input=True, confirmation_prompt=confirm)
+    return str(text).encode()
+
+
+PassphraseFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--passphrase-file",
+        help="File whose first line is the passphrase of the keys (asked for when absent).",
+    ),
+]
+
+
+@app.command("check")
+def check_cmd(
+    deploy: Annotated[
+        bool, typer.Option("--deploy", help="Also judge the settings as a production deployment.")
+    ] = False,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Check readiness (database, Redis, migrations, signing key); with --deploy, production
+    settings too. One line per problem; exit 1 on an error, warnings alone exit 0."""
+    from mingyue.core.ops import deploy as deploy_checks  # lazy: CLI start-up time
+    from mingyue.core.ops.readiness import readiness  # lazy: CLI start-up time
+
+    settings = settings_for(data_dir, read_only=True)
+    with run_cli():
+        ready = readiness(settings)
+        problems = [
+            deploy_checks.Problem("error", f"ready.{name}", check.detail or "failed")
+            for name, check in ready.checks.items()
+            if check.ok is False
+        ]
+        if deploy:
+            problems += deploy_checks.deploy_problems(settings)
+    errors = [p for p in problems if p.level == "error"]
+    if json_out:
+        emit(
+            {"ok": not errors, "problems": [p.__dict__ for p in problems]},
+            True,
+        )
+    else:
+        for p in problems:
+            sys.stdout.write(p.line() + "\n")
+        warnings = len(problems) - len(errors)
+        if errors:
+            sys.stderr.write(f"{len(errors)} error(s), {warnings} warning(s)\n")
+        else:
+            sys.stderr.write(f"no errors ({warnings} warning(s))\n")
+    if errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def backup(
+    out: Annotated[Path, typer.Option("--out", help="The archive to write (.tar or .tar.gz).")],
+    passphrase_file: PassphraseFile = None,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Write the database, the data dir and the encrypted keys to one tar archive."""
+    from mingyue.core.ops.backup import create_backup  # lazy: CLI start-up time
+
+    settings = settings_for(data_dir, read_only=True)
+    secret = _passphrase(passphrase_file, confirm=True)
+    with run_cli():
+        manifest = create_backup(settings, out, secret)
+    summary = {
+        "archive": str(out),
+        "database": manifest["database"]["kind"],
+        "members": len(manifest["members"]),
+        "rows": sum(manifest["counts"].values()),
+        "alembic": manifest["alembic"]["current"],
+    }
+    if json_out:
+        emit(summary, True)
+    else:
+        sys.stderr.write(
+            f"backup written to {out}: {summary['database']} database, "
+            f"{summary['rows']} rows, {summary['members']} members; keep the passphrase apart\n"
+        )
+
+
+@app.command()
+def restore(
+    archive: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A backup archive.")
+    ],
+    passphrase_file: PassphraseFile = None,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Restore a backup into an empty deployment, then verify the counts and the ledger."""
+    from mingyue.core.ops.restore import restore_backup  # lazy: CLI start-up time
+
+    settings = settings_for(data_dir)
+    secret = _passphrase(passphrase_file, confirm=False)
+    with run_cli():
+        report = restore_backup(settings, archive, secret)
+    if json_out:
+        emit(report.to_dict(), True)
+    if not report.ledger_ok:
+        raise fail(f"error: restored, but the ledger does not verify: {report.ledger_reason}", 1)
+    if not json_out:
+        sys.stderr.write(
+            f"restored {report.database} database ({sum(report.counts.values())} rows, counts "
+            f"match the manifest), {report.files} files; ledger OK: {report.ledger_entries} "
+            "entries\n"
+        )
+
+
 def _mount_plugins(only: str | None = None) -> None:
     names = {"credentials": "credential"}
     for en in registry().ordered():
@@ -297,7 +495,7 @@ def main() -> None:
     """Entry point of the console script."""
     global _mounted
     first = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
-    builtin = {"serve", "demo", "db", "user", "dev", "worker"}
+    builtin = {"serve", "demo", "db", "user", "dev", "worker", "check", "backup", "restore"}
     if first is not None and first not in builtin and not _mounted:
         _mount_plugins(only=first)
         _mounted = True

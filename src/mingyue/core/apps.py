@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mingyue.core.declaration import Enabler, MeterSpec, NavItem, Permission
+from mingyue.core.declaration import Enabler, MeterSpec, NavItem, Permission, Schedule
 
 ALL = ("platform_admin", "org_admin", "member", "reviewer", "regulator", "auditor")
 ADMINS = ("platform_admin", "org_admin")
@@ -30,6 +30,7 @@ admin = Enabler(
         "core.user.read": ALL,
         "core.user.manage": _own(*ADMINS),
         "core.token.manage": _own(*ALL),
+        "core.schedule.read": _platform(),  # periodic work: next run, last result
     },
     audit_events={
         "core.org.created": "An organization was created",
@@ -87,6 +88,18 @@ cases = Enabler(
     },
     case_kinds={"core.general": "mingyue.core.cases:GENERAL"},
     job_kinds={"core.case.escalate": "mingyue.core.cases.sla:escalate_job"},
+    schedules={
+        # escalate_overdue is idempotent: after downtime one pass catches every level reached.
+        "core.case.sla_escalation": Schedule(
+            job_kind="core.case.escalate",
+            cron="*/15 * * * *",
+            misfire="run_once",
+            description={
+                "zh": "每15分钟督查超期案件",
+                "en": "Escalate overdue cases every 15 minutes",
+            },
+        )
+    },
     nav=[NavItem("/cases", {"zh": "案件办理", "en": "Cases"}, "core.case.read")],
 )
 
@@ -137,6 +150,19 @@ billing = Enabler(
     },
     meters={"core.api_calls": MeterSpec(unit="call", description="API calls (demo meter)")},
     job_kinds={"core.billing.run": "mingyue.core.metering.statements:run_billing_job"},
+    schedules={
+        # A missed close must still happen: statements of a month are issued once each.
+        "core.billing.month_close": Schedule(
+            job_kind="core.billing.run",
+            cron="0 2 1 * *",
+            misfire="run_once",
+            params={"month": "previous"},
+            description={
+                "zh": "每月1日02:00出具上月账单",
+                "en": "Issue last month's statements on the 1st at 02:00",
+            },
+        )
+    },
     nav=[NavItem("/billing", {"zh": "计量计费", "en": "Billing"}, "core.usage.read")],
 )
 
@@ -164,4 +190,22 @@ credentials = Enabler(
     ],
 )
 
-CORE_APPS: list[Enabler] = [admin, audit, cases, jobs, billing, credentials]
+findings = Enabler(
+    key="findings",
+    core=True,
+    title={"zh": "问题发现", "en": "Findings"},
+    permissions={
+        "core.finding.read": ALL,
+        "core.finding.manage": ("platform_admin", "regulator"),
+    },
+    audit_events={
+        "core.finding.raised": "A finding was raised (first sighting of a rule on a subject)",
+        "core.finding.recurred": "A finding marked fixed was seen again and reopened",
+        "core.finding.verified_fixed": "A fresh check no longer found a finding: marked fixed",
+        "core.finding.still_present": "A fresh check found a finding still present",
+        "core.finding.status_changed": "A finding's status was set (rectifying, closed, dismissed)",
+        "core.finding.reverify_requested": "Re-verification of a finding was requested",
+    },
+)
+
+CORE_APPS: list[Enabler] = [admin, audit, cases, jobs, billing, credentials, findings]

@@ -97,6 +97,29 @@ class Settings(BaseSettings):
             "unset: half of MINGYUE_EMBEDDED_WORKERS, at least 1."
         ),
     )
+    scheduler_embedded: bool = Field(
+        True,
+        description=(
+            "`mingyue serve` also runs the scheduler of periodic work (several are safe: each "
+            "due time fires once); set false when `mingyue scheduler` runs on its own."
+        ),
+    )
+    scheduler_misfire_grace_s: int = Field(
+        60,
+        ge=0,
+        description=(
+            "Seconds a due time may fire late before it counts as missed (a schedule with "
+            'misfire "skip" then drops it).'
+        ),
+    )
+    scheduler_schema: str = Field(
+        "mingyue_scheduler",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description=(
+            "PostgreSQL schema of APScheduler's own tables (with SQLite they live in "
+            "scheduler.sqlite3 in the data dir)."
+        ),
+    )
     ledger_witness_url: str | None = Field(
         None,
         description=(
@@ -114,6 +137,41 @@ class Settings(BaseSettings):
     cookie_secure: bool = Field(
         False, description="Send the session cookie only over HTTPS (set true behind TLS)."
     )
+    debug: bool = Field(
+        False,
+        description=(
+            "Debug mode: tracebacks in 500 responses and DEBUG logs; never in prod "
+            "(`mingyue check --deploy` refuses it)."
+        ),
+    )
+    web_workers: int = Field(
+        1,
+        ge=1,
+        description=(
+            "Web worker processes of `mingyue serve` when --workers is not given "
+            "(also what `mingyue check --deploy` judges)."
+        ),
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description=(
+            "Log lines as text or as one JSON object per line; each carries the request id."
+        ),
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Level of the platform's own logs (the access log is INFO)."
+    )
+    access_log: bool = Field(
+        True, description="Log one line per HTTP request (method, route, status, duration)."
+    )
+    metrics_token: str | None = Field(
+        None,
+        min_length=16,
+        description=(
+            "Bearer token a scraper sends to /metrics; when unset /metrics answers only "
+            "loopback clients that came through no proxy."
+        ),
+    )
     appcheck: dict[str, Any] = Field(
         default_factory=dict, description="Options of the appcheck enabler (MINGYUE_APPCHECK__*)."
     )
@@ -127,6 +185,9 @@ class Settings(BaseSettings):
     )
     compute: dict[str, Any] = Field(
         default_factory=dict, description="Options of the compute enabler (MINGYUE_COMPUTE__*)."
+    )
+    satcert: dict[str, Any] = Field(
+        default_factory=dict, description="Options of the satcert enabler (MINGYUE_SATCERT__*)."
     )
 
     _secret_generated: bool = PrivateAttr(False)

@@ -7,6 +7,7 @@ enabler imports only this, through ``mingyue.sdk``).
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -53,6 +54,45 @@ class MeterSpec:
     description: str = ""
 
 
+Severity = Literal["low", "medium", "high", "critical"]
+
+
+@dataclass(frozen=True)
+class FindingRule:
+    """A rule an enabler raises findings under: its title, legal citation, severity, time limit.
+
+    ``citation`` names the clause in both languages (``{"zh": "个人信息保护法 第六条",
+    "en": "PIPL Art. 6"}``); ``rectify_working_days`` is the rule's time limit for correction in
+    working days (supervision may set another in its notice).
+    """
+
+    title: dict[str, str]
+    citation: dict[str, str]
+    severity: Severity = "medium"
+    rectify_working_days: int = 15
+
+
+MisfirePolicy = Literal["skip", "run_once"]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Periodic work: each due time enqueues one platform job of ``job_kind`` (ADR "scheduler").
+
+    Exactly one of ``cron`` (crontab "m h dom mon dow", in the platform's time zone, the setting
+    ``timezone``) and ``every_s`` (a fixed interval in seconds). ``misfire`` says what happens to
+    due times missed while no scheduler ran: ``"skip"`` drops them, ``"run_once"`` runs the job
+    once for all of them. ``params`` are the job's parameters (JSON).
+    """
+
+    job_kind: str
+    cron: str | None = None
+    every_s: int | None = None
+    misfire: MisfirePolicy = "run_once"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    description: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class Enabler:
     """What one enabler (or core app) brings to the platform."""
@@ -70,6 +110,11 @@ class Enabler:
     job_kinds: dict[str, str] = field(default_factory=dict)  # name -> "module:func"
     meters: dict[str, MeterSpec] = field(default_factory=dict)
     case_kinds: dict[str, str] = field(default_factory=dict)  # name -> "module:attr" CaseKind
+    # name ("<key>.<rule>") -> FindingRule; findings are raised with mingyue.sdk.raise_finding
+    finding_rules: dict[str, FindingRule] = field(default_factory=dict)
+    finding_verifier: str | None = None  # "module:func" -> a FindingVerifier (re-checks a finding)
+    # name ("<key>.<name>") -> Schedule; the scheduler enqueues its job kind at each due time
+    schedules: dict[str, Schedule] = field(default_factory=dict)
     nav: list[NavItem] = field(default_factory=list)
     core: bool = False  # a core app (cases, jobs, billing, audit, admin)
     package_dir: Path | None = None  # filled at discovery

@@ -55,6 +55,14 @@ class Registry:
         for name, spec in enabler.meters.items():
             _check_ns(enabler, name)
             registries.register_meter(name, spec.unit, spec.description)
+        for name, rule in enabler.finding_rules.items():
+            _check_ns(enabler, name)
+            registries.register_finding_rule(name, enabler.key, rule)
+        if enabler.finding_verifier:
+            registries.register_finding_verifier(enabler.key, enabler.finding_verifier)
+        for name, sched in enabler.schedules.items():
+            _check_ns(enabler, name)
+            registries.register_schedule(name, enabler.key, sched)
         self.enablers[enabler.key] = enabler
 
     def import_models(self) -> None:

@@ -1,10 +1,11 @@
 """``mingyue dev check``: the enabler contract, enforced (CONVENTIONS rules 1, 2, 4, 6, 10, 12).
 
 For every installed enabler (and core app): its declaration and folder shape, every "module:attr"
-it declares (job handlers against ``JobHandler``, case hooks against ``CaseHook``, settings, CLI
-group), its migrations' branch label, its tests and docs, case kinds that load without its
-extras, function-body imports marked ``# lazy:``; then the import contracts of pyproject's
-``[tool.importlinter]``. Each problem is one line that starts with the enabler's key.
+it declares (job handlers against ``JobHandler``, case hooks against ``CaseHook``, the finding
+verifier against ``FindingVerifier``, finding rules, settings, CLI group), its migrations'
+branch label, its tests and docs, case kinds that load without its extras, function-body
+imports marked ``# lazy:``; then the import contracts of pyproject's ``[tool.importlinter]``.
+Each problem is one line that starts with the enabler's key.
 
 To add a check: 1. write ``check_<thing>(en, ...) -> list[str]`` in the module it reads from;
 2. call it from ``check_enabler``; 3. add a throwaway enabler that breaks it to
@@ -22,7 +23,14 @@ import mingyue
 from mingyue.core.plugins import GROUP, Enabler, Registry, registry
 from mingyue.devcheck.contracts import run_contracts
 from mingyue.devcheck.extras import check_loads_without_extras, explain_entry_point_error
-from mingyue.devcheck.refs import check_case_kinds, check_cli_group, check_job_kinds, check_settings
+from mingyue.devcheck.refs import (
+    check_case_kinds,
+    check_cli_group,
+    check_findings,
+    check_job_kinds,
+    check_settings,
+)
+from mingyue.devcheck.schedules import check_schedules
 from mingyue.devcheck.shape import check_declaration, check_entry_refs, check_folder, check_i18n
 from mingyue.devcheck.source import (
     check_checkout,
@@ -77,6 +85,8 @@ def enabler_report(
     p += check_cli_group(en)
     p += check_job_kinds(en)
     p += check_case_kinds(en)
+    p += check_findings(en)
+    p += check_schedules(en)
     p += check_settings(en)
     p += check_loads_without_extras(en)
     p += check_migrations(en, d)

@@ -1,8 +1,10 @@
 """Every "module:attr" an enabler declares resolves, to the kind of object the core calls.
 
 Job handlers match ``mingyue.sdk.JobHandler`` (``def run(ctx, params) -> dict``), case hooks match
-``mingyue.sdk.CaseHook`` (``def hook(*, uow, case) -> None``), ``settings`` is a pydantic model and
-the CLI group is a Typer app named after the key.
+``mingyue.sdk.CaseHook`` (``def hook(*, uow, case) -> None``), the finding verifier matches
+``mingyue.sdk.FindingVerifier`` (``def reverify(*, uow, finding, evidence) -> None``) and finding
+rules are named, titled and cited; ``settings`` is a pydantic model and the CLI group is a Typer
+app named after the key.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pydantic import BaseModel
 
 from mingyue.core.plugins import Enabler, load_ref
 from mingyue.devcheck.extras import explain_import_error
-from mingyue.sdk import CaseKind, CaseOut, JobContext, UnitOfWork
+from mingyue.sdk import CaseKind, CaseOut, FindingOut, FindingRule, JobContext, UnitOfWork
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 _EMPTY = inspect.Parameter.empty
@@ -105,6 +107,72 @@ def case_hook_problems(fn: Any) -> list[str]:
     if not _fits(hints.get("case", _EMPTY), CaseOut, ("CaseOut",)):
         out.append(f"case is annotated {hints['case']!r}, expected CaseOut")
     return out
+
+
+def finding_verifier_problems(fn: Any) -> list[str]:
+    """Return how ``fn`` departs from ``FindingVerifier``: ``(*, uow, finding, evidence)``."""
+    sig = _signature(fn)
+    if isinstance(sig, str):
+        return [sig]
+    params = sig.parameters
+    names = ("uow", "finding", "evidence")
+    out: list[str] = []
+    for name in names:
+        p = params.get(name)
+        if p is None or p.kind is not inspect.Parameter.KEYWORD_ONLY:
+            out.append(
+                f"must take keyword-only {name}= (def reverify(*, uow, finding, evidence) -> None)"
+            )
+    extra = [
+        p.name
+        for p in params.values()
+        if p.name not in names
+        and p.default is _EMPTY
+        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]
+    if extra:
+        out.append(f"requires more arguments: {', '.join(extra)}")
+    hints = _hints(fn)
+    if not _fits(hints.get("uow", _EMPTY), UnitOfWork, ("UnitOfWork",)):
+        out.append(f"uow is annotated {hints['uow']!r}, expected UnitOfWork")
+    if not _fits(hints.get("finding", _EMPTY), FindingOut, ("FindingOut",)):
+        out.append(f"finding is annotated {hints['finding']!r}, expected FindingOut")
+    if not _fits(hints.get("evidence", _EMPTY), list, ("list", "Sequence", "EvidenceRef")):
+        out.append(f"evidence is annotated {hints['evidence']!r}, expected list[EvidenceRef]")
+    return out
+
+
+_SEVERITIES = ("low", "medium", "high", "critical")
+
+
+def check_findings(en: Enabler) -> list[str]:
+    """Check the finding rules (named, titled and cited in zh and en) and the verifier."""
+    p: list[str] = []
+    ns = "core" if en.core else en.key
+    for name, rule in en.finding_rules.items():
+        where = f"{en.key}: finding rule {name}"
+        if not name.startswith(ns + ".") or name == ns + ".":
+            p.append(f"{where}: name must start with {ns!r}.")
+        if not isinstance(rule, FindingRule):
+            p.append(f"{where} is a {type(rule).__name__}, not a FindingRule")
+            continue
+        for label, text in (("title", rule.title), ("citation", rule.citation)):
+            if not isinstance(text, dict) or not text.get("zh") or not text.get("en"):
+                p.append(f"{where}: {label} lacks zh or en")
+        if rule.severity not in _SEVERITIES:
+            p.append(f"{where}: severity {rule.severity!r} must be one of {', '.join(_SEVERITIES)}")
+        days = rule.rectify_working_days
+        if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+            p.append(f"{where}: rectify_working_days must be a positive number of working days")
+    ref = en.finding_verifier
+    if ref:
+        where = f"{en.key}: finding verifier ({ref})"
+        try:
+            fn = load_ref(ref)
+        except Exception as exc:
+            return [*p, f"{where} does not resolve: {explain_import_error(en, exc)}"]
+        p.extend(f"{where}: {why}" for why in finding_verifier_problems(fn))
+    return p
 
 
 def check_job_kinds(en: Enabler) -> list[str]:

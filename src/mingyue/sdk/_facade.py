@@ -10,7 +10,7 @@ import hashlib
 import io
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +22,13 @@ from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from mingyue.core import clock
+from mingyue.core.calendar import (
+    add_working_days,
+    calendar_covers,
+    deadline_after,
+    is_working_day,
+    working_days_between,
+)
 from mingyue.core.cases import (
     CaseDetail,
     CaseKind,
@@ -36,7 +43,7 @@ from mingyue.core.cases import (
 )
 from mingyue.core.config import Settings, ensure_data_dir, get_settings
 from mingyue.core.db import Base, TenantMixin, UTCDateTime
-from mingyue.core.declaration import Permission
+from mingyue.core.declaration import Permission, Schedule
 from mingyue.core.errors import InvalidInput, PayloadTooLarge
 from mingyue.core.files import ArchiveCaps, ArchiveReport, StoredFile, caps_from_settings
 from mingyue.core.files import check_archive as _check_archive
@@ -44,8 +51,26 @@ from mingyue.core.files import path_of as _path_of
 from mingyue.core.files import sanitize_filename as _sanitize_filename
 from mingyue.core.files import sniff as _sniff
 from mingyue.core.files import store as _store
+from mingyue.core.findings import (
+    EvidenceRef,
+    FindingOut,
+    FindingRule,
+    FindingStatus,
+    FindingVerifier,
+    Severity,
+    count_findings,
+    finding_rules,
+    get_finding,
+    list_findings,
+    observe_subject,
+    prior_findings,
+    raise_finding,
+    request_reverification,
+    set_finding_status,
+)
 from mingyue.core.jobs import JobContext, JobOut, enqueue, get_job, list_jobs, run_job_now
 from mingyue.core.ledger import credentials as _credentials
+from mingyue.core.ledger import keys as _keys
 from mingyue.core.ledger.keys import SecretUnreadable, seal, unseal
 from mingyue.core.metering import FreePoolOut, UsageOut, get_free_pool, record_usage, set_free_pool
 from mingyue.core.metering.models import ExactDecimal
@@ -74,8 +99,14 @@ __all__ = [
     "CaseHook",
     "CaseKind",
     "CaseOut",
+    "CredentialCheck",
     "Enabler",
+    "EvidenceRef",
     "ExactDecimal",
+    "FindingOut",
+    "FindingRule",
+    "FindingStatus",
+    "FindingVerifier",
     "FreePoolOut",
     "IssuedCredential",
     "JobContext",
@@ -87,9 +118,11 @@ __all__ = [
     "Permission",
     "PricedSegment",
     "RequestMixin",
+    "Schedule",
     "ScratchFile",
     "SecretUnreadable",
     "Settings",
+    "Severity",
     "State",
     "StoredFile",
     "TariffSpec",
@@ -99,33 +132,47 @@ __all__ = [
     "UnitOfWork",
     "UsageOut",
     "actor_of_user",
+    "add_working_days",
+    "calendar_covers",
     "can",
     "caps_from_settings",
     "check",
     "check_archive",
     "comment",
+    "count_findings",
+    "deadline_after",
     "enqueue",
+    "finding_rules",
     "get_case",
+    "get_finding",
     "get_free_pool",
     "get_job",
     "get_settings",
     "get_visible",
+    "is_working_day",
     "issue_credential",
     "list_cases",
+    "list_findings",
     "list_jobs",
     "local_time",
     "month_bounds",
     "now",
+    "observe_subject",
     "open_case",
     "organization",
     "parse_windows",
     "price_interval",
+    "prior_findings",
+    "raise_finding",
     "record_count",
     "record_usage",
+    "request_reverification",
     "require_org",
+    "revoke_credential",
     "run_job_now",
     "scratch_upload",
     "seal",
+    "set_finding_status",
     "set_free_pool",
     "statement_total",
     "store_upload",
@@ -133,6 +180,8 @@ __all__ = [
     "transition",
     "unit_of_work",
     "unseal",
+    "verify_credential",
+    "working_days_between",
 ]
 
 
@@ -378,8 +427,13 @@ def issue_credential(
     valid_days: int | None = None,
     name: str | Mapping[str, str] | None = None,
     description: str | Mapping[str, str] | None = None,
+    public_fields: Sequence[str] | None = None,
 ) -> IssuedCredential:
-    """Sign a credential about ``subject`` for the organization, store it, record it."""
+    """Sign a credential about ``subject`` for the organization, store it, record it.
+
+    ``public_fields``: the top-level subject fields the public page ``/verify/<id>`` shows to
+    anyone (signed into the credential); the other fields stay with the holder.
+    """
     doc = _credentials.issue(
         uow=uow,
         type=type,
@@ -388,6 +442,7 @@ def issue_credential(
         valid_days=valid_days,
         name=name,
         description=description,
+        public_fields=public_fields,
     )
     return IssuedCredential(
         id=str(doc["id"]).removeprefix("urn:uuid:"),
@@ -395,6 +450,70 @@ def issue_credential(
         organization_id=organization_id,
         document=doc,
     )
+
+
+@dataclass(frozen=True)
+class CredentialCheck:
+    """Outcome of verifying a credential against this platform (``reason`` is an i18n key).
+
+    ``issued_here``: the platform holds a record of it, so its revocation status was read.
+    """
+
+    ok: bool
+    reason: str
+    detail: str
+    credential_id: str | None
+    type: str | None
+    issuer: str | None
+    revoked: bool
+    issued_here: bool
+
+
+def verify_credential(
+    vc: Mapping[str, Any], *, settings: Settings | None = None
+) -> CredentialCheck:
+    """Verify a credential: signature by this platform's key, validity, revocation record.
+
+    A platform without a key answers ``core.credential.no_key`` (none is created to verify).
+    """
+    settings = settings or get_settings()
+    if not _keys.key_path(settings).exists():
+        return CredentialCheck(
+            ok=False,
+            reason="core.credential.no_key",
+            detail="this platform has no signing key",
+            credential_id=None,
+            type=None,
+            issuer=None,
+            revoked=False,
+            issued_here=False,
+        )
+    public = _keys.public_key_b64(settings)
+    result = _credentials.verify(vc, public)
+    issued_here = False
+    if result.ok and result.credential_id:
+        try:
+            flag = _credentials.is_revoked(settings, result.credential_id)
+        except InvalidInput:  # an id that is not a UUID was never issued here
+            flag = None
+        issued_here = flag is not None
+        if flag:
+            result = _credentials.verify(vc, public, [result.credential_id])
+    return CredentialCheck(
+        ok=result.ok,
+        reason=result.reason,
+        detail=result.detail,
+        credential_id=result.credential_id,
+        type=result.type,
+        issuer=result.issuer,
+        revoked=result.revoked,
+        issued_here=issued_here,
+    )
+
+
+def revoke_credential(*, uow: UnitOfWork, credential_id: str, reason: str) -> None:
+    """Revoke a credential as the unit of work's actor (``core.credential.revoke``)."""
+    _credentials.revoke(uow=uow, credential_id=credential_id, reason=reason)
 
 
 # -- time -------------------------------------------------------------------------------------

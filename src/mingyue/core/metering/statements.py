@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from mingyue.core import clock
 from mingyue.core.errors import Conflict, NotFound
 from mingyue.core.metering.models import (
     Dec,
@@ -222,6 +223,10 @@ def _due_organizations(uow: UnitOfWork, month: str) -> list[int]:
 def run_billing_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """Issue a month's due statements one organization at a time (job ``core.billing.run``)."""
     month = str(params.get("month", ""))
+    if month == "previous":  # the scheduled close (core.billing.month_close): the month just ended
+        month = (
+            clock.local_now(ctx.settings.timezone).replace(day=1) - timedelta(days=1)
+        ).strftime("%Y-%m")
     with ctx.unit_of_work() as uow:
         check(uow.actor, "core.statement.generate")
         with uow.unscoped(reason=f"billing run {month}"):

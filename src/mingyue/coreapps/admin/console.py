@@ -8,8 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from mingyue.core.clock import local_time
+from mingyue.core.scheduling import listing
 from mingyue.core.tenancy import accounts
-from mingyue.core.tenancy.access import OVERSIGHT_ROLES, can
+from mingyue.core.tenancy.access import OVERSIGHT_ROLES, can, check
 from mingyue.core.uow import unit_of_work
 from mingyue.web.console import ConsoleActor, csrf_protect, render
 
@@ -37,6 +39,7 @@ def admin_page(request: Request, actor: ConsoleActor) -> Response:
             "orgs": orgs,
             "users": users,
             "can_manage_orgs": can(actor, "core.org.manage"),
+            "can_see_schedules": can(actor, "core.schedule.read"),
             "can_manage_users": can(actor, "core.user.manage") and bool(user_orgs),
             "user_orgs": user_orgs,
             "grantable_roles": grantable,
@@ -81,3 +84,21 @@ def admin_create_org(
             uow=uow, actor=actor, name=name, kind=kind, uscc=uscc or None, is_sme=is_sme
         )
     return RedirectResponse("/admin", status_code=303)
+
+
+@router.get("/admin/schedules", response_class=HTMLResponse)
+def admin_schedules(request: Request, actor: ConsoleActor) -> Response:
+    """Show the declared schedules (next run, last result) and the latest firings."""
+    check(actor, "core.schedule.read")
+    settings = request.app.state.settings
+    tz = settings.timezone
+    return render(
+        request,
+        "admin/schedules.html",
+        {
+            "schedules": listing.list_schedules(settings),
+            "runs": listing.recent_runs(settings, limit=50),
+            "local": lambda at: local_time(at, tz),
+            "tz": tz,
+        },
+    )

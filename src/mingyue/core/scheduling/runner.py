@@ -1,0 +1,269 @@
+"""The scheduler process: APScheduler 4 decides when a schedule is due; ``firing`` claims it.
+
+APScheduler keeps each schedule's trigger and next due time in its own SQLAlchemy data store
+(``scheduler.sqlite3`` in the data dir, or the schema ``scheduler_schema`` of the PostgreSQL
+database), so due times missed while no scheduler ran are found on the next start. Several
+processes may share a store; whatever APScheduler hands to two of them (its issue #959 on
+SQLite), the claim in ``core_schedule_run`` lets one due time queue one job.
+
+To run it: ``mingyue scheduler`` (or ``mingyue serve``, which embeds one while the setting
+``scheduler_embedded`` is true). Schedules come from the declarations (``Enabler.schedules``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+
+from apscheduler import (
+    CoalescePolicy,
+    ConflictPolicy,
+    Scheduler,
+    current_async_scheduler,
+    current_job,
+)
+from apscheduler.datastores.sqlalchemy import SQLAlchemyDataStore
+from apscheduler.serializers.json import JSONSerializer
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from mingyue.core.config import Settings, ensure_data_dir
+from mingyue.core.db import system_session, utcnow
+from mingyue.core.declaration import Schedule
+from mingyue.core.jobs.execution import new_worker_id
+from mingyue.core.scheduling import firing
+from mingyue.core.scheduling.listing import declared
+from mingyue.core.scheduling.models import ScheduleState
+from mingyue.core.scheduling.triggers import describe, fingerprint, problems, trigger_of
+
+log = logging.getLogger(__name__)
+
+STORE_FILE = "scheduler.sqlite3"
+_INIT_LOCK_KEY = 7216_3001  # pg_advisory_lock key of the scheduler set-up
+# The scheduler processes running in this Python process, by APScheduler identity: the task
+# function looks its runner up here (a stored schedule carries only the schedule's name).
+_RUNNERS: dict[str, SchedulerRunner] = {}
+_RUNNERS_LOCK = threading.Lock()
+
+
+def _store_engine(settings: Settings) -> tuple[Engine, str | None]:
+    if settings.is_sqlite:
+        path = ensure_data_dir(settings) / STORE_FILE
+        eng = create_engine(f"sqlite:///{path.resolve()}", connect_args={"timeout": 30})
+
+        @event.listens_for(eng, "connect")
+        def _wal(dbapi_conn: object, _record: object) -> None:
+            cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return eng, None
+    return create_engine(settings.sqlalchemy_url, pool_pre_ping=True), settings.scheduler_schema
+
+
+@contextmanager
+def _init_lock(settings: Settings, engine: Engine) -> Iterator[None]:
+    # Two schedulers starting at once on a fresh database both create APScheduler's schema and
+    # tables; PostgreSQL refuses the second CREATE SCHEMA IF NOT EXISTS (a unique violation in
+    # pg_namespace), so the set-up is serialized: an advisory lock, or a lock file for SQLite.
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _INIT_LOCK_KEY})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _INIT_LOCK_KEY})
+                conn.commit()
+        return
+    lock_path = ensure_data_dir(settings) / (STORE_FILE + ".lock")
+    with lock_path.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _fire_task(name: str) -> None:
+    """Run by APScheduler at a due time: hand the firing to its runner (``firing.fire``)."""
+    sched = current_async_scheduler.get()
+    runner = _RUNNERS.get(sched.identity) if sched is not None else None
+    if runner is None:
+        log.error("schedule %s fired outside a mingyue scheduler; ignored", name)
+        return
+    due = current_job.get().scheduled_fire_time
+    if due is None:  # only a schedule's job has a due time
+        log.error("schedule %s fired without a due time; ignored", name)
+        return
+    runner.fire(name, due)
+
+
+class SchedulerRunner:
+    """One scheduler: APScheduler over its data store, firing declared schedules as platform jobs."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        schedules: Mapping[str, Schedule] | None = None,
+        identity: str | None = None,
+        state_every_s: float = 10.0,
+    ) -> None:
+        self.settings = settings
+        self.schedules = dict(declared() if schedules is None else schedules)
+        self.identity = identity or new_worker_id("scheduler")
+        self.state_every_s = state_every_s
+        self._scheduler: Scheduler | None = None
+        self._engine: Engine | None = None
+        self._halt = threading.Event()
+        self._state_thread: threading.Thread | None = None
+        bad = [p for name, spec in self.schedules.items() for p in problems(name, spec, None)]
+        if bad:
+            raise ValueError("; ".join(bad))
+
+    def start(self) -> None:
+        """Open the data store, store the declared schedules and start firing (background)."""
+        self._engine, schema = _store_engine(self.settings)
+        store = SQLAlchemyDataStore(self._engine, schema=schema, serializer=JSONSerializer())
+        sched = Scheduler(store, identity=self.identity)
+        with _RUNNERS_LOCK:
+            _RUNNERS[self.identity] = self
+        try:
+            with _init_lock(self.settings, self._engine):
+                sched.__enter__()  # creates APScheduler's schema and tables when missing
+            self._scheduler = sched
+            self._sync(sched)
+            sched.start_in_background()
+        except BaseException:
+            self.stop()
+            raise
+        self.write_state()
+        self._state_thread = threading.Thread(
+            target=self._state_loop, name=f"{self.identity}-state", daemon=True
+        )
+        self._state_thread.start()
+        log.info("scheduler %s started with %d schedules", self.identity, len(self.schedules))
+
+    def stop(self) -> None:
+        """Stop firing and close the data store."""
+        self._halt.set()
+        sched, self._scheduler = self._scheduler, None
+        if sched is not None:
+            try:
+                sched.__exit__(None, None, None)
+            except Exception:  # stopping must not hide the reason we stop
+                log.warning("scheduler %s did not stop cleanly", self.identity, exc_info=True)
+        if self._state_thread is not None:
+            self._state_thread.join(timeout=5)
+        with _RUNNERS_LOCK:
+            _RUNNERS.pop(self.identity, None)
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def run_until(self, stop: threading.Event) -> None:
+        """Run in the foreground until ``stop`` is set (``mingyue scheduler``)."""
+        self.start()
+        try:
+            stop.wait()
+        finally:
+            self.stop()
+
+    def _sync(self, sched: Scheduler) -> None:
+        # A schedule whose declaration is unchanged keeps its stored state (its next due time
+        # survives downtime: that is what makes the misfire policy work); a changed one is
+        # replaced; one no longer declared is removed.
+        tz = self.settings.timezone
+        stored = {s.id: s for s in sched.get_schedules()}
+        for name, spec in self.schedules.items():
+            fp = fingerprint(spec, tz)
+            cur = stored.get(name)
+            if cur is not None and cur.metadata.get("fingerprint") == fp:
+                continue
+            sched.add_schedule(
+                _fire_task,
+                trigger_of(spec, tz),
+                id=name,
+                args=[name],
+                coalesce=CoalescePolicy.latest,  # after downtime: hand over the latest due time
+                misfire_grace_time=None,  # lateness is judged in firing.fire, per policy
+                metadata={"fingerprint": fp, "mingyue": True},
+                conflict_policy=ConflictPolicy.replace,
+            )
+        for sid, cur in stored.items():
+            if sid not in self.schedules and cur.metadata.get("mingyue"):
+                sched.remove_schedule(sid)
+
+    def fire(self, name: str, due_at: datetime) -> None:
+        """Fire one due time of a schedule (called from APScheduler's worker thread)."""
+        spec = self.schedules.get(name)
+        if spec is None:
+            log.warning("schedule %s is no longer declared; due time dropped", name)
+            return
+        out = firing.fire(
+            self.settings,
+            name=name,
+            schedule=spec,
+            due_at=due_at,
+            scheduler_id=self.identity,
+            grace_s=float(self.settings.scheduler_misfire_grace_s),
+        )
+        if out is not None:
+            log.info("schedule %s due %s: %s job=%s", name, out.due_at, out.status, out.job_id)
+        self.write_state()
+
+    def write_state(self) -> None:
+        """Record each schedule's trigger and next due time for ``schedule list`` and the console."""
+        sched = self._scheduler
+        if sched is None:
+            return
+        try:
+            nxt = {s.id: s.next_fire_time for s in sched.get_schedules()}
+            with system_session(self.settings, "scheduler: state") as s:
+                for name, spec in self.schedules.items():
+                    row = s.get(ScheduleState, name)
+                    if row is None:
+                        row = ScheduleState(name=name)
+                        s.add(row)
+                    row.trigger = describe(spec)
+                    row.next_run_at = nxt.get(name)
+                    row.scheduler = self.identity
+                    row.seen_at = utcnow()
+        except (IntegrityError, OperationalError):  # another scheduler wrote it at once
+            log.debug("scheduler state not written this time", exc_info=True)
+
+    def _state_loop(self) -> None:
+        while not self._halt.wait(self.state_every_s):
+            try:
+                self.write_state()
+            except Exception:  # the state is a display; firing goes on without it
+                log.warning("scheduler state update failed", exc_info=True)
+
+
+def run_scheduler(settings: Settings) -> int:
+    """Run one scheduler in the foreground until SIGTERM/SIGINT (``mingyue scheduler``)."""
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda _s, _f: stop.set())
+    runner = SchedulerRunner(settings)
+    sys.stderr.write(
+        f"scheduler {runner.identity}: {len(runner.schedules)} schedules "
+        f"({', '.join(sorted(runner.schedules)) or 'none'})\n"
+    )
+    sys.stderr.flush()
+    runner.run_until(stop)
+    return 0

@@ -1,0 +1,1 @@
+"""The findings core app: its messages (the services are ``mingyue.core.findings``)."""
