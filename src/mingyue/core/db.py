@@ -199,7 +199,12 @@ def get_engine(settings: Settings) -> Engine:
             event.listen(eng, "connect", _sqlite_pragmas)
             event.listen(eng, "begin", _sqlite_begin)
         else:
-            eng = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            # A database host that silently drops packets must fail a connect (and /api/ready)
+            # within seconds, not hang a worker: libpq's connect_timeout.
+            args = {"connect_timeout": 10} if url.startswith("postgresql") else {}
+            eng = create_engine(
+                url, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args=args
+            )
         _engines[url] = eng
         return eng
 

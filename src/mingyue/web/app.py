@@ -19,10 +19,12 @@ from mingyue.core import jobs
 from mingyue.core.config import Settings, get_settings
 from mingyue.core.ledger import audit
 from mingyue.core.plugins import load_ref, registry
-from mingyue.web import pages
+from mingyue.web import pages, probes
 from mingyue.web.console import environment
 from mingyue.web.deps import enabler_enabled
 from mingyue.web.errors import install_error_handlers
+from mingyue.web.logs import install_logging
+from mingyue.web.metrics import RequestContext
 from mingyue.web.middleware import (
     BodySizeLimit,
     SecurityHeaders,
@@ -36,8 +38,11 @@ log = logging.getLogger(__name__)
 
 def _mount(app: FastAPI) -> None:
     app.include_router(pages.router)
+    app.include_router(probes.router)
     mounted: list[tuple[str, set[str], Any]] = [
-        (r.path, set(r.methods or ()), r) for r in pages.router.routes if isinstance(r, Route)
+        (r.path, set(r.methods or ()), r)
+        for r in (*pages.router.routes, *probes.router.routes)
+        if isinstance(r, Route)
     ]
     reg = registry()
     # An installed enabler that cannot load (a missing extra): named on the console for the
@@ -98,6 +103,7 @@ def _mount(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None, *, start_workers: bool = True) -> FastAPI:
     """Build the platform's ASGI app for these settings."""
     settings = settings or get_settings()
+    install_logging(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -119,6 +125,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
         title="mingyue",
         version=__version__,
         lifespan=lifespan,
+        debug=settings.debug,
         description="明月湖π赋能平台 · Mingyue Lake π enabling platforms",
         generate_unique_id_function=_operation_id,
     )
@@ -128,7 +135,9 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
     app.add_exception_handler(OverflowError, overflow_to_422)
     app.add_exception_handler(DataError, db_out_of_range_to_422)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
-    app.add_middleware(SecurityHeaders)  # outermost: a 413 carries the headers too
+    app.add_middleware(SecurityHeaders)  # a 413 carries the headers too
+    # Outermost: the request id and the latency cover every other layer, a 413 included.
+    app.add_middleware(RequestContext, access=settings.access_log)
     install_csp_nonces(environment())
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     _mount(app)
