@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -17,7 +19,7 @@ from mingyue.core.ledger import audit
 from mingyue.core.plugins import registry
 from mingyue.core.tenancy import accounts
 from mingyue.core.tenancy.access import SYSTEM
-from mingyue.core.tenancy.identity import Organization, User, uscc_check_char
+from mingyue.core.tenancy.identity import Organization, User, uscc_check_char, verify_password
 from mingyue.core.uow import unit_of_work
 
 ORGS: list[dict[str, Any]] = [
@@ -64,9 +66,59 @@ def _uscc(base17: str) -> str:
     return base17 + uscc_check_char(base17)
 
 
+PASSWORDS_FILE = "demo-passwords.json"
+CHANGED_BY_USER = "(changed by its user)"
+
+
 def _password() -> str:
     fixed = os.environ.get("MINGYUE_DEMO_PASSWORD")
     return fixed if fixed else "my-" + secrets.token_urlsafe(9)
+
+
+def passwords_path(settings: Settings) -> Path:
+    """Return the file that keeps the demo users' passwords (mode 0600, in the data dir)."""
+    return settings.data_dir / PASSWORDS_FILE
+
+
+def _kept_passwords(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): v for k, v in data.items() if isinstance(v, str) and len(v) >= 8}
+
+
+def _keep_passwords(path: Path, passwords: dict[str, str]) -> None:
+    # Written owner-only from the first byte (no window in which others may read it).
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(passwords, f, ensure_ascii=False, indent=2)
+        f.write("\n")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def _demo_password(user: User | None, username: str, kept: dict[str, str]) -> tuple[str, bool]:
+    """Return (password, whether to set it): a re-run keeps the password the file remembers.
+
+    ``MINGYUE_DEMO_PASSWORD`` wins; a user whose password no longer matches the file (changed
+    by a person) is left alone.
+    """
+    fixed = os.environ.get("MINGYUE_DEMO_PASSWORD")
+    if user is None:
+        return fixed or kept.get(username) or _password(), True
+    if fixed:
+        return fixed, not verify_password(user.password_hash, fixed)
+    known = kept.get(username)
+    if known is None:
+        return _password(), True  # a data dir from before the file existed
+    if verify_password(user.password_hash, known):
+        return known, False
+    return CHANGED_BY_USER, False
 
 
 def build_demo(settings: Settings, url: str = "http://127.0.0.1:8000/") -> dict[str, Any]:
@@ -74,6 +126,8 @@ def build_demo(settings: Settings, url: str = "http://127.0.0.1:8000/") -> dict[
     users_out: list[dict[str, Any]] = []
     org_ids: dict[str, int] = {}
     fresh = False
+    kept_file = passwords_path(settings)
+    kept = _kept_passwords(kept_file)
     with unit_of_work(SYSTEM, settings) as uow:
         for spec in ORGS:
             uscc = _uscc(spec["uscc"][:17]) if spec["uscc"] else None
@@ -95,8 +149,8 @@ def build_demo(settings: Settings, url: str = "http://127.0.0.1:8000/") -> dict[
                 org_ids[spec["key"]] = org.id
             for role_kind in ("admin", "member"):
                 username = f"{spec['key']}_{role_kind}"
-                password = _password()
                 user = uow.session.scalars(select(User).where(User.username == username)).first()
+                password, set_it = _demo_password(user, username, kept)
                 if user is None:
                     created = accounts.create_user(
                         uow=uow,
@@ -110,7 +164,10 @@ def build_demo(settings: Settings, url: str = "http://127.0.0.1:8000/") -> dict[
                     uid = created.id
                 else:
                     uid = user.id
-                    accounts.set_password(uow=uow, actor=SYSTEM, user_id=uid, password=password)
+                    if set_it:
+                        accounts.set_password(uow=uow, actor=SYSTEM, user_id=uid, password=password)
+                if password != CHANGED_BY_USER:
+                    kept[username] = password
                 token = accounts.issue_token(uow=uow, actor=SYSTEM, user_id=uid, name="demo")
                 users_out.append(
                     {
@@ -125,7 +182,13 @@ def build_demo(settings: Settings, url: str = "http://127.0.0.1:8000/") -> dict[
         # Sample activity is created once; re-running the demo only refreshes the logins.
         _sample_activity(settings, org_ids)
         _enabler_demos(settings, org_ids)
-    return {"url": url, "data_dir": str(settings.data_dir.resolve()), "users": users_out}
+    _keep_passwords(kept_file, kept)
+    return {
+        "url": url,
+        "data_dir": str(settings.data_dir.resolve()),
+        "users": users_out,
+        "passwords_file": str(kept_file.resolve()),
+    }
 
 
 def _sample_activity(settings: Settings, org_ids: dict[str, int]) -> None:

@@ -28,7 +28,7 @@ def _issue(settings: Settings, org_id: int) -> dict[str, Any]:
     with unit_of_work(REVIEWER, settings) as uow:
         return credentials.issue(
             uow=uow,
-            type="TerminalCertificate",
+            type="LabTestCertificate",
             subject={"model": "MY-01", "result": "pass"},
             organization_id=org_id,
             valid_days=365,
@@ -45,12 +45,12 @@ def test_credentials_are_listed_read_and_isolated(
     assert r.json()[0]["credential"] == vc
     for cid in (uid, vc["id"]):
         r = client.get(f"/api/credentials/{cid}", headers=tenants.a.headers())
-        assert r.status_code == 200 and r.json()["type"] == "TerminalCertificate"
+        assert r.status_code == 200 and r.json()["type"] == "LabTestCertificate"
     assert client.get("/api/credentials", headers=tenants.b.headers()).json() == []
     for path in (f"/api/credentials/{uid}", f"/api/credentials/{uid}/status"):
         r = client.get(path, headers=tenants.b.headers())
         assert r.status_code == 404 and r.json()["key"] == "core.credential.not_found"
-        assert "TerminalCertificate" not in r.text
+        assert "LabTestCertificate" not in r.text
     assert client.get(f"/api/credentials/{uid}").status_code == 401
     r = client.get("/api/credentials/not-a-uuid", headers=tenants.a.headers())
     assert r.status_code == 422
@@ -153,14 +153,14 @@ def test_console_pages_verify_and_revoke(settings: Settings, tenants: Tenants, c
     uid = vc["id"].removeprefix("urn:uuid:")
     csrf = _login(client, tenants.a.member.username)
     page = client.get("/credentials")
-    assert "TerminalCertificate" in page.text and f"/credentials/{uid}" in page.text
+    assert "LabTestCertificate" in page.text and f"/credentials/{uid}" in page.text
     detail = client.get(f"/credentials/{uid}")
     assert detail.status_code == 200 and vc["proof"]["proofValue"] in detail.text
-    assert "<h1>TerminalCertificate</h1>" in detail.text
+    assert "<h1>Lab Test Certificate</h1>" in detail.text  # the type in words when unnamed
     with unit_of_work(REVIEWER, settings) as uow:
         named = credentials.issue(
             uow=uow,
-            type="TerminalCertificate",
+            type="LabTestCertificate",
             subject={"m": 1},
             organization_id=tenants.a.org.id,
             name={"zh": "终端认证证书", "en": "Terminal certificate"},
@@ -195,7 +195,7 @@ def test_issue_by_hand_needs_the_permission(
     settings: Settings, tenants: Tenants, client: Any
 ) -> None:
     body = {
-        "type": "TerminalCertificate",
+        "type": "LabTestCertificate",
         "subject": {"model": "MY-02"},
         "organization_id": tenants.a.org.id,
         "valid_days": 30,

@@ -6,6 +6,7 @@ import hmac
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -113,7 +114,7 @@ def console_actor(request: Request) -> Actor:
     try:
         actor = authenticate(request, request.app.state.settings)
     except NotAuthenticated as exc:
-        raise LoginRequired(str(request.url.path)) from exc
+        raise LoginRequired(login_target(request)) from exc
     request.state.actor = actor
     return actor
 
@@ -153,18 +154,46 @@ def error_page(request: Request, exc: MingyueError) -> Response:
     )
 
 
-def login_redirect(next_url: str) -> RedirectResponse:
-    """Return a redirect to the login page."""
-    from urllib.parse import quote
+def is_console_path(path: str) -> bool:
+    """Tell whether a path is a console page (not the JSON API, not a static file)."""
+    return not (path == "/api" or path.startswith(("/api/", "/static/")))
 
-    return RedirectResponse(f"/login?next={quote(next_url)}", status_code=303)
+
+def login_target(request: Request) -> str:
+    """Return where to come back after logging in: this page, or the page a form was posted from.
+
+    A GET comes back to itself (with its query); a refused POST comes back to the page it was
+    sent from when that page is on this site, else to the overview.
+    """
+    if request.method in ("GET", "HEAD"):
+        query = request.url.query
+        return request.url.path + (f"?{query}" if query else "")
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc and referer.netloc == request.url.netloc:
+        return safe_next(referer.path + (f"?{referer.query}" if referer.query else ""))
+    return "/"
+
+
+def login_redirect(next_url: str) -> RedirectResponse:
+    """Return a redirect (303) to the login page that comes back to ``next_url`` afterwards."""
+    return RedirectResponse(f"/login?next={quote(safe_next(next_url), safe='/')}", status_code=303)
 
 
 def safe_next(value: str | None) -> str:
-    """Return a local redirect target (never another host)."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/"
+    """Return a same-site relative path to go to after login; anything else becomes ``/``.
+
+    Refused: absolute URLs (``https://…``), scheme-relative ones (``//evil``), any backslash
+    (browsers read a backslash as a slash), control characters and spaces (browsers drop a tab
+    or newline, so one after the first slash would make a scheme-relative URL again).
+    """
+    if not value or len(value) > 2000 or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    if "\\" in value or any(ord(c) < 0x21 or c == "\x7f" for c in value):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
 
 
 Username = Annotated[str, Form(max_length=80)]

@@ -10,18 +10,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mingyue.core.errors import MingyueError, UnscopedQuery
+from mingyue.core.errors import MingyueError, NotAuthenticated, UnscopedQuery
 from mingyue.i18n import t
-from mingyue.web.console import LoginRequired, error_page, login_redirect
+from mingyue.web.console import (
+    LoginRequired,
+    error_page,
+    is_console_path,
+    login_redirect,
+    login_target,
+)
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
 
 
 def _is_console(request: Request) -> bool:
-    return not request.url.path.startswith("/api") and "text/html" in request.headers.get(
-        "accept", ""
-    )
+    return is_console_path(request.url.path) and "text/html" in request.headers.get("accept", "")
 
 
 def problem(status: int, key: str, detail: str, **extra: Any) -> JSONResponse:
@@ -40,6 +44,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(MingyueError)
     async def _mingyue(request: Request, exc: MingyueError) -> Response:
+        if (
+            isinstance(exc, NotAuthenticated)
+            and is_console_path(request.url.path)
+            and not request.headers.get("authorization")
+        ):
+            # Any console page (core or enabler) without a session goes to the login page and
+            # back; the API and bearer-token callers keep their 401 problem+json.
+            return login_redirect(login_target(request))
         if _is_console(request):
             return error_page(request, exc)
         lang = "en" if "zh" not in request.headers.get("accept-language", "") else "zh_CN"

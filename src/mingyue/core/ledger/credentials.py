@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -172,10 +172,14 @@ def issue(
     valid_days: int | None = None,
     name: str | Mapping[str, str] | None = None,
     description: str | Mapping[str, str] | None = None,
+    public_fields: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Sign a credential about ``subject`` for the organization, store it and record it.
 
     ``name`` / ``description`` are text or a language map (``{"zh": "…", "en": "…"}``).
+    ``public_fields`` names the top-level subject fields the public verification page
+    (``/verify/<id>``) may show to anyone; they are signed into the credential as
+    ``publicFields``. Without it the page shows only the status, type, issuer and dates.
     """
     if not _TYPE_RE.match(type) or type == "VerifiableCredential":
         raise InvalidInput(
@@ -211,6 +215,15 @@ def issue(
     if until is not None:
         doc["validUntil"] = format_time(until)
     doc["credentialSubject"] = _plain_json(dict(subject))
+    if public_fields:
+        unknown = [f for f in public_fields if f not in doc["credentialSubject"]]
+        if unknown:
+            raise InvalidInput(
+                "core.credential.bad_public_fields",
+                f"public field {unknown[0]!r} is not a field of the subject",
+                field="public_fields",
+            )
+        doc["publicFields"] = sorted(set(public_fields))
     doc["credentialStatus"] = {
         "id": f"{uow.settings.base_url.rstrip('/')}/api/credentials/{cid}/status",
         "type": STATUS_TYPE,
@@ -478,3 +491,59 @@ def read_revocation_list(doc: Any, public_key_b64: str | None) -> list[str]:
 def issuer_did_for_key(public_key_b64: str) -> str:
     """Return the issuer did:key that corresponds to a base64 platform public key."""
     return did_key_from_public(keys.load_public(public_key_b64).public_bytes_raw())
+
+
+@dataclass(frozen=True)
+class PublicView:
+    """What anyone may learn of a credential issued here (the public verification page)."""
+
+    id: str
+    type: str
+    status: str  # valid | revoked | expired
+    issuer: str
+    issued_at: datetime
+    valid_until: datetime | None
+    revoked_at: datetime | None
+    name: Any
+    public_subject: dict[str, Any]
+
+
+def public_view(settings: Settings, credential_id: str) -> PublicView | None:
+    """Return the public facts of a credential issued here, or None when there is none.
+
+    Reads across tenants on purpose (whoever holds a credential's id may check it, like
+    ``is_revoked``): the status, type, issuer, dates and only the subject fields the issuer
+    listed in ``publicFields`` — never the rest of the subject.
+    """
+    cid = bare_id(credential_id)
+    with system_session(settings, "public credential verification") as s:
+        row = s.scalars(select(Credential).where(Credential.id == cid)).first()
+        if row is None:
+            return None
+        doc = dict(row.json)
+        revoked, revoked_at = bool(row.revoked), row.revoked_at
+        issued_at, until = row.issued_at, row.valid_until
+        vc_type = row.type
+    subject = doc.get("credentialSubject")
+    subject = subject if isinstance(subject, Mapping) else {}
+    listed = doc.get("publicFields")
+    names = [n for n in listed if isinstance(n, str)] if isinstance(listed, list) else []
+    if until is not None and until.tzinfo is None:
+        until = until.replace(tzinfo=utcnow().tzinfo)
+    status_ = (
+        "revoked"
+        if revoked
+        else ("expired" if until is not None and until <= utcnow() else "valid")
+    )
+    issuer = doc.get("issuer")
+    return PublicView(
+        id=urn(cid),
+        type=vc_type,
+        status=status_,
+        issuer=issuer if isinstance(issuer, str) else "",
+        issued_at=issued_at,
+        valid_until=until,
+        revoked_at=revoked_at,
+        name=doc.get("name"),
+        public_subject={n: subject[n] for n in names if n in subject},
+    )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
+from sqlalchemy import select
 
-from mingyue.core.errors import NotFound
+from mingyue.core.errors import InvalidInput, NotFound
 from mingyue.core.ledger import audit, keys
 from mingyue.core.tenancy.access import Actor, scope_for
+from mingyue.coreapps.audit import ledger_query
 from mingyue.web.deps import BigIdPath, UoW, require
 
 router = APIRouter(tags=["audit"])
@@ -54,11 +58,69 @@ def _org_filter(actor: Actor) -> list[int] | None:
 def list_entries(
     uow: UoW,
     actor: Annotated[Actor, Depends(require("core.audit.read"))],
-    after: Annotated[int, Query(ge=0)] = 0,
+    response: Response,
+    after: Annotated[int, Query(ge=0, le=ledger_query.MAX_SEQ)] = 0,
+    before_id: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=ledger_query.MAX_SEQ,
+            description="Newest first, entries below this seq (keyset paging; "
+            f"{ledger_query.MAX_SEQ} for the newest page).",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    organization_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    actor_name: Annotated[
+        str | None, Query(alias="actor", max_length=120, description="Part of the actor name.")
+    ] = None,
+    event: Annotated[str | None, Query(max_length=120, description="An event kind.")] = None,
+    date_from: Annotated[date | None, Query(description="First day (display time zone).")] = None,
+    date_to: Annotated[date | None, Query(description="Last day (display time zone).")] = None,
 ) -> list[EntryOut]:
-    """List ledger entries after a sequence number (one's own organization's, or all for oversight)."""
-    rows = audit.entries_since(uow.session, after, limit, _org_filter(actor))
+    """List ledger entries (one's own organization's, or all for oversight).
+
+    Oldest first after ``after`` (the default), or newest first below ``before_id``; the
+    ``Link`` header (``rel="next"``) names the next page either way.
+    """
+    if after and before_id is not None:
+        raise InvalidInput(
+            "core.audit.bad_cursor", "give after or before_id, not both", field="before_id"
+        )
+    reach = _org_filter(actor)
+    flt = ledger_query.parse_filter(
+        uow.session,
+        visible_orgs=reach,
+        organization=None if organization_id is None else str(organization_id),
+        actor=actor_name,
+        event=event,
+        date_from=date_from.isoformat() if date_from else None,
+        date_to=date_to.isoformat() if date_to else None,
+    )
+    tz = str(uow.settings.timezone)
+    keep = {**flt.params(), "limit": str(limit)}
+    if "organization" in keep:
+        keep["organization_id"] = keep.pop("organization")
+    if before_id is not None:
+        page = ledger_query.page(
+            uow.session, flt=flt, org_ids=reach, tz=tz, before=before_id, limit=limit
+        )
+        rows, more = page.rows, page.has_older
+        cursor = {"before_id": str(page.oldest_seq)}
+    else:
+        conds = ledger_query.conditions(flt, reach, tz)
+        rows = list(
+            uow.session.scalars(
+                select(audit.AuditEntry)
+                .where(*conds, audit.AuditEntry.seq > after)
+                .order_by(audit.AuditEntry.seq)
+                .limit(limit)
+            )
+        )
+        more = len(rows) == limit
+        cursor = {"after": str(rows[-1].seq)} if rows else {}
+    if more and rows:
+        response.headers["Link"] = f'</api/audit?{urlencode({**keep, **cursor})}>; rel="next"'
     return [_out(e) for e in rows]
 
 

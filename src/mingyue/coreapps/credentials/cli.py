@@ -25,6 +25,7 @@ from mingyue.core.config import Settings
 from mingyue.core.errors import InvalidInput
 from mingyue.core.ledger import credentials, keys
 from mingyue.core.tenancy.access import check
+from mingyue.coreapps.credentials import certificate
 
 app = typer.Typer(
     help="Verifiable credentials: verify offline, show, list, revoke.", no_args_is_help=True
@@ -82,9 +83,14 @@ def verify(
     data_dir: DataDir = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Verify a credential file offline; exit 1 when it is tampered, foreign, expired or revoked."""
+    """Verify a credential file offline and print the verdict.
+
+    The file is the signed credential itself or the API's answer that nests it
+    (``/api/credentials/{id}``). Exit 0 valid, 1 invalid (tampered, foreign, expired, revoked),
+    2 unreadable (no file, not JSON, no usable key). ``--json``: {"valid", "reason", "id", …}.
+    """
     with run_cli():
-        vc = read_json_file(file, what="credential")
+        vc = certificate.signed_document(read_json_file(file, what="credential"))
         settings = optional_settings(data_dir)  # verifying offline creates no data dir
         key = _trusted_key(public_key, settings)
         revoked: list[str] | None = None
@@ -109,14 +115,24 @@ def verify(
                     result = credentials.verify(vc, key, [result.credential_id])
             except (SQLAlchemyError, InvalidInput):
                 source = "none (database unreadable)"
-    out = {**result.to_dict(), "revocation_checked": source, "key_id": keys.key_id(key)}
     if json_out:
-        emit(out, True)
-    label = "VALID" if result.ok else "INVALID"
-    sys.stderr.write(
-        f"{label}: {result.detail} ({result.reason}); id {result.credential_id}; "
-        f"revocation checked: {source}\n"
-    )
+        emit(
+            {
+                "valid": result.ok,
+                "reason": result.reason,
+                "id": result.credential_id,
+                **result.to_dict(),
+                "revocation_checked": source,
+                "key_id": keys.key_id(key),
+            },
+            True,
+        )
+    else:
+        label = "VALID" if result.ok else "INVALID"
+        sys.stdout.write(
+            f"{label}: {result.detail} ({result.reason}); id {result.credential_id}; "
+            f"revocation checked: {source}\n"
+        )
     if not result.ok:
         raise typer.Exit(1)
 
