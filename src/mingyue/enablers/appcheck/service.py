@@ -34,6 +34,7 @@ from mingyue.sdk import (
 from .engine import AppcheckError, analyze_apk, load_catalogue, load_rulesets
 from .models import Scan
 from .pdf import render_pdf
+from .report_findings import observe_report, raise_for_report
 from .schemas import AppTypeOut, RuleSetOut, ScanOut
 
 MAX_APK_BYTES = 512 * 1024 * 1024
@@ -79,10 +80,13 @@ def submit_scan(
     app_type: str | None = None,
     policy: bytes | None = None,
     organization_id: int | None = None,
+    reverify: dict[str, Any] | None = None,
 ) -> ScanOut:
     """Store an uploaded APK (and optional privacy policy / SDK list) and queue its scan.
 
-    ``organization_id`` is for system actors (demo data, imports); users submit for their own.
+    ``organization_id`` is for system actors (demo data, imports, re-verification); users submit
+    for their own. ``reverify`` (``{"finding_id", "subject"}``) makes the scan a re-check of a
+    finding: when its report is complete it is observed (:func:`.report_findings.observe_report`).
     """
     check(actor, "appcheck.scan.submit")
     org_id = organization_id if organization_id is not None else require_org(actor)
@@ -127,7 +131,7 @@ def submit_scan(
     job = enqueue(
         uow=uow,
         kind="appcheck.scan",
-        params={"scan_id": scan.id},
+        params={"scan_id": scan.id, **({"reverify": reverify} if reverify else {})},
         organization_id=scan.organization_id,
     )
     scan.job_id = job.id
@@ -156,6 +160,7 @@ def run_scan_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     ctx.raise_if_cancelled()
     ctx.progress(10, "parsing APK in the sandbox")
     started = now()
+    verified: dict[str, Any] = {}
     report: dict[str, Any] | None = None
     error: dict[str, Any] = {}
     try:
@@ -200,6 +205,8 @@ def run_scan_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
                 },
                 organization_id=scan.organization_id,
             )
+        if params.get("reverify"):
+            verified = observe_report(uow=uow, scan=scan, reverify=dict(params["reverify"]))
         # one usage record per scan the engine ran (a refused file costs a scan too)
         record_count(
             uow=uow,
@@ -211,7 +218,8 @@ def run_scan_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
             at=started,
         )
         uow.flush()
-    return {"scan_id": scan_id, "status": "done" if report else "failed", "error": error.get("key")}
+    out = {"scan_id": scan_id, "status": "done" if report else "failed", "error": error.get("key")}
+    return {**out, "reverify": verified} if params.get("reverify") else out
 
 
 def _report_digest(report: dict[str, Any]) -> str:
@@ -258,6 +266,8 @@ def on_accept(*, uow: UnitOfWork, case: CaseOut) -> None:
     scan.credential_id = vc.id
     scan.review = "accepted"
     uow.flush()
+    # the accepted report is the platform's word on the App: its breaches enter the register
+    raised = raise_for_report(uow=uow, scan=scan, report_sha256=str(summary["report_sha256"]))
     uow.audit(
         "appcheck.report.signed",
         f"appcheck_scan:{scan.id}",
@@ -265,6 +275,7 @@ def on_accept(*, uow: UnitOfWork, case: CaseOut) -> None:
             "credential_id": scan.credential_id,
             "apk_sha256": scan.sha256,
             "report_sha256": summary["report_sha256"],
+            "findings_raised": raised,
         },
         organization_id=scan.organization_id,
     )

@@ -1,6 +1,6 @@
 """Public AI compute sharing and cross-cluster scheduling (公共算力共享与跨集群调度)."""
 
-from mingyue.sdk import Enabler, MeterSpec, NavItem
+from mingyue.sdk import Enabler, FindingRule, MeterSpec, NavItem
 
 _ALL = ("platform_admin", "org_admin", "member", "reviewer", "regulator", "auditor")
 
@@ -58,5 +58,22 @@ enabler = Enabler(
         "compute.cpu_seconds": MeterSpec(unit="cpu_second", description="CPU-seconds of jobs"),
         "compute.gpu_seconds": MeterSpec(unit="gpu_second", description="GPU-seconds of jobs"),
     },
+    # Raised when a job breaks an enforced limit (breaches.py), see docs/compute.md.
+    finding_rules={
+        "compute.policy_violation": FindingRule(
+            title={
+                "zh": "算力作业违反资源池强制限额（运行时长、CPU 时间、内存）",
+                "en": "Compute job broke an enforced pool limit (run time, CPU time, memory)",
+            },
+            citation={
+                "zh": "《网络安全法》第二十一条；平台算力资源池使用限额",
+                "en": "Cybersecurity Law of the PRC Art. 21; the platform's published compute "
+                "pool limits",
+            },
+            severity="low",
+            rectify_working_days=10,
+        ),
+    },
+    finding_verifier="mingyue.enablers.compute.findings:reverify",
     nav=[NavItem("/compute", {"zh": "算力调度", "en": "Compute"}, "compute.job.read")],
 )

@@ -1,6 +1,6 @@
 """crossborder: which legal path a transfer takes, filings as cases, Chinese PII detection, flows."""
 
-from mingyue.sdk import Enabler, MeterSpec, NavItem
+from mingyue.sdk import Enabler, FindingRule, MeterSpec, NavItem
 
 _CASES = "mingyue.enablers.crossborder.cases"
 _ALL = ("org_admin", "member", "reviewer", "regulator", "platform_admin", "auditor")
@@ -57,5 +57,36 @@ enabler = Enabler(
         "crossborder.pipia": f"{_CASES}:PIPIA_CASE",
         "crossborder.flow_alert": f"{_CASES}:FLOW_ALERT_CASE",
     },
+    # Raised from the flow monitor's alerts, observed after every watch run (docs/crossborder.md).
+    finding_rules={
+        "crossborder.undeclared_endpoint": FindingRule(
+            title={
+                "zh": "向未申报出境传输覆盖的境外端点传输数据",
+                "en": "Traffic to a foreign endpoint not covered by a declared transfer",
+            },
+            citation={
+                "zh": "《个人信息保护法》第三十八条、第三十九条；《促进和规范数据跨境流动规定》",
+                "en": "PIPL Arts. 38-39; Provisions on Promoting and Regulating Cross-Border "
+                "Data Flows (CAC 2024)",
+            },
+            severity="high",
+            rectify_working_days=15,
+        ),
+        "crossborder.threshold_exceeded": FindingRule(
+            title={
+                "zh": "出境数据量达到法定门槛而申报的出境路径未覆盖",
+                "en": "Outbound volume crossed a legal threshold the declared transfer path "
+                "does not cover",
+            },
+            citation={
+                "zh": "《促进和规范数据跨境流动规定》第七条、第八条；《数据出境安全评估办法》第四条",
+                "en": "Provisions on Promoting and Regulating Cross-Border Data Flows Arts. 7-8; "
+                "Measures for the Security Assessment of Outbound Data Transfers Art. 4",
+            },
+            severity="high",
+            rectify_working_days=15,
+        ),
+    },
+    finding_verifier="mingyue.enablers.crossborder.findings:reverify",
     nav=[NavItem("/crossborder", {"zh": "数据跨境", "en": "Cross-border"}, "crossborder.read")],
 )

@@ -16,6 +16,7 @@ from sqlalchemy import event
 from mingyue.sdk import (
     OVERSIGHT_ROLES,
     Actor,
+    EvidenceRef,
     InvalidInput,
     JobContext,
     JobHandler,
@@ -31,6 +32,7 @@ from mingyue.sdk import (
     stored_path,
 )
 
+from . import findings
 from .engine.flows.geo import open_resolver
 from .engine.flows.monitor import Alert, DeclaredTransfer, FlowMonitor, FlowStore
 from .engine.flows.watch import WatchProgress, watch_log, watch_pcap
@@ -92,15 +94,25 @@ def _alert_title(a: Alert) -> str:
     return f"{a.recipient}: {a.kind} ({a.count} ≥ {a.threshold})"
 
 
-def raise_alert_cases(*, uow: UnitOfWork, actor: Actor, alerts: list[Alert]) -> list[int]:
-    """Open one flow-alert case per new alert; return the case ids."""
+def raise_alert_cases(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    alerts: list[Alert],
+    raised: set[findings.Sighting] | None = None,
+) -> list[int]:
+    """Open one flow-alert case per new alert, and raise the finding it stands for.
+
+    Returns the case ids; the (rule, subject) of each finding raised is added to ``raised``.
+    """
     org = require_org(actor, field="--as")
     ids = []
     for a in alerts:
+        title = _alert_title(a)[:200]
         case = open_case(
             uow=uow,
             kind="crossborder.flow_alert",
-            title=_alert_title(a)[:200],
+            title=title,
             organization_id=org,
             subject=a.recipient[:200],
             data=a.to_dict(),
@@ -108,6 +120,11 @@ def raise_alert_cases(*, uow: UnitOfWork, actor: Actor, alerts: list[Alert]) -> 
         uow.audit(
             "crossborder.flow.alerted", f"core_case:{case.id}", a.to_dict(), organization_id=org
         )
+        sighting = findings.raise_for_alert(
+            uow=uow, organization_id=org, alert=a, case_id=case.id, title=title
+        )
+        if sighting is not None and raised is not None:
+            raised.add(sighting)
         ids.append(case.id)
     return ids
 
@@ -176,6 +193,7 @@ def watch_source(
             field="source",
             reason=f"no such file: {source}",
         )
+    seen_before = monitor.store.observed()
     progress = _read(
         monitor,
         source,
@@ -187,14 +205,37 @@ def watch_source(
     )
     store = monitor.store
     try:
+        cp = store.checkpoint(str(source.resolve()))
+        totals = store.counts()
+        # the run is a fresh check of what it saw: observed before its alerts raise anything
+        run_ref = EvidenceRef(
+            kind="crossborder.flow_source",
+            ref=f"{source.name}@{cp.offset if cp else 0}"[:200],
+            label=f"流量监测 / flow watch: {source.name}"[:200],
+            path="/crossborder",
+        )
+        present = findings.observe_run(
+            uow=uow,
+            organization_id=org,
+            monitor=monitor,
+            before=seen_before,
+            after=store.observed(),
+            counts=totals,
+            evidence=run_ref,
+        )
         pending = store.pending_alerts()
-        case_ids = raise_alert_cases(uow=uow, actor=actor, alerts=[a for _, a in pending])
+        raised: set[findings.Sighting] = set()
+        case_ids = raise_alert_cases(
+            uow=uow, actor=actor, alerts=[a for _, a in pending], raised=raised
+        )
+        findings.raise_sightings(
+            uow=uow, organization_id=org, present=present, already=raised, evidence=run_ref
+        )
         uow.flush()
         counts = [
             {"recipient": r, "year": y, "kind": k, "individuals": n}
-            for (r, y, k), n in sorted(store.counts().items())
+            for (r, y, k), n in sorted(totals.items())
         ]
-        cp = store.checkpoint(str(source.resolve()))
     finally:
         store.close()
     # Marked handed over only once the cases are committed with the platform's unit of work; a

@@ -1,6 +1,6 @@
 """Data-fusion sandbox (数据融合训练场): data stays in, approved computations run inside."""
 
-from mingyue.sdk import Enabler, MeterSpec, NavItem
+from mingyue.sdk import Enabler, FindingRule, MeterSpec, NavItem
 
 _ALL = ("platform_admin", "org_admin", "member", "reviewer", "regulator", "auditor")
 
@@ -59,6 +59,22 @@ enabler = Enabler(
             unit="cpu_second", description="CPU-seconds of sandbox computations"
         ),
     },
+    # Raised on repeated refusals by one rule (settings probing_*), see docs/datasandbox.md.
+    finding_rules={
+        "datasandbox.probing": FindingRule(
+            title={
+                "zh": "反复触发同一沙箱规则拒绝，疑似试探数据",
+                "en": "Repeated refusals by the same sandbox rule that look like probing",
+            },
+            citation={
+                "zh": "《数据安全法》第三十二条；《网络安全法》第二十七条",
+                "en": "Data Security Law of the PRC Art. 32; Cybersecurity Law of the PRC Art. 27",
+            },
+            severity="medium",
+            rectify_working_days=10,
+        ),
+    },
+    finding_verifier="mingyue.enablers.datasandbox.findings:reverify",
     nav=[
         NavItem(
             "/datasandbox",

@@ -31,7 +31,7 @@ from mingyue.sdk import (
     require_org,
 )
 
-from . import approvals
+from . import approvals, findings
 from .budget import TERMS_KEY, DbLedger, asked, epsilon_left, terms_of
 from .catalogue import context
 from .engine import query as q
@@ -97,6 +97,7 @@ def refuse(uow: UnitOfWork, req: SandboxRequest, exc: SandboxError) -> None:
         {"rule": exc.rule, "message": exc.message},
         organization_id=req.organization_id,
     )
+    findings.note_refusal(uow=uow, req=req, rule=exc.rule)
 
 
 def fail(uow: UnitOfWork, req: SandboxRequest, exc: ExecutionFailed) -> None:

@@ -15,6 +15,24 @@ from mingyue.sdk import Settings
 from mingyue.sdk.errors import InvalidInput
 
 HOST_ENTRY_RE = re.compile(r"^[A-Za-z0-9_.:\[\]-]{1,253}(?:/\d{1,3})?$")
+# Refusals that guard what a consumer may learn about the data: asked again and again, they
+# look like probing for a way around the gates (see docs/datasandbox.md, "Findings").
+PROBING_RULES: tuple[str, ...] = (
+    "policy.",
+    "gate.",
+    "budget.",
+    "verify.",
+    "sql.identifier_",
+    "sql.group_by_identifier",
+    "sql.function_not_allowed",
+    "sql.statement_not_allowed",
+    "sql.row_revealing_aggregate",
+    "sql.non_aggregate_output",
+    "sql.select_star",
+    "sql.select_distinct",
+    "train.identifier_feature",
+    "train.memorised_identifier",
+)
 
 
 class DatasandboxSettings(BaseModel):
@@ -98,6 +116,33 @@ class DatasandboxSettings(BaseModel):
         description="Longest one statement against a PostgreSQL source may run "
         "(server-side `statement_timeout`).",
     )
+
+    probing_refusals: int = Field(
+        5,
+        ge=2,
+        description="Refusals by the same rule of one organization's requests, within "
+        "`probing_window_s`, that raise the finding `datasandbox.probing` (and count again on "
+        "every further one).",
+    )
+    probing_window_s: int = Field(
+        3600,
+        ge=60,
+        description="Window, in seconds, in which `probing_refusals` refusals by the same rule "
+        "look like probing.",
+    )
+    probing_rules: tuple[str, ...] = Field(
+        PROBING_RULES,
+        description="Refusal rules that count towards probing, comma-separated: a rule id, or a "
+        "prefix ending with '.' or '_' (syntax errors and unknown names are mistakes, not "
+        "probing, and are not listed by default).",
+    )
+
+    @field_validator("probing_rules", mode="before")
+    @classmethod
+    def _split_rules(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(r.strip() for r in value.split(",") if r.strip())
+        return value
 
 
 def options(settings: Settings) -> DatasandboxSettings:

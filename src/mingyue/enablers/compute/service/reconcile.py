@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from mingyue.enablers.compute.adapters.base import ComputeAdapter, EngineUnavailable
+from mingyue.enablers.compute.breaches import raise_for_job
 from mingyue.enablers.compute.engine.reconcile import (
     UNREACHABLE,
     JobRecord,
@@ -120,6 +121,7 @@ def reconcile_jobs(
             },
             organization_id=job.organization_id,
         )
+        raise_for_job(uow=uow, job=job)  # a broken limit is a finding (breaches.py)
     return transitions, billed
 
 
