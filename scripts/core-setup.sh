@@ -11,3 +11,13 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 command -v chromium >/dev/null && echo "chromium: $(chromium --version 2>/dev/null)"
+# axe-core (npm, the exact version in tests/web/axe/package.json) for the browser tests' accessibility check.
+if command -v npm >/dev/null; then
+  axe_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/web/axe"
+  if [ ! -f "$axe_dir/node_modules/axe-core/axe.min.js" ]; then
+    echo "installing axe-core into tests/web/axe/node_modules"
+    (cd "$axe_dir" && npm ci --no-audit --no-fund --loglevel=error 2>/dev/null || npm install --no-audit --no-fund --loglevel=error)
+  fi
+else
+  echo "npm not found: the browser tests skip their axe-core check"
+fi

@@ -249,3 +249,25 @@ def test_package_names_and_lazy_marks(pkgs: Path) -> None:
     assert [(i.importer, i.imported, i.line) for i in found] == [
         ("tw_pkg.sub.mod", "tw_pkg.sub.other", 2)
     ]
+
+
+def test_a_subject_view_with_a_wrong_signature_or_missing_is_named(
+    build: Build, reg: Registry, pkgs: Path
+) -> None:
+    service = (
+        GOOD_SERVICE
+        + "\n\ndef close(*, uow: UnitOfWork, case: CaseOut) -> None:\n    return None\n"
+    )
+    service += "\n\ndef bad_view(case):\n    return None\n"
+    src = KIND_SOURCE.format(key="tw_view", hook="tw_view.service:close").replace(
+        'hooks={"close": "tw_view.service:close"},',
+        'hooks={"close": "tw_view.service:close"},\n    subject_view="tw_view.service:bad_view",',
+    )
+    assert "subject_view=" in src
+    en = build("tw_view", service, case_kinds={"tw_view.review": "tw_view.kinds:KIND"})
+    _write(pkgs / "tw_view", {"kinds.py": src})
+    problems = check_enabler(en, reg)
+    assert (
+        "tw_view: case kind tw_view.review: subject_view (tw_view.service:bad_view): "
+        "must take keyword-only uow= (def view(*, uow, case) -> SubjectView | None)"
+    ) in problems, problems

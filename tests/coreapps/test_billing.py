@@ -183,12 +183,34 @@ def test_console_billing_page_and_issue(client: Any, tenants: Any) -> None:
     form = {"organization_id": str(tenants.a.org.id), "month": "2025-11"}
     assert f'<option value="{tenants.a.org.id}">' in page
     assert client.post("/billing/statements", data=form).status_code == 403  # no CSRF token
-    r = client.post(
-        "/billing/statements", data={**form, "csrf_token": token}, follow_redirects=False
-    )
+    key = page.split('name="form_key" value="')[1].split('"')[0]
+    data = {**form, "csrf_token": token, "form_key": key}
+    r = client.post("/billing/statements", data=data, follow_redirects=False)
     assert r.status_code == 303
+    # a reload of the answer issues nothing twice and shows the same statement
+    again = client.post("/billing/statements", data=data, follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"] == r.headers["location"]
     st = client.get(r.headers["location"])
-    assert st.status_code == 200 and 'id="st-total">0.8<' in st.text
+    assert st.status_code == 200 and 'id="st-total"><strong>¥0.80</strong>' in st.text
+    assert "API 调用" in st.text and "core.api_calls" not in st.text
+    # the current month cannot be issued yet: a readable page says when it closes
+    now = client.get("/billing").text
+    this_month = now.split("<h1>")[1].split("·")[1].split("<")[0].strip()
+    r = client.post(
+        "/billing/statements",
+        data={**form, "month": this_month, "csrf_token": token, "form_key": "m" * 32},
+        headers={"accept": "text/html"},
+    )
+    assert r.status_code == 409 and "尚未结束" in r.text and "-01" in r.text
+    assert '"key"' not in r.text
+    # the enterprise sees its own statement and a month-to-date figure with one rounding rule
+    client.cookies.clear()
+    page = _login(client, tenants.a.admin)
+    assert 'id="mtd">¥0.80<' in page and "¥0.80</strong>" in page
+    client.cookies.clear()
+    page = _login(client, tenants.b.admin)
+    assert "¥0.80" not in page.split('id="statements-table"')[1]
+    assert "暂无已出具的账单" in page
 
 
 def test_cli_tariff_usage_statement(cli: Any, tenants: Any) -> None:

@@ -137,16 +137,32 @@ def test_api_overdue_escalate_assessment(client: Any, tenants: Any, monkeypatch:
     assert r.status_code == 422 and r.json()["field"] == "since"
 
 
+def _key(page: str, action: str, name: str | None = None) -> str:
+    """Return the one-time key of the form posting to ``action`` (and transition ``name``)."""
+    for chunk in page.split("<form")[1:]:
+        if f'method="post" action="{action}"' in chunk and (
+            name is None or f'value="{name}"' in chunk
+        ):
+            return chunk.split('name="form_key" value="')[1].split('"')[0]
+    raise AssertionError(f"no form to {action} {name or ''}")
+
+
 def test_console_list_detail_and_actions(client: Any, tenants: Any) -> None:
     token = _login(client, tenants.a.member.username)
-    r = client.post(
-        "/cases",
-        data={"title": "控制台提交", "kind": "core.general", "csrf_token": token},
-        follow_redirects=False,
-    )
+    form = {
+        "title": "控制台提交",
+        "kind": "core.general",
+        "csrf_token": token,
+        "form_key": _key(client.get("/cases").text, "/cases"),
+    }
+    r = client.post("/cases", data=form, follow_redirects=False)
     assert r.status_code == 303, r.text
     url = r.headers["location"]
     cid = int(url.rsplit("/", 1)[1])
+    # A reload of the answer (the same form again) opens nothing new.
+    again = client.post("/cases", data=form, follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"] == url
+    assert client.get("/cases").text.count("控制台提交") == 1
     page = client.get(url)
     assert page.status_code == 200
     assert 'data-state="submitted"' in page.text and 'id="act-withdraw"' in page.text
@@ -155,33 +171,54 @@ def test_console_list_detail_and_actions(client: Any, tenants: Any) -> None:
     assert f'href="/cases/{cid}"' in lst.text and "控制台提交" in lst.text
     # Without the CSRF token the form is refused and nothing changes.
     assert client.post(f"/cases/{cid}/comment", data={"text": "x"}).status_code == 403
-    r = client.post(
-        f"/cases/{cid}/comment",
-        data={"text": "请尽快审核", "csrf_token": token},
-        follow_redirects=False,
-    )
-    assert r.status_code == 303
-    assert "请尽快审核" in client.get(url).text
+    comment = {
+        "text": "请尽快审核",
+        "csrf_token": token,
+        "form_key": _key(page.text, f"/cases/{cid}/comment"),
+    }
+    for _ in range(2):
+        r = client.post(f"/cases/{cid}/comment", data=comment, follow_redirects=False)
+        assert r.status_code == 303
+    assert client.get(url).text.count("请尽快审核") == 1
     client.post("/logout", data={"csrf_token": token})
     # The reviewer sees the review buttons and takes the case through.
     token = _login(client, tenants.operator.member.username)
     page = client.get(url)
     assert 'id="act-start_review"' in page.text and 'id="act-withdraw"' not in page.text
     for name, text in (("start_review", ""), ("accept", "同意")):
-        r = client.post(
-            f"/cases/{cid}/act",
-            data={"name": name, "comment": text, "csrf_token": token},
-            follow_redirects=False,
-        )
+        key = _key(page.text, f"/cases/{cid}/act", name)
+        data = {"name": name, "comment": text, "csrf_token": token, "form_key": key}
+        r = client.post(f"/cases/{cid}/act", data=data, follow_redirects=False)
         assert r.status_code == 303, r.text
-    page = client.get(url)
+        # a double click takes the step once and lands on the case again (no 409 page)
+        r = client.post(f"/cases/{cid}/act", data=data, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == url
+        page = client.get(url)
+        if name == "start_review":
+            # approve and return/reject look different
+            assert 'id="act-accept" class="primary"' in page.text
+            assert 'id="act-reject" class="danger"' in page.text
+            assert 'id="act-return" class="secondary"' in page.text
     assert 'data-state="accepted"' in page.text and "同意" in page.text
-    # The reviewer took the case on first action: it is listed under "assigned to me".
+    # The reviewer took the case on first action: it is listed under "assigned to me", and the
+    # history says so in words, not as data.
     assert f'href="/cases/{cid}"' in client.get("/cases?mine=true").text
+    assert (
+        "领办" in page.text
+        and "assignee_org_id" not in page.text
+        and '{"' not in page.text.split("<main>")[1]
+    )
     assert 'id="case-actions"' not in page.text
-    # A refused step renders an error page, not a 500.
+    # A refused step (a fresh form for a step no longer open) renders an error page, not a 500.
+    r = client.post(
+        f"/cases/{cid}/act",
+        data={"name": "accept", "csrf_token": token, "form_key": "f" * 32},
+        headers={"accept": "text/html"},
+    )
+    assert r.status_code == 409 and "<html" in r.text
+    # A form without its key is refused with a readable page.
     r = client.post(f"/cases/{cid}/act", data={"name": "accept", "csrf_token": token})
-    assert r.status_code == 409
+    assert r.status_code == 422
     assert client.get("/cases?lang=en").status_code == 200
     assert client.get("/cases/999999").status_code == 404
 

@@ -99,7 +99,7 @@ def test_qr_code_encodes_the_verification_link(
     uid = vc["id"].removeprefix("urn:uuid:")
     _login(client, tenants.a.member.username)
     html = client.get(f"/credentials/{uid}").text
-    link = f"{settings.base_url.rstrip('/')}/credentials/{uid}"
+    link = f"{settings.base_url.rstrip('/')}/verify/{uid}"  # the public page: no login needed
     assert f'<a href="{link}" id="verify-link">' in html
     svg = re.search(r'<svg role="img" aria-label="([^"]+)"[^>]*class="qr".*?</svg>', html, re.S)
     assert svg, "no inline QR SVG"
@@ -108,6 +108,9 @@ def test_qr_code_encodes_the_verification_link(
     path = re.search(r' d="([^"]+)"', expected)
     assert path and path.group(1) in svg.group(0)  # the same modules: it encodes the link
     assert "长期有效" in html  # no validUntil
+    client.cookies.clear()  # whoever scans the code is not logged in: the page answers them
+    public = client.get(f"/verify/{uid}")
+    assert public.status_code == 200 and 'id="public-status">有效<' in public.text
 
 
 def test_json_download_verifies_with_the_cli(

@@ -70,7 +70,8 @@ def test_console_page_shows_progress_and_polls(
     frag = client.get("/jobs/table")
     assert frag.status_code == 200 and "<html" not in frag.text and f"job-{job.id}" in frag.text
     detail = client.get(f"/jobs/{job.id}")
-    assert detail.status_code == 200 and "core.selftest" in detail.text
+    assert detail.status_code == 200 and "平台自检" in detail.text
+    assert "core.selftest" not in detail.text.split('<details class="tech">')[0]
     # cancel from the console needs the CSRF token
     assert client.post(f"/jobs/{job.id}/cancel").status_code == 403
     token = page.text.split('name="csrf-token" content="')[1].split('"')[0]
@@ -84,7 +85,9 @@ def test_console_page_shows_progress_and_polls(
     assert 'hx-trigger="every 2s"' not in page.text  # nothing active: no polling
     # core.selftest only occupies a shared worker: the platform admin's tool (issue 12, item 5)
     r = client.post(
-        "/jobs/selftest", data={"seconds": "1", "csrf_token": token}, follow_redirects=False
+        "/jobs/selftest",
+        data={"seconds": "1", "csrf_token": token, "form_key": "k" * 32},
+        follow_redirects=False,
     )
     assert r.status_code == 403
     client.post("/logout", headers={"X-CSRF-Token": token}, follow_redirects=False)
@@ -95,14 +98,29 @@ def test_console_page_shows_progress_and_polls(
         follow_redirects=False,
     )
     assert r.status_code in (302, 303), r.text
-    token = client.get("/jobs").text.split('name="csrf-token" content="')[1].split('"')[0]
-    r = client.post(
-        "/jobs/selftest", data={"seconds": "1", "csrf_token": token}, follow_redirects=False
-    )
+    listing = client.get("/jobs").text
+    token = listing.split('name="csrf-token" content="')[1].split('"')[0]
+    key = listing.split('name="form_key" value="')[1].split('"')[0]
+    form = {"seconds": "1", "csrf_token": token, "form_key": key}
+    r = client.post("/jobs/selftest", data=form, follow_redirects=False)
     assert r.status_code == 303
     admin = actor_of(tenants.operator.admin)
     with unit_of_work(admin, settings) as uow:
         newest = jobs.list_jobs(uow=uow, actor=admin, limit=1)[0]
+    assert r.headers["location"] == f"/jobs/{newest.id}"
+    # a reload (the same form posted again) starts nothing and lands on the same job
+    again = client.post("/jobs/selftest", data=form, follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"] == f"/jobs/{newest.id}"
+    with unit_of_work(admin, settings) as uow:
+        mine = jobs.list_jobs(uow=uow, actor=admin, limit=10)
+        assert [j.id for j in mine if j.organization_id == tenants.operator.org.id] == [newest.id]
+    # a form without its key is refused, readably
+    r = client.post(
+        "/jobs/selftest",
+        data={"seconds": "1", "csrf_token": token},
+        headers={"accept": "text/html"},
+    )
+    assert r.status_code == 422 and "刷新页面" in r.text
     assert newest.kind == "core.selftest" and newest.params == {"seconds": 1.0, "steps": 20}
     assert newest.organization_id == tenants.operator.org.id
     assert client.post("/jobs/selftest", data={"seconds": "1"}).status_code == 403

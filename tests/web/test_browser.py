@@ -2,74 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import threading
-import time
-from collections.abc import Iterator
-
 import pytest
 
+from tests.web.browser_support import (  # fixtures: live_server, browser
+    assert_no_serious_axe,
+    browser,
+    live_server,
+    login,
+)
+
 pytestmark = pytest.mark.browser
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture
-def live_server(settings) -> Iterator[str]:
-    import uvicorn
-
-    from mingyue.web.app import create_app
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    config = uvicorn.Config(
-        create_app(settings, start_workers=False), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    t.join(5)
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (scripts/core-setup.sh installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield b
-        b.close()
+__all__ = ["browser", "live_server"]
 
 
 def _login(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", "password123")
-    page.click("#login-submit")
-    page.wait_for_url(f"{base}/")
+    login(page, base, username)
 
 
 def test_login_and_case_workflow(live_server, browser, tenants, tmp_path) -> None:
@@ -77,15 +24,27 @@ def test_login_and_case_workflow(live_server, browser, tenants, tmp_path) -> Non
     ctx = browser.new_context()
     page = ctx.new_page()
     # an enterprise member opens a case from the console
+    page.goto(f"{base}/login")
+    assert_no_serious_axe(page)
     _login(page, base, tenants.a.member.username)
     assert "一屏通览" in page.content()
+    assert_no_serious_axe(page)
     page.goto(f"{base}/cases")
+    assert_no_serious_axe(page)
     page.fill("#case-new input[name=title]", "浏览器测试：算力券申领")
     page.click("#case-new-submit")
     page.wait_for_selector("#case-state")
     case_url = page.url
     assert page.get_attribute("#case-state", "data-state") == "submitted"
     assert page.locator("#act-start_review").count() == 0  # members cannot review
+    assert_no_serious_axe(page)
+    # a reload of the submitted form's answer opens nothing new
+    page.reload()
+    page.goto(f"{base}/cases")
+    assert page.locator("text=浏览器测试：算力券申领").count() == 1
+    for path in ("/jobs", "/billing", "/audit"):
+        page.goto(base + path)
+        assert_no_serious_axe(page)
     ctx.close()
     # the operator's reviewer takes it through review to acceptance
     ctx = browser.new_context()
@@ -94,11 +53,14 @@ def test_login_and_case_workflow(live_server, browser, tenants, tmp_path) -> Non
     page.goto(case_url)
     page.click("#act-start_review")
     page.wait_for_selector("#case-state[data-state=in_review]")
+    assert "primary" in (page.get_attribute("#act-accept", "class") or "")
+    assert "danger" in (page.get_attribute("#act-reject", "class") or "")
+    assert_no_serious_axe(page)
     page.click("#act-accept")
     page.wait_for_selector("#case-state[data-state=accepted]")
     page.screenshot(path=str(tmp_path / "case.png"), full_page=True)
     history = page.inner_text("#history")
-    assert "accept" in history or "审核通过" in history
+    assert "审核通过" in history and "领办" in history and "assignee_org_id" not in history
     # the English switch works on the same page
     page.goto(case_url + "?lang=en")
     assert "Accepted" in page.content()

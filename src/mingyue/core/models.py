@@ -1,5 +1,6 @@
 """Import every core table so that Base.metadata is complete."""
 
+from mingyue.core import forms as _forms
 from mingyue.core import plugins
 from mingyue.core.cases import models as _cases_models
 from mingyue.core.files import store as _files_store
@@ -17,6 +18,7 @@ TABLE_MODULES = (
     _credentials,
     _files_store,
     _findings_models,
+    _forms,
     _identity,
     _jobs_models,
     _metering_models,

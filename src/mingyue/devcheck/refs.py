@@ -81,8 +81,10 @@ def job_handler_problems(fn: Any) -> list[str]:
     return out
 
 
-def case_hook_problems(fn: Any) -> list[str]:
-    """Return how ``fn`` departs from ``CaseHook``: ``(*, uow: UnitOfWork, case: CaseOut)``."""
+def case_hook_problems(fn: Any, what: str = "hook") -> list[str]:
+    """Return how ``fn`` departs from ``CaseHook``: ``(*, uow: UnitOfWork, case: CaseOut)``.
+
+    A case kind's ``subject_view`` (``what="view"``) takes the same arguments."""
     sig = _signature(fn)
     if isinstance(sig, str):
         return [sig]
@@ -91,7 +93,8 @@ def case_hook_problems(fn: Any) -> list[str]:
     for name in ("uow", "case"):
         p = params.get(name)
         if p is None or p.kind is not inspect.Parameter.KEYWORD_ONLY:
-            out.append(f"must take keyword-only {name}= (def hook(*, uow, case) -> None)")
+            returns = "None" if what == "hook" else "SubjectView | None"
+            out.append(f"must take keyword-only {name}= (def {what}(*, uow, case) -> {returns})")
     extra = [
         p.name
         for p in params.values()
@@ -215,6 +218,14 @@ def check_case_kinds(en: Enabler) -> list[str]:
                 p.append(f"{hwhere} does not resolve: {explain_import_error(en, exc)}")
                 continue
             p.extend(f"{hwhere}: {why}" for why in case_hook_problems(fn))
+        if kind.subject_view:
+            vwhere = f"{en.key}: case kind {name}: subject_view ({kind.subject_view})"
+            try:
+                fn = load_ref(kind.subject_view)
+            except Exception as exc:
+                p.append(f"{vwhere} does not resolve: {explain_import_error(en, exc)}")
+                continue
+            p.extend(f"{vwhere}: {why}" for why in case_hook_problems(fn, "view"))
     return p
 
 

@@ -6,8 +6,8 @@ An enabler imports this package (and ``mingyue.web.deps``, ``mingyue.web.console
 deprecation; what is not here is the core's business.
 
 - declare: ``Enabler``, ``NavItem``, ``MeterSpec``, ``Permission`` (roles and reach),
-  ``CaseKind``/``State``/``Transition``, ``Schedule`` (periodic work: ``schedules=`` fires a
-  job kind by cron or interval, once per due time; ``mingyue schedule list``)
+  ``CaseKind``/``State``/``Transition`` (``subject_view`` → ``SubjectView``), ``Schedule``
+  (periodic work: ``schedules=`` fires a job kind by cron or interval, once per due time; ``mingyue schedule list``)
 - act: ``UnitOfWork`` (``uow.audit(...)``), ``unit_of_work``, ``Actor``, ``check``, ``can``,
   ``require_org``; tables: ``Base``, ``TenantMixin``, ``UTCDateTime``, ``RequestMixin``
 - flows: ``open_case``/``transition``/``get_case``/``list_cases``/``comment``; ``enqueue``/
@@ -17,6 +17,7 @@ deprecation; what is not here is the core's business.
   ``issue_credential`` → ``IssuedCredential`` (``public_fields``: what ``/verify/<id>`` shows),
   ``verify_credential`` → ``CredentialCheck``, ``revoke_credential``; ``seal``/``unseal``
 - time: ``now()`` (one clock, frozen in tests), ``local_time()``, ``month_bounds()``
+- money: ``format_cny`` (CNY to the fen, half up: the one rounding rule of every page)
 - metering types: ``ExactDecimal`` (an exact Decimal column); an enabler's own time-of-use
   prices: ``TariffSpec``, ``price_interval`` → ``PricedSegment``, ``parse_windows``,
   ``TOU_BANDS``, ``DEFAULT_TOU_WINDOWS``
@@ -71,6 +72,7 @@ from mingyue.sdk._facade import (
     Severity,
     State,
     StoredFile,
+    SubjectView,
     TariffSpec,
     TenantMixin,
     Transition,
@@ -89,6 +91,7 @@ from mingyue.sdk._facade import (
     deadline_after,
     enqueue,
     finding_rules,
+    format_cny,
     get_case,
     get_finding,
     get_free_pool,
@@ -191,6 +194,7 @@ __all__ = [
     "Severity",
     "State",
     "StoredFile",
+    "SubjectView",
     "TariffSpec",
     "TenantMixin",
     "Transition",
@@ -209,6 +213,7 @@ __all__ = [
     "deadline_after",
     "enqueue",
     "finding_rules",
+    "format_cny",
     "get_case",
     "get_finding",
     "get_free_pool",

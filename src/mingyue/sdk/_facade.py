@@ -34,6 +34,7 @@ from mingyue.core.cases import (
     CaseKind,
     CaseOut,
     State,
+    SubjectView,
     Transition,
     comment,
     get_case,
@@ -74,6 +75,7 @@ from mingyue.core.ledger import keys as _keys
 from mingyue.core.ledger.keys import SecretUnreadable, seal, unseal
 from mingyue.core.metering import FreePoolOut, UsageOut, get_free_pool, record_usage, set_free_pool
 from mingyue.core.metering.models import ExactDecimal
+from mingyue.core.metering.money import format_cny
 from mingyue.core.metering.statements import statement_total
 from mingyue.core.metering.tou import BANDS as TOU_BANDS
 from mingyue.core.metering.tou import DEFAULT_WINDOWS as DEFAULT_TOU_WINDOWS
@@ -125,6 +127,7 @@ __all__ = [
     "Severity",
     "State",
     "StoredFile",
+    "SubjectView",
     "TariffSpec",
     "TenantMixin",
     "Transition",
@@ -143,6 +146,7 @@ __all__ = [
     "deadline_after",
     "enqueue",
     "finding_rules",
+    "format_cny",
     "get_case",
     "get_finding",
     "get_free_pool",

@@ -1,4 +1,9 @@
-"""Console plumbing: templates, translations, CSRF, the logged-in actor, login/logout pages."""
+"""Console plumbing: templates, translations, CSRF, the logged-in actor, login/logout pages.
+
+Forms that start work carry a one-time key: render ``new_form_key()`` in a hidden input named
+``form_key``; in the POST handler call ``form_once(uow, actor, form_key)`` first (a location →
+redirect there and do nothing) and ``form_done(uow, form_key, location)`` before the commit.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +18,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from mingyue.core import clock
+from mingyue.core import forms as _forms
 from mingyue.core.errors import Forbidden, MingyueError, NotAuthenticated
 from mingyue.core.plugins import registry
 from mingyue.core.tenancy.access import Actor, can
+from mingyue.core.uow import UnitOfWork
 from mingyue.i18n import LOCALES, t
 from mingyue.web.auth import SESSION_COOKIE, authenticate, read_session_cookie
+from mingyue.web.display import FILTERS, current_locale, rendering_locale
 
 LOCALE_COOKIE = "mingyue_locale"
 
@@ -41,7 +50,20 @@ def environment() -> Environment:
         loader=ChoiceLoader([FileSystemLoader(str(d)) for d in dirs]),
         autoescape=select_autoescape(["html", "xml"]),
     )
+    env.filters.update(FILTERS)
+    # Imported macros (``_tech.html``, ``_live.html``) do not see the page's context: they
+    # translate through these globals, which read the locale of the page being rendered.
+    env.globals["t"] = _global_t
+    env.globals["render_ms"] = _render_ms
     return env
+
+
+def _global_t(key: str, **params: Any) -> str:
+    return t(key, current_locale(), **params)
+
+
+def _render_ms() -> int:
+    return int(clock.now().timestamp() * 1000)
 
 
 def locale_of(request: Request) -> str:
@@ -97,7 +119,8 @@ def render(
         "path": request.url.path,
     }
     context.update(ctx or {})
-    html = environment().get_template(template).render(**context)
+    with rendering_locale(locale):
+        html = environment().get_template(template).render(**context)
     resp = HTMLResponse(html, status_code=status_code)
     if request.query_params.get("lang") in LOCALES:
         resp.set_cookie(
@@ -139,19 +162,34 @@ async def csrf_protect(request: Request) -> None:
         raise Forbidden("core.csrf_failed", "CSRF token missing or wrong")
 
 
-def error_page(request: Request, exc: MingyueError) -> Response:
-    """Render an error inside the console."""
+def error_page(request: Request, exc: MingyueError, field_label: str | None = None) -> Response:
+    """Render an error inside the console: a translated title and message, never JSON.
+
+    An error whose key has no translation shows a general sentence for its status; the
+    original (English) detail stays behind the technical-details toggle.
+    """
+    locale = locale_of(request)
+    translated = t(exc.key, locale, **exc.params)
+    known = translated != exc.key
     return render(
         request,
         "error.html",
         {
             "error": exc,
-            "message": t(exc.key, locale_of(request))
-            if t(exc.key, locale_of(request)) != exc.key
-            else exc.message,
+            "status": exc.status,
+            "title": _status_title(exc.status, locale),
+            "message": translated if known else t("core.error.generic", locale),
+            "detail": None if known else exc.message,
+            "field": field_label or exc.field,
         },
         status_code=exc.status,
     )
+
+
+def _status_title(status: int, locale: str) -> str:
+    key = f"core.error.title.{status}"
+    found = t(key, locale)
+    return found if found != key else t("core.error.title.other", locale, status=status)
 
 
 def is_console_path(path: str) -> bool:
@@ -198,3 +236,28 @@ def safe_next(value: str | None) -> str:
 
 Username = Annotated[str, Form(max_length=80)]
 Password = Annotated[str, Form(max_length=200)]
+
+
+def new_form_key() -> str:
+    """Return a one-time key for a form that starts work (hidden input ``form_key``)."""
+    return _forms.new_key()
+
+
+def form_once(uow: UnitOfWork, actor: Actor, key: str | None) -> str | None:
+    """Claim a form's one-time key first thing in a POST handler's unit of work.
+
+    Return None when the key is claimed now (do the work, then ``form_done``), or the location
+    the first request with this key recorded (redirect there, do nothing). A missing or
+    malformed key raises InvalidInput ``core.form_key.missing`` (field ``form_key``).
+    """
+    if actor.user_id is None:
+        raise Forbidden("core.console.cookie_only", "one-time form keys belong to logged-in users")
+    return _forms.claim(uow.session, actor.user_id, _forms.check_key(key))
+
+
+def form_done(uow: UnitOfWork, key: str, location: str) -> None:
+    """Record where the work started under ``key`` can be seen (same unit of work)."""
+    user_id = uow.actor.user_id
+    if user_id is None:
+        raise Forbidden("core.console.cookie_only", "one-time form keys belong to logged-in users")
+    _forms.record(uow.session, user_id, key, location)

@@ -8,9 +8,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mingyue.core.errors import MingyueError, NotAuthenticated, UnscopedQuery
+from mingyue.core.db import is_transient
+from mingyue.core.errors import InvalidInput, MingyueError, NotAuthenticated, UnscopedQuery
 from mingyue.i18n import t
 from mingyue.web.console import (
     LoginRequired,
@@ -22,6 +24,9 @@ from mingyue.web.console import (
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
+# Seconds a client waits before sending again work refused because the database was unreachable
+# (a restart takes a few seconds; the pool's pre-ping replaces dead connections on the next try).
+RETRY_AFTER_S = 1
 
 
 def _is_console(request: Request) -> bool:
@@ -33,6 +38,14 @@ def problem(status: int, key: str, detail: str, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": key, "status": status, "key": key, "detail": detail}
     body.update(extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+class _StatusError(MingyueError):
+    """An HTTP error that is not a MingyueError (unknown route, method, crash) for the page."""
+
+    def __init__(self, status: int, key: str, message: str) -> None:
+        super().__init__(key, message)
+        self.status = status
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -81,6 +94,12 @@ def install_error_handlers(app: FastAPI) -> None:
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
             errors.append({"field": ".".join(loc) or "body", "message": err.get("msg", "")})
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
+        if _is_console(request):
+            return error_page(
+                request,
+                InvalidInput("core.invalid_input", first["message"], field=first["field"]),
+                field_label=first["field"],
+            )
         return problem(
             422,
             "core.invalid_input",
@@ -94,6 +113,8 @@ def install_error_handlers(app: FastAPI) -> None:
         key = {404: "core.not_found", 405: "core.method_not_allowed"}.get(
             exc.status_code, "core.http_error"
         )
+        if _is_console(request):
+            return error_page(request, _StatusError(exc.status_code, key, str(exc.detail)))
         return problem(exc.status_code, key, str(exc.detail))
 
     @app.exception_handler(UnscopedQuery)
@@ -101,7 +122,41 @@ def install_error_handlers(app: FastAPI) -> None:
         log.error("unscoped query refused: %s", exc)
         return problem(500, "core.internal_error", "internal error")
 
+    async def _database(request: Request, exc: Exception) -> Response:
+        if not is_transient(exc):
+            log.error("database error on %s %s", request.method, request.url.path, exc_info=exc)
+            return problem(500, "core.internal_error", "internal error")
+        # The work was rolled back or its commit's outcome is unknown: the client sends it again
+        # (with its Idempotency-Key where the route takes one, so that it is not applied twice).
+        log.warning(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.url.path,
+            (str(getattr(exc, "orig", exc)).strip().splitlines() or [type(exc).__name__])[0][:200],
+        )
+        lang = "en" if "zh" not in request.headers.get("accept-language", "") else "zh_CN"
+        key = "core.db_unavailable"
+        translated = t(key, lang)
+        resp = problem(
+            503,
+            key,
+            translated if translated != key else "database unavailable; retry shortly",
+            retryable=True,
+        )
+        resp.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return resp
+
+    for cls in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError):
+        app.add_exception_handler(cls, _database)
+
     @app.exception_handler(Exception)
     async def _any(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if _is_console(request):
+            try:
+                return error_page(
+                    request, _StatusError(500, "core.internal_error", "internal error")
+                )
+            except Exception:  # the page itself failed: fall back to the plain answer
+                log.exception("error page failed")
         return problem(500, "core.internal_error", "internal error")

@@ -4,7 +4,8 @@ To add a case kind: 1. declare ``CaseKind(name="<key>.<thing>", ...)`` (see ``GE
 2. list it in your Enabler's ``case_kinds`` as ``"module:ATTR"``; 3. call ``open_case`` and
 ``transition`` from your service; hooks run as ``func(*, uow, case)`` in the same unit of work
 (``case`` is the ``CaseOut`` after the move; raising rolls the whole step back; change the case's
-data with ``update_data``).
+data with ``update_data``). ``subject_view="module:func"`` shows the case's subject on its page:
+``def view(*, uow, case) -> SubjectView | None``.
 
 Who may take a transition: the actor holds ``core.case.act`` on the case, and one of the
 transition's roles counts towards the case (``effective_roles``): org_admin/member only inside
@@ -23,6 +24,7 @@ from mingyue.core.cases.kinds import (
     SUBMITTER_ROLES,
     CaseKind,
     State,
+    SubjectView,
     Transition,
     check_declared,
     effective_roles,
@@ -76,6 +78,7 @@ __all__ = [
     "CaseKind",
     "CaseOut",
     "State",
+    "SubjectView",
     "Transition",
     "TransitionOut",
     "assessment",

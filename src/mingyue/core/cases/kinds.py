@@ -48,6 +48,20 @@ class Transition:
     requires_comment: bool = False
 
 
+@dataclass(frozen=True)
+class SubjectView:
+    """How a case's subject is shown above its history (what a reviewer decides on).
+
+    ``title`` and each field's label may be message keys (translated on the page) or text;
+    values are shown as they are; ``link`` is a same-site path to the subject's own page.
+    """
+
+    title: str
+    fields: Sequence[tuple[str, str]] = ()
+    link: str | None = None
+    link_label: str | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class CaseKind:
     """A workflow: states, the initial state, transitions, and hooks run inside the unit of work."""
@@ -61,6 +75,9 @@ class CaseKind:
     # Whether people may open such a case directly (API, console, CLI); an enabler's kinds are
     # usually opened by its service, with the data the workflow relies on.
     manual: bool = False
+    # "module:func" -> ``def view(*, uow, case) -> SubjectView | None``: the subject shown on
+    # the case page (an App report's summary, a filing's sections), checked by `mingyue dev check`.
+    subject_view: str | None = None
 
     def __post_init__(self) -> None:
         if self.initial not in self.states:
@@ -85,6 +102,10 @@ class CaseKind:
                 raise ValueError(f"{self.name}: hook for unknown transition {name!r}")
             if ":" not in ref:
                 raise ValueError(f"{self.name}: hook {ref!r} is not 'module:func'")
+        if self.subject_view is not None and ":" not in self.subject_view:
+            raise ValueError(
+                f"{self.name}: subject_view {self.subject_view!r} is not 'module:func'"
+            )
 
     def transition(self, name: str) -> Transition:
         """Return the transition of this name or raise InvalidInput."""
@@ -102,6 +123,10 @@ class CaseKind:
         """Return the hook function of a transition, if any."""
         ref = self.hooks.get(name)
         return load_ref(ref) if ref else None
+
+    def subject_viewer(self) -> Callable[..., SubjectView | None] | None:
+        """Return the function that shows this kind's subject, if the kind declares one."""
+        return load_ref(self.subject_view) if self.subject_view else None
 
     def describe(self) -> dict[str, Any]:
         """Return the workflow as plain data (API, docs)."""
@@ -206,6 +231,16 @@ def check_declared(enablers: Iterable[Enabler] | None = None) -> list[str]:
                     continue
                 if not callable(fn):
                     problems.append(f"{where}: hook {tr_name} ({hook_ref}) is not callable")
+            if kind.subject_view:
+                try:
+                    view = load_ref(kind.subject_view)
+                except Exception as exc:
+                    problems.append(
+                        f"{where}: subject_view ({kind.subject_view}) does not load: {exc}"
+                    )
+                    continue
+                if not callable(view):
+                    problems.append(f"{where}: subject_view ({kind.subject_view}) is not callable")
     return problems
 
 

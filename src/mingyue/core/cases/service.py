@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from sqlalchemy import select
 
@@ -28,6 +31,9 @@ from mingyue.core.tenancy.identity import Organization, User
 from mingyue.core.uow import UnitOfWork
 
 MAX_COMMENT = 4000
+# An Idempotency-Key (draft-ietf-httpapi-idempotency-key-header): a UUID or any token of visible
+# ASCII; it names one transition of one case.
+IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{8,128}$")
 
 
 def now() -> datetime:
@@ -44,11 +50,19 @@ def _actor(uow: UnitOfWork, actor: Actor | None) -> Actor:
     return actor if actor is not None else uow.actor
 
 
-def load_case(uow: UnitOfWork, case_id: int) -> Case:
-    """Return the case row inside the actor's scope, or raise NotFound."""
+def load_case(uow: UnitOfWork, case_id: int, *, for_update: bool = False) -> Case:
+    """Return the case row inside the actor's scope, or raise NotFound.
+
+    ``for_update`` locks the row until the unit of work ends (PostgreSQL; SQLite's BEGIN
+    IMMEDIATE serializes writers already), so two moves of one case cannot both start from the
+    same state.
+    """
     case = None
     if 1 <= case_id <= MAX_ID:  # an id the database cannot hold is simply not found
-        case = uow.session.scalars(select(Case).where(Case.id == case_id)).first()
+        q = select(Case).where(Case.id == case_id)
+        if for_update:
+            q = q.with_for_update()
+        case = uow.session.scalars(q).first()
     if case is None:
         raise NotFound("core.case.not_found", f"case {case_id} not found", case_id=case_id)
     return case
@@ -212,6 +226,13 @@ def open_case(
     return CaseOut.model_validate(case)
 
 
+class TransitionTaken(NamedTuple):
+    """The case after a transition, and whether the request was a replay of one already taken."""
+
+    case: CaseOut
+    replayed: bool
+
+
 def transition(
     *,
     uow: UnitOfWork,
@@ -219,11 +240,78 @@ def transition(
     name: str,
     comment: str | None = None,
     actor: Actor | None = None,
+    idempotency_key: str | None = None,
 ) -> CaseOut:
     """Take a named transition on a case; run its hook inside the same unit of work."""
+    return take_transition(
+        uow=uow,
+        case_id=case_id,
+        name=name,
+        comment=comment,
+        actor=actor,
+        idempotency_key=idempotency_key,
+    ).case
+
+
+def _fingerprint(name: str, comment: str | None) -> str:
+    raw = json.dumps([name, (comment or "").strip()], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    """Return the key if it is 8 to 128 visible ASCII characters; raise InvalidInput otherwise."""
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY_RE.match(key):
+        raise InvalidInput(
+            "core.case.bad_idempotency_key",
+            "Idempotency-Key must be 8 to 128 visible ASCII characters (a UUID, say)",
+            field="Idempotency-Key",
+        )
+    return key
+
+
+def _prior_with_key(uow: UnitOfWork, case: Case, key: str) -> CaseEvent | None:
+    return uow.session.scalars(
+        select(CaseEvent).where(
+            CaseEvent.case_id == case.id,
+            CaseEvent.kind == "transition",
+            CaseEvent.data["idempotency_key"].as_string() == key,
+        )
+    ).first()
+
+
+def take_transition(
+    *,
+    uow: UnitOfWork,
+    case_id: int,
+    name: str,
+    comment: str | None = None,
+    actor: Actor | None = None,
+    idempotency_key: str | None = None,
+) -> TransitionTaken:
+    """Take a transition once per idempotency key; a repeated key answers the case as it is.
+
+    A client whose request committed but whose answer was lost (a dropped connection, a database
+    restart during the commit) sends it again with the same key: the transition already in the
+    case's history is recognised and not applied twice. The same key with another transition or
+    comment is refused (422).
+    """
     actor = _actor(uow, actor)
-    case = load_case(uow, case_id)
+    key = check_idempotency_key(idempotency_key)
+    case = load_case(uow, case_id, for_update=True)
     check(actor, "core.case.act", case)
+    fingerprint = _fingerprint(name, comment) if key is not None else None
+    if key is not None:
+        prior = _prior_with_key(uow, case, key)
+        if prior is not None:
+            if (prior.data or {}).get("request") != fingerprint:
+                raise InvalidInput(
+                    "core.case.idempotency_key_reused",
+                    "this Idempotency-Key was used for another request on this case",
+                    field="Idempotency-Key",
+                )
+            return TransitionTaken(CaseOut.model_validate(case), True)
     ck = kind_of(case.kind)
     tr = ck.transition(name)
     if case.state not in tr.source:
@@ -252,6 +340,7 @@ def transition(
         comment=text,
         late=late,
         at=t,
+        data={"idempotency_key": key, "request": fingerprint} if key is not None else None,
     )
     claimed = _claim(uow, case, actor, t)
     target = ck.states[tr.target]
@@ -263,18 +352,18 @@ def transition(
         case.sla_breaches = (case.sla_breaches or 0) + 1
     case.closed_at = t if target.terminal else None
     uow.flush()
+    moved: dict[str, Any] = {
+        "kind": case.kind,
+        "transition": name,
+        "from": before,
+        "to": tr.target,
+        "comment": text,
+        "late": late,
+    }
+    if key is not None:
+        moved["idempotency_key"] = key
     uow.audit(
-        "core.case.transitioned",
-        subject_of(case.id),
-        {
-            "kind": case.kind,
-            "transition": name,
-            "from": before,
-            "to": tr.target,
-            "comment": text,
-            "late": late,
-        },
-        organization_id=case.organization_id,
+        "core.case.transitioned", subject_of(case.id), moved, organization_id=case.organization_id
     )
     if claimed:
         uow.audit(
@@ -295,7 +384,7 @@ def transition(
         uow.flush()
         uow.session.refresh(case)
         out = CaseOut.model_validate(case)
-    return out
+    return TransitionTaken(out, False)
 
 
 def _claim(uow: UnitOfWork, case: Case, actor: Actor, t: datetime) -> bool:

@@ -9,7 +9,7 @@ exactly the sum of its lines.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -94,7 +94,7 @@ def generate_statement(
     who = actor if actor is not None else uow.actor
     check(who, "core.statement.generate")
     _lo, hi = month_bounds(month, uow.settings.timezone)
-    if hi > datetime.now(UTC):
+    if hi > clock.now():  # the one clock (frozen in tests), never the wall clock directly
         raise Conflict(
             "core.billing.month_open",
             f"month {month} has not ended yet",
@@ -299,8 +299,27 @@ class UsageSummary(BaseModel):
     days: list[str]
     bands: dict[str, list[Dec]]
     amount_by_day: list[Dec]
+    # Amount per day of each meter (exact): a chart stacks money, never quantities of
+    # different units (CPU-seconds and API calls) on one axis.
+    amount_by_meter: dict[str, list[Dec]] = {}
     meters: list[MeterTotal]
     records: int
+
+
+def month_to_date(*, uow: UnitOfWork, organization_id: int, month: str) -> Decimal:
+    """Return what the month's statement would charge if it were issued now (lines rounded as
+    issued statements are), for an organization in the reader's scope."""
+    check(uow.actor, "core.usage.read")
+    pieces: list[tuple[LineKey, Decimal, Decimal]] = []
+    for r in _records(uow, organization_id, month):
+        for b in r.breakdown:
+            if b["month"] != month:
+                continue
+            price = None if b["unit_price"] is None else Decimal(b["unit_price"])
+            pieces.append(
+                ((r.meter, b["band"], r.unit, price), Decimal(b["quantity"]), Decimal(b["free"]))
+            )
+    return statement_total(pieces)
 
 
 def usage_summary(
@@ -316,9 +335,11 @@ def usage_summary(
     bands: dict[str, list[Dec]] = {b: [_ZERO] * n_days for b in (*BANDS, UNPRICED)}
     amounts = [_ZERO] * n_days
     totals: dict[tuple[str, str], list[Dec]] = {}
+    per_meter: dict[str, list[Dec]] = {}
     records = _records(uow, organization_id, month)
     for r in records:
         t = totals.setdefault((r.meter, r.unit), [_ZERO, _ZERO, _ZERO])
+        m_days = per_meter.setdefault(r.meter, [_ZERO] * n_days)
         for b in r.breakdown:
             if b["month"] != month:
                 continue
@@ -327,6 +348,7 @@ def usage_summary(
             q, amount = Decimal(b["quantity"]), Decimal(b["amount"])
             bands[b["band"]][i] += q
             amounts[i] += amount
+            m_days[i] += amount
             t[0] += q
             t[1] += Decimal(b["free"])
             t[2] += amount
@@ -338,6 +360,7 @@ def usage_summary(
         days=days,
         bands=bands,
         amount_by_day=[_cents(a) for a in amounts],
+        amount_by_meter={m: [_cents(a) for a in v] for m, v in sorted(per_meter.items())},
         meters=[
             MeterTotal(meter=m, unit=u, quantity=v[0], free_quantity=v[1], amount=_cents(v[2]))
             for (m, u), v in sorted(totals.items())

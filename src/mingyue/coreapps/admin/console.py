@@ -13,7 +13,16 @@ from mingyue.core.scheduling import listing
 from mingyue.core.tenancy import accounts
 from mingyue.core.tenancy.access import OVERSIGHT_ROLES, can, check
 from mingyue.core.uow import unit_of_work
-from mingyue.web.console import ConsoleActor, csrf_protect, render
+from mingyue.web.console import (
+    ConsoleActor,
+    csrf_protect,
+    form_done,
+    form_once,
+    new_form_key,
+    render,
+)
+
+FormKey = Annotated[str, Form(max_length=64)]
 
 router = APIRouter(include_in_schema=False)
 # The roles the create-user form offers, in this order.
@@ -43,6 +52,9 @@ def admin_page(request: Request, actor: ConsoleActor) -> Response:
             "can_manage_users": can(actor, "core.user.manage") and bool(user_orgs),
             "user_orgs": user_orgs,
             "grantable_roles": grantable,
+            "org_names": {o.id: o.name for o in orgs},
+            "org_form_key": new_form_key(),
+            "user_form_key": new_form_key(),
         },
     )
 
@@ -55,9 +67,13 @@ def admin_create_user(
     password: Annotated[str, Form(max_length=200)],
     organization_id: Annotated[int, Form()],
     role: Annotated[str, Form(max_length=40)],
+    form_key: FormKey = "",
 ) -> Response:
-    """Create a user from the admin page."""
+    """Create a user from the admin page; a repeated form creates none."""
     with unit_of_work(actor, request.app.state.settings) as uow:
+        if (seen := form_once(uow, actor, form_key)) is not None:
+            return RedirectResponse(seen, status_code=303)
+        form_done(uow, form_key, "/admin")
         accounts.create_user(
             uow=uow,
             actor=actor,
@@ -77,9 +93,13 @@ def admin_create_org(
     kind: Annotated[str, Form(max_length=20)],
     uscc: Annotated[str, Form(max_length=18)] = "",
     is_sme: Annotated[bool, Form()] = False,
+    form_key: FormKey = "",
 ) -> Response:
-    """Create an organization from the admin page."""
+    """Create an organization from the admin page; a repeated form creates none."""
     with unit_of_work(actor, request.app.state.settings) as uow:
+        if (seen := form_once(uow, actor, form_key)) is not None:
+            return RedirectResponse(seen, status_code=303)
+        form_done(uow, form_key, "/admin")
         accounts.create_org(
             uow=uow, actor=actor, name=name, kind=kind, uscc=uscc or None, is_sme=is_sme
         )

@@ -19,6 +19,7 @@ from mingyue.core.uow import unit_of_work
 from mingyue.coreapps.audit import ledger_query
 from mingyue.i18n import catalogue, event_label, t, zone_label
 from mingyue.web.console import ConsoleActor, csrf_protect, locale_of, render
+from mingyue.web.display import subject_ref_label
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,7 +37,7 @@ def _subject(subject: str, locale: str) -> dict[str, str | None]:
     label = t(key, locale) if ident and key in catalogue("en") else None
     page = _SUBJECT_PAGES.get(kind)
     return {
-        "label": f"{label} {ident}" if label else subject,
+        "label": f"{label} {ident}" if label else subject_ref_label(subject, locale),
         "href": page.format(ident) if page and ident else None,
     }
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Header, Path, Query, Response, UploadFile
 from pydantic import BaseModel, Field
 
 from mingyue.core import cases
 from mingyue.core.cases.checks import MAX_ID
-from mingyue.core.cases.service import now
+from mingyue.core.cases.service import now, take_transition
 from mingyue.core.errors import InvalidInput
 from mingyue.core.tenancy.access import Actor
 from mingyue.web.deps import UoW, require
@@ -194,11 +194,28 @@ def transition(
     body: TransitionIn,
     uow: UoW,
     actor: Annotated[Actor, Depends(require("core.case.act"))],
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=128,
+            description="Repeat a request safely: a transition already taken with this key on "
+            "this case is answered as it stands (Idempotent-Replayed: true), not applied twice.",
+        ),
+    ] = None,
 ) -> cases.CaseOut:
-    """Take a transition on a case."""
-    return cases.transition(
-        uow=uow, actor=actor, case_id=case_id, name=body.name, comment=body.comment
+    """Take a transition on a case (once per Idempotency-Key)."""
+    taken = take_transition(
+        uow=uow,
+        actor=actor,
+        case_id=case_id,
+        name=body.name,
+        comment=body.comment,
+        idempotency_key=idempotency_key,
     )
+    if taken.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return taken.case
 
 
 @router.post("/{case_id}/comments", operation_id="cases-comment", status_code=201)

@@ -12,15 +12,40 @@ from sqlalchemy import select
 
 from mingyue.core import cases
 from mingyue.core.cases.service import now
-from mingyue.core.errors import InvalidInput
+from mingyue.core.errors import InvalidInput, MingyueError
 from mingyue.core.tenancy.access import OVERSIGHT_ROLES, Actor, can, check
 from mingyue.core.tenancy.identity import Organization, User
 from mingyue.core.uow import unit_of_work
-from mingyue.web.console import ConsoleActor, csrf_protect, locale_of, render
+from mingyue.i18n import t
+from mingyue.web.console import (
+    ConsoleActor,
+    csrf_protect,
+    form_done,
+    form_once,
+    locale_of,
+    new_form_key,
+    render,
+)
 
 router = APIRouter(prefix="/cases", include_in_schema=False)
 
 Comment = Annotated[str | None, Form(max_length=4000)]
+FormKey = Annotated[str, Form(max_length=64)]
+
+# How a transition's button looks: the move forward is the primary action; a refusal is red, a
+# return or withdrawal grey, so that "approve" and "return" never look alike.
+_DANGER = ("reject", "refuse", "deny", "revoke", "cancel")
+_SECONDARY = ("return", "withdraw", "request_changes", "send_back", "reopen")
+
+
+def button_style(name: str, requires_comment: bool) -> str:
+    """Return the CSS class of a transition's button: primary, danger or secondary."""
+    low = name.lower()
+    if any(w in low for w in _DANGER):
+        return "danger"
+    if any(w in low for w in _SECONDARY) or requires_comment:
+        return "secondary"
+    return "primary"
 
 
 def _helpers(request: Request) -> dict[str, Any]:
@@ -136,6 +161,7 @@ def case_list(
                 "mine": mine,
             },
             "can_create": can(actor, "core.case.create") and actor.organization_id is not None,
+            "form_key": new_form_key(),
         },
     )
 
@@ -147,11 +173,14 @@ def case_open(
     title: Annotated[str, Form(max_length=200)],
     kind: Annotated[str, Form(max_length=120)] = "core.general",
     subject: Annotated[str | None, Form(max_length=200)] = None,
+    form_key: FormKey = "",
 ) -> Response:
-    """Open a case for the user's organization and show it."""
+    """Open a case for the user's organization and show it; a repeated form opens none."""
     if actor.organization_id is None:
         raise InvalidInput("core.case.org_required", "no organization", field="organization_id")
     with _uow(request, actor) as uow:
+        if (seen := form_once(uow, actor, form_key)) is not None:
+            return RedirectResponse(seen, status_code=303)
         out = cases.open_case(
             uow=uow,
             kind=kind,
@@ -160,7 +189,9 @@ def case_open(
             subject=subject or None,
             manual=True,
         )
-    return RedirectResponse(f"/cases/{out.id}", status_code=303)
+        location = f"/cases/{out.id}"
+        form_done(uow, form_key, location)
+    return RedirectResponse(location, status_code=303)
 
 
 def _month_bounds(tz: ZoneInfo, month: str | None) -> tuple[datetime, datetime, str]:
@@ -214,18 +245,22 @@ def supervision_escalate(request: Request, actor: ConsoleActor) -> Response:
 
 @router.get("/{case_id}", response_class=HTMLResponse)
 def case_detail(request: Request, case_id: int, actor: ConsoleActor) -> Response:
-    """Show one case: its fields, history, attachments and the actions open to the user."""
+    """Show one case: its subject, fields, history, attachments and the actions open to the user."""
+    locale = locale_of(request)
     with _uow(request, actor) as uow:
         detail = cases.get_case(uow=uow, case_id=case_id)
         can_assign = can(actor, "core.case.assign", detail)
         choices = _assign_choices(uow, actor) if can_assign else {"orgs": [], "users": []}
-        names = _org_names(uow, {detail.organization_id, detail.assignee_org_id})
+        org_ids: set[int | None] = {detail.organization_id, detail.assignee_org_id}
+        user_ids: set[int | None] = {detail.assignee_user_id}
+        for e in detail.events:
+            org_ids.add(_int_or_none(e.data.get("assignee_org_id")))
+            user_ids.add(_int_or_none(e.data.get("assignee_user_id")))
+        names = _org_names(uow, org_ids)
         # Scoped: a person outside the reader's organizations stays a number.
-        assignee = (
-            uow.session.scalars(select(User).where(User.id == detail.assignee_user_id)).first()
-            if detail.assignee_user_id
-            else None
-        )
+        people = _user_names(uow, user_ids)
+        subject, subject_failed = _subject(uow, detail)
+    history = [_describe(e, detail.kind, names, people, locale) for e in detail.events]
     return render(
         request,
         "cases/detail.html",
@@ -237,9 +272,104 @@ def case_detail(request: Request, case_id: int, actor: ConsoleActor) -> Response
             "can_assign": can_assign,
             "choices": choices,
             "org_names": names,
-            "assignee_name": (assignee.display_name or assignee.username) if assignee else None,
+            "assignee_name": people.get(detail.assignee_user_id or 0),
+            "subject_view": subject,
+            "subject_failed": subject_failed,
+            "history": history,
+            "button_style": button_style,
+            "form_keys": {tr.name: new_form_key() for tr in detail.transitions},
+            "comment_key": new_form_key(),
         },
     )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _user_names(uow: Any, ids: set[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    users = uow.session.scalars(select(User).where(User.id.in_(wanted)))
+    return {u.id: u.display_name or u.username for u in users}
+
+
+def _subject(uow: Any, detail: cases.CaseDetail) -> tuple[cases.SubjectView | None, bool]:
+    """Return the kind's view of the case's subject, and whether it could not be shown."""
+    try:
+        viewer = cases.kind_of(detail.kind).subject_viewer()
+    except InvalidInput:
+        return None, False
+    if viewer is None:
+        return None, False
+    try:
+        view = viewer(uow=uow, case=detail)
+    except MingyueError:
+        # The subject is gone or out of the reader's reach: the case page still opens.
+        return None, True
+    if view is not None and not isinstance(view, cases.SubjectView):
+        raise TypeError(f"subject_view of {detail.kind} returned {type(view).__name__}")
+    return view, False
+
+
+def _describe(
+    e: cases.CaseEventOut,
+    kind: str,
+    orgs: dict[int, str],
+    people: dict[int, str],
+    locale: str,
+) -> str:
+    """Return the readable detail of a history line ("分派给 重庆明月湖数据服务有限公司")."""
+    d = e.data or {}
+
+    def org(i: Any) -> str:
+        n = _int_or_none(i)
+        return orgs.get(n, f"#{n}") if n is not None else ""
+
+    def person(i: Any) -> str:
+        n = _int_or_none(i)
+        return people.get(n, f"#{n}") if n is not None else ""
+
+    if e.kind == "assign":
+        if d.get("claimed"):
+            return t("core.cases.history.claimed", locale, org=org(d.get("assignee_org_id")))
+        to = " / ".join(
+            x
+            for x in (
+                org(d.get("assignee_org_id")),
+                str(d.get("department") or ""),
+                person(d.get("assignee_user_id")),
+            )
+            if x
+        )
+        return t("core.cases.history.assigned", locale, to=to or "—")
+    if e.kind == "attach":
+        return t("core.cases.history.attached", locale, name=d.get("filename") or "")
+    if e.kind == "escalate":
+        return t(
+            "core.cases.history.escalated",
+            locale,
+            level=d.get("level", ""),
+            hours=d.get("overdue_hours", ""),
+        )
+    if e.kind == "data":
+        keys = [_data_label(kind, str(k), locale) for k in d.get("keys", [])]
+        return t(
+            "core.cases.history.data",
+            locale,
+            keys="、".join(keys) if locale == "zh_CN" else ", ".join(keys),
+        )
+    return ""
+
+
+def _data_label(kind: str, key: str, locale: str) -> str:
+    """Return a case data key as people read it: ``<kind>.data.<key>``, ``core.field.<key>``."""
+    for full in (f"{kind}.data.{key}", f"core.field.{key}"):
+        found = t(full, locale)
+        if found != full:
+            return found
+    return key.replace("_", " ")
 
 
 @router.post("/{case_id}/act", dependencies=[Depends(csrf_protect)])
@@ -249,21 +379,34 @@ def case_act(
     actor: ConsoleActor,
     name: Annotated[str, Form(max_length=60)],
     comment: Comment = None,
+    form_key: FormKey = "",
 ) -> Response:
-    """Take a transition from the case page."""
+    """Take a transition from the case page; a repeated form takes none."""
+    location = f"/cases/{case_id}"
     with _uow(request, actor) as uow:
+        if (seen := form_once(uow, actor, form_key)) is not None:
+            return RedirectResponse(seen, status_code=303)
         cases.transition(uow=uow, case_id=case_id, name=name, comment=comment)
-    return RedirectResponse(f"/cases/{case_id}", status_code=303)
+        form_done(uow, form_key, location)
+    return RedirectResponse(location, status_code=303)
 
 
 @router.post("/{case_id}/comment", dependencies=[Depends(csrf_protect)])
 def case_comment(
-    request: Request, case_id: int, actor: ConsoleActor, text: Annotated[str, Form(max_length=4000)]
+    request: Request,
+    case_id: int,
+    actor: ConsoleActor,
+    text: Annotated[str, Form(max_length=4000)],
+    form_key: FormKey = "",
 ) -> Response:
-    """Add a comment from the case page."""
+    """Add a comment from the case page; a repeated form adds none."""
+    location = f"/cases/{case_id}#history"
     with _uow(request, actor) as uow:
+        if (seen := form_once(uow, actor, form_key)) is not None:
+            return RedirectResponse(seen, status_code=303)
         cases.comment(uow=uow, case_id=case_id, text=text)
-    return RedirectResponse(f"/cases/{case_id}#history", status_code=303)
+        form_done(uow, form_key, location)
+    return RedirectResponse(location, status_code=303)
 
 
 @router.post("/{case_id}/upload", dependencies=[Depends(csrf_protect)])

@@ -13,6 +13,7 @@ from markupsafe import Markup
 from mingyue.core.clock import now, zone
 from mingyue.core.ledger.credentials import CredentialOut
 from mingyue.i18n import catalogue, t
+from mingyue.web.display import value_label
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _HEX = re.compile(r"^[0-9a-f]{32,}$")
@@ -95,7 +96,9 @@ def _scalar(value: Any, locale: str, tz: str) -> tuple[str, bool]:
             return text, False
         at = at if at.tzinfo else at.replace(tzinfo=UTC)
         return at.astimezone(zone(tz)).strftime("%Y-%m-%d %H:%M"), False
-    return text, bool(_HEX.match(text))
+    if _HEX.match(text):
+        return text, True
+    return value_label(text, locale), False
 
 
 def subject_fields(

@@ -69,7 +69,8 @@ def credential_page(credential_id: str, request: Request, actor: ConsoleActor) -
         org = uow.session.get(Organization, row.organization_id)
     doc = row.credential
     uid = credentials.bare_id(row.id)
-    verify_url = f"{settings.base_url.rstrip('/')}/credentials/{uid}"
+    # The QR code and the link go to the public page: whoever scans it needs no login.
+    verify_url = f"{settings.base_url.rstrip('/')}/verify/{uid}"
     subject = doc.get("credentialSubject")
     fmt = _local(request)
     return render(

@@ -156,7 +156,7 @@ def verify_by_id(credential_id: str, request: Request) -> Response:
 
 
 @router.post("/verify", response_class=HTMLResponse)
-async def verify_document(
+def verify_document(
     request: Request,
     document: Annotated[str, Form(max_length=MAX_DOCUMENT_BYTES)] = "",
     file: Annotated[UploadFile | None, File()] = None,
@@ -168,7 +168,9 @@ async def verify_document(
     locale = locale_of(request)
     text = document
     if file is not None and file.filename:
-        raw = await file.read(MAX_DOCUMENT_BYTES + 1)
+        # a plain def (run in the thread pool): signature checks and the revocation lookup
+        # block, so the upload is read from its spooled file synchronously too
+        raw = file.file.read(MAX_DOCUMENT_BYTES + 1)
         if len(raw) > MAX_DOCUMENT_BYTES:
             throttle.miss(ip, at)
             return render(

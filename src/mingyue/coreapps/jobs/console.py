@@ -6,13 +6,21 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mingyue.core import jobs
 from mingyue.core.tenancy.access import Actor, can
 from mingyue.core.uow import unit_of_work
-from mingyue.web.console import ConsoleActor, csrf_protect, render
+from mingyue.web.console import (
+    ConsoleActor,
+    csrf_protect,
+    form_done,
+    form_once,
+    new_form_key,
+    render,
+    safe_next,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -42,6 +50,7 @@ def _listing(request: Request, actor: Actor, status: str | None) -> dict[str, An
         "fmt_time": _clock(request),
         "can_submit": can(actor, "core.job.submit")
         and actor.has_role(*jobs.SUBMITTABLE["core.selftest"]),
+        "form_key": new_form_key(),
     }
 
 
@@ -59,14 +68,21 @@ def jobs_table(request: Request, actor: ConsoleActor, status: str | None = None)
 
 @router.post("/jobs/selftest", dependencies=[Depends(csrf_protect)])
 def start_selftest(
-    request: Request, actor: ConsoleActor, seconds: Annotated[float, Form(ge=0, le=600)] = 10.0
+    request: Request,
+    actor: ConsoleActor,
+    form_key: Annotated[str, Form(max_length=64)] = "",
+    seconds: Annotated[float, Form(ge=0, le=600)] = 10.0,
 ) -> Response:
-    """Queue a self-test job (a live progress bar to watch) and show the list."""
+    """Queue a self-test job (a live progress bar to watch) and show it; a repeat starts none."""
     with unit_of_work(actor, request.app.state.settings) as uow:
-        jobs.submit(
+        if (seen := form_once(uow, actor, form_key)) is not None:
+            return RedirectResponse(seen, status_code=303)
+        job = jobs.submit(
             uow=uow, actor=actor, kind="core.selftest", params={"seconds": seconds, "steps": 20}
         )
-    return RedirectResponse("/jobs", status_code=303)
+        location = f"/jobs/{job.id}"
+        form_done(uow, form_key, location)
+    return RedirectResponse(location, status_code=303)
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
@@ -79,6 +95,40 @@ def job_page(request: Request, job_id: JobId, actor: ConsoleActor) -> Response:
         "jobs/detail.html",
         {"job": job, "fmt_time": _clock(request), "can_cancel": can(actor, "core.job.cancel")},
     )
+
+
+@router.get("/jobs/{job_id}/status", response_class=HTMLResponse)
+def job_status(
+    request: Request,
+    job_id: JobId,
+    actor: ConsoleActor,
+    since: Annotated[int, Query(ge=0, le=2**53)] = 0,
+    done: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    """Answer the live status box of a job (``_live.html``) that object pages poll.
+
+    When the job ended after the polling page was rendered (``since``, ms), the page reloads
+    once (``HX-Refresh``), or the box is replaced by the ``done`` fragment (a same-site path).
+    """
+    with unit_of_work(actor, request.app.state.settings) as uow:
+        job = jobs.get_job(uow=uow, actor=actor, job_id=job_id)
+    done_url = safe_next(done) if done else None
+    done_url = done_url if done_url and done_url != "/" else None
+    # A second of slack: the page may have read its data just before the job ended.
+    ended_after_render = (
+        job.finished
+        and job.finished_at is not None
+        and since > 0
+        and job.finished_at.timestamp() * 1000 > since - 1000
+    )
+    resp = render(
+        request,
+        "jobs/_status.html",
+        {"job": job, "done_url": done_url, "since": since, "swap_done": ended_after_render},
+    )
+    if ended_after_render and done_url is None:
+        resp.headers["HX-Refresh"] = "true"
+    return resp
 
 
 @router.post("/jobs/{job_id}/cancel", dependencies=[Depends(csrf_protect)])
