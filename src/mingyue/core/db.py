@@ -25,6 +25,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -207,6 +208,41 @@ def get_engine(settings: Settings) -> Engine:
             )
         _engines[url] = eng
         return eng
+
+
+# SQLSTATEs after which the same work, sent again, may succeed: the server is shutting down or
+# starting (57P01-57P03), too many connections (53300), a lost serialization or deadlock race
+# (40001, 40P01); class 08 (connection exception) is matched by prefix.
+_TRANSIENT_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300", "40001", "40P01"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Tell whether a database error may pass if the same work is sent again (503, retry).
+
+    True for a lost, refused or invalidated connection (a PostgreSQL restart), a server that is
+    shutting down or starting, an exhausted pool, a deadlock or serialization failure, and a
+    locked SQLite database; false for errors of the work itself (constraints, bad SQL).
+    """
+    if isinstance(exc, sa_exc.TimeoutError):  # the pool had no connection to lend in time
+        return True
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code:
+        return str(code).startswith("08") or code in _TRANSIENT_SQLSTATES
+    driver = type(orig).__module__.split(".", 1)[0]
+    if isinstance(exc, sa_exc.InterfaceError):
+        return driver == "psycopg"  # "the connection is closed"
+    if isinstance(exc, sa_exc.OperationalError):
+        if driver == "sqlite3":
+            return "locked" in str(orig).lower()
+        # libpq's own failures carry no SQLSTATE: connection refused, server closed the
+        # connection unexpectedly, consuming input failed.
+        return driver == "psycopg"
+    return False
 
 
 def dispose_engines() -> None:

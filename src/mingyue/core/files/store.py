@@ -3,15 +3,21 @@
 Bytes live at ``data_dir/files/<sha256[:2]>/<sha256>`` (one copy per content); the row in
 ``core_file`` says which organization stored it, under which sanitized name and for what.
 The type comes from the content's magic bytes, never from the client's filename.
+
+A blob is written to ``files/tmp/``, flushed to disk, then renamed into place, so a process killed
+mid-write (or a full disk) leaves at most a temporary file that no row names; a full disk answers
+507 and keeps nothing (docs/reliability.md).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
 import re
 import tempfile
+import time
 import unicodedata
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mingyue.core.config import ensure_data_dir
 from mingyue.core.db import Base, TenantMixin, utcnow
-from mingyue.core.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from mingyue.core.errors import Forbidden, InvalidInput, MingyueError, NotFound, PayloadTooLarge
 from mingyue.core.files.archives import (
     ArchiveCaps,
     ArchiveReport,
@@ -40,6 +46,7 @@ from mingyue.core.uow import UnitOfWork
 __all__ = [
     "ArchiveCaps",
     "ArchiveReport",
+    "StorageFull",
     "StoredFile",
     "StoredFileRow",
     "UnsafeArchive",
@@ -51,10 +58,18 @@ __all__ = [
     "sanitize_filename",
     "sniff",
     "store",
+    "sweep_partial",
 ]
 
 CHUNK = 1024 * 1024
 _PURPOSE_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,39}$")
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class StorageFull(MingyueError):
+    """The data directory's file system is full (or over its disk quota): 507, nothing kept."""
+
+    status = 507
 
 
 class StoredFileRow(TenantMixin, Base):
@@ -155,8 +170,17 @@ def store(
     stream: BinaryIO = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
     digest, size, head = hashlib.sha256(), 0, b""
     tmp_dir = root / "files" / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="up-")
+    try:
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="up-")
+    except OSError as exc:
+        if exc.errno in _NO_SPACE:  # not even an inode left
+            raise StorageFull(
+                "core.file.no_space",
+                "the server's file storage is full; nothing was kept — try again later",
+                field="file",
+            ) from exc
+        raise
     try:
         with os.fdopen(fd, "wb") as out:
             while chunk := stream.read(CHUNK):
@@ -174,6 +198,10 @@ def store(
                     head += chunk[: 8192 - len(head)]
                 digest.update(chunk)
                 out.write(chunk)
+            out.flush()
+            # On disk before the rename and before the row commits: after a power cut the row
+            # never names a blob that is shorter than its recorded size.
+            os.fsync(out.fileno())
         sha = digest.hexdigest()
         mime = sniff(head, Path(tmp_name))
         final = _blob_path(root, sha)
@@ -183,9 +211,16 @@ def store(
         else:
             os.chmod(tmp_name, 0o640)
             os.replace(tmp_name, final)
-    except BaseException:
+            _fsync_dir(final.parent)
+    except BaseException as exc:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
+        if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+            raise StorageFull(
+                "core.file.no_space",
+                "the server's file storage is full; nothing was kept — try again later",
+                field="file",
+            ) from exc
         raise
     row = StoredFileRow(
         organization_id=org,
@@ -205,6 +240,39 @@ def store(
         organization_id=org,
     )
     return _out(row, root)
+
+
+PARTIAL_MAX_AGE_S = 24 * 3600
+
+
+def sweep_partial(data_dir: Path, *, older_than_s: float = PARTIAL_MAX_AGE_S) -> list[str]:
+    """Delete temporary upload files older than ``older_than_s``; return their names.
+
+    What a process killed mid-write leaves behind: never named by a row, never served, only
+    taking space. A day is far longer than any upload takes to write.
+    """
+    tmp_dir = data_dir / "files" / "tmp"
+    if not tmp_dir.is_dir():
+        return []
+    cutoff = time.time() - older_than_s
+    gone = []
+    for entry in os.scandir(tmp_dir):
+        try:
+            if entry.name.startswith("up-") and entry.stat().st_mtime <= cutoff:
+                os.unlink(entry.path)
+                gone.append(entry.name)
+        except FileNotFoundError:  # finished or swept by another process meanwhile
+            continue
+    return sorted(gone)
+
+
+def _fsync_dir(path: Path) -> None:
+    # The rename itself is durable only once its directory is flushed (POSIX).
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _storage_room(uow: UnitOfWork, organization_id: int) -> int | None:
@@ -249,6 +317,7 @@ def path_of(*, uow: UnitOfWork, file_id: int) -> Path:
     """Return where a visible file's bytes are (NotFound if absent, foreign or missing on disk)."""
     row = _load(uow, file_id)
     path = _blob_path(uow.settings.data_dir.resolve(), row.sha256)
-    if not path.is_file():
+    # A blob shorter or longer than its row says is never handed out (a damaged store).
+    if not path.is_file() or path.stat().st_size != row.size:
         raise NotFound("core.file.missing", "the file's content is missing from the store")
     return path

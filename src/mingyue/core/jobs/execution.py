@@ -31,6 +31,7 @@ from sqlalchemy.orm import aliased
 from mingyue.core.config import Settings
 from mingyue.core.db import system_session, utcnow
 from mingyue.core.errors import Conflict, Forbidden, MingyueError
+from mingyue.core.files.store import sweep_partial
 from mingyue.core.jobs.models import Job, JobOut, _load_registry, kinds
 from mingyue.core.jobs.queueing import push_after_commit, queue_key
 from mingyue.core.ledger import audit
@@ -422,9 +423,28 @@ def run_pending(settings: Settings, *, max_jobs: int | None = None) -> list[JobO
     return done
 
 
+_next_sweep: dict[str, float] = {}
+
+
+def _sweep_partial_files(settings: Settings) -> None:
+    # A worker killed while writing a file leaves a temporary file; sweep them once an hour.
+    key = str(settings.data_dir)
+    if time.monotonic() < _next_sweep.get(key, 0.0):
+        return
+    _next_sweep[key] = time.monotonic() + 3600
+    try:
+        gone = sweep_partial(settings.data_dir)
+    except OSError:
+        log.warning("could not sweep partial uploads in %s", key, exc_info=True)
+        return
+    if gone:
+        log.warning("swept %d partial uploads left by killed processes", len(gone))
+
+
 def reap(settings: Settings, *, now: datetime | None = None) -> list[JobOut]:
     """Retry or fail running jobs whose worker sent no heartbeat in time; return them."""
     _load_registry()  # the ledger refuses unregistered events; a bare worker process has none yet
+    _sweep_partial_files(settings)
     now = now or utcnow()
     timeout = settings.job_heartbeat_timeout_s
     cutoff = now - timedelta(seconds=timeout)

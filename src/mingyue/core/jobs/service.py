@@ -12,14 +12,16 @@ entry is harmless, and a reaper retries or fails a running job whose worker stop
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select, update
 
+from mingyue.core import files
 from mingyue.core.db import utcnow
 from mingyue.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mingyue.core.jobs.execution import (
@@ -261,6 +263,13 @@ class SelftestParams(BaseModel):
     steps: int = Field(5, ge=1, le=1000, description="Progress steps.")
     fail: str | None = Field(None, max_length=500, description="Fail at the end with this.")
     echo: Any = Field(None, description="Returned in the result as given.")
+    write_bytes: int = Field(
+        0,
+        ge=0,
+        le=64 * 1024 * 1024,
+        description="Store an artifact of this many bytes, written a part per step (checks "
+        "that workers can write the content store; a retry writes the same bytes).",
+    )
 
 
 def _selftest_params(params: dict[str, Any]) -> SelftestParams:
@@ -276,10 +285,63 @@ def _selftest_params(params: dict[str, Any]) -> SelftestParams:
         ) from exc
 
 
+class _SelftestArtifact:
+    """A readable stream that takes one selftest step per part it hands out."""
+
+    def __init__(self, ctx: JobContext, p: SelftestParams) -> None:
+        self.ctx, self.p, self.part, self.left = ctx, p, 0, p.write_bytes
+
+    def read(self, size: int = -1) -> bytes:
+        if self.left <= 0:
+            return b""
+        _step(self.ctx, self.p.seconds / self.p.steps)
+        self.part += 1
+        n = min(self.left, -(-self.p.write_bytes // self.p.steps))
+        self.left -= n
+        self.ctx.progress(round(100 * self.part / self.p.steps), f"step {self.part}/{self.p.steps}")
+        # The same bytes on every attempt of this job: a retry stores the same blob.
+        block = hashlib.sha256(f"selftest:{self.ctx.job_id}:{self.part}".encode()).digest()
+        return (block * (n // len(block) + 1))[:n]
+
+
+def _step(ctx: JobContext, seconds: float) -> None:
+    step_end = time.monotonic() + seconds
+    while True:  # sleep in short slices so that a cancel is honoured within ~0.1 s
+        ctx.raise_if_cancelled()
+        left = step_end - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(0.1, left))
+
+
+def _selftest_write(ctx: JobContext, p: SelftestParams) -> dict[str, Any]:
+    with ctx.unit_of_work() as uow:
+        stored = files.store(
+            uow=uow,
+            data=cast(BinaryIO, _SelftestArtifact(ctx, p)),
+            filename=f"selftest-{ctx.job_id}.bin",
+            purpose="selftest",
+            organization_id=ctx.organization_id,
+        )
+    return {
+        "steps_done": p.steps,
+        "seconds": p.seconds,
+        "echo": p.echo,
+        "file_id": stored.id,
+        "sha256": stored.sha256,
+        "size": stored.size,
+    }
+
+
 def selftest(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """Sleep in steps with progress, honour cancellation, and return what was done."""
     p = _selftest_params(params)
     seconds, steps = p.seconds, p.steps
+    if p.write_bytes:
+        out = _selftest_write(ctx, p)
+        if p.fail:
+            raise RuntimeError(p.fail)
+        return out
     done = 0
     for i in range(steps):
         step_end = time.monotonic() + seconds / steps
