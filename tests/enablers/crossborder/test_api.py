@@ -41,6 +41,10 @@ def _login(client: Any, username: str) -> str:
     return str(page.text.split('name="csrf-token" content="')[1].split('"')[0])
 
 
+def _form_key(page: str) -> str:
+    return page.split('name="form_key" value="')[1].split('"')[0]
+
+
 def test_assess_api(client: Any, tenants: Any) -> None:
     ha = tenants.a.headers()
     r = client.post("/api/crossborder/assess", json=SCENARIO, headers=ha)
@@ -183,10 +187,11 @@ def test_console_assess_and_filing_to_case(client: Any, tenants: Any) -> None:
             "sensitive_pi_individuals": "0",
             "purpose": "other",
             "csrf_token": token,
+            "form_key": _form_key(client.get("/crossborder").text),
         },
     )
     assert r.status_code == 200 and 'data-path="standard_contract_or_certification"' in r.text
-    assert "促进和规范数据跨境流动规定 Art. 8" in r.text
+    assert "促进和规范数据跨境流动规定第八条" in r.text  # citations in Chinese legal form
     page = client.get("/crossborder/filings/new?kind=security_assessment")
     assert page.status_code == 200 and "境外接收方所在国家或地区" in page.text
     form = {
@@ -201,6 +206,7 @@ def test_console_assess_and_filing_to_case(client: Any, tenants: Any) -> None:
         "risks_and_mitigations": "合同约束",
         "pi_individuals": "10",
         "csrf_token": token,
+        "form_key": _form_key(page.text),
     }
     r = client.post("/crossborder/filings", data=form, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/cases/")
@@ -256,7 +262,9 @@ def test_flows_for_the_firm_and_its_regulator(
     )
     assert other.status_code == 404
     token = _login(client, tenants.a.member.username)
-    assert token and "Partner SG" in client.get("/crossborder").text
+    assert token and "Partner SG" in client.get("/crossborder/transfers").text
+    observed = client.get("/crossborder/endpoints").text
+    assert "api.partner.sg" in observed and "已申报" in observed
 
 
 def test_watch_job_over_an_uploaded_log(

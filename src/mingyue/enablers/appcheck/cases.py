@@ -46,4 +46,5 @@ REVIEW_CASE = CaseKind(
         "accept": "mingyue.enablers.appcheck.service:on_accept",
         "return": "mingyue.enablers.appcheck.service:on_return",
     },
+    subject_view="mingyue.enablers.appcheck.case_view:subject_view",
 )

@@ -18,6 +18,7 @@ from mingyue.sdk import (
     Conflict,
     InvalidInput,
     JobContext,
+    Settings,
     UnitOfWork,
     check,
     enqueue,
@@ -261,7 +262,12 @@ def on_accept(*, uow: UnitOfWork, case: CaseOut) -> None:
         "case_id": case.id,
     }
     vc = issue_credential(
-        uow=uow, type=CREDENTIAL_TYPE, subject=summary, organization_id=scan.organization_id
+        uow=uow,
+        type=CREDENTIAL_TYPE,
+        subject=summary,
+        organization_id=scan.organization_id,
+        # what anyone scanning the report's QR code may see: the App, not the reviewer
+        public_fields=("file_name", "package", "apk_sha256", "report_sha256", "findings"),
     )
     scan.credential_id = vc.id
     scan.review = "accepted"
@@ -329,7 +335,13 @@ def report_pdf(*, uow: UnitOfWork, actor: Actor, scan_id: int, lang: str = "zh")
     """Return the report of a finished scan as a PDF (zh or en)."""
     report = get_report(uow=uow, actor=actor, scan_id=scan_id)
     report["categories"] = report.get("categories") or []
-    return render_pdf(report, lang="en" if lang == "en" else "zh")
+    verify = verify_url(uow.settings, report["credential_id"]) if report["credential_id"] else None
+    return render_pdf(report, lang="en" if lang == "en" else "zh", verify_url=verify)
+
+
+def verify_url(settings: Settings, credential_id: str) -> str:
+    """Return the public page that verifies a signed report (what its QR code points to)."""
+    return f"{settings.base_url.rstrip('/')}/verify/{credential_id}"
 
 
 def rule_sets() -> list[RuleSetOut]:

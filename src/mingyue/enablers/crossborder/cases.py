@@ -82,6 +82,7 @@ def _filing_kind(kind: str, zh: str, en: str, approve_zh: str, approve_en: str) 
             "resubmit": f"{_HOOKS}:on_resubmit",
             "withdraw": f"{_HOOKS}:on_withdraw",
         },
+        subject_view="mingyue.enablers.crossborder.case_view:subject_view",
     )
 
 

@@ -93,6 +93,14 @@ def list_assessments(*, uow: UnitOfWork, actor: Actor) -> list[AssessmentOut]:
     return [AssessmentOut.model_validate(r) for r in rows]
 
 
+def get_assessment(*, uow: UnitOfWork, actor: Actor, assessment_id: int) -> AssessmentOut:
+    """Return one assessment (NotFound for an absent or foreign one)."""
+    check(actor, "crossborder.read")
+    return AssessmentOut.model_validate(
+        get_visible(uow, CrossborderAssessment, assessment_id, "crossborder.read")
+    )
+
+
 # --- filings ----------------------------------------------------------------------------------
 
 
@@ -248,6 +256,15 @@ def get_filing(*, uow: UnitOfWork, actor: Actor, filing_id: int) -> FilingOut:
     return FilingOut.model_validate(
         get_visible(uow, CrossborderFiling, filing_id, "crossborder.read")
     )
+
+
+def filing_of_case(*, uow: UnitOfWork, actor: Actor, case_id: int) -> FilingOut | None:
+    """Return the filing a case is about, if the actor may see it (None otherwise)."""
+    check(actor, "crossborder.read")
+    row = uow.session.scalars(
+        select(CrossborderFiling).where(CrossborderFiling.case_id == case_id)
+    ).first()
+    return FilingOut.model_validate(row) if row is not None else None
 
 
 def expiring_filings(

@@ -31,6 +31,8 @@ from mingyue.sdk import (
     Actor,
     ArchiveCaps,
     InvalidInput,
+    JobOut,
+    NotFound,
     PayloadTooLarge,
     Refused,
     ScratchFile,
@@ -40,6 +42,7 @@ from mingyue.sdk import (
     check,
     check_archive,
     enqueue,
+    get_job,
     get_visible,
     record_count,
     require_org,
@@ -388,6 +391,15 @@ def get_scan(*, uow: UnitOfWork, actor: Actor, scan_id: int) -> ScanOut:
             uow, CrossborderScan, scan_id, "crossborder.read", key="crossborder.scan_not_found"
         )
     )
+
+
+def get_scan_job(*, uow: UnitOfWork, actor: Actor, job_id: int) -> JobOut:
+    """Return the job of a large upload's scan (NotFound for another kind of job)."""
+    check(actor, "crossborder.read")
+    job = get_job(uow=uow, actor=actor, job_id=job_id)
+    if job.kind != SCAN_JOB:
+        raise NotFound("crossborder.scan_not_found", f"job {job_id} is not a scan")
+    return job
 
 
 def list_scans(*, uow: UnitOfWork, actor: Actor) -> list[ScanOut]:
