@@ -12,10 +12,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from mingyue.core import cases, jobs, metering
+from mingyue.core import cases, clock, jobs, metering
 from mingyue.core.config import Settings
 from mingyue.core.db import utcnow
 from mingyue.core.ledger import audit
+from mingyue.core.metering.tou import month_bounds
 from mingyue.core.plugins import registry
 from mingyue.core.tenancy import accounts
 from mingyue.core.tenancy.access import SYSTEM
@@ -182,6 +183,7 @@ def build_demo(settings: Settings, url: str = "http://127.0.0.1:8000/") -> dict[
         # Sample activity is created once; re-running the demo only refreshes the logins.
         _sample_activity(settings, org_ids)
         _enabler_demos(settings, org_ids)
+        _closed_month(settings, org_ids)
     _keep_passwords(kept_file, kept)
     return {
         "url": url,
@@ -255,6 +257,37 @@ def _sample_activity(settings: Settings, org_ids: dict[str, int]) -> None:
             f"core_audit_checkpoint:{cp.id}",
             {"tree_size": cp.tree_size, "root": cp.root},
         )
+
+
+def previous_month(settings: Settings) -> str:
+    """Return the month before this one in the display zone (``YYYY-MM``)."""
+    first = clock.local_now(settings.timezone).replace(day=1)
+    return (first - timedelta(days=1)).strftime("%Y-%m")
+
+
+def _closed_month(settings: Settings, org_ids: dict[str, int]) -> None:
+    """Give last month a day of API calls and issue its statements, as the month close would.
+
+    A day from 00:00 to 24:00 local crosses the valley, flat and peak windows of the demo
+    tariff, so each statement has a line per window, and the SME's carries its free credit.
+    """
+    month = previous_month(settings)
+    lo, _hi = month_bounds(month, settings.timezone)
+    start = lo + timedelta(days=9)
+    with unit_of_work(SYSTEM, settings) as uow:
+        for key, calls in (("ent1", "9000"), ("ent2", "6400")):
+            metering.record_usage(
+                uow=uow,
+                organization_id=org_ids[key],
+                meter="core.api_calls",
+                quantity=Decimal(calls),
+                unit="call",
+                start=start,
+                end=start + timedelta(days=1),
+                source="demo",
+            )
+    with unit_of_work(SYSTEM, settings) as uow:
+        metering.generate_due_statements(uow=uow, actor=SYSTEM, month=month)
 
 
 def _enabler_demos(settings: Settings, org_ids: dict[str, int]) -> None:

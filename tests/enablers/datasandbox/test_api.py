@@ -214,15 +214,19 @@ def test_console_pages(client: Any, tenants: Any, demo_files: Any, run_jobs: Any
     page = client.get("/datasandbox")
     assert page.status_code == 200 and "数据融合训练场" in page.text and "enterprises" in page.text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    key = re.search(r'name="form_key" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
     r = client.post(
         "/datasandbox/query",
-        data={"csrf_token": token, "sql": "SELECT * FROM enterprises", "epsilon": "0.5"},
+        data={"csrf_token": token, "form_key": key, "sql": "SELECT * FROM enterprises"},
     )
-    assert r.status_code == 200 and "sql.select_star" in r.text
+    # a refusal is a request too: its page says why, in Chinese, as a refusal
+    assert r.status_code == 200 and "禁止 SELECT *" in r.text and 'id="req-refusal"' in r.text
+    key = re.search(r'name="form_key" value="([^"]+)"', client.get("/datasandbox").text).group(1)  # type: ignore[union-attr]
     r = client.post(
         "/datasandbox/query",
         data={
             "csrf_token": token,
+            "form_key": key,
             "sql": "SELECT industry, count(*) AS n FROM enterprises GROUP BY industry",
             "epsilon": "0.5",
         },

@@ -311,6 +311,15 @@ def get_request(*, uow: UnitOfWork, actor: Actor, request_id: int) -> RequestOut
     return request_out(uow, req)
 
 
+def request_sql(*, uow: UnitOfWork, actor: Actor, request_id: int) -> str | None:
+    """Return the SQL (or the training template) a request asked for, as its consumer wrote it."""
+    check(actor, "datasandbox.request.read")
+    req = get_visible(uow, SandboxRequest, request_id, key="datasandbox.request_not_found")
+    spec = req.spec or {}
+    text = spec.get("sql") or spec.get("template")
+    return None if text is None else str(text)
+
+
 def list_requests(*, uow: UnitOfWork, actor: Actor, limit: int = 100) -> list[RequestOut]:
     """Return the requests visible to the actor, newest first."""
     check(actor, "datasandbox.request.read")

@@ -15,11 +15,19 @@ from mingyue.enablers.compute.engine.states import Capacity
 from mingyue.enablers.compute.tariffs import CPU_METER, GPU_METER
 
 from .engines import adapter_for, forget_adapters
-from .jobs import cancel_job, job_logs, job_status, list_jobs, set_quota_behaviour, submit_job
+from .jobs import (
+    cancel_job,
+    job_logs,
+    job_spec,
+    job_status,
+    list_jobs,
+    set_quota_behaviour,
+    submit_job,
+)
 from .pools import add_maintenance, add_pool, list_pools, pool_tariff, suspend_pool
 from .reconcile import Polled, poll_engines, reconcile, run_reconcile_job
 from .simulation import simulate_trace
-from .usage import usage
+from .usage import job_lines, usage
 
 __all__ = [
     "CPU_METER",
@@ -32,7 +40,9 @@ __all__ = [
     "add_pool",
     "cancel_job",
     "forget_adapters",
+    "job_lines",
     "job_logs",
+    "job_spec",
     "job_status",
     "list_jobs",
     "list_pools",

@@ -157,6 +157,12 @@ def job_status(*, uow: UnitOfWork, job_id: int, refresh: bool = True) -> JobOut:
     return _job_out(job)
 
 
+def job_spec(*, uow: UnitOfWork, job_id: int) -> dict[str, Any]:
+    """Return the spec a job was submitted with (as stored: defaults left out)."""
+    check(uow.actor, "compute.job.read")
+    return dict(_job(uow, job_id, "compute.job.read").spec or {})
+
+
 def list_jobs(*, uow: UnitOfWork, limit: int = 100) -> list[JobOut]:
     """List the actor's organization's jobs, newest first."""
     check(uow.actor, "compute.job.read")

@@ -15,6 +15,7 @@ from mingyue.enablers.compute.tariffs import CPU_METER, GPU_METER
 from mingyue.sdk import (
     UnitOfWork,
     check,
+    get_visible,
     month_bounds,
     now,
     record_usage,
@@ -88,6 +89,34 @@ def bill(uow: UnitOfWork, job: ComputeJob, row: ComputePool, seconds: int) -> No
     job.free_quota_used = (job.free_quota_used or ZERO) + free_cpu
 
 
+def _line(u: ComputeUsage, pool: str | None) -> UsageLine:
+    return UsageLine(
+        job_id=u.job_id,
+        pool=pool,
+        meter=u.meter,
+        band=u.band,
+        start=u.start,
+        end=u.end,
+        seconds=u.seconds,
+        quantity=u.quantity,
+        free_quantity=u.free_quantity,
+        unit_price=u.unit_price,
+        amount=u.amount,
+    )
+
+
+def job_lines(*, uow: UnitOfWork, job_id: int) -> list[UsageLine]:
+    """Return the billed pieces of one job (tariff window x month), earliest first."""
+    check(uow.actor, "compute.job.read")
+    job = get_visible(uow, ComputeJob, job_id, "compute.job.read", key="compute.job_unknown")
+    rows = uow.session.scalars(
+        select(ComputeUsage)
+        .where(ComputeUsage.job_id == job.id)
+        .order_by(ComputeUsage.start, ComputeUsage.id)
+    )
+    return [_line(u, job.pool) for u in rows]
+
+
 def usage(*, uow: UnitOfWork, month: str, organization_id: int | None = None) -> UsageOut:
     """List each job's seconds, windows and prices for a month (the compute statement)."""
     check(uow.actor, "compute.usage.read")
@@ -99,22 +128,7 @@ def usage(*, uow: UnitOfWork, month: str, organization_id: int | None = None) ->
         .where(ComputeUsage.month == month, ComputeUsage.organization_id == org)
         .order_by(ComputeUsage.start, ComputeUsage.id)
     )
-    lines = [
-        UsageLine(
-            job_id=u.job_id,
-            pool=pool,
-            meter=u.meter,
-            band=u.band,
-            start=u.start,
-            end=u.end,
-            seconds=u.seconds,
-            quantity=u.quantity,
-            free_quantity=u.free_quantity,
-            unit_price=u.unit_price,
-            amount=u.amount,
-        )
-        for u, pool in uow.session.execute(q).all()
-    ]
+    lines = [_line(u, pool) for u, pool in uow.session.execute(q).all()]
     cpu_lines = [ln for ln in lines if ln.meter == CPU_METER]
     units = {CPU_METER: "cpu_second", GPU_METER: "gpu_second"}
     billed = statement_total(
