@@ -1,8 +1,7 @@
 """The ledger and certificate pages name audit events and credential types in Chinese.
 
-Every audit event of the core and of the finished enablers has an ``event.<name>`` label in the
-zh_CN catalogue, and every credential type those enablers issue has a ``credential.<Type>`` one.
-Enablers still under construction (satcert) are left out until they are finished.
+Every audit event of the core and of every enabler has an ``event.<name>`` label in the zh_CN
+catalogue, and every credential type the enablers issue has a ``credential.<Type>`` one.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from mingyue.core.plugins import Enabler, registry
 from mingyue.coreapps.credentials.certificate import type_label
 from mingyue.i18n import catalogue, event_label, missing_event_labels
 
-FINISHED = ("appcheck", "compute", "crossborder", "datasandbox", "supervision")
+FINISHED = ("appcheck", "compute", "crossborder", "datasandbox", "satcert", "supervision")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -92,6 +91,7 @@ def test_issued_credential_types_have_labels() -> None:
     assert issued["appcheck"] == {"AppComplianceReport"}
     assert issued["crossborder"] == {"CrossBorderFilingRecord"}
     assert issued["supervision"] == {"SupervisionDecision"}
+    assert issued["satcert"] == {"TerminalCertificate"}
     zh, en = catalogue("zh_CN"), catalogue("en")
     for vc_type in set().union(*issued.values()):
         key = f"credential.{vc_type}"

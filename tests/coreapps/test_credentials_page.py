@@ -169,3 +169,38 @@ def test_revoked_and_expired_states(settings: Settings, tenants: Tenants, client
     page = client.get(f"/credentials/{uid}").text
     assert 'id="credential-state">已撤销<' in page and "型号撤回" in page
     assert 'id="revoke-btn"' not in page
+
+
+def _lines(fields: list[Any], depth: int = 0) -> list[str]:
+    out: list[str] = []
+    for f in fields:
+        out.append(f"{'  ' * depth}{f.label}: {f.text}")
+        out.extend(_lines(f.children, depth + 1))
+    return out
+
+
+def test_subject_values_read_as_the_issuer_names_them() -> None:
+    """Enum values through ``credential.<Type>.<field>.<value>``, language pairs, dotted names."""
+    from mingyue.coreapps.credentials.certificate import subject_fields
+
+    subject = {
+        "outcome": "no_penalty",
+        "facts": {"corrected": "not_yet", "harm": "minor"},
+        "factSources": {"harm": "regulator", "corrected": "platform"},
+        "ruleTitle": {"zh": "向境外传输数据", "en": "Data sent abroad"},
+        "subject": "no_penalty_here",  # a value the catalogue does not name stays as signed
+    }
+    zh = _lines(subject_fields(subject, "SupervisionDecision", "zh_CN", "Asia/Shanghai"))
+    assert "决定: 不予行政处罚" in zh
+    assert "  改正情况: 尚未改正" in zh and "  危害后果: 危害后果轻微" in zh
+    assert "  危害后果: 执法人员认定" in zh and "  改正情况: 平台记录" in zh
+    assert "问题: 向境外传输数据" in zh
+    assert "涉及对象: no_penalty_here" in zh
+    en = _lines(subject_fields(subject, "SupervisionDecision", "en", "UTC"))
+    assert "Decision: No penalty" in en and "Finding: Data sent abroad" in en
+    # the same value under a type that does not name it is shown as it was signed
+    other = _lines(subject_fields({"outcome": "no_penalty"}, "LabTestCertificate", "zh_CN", "UTC"))
+    assert other == ["Outcome: no_penalty"]
+    figures = {"keyFigures": {"NMEA-CONF.nmea_accepted": 57}, "verdict": "pass"}
+    sat = _lines(subject_fields(figures, "TerminalCertificate", "zh_CN", "UTC"))
+    assert sat == ["关键指标: ", "  NMEA-CONF · 合格 NMEA 语句数: 57", "结论: 合格"]

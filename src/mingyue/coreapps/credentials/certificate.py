@@ -49,12 +49,24 @@ def snake(name: str) -> str:
     return _CAMEL.sub("_", name).lower()
 
 
+def _known(key: str, locale: str) -> bool:
+    return key in catalogue("en") or key in catalogue(locale)
+
+
 def field_label(name: str, vc_type: str, locale: str) -> str:
-    """Return the label of a subject field: the type's own, the generic one, or the name in words."""
+    """Return the label of a subject field: the type's own, the generic one, or the name in words.
+
+    A dotted name ``<group>.<field>`` (satcert's key figures: ``NMEA-CONF.nmea_accepted``) with
+    no label of its own reads ``<group> · <label of field>``: the group is a name as its issuer
+    wrote it (a test case id), the field is labelled like any other.
+    """
     key = snake(name)
     for candidate in (f"credential.{vc_type}.{key}", f"core.credentials.field.{key}"):
-        if candidate in catalogue("en") or candidate in catalogue(locale):
+        if _known(candidate, locale):
             return t(candidate, locale)
+    group, dot, leaf = name.rpartition(".")
+    if dot and group and leaf:
+        return f"{group} · {field_label(leaf, vc_type, locale)}"
     return key.replace("_", " ").strip().capitalize() or name
 
 
@@ -68,9 +80,13 @@ def type_label(vc_type: str, locale: str) -> str:
 
 
 def localized(value: Any, locale: str) -> str | None:
-    """Return a VC language value (text or ``[{"@value", "@language"}]``) in the locale."""
+    """Return a VC language value (text, ``[{"@value", "@language"}]`` or ``{"zh", "en"}``)
+    in the locale."""
     if isinstance(value, str):
         return value
+    if _is_language_pair(value):
+        lang = locale.split("_")[0]
+        return str(value.get(lang) or value.get("en") or next(iter(value.values()), "")) or None
     if isinstance(value, list):
         values = {
             str(v.get("@language", "")).split("-")[0]: str(v.get("@value", ""))
@@ -78,6 +94,50 @@ def localized(value: Any, locale: str) -> str | None:
             if isinstance(v, dict)
         }
         return values.get(locale.split("_")[0]) or next(iter(values.values()), None)
+    return None
+
+
+_LANGS = frozenset({"zh", "en"})
+_TOKEN = re.compile(r"^[\w.-]{1,64}$")
+
+
+def _is_language_pair(value: Any) -> bool:
+    """Tell a text given in both languages (``{"zh": …, "en": …}``) from a nested object."""
+    return (
+        isinstance(value, dict)
+        and bool(value)
+        and set(value) <= _LANGS
+        and all(isinstance(v, str) for v in value.values())
+    )
+
+
+def _is_language_map(value: Any) -> bool:
+    """Tell a JSON-LD language map (``[{"@value", "@language"}]``) from a list of objects."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, dict) and "@value" in v for v in value)
+    )
+
+
+def subject_value_label(
+    value: Any, name: str, parent: str, vc_type: str, locale: str
+) -> str | None:
+    """Return the issuer's label of an enumerated subject value, or None when it has none.
+
+    The issuing enabler's catalogue names the values its credentials carry:
+    ``credential.<Type>.<field>.<value>`` (``credential.SupervisionDecision.outcome.no_penalty``),
+    else ``credential.<Type>.<parent field>.<value>`` for an object whose entries all take the
+    same kind of value (``factSources`` → ``credential.SupervisionDecision.fact_sources.platform``).
+    """
+    if not isinstance(value, str) or not _TOKEN.match(value):
+        return None
+    for field_name in (name, parent):
+        if not field_name:
+            continue
+        key = f"credential.{vc_type}.{snake(field_name)}.{value}"
+        if _known(key, locale):
+            return t(key, locale)
     return None
 
 
@@ -102,30 +162,42 @@ def _scalar(value: Any, locale: str, tz: str) -> tuple[str, bool]:
 
 
 def subject_fields(
-    subject: dict[str, Any], vc_type: str, locale: str, tz: str, depth: int = 0
+    subject: dict[str, Any], vc_type: str, locale: str, tz: str, depth: int = 0, parent: str = ""
 ) -> list[Field]:
-    """Return the credential subject as labelled lines (nested objects as nested lines)."""
+    """Return the credential subject as labelled lines (nested objects as nested lines).
+
+    A value the issuer names in its catalogue (see ``subject_value_label``) is shown by that name, a
+    text given in both languages in the page's language; anything else as it was signed.
+    """
     out: list[Field] = []
+
+    def scalar(v: Any, name: str, up: str) -> tuple[str, bool]:
+        named = subject_value_label(v, name, up, vc_type, locale)
+        return (named, False) if named is not None else _scalar(v, locale, tz)
+
     for name, value in subject.items():
         label = field_label(name, vc_type, locale)
-        if isinstance(value, dict) and depth < 3:
-            out.append(Field(label, children=subject_fields(value, vc_type, locale, tz, depth + 1)))
+        if _is_language_pair(value) or _is_language_map(value):
+            out.append(Field(label, localized(value, locale) or "—"))
+        elif isinstance(value, dict) and depth < 3:
+            children = subject_fields(value, vc_type, locale, tz, depth + 1, parent=name)
+            out.append(Field(label, children=children))
         elif isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
-            out.append(Field(label, "、".join(_scalar(v, locale, tz)[0] for v in value) or "—"))
+            out.append(Field(label, "、".join(scalar(v, name, parent)[0] for v in value) or "—"))
         elif isinstance(value, list) and depth < 3:
             children = [
                 Field(
                     f"{i + 1}",
-                    children=subject_fields(v, vc_type, locale, tz, depth + 1)
+                    children=subject_fields(v, vc_type, locale, tz, depth + 1, parent=name)
                     if isinstance(v, dict)
                     else [],
-                    text="" if isinstance(v, dict) else _scalar(v, locale, tz)[0],
+                    text="" if isinstance(v, dict) else scalar(v, name, parent)[0],
                 )
                 for i, v in enumerate(value)
             ]
             out.append(Field(label, children=children))
         else:
-            text, code = _scalar(value, locale, tz)
+            text, code = scalar(value, name, parent)
             out.append(Field(label, text, code))
     return out
 

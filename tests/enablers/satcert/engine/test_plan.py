@@ -46,10 +46,27 @@ def test_shipped_plan_loads_with_clauses_and_hash() -> None:
     assert all(c.clause for c in plan.cases)
 
 
+def test_titles_in_chinese_are_optional() -> None:
+    plan = load_plan(SHIPPED.read_bytes())
+    assert plan.title_zh and all(c.title_zh for c in plan.cases)
+    nmea = next(c for c in plan.cases if c.id == "NMEA-CONF")
+    assert nmea.titles() == {"zh": nmea.title_zh, "en": nmea.title}
+    assert "NMEA" in nmea.titles()["zh"] and "合格" in nmea.titles()["zh"]
+    # a lab's plan without Chinese titles still loads; its cases read by their own title
+    doc = shipped()
+    doc.pop("title_zh")
+    for case in doc["cases"]:
+        case.pop("title_zh")
+    bare = load_plan(yaml.safe_dump(doc, allow_unicode=True))
+    assert bare.title_zh is None
+    assert bare.cases[0].titles() == {"zh": bare.cases[0].title, "en": bare.cases[0].title}
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
         (lambda d: d.pop("version"), "version"),
+        (lambda d: d["cases"][0].update(title_zh=""), "title_zh"),
         (lambda d: d.update(schema="satcert-plan/9"), "schema"),
         (lambda d: d["cases"].append(dict(d["cases"][0])), "duplicate case ids"),
         (lambda d: d["cases"][0]["steps"].append({"send": "AT", "wait": 1}), "exactly one"),

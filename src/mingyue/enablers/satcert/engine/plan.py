@@ -1,6 +1,7 @@
 """Test plans as data (YAML, versioned) and the runner that turns one into per-case verdicts.
 
 A plan (``schema: satcert-plan/1``) lists cases; each names the standard clause it implements,
+its title (``title``, and optionally ``title_zh`` for the console and certificates in Chinese),
 its steps (``send``/``wait``/``reset``/``collect_nmea``/``ttff``), the limits its measures must
 meet, a tolerance per limit and a verdict rule:
 
@@ -94,11 +95,16 @@ class Limit(_Strict):
 class Case(_Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
     title: str = Field(min_length=1, max_length=200)
+    title_zh: str | None = Field(None, min_length=1, max_length=200)  # the title in Chinese
     clause: str = Field(min_length=3, max_length=300)
     steps: list[Step] = Field(min_length=1, max_length=100)
     limits: dict[str, Limit] = Field(default_factory=dict)
     verdict: Literal["simple", "guard_band"] = "simple"
     required: bool = False
+
+    def titles(self) -> dict[str, str]:
+        """Return the title in both languages (the plan's own where it gives no Chinese)."""
+        return {"zh": self.title_zh or self.title, "en": self.title}
 
 
 class Plan(_Strict):
@@ -106,6 +112,7 @@ class Plan(_Strict):
     plan: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
     version: str = Field(pattern=r"^\d+\.\d+(\.\d+)?$")
     title: str = Field(min_length=1, max_length=200)
+    title_zh: str | None = Field(None, min_length=1, max_length=200)
     timeout_s: float = Field(5.0, gt=0, le=600)
     reset_commands: dict[str, str] = Field(default_factory=lambda: dict(QUECTEL_RESET))
     cases: list[Case] = Field(min_length=1, max_length=500)

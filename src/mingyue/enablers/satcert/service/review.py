@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
+from mingyue.enablers.satcert.engine.plan import load_plan
 from mingyue.enablers.satcert.models import (
     SatcertCertificate,
     SatcertImport,
@@ -121,6 +122,13 @@ def _evidence(uow: UnitOfWork, row: SatcertSample) -> tuple[SatcertRun, SatcertP
     return last, plan, imports
 
 
+def _titles(plan_yaml: str) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """Return the plan's title and each case's, in Chinese and English (as published)."""
+    doc = load_plan(plan_yaml)
+    plan_title = {"zh": doc.title_zh or doc.title, "en": doc.title}
+    return plan_title, {c.id: c.titles() for c in doc.cases}
+
+
 def on_approve(*, uow: UnitOfWork, case: CaseOut) -> None:
     """Approve: issue the terminal certificate (core credential) and list it in the registry."""
     row = _sample_of_case(uow, case.id)
@@ -130,6 +138,8 @@ def on_approve(*, uow: UnitOfWork, case: CaseOut) -> None:
     firmware = row.firmware or ""
     tac = (row.imei or "")[:8]
     all_logs = [r.log_sha256 for r in _runs(uow, row.id) if r.log_sha256]
+    verdicts = {str(c.get("id")): str(c.get("verdict", "")) for c in run.results or []}
+    plan_title, case_titles = _titles(plan.yaml)
     subject: dict[str, Any] = {
         "id": f"urn:mingyue:satcert:sample:{row.id}",
         "holder": holder,
@@ -140,11 +150,16 @@ def on_approve(*, uow: UnitOfWork, case: CaseOut) -> None:
         "tac": tac,
         "imei": row.imei or "",
         "testPlan": plan.key,
+        "testPlanTitle": plan_title,
         "planVersion": plan.version,
         "planSha256": plan.sha256,
         "verdict": "pass",
         "benchRun": run.id,
         "keyFigures": dict(run.summary.get("figures") or {}),
+        "cases": [
+            {"id": case_id, "title": title, "verdict": verdicts.get(case_id, "")}
+            for case_id, title in case_titles.items()
+        ],
         "casesPassed": int(run.summary.get("passed", 0)),
         "casesTotal": int(run.summary.get("total", 0)),
         "rawLogSha256": run.log_sha256 or "",
