@@ -251,11 +251,23 @@ def dispose_engines() -> None:
         for eng in _engines.values():
             eng.dispose()
         _engines.clear()
+        _factories.clear()
+
+
+# One factory per engine: each ``sessionmaker`` makes a new Session subclass whose event
+# dispatch SQLAlchemy builds on its first query (docs/performance.md), so a factory per request
+# cost that on every request.
+_factories: dict[str, tuple[Engine, sessionmaker[MingyueSession]]] = {}
 
 
 def session_factory(settings: Settings) -> sessionmaker[MingyueSession]:
-    """Return a session factory bound to the settings' database."""
-    return sessionmaker(bind=get_engine(settings), class_=MingyueSession, expire_on_commit=False)
+    """Return the session factory bound to the settings' database."""
+    engine = get_engine(settings)
+    hit = _factories.get(settings.sqlalchemy_url)
+    if hit is None or hit[0] is not engine:
+        hit = (engine, sessionmaker(bind=engine, class_=MingyueSession, expire_on_commit=False))
+        _factories[settings.sqlalchemy_url] = hit
+    return hit[1]
 
 
 @contextmanager

@@ -160,14 +160,37 @@ def _is_api(request: Request) -> bool:
     return path == "/api" or path.startswith("/api/")
 
 
+def _bearer_token(request: Request) -> str | None:
+    """Return the bearer token of the request, None without an Authorization header.
+
+    Raise NotAuthenticated for a header that is not ``Bearer <token>``.
+    """
+    auth = request.headers.get("authorization", "")
+    if not auth:
+        return None
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthenticated("core.auth.bad_header", "use 'Authorization: Bearer <token>'")
+    return token.strip()
+
+
+def cached_actor(request: Request, settings: Settings) -> Actor | None:
+    """Return the actor of the request's bearer token if ``actor_cache`` holds it, else None.
+
+    No database work, so it may run on the event loop; ``authenticate`` does the rest (a token
+    not seen for a few seconds, a console session, whose epoch is read on every request).
+    """
+    token = _bearer_token(request)
+    if token is None:
+        return None
+    return actor_cache.get((settings.sqlalchemy_url, token_digest(token)))
+
+
 def authenticate(request: Request, settings: Settings) -> Actor:
     """Return the actor of a request (bearer token first, then the session cookie)."""
-    auth = request.headers.get("authorization", "")
-    if auth:
-        scheme, _, token = auth.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise NotAuthenticated("core.auth.bad_header", "use 'Authorization: Bearer <token>'")
-        return actor_from_token(settings, token.strip())
+    token = _bearer_token(request)
+    if token is not None:
+        return actor_from_token(settings, token)
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         data = read_session_cookie(settings, cookie)

@@ -18,7 +18,11 @@ class Case(TenantMixin, Base):
     """A case; its organization is the submitting organization (the tenant)."""
 
     __tablename__ = "core_case"
-    __table_args__ = (Index("ix_core_case_open_due", "closed_at", "due_at"),)
+    __table_args__ = (
+        Index("ix_core_case_open_due", "closed_at", "due_at"),
+        # the case list: an organization's cases, newest first (docs/performance.md)
+        Index("ix_core_case_org_created", "organization_id", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(120), index=True)
