@@ -41,13 +41,15 @@ app = typer.Typer(
     cls=OneLineErrors,
 )
 Port = Annotated[int, typer.Option(min=1, max=65535, help="Port.")]
-db_app = typer.Typer(help="Database: migrations.", no_args_is_help=True)
-user_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)
-dev_app = typer.Typer(help="Developer tools.", no_args_is_help=True)
+db_app = typer.Typer(help="数据库 / Database: migrations.", no_args_is_help=True)
+user_app = typer.Typer(help="用户与 API 令牌 / Users and API tokens.", no_args_is_help=True)
+dev_app = typer.Typer(help="开发工具 / Developer tools.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(dev_app, name="dev")
-schedule_app = typer.Typer(help="Periodic work: declared schedules.", no_args_is_help=True)
+schedule_app = typer.Typer(
+    help="定时任务 / Periodic work: declared schedules.", no_args_is_help=True
+)
 app.add_typer(schedule_app, name="schedule")
 
 
@@ -61,7 +63,7 @@ def serve(
         typer.Option(min=1, help="Uvicorn worker processes (default: MINGYUE_WEB_WORKERS)."),
     ] = None,
 ) -> None:
-    """Serve the console and the API."""
+    """启动控制台与 API / Serve the console and the API."""
     import ipaddress
     import os
 
@@ -121,7 +123,7 @@ def demo(
     host: Annotated[str, typer.Option(help="Bind address for --serve.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port for --serve.")] = 8000,
 ) -> None:
-    """Create a data dir with demo organizations, users, cases, usage and ledger entries."""
+    """创建演示数据 / Create a data dir with demo organizations, users, cases, usage and ledger entries."""
     from mingyue.demo import build_demo  # lazy: CLI start-up time (the demo imports every enabler)
 
     settings = settings_for(data_dir)
@@ -143,7 +145,7 @@ def demo(
 
 @db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = None) -> None:
-    """Upgrade the database to the newest migrations of the core and every enabler."""
+    """升级数据库 / Upgrade the database to the newest migrations of the core and every enabler."""
 
     settings = settings_for(data_dir)
     with run_cli():
@@ -153,7 +155,7 @@ def db_upgrade(data_dir: DataDir = None) -> None:
 
 @db_app.command("current")
 def db_current(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
-    """Show the database's revisions and the code's heads."""
+    """查看数据库版本 / Show the database's revisions and the code's heads."""
 
     settings = settings_for(data_dir, read_only=True)
     emit(
@@ -174,7 +176,7 @@ def user_create(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Create a user in an organization."""
+    """创建用户 / Create a user in an organization."""
     from sqlalchemy import select
 
     with run_cli(), cli_uow(data_dir, as_user) as uow:
@@ -201,7 +203,7 @@ def user_create(
 
 @user_app.command("list")
 def user_list(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
-    """List users visible to the acting user."""
+    """列出用户 / List users visible to the acting user."""
 
     with run_cli(), cli_uow(data_dir, as_user, read_only=True) as uow:
         out = accounts.list_users(uow=uow, actor=uow.actor)
@@ -216,7 +218,7 @@ def user_token(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Issue an API token for a user (printed once)."""
+    """签发 API 令牌 / Issue an API token for a user (printed once)."""
     from sqlalchemy import select
 
     with run_cli(), cli_uow(data_dir, as_user) as uow:
@@ -237,7 +239,7 @@ def org_create(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Create an organization."""
+    """创建组织 / Create an organization."""
 
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         out = accounts.create_org(
@@ -251,7 +253,7 @@ def worker(
     data_dir: DataDir = None,
     once: Annotated[bool, typer.Option(help="Process what is queued, then exit.")] = False,
 ) -> None:
-    """Run background jobs from Redis (MINGYUE_REDIS_URL)."""
+    """运行后台作业进程 / Run background jobs from Redis (MINGYUE_REDIS_URL)."""
 
     settings = settings_for(data_dir)
     with run_cli():
@@ -262,7 +264,7 @@ def worker(
 
 @app.command()
 def scheduler(data_dir: DataDir = None) -> None:
-    """Run the scheduler of periodic work until SIGTERM/SIGINT (each due time fires once)."""
+    """运行定时任务调度器 / Run the scheduler of periodic work until SIGTERM/SIGINT (each due time fires once)."""
     settings = settings_for(data_dir)
     with run_cli():
         ensure_database(settings)
@@ -273,7 +275,7 @@ def scheduler(data_dir: DataDir = None) -> None:
 
 @schedule_app.command("list")
 def schedule_list(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
-    """List the declared schedules: trigger, next run, last run and its result."""
+    """列出定时任务 / List the declared schedules: trigger, next run, last run and its result."""
     settings = settings_for(data_dir, read_only=True)
     with run_cli():
         ensure_database(settings)
@@ -300,7 +302,7 @@ def schedule_list(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
 
 @dev_app.command("check")
 def dev_check(json_out: JsonOut = False) -> None:
-    """Check every installed enabler's contract and the import contracts; exit 1 on a problem.
+    """检查赋能模块契约 / Check every installed enabler's contract and the import contracts; exit 1 on a problem.
 
     Declaration and shape, every "module:attr" (job handlers, case hooks, settings, CLI group),
     migrations' branch label, tests and docs, case kinds without the extras, `# lazy:` imports,
@@ -328,7 +330,7 @@ def dev_check(json_out: JsonOut = False) -> None:
 def dev_makemigration(
     key: str, message: Annotated[str, typer.Option("-m", "--message")], data_dir: DataDir = None
 ) -> None:
-    """Autogenerate a migration on the branch of one enabler (or 'core')."""
+    """生成迁移 / Autogenerate a migration on the branch of one enabler (or 'core')."""
 
     settings = settings_for(data_dir)
     with run_cli():
@@ -373,7 +375,7 @@ def check_cmd(
     data_dir: DataDir = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Check readiness (database, Redis, migrations, signing key); with --deploy, production
+    """就绪检查 / Check readiness (database, Redis, migrations, signing key); with --deploy, production
     settings too. One line per problem; exit 1 on an error, warnings alone exit 0."""
     from mingyue.core.ops import deploy as deploy_checks  # lazy: CLI start-up time
     from mingyue.core.ops.readiness import readiness  # lazy: CLI start-up time
@@ -413,7 +415,7 @@ def backup(
     data_dir: DataDir = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Write the database, the data dir and the encrypted keys to one tar archive."""
+    """备份 / Write the database, the data dir and the encrypted keys to one tar archive."""
     from mingyue.core.ops.backup import create_backup  # lazy: CLI start-up time
 
     settings = settings_for(data_dir, read_only=True)
@@ -445,7 +447,7 @@ def restore(
     data_dir: DataDir = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Restore a backup into an empty deployment, then verify the counts and the ledger."""
+    """恢复备份 / Restore a backup into an empty deployment, then verify the counts and the ledger."""
     from mingyue.core.ops.restore import restore_backup  # lazy: CLI start-up time
 
     settings = settings_for(data_dir)

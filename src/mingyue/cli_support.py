@@ -49,6 +49,16 @@ SQLITE_FILE = "mingyue.sqlite3"  # the embedded database inside a data dir
 
 err_console = Console(stderr=True)
 out_console = Console()
+# Width of tables and lines written to a pipe or a file: wide enough that no column is cut or
+# wrapped (rich would fall back to 80 columns), so `mingyue … | grep` sees whole rows.
+PIPE_WIDTH = 10_000
+
+
+def stdout_console() -> Console:
+    """Return the console for results: the terminal's width, or ``PIPE_WIDTH`` when piped."""
+    if out_console.is_terminal:
+        return out_console
+    return Console(width=PIPE_WIDTH, soft_wrap=False)
 
 
 def settings_for(data_dir: Path | None, *, read_only: bool = False) -> Settings:
@@ -225,6 +235,7 @@ def emit(obj: Any, json_out: bool, *, title: str | None = None) -> None:
     if json_out:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=None) + "\n")
         return
+    console = stdout_console()
     if isinstance(data, list) and data and isinstance(data[0], dict):
         table = Table(title=title)
         cols = list(data[0].keys())
@@ -232,14 +243,14 @@ def emit(obj: Any, json_out: bool, *, title: str | None = None) -> None:
             table.add_column(c)
         for row in data:
             table.add_row(*[_cell(row.get(c)) for c in cols])
-        out_console.print(table)
+        console.print(table)
     elif isinstance(data, dict):
         for k, v in data.items():
-            out_console.print(f"[bold]{k}[/bold]: {_cell(v)}")
+            console.print(f"[bold]{k}[/bold]: {_cell(v)}")
     elif isinstance(data, list) and not data:
-        out_console.print("(none)")
+        console.print("(none)")
     else:
-        out_console.print(str(data))
+        console.print(str(data))
 
 
 def _cell(v: Any) -> str:

@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mingyue.sdk import local_time, now
+
 from .helpers import FLAT
 
 FIX = Path(__file__).parent / "fixtures"
@@ -65,6 +67,38 @@ def test_pool_submit_status_logs_cancel_usage(cli: Any, tenants: Any, tmp_path: 
     assert r.exit_code == 0, r.stderr
     r = cli("compute", "usage", "--month", "2026-13", "--as", member)
     assert r.exit_code == 2
+    _usage_defaults_to_this_month_and_is_not_cut(cli, member, job)
+
+
+def _usage_defaults_to_this_month_and_is_not_cut(cli: Any, member: str, job: str) -> None:
+    """Without --month: the current month in the display zone; piped, no column is cut."""
+    this_month = local_time(now(), None, "%Y-%m")
+    bare = cli("compute", "usage", "--as", member, "--json")
+    assert bare.exit_code == 0, bare.stderr
+    assert bare.json()["month"] == this_month
+    named = cli("compute", "usage", "--month", this_month, "--as", member, "--json")
+    assert bare.json() == named.json()
+    table = cli("compute", "usage", "--as", member)  # stdout is not a terminal here
+    assert table.exit_code == 0, table.stderr
+    assert f"{this_month}: total" in table.stdout
+    header = next(ln for ln in table.stdout.splitlines() if "job_id" in ln)
+    for col in (
+        "job_id",
+        "pool",
+        "meter",
+        "band",
+        "start",
+        "end",
+        "seconds",
+        "quantity",
+        "free_quantity",
+        "unit_price",
+        "amount",
+    ):
+        assert f" {col} " in header, (col, header)
+    row = next(ln for ln in table.stdout.splitlines() if f" {job} " in ln)
+    assert "…" not in table.stdout and "local-a" in row and "compute.cpu_seconds" in row
+    assert len(row) > 80
 
 
 def test_bad_spec_exit_2_naming_field(cli: Any, tenants: Any, tmp_path: Path) -> None:

@@ -161,3 +161,48 @@ def test_declare_watch_and_filings(cli: Any, tenants: Any, tmp_path: Path) -> No
     assert r.exit_code == 2 and "--as" in r.stderr
     r = cli("crossborder", "filings", "--as", admin, "--json")
     assert r.exit_code == 0 and r.json() == []
+
+
+def test_scan_as_a_user_is_the_apis_scan_kept_for_its_organization(
+    cli: Any, client: Any, tenants: Any, tmp_path: Path
+) -> None:
+    """`scan --as`: the API's permission and record (hashes and counts), tenant-scoped."""
+    f = tmp_path / "客户.csv"
+    f.write_text(f"姓名,身份证,手机\n张三,{ID},13800138000\n", encoding="utf-8")
+    before = client.get("/api/crossborder/scans", headers=tenants.a.headers()).json()
+    assert cli("crossborder", "scan", str(f), "--json").exit_code == 0  # local: nothing kept
+    assert client.get("/api/crossborder/scans", headers=tenants.a.headers()).json() == before
+
+    r = cli("crossborder", "scan", str(f), "--as", tenants.a.member.username, "--json")
+    assert r.exit_code == 0, r.stderr
+    out = r.json()
+    assert out["id"] and out["filename"] == "客户.csv" and out["counts"]["CN_RESIDENT_ID"] == 1
+    assert ID not in r.stdout and "张三" not in r.stdout
+    mine = client.get("/api/crossborder/scans", headers=tenants.a.headers()).json()
+    assert [s["id"] for s in mine if s["id"] not in {b["id"] for b in before}] == [out["id"]]
+    assert (
+        client.get(f"/api/crossborder/scans/{out['id']}", headers=tenants.a.headers()).json()[
+            "counts"
+        ]
+        == out["counts"]
+    )
+    # the other enterprise neither lists nor reads it
+    theirs = client.get("/api/crossborder/scans", headers=tenants.b.headers()).json()
+    assert out["id"] not in {s["id"] for s in theirs}
+    got = client.get(f"/api/crossborder/scans/{out['id']}", headers=tenants.b.headers())
+    assert got.status_code == 404
+    # the owner may see the values, as through the API; the table form names the scan
+    shown = cli(
+        "crossborder", "scan", str(f), "--as", tenants.a.member.username, "--json", "--show-values"
+    ).json()
+    assert {e["type"]: e["text"] for e in shown["entities"]}["CN_RESIDENT_ID"] == ID
+    table = cli("crossborder", "scan", str(f), "--as", tenants.a.member.username)
+    assert table.exit_code == 0 and "scan" in table.stdout and "CN_RESIDENT_ID: 1" in table.stdout
+
+    # the same refusals as the API: a role without crossborder.scan, an unknown user, no file
+    r = cli("crossborder", "scan", str(f), "--as", tenants.regulator.member.username, "--json")
+    assert r.exit_code == 1 and "crossborder.scan" in r.stderr and r.stdout == ""
+    r = cli("crossborder", "scan", str(f), "--as", "nobody-here", "--json")
+    assert r.exit_code != 0 and "nobody-here" in r.stderr and r.stdout == ""
+    r = cli("crossborder", "scan", str(tmp_path / "none.csv"), "--as", tenants.a.member.username)
+    assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1

@@ -27,13 +27,13 @@ from mingyue.core.ledger import audit, keys
 from mingyue.core.tenancy.access import check, scope_for
 
 app = typer.Typer(
-    help="The audit ledger (存证): verify, prove, check proofs.", no_args_is_help=True
+    help="存证审计 / The audit ledger: verify, prove, check proofs.", no_args_is_help=True
 )
 
 
 @app.command()
 def verify(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
-    """Check the chain against every signed head (database and heads file); exit 1 naming the
+    """校验存证链 / Check the chain against every signed head (database and heads file); exit 1 naming the
     first bad sequence number or the entries missing after the latest head."""
     from rich.progress import Progress  # lazy: CLI start-up time
 
@@ -72,7 +72,7 @@ def prove(
     as_user: AsUser = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
 ) -> None:
-    """Print an inclusion proof (JSON) of one entry, checkable with the public key alone."""
+    """打印条目的存在性证明 / Print an inclusion proof (JSON) of one entry, checkable with the public key alone."""
     with run_cli(), cli_uow(data_dir, as_user, read_only=True) as uow:
         check(uow.actor, "core.audit.read")
         entry = uow.session.get(audit.AuditEntry, seq)
@@ -101,7 +101,7 @@ def check_proof(
     ] = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Check an inclusion proof offline (no database)."""
+    """离线校验存在性证明 / Check an inclusion proof offline (no database)."""
     with run_cli():
         proof = read_json_file(file, what="proof")
         if not isinstance(proof, dict):
@@ -122,7 +122,7 @@ def check_proof(
 
 @app.command()
 def checkpoint(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
-    """Sign the Merkle root of every entry so far."""
+    """签署默克尔根检查点 / Sign the Merkle root of every entry so far."""
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         check(uow.actor, "core.audit.verify")
         cp = audit.make_checkpoint(uow.session, uow.settings)
@@ -143,7 +143,7 @@ def list_entries(
     after: Annotated[int, typer.Option(help="Entries after this seq.")] = 0,
     limit: Annotated[int, typer.Option(help="How many.")] = 50,
 ) -> None:
-    """List ledger entries visible to the acting user."""
+    """列出存证条目 / List ledger entries visible to the acting user."""
     with run_cli(), cli_uow(data_dir, as_user, read_only=True) as uow:
         check(uow.actor, "core.audit.read")
         scope = scope_for(uow.actor)
@@ -166,7 +166,7 @@ def list_entries(
 
 @app.command("public-key")
 def public_key(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
-    """Print the platform's public key (base64) for third parties."""
+    """打印平台公钥 / Print the platform's public key (base64) for third parties."""
 
     settings = settings_for(data_dir, read_only=True)
     pub = keys.public_key_b64(settings)

@@ -16,13 +16,15 @@ from mingyue.core.errors import InvalidInput
 from mingyue.core.tenancy.access import check
 
 app = typer.Typer(
-    help="Metering and billing (分时计费): usage, statements, tariffs, free pools.",
+    help="计量与分时计费 / Metering and billing (time-of-use): usage, statements, tariffs, free pools.",
     no_args_is_help=True,
 )
-usage_app = typer.Typer(help="Usage records.", no_args_is_help=True)
-statement_app = typer.Typer(help="Monthly statements.", no_args_is_help=True)
-tariff_app = typer.Typer(help="Time-of-use tariffs.", no_args_is_help=True)
-pool_app = typer.Typer(help="Free pools and monthly caps.", no_args_is_help=True)
+usage_app = typer.Typer(help="用量记录 / Usage records.", no_args_is_help=True)
+statement_app = typer.Typer(help="月度账单 / Monthly statements.", no_args_is_help=True)
+tariff_app = typer.Typer(help="分时电价 / Time-of-use tariffs.", no_args_is_help=True)
+pool_app = typer.Typer(
+    help="免费额度与月度上限 / Free pools and monthly caps.", no_args_is_help=True
+)
 app.add_typer(usage_app, name="usage")
 app.add_typer(statement_app, name="statement")
 app.add_typer(tariff_app, name="tariff")
@@ -79,7 +81,7 @@ def usage_list(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """List usage records in scope, newest first."""
+    """列出用量记录 / List usage records in scope, newest first."""
     with run_cli(), cli_uow(data_dir, as_user, read_only=True) as uow:
         rows = metering.list_usage(
             uow=uow, organization_id=org, month=month, meter=meter, limit=limit
@@ -122,7 +124,7 @@ def usage_record(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Record and price one usage (platform administrators)."""
+    """记录并计价一条用量 / Record and price one usage (platform administrators)."""
 
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         check(uow.actor, "core.usage.record")
@@ -148,7 +150,7 @@ def usage_summary(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Summarize a month of usage by meter (and by day and band with --json)."""
+    """月度用量汇总 / Summarize a month of usage by meter (and by day and band with --json)."""
     with run_cli(), cli_uow(data_dir, as_user, read_only=True) as uow:
         out = metering.usage_summary(uow=uow, organization_id=org, month=month)
     emit(out if json_out else [m.model_dump() for m in out.meters], json_out, title=month)
@@ -162,7 +164,7 @@ def statement_list(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """List issued statements in scope."""
+    """列出已出具的账单 / List issued statements in scope."""
     with run_cli(), cli_uow(data_dir, as_user, read_only=True) as uow:
         rows = metering.list_statements(uow=uow, organization_id=org, month=month)
     emit([r.model_dump(exclude={"lines"}) for r in rows], json_out, title="statements")
@@ -172,7 +174,7 @@ def statement_list(
 def statement_show(
     statement_id: int, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
 ) -> None:
-    """Show one statement with its lines."""
+    """查看一份账单 / Show one statement with its lines."""
     with run_cli(), cli_uow(data_dir, as_user, read_only=True) as uow:
         st = metering.get_statement(uow=uow, statement_id=statement_id)
     if json_out:
@@ -190,7 +192,7 @@ def statement_generate(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Issue an organization's statement of an ended month."""
+    """出具组织的月度账单 / Issue an organization's statement of an ended month."""
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         st = metering.generate_statement(uow=uow, organization_id=org, month=month)
     emit(st, json_out)
@@ -203,7 +205,7 @@ def tariff_list(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """List tariffs."""
+    """列出电价 / List tariffs."""
     with run_cli(), cli_uow(data_dir, as_user, read_only=True) as uow:
         rows = metering.list_tariffs(uow=uow, meter=meter)
     if json_out:
@@ -248,7 +250,7 @@ def tariff_create(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Create a time-of-use tariff (platform administrators)."""
+    """创建分时电价 / Create a time-of-use tariff (platform administrators)."""
     with run_cli():
         parsed = json.loads(windows) if windows else None
         if parsed is not None and not isinstance(parsed, list):
@@ -280,7 +282,7 @@ def pool_show(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Show an organization's free pool of a meter for a month (own organization by default)."""
+    """查看组织的免费额度 / Show an organization's free pool of a meter for a month (own organization by default)."""
     with run_cli(), cli_uow(data_dir, as_user, read_only=True) as uow:
         target = org if org is not None else uow.actor.organization_id
         if target is None:
@@ -300,7 +302,7 @@ def pool_set(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Set an organization's free quantity and cap of a meter for a month."""
+    """设置组织的免费额度 / Set an organization's free quantity and cap of a meter for a month."""
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         out = metering.set_free_pool(
             uow=uow,
@@ -324,7 +326,7 @@ def pool_default(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Set the monthly free quantity every SME (or every organization) gets for a meter."""
+    """设置默认免费额度 / Set the monthly free quantity every SME (or every organization) gets for a meter."""
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         metering.set_pool_default(
             uow=uow, meter=meter, granted=_decimal(granted, "granted"), sme_only=not all_orgs
@@ -339,7 +341,7 @@ def statement_run(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Issue the month's statement of every organization that used something and has none yet."""
+    """批量出具月度账单 / Issue the month's statement of every organization that used something and has none yet."""
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         rows = metering.generate_due_statements(uow=uow, month=month)
     emit(

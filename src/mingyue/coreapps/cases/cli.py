@@ -14,7 +14,9 @@ from mingyue.core import cases
 from mingyue.core.cases.service import now
 from mingyue.core.errors import InvalidInput
 
-app = typer.Typer(help="Cases (workflow): list, show, open, act, supervise.", no_args_is_help=True)
+app = typer.Typer(
+    help="案件办理 / Cases (workflow): list, show, open, act, supervise.", no_args_is_help=True
+)
 
 _SUMMARY = (
     "id",
@@ -57,7 +59,7 @@ def list_(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """List the cases you may see, newest first."""
+    """列出案件 / List the cases you may see, newest first."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
         items = cases.list_cases(
             uow=uow,
@@ -74,7 +76,7 @@ def list_(
 def show(
     case_id: int, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
 ) -> None:
-    """Show a case with its history and the transitions open to you."""
+    """查看案件 / Show a case with its history and the transitions open to you."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
         detail = cases.get_case(uow=uow, case_id=case_id)
     if json_out:
@@ -122,7 +124,7 @@ def open_(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Open a case."""
+    """立案 / Open a case."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         extra = json.loads(data) if data else {}
         if not isinstance(extra, dict):
@@ -150,7 +152,7 @@ def act(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Take a transition on a case (e.g. ``mingyue cases act 3 accept -m ok``)."""
+    """办理案件（状态流转） / Take a transition on a case (e.g. ``mingyue cases act 3 accept -m ok``)."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         out = cases.transition(uow=uow, case_id=case_id, name=transition, comment=comment)
     emit(out, json_out)
@@ -164,7 +166,7 @@ def comment(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Add a comment to a case."""
+    """添加意见 / Add a comment to a case."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         out = cases.comment(uow=uow, case_id=case_id, text=text)
     emit(out, json_out)
@@ -180,7 +182,7 @@ def assign(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Assign a case to an organization, department and/or person."""
+    """分派案件 / Assign a case to an organization, department and/or person."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         out = cases.assign(
             uow=uow,
@@ -199,7 +201,7 @@ def overdue(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """List open cases past their state's SLA."""
+    """列出超期案件 / List open cases past their state's SLA."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
         when = _when(at, "at", uow.settings.timezone) or now()
         items = cases.find_overdue(uow=uow, now=when)
@@ -208,7 +210,7 @@ def overdue(
 
 @app.command()
 def escalate(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
-    """Escalate overdue cases (督查); running it again escalates nothing twice."""
+    """督查超期案件 / Escalate overdue cases; running it again escalates nothing twice."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         items = cases.escalate_overdue(uow=uow, now=now())
     emit(items if json_out else _rows(items), json_out, title="escalated")
@@ -223,7 +225,7 @@ def assessment(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Print per-assignee figures (考核) for cases closed in [since, until)."""
+    """考核统计 / Print per-assignee figures for cases closed in [since, until)."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
         tz = uow.settings.timezone
         figs = cases.assessment(
@@ -237,7 +239,7 @@ def assessment(
 
 @app.command()
 def kinds(json_out: JsonOut = False) -> None:
-    """List the registered case kinds with their states and transitions."""
+    """列出案件类型 / List the registered case kinds with their states and transitions."""
     with run_cli():
         items = [cases.kind_of(n).describe() for n in cases.kind_names()]
     if json_out:

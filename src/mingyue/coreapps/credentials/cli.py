@@ -28,7 +28,8 @@ from mingyue.core.tenancy.access import check
 from mingyue.coreapps.credentials import certificate
 
 app = typer.Typer(
-    help="Verifiable credentials: verify offline, show, list, revoke.", no_args_is_help=True
+    help="可验证凭证 / Verifiable credentials: verify offline, show, list, revoke.",
+    no_args_is_help=True,
 )
 
 PublicKeyOpt = Annotated[
@@ -83,7 +84,7 @@ def verify(
     data_dir: DataDir = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Verify a credential file offline and print the verdict.
+    """离线验证凭证 / Verify a credential file offline and print the verdict.
 
     The file is the signed credential itself or the API's answer that nests it
     (``/api/credentials/{id}``). Exit 0 valid, 1 invalid (tampered, foreign, expired, revoked),
@@ -147,7 +148,7 @@ def issue(
     as_user: AsUser = None,
     output: OutputOpt = None,
 ) -> None:
-    """Sign a credential by hand (reviewers, regulators, platform admins); print it."""
+    """手工签发凭证 / Sign a credential by hand (reviewers, regulators, platform admins); print it."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         check(uow.actor, "core.credential.issue")
         body = read_json_file(subject, what="--subject")
@@ -175,7 +176,7 @@ def show(
     json_out: JsonOut = False,
     output: OutputOpt = None,
 ) -> None:
-    """Show one credential; ``-o FILE`` writes the signed credential itself (to verify or share)."""
+    """查看凭证 / Show one credential; ``-o FILE`` writes the signed credential itself (to verify or share)."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
         out = credentials.get_credential(uow=uow, actor=uow.actor, credential_id=credential_id)
     if output is not None:
@@ -200,7 +201,7 @@ def list_(
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
 ) -> None:
-    """List the credentials you may see, newest first."""
+    """列出凭证 / List the credentials you may see, newest first."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
         rows = credentials.list_credentials(
             uow=uow, actor=uow.actor, type=type, revoked=revoked, limit=limit
@@ -228,7 +229,7 @@ def revoke(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Revoke a credential (it fails verification from then on)."""
+    """吊销凭证 / Revoke a credential (it fails verification from then on)."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         out = credentials.revoke(
             uow=uow, actor=uow.actor, credential_id=credential_id, reason=reason
@@ -243,7 +244,7 @@ def revoke(
 def revocation_list_(
     data_dir: DataDir = None, as_user: AsUser = None, output: OutputOpt = None
 ) -> None:
-    """Print the signed list of revoked credentials you may see (for offline verifiers)."""
+    """打印吊销列表 / Print the signed list of revoked credentials you may see (for offline verifiers)."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
         check(uow.actor, "core.credential.read")
         doc = credentials.revocation_list(uow=uow)

@@ -31,7 +31,9 @@ from mingyue.core.jobs.queueing import queue_key
 from mingyue.core.jobs.redis_queue import RedisWorker
 from mingyue.core.ledger import audit
 
-app = typer.Typer(help="Background jobs: list, show, cancel; run workers.", no_args_is_help=True)
+app = typer.Typer(
+    help="后台作业 / Background jobs: list, show, cancel; run workers.", no_args_is_help=True
+)
 
 
 def _rows(items: list[jobs.JobOut]) -> list[dict[str, Any]]:
@@ -57,7 +59,7 @@ def list_cmd(
     kind: Annotated[str | None, typer.Option(help="Only jobs of this kind.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
 ) -> None:
-    """List jobs, newest first."""
+    """列出作业 / List jobs, newest first."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
         items = jobs.list_jobs(uow=uow, actor=uow.actor, status=status, kind=kind, limit=limit)
     emit(items if json_out else _rows(items), json_out, title="jobs")
@@ -67,7 +69,7 @@ def list_cmd(
 def show(
     job_id: int, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
 ) -> None:
-    """Show one job: status, progress, result or error."""
+    """查看作业 / Show one job: status, progress, result or error."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
         out = jobs.get_job(uow=uow, actor=uow.actor, job_id=job_id)
     emit(out, json_out)
@@ -77,7 +79,7 @@ def show(
 def cancel(
     job_id: int, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
 ) -> None:
-    """Cancel a queued job, or ask a running one to stop."""
+    """取消作业 / Cancel a queued job, or ask a running one to stop."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         out = jobs.request_cancel(uow=uow, actor=uow.actor, job_id=job_id)
     emit(out, json_out)
@@ -92,7 +94,7 @@ def selftest(
     steps: Annotated[int, typer.Option(help="Progress steps.")] = 10,
     wait: Annotated[bool, typer.Option(help="Follow it until it ends.")] = False,
 ) -> None:
-    """Queue a self-test job (sleeps with progress; cancellable)."""
+    """排队一个自检作业 / Queue a self-test job (sleeps with progress; cancellable)."""
     with run_cli():
         with cli_uow(data_dir, as_user, require_user=True) as uow:
             out = jobs.submit(
@@ -116,7 +118,7 @@ def wait(
     json_out: JsonOut = False,
     timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 3600.0,
 ) -> None:
-    """Follow a job with a progress bar until it ends; exit non-zero unless it succeeded."""
+    """等待作业结束 / Follow a job with a progress bar until it ends; exit non-zero unless it succeeded."""
     with run_cli():
         out = follow(job_id, data_dir=data_dir, as_user=as_user, timeout=timeout, show=not json_out)
     emit(out, json_out)
@@ -168,7 +170,7 @@ def follow(
 
 @app.command("run-pending")
 def run_pending_cmd(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
-    """Run every queued job here, synchronously (embedded mode, maintenance)."""
+    """就地运行排队作业 / Run every queued job here, synchronously (embedded mode, maintenance)."""
     with run_cli():
         settings = settings_for(data_dir)
         ensure_database(settings)
@@ -178,7 +180,7 @@ def run_pending_cmd(data_dir: DataDir = None, json_out: JsonOut = False) -> None
 
 @app.command()
 def reap(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
-    """Retry or fail running jobs whose worker stopped sending heartbeats."""
+    """回收失联作业 / Retry or fail running jobs whose worker stopped sending heartbeats."""
     with run_cli():
         settings = settings_for(data_dir)
         ensure_database(settings)
@@ -234,7 +236,7 @@ def worker(
     data_dir: DataDir = None,
     once: Annotated[bool, typer.Option(help="Process what is queued, then exit.")] = False,
 ) -> None:
-    """Run background jobs from Redis (MINGYUE_REDIS_URL); without it, poll the database."""
+    """运行后台作业进程 / Run background jobs from Redis (MINGYUE_REDIS_URL); without it, poll the database."""
     with run_cli():
         settings = settings_for(data_dir)
         ensure_database(settings)

@@ -16,7 +16,8 @@ from .engine import AppcheckError, analyze_apk, iter_apks, load_rulesets
 from .engine.analyze import APK_SUFFIXES
 
 app = typer.Typer(
-    help="App compliance testing (APK static analysis) / App 合规检测", no_args_is_help=True
+    help="App 合规检测（APK 静态分析） / App compliance testing (APK static analysis)",
+    no_args_is_help=True,
 )
 
 
@@ -49,7 +50,7 @@ def scan(
     data_dir: DataDir = None,
     as_user: AsUser = None,
 ) -> None:
-    """Scan an APK (or every APK of a directory) and print its report; a bad file exits 2."""
+    """检测 APK 并打印报告 / Scan an APK (or every APK of a directory) and print its report; a bad file exits 2."""
     del data_dir, as_user  # local engine work: nothing is stored, no tenant involved
     rules = load_rulesets()
     policy: bytes | None = None
@@ -104,13 +105,13 @@ def scan(
 
 @app.command()
 def rules(json_out: JsonOut = False) -> None:
-    """List the loaded rule sets with their versions and sources."""
+    """列出已加载的规则集 / List the loaded rule sets with their versions and sources."""
     with run_cli():
         emit(service.rule_sets(), json_out, title="appcheck rule sets")
 
 
 @app.command("app-types")
 def app_types(json_out: JsonOut = False) -> None:
-    """List the 39 App types (《常见类型移动互联网应用程序必要个人信息范围规定》第五条)."""
+    """列出 39 类 App / List the 39 App types (《常见类型移动互联网应用程序必要个人信息范围规定》第五条)."""
     with run_cli():
         emit(service.app_types(), json_out, title="App types")

@@ -13,6 +13,7 @@ import typer
 import yaml
 
 from mingyue.cli_support import AsUser, DataDir, JsonOut, cli_uow, emit, run_cli
+from mingyue.sdk import local_time, now
 from mingyue.sdk.errors import InvalidInput
 
 from . import service
@@ -20,9 +21,9 @@ from .schemas import PoolIn
 from .tariffs import read_tariff_arg
 
 app = typer.Typer(
-    help="Public compute: pools, jobs, usage, simulation (公共算力调度)", no_args_is_help=True
+    help="公共算力调度 / Public compute: pools, jobs, usage, simulation", no_args_is_help=True
 )
-pool_app = typer.Typer(help="Compute pools", no_args_is_help=True)
+pool_app = typer.Typer(help="算力池 / Compute pools", no_args_is_help=True)
 app.add_typer(pool_app, name="pool")
 
 
@@ -84,7 +85,7 @@ def pool_add(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Register a pool: `mingyue compute pool add --name N --kind local|slurm|ray`."""
+    """登记算力池 / Register a pool: `mingyue compute pool add --name N --kind local|slurm|ray`."""
     with run_cli():
         creds = None
         if token_env:
@@ -119,7 +120,7 @@ def pool_list(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """List pools with capacity and utilisation (--refresh asks the engines)."""
+    """列出算力池 / List pools with capacity and utilisation (--refresh asks the engines)."""
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         rows = service.list_pools(uow=uow, refresh=refresh)
         if json_out:
@@ -155,7 +156,7 @@ def pool_suspend(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Suspend a pool (running jobs finish, new ones go elsewhere); --resume undoes it."""
+    """暂停算力池 / Suspend a pool (running jobs finish, new ones go elsewhere); --resume undoes it."""
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         emit(service.suspend_pool(uow=uow, name=name, suspended=not resume), json_out)
 
@@ -169,7 +170,7 @@ def pool_maintenance(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Declare a maintenance window (no dispatch that would overlap it)."""
+    """声明维护窗口 / Declare a maintenance window (no dispatch that would overlap it)."""
     with run_cli():
         try:
             s, e = datetime.fromisoformat(start), datetime.fromisoformat(end)
@@ -189,7 +190,7 @@ def submit(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Submit a job spec; prints {job_id, pool, reason, estimated_cost}."""
+    """提交作业 / Submit a job spec; prints {job_id, pool, reason, estimated_cost}."""
     with run_cli():
         text = sys.stdin.read() if str(spec) == "-" else spec.read_text(encoding="utf-8")
         try:
@@ -216,7 +217,7 @@ def submit(
 def status(
     job: int, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
 ) -> None:
-    """Show a job: {state, pool, seconds, cost, free_quota_used}."""
+    """查看作业 / Show a job: {state, pool, seconds, cost, free_quota_used}."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         j = service.job_status(uow=uow, job_id=job)
         emit(
@@ -237,7 +238,7 @@ def status(
 def logs(
     job: int, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
 ) -> None:
-    """Print the end of a job's output."""
+    """查看作业输出 / Print the end of a job's output."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         text = service.job_logs(uow=uow, job_id=job)
     if json_out:
@@ -250,7 +251,7 @@ def logs(
 def cancel(
     job: int, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
 ) -> None:
-    """Cancel a job (a finished job gets a clear message)."""
+    """取消作业 / Cancel a job (a finished job gets a clear message)."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         j = service.cancel_job(uow=uow, job_id=job)
         emit(
@@ -267,13 +268,22 @@ def cancel(
 
 @app.command()
 def usage(
-    month: Annotated[str, typer.Option("--month", help="YYYY-MM")],
+    month: Annotated[
+        str | None,
+        typer.Option(
+            "--month",
+            help="月份 YYYY-MM，默认本月（显示时区）/ YYYY-MM; default: the current month "
+            "in the display time zone",
+            show_default=False,
+        ),
+    ] = None,
     data_dir: DataDir = None,
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Print the month's compute statement: each job's seconds, windows and prices."""
+    """月度算力账单 / Print the month's compute statement: each job's seconds, windows, prices."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
+        month = month or local_time(now(), uow.settings, "%Y-%m")
         out = service.usage(uow=uow, month=month)
     if json_out:
         emit(out, True)
@@ -283,7 +293,7 @@ def usage(
 
 @app.command()
 def reconcile(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
-    """Run one reconciler pass (poll engines, move states, bill finished jobs)."""
+    """对账一轮 / Run one reconciler pass (poll engines, move states, bill finished jobs)."""
     with run_cli(), cli_uow(data_dir, as_user) as uow:
         emit(service.reconcile(uow=uow), json_out)
 
@@ -301,7 +311,7 @@ def simulate(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Replay a trace through the matcher: waits, utilisation per pool, total cost."""
+    """回放作业轨迹 / Replay a trace through the matcher: waits, utilisation per pool, total cost."""
     with run_cli():
         quota = None
         if free_quota is not None:

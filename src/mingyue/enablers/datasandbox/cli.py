@@ -20,8 +20,8 @@ from .sources.cli import PgArgs, add_commands, add_pg
 
 T = TypeVar("T")
 
-app = typer.Typer(help="Data-fusion sandbox (数据融合训练场)", no_args_is_help=True)
-dataset_app = typer.Typer(help="Datasets in the sandbox", no_args_is_help=True)
+app = typer.Typer(help="数据融合训练场 / Data-fusion sandbox", no_args_is_help=True)
+dataset_app = typer.Typer(help="沙箱数据集 / Datasets in the sandbox", no_args_is_help=True)
 app.add_typer(dataset_app, name="dataset")
 
 REFUSED_EXIT = 3
@@ -98,7 +98,7 @@ def dataset_add(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Register FILE (CSV, Parquet, JSON) or a PostgreSQL table (--pg-table) as a dataset."""
+    """登记数据集 / Register FILE (CSV, Parquet, JSON) or a PostgreSQL table (--pg-table) as a dataset."""
     with run_cli():
         bounds: dict[str, tuple[float, float]] = {}
         for b in bound or []:
@@ -174,7 +174,7 @@ def dataset_add(
 def dataset_list(
     data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
 ) -> None:
-    """List the catalogue (schema, rounded size, policy)."""
+    """列出数据集 / List the catalogue (schema, rounded size, policy)."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         items = service.list_datasets(uow=uow, actor=uow.actor)
         if json_out:
@@ -200,7 +200,7 @@ def dataset_list(
 def dataset_show(
     name: str, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
 ) -> None:
-    """Show one dataset with its mock preview (synthetic rows)."""
+    """查看数据集 / Show one dataset with its mock preview (synthetic rows)."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         emit(service.get_dataset(uow=uow, actor=uow.actor, name=name), json_out)
 
@@ -243,7 +243,7 @@ def query_cmd(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Run aggregate SQL inside the sandbox; print the gated release (refusal exits 3)."""
+    """沙箱内聚合查询 / Run aggregate SQL inside the sandbox; print the gated release (refusal exits 3)."""
     params: list[Any] | None = None
     if param:
         params = []
@@ -297,7 +297,7 @@ def train_cmd(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Train a model template inside the sandbox; only parameters and metrics leave."""
+    """沙箱内训练模型 / Train a model template inside the sandbox; only parameters and metrics leave."""
     with run_cli():
         out = _submit(
             data_dir,
@@ -325,7 +325,7 @@ def train_cmd(
 
 @app.command("budget")
 def budget_cmd(data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False) -> None:
-    """Show the privacy budget left per dataset this period."""
+    """查看隐私预算 / Show the privacy budget left per dataset this period."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         emit(service.budgets(uow=uow, actor=uow.actor), json_out)
 
@@ -348,7 +348,7 @@ def verify_cmd(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Verification product: yes/no per identifier, or a match count (refusal exits 3)."""
+    """核验服务 / Verification product: yes/no per identifier, or a match count (refusal exits 3)."""
     if psi:
         with run_cli():
             client = PsiClient(id_)
@@ -401,7 +401,7 @@ def verify_cmd(
 def requests_cmd(
     data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
 ) -> None:
-    """List your organization's requests."""
+    """列出本组织的申请 / List your organization's requests."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         items = service.list_requests(uow=uow, actor=uow.actor)
         if json_out:

@@ -18,14 +18,17 @@ from .engine.decision import read_facts
 from .engine.errors import FactsError
 
 app = typer.Typer(
-    help="Inclusive-prudent supervision: findings, rectification, decisions, guidelines.",
+    help="包容审慎监管 / Inclusive-prudent supervision: findings, rectification, decisions, guidelines.",
     no_args_is_help=True,
 )
 
 
 @app.command()
 def decide(file: Path, json_out: JsonOut = False) -> None:
-    """Decide a case under 行政处罚法 Art. 33 from its facts (FILE.json); invalid input exits 2."""
+    """依法裁量 / Decide a case under the Administrative Penalty Law Art. 33 from its facts.
+
+    FILE.json holds the facts; invalid input exits 2.
+    """
     try:
         decision = decide_facts(read_facts(file))
     except FactsError as exc:
@@ -84,7 +87,7 @@ def findings(
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 100,
 ) -> None:
-    """List the findings visible to --as (every enabler's), most recently seen first."""
+    """列出问题线索 / List the findings visible to --as (every enabler's), most recently seen first."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
         views = service.list_register(
             uow=uow,
@@ -120,7 +123,7 @@ def rectifications(
     json_out: JsonOut = False,
     open_only: Annotated[bool, typer.Option("--open", help="Only open ones.")] = False,
 ) -> None:
-    """List rectifications visible to --as, nearest deadline first."""
+    """列出整改 / List rectifications visible to --as, nearest deadline first."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
         rows = service.list_rectifications(uow=uow, actor=uow.actor, open_only=open_only)
         plain: list[Any] = list(rows) if json_out else [_rect_row(r) for r in rows]
@@ -138,7 +141,7 @@ def order(
     ] = None,
     instructions: Annotated[str | None, typer.Option(max=2000)] = None,
 ) -> None:
-    """Order rectification of a finding within its time limit (regulator)."""
+    """责令整改 / Order rectification of a finding within its time limit (regulator)."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         body = OrderIn(finding_id=finding_id, working_days=working_days, instructions=instructions)
         out = service.order_rectification(uow=uow, actor=uow.actor, body=body)
@@ -152,7 +155,7 @@ def documents(
     json_out: JsonOut = False,
     all_versions: Annotated[bool, typer.Option("--all", help="Every version.")] = False,
 ) -> None:
-    """List the exemption list and the sector guidelines (the versions in force)."""
+    """列出免罚清单与行业指引 / List the exemption list and the sector guidelines (the versions in force)."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         docs = service.list_documents(uow=uow, actor=uow.actor, all_versions=all_versions)
         rows = [
@@ -177,6 +180,6 @@ def remind(
         int, typer.Option(min=0, max=30, help="Remind this many working days ahead.")
     ] = 3,
 ) -> None:
-    """Announce coming deadlines and mark passed ones overdue (what the daily job does)."""
+    """整改期限提醒 / Announce coming deadlines and mark passed ones overdue (what the daily job does)."""
     with run_cli(), cli_uow(data_dir, None) as uow:
         emit(service.remind(uow, remind_days=days), json_out)

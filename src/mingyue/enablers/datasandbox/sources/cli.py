@@ -119,7 +119,7 @@ def add_pg(
 def dataset_refresh(
     name: str, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
 ) -> None:
-    """Snapshot a PostgreSQL-sourced dataset again (a new version; the owner only)."""
+    """刷新数据集快照 / Snapshot a PostgreSQL-sourced dataset again (a new version; the owner only)."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         emit(sources.refresh_dataset(uow=uow, actor=uow.actor, name=name), json_out)
 
@@ -127,7 +127,7 @@ def dataset_refresh(
 def dataset_source(
     name: str, data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
 ) -> None:
-    """Show where your dataset is snapshotted from (redacted) and its versions."""
+    """查看数据集来源 / Show where your dataset is snapshotted from (redacted) and its versions."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True) as uow:
         emit(sources.get_source(uow=uow, actor=uow.actor, name=name), json_out)
 

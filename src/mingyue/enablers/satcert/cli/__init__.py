@@ -28,7 +28,7 @@ from mingyue.enablers.satcert.cli import run, score
 from mingyue.sdk import verify_credential
 
 app = typer.Typer(
-    help="Satellite terminal certification: bench runs, scoring, certificates.",
+    help="卫星终端检测认证 / Satellite terminal certification: bench runs, scoring, certificates.",
     no_args_is_help=True,
 )
 score.register(app)
@@ -43,7 +43,7 @@ def verify(
     data_dir: DataDir = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Verify a terminal certificate: signature by the platform, validity, not revoked.
+    """验证终端证书 / Verify a terminal certificate: signature by the platform, validity, not revoked.
 
     Needs the issuing platform's data dir (its key and revocation records). Exit 0 valid,
     1 invalid (tampered, foreign, expired, revoked, not a terminal certificate), 2 unreadable.
@@ -105,7 +105,7 @@ def samples(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """List the samples you may see."""
+    """列出样品 / List the samples you may see."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
         rows = service.list_samples(uow=uow, actor=uow.actor, q=q)
     if json_out:
@@ -122,7 +122,7 @@ def samples(
 def certificates(
     data_dir: DataDir = None, as_user: AsUser = None, json_out: JsonOut = False
 ) -> None:
-    """List the certificates you may see."""
+    """列出证书 / List the certificates you may see."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
         rows = service.list_certificates(uow=uow, actor=uow.actor)
     if json_out:
@@ -157,7 +157,7 @@ def registry(
     as_user: AsUser = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Search the registry of certified terminals."""
+    """查询认证终端名录 / Search the registry of certified terminals."""
     with run_cli(), cli_uow(data_dir, as_user, require_user=True, read_only=True) as uow:
         rows = service.search_registry(uow=uow, actor=uow.actor, q=q, status=status)
     emit(rows, json_out, title="registry")

@@ -76,7 +76,7 @@ def run_command(
     ] = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Run a test plan and print per-case verdicts, the DUT identity and the raw log's sha256."""
+    """运行测试计划 / Run a test plan and print per-case verdicts, the DUT identity and the raw log's sha256."""
     with run_cli():
         if (port is None) == (not sim):
             raise fail("error: give exactly one of --port PORT or --sim", 2)

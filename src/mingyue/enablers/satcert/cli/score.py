@@ -69,7 +69,7 @@ def score_command(
     ] = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Score an NMEA log against a surveyed truth: CEP50/95, 2DRMS, vertical, bias, RTK."""
+    """定位精度评分 / Score an NMEA log against a surveyed truth: CEP50/95, 2DRMS, vertical, bias, RTK."""
     with run_cli():
         report, validation = score_file(
             nmea_file,
