@@ -23,7 +23,7 @@ from mingyue.web.auth import (
 )
 from mingyue.web.console import ConsoleActor, csrf_protect, locale_of, render, safe_next
 from mingyue.web.deps import UoW, require
-from mingyue.web.overview import figures
+from mingyue.web.overview import figures, labelled
 
 router = APIRouter()
 _STATIC = Path(__file__).parent / "static"
@@ -134,4 +134,5 @@ def overview(request: Request, actor: ConsoleActor) -> Response:
 
     with unit_of_work(actor, request.app.state.settings) as uow:
         data = figures(uow)
-    return render(request, "overview.html", {"fig": data})
+    charts = labelled(data, locale_of(request), t)
+    return render(request, "overview.html", {"fig": data, "charts": charts})
