@@ -32,6 +32,11 @@ from mingyue.web.auth import actor_cache, login
 
 PASS = b"correct horse battery staple"
 
+SQLITE_DEPLOYMENT = (
+    "exercises a SQLite deployment (file database, not stamped); on PostgreSQL the test database "
+    "is shared and stamped, and its checks are covered by the PostgreSQL backup round trip"
+)
+
 
 @pytest.fixture(autouse=True)
 def _fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -208,6 +213,10 @@ def test_tampered_archives_refused(sqlite_backup: dict[str, Any], tmp_path: Path
         assert not (target / "keys" / "platform_ed25519.pem").exists()
 
 
+@pytest.mark.skipif(
+    os.environ.get("MINGYUE_TEST_DB") == "pg",
+    reason=SQLITE_DEPLOYMENT,
+)
 def test_backup_cli_refuses_bad_input(settings: Settings, tmp_path: Path) -> None:
     short = _passfile(tmp_path, b"short")
     res = _cli("backup", "--out", str(tmp_path / "b.tar"), "--passphrase-file", str(short))
