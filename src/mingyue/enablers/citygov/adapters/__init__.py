@@ -1,0 +1,1 @@
+"""Outside systems of citygov behind small interfaces (the MQTT broker)."""

@@ -1,0 +1,1 @@
+"""citygov engines: pure domain work (no web, no database)."""
