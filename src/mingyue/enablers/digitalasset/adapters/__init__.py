@@ -1,0 +1,1 @@
+"""Outside systems of digitalasset behind one interface each (the chain)."""
