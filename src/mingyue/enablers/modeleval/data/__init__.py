@@ -1,0 +1,1 @@
+"""Built-in suites of modeleval (JSONL; sources in SOURCE.md)."""
