@@ -1,0 +1,1 @@
+"""policy adapters: outside engines behind small interfaces (a model endpoint)."""
