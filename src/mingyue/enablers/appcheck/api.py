@@ -10,6 +10,7 @@ from mingyue.sdk import Actor
 from mingyue.web.deps import UoW, require
 
 from . import service
+from .api_reviews import router as reviews_router
 from .schemas import AppTypeOut, RuleSetOut, ScanOut
 
 router = APIRouter(tags=["appcheck"])
@@ -96,3 +97,7 @@ def list_app_types(
 ) -> list[AppTypeOut]:
     """List the 39 App types of the 2021 necessary-PI rule."""
     return service.app_types()
+
+
+# store-listing / algorithm-ethics reviews and release history (SDK monitoring)
+router.include_router(reviews_router)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from mingyue.sdk import CaseOut, SubjectView, UnitOfWork, get_visible
 
 from . import report_view
-from .models import Scan
+from .models import Review, Scan
 
 
 def subject_view(*, uow: UnitOfWork, case: CaseOut) -> SubjectView | None:
@@ -57,3 +57,27 @@ def subject_view(*, uow: UnitOfWork, case: CaseOut) -> SubjectView | None:
         link=link,
         link_label="appcheck.open_report",
     )
+
+
+def review_subject_view(*, uow: UnitOfWork, case: CaseOut) -> SubjectView | None:
+    """Return the summary of a listing / ethics review, linked to its page."""
+    review_id = (case.data or {}).get("review_id")
+    if not isinstance(review_id, int):
+        return None
+    review = get_visible(uow, Review, review_id, "appcheck.report.read", key="appcheck.not_found")
+    counts = {r: sum(1 for x in review.results if x.get("result") == r) for r in _RESULTS}
+    return SubjectView(
+        title=f"appcheck.review.kind.{review.kind}",
+        fields=(
+            ("appcheck.package", review.package or "—"),
+            ("appcheck.review.result.pass", str(counts["pass"])),
+            ("appcheck.review.result.fail", str(counts["fail"])),
+            ("appcheck.review.result.needs_evidence", str(counts["needs_evidence"])),
+            ("appcheck.review.evidence_count", str(len(review.evidence))),
+        ),
+        link=f"/appcheck/reviews/{review.id}",
+        link_label="appcheck.review.open",
+    )
+
+
+_RESULTS = ("pass", "fail", "needs_evidence")

@@ -16,7 +16,10 @@ from .engine import AppcheckError, analyze_apk, iter_apks, load_rulesets
 from .engine.analyze import APK_SUFFIXES
 
 app = typer.Typer(
-    help="App 合规检测（APK 静态分析） / App compliance testing (APK static analysis)",
+    help=(
+        "App 合规检测（APK、HAP、IPA 静态分析） / "
+        "App compliance testing (Android APK, HarmonyOS HAP/APP, iOS IPA static analysis)"
+    ),
     no_args_is_help=True,
 )
 
@@ -38,7 +41,10 @@ def _line(report: dict[str, object], json_out: bool) -> None:
 
 @app.command()
 def scan(
-    path: Annotated[Path, typer.Argument(help="An APK/.apks/.xapk file, or a directory of them")],
+    path: Annotated[
+        Path,
+        typer.Argument(help="An .apk/.apks/.xapk/.hap/.app/.ipa file, or a directory of them"),
+    ],
     app_type: Annotated[
         str | None, typer.Option("--app-type", help="Declared App type (key or 1-39)")
     ] = None,
@@ -50,7 +56,7 @@ def scan(
     data_dir: DataDir = None,
     as_user: AsUser = None,
 ) -> None:
-    """检测 APK 并打印报告 / Scan an APK (or every APK of a directory) and print its report; a bad file exits 2."""
+    """检测安装包并打印报告 / Scan an APK, HAP/APP or IPA (or every package of a directory); a bad file exits 2."""
     del data_dir, as_user  # local engine work: nothing is stored, no tenant involved
     rules = load_rulesets()
     policy: bytes | None = None

@@ -26,6 +26,7 @@ from mingyue.web.console import (
 from mingyue.web.deps import UoW
 
 from . import report_view, service
+from .console_reviews import router as reviews_router
 
 router = APIRouter(include_in_schema=False)
 
@@ -150,3 +151,7 @@ def report_pdf(scan_id: int, request: Request, uow: UoW, actor: ConsoleActor) ->
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="appcheck-report-{scan_id}.pdf"'},
     )
+
+
+# store-listing / algorithm-ethics reviews and release history pages
+router.include_router(reviews_router)

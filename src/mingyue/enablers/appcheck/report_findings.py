@@ -147,6 +147,7 @@ def observe_report(*, uow: UnitOfWork, scan: Scan, reverify: dict[str, Any]) -> 
         subject=subject,
         present_rules=present,
         evidence=[report_evidence(scan)],
+        checked_rules=RULES,  # release-history findings are judged by the release diff
     )
     return {
         "outcome": "observed",

@@ -224,6 +224,32 @@ _TEMPLATES: tuple[tuple[str | None, re.Pattern[str], str, _Params], ...] = (
         "appcheck.ev.v1_only",
         _groups,
     ),
+    (
+        "SEC_HARDCODED_SECRET",
+        re.compile(r"(?P<title>.+) \((?P<rule>[a-z0-9-]+)\) (?P<redacted>\S+) in (?P<location>.+)"),
+        "appcheck.ev.secret",
+        _groups,
+    ),
+    ("SEC_SIGNATURE_INVALID", re.compile(r"(?P<problems>.+)"), "appcheck.ev.sig_invalid", _groups),
+    (
+        "SEC_UNSIGNED",
+        re.compile(r"no (?P<platform>hap|app|ipa) signature found"),
+        "appcheck.ev.bundle_unsigned",
+        _groups,
+    ),
+    (
+        "SEC_DEBUG_CERT",
+        re.compile(r"(?P<platform>hap|app|ipa) signed with a debug/development profile"),
+        "appcheck.ev.bundle_debug_profile",
+        _groups,
+    ),
+    ("SEC_DEBUGGABLE", re.compile(r"debug build flag set"), "appcheck.ev.bundle_debug", _groups),
+    (
+        "SEC_CLEARTEXT",
+        re.compile(r"NSAppTransportSecurity allows arbitrary loads"),
+        "appcheck.ev.ats_arbitrary",
+        _groups,
+    ),
 )
 _REASONS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"packed: (?P<names>.*)"), "appcheck.reason.packed"),

@@ -37,6 +37,7 @@ from .models import Scan
 from .pdf import render_pdf
 from .report_findings import observe_report, raise_for_report
 from .schemas import AppTypeOut, RuleSetOut, ScanOut
+from .service_releases import compare_release
 
 MAX_APK_BYTES = 512 * 1024 * 1024
 MAX_POLICY_BYTES = 5 * 1024 * 1024
@@ -194,6 +195,8 @@ def run_scan_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
                 data={"scan_id": scan.id, "sha256": scan.sha256, "package": scan.package},
             )
             scan.case_id = case.id
+            # every finished scan of a package is a release: compare it with the previous one
+            compare_release(uow=uow, scan=scan)
             uow.audit(
                 "appcheck.scan.completed",
                 f"appcheck_scan:{scan.id}",

@@ -15,11 +15,12 @@ from .archive import ArchiveCaps, ArchiveInfo, inspect_archive
 from .catalogue import Catalogue, load_catalogue
 from .disclosure import read_policy_text
 from .errors import AppcheckError, NotAnAndroidApp, SplitApkRefused
+from .formats import package_kind
 from .report import Report, build_report
 from .rulesets import RuleSets, load_rulesets
 from .sandbox import SandboxLimits, run_parser
 
-APK_SUFFIXES = (".apk", ".apks", ".xapk", ".apkm")
+APK_SUFFIXES = (".apk", ".apks", ".xapk", ".apkm", ".hap", ".app", ".ipa")
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ def _merge(base: dict[str, Any], other: dict[str, Any]) -> None:
     ):
         base[key] = sorted(set(base.get(key, [])) | set(other.get(key, [])), key=str)
     base["dex_members"] = base.get("dex_members", []) + other.get("dex_members", [])
+    base["secrets"] = base.get("secrets", []) + other.get("secrets", [])
     base["_worker_maxrss_kb"] = max(
         base.get("_worker_maxrss_kb", 0), other.get("_worker_maxrss_kb", 0)
     )
@@ -129,13 +131,15 @@ def analyze_apk(
     atype = rules.app_type(app_type) if app_type else None
     policy_text = read_policy_text(policy) if policy is not None else None
     split: list[str] = []
-    if info.has_manifest:
+    names = [e.name for e in info.entries]
+    if info.has_manifest or package_kind(names) != "apk":
         facts = run_parser(str(p), options.caps, catalogue.tracker_signatures(), options.limits)
     elif info.inner_apks:
         facts, split = _split_facts(info, catalogue, options)
     else:
         raise NotAnAndroidApp(
-            "The archive has no AndroidManifest.xml and no inner APKs: not an Android app."
+            "The archive has no AndroidManifest.xml, module.json or Payload/*.app/Info.plist "
+            "and no inner APKs: not an Android, HarmonyOS or iOS app."
         )
     report = build_report(
         facts=facts,

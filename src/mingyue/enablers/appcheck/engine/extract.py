@@ -12,6 +12,7 @@ import re
 import zipfile
 from typing import Any
 
+from .apksig import warm_up
 from .archive import ArchiveCaps
 from .arsc import string_pool
 from .dex import DexError, DexFile
@@ -25,7 +26,14 @@ from .exodus import (
     classes_in,
     header_classes,
 )
+from .formats import is_app_bundle, is_hap, is_ipa
+from .hap import extract_hap_facts
+from .ipa import extract_ipa_facts
+from .secrets import MAX_HITS, is_text_member, scan_bytes
 from .signing import signature_info
+
+# the parser zygote imports this module before it forks: set up the signature crypto once there
+warm_up()
 
 ANDROID_NS = "{http://schemas.android.com/apk/res/android}"
 URL_RE = re.compile(rb"https?://[A-Za-z0-9\-._~%]+(?::\d+)?(?:/[^\s\"'<>]*)?")
@@ -40,6 +48,8 @@ PRIVACY_KEY_RE = re.compile(
 )
 SDK_LIST_RE = re.compile(r"第三方SDK|第三方信息共享|SDK目录|third[- ]party SDK", re.IGNORECASE)
 MAX_URLS = 2000
+MAX_SECRET_MEMBERS = 400
+MAX_SECRET_MEMBER_BYTES = 2 * 1024 * 1024
 MAX_EVIDENCE = 20
 COMPONENT_TAGS = ("activity", "activity-alias", "service", "receiver", "provider")
 
@@ -87,6 +97,32 @@ def _dex_sets(
             except (DexError, zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
                 warnings.append(f"DEX member {name!r} unreadable: {exc}")
     return dexes, warnings
+
+
+def _member_secrets(
+    zf: zipfile.ZipFile, caps: ArchiveCaps, seen: set[tuple[str, str]]
+) -> list[Any]:
+    """Scan the text-like members (assets, res/raw, configuration files) for hard-coded secrets."""
+    hits: list[Any] = []
+    scanned = 0
+    for info in zf.infolist():
+        name = info.filename
+        if info.is_dir() or info.file_size > MAX_SECRET_MEMBER_BYTES:
+            continue
+        # assets, raw resources and root-level files hold text; res/**/*.xml is compiled AXML
+        if not (name.startswith(("assets/", "res/raw/")) or "/" not in name):
+            continue
+        if not (is_text_member(name) or name.startswith("res/raw/")):
+            continue
+        scanned += 1
+        if scanned > MAX_SECRET_MEMBERS or len(hits) >= MAX_HITS:
+            break
+        try:
+            data = _read_member(zf, info, caps)
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
+            continue
+        hits += scan_bytes(data, name, seen)
+    return hits
 
 
 def _bool_attr(el: Any, attr: str) -> bool | None:
@@ -175,6 +211,12 @@ def extract_facts(
     logger.remove()
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
+        if "AndroidManifest.xml" not in names:
+            # HarmonyOS and iOS packages share the report; their parsers run in this sandbox too
+            if is_hap(names) or is_app_bundle(names):
+                return extract_hap_facts(path, caps)
+            if is_ipa(names):
+                return extract_ipa_facts(path, caps)
         manifest = _manifest(zf, caps)
         package = str(manifest.get("package") or "")
         sdk = manifest.find("uses-sdk")
@@ -206,11 +248,20 @@ def extract_facts(
             if label.startswith("@"):
                 label = ""  # a resource reference; resolving it needs the full resource table
         pool: list[str] = []
+        inflated: dict[str, bytes] = {}
         if "resources.arsc" in names:
-            pool = string_pool(_read_member(zf, zf.getinfo("resources.arsc"), caps))
-        signature = signature_info(path, zf, names, caps.max_entry_uncompressed)
+            inflated["resources.arsc"] = _read_member(zf, zf.getinfo("resources.arsc"), caps)
+            pool = string_pool(inflated["resources.arsc"])
         budget = [caps.max_total_uncompressed]
         dexes, warnings = _dex_sets(zf, caps, 0, budget)
+        # members already inflated are hashed from memory by the v1 verifier
+        inflated.update({m: dx.buf for m, dx in dexes if "!" not in m})
+        signature = signature_info(
+            path, zf, names, caps.max_entry_uncompressed, max(min_sdk, 1), inflated
+        )
+        del inflated
+        secret_seen: set[tuple[str, str]] = set()
+        secrets = _member_secrets(zf, caps, secret_seen)
 
     matcher = trackers if isinstance(trackers, ExodusMatcher) else make_matcher(trackers)
     superset: set[str] = set()
@@ -224,6 +275,8 @@ def extract_facts(
         superset |= head
         subset |= head
         blob = dx.string_region()
+        if len(secrets) < MAX_HITS:
+            secrets += scan_bytes(blob, f"{member} (DEX strings)", secret_seen)
         if matcher.all_simple:
             superset |= set(CLASS_RE.findall(blob.decode("utf-8", "ignore")))
         else:  # anchored signatures need exact token boundaries
@@ -249,6 +302,8 @@ def extract_facts(
             if len(line) < 400:
                 privacy.append(line.decode("utf-8", "replace"))
     pool_text = "\n".join(s.replace("\n", " ") for s in pool)
+    if pool_text and len(secrets) < MAX_HITS:
+        secrets += scan_bytes(pool_text.encode(), "resources.arsc (string pool)", secret_seen)
     for rx, sink, cap in (
         (PRIVACY_RE, privacy, 2 * MAX_EVIDENCE),
         (SDK_LIST_RE, sdk_list_hits, MAX_EVIDENCE),
@@ -302,6 +357,7 @@ def extract_facts(
         "assets": assets[:200],
         "privacy_assets": privacy_assets[:50],
         "exodus_tracker_ids": [t.id for t in found],
+        "secrets": [h.to_dict() for h in secrets[:MAX_HITS]],
         "warnings": warnings,
     }
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .bundle_sdks import match_bundle_names
 from .catalogue import Catalogue, SdkHit
 from .disclosure import compare
+from .platform_permissions import android_equivalents
 from .rulesets import AppType, RuleSets
 
 CATEGORY_ORDER = ("1", "2", "3", "4", "5", "6", "self_start", "security")
@@ -30,6 +32,7 @@ BOOT_ACTIONS = {
     "android.intent.action.MEDIA_MOUNTED",
     "android.net.wifi.STATE_CHANGE",
 }
+OHOS_HOME_ACTIONS = {"action.system.home", "ohos.want.action.home"}
 STATUS_FAIL = "fail"
 STATUS_WARN = "warn"
 STATUS_INFO = "info"
@@ -83,6 +86,12 @@ class Report:
     disclosure: dict[str, Any] | None = None
     split_apks: list[str] = field(default_factory=list)
     worker_maxrss_kb: int = 0
+    #: hard-coded secrets (redacted values only), see :mod:`.secrets`
+    secrets: list[dict[str, Any]] = field(default_factory=list)
+    #: "apk" | "hap" | "app" | "ipa"
+    platform: str = "apk"
+    #: format-specific facts (HarmonyOS abilities, iOS entitlements/privacy manifests...)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def categories(self, rules: RuleSets) -> list[dict[str, Any]]:
         """Group findings by the six categories (+ self-start, security) with a status each."""
@@ -137,7 +146,11 @@ class Report:
             "rulesets": self.rulesets,
             "disclosure": self.disclosure,
             "split_apks": self.split_apks,
+            "secrets": self.secrets,
+            "platform": self.platform,
         }
+        if self.extra:
+            d[self.platform] = self.extra
         if rules is not None:
             d["categories"] = self.categories(rules)
         return d
@@ -263,9 +276,10 @@ def _security(rules: RuleSets, facts: dict[str, Any], packers: list[SdkHit]) -> 
     out: list[Finding] = []
     app = facts.get("application", {})
     for c in facts.get("components", []):
-        launcher = "android.intent.action.MAIN" in c["actions"] and (
-            "android.intent.category.LAUNCHER" in c["categories"]
-        )
+        launcher = (
+            "android.intent.action.MAIN" in c["actions"]
+            and "android.intent.category.LAUNCHER" in c["categories"]
+        ) or bool(OHOS_HOME_ACTIONS & set(c["actions"]) and "entity.system.home" in c["categories"])
         if c["exported"] and not c["permission"] and not launcher and c["enabled"]:
             out.append(
                 _finding(
@@ -277,6 +291,8 @@ def _security(rules: RuleSets, facts: dict[str, Any], packers: list[SdkHit]) -> 
             )
     if app.get("debuggable"):
         out.append(_finding(rules, "SEC_DEBUGGABLE", STATUS_FAIL, 'android:debuggable="true"'))
+    if facts.get("platform", "apk") != "apk":
+        return out + _bundle_security(rules, facts)
     if app.get("allow_backup") is not False:
         ev = (
             'android:allowBackup="true"'
@@ -310,11 +326,78 @@ def _security(rules: RuleSets, facts: dict[str, Any], packers: list[SdkHit]) -> 
                 rules, "SEC_V1_ONLY", STATUS_WARN, f"v1 only; minSdkVersion {facts.get('min_sdk')}"
             )
         )
+    if (sig.get("v1") or sig.get("v2") or sig.get("v3")) and sig.get("verified") is False:
+        out.append(
+            _finding(
+                rules,
+                "SEC_SIGNATURE_INVALID",
+                STATUS_FAIL,
+                "; ".join(sig.get("problems", [])[:3]) or "signature does not verify",
+            )
+        )
     for cert in sig.get("certificates", []):
         if "Android Debug" in cert.get("subject", ""):
             out.append(_finding(rules, "SEC_DEBUG_CERT", STATUS_WARN, cert["subject"]))
+    for hit in facts.get("secrets", [])[:20]:
+        out.append(
+            _finding(
+                rules,
+                "SEC_HARDCODED_SECRET",
+                STATUS_FAIL,
+                f"{hit['title_en']} ({hit['rule']}) {hit['redacted']} in {hit['location']}",
+            )
+        )
     for p in packers:
         out.append(_finding(rules, "SEC_PACKED", STATUS_INFO, f"{p.name}: {', '.join(p.evidence)}"))
+    return out
+
+
+def _bundle_security(rules: RuleSets, facts: dict[str, Any]) -> list[Finding]:
+    """Signing, debug and secret checks of HarmonyOS and iOS packages."""
+    out: list[Finding] = []
+    sig = facts.get("signature", {})
+    if not sig.get("signed"):
+        out.append(
+            _finding(
+                rules, "SEC_UNSIGNED", STATUS_FAIL, f"no {facts.get('platform')} signature found"
+            )
+        )
+    elif sig.get("verified") is False:
+        out.append(
+            _finding(
+                rules,
+                "SEC_SIGNATURE_INVALID",
+                STATUS_FAIL,
+                "; ".join(sig.get("problems", [])[:3]) or "signature does not verify",
+            )
+        )
+    profile = sig.get("profile") or {}
+    if profile.get("type") == "debug" or profile.get("get_task_allow"):
+        out.append(
+            _finding(
+                rules,
+                "SEC_DEBUG_CERT",
+                STATUS_WARN,
+                f"{facts.get('platform')} signed with a debug/development profile",
+            )
+        )
+    if facts.get("application", {}).get("debuggable"):
+        out.append(_finding(rules, "SEC_DEBUGGABLE", STATUS_FAIL, "debug build flag set"))
+    if facts.get("application", {}).get("uses_cleartext_traffic") is True:
+        out.append(
+            _finding(
+                rules, "SEC_CLEARTEXT", STATUS_WARN, "NSAppTransportSecurity allows arbitrary loads"
+            )
+        )
+    for hit in facts.get("secrets", [])[:20]:
+        out.append(
+            _finding(
+                rules,
+                "SEC_HARDCODED_SECRET",
+                STATUS_FAIL,
+                f"{hit['title_en']} ({hit['rule']}) {hit['redacted']} in {hit['location']}",
+            )
+        )
     return out
 
 
@@ -331,6 +414,10 @@ def build_report(
 ) -> Report:
     """Assemble the report from parsed facts (pure: no I/O)."""
     hits = catalogue.match(facts)
+    have = {h.key for h in hits}
+    hits += [
+        h for h in match_bundle_names(catalogue, facts.get("bundle_names", [])) if h.key not in have
+    ]
     packers = [h for h in hits if h.packer]
     sdks = [h for h in hits if not h.packer]
     findings: list[Finding] = []
@@ -365,7 +452,15 @@ def build_report(
     findings.append(_dynamic(rules, "CONSENT_BEFORE_COLLECTION"))
     findings.append(_dynamic(rules, "REREQUEST_AFTER_REFUSAL"))
     # 4 -- necessity
-    dangerous, perm_findings = permission_findings(rules, facts.get("permissions", []), app_type)
+    # HarmonyOS/iOS permissions are judged through their Android equivalent (platform_permissions)
+    aliases = android_equivalents(facts.get("platform", "apk"), facts.get("permissions", []))
+    judged = (
+        sorted(aliases) if facts.get("platform", "apk") != "apk" else facts.get("permissions", [])
+    )
+    dangerous, perm_findings = permission_findings(rules, judged, app_type)
+    for d in dangerous:
+        if d["name"] in aliases:
+            d["declared_as"] = aliases[d["name"]]
     findings += perm_findings
     findings.append(_dynamic(rules, "COLLECTION_FREQUENCY"))
     # 5 -- sharing with third parties
@@ -396,7 +491,7 @@ def build_report(
     reasons: list[str] = []
     if packers:
         reasons.append("packed: " + ", ".join(p.name for p in packers))
-    if not facts.get("dex_members"):
+    if not facts.get("dex_members") and facts.get("platform", "apk") == "apk":
         reasons.append("no DEX code found (classes*.dex missing)")
     comps: dict[str, int] = {}
     for c in facts.get("components", []):
@@ -447,4 +542,7 @@ def build_report(
         ],
         disclosure=disclosure,
         worker_maxrss_kb=int(facts.get("_worker_maxrss_kb", 0)),
+        secrets=list(facts.get("secrets", [])),
+        platform=str(facts.get("platform", "apk")),
+        extra=dict(facts.get("platform_facts", {})),
     )

@@ -49,6 +49,8 @@ class Sandbox:
     def _start(self) -> subprocess.Popen[bytes]:
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
+        if self._proc is not None:  # it died: release its pipes before starting another
+            _close_pipes(self._proc)
         env = dict(os.environ)
         # the zygote must import this very package, wherever it is installed
         pkg_root = os.path.dirname(
@@ -79,8 +81,7 @@ class Sandbox:
             proc.kill()
             proc.wait(5)
         finally:
-            if proc.stdout:
-                proc.stdout.close()
+            _close_pipes(proc)
 
     def __enter__(self) -> Self:
         return self
@@ -191,3 +192,11 @@ def run_parser(
 ) -> dict[str, Any]:
     """Parse ``path`` in the (default) sandbox."""
     return (sandbox or default_sandbox()).parse(path, caps, trackers, limits)
+
+
+def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
+    """Close a finished zygote's pipes (left open they warn when collected)."""
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()

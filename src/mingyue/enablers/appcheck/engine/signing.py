@@ -3,7 +3,9 @@
 v1 (JAR): ``META-INF/*.SF`` plus a PKCS#7 block (``.RSA``/``.DSA``/``.EC``). v2/v3: the "APK Signing
 Block" right before the central directory (magic ``APK Sig Block 42``; ids 0x7109871A = v2,
 0xF05368C0 = v3, 0x1B93AD61 = v3.1). Format: source.android.com/docs/security/features/apksigning.
-Only presence and certificates are read; signatures are not verified (a report, not an installer).
+Presence and certificates are read here; :mod:`.apksig` verifies every scheme cryptographically
+the way ``apksigner verify`` does, and its verdict joins the ``signature`` object
+(``verified``, ``problems``, ``verified_schemes``, ``lineage``, ``signature_warnings``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import os
 import struct
 import zipfile
 from typing import Any, BinaryIO
+
+from .apksig import verify_apk
 
 V2_ID, V3_ID, V31_ID = 0x7109871A, 0xF05368C0, 0x1B93AD61
 MAGIC = b"APK Sig Block 42"
@@ -140,8 +144,19 @@ def describe(ders: list[bytes]) -> list[dict[str, str]]:
     return out
 
 
-def signature_info(path: str, zf: zipfile.ZipFile, names: list[str], cap: int) -> dict[str, Any]:
-    """Return which schemes sign the APK and the signer certificates."""
+def signature_info(
+    path: str,
+    zf: zipfile.ZipFile,
+    names: list[str],
+    cap: int,
+    min_sdk: int | None = 1,
+    inflated: dict[str, bytes] | None = None,
+) -> dict[str, Any]:
+    """Return which schemes sign the APK, the signer certificates and the verification verdict.
+
+    ``min_sdk`` is the manifest's minSdkVersion: it decides, as in apksigner, whether the JAR
+    signature must verify too (Apps that also run below Android 7.0).
+    """
     v1 = any(n.upper().startswith("META-INF/") and n.upper().endswith(".SF") for n in names)
     v1_ders = v1_certificates(zf, names, cap) if v1 else []
     with open(path, "rb") as fh:
@@ -155,4 +170,5 @@ def signature_info(path: str, zf: zipfile.ZipFile, names: list[str], cap: int) -
         "v2": V2_ID in pairs,
         "v3": V3_ID in pairs or V31_ID in pairs,
         "certificates": describe(ders),
+        **verify_apk(path, min_sdk, cap, inflated).to_dict(),
     }
