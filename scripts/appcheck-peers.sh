@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the reference peers the appcheck acceptance tests and bench compare against.
 #   - Debian's `dexdump` (needed by exodus-core to list DEX classes)
+#   - Debian's `apksigner` (AOSP apksig; bench/appcheck_signatures.py compares signature verdicts)
 #   - exodus-core 1.3.15 in its own venv (it pins androguard 4.1.1; ours is 4.1.4)
 #   - optional, for `bench/appcheck_speed.py --mobsf`: APPCHECK_MOBSF=1 adds MobSF 4.4.0 in
 #     <repo>/.venv-mobsf (GPL-3, a benchmark peer only; ~3 min to install)
@@ -17,6 +18,12 @@ if ! command -v dexdump >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq dexdump
+fi
+
+if ! command -v apksigner >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq apksigner
 fi
 
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import exodus_core" >/dev/null 2>&1; then

@@ -13,6 +13,8 @@ Debian's headless Chromium through Playwright (``scripts/core-setup.sh`` install
 - ``appcheck-report.png``  the first demo App report, as its enterprise (ent2_admin)
 - ``supervision.png``      the regulator's supervision desk (reg_admin)
 - ``satcert.png``          the demo bench run, as the test lab (op_member)
+- ``policy.png``           the policy Q&A with the enterprise's measures, as ent1 (ent1_admin)
+- ``citygov.png``          the city at a glance (一屏通览), as the command centre's seat (op_member)
 
 ``--keep`` leaves the data dir for a look; the server is always stopped.
 """
@@ -29,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -134,6 +137,18 @@ def take(base: str, passwords: dict[str, str], out: Path) -> None:
         run = _first_link(page, r"/satcert/runs/\d+$")
         page.goto(run)
         _shoot(page, out / "satcert.png", height=1500)
+        page.context.close()
+
+        page = _login(browser, base, "ent1_admin", passwords["ent1_admin"])
+        page.goto(f"{base}/policy?q=" + urllib.parse.quote("明月湖的中小企业能免费使用算力吗？"))
+        page.wait_for_selector("#answer", timeout=60_000)
+        _shoot(page, out / "policy.png", full_page=True)
+        page.context.close()
+
+        page = _login(browser, base, "op_member", passwords["op_member"])
+        page.goto(f"{base}/citygov/overview")
+        page.wait_for_function("() => document.querySelector('#chart-map canvas') !== null")
+        _shoot(page, out / "citygov.png", full_page=True)
         page.context.close()
         browser.close()
 

@@ -16,7 +16,18 @@ from mingyue.core.plugins import Enabler, registry
 from mingyue.coreapps.credentials.certificate import type_label
 from mingyue.i18n import catalogue, event_label, missing_event_labels
 
-FINISHED = ("appcheck", "compute", "crossborder", "datasandbox", "satcert", "supervision")
+FINISHED = (
+    "appcheck",
+    "citygov",
+    "compute",
+    "crossborder",
+    "datasandbox",
+    "digitalasset",
+    "modeleval",
+    "policy",
+    "satcert",
+    "supervision",
+)
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -88,7 +99,11 @@ def test_issued_credential_types_have_labels() -> None:
         assert package_dir is not None
         issued[key] = _issued_types(package_dir)
     # the enablers that sign their results as credentials are found (the scan is not empty)
-    assert issued["appcheck"] == {"AppComplianceReport"}
+    assert issued["appcheck"] == {
+        "AppComplianceReport",
+        "AppStoreListingReview",
+        "AlgorithmEthicsReview",
+    }
     assert issued["crossborder"] == {"CrossBorderFilingRecord"}
     assert issued["supervision"] == {"SupervisionDecision"}
     assert issued["satcert"] == {"TerminalCertificate"}

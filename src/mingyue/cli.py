@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from typer import _click as click  # Typer vendors Click: its context type is this
+from typer.core import TyperGroup
 
 from mingyue.cli_support import (
     AsUser,
@@ -466,21 +468,73 @@ def restore(
         )
 
 
+class UnavailableGroup(TyperGroup):
+    """The CLI group of an enabler that cannot load (a missing extra).
+
+    ``mingyue --help`` lists it with the reason; any use of it (``--help`` included) prints one
+    line naming the missing module and the ``pip install`` that fixes it, and exits 1.
+    """
+
+    message = ""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Refuse before any option is parsed: the group has no commands to offer."""
+        raise fail(self.message, 1)
+
+
+def unavailable_cli(name: str, module: str, extras: str) -> typer.Typer:
+    """Return a stand-in group for ``mingyue <name>``, whose module needs ``module``."""
+    message = (
+        f"error: `mingyue {name}` is unavailable: it needs the module {module!r}; "
+        f"pip install 'mingyue[{extras}]'"
+    )
+    group = type(f"Unavailable_{name}", (UnavailableGroup,), {"message": message})
+    return typer.Typer(
+        cls=group,
+        no_args_is_help=False,
+        # no brackets here: the help screen's rich markup would take "[extra]" for a tag
+        help=f"不可用：缺少模块 {module} / unavailable: needs module {module} (extra {extras})",
+    )
+
+
+def _missing_module(exc: ModuleNotFoundError, ref: str) -> str | None:
+    """Return the outside module an import of ``ref`` lacks; None when it is our own module."""
+    missing = exc.name or ""
+    if missing == "mingyue" or missing.startswith("mingyue."):
+        return None  # our own module: a bug (or the enabler's CLI is gone), not an extra
+    return missing or ref.partition(":")[0]
+
+
 def _mount_plugins(only: str | None = None) -> None:
+    # Like the web app (web/app.py, _mount): an enabler whose extra is missing takes neither the
+    # CLI nor the other commands down; its group says what to install.
     names = {"credentials": "credential"}
-    for en in registry().ordered():
+    reg = registry()
+    for en in reg.ordered():
+        name = names.get(en.key, en.key)
         if not en.cli:
             continue
-        if only is not None and names.get(en.key, en.key) != only:
+        if only is not None and name != only:
             # Importing every enabler's CLI costs start-up time; a command needs only its own.
             continue
         try:
             sub = load_ref(en.cli)
         except ModuleNotFoundError as exc:
             if exc.name and en.cli.split(":")[0].startswith(exc.name):
-                continue
-            raise
-        app.add_typer(sub, name=names.get(en.key, en.key))
+                continue  # the declared CLI module itself is absent: no group to offer
+            missing = _missing_module(exc, en.cli)
+            if missing is None:
+                raise
+            sub = unavailable_cli(name, missing, ",".join(en.extras) or en.key)
+        app.add_typer(sub, name=name)
+    for key, error in sorted(reg.errors.items()):
+        # An enabler whose declaration itself failed to load: say so instead of "No such command".
+        if only is not None and key != only:
+            continue
+        if not error.startswith("ModuleNotFoundError: No module named "):
+            continue  # a broken declaration, not a missing extra: the log and `dev check` say so
+        module = error.rpartition(" ")[2].strip("'\"")
+        app.add_typer(unavailable_cli(key, module, key), name=key)
 
 
 _mounted = False

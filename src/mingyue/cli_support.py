@@ -65,11 +65,13 @@ def settings_for(data_dir: Path | None, *, read_only: bool = False) -> Settings:
     """Check and apply --data-dir; return the settings.
 
     ``read_only`` (every command that only reads: verify, list, show …) refuses a data dir or a
-    database that does not exist instead of creating them (issue 12, item 11).
+    database that does not exist instead of creating them (issue 12, item 11). With a database
+    server (PostgreSQL) the database is the data: an existing data dir without ``keys/`` is
+    accepted (the signing key may live elsewhere, MINGYUE_SIGNING_KEY_FILE).
     """
     where = planned_data_dir(data_dir)
     check_data_dir(where, read_only=read_only)
-    if read_only and not holds_data(where):
+    if read_only and not (holds_data(where) or uses_database_server()):
         raise fail(
             f"error: {where} is not a mingyue data dir (no database, no keys); "
             "a read command creates nothing",
@@ -95,7 +97,7 @@ def optional_settings(data_dir: Path | None) -> Settings | None:
     if data_dir is None and not _exists(where):
         return None
     check_data_dir(where, read_only=True)
-    return _configure(data_dir) if holds_data(where) else None
+    return _configure(data_dir) if holds_data(where) or uses_database_server() else None
 
 
 def planned_data_dir(data_dir: Path | None) -> Path:
@@ -107,6 +109,19 @@ def planned_data_dir(data_dir: Path | None) -> Path:
     env = os.environ.get("MINGYUE_DATA_DIR")
     default = Settings.model_fields["data_dir"].default
     return Path(env) if env else Path(default)
+
+
+def planned_database_url() -> str | None:
+    """Return the database URL a command will use (None: SQLite in the data dir), no side effects."""
+    if get_settings.cache_info().currsize:  # already built (tests, a second command): free
+        return get_settings().database_url
+    return os.environ.get("MINGYUE_DATABASE_URL") or None
+
+
+def uses_database_server() -> bool:
+    """Tell whether the database is a server (PostgreSQL), not SQLite in the data dir."""
+    url = planned_database_url()
+    return bool(url) and not str(url).startswith("sqlite")
 
 
 def holds_data(path: Path) -> bool:

@@ -179,11 +179,17 @@ def build_demo(settings: Settings, url: str = "http://127.0.0.1:8000/") -> dict[
                         "api_token": token.token,
                     }
                 )
+    seeded: set[str] = set()
     if fresh:
         # Sample activity is created once; re-running the demo only refreshes the logins.
+        before = _usernames(settings)
         _sample_activity(settings, org_ids)
         _enabler_demos(settings, org_ids)
         _closed_month(settings, org_ids)
+        seeded = _usernames(settings) - before
+    main_logins = {u["username"] for u in users_out}
+    seeded |= {name for name in kept if name not in main_logins}
+    users_out += _seeded_logins(settings, sorted(seeded), kept)
     _keep_passwords(kept_file, kept)
     return {
         "url": url,
@@ -191,6 +197,42 @@ def build_demo(settings: Settings, url: str = "http://127.0.0.1:8000/") -> dict[
         "users": users_out,
         "passwords_file": str(kept_file.resolve()),
     }
+
+
+def _usernames(settings: Settings) -> set[str]:
+    with unit_of_work(SYSTEM, settings) as uow:
+        return set(uow.session.scalars(select(User.username)))
+
+
+def _seeded_logins(
+    settings: Settings, usernames: list[str], kept: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Give the logins enablers' demos created (a city unit's dispatcher, say) a demo password
+    kept like the others, so every seeded account can be tried; a later run keeps it."""
+    out: list[dict[str, Any]] = []
+    with unit_of_work(SYSTEM, settings) as uow:
+        for username in usernames:
+            user = uow.session.scalars(select(User).where(User.username == username)).first()
+            if user is None:
+                kept.pop(username, None)
+                continue
+            password, set_it = _demo_password(user, username, kept)
+            if set_it:
+                accounts.set_password(uow=uow, actor=SYSTEM, user_id=user.id, password=password)
+            if password != CHANGED_BY_USER:
+                kept[username] = password
+            org = uow.session.get(Organization, user.organization_id)
+            token = accounts.issue_token(uow=uow, actor=SYSTEM, user_id=user.id, name="demo")
+            out.append(
+                {
+                    "username": username,
+                    "password": password,
+                    "organization": org.name if org is not None else "",
+                    "role": ",".join(str(r) for r in user.roles),
+                    "api_token": token.token,
+                }
+            )
+    return out
 
 
 def _sample_activity(settings: Settings, org_ids: dict[str, int]) -> None:

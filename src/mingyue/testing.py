@@ -2,7 +2,7 @@
 
 Loaded by ``tests/conftest.py`` (``pytest_plugins = ["mingyue.testing"]``). Each test gets a
 fresh database: a copy of a template SQLite file, or (``MINGYUE_TEST_DB=pg``) a private
-PostgreSQL database per test session whose tables are truncated between tests.
+PostgreSQL database per test session whose tables are emptied between tests.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 from mingyue import cli as cli_mod
 from mingyue.core import config, jobs, migrate
@@ -89,6 +90,29 @@ def _db_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
         yield {"kind": "sqlite", "path": path}
 
 
+def _empty_pg_tables(eng: Any) -> None:
+    """Empty every table and restart the sequences, as ``TRUNCATE … RESTART IDENTITY`` would.
+
+    ``DELETE`` children-first in one round trip costs tens of milliseconds on a test's few rows;
+    ``TRUNCATE`` of ~100 tables gives each table and index new files, 1–3 s per test (measured),
+    which was most of the PostgreSQL stage. A foreign-key order ``DELETE`` cannot satisfy falls
+    back to ``TRUNCATE``.
+    """
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]  # our metadata, not input
+    sql = "".join(f'DELETE FROM "{name}";' for name in tables) + (  # noqa: S608
+        "SELECT setval(c.oid::regclass, 1, false) FROM pg_class c"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind = 'S' AND n.nspname = current_schema();"
+    )
+    try:
+        with eng.begin() as c:
+            c.exec_driver_sql(sql)
+    except DBAPIError:
+        names = ", ".join(f'"{name}"' for name in tables)
+        with eng.begin() as c:
+            c.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
 @pytest.fixture
 def settings(tmp_path: Path, _db_template: dict[str, Any]) -> Iterator[Settings]:
     """Return settings over a fresh data dir and an empty, migrated database."""
@@ -104,10 +128,7 @@ def settings(tmp_path: Path, _db_template: dict[str, Any]) -> Iterator[Settings]
         s = config.get_settings()
     else:
         s = config.configure(data_dir=data_dir, env="test", database_url=_db_template["url"])
-        eng = get_engine(s)
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        with eng.begin() as c:
-            c.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        _empty_pg_tables(get_engine(s))
     migrate._done.add(s.sqlalchemy_url)
     actor_cache.clear()
     yield s

@@ -160,7 +160,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
         (PNG, "image/png"),
         (b"\xff\xd8\xff\xe0" + b"\0" * 20, "image/jpeg"),
         (b"%PDF-1.4 ...", "application/pdf"),
-        (gzip.compress(b"hello"), "application/gzip"),
+        (gzip.compress(b"hello", mtime=0), "application/gzip"),
         (b"PAR1" + b"\0" * 20 + b"PAR1", "application/vnd.apache.parquet"),
         (b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00" + b"\0" * 16, "application/vnd.tcpdump.pcap"),
         (b"\x0a\x0d\x0d\x0a" + b"\0" * 24, "application/x-pcapng"),

@@ -248,6 +248,27 @@ def test_observe_subject_marks_fixed_and_still_present(
     assert exc.value.key == "core.finding.foreign_rule"
 
 
+def test_a_partial_check_judges_only_the_rules_it_covers(
+    settings: Any, tenants: Any, sys_uow: Any
+) -> None:
+    a = tenants.a.org.id
+    over = _raise(sys_uow, a)
+    notice = _raise(sys_uow, a, rule=NOTICE)  # raised by another kind of check of the subject
+    with sys_uow() as uow:
+        changed = observe_subject(
+            uow=uow,
+            organization_id=a,
+            enabler=KEY,
+            subject="app:shop",
+            present_rules=[],
+            evidence=[_ev("8")],
+            checked_rules=[OVER],
+        )
+    assert [c.id for c in changed] == [over.id] and changed[0].status == "fixed"
+    with sys_uow() as uow:
+        assert get_finding(uow=uow, actor=SYSTEM, finding_id=notice.id).status == "open"
+
+
 def test_scoping_enterprise_own_regulator_supervised(
     tenants: Any, sys_uow: Any, uow_as: Any, actor_of: Any
 ) -> None:

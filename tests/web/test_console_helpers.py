@@ -1,23 +1,37 @@
-"""The shared console helpers: one-time form keys, the live job status, the display filters."""
+"""The shared console helpers: one-time form keys (``run_once``), the error box and the page
+with it, the 303 after a POST, the live job status, the display filters."""
 
 from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from starlette.requests import Request
 
 from mingyue.core import jobs
-from mingyue.core.errors import InvalidInput
+from mingyue.core.errors import Conflict, InvalidInput, MingyueError, RecordedRefusal
 from mingyue.core.forms import FormKey
 from mingyue.core.jobs.models import Job
-from mingyue.core.uow import unit_of_work
+from mingyue.core.uow import UnitOfWork, unit_of_work
 from mingyue.i18n import t
 from mingyue.sdk import format_cny
-from mingyue.web.console import environment, form_done, form_once, new_form_key
+from mingyue.web.console import (
+    environment,
+    error_box,
+    form_done,
+    form_once,
+    lang_of,
+    new_form_key,
+    render_page,
+    run_once,
+    see_other,
+    settings_of,
+)
 from mingyue.web.display import format_citation, rendering_locale, zh_number
 
 
@@ -261,3 +275,128 @@ def test_error_pages_are_readable_in_both_languages(client: Any, tenants: Any) -
     # the API keeps problem+json
     r = client.get("/api/no/such", headers=tenants.a.headers())
     assert r.status_code == 404 and r.json()["key"] == "core.not_found"
+
+
+def _request(settings: Any, query: str = "") -> Request:
+    """Return a bare console request of the app over ``settings`` (no session: no actor)."""
+    app = SimpleNamespace(state=SimpleNamespace(settings=settings))
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/somewhere",
+        "root_path": "",
+        "scheme": "http",
+        "server": ("testserver", 80),
+        "query_string": query.encode(),
+        "headers": [],
+        "app": app,
+    }
+    return Request(scope)
+
+
+def test_lang_of_and_the_303_that_ends_a_post(settings: Any) -> None:
+    assert lang_of("zh_CN") == "zh" and lang_of("en") == "en"
+    r = see_other("/citygov/cases/7#history")
+    assert r.status_code == 303 and r.headers["location"] == "/citygov/cases/7#history"
+    assert settings_of(_request(settings)) is settings
+
+
+def test_error_box_translates_and_keeps_the_detail(settings: Any) -> None:
+    exc = InvalidInput("core.form_key.missing", "form key missing", field="form_key")
+    zh = error_box(_request(settings), exc)
+    en = error_box(_request(settings, "lang=en"), exc)
+    assert zh["message"] == t("core.form_key.missing", "zh_CN") != exc.key
+    assert en["message"] == t("core.form_key.missing", "en") != zh["message"]
+    assert zh["detail"] == en["detail"] == "form key missing"
+    # a key the catalogues lack shows the English message, never the key
+    unknown = error_box(_request(settings), Conflict("nowhere.no_such_key", "it clashed"))
+    assert unknown == {"message": "it clashed", "detail": "it clashed"}
+    # params fill the message; ``params=`` replaces the error's own
+    quota = MingyueError("core.error.title.other", "x", status=418)
+    assert "418" in error_box(_request(settings), quota)["message"]
+    assert "418" not in error_box(_request(settings), quota, params={})["message"]
+
+
+def test_render_page_shows_the_box_with_the_errors_status(settings: Any) -> None:
+    ctx = {"title": "标题", "message": "出错了", "status": 409}
+    page = render_page(_request(settings), "error.html", ctx)
+    assert page.status_code == 200 and "出错了" in bytes(page.body).decode()
+    failed = render_page(
+        _request(settings),
+        "error.html",
+        {**ctx, "detail": "d"},  # the technical details show the box's ``key``
+        Conflict("x.clash", "it clashed"),
+        box=lambda _r, e: {"key": f"box-of-{e.key}"},
+    )
+    assert failed.status_code == 409
+    assert "box-of-x.clash" in bytes(failed.body).decode()
+
+
+def test_run_once_does_the_work_once_and_redirects_every_repeat(
+    settings: Any, tenants: Any, actor_of: Any
+) -> None:
+    admin = actor_of(tenants.operator.admin)
+    request = _request(settings)
+    key = new_form_key()
+    calls: list[int] = []
+
+    def work(uow: UnitOfWork) -> str:
+        job = jobs.submit(uow=uow, actor=admin, kind="core.selftest", params={"seconds": 0})
+        calls.append(job.id)
+        return f"/jobs/{job.id}"
+
+    first = run_once(request, admin, key, work)
+    again = run_once(request, admin, key, work)
+    assert first.status_code == again.status_code == 303
+    assert first.headers["location"] == again.headers["location"] == f"/jobs/{calls[0]}"
+    assert len(calls) == 1 and _selftests(settings, tenants.operator.org.id) == 1
+
+
+def test_run_once_shows_the_form_again_on_an_error_and_frees_the_key(
+    settings: Any, tenants: Any, actor_of: Any
+) -> None:
+    admin = actor_of(tenants.operator.admin)
+    request = _request(settings)
+    key = new_form_key()
+    shown: list[str] = []
+
+    def bad(uow: UnitOfWork) -> str:
+        jobs.submit(uow=uow, actor=admin, kind="core.selftest", params={"seconds": 0})
+        raise Conflict("x.clash", "it clashed")
+
+    def again(exc: MingyueError) -> Any:
+        shown.append(exc.key)
+        return see_other("/form-again")
+
+    r = run_once(request, admin, key, bad, on_error=again)
+    assert r.headers["location"] == "/form-again" and shown == ["x.clash"]
+    assert _selftests(settings, tenants.operator.org.id) == 0  # rolled back, key included
+    # without on_error the error reaches the console's error page
+    with pytest.raises(Conflict):
+        run_once(request, admin, key, bad)
+    # the corrected form goes through under the same key
+    ok = run_once(request, admin, key, lambda uow: "/done")
+    assert ok.headers["location"] == "/done"
+    assert run_once(request, admin, key, bad).headers["location"] == "/done"
+    # a missing key is refused before any work
+    with pytest.raises(InvalidInput) as exc:
+        run_once(request, admin, "", bad)
+    assert exc.value.key == "core.form_key.missing"
+
+
+def test_run_once_keeps_a_recorded_refusal_and_its_key(
+    settings: Any, tenants: Any, actor_of: Any
+) -> None:
+    admin = actor_of(tenants.operator.admin)
+    request = _request(settings)
+    key = new_form_key()
+
+    def refused(uow: UnitOfWork) -> str:
+        jobs.submit(uow=uow, actor=admin, kind="core.selftest", params={"seconds": 0})
+        form_done(uow, key, "/refusals")
+        raise RecordedRefusal("x.refused", "refused by a rule", status=403, document={})
+
+    r = run_once(request, admin, key, refused, on_error=lambda e: see_other(f"/shown/{e.status}"))
+    assert r.headers["location"] == "/shown/403"
+    assert _selftests(settings, tenants.operator.org.id) == 1  # the trace stays
+    assert run_once(request, admin, key, refused).headers["location"] == "/refusals"

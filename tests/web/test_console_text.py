@@ -33,8 +33,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from mingyue.core import config, jobs, migrate
-from mingyue.core.db import dispose_engines
+from mingyue.core.db import dispose_engines, system_session
 from mingyue.core.plugins import load_ref, registry
+from mingyue.core.tenancy.identity import User
 from mingyue.web.auth import actor_cache
 
 LOCALE = "zh_CN"
@@ -234,7 +235,10 @@ def site(tmp_path_factory: pytest.TempPathFactory, _db_template: dict[str, Any])
         demo = build_demo(settings)
         jobs.run_pending(settings)
         users = [(u["username"], u["password"]) for u in demo["users"]]
-        allowed = set(ALLOWED) | {u for u, _p in users}
+        # usernames are data people expect to see, the demo's logins and the accounts it seeds
+        with system_session(settings, "console text walk: seeded usernames") as s:
+            seeded = {name for (name,) in s.query(User.username)}
+        allowed = set(ALLOWED) | {u for u, _p in users} | seeded
         pages: dict[str, dict[str, tuple[int, str]]] = {}
         app = create_app(settings, start_workers=False)
         with TestClient(app, raise_server_exceptions=False) as client:

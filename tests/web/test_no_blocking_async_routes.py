@@ -18,7 +18,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 # "module:qualname" of an enabler endpoint that must be async -> why it is safe.
-ASYNC_ALLOWED: dict[str, str] = {}
+ASYNC_ALLOWED: dict[str, str] = {
+    "mingyue.enablers.citygov.open311:post_request": "Open311 posts arbitrary attribute[...] form "
+    "fields; it reads the form, then does its work through run_in_threadpool",
+    "mingyue.enablers.policy.console.measures:save_profile": "reads repeated checkbox fields, "
+    "then saves and renders through run_in_threadpool",
+}
 
 # Calls an async endpoint may make without awaiting them: constant-time, no I/O.
 CHEAP_CALLS = frozenset(

@@ -189,6 +189,19 @@ class Settings(BaseSettings):
     satcert: dict[str, Any] = Field(
         default_factory=dict, description="Options of the satcert enabler (MINGYUE_SATCERT__*)."
     )
+    citygov: dict[str, Any] = Field(
+        default_factory=dict, description="Options of the citygov enabler (MINGYUE_CITYGOV__*)."
+    )
+    digitalasset: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Options of the digitalasset enabler (MINGYUE_DIGITALASSET__*).",
+    )
+    policy: dict[str, Any] = Field(
+        default_factory=dict, description="Options of the policy enabler (MINGYUE_POLICY__*)."
+    )
+    modeleval: dict[str, Any] = Field(
+        default_factory=dict, description="Options of the modeleval enabler (MINGYUE_MODELEVAL__*)."
+    )
 
     _secret_generated: bool = PrivateAttr(False)
 

@@ -115,6 +115,13 @@ class Enabler:
     finding_verifier: str | None = None  # "module:func" -> a FindingVerifier (re-checks a finding)
     # name ("<key>.<name>") -> Schedule; the scheduler enqueues its job kind at each due time
     schedules: dict[str, Schedule] = field(default_factory=dict)
+    # Standard interfaces at fixed paths outside /api/<key> (NGSI-LD, Open311, OpenAI-compatible):
+    # "/prefix" -> "module:attr" APIRouter, mounted at exactly that prefix, bearer-token auth.
+    mounts: dict[str, str] = field(default_factory=dict)
+    # Long-running tasks of each web process (an MQTT subscriber): name -> "module:func", an
+    # ``async def run(stopping: asyncio.Event) -> None`` (sdk ``BackgroundService``), restarted
+    # with back-off when it raises, stopped by setting ``stopping`` at shutdown.
+    services: dict[str, str] = field(default_factory=dict)
     nav: list[NavItem] = field(default_factory=list)
     core: bool = False  # a core app (cases, jobs, billing, audit, admin)
     package_dir: Path | None = None  # filled at discovery

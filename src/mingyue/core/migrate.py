@@ -6,21 +6,32 @@ To add a migration for an enabler: 1. change its models; 2. run
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.pool import NullPool as _NullPool
 
 from mingyue.core import plugins
 from mingyue.core.config import Settings, ensure_data_dir
 from mingyue.core.db import get_engine
 
+log = logging.getLogger(__name__)
+
 _HERE = Path(__file__).parent / "migrations"
 _done: set[str] = set()
 _lock = threading.Lock()
+# pg_advisory_lock key of `db upgrade` (the scheduler's set-up uses 7216_3001)
+UPGRADE_LOCK_KEY = 7216_3002
+LOCK_SUFFIX = ".migrate-lock"  # beside the SQLite file: mingyue.sqlite3.migrate-lock
 
 
 def version_locations() -> dict[str, Path]:
@@ -77,11 +88,63 @@ def up_to_date(settings: Settings) -> bool:
     return set(script.get_heads()) <= applied
 
 
+@contextmanager
+def upgrade_lock(settings: Settings) -> Iterator[None]:
+    """Hold the database's migration lock: one upgrade at a time across processes and hosts.
+
+    PostgreSQL: a session-level ``pg_advisory_lock`` on a connection of its own, released when
+    the upgrade ends (or by the server when the process dies). SQLite: ``flock`` on a file
+    beside the database file (released by the kernel when the process dies).
+    """
+    url = make_url(settings.sqlalchemy_url)
+    if url.get_backend_name() == "postgresql":
+        # Not the shared pool: the lock lives as long as this connection, and nothing else may
+        # borrow it meanwhile.
+        engine = create_engine(url, poolclass=_NullPool, connect_args={"connect_timeout": 10})
+        try:
+            with engine.connect() as conn:
+                got = conn.execute(
+                    text("SELECT pg_try_advisory_lock(:k)"), {"k": UPGRADE_LOCK_KEY}
+                ).scalar()
+                if not got:
+                    log.warning("another process is upgrading the database: waiting for it")
+                    conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": UPGRADE_LOCK_KEY})
+                conn.commit()
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": UPGRADE_LOCK_KEY})
+                    conn.commit()
+        finally:
+            engine.dispose()
+        return
+    database = url.database if url.get_backend_name() == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield  # nothing on disk to share (an in-memory database is this process's own)
+        return
+    lock_path = Path(database + LOCK_SUFFIX)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("another process is upgrading the database: waiting for it")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def upgrade(settings: Settings) -> None:
-    """Upgrade the database to the newest revision of every branch."""
+    """Upgrade the database to the newest revision of every branch (under ``upgrade_lock``).
+
+    A second process that waited for the lock finds the database at the heads and does nothing.
+    """
     if settings.is_sqlite:
         ensure_data_dir(settings)
-    command.upgrade(alembic_config(settings), "heads")
+    with upgrade_lock(settings):
+        command.upgrade(alembic_config(settings), "heads")
 
 
 def ensure_schema(settings: Settings) -> None:

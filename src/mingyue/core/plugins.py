@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 from functools import lru_cache
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -26,6 +27,23 @@ __all__ = ["GROUP", "Enabler", "MeterSpec", "NavItem", "Registry", "load_ref", "
 log = logging.getLogger(__name__)
 
 GROUP = "mingyue.enablers"
+
+# A standard-interface mount: lower-case path segments, never one of the platform's own roots.
+_MOUNT = re.compile(r"^(/[a-z0-9][a-z0-9._-]*)+$")
+RESERVED_ROOTS = frozenset(
+    {
+        "api",
+        "static",
+        "metrics",
+        "verify",
+        "login",
+        "logout",
+        "health",
+        "ready",
+        "docs",
+        "openapi.json",
+    }
+)
 
 
 class Registry:
@@ -63,7 +81,30 @@ class Registry:
         for name, sched in enabler.schedules.items():
             _check_ns(enabler, name)
             registries.register_schedule(name, enabler.key, sched)
+        for prefix in enabler.mounts:
+            self._check_mount(enabler, prefix)
+        for name in enabler.services:
+            _check_ns(enabler, name)
         self.enablers[enabler.key] = enabler
+
+    def _check_mount(self, enabler: Enabler, prefix: str) -> None:
+        if not _MOUNT.match(prefix):
+            raise ValueError(f"{enabler.key}: mount {prefix!r} must look like '/ngsi-ld/v1'")
+        root = prefix.split("/")[1]
+        if root in RESERVED_ROOTS or root in self.enablers or root == enabler.key:
+            raise ValueError(f"{enabler.key}: mount {prefix!r} takes a platform root {root!r}")
+        for other in self.enablers.values():
+            for theirs in other.mounts:
+                if (prefix + "/").startswith(theirs + "/") or (theirs + "/").startswith(
+                    prefix + "/"
+                ):
+                    raise ValueError(
+                        f"{enabler.key}: mount {prefix!r} overlaps {other.key}'s {theirs!r}"
+                    )
+
+    def mount_prefixes(self) -> tuple[str, ...]:
+        """Return every standard-interface prefix the enablers mount."""
+        return tuple(p for en in self.enablers.values() for p in en.mounts)
 
     def import_models(self) -> None:
         """Import every enabler's models module."""

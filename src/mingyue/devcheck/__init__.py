@@ -28,6 +28,7 @@ from mingyue.devcheck.refs import (
     check_cli_group,
     check_findings,
     check_job_kinds,
+    check_services_and_mounts,
     check_settings,
 )
 from mingyue.devcheck.schedules import check_schedules
@@ -84,6 +85,7 @@ def enabler_report(
     p += check_entry_refs(en)
     p += check_cli_group(en)
     p += check_job_kinds(en)
+    p += check_services_and_mounts(en)
     p += check_case_kinds(en)
     p += check_findings(en)
     p += check_schedules(en)

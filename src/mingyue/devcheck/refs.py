@@ -192,6 +192,51 @@ def check_job_kinds(en: Enabler) -> list[str]:
     return p
 
 
+def service_problems(fn: Any) -> list[str]:
+    """Return how ``fn`` departs from ``BackgroundService``: ``async def run(stopping) -> None``."""
+    if not inspect.iscoroutinefunction(fn):
+        return ["is not an async function (async def run(stopping: asyncio.Event) -> None)"]
+    sig = _signature(fn)
+    if isinstance(sig, str):
+        return [sig]
+    params = list(sig.parameters.values())
+    required = [p.name for p in params if p.default is _EMPTY]
+    if [p.name for p in params if p.kind in _POSITIONAL][:1] != ["stopping"] or len(required) != 1:
+        shown = ", ".join(p.name for p in params) or "none"
+        return [f"takes ({shown}), expected (stopping)"]
+    return []
+
+
+def check_services_and_mounts(en: Enabler) -> list[str]:
+    """Resolve every background service and standard-interface mount (``Enabler.services``/``mounts``)."""
+    p: list[str] = []
+    for name, ref in en.services.items():
+        where = f"{en.key}: service {name} ({ref})"
+        if not name.startswith(en.key + "."):
+            p.append(f"{where}: name must start with {en.key!r}.")
+        try:
+            fn = load_ref(ref)
+        except Exception as exc:
+            p.append(f"{where} does not resolve: {explain_import_error(en, exc)}")
+            continue
+        p.extend(f"{where}: {why}" for why in service_problems(fn))
+    for prefix, ref in en.mounts.items():
+        where = f"{en.key}: mount {prefix} ({ref})"
+        try:
+            router = load_ref(ref)
+        except Exception as exc:
+            p.append(f"{where} does not resolve: {explain_import_error(en, exc)}")
+            continue
+        if not hasattr(router, "routes"):
+            p.append(f"{where} is a {type(router).__name__}, not an APIRouter")
+            continue
+        for route in router.routes:
+            oid = getattr(route, "operation_id", None)
+            if oid and not oid.startswith(f"{en.key}-"):
+                p.append(f"{where}: operation id {oid!r} must start with '{en.key}-'")
+    return p
+
+
 def check_case_kinds(en: Enabler) -> list[str]:
     """Resolve every case kind and its transition hooks; check the hooks against ``CaseHook``."""
     p: list[str] = []

@@ -10,13 +10,19 @@ deprecation; what is not here is the core's business.
   (periodic work: ``schedules=`` fires a job kind by cron or interval, once per due time; ``mingyue schedule list``)
 - act: ``UnitOfWork`` (``uow.audit(...)``), ``unit_of_work``, ``Actor``, ``check``, ``can``,
   ``require_org``; tables: ``Base``, ``TenantMixin``, ``UTCDateTime``, ``RequestMixin``
-- flows: ``open_case``/``transition``/``get_case``/``list_cases``/``comment``; ``enqueue``/
+- flows: ``open_case``/``transition``/``get_case``/``list_cases``/``comment``/``assign``; ``enqueue``/
   ``JobContext``/``JobOut``; ``record_usage``/``record_count``; ``store_upload``/``stored_path``;
   ``scratch_upload`` (an upload that is not kept); ``check_archive``/``ArchiveCaps``/
   ``caps_from_settings`` (judge a zip or Office document before opening it);
   ``issue_credential`` → ``IssuedCredential`` (``public_fields``: what ``/verify/<id>`` shows),
-  ``verify_credential`` → ``CredentialCheck``, ``revoke_credential``; ``seal``/``unseal``
+  ``verify_credential`` → ``CredentialCheck``, ``credential_revoked`` (inside a unit of
+  work), ``revoke_credential``; ``seal``/``unseal``;
+  ``ledger_head`` → ``LedgerHead`` (the audit ledger's newest signed head, to anchor elsewhere)
+- organizations: ``organization``, ``find_organizations`` (by name or kind, for a service
+  resolving what its settings name); ``ensure_organization`` and ``ensure_user`` (idempotent by
+  name; the platform only, audited: a city's own units, demo seeding)
 - time: ``now()`` (one clock, frozen in tests), ``local_time()``, ``month_bounds()``
+- privacy: ``redact_pii`` (resident ID, mobile, e-mail, bank card, passport numbers, validated)
 - money: ``format_cny`` (CNY to the fen, half up: the one rounding rule of every page)
 - metering types: ``ExactDecimal`` (an exact Decimal column); an enabler's own time-of-use
   prices: ``TariffSpec``, ``price_interval`` → ``PricedSegment``, ``parse_windows``,
@@ -29,10 +35,11 @@ deprecation; what is not here is the core's business.
   ``FindingStatus``
 - working days (mainland statutory holidays and adjusted weekends): ``is_working_day``,
   ``add_working_days``, ``working_days_between``, ``deadline_after``, ``calendar_covers``
-- hooks: ``JobHandler``, ``CaseHook`` and ``FindingVerifier`` Protocols, checked by
+- hooks: ``JobHandler``, ``CaseHook``, ``FindingVerifier`` and ``BackgroundService`` Protocols, checked by
   ``mingyue dev check``
 """
 
+from mingyue.core.pii import redact_pii
 from mingyue.sdk._facade import (
     DEFAULT_TOU_WINDOWS,
     OVERSIGHT_ROLES,
@@ -41,6 +48,7 @@ from mingyue.sdk._facade import (
     Actor,
     ArchiveCaps,
     ArchiveReport,
+    BackgroundService,
     Base,
     CaseDetail,
     CaseHook,
@@ -59,6 +67,7 @@ from mingyue.sdk._facade import (
     JobContext,
     JobHandler,
     JobOut,
+    LedgerHead,
     MeterSpec,
     NavItem,
     OrganizationOut,
@@ -81,6 +90,7 @@ from mingyue.sdk._facade import (
     UTCDateTime,
     actor_of_user,
     add_working_days,
+    assign,
     calendar_covers,
     can,
     caps_from_settings,
@@ -88,8 +98,12 @@ from mingyue.sdk._facade import (
     check_archive,
     comment,
     count_findings,
+    credential_revoked,
     deadline_after,
     enqueue,
+    ensure_organization,
+    ensure_user,
+    find_organizations,
     finding_rules,
     format_cny,
     get_case,
@@ -100,6 +114,7 @@ from mingyue.sdk._facade import (
     get_visible,
     is_working_day,
     issue_credential,
+    ledger_head,
     list_cases,
     list_findings,
     list_jobs,
@@ -153,6 +168,7 @@ __all__ = [
     "Actor",
     "ArchiveCaps",
     "ArchiveReport",
+    "BackgroundService",
     "Base",
     "CaseDetail",
     "CaseHook",
@@ -174,6 +190,7 @@ __all__ = [
     "JobContext",
     "JobHandler",
     "JobOut",
+    "LedgerHead",
     "MeterSpec",
     "MingyueError",
     "NavItem",
@@ -203,6 +220,7 @@ __all__ = [
     "UsageOut",
     "actor_of_user",
     "add_working_days",
+    "assign",
     "calendar_covers",
     "can",
     "caps_from_settings",
@@ -210,8 +228,12 @@ __all__ = [
     "check_archive",
     "comment",
     "count_findings",
+    "credential_revoked",
     "deadline_after",
     "enqueue",
+    "ensure_organization",
+    "ensure_user",
+    "find_organizations",
     "finding_rules",
     "format_cny",
     "get_case",
@@ -222,6 +244,7 @@ __all__ = [
     "get_visible",
     "is_working_day",
     "issue_credential",
+    "ledger_head",
     "list_cases",
     "list_findings",
     "list_jobs",
@@ -237,6 +260,7 @@ __all__ = [
     "raise_finding",
     "record_count",
     "record_usage",
+    "redact_pii",
     "request_reverification",
     "require_org",
     "revoke_credential",

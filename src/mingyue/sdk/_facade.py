@@ -6,19 +6,21 @@ Enablers import ``mingyue.sdk``, never this module.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import os
+import secrets
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, String, Text, select
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from mingyue.core import clock
@@ -36,6 +38,7 @@ from mingyue.core.cases import (
     State,
     SubjectView,
     Transition,
+    assign,
     comment,
     get_case,
     list_cases,
@@ -45,7 +48,7 @@ from mingyue.core.cases import (
 from mingyue.core.config import Settings, ensure_data_dir, get_settings
 from mingyue.core.db import Base, TenantMixin, UTCDateTime
 from mingyue.core.declaration import Permission, Schedule
-from mingyue.core.errors import InvalidInput, PayloadTooLarge
+from mingyue.core.errors import Conflict, InvalidInput, PayloadTooLarge
 from mingyue.core.files import ArchiveCaps, ArchiveReport, StoredFile, caps_from_settings
 from mingyue.core.files import check_archive as _check_archive
 from mingyue.core.files import path_of as _path_of
@@ -72,6 +75,8 @@ from mingyue.core.findings import (
 from mingyue.core.jobs import JobContext, JobOut, enqueue, get_job, list_jobs, run_job_now
 from mingyue.core.ledger import credentials as _credentials
 from mingyue.core.ledger import keys as _keys
+from mingyue.core.ledger.audit import AuditCheckpoint as _AuditCheckpoint
+from mingyue.core.ledger.audit import checkpoint_if_due as _checkpoint_if_due
 from mingyue.core.ledger.keys import SecretUnreadable, seal, unseal
 from mingyue.core.metering import FreePoolOut, UsageOut, get_free_pool, record_usage, set_free_pool
 from mingyue.core.metering.models import ExactDecimal
@@ -82,6 +87,7 @@ from mingyue.core.metering.tou import DEFAULT_WINDOWS as DEFAULT_TOU_WINDOWS
 from mingyue.core.metering.tou import PricedSegment, TariffSpec, parse_windows, price_interval
 from mingyue.core.metering.tou import month_bounds as _month_bounds
 from mingyue.core.plugins import Enabler, MeterSpec, NavItem
+from mingyue.core.tenancy import accounts as _accounts
 from mingyue.core.tenancy.access import OVERSIGHT_ROLES, SYSTEM, Actor, can, check
 from mingyue.core.tenancy.identity import Organization, find_user
 from mingyue.core.tenancy.identity import actor_for as _actor_for
@@ -96,6 +102,7 @@ __all__ = [
     "Actor",
     "ArchiveCaps",
     "ArchiveReport",
+    "BackgroundService",
     "Base",
     "CaseDetail",
     "CaseHook",
@@ -114,6 +121,7 @@ __all__ = [
     "JobContext",
     "JobHandler",
     "JobOut",
+    "LedgerHead",
     "MeterSpec",
     "NavItem",
     "OrganizationOut",
@@ -136,6 +144,7 @@ __all__ = [
     "UsageOut",
     "actor_of_user",
     "add_working_days",
+    "assign",
     "calendar_covers",
     "can",
     "caps_from_settings",
@@ -143,8 +152,10 @@ __all__ = [
     "check_archive",
     "comment",
     "count_findings",
+    "credential_revoked",
     "deadline_after",
     "enqueue",
+    "find_organizations",
     "finding_rules",
     "format_cny",
     "get_case",
@@ -155,6 +166,7 @@ __all__ = [
     "get_visible",
     "is_working_day",
     "issue_credential",
+    "ledger_head",
     "list_cases",
     "list_findings",
     "list_jobs",
@@ -200,6 +212,17 @@ class JobHandler(Protocol):
 
 
 @runtime_checkable
+class BackgroundService(Protocol):
+    """A web process's long-running task (``Enabler.services``).
+
+    ``async def run(stopping: asyncio.Event) -> None``: return soon after ``stopping`` is set;
+    an exception is logged and the service started again after a back-off.
+    """
+
+    def __call__(self, stopping: asyncio.Event, /) -> Awaitable[None]: ...
+
+
+@runtime_checkable
 class CaseHook(Protocol):
     """A case transition hook: ``def hook(*, uow: UnitOfWork, case: CaseOut) -> None``."""
 
@@ -239,6 +262,85 @@ def organization(*, uow: UnitOfWork, organization_id: int) -> OrganizationOut | 
         is_sme=bool(org.is_sme),
         uscc=getattr(org, "uscc", None),
     )
+
+
+def find_organizations(
+    *, uow: UnitOfWork, name: str | None = None, kind: str | None = None, limit: int = 100
+) -> list[OrganizationOut]:
+    """Return organizations by exact name and/or kind, oldest first (a service resolving an
+    organization its settings name; check a permission before showing the result to anyone)."""
+    q = select(Organization).order_by(Organization.id).limit(max(1, min(limit, 1000)))
+    if name is not None:
+        q = q.where(Organization.name == name)
+    if kind is not None:
+        q = q.where(Organization.kind == kind)
+    return [
+        OrganizationOut(
+            id=o.id, name=o.name, kind=o.kind, is_sme=bool(o.is_sme), uscc=getattr(o, "uscc", None)
+        )
+        for o in uow.session.scalars(q)
+    ]
+
+
+def ensure_organization(
+    *, uow: UnitOfWork, actor: Actor, name: str, kind: str, uscc: str | None = None
+) -> OrganizationOut:
+    """Return the organization of this name, creating it when absent (platform operators only).
+
+    Idempotent by name: a second call returns the same organization and writes nothing; one of
+    another kind is a conflict. Only the platform (``SYSTEM``, a platform admin) holds
+    ``core.org.manage``; the creation writes the core audit event ``core.org.created``.
+    """
+    check(actor, "core.org.manage")
+    wanted = name.strip()
+    found = find_organizations(uow=uow, name=wanted, limit=1)
+    if found:
+        org = found[0]
+        if org.kind != kind:
+            raise Conflict(
+                "core.org.exists", f"organization {wanted!r} exists as a {org.kind}", field="kind"
+            )
+        return org
+    out = _accounts.create_org(uow=uow, actor=actor, name=wanted, kind=kind, uscc=uscc)
+    return OrganizationOut(
+        id=out.id, name=out.name, kind=out.kind, is_sme=out.is_sme, uscc=out.uscc
+    )
+
+
+def ensure_user(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    organization_id: int,
+    username: str,
+    roles: Sequence[str],
+    display_name: str = "",
+    password: str | None = None,
+) -> Actor:
+    """Return the actor of a user, creating the user in the organization when absent.
+
+    Idempotent by username: an existing user of this organization is returned unchanged; one of
+    another organization is a conflict. Without ``password`` the account has a random one that
+    nobody knows, until an administrator sets one. Creation follows the core's account rules
+    (``core.user.manage``, oversight roles from a platform admin only) and writes the core audit
+    event ``core.user.created``.
+    """
+    check(actor, "core.user.manage")
+    user = find_user(uow.session, username.strip())
+    if user is None:
+        _accounts.create_user(
+            uow=uow,
+            actor=actor,
+            username=username,
+            password=password or secrets.token_urlsafe(32),
+            organization_id=organization_id,
+            roles=list(roles),
+            display_name=display_name,
+        )
+        user = find_user(uow.session, username.strip())
+    if user is None or user.organization_id != organization_id:
+        raise Conflict("core.user.exists", f"username {username!r} is taken", field="username")
+    return _actor_for(user)
 
 
 def actor_of_user(*, uow: UnitOfWork, username: str) -> Actor | None:
@@ -515,9 +617,73 @@ def verify_credential(
     )
 
 
+def credential_revoked(*, uow: UnitOfWork, credential_id: str) -> bool | None:
+    """Tell whether this platform revoked a credential it issued (None: never issued here).
+
+    Reads the one flag in the unit of work's own session (``verify_credential`` opens another,
+    which waits on SQLite's write lock inside a unit of work that has written).
+    """
+    try:
+        cid = _credentials.bare_id(credential_id)
+    except InvalidInput:
+        return None
+    with uow.unscoped(reason="credential revocation status", record=False):
+        flag = uow.session.scalars(
+            select(_credentials.Credential.revoked).where(_credentials.Credential.id == cid)
+        ).first()
+    return None if flag is None else bool(flag)
+
+
 def revoke_credential(*, uow: UnitOfWork, credential_id: str, reason: str) -> None:
     """Revoke a credential as the unit of work's actor (``core.credential.revoke``)."""
     _credentials.revoke(uow=uow, credential_id=credential_id, reason=reason)
+
+
+# -- ledger -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerHead:
+    """The newest signed head of the audit ledger: entries 1..tree_size under one Merkle root.
+
+    ``signed_time`` is the time exactly as the Ed25519 signature covers it.
+    """
+
+    tree_size: int
+    root: str
+    time: datetime
+    signed_time: str
+    key_id: str
+    public_key: str
+    signature: str
+
+
+def ledger_head(*, uow: UnitOfWork, fresh: bool = False) -> LedgerHead | None:
+    """Return the newest signed checkpoint of the audit ledger (None before the first).
+
+    ``fresh``: first sign a head over every entry so far when entries exist beyond the newest
+    head (takes the ledger's head lock; call it before the unit of work writes anything).
+    """
+    if fresh:
+        _checkpoint_if_due(uow.session, uow.settings, max_age_s=0)
+    cp = uow.session.scalars(
+        select(_AuditCheckpoint)
+        .where(_AuditCheckpoint.tree_size > 0)
+        .order_by(_AuditCheckpoint.tree_size.desc(), _AuditCheckpoint.id.desc())
+        .limit(1)
+    ).first()
+    if cp is None:
+        return None
+    at = cp.time if cp.time.tzinfo is not None else cp.time.replace(tzinfo=UTC)
+    return LedgerHead(
+        tree_size=cp.tree_size,
+        root=cp.root,
+        time=at,
+        signed_time=at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        key_id=cp.key_id,
+        public_key=cp.public_key,
+        signature=cp.signature,
+    )
 
 
 # -- time -------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from enum import Enum
 from pathlib import Path
@@ -21,7 +21,7 @@ from mingyue.core.ledger import audit
 from mingyue.core.plugins import load_ref, registry
 from mingyue.web import pages, probes
 from mingyue.web.console import environment
-from mingyue.web.deps import enabler_enabled
+from mingyue.web.deps import enabler_enabled, enabler_enabled_if_signed_in
 from mingyue.web.errors import install_error_handlers
 from mingyue.web.logs import install_logging
 from mingyue.web.metrics import RequestContext
@@ -32,8 +32,21 @@ from mingyue.web.middleware import (
     install_csp_nonces,
     overflow_to_422,
 )
+from mingyue.web.services import BackgroundServices
 
 log = logging.getLogger(__name__)
+
+
+def _flat_routes(routes: Any, prefix: str) -> Iterator[tuple[str, set[str], Any]]:
+    """Yield every route with its full path, descending into routers an enabler's router
+    includes (FastAPI keeps an included router as one entry of ``routes``)."""
+    for r in routes:
+        if hasattr(r, "methods"):
+            yield prefix + r.path, set(r.methods or ()), r
+            continue
+        inner, ctx = getattr(r, "original_router", None), getattr(r, "include_context", None)
+        if inner is not None and ctx is not None:
+            yield from _flat_routes(inner.routes, prefix + str(ctx.prefix or ""))
 
 
 def _mount(app: FastAPI) -> None:
@@ -53,8 +66,12 @@ def _mount(app: FastAPI) -> None:
     }
     app.state.unavailable_enablers = unavailable
     for en in reg.ordered():
-        for kind in ("router", "console"):
-            ref = getattr(en, kind)
+        parts: list[tuple[str, str | None, str]] = [
+            ("router", en.router, f"/api/{en.key}"),
+            ("console", en.console, f"/{en.key}"),
+            *(("mount", ref, prefix) for prefix, ref in en.mounts.items()),
+        ]
+        for kind, ref, own_prefix in parts:
             if not ref:
                 continue
             try:
@@ -76,37 +93,48 @@ def _mount(app: FastAPI) -> None:
             if en.core:
                 prefix = "/api" if kind == "router" else ""
                 app.include_router(router, prefix=prefix)
-                mounted.extend(
-                    (prefix + r.path, set(r.methods or ()), r)
-                    for r in router.routes
-                    if hasattr(r, "methods")
-                )
+                mounted.extend(_flat_routes(router.routes, prefix))
             else:
-                prefix = f"/api/{en.key}" if kind == "router" else f"/{en.key}"
-                tags: list[str | Enum] | None = [en.key] if kind == "router" else None
+                prefix = own_prefix
+                tags: list[str | Enum] | None = [en.key] if kind != "console" else None
                 app.include_router(
                     router,
                     prefix=prefix,
                     tags=tags,
-                    dependencies=[Depends(enabler_enabled(en.key))],
-                    include_in_schema=kind == "router",
+                    dependencies=[
+                        Depends(
+                            enabler_enabled_if_signed_in(en.key)
+                            if kind == "mount"
+                            else enabler_enabled(en.key)
+                        )
+                    ],
+                    include_in_schema=kind != "console",
                 )
-                mounted.extend(
-                    (prefix + r.path, set(r.methods or ()), r)
-                    for r in router.routes
-                    if hasattr(r, "methods")
-                )
+                mounted.extend(_flat_routes(router.routes, prefix))
     # Every mounted route with its full path (the foreign-tenant walk test iterates these).
     app.state.routes = mounted
 
 
-def create_app(settings: Settings | None = None, *, start_workers: bool = True) -> FastAPI:
-    """Build the platform's ASGI app for these settings."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    start_workers: bool = True,
+    start_services: bool | None = None,
+) -> FastAPI:
+    """Build the platform's ASGI app for these settings.
+
+    ``start_workers`` starts the embedded job runner (without Redis); ``start_services`` (default:
+    the same as ``start_workers``) runs the enablers' background services in this process.
+    """
     settings = settings or get_settings()
     install_logging(settings)
+    with_services = start_workers if start_services is None else start_services
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = BackgroundServices.from_registry() if with_services else None
+        if services is not None:
+            services.start()
         runner = None
         if start_workers and not settings.redis_url and settings.embedded_workers > 0:
             runner_cls: Any = getattr(jobs, "EmbeddedRunner", None)
@@ -116,6 +144,8 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
         try:
             yield
         finally:
+            if services is not None:
+                await services.stop()
             if runner is not None:
                 runner.stop()
             # The last entries of this process get a signed head (docs/security.md, "Ledger").

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from mingyue.core.config import Settings
 from mingyue.core.db import system_session, utcnow
 from mingyue.core.errors import Forbidden, MingyueError, NotAuthenticated
+from mingyue.core.plugins import registry
 from mingyue.core.tenancy import accounts
 from mingyue.core.tenancy.access import Actor
 from mingyue.core.tenancy.identity import (
@@ -155,9 +156,19 @@ def actor_from_session(settings: Settings, data: dict[str, Any]) -> Actor:
     return actor
 
 
+def is_machine_path(path: str) -> bool:
+    """Tell whether a path is a machine interface: the JSON API or a standard interface mount.
+
+    Standard interfaces (``Enabler.mounts``: NGSI-LD, Open311 …) answer like /api: problem
+    documents, no login redirect, the CSRF header for a cookie-authenticated unsafe request.
+    """
+    if path == "/api" or path.startswith("/api/"):
+        return True
+    return any(path == p or path.startswith(p + "/") for p in registry().mount_prefixes())
+
+
 def _is_api(request: Request) -> bool:
-    path = request.url.path
-    return path == "/api" or path.startswith("/api/")
+    return is_machine_path(request.url.path)
 
 
 def _bearer_token(request: Request) -> str | None:

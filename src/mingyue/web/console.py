@@ -3,11 +3,16 @@
 Forms that start work carry a one-time key: render ``new_form_key()`` in a hidden input named
 ``form_key``; in the POST handler call ``form_once(uow, actor, form_key)`` first (a location →
 redirect there and do nothing) and ``form_done(uow, form_key, location)`` before the commit.
+``run_once(request, actor, form_key, work, on_error=...)`` does all of that around ``work(uow)``
+and answers the redirect (``see_other``, 303); ``on_error`` shows the form again through
+``render_page(..., exc)`` (its ``error_box``). ``lang_of`` picks the ``zh``/``en`` half of a
+title pair.
 """
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,12 +25,13 @@ from markupsafe import Markup
 
 from mingyue.core import clock
 from mingyue.core import forms as _forms
+from mingyue.core.config import Settings
 from mingyue.core.errors import Forbidden, MingyueError, NotAuthenticated
 from mingyue.core.plugins import registry
 from mingyue.core.tenancy.access import Actor, can
-from mingyue.core.uow import UnitOfWork
+from mingyue.core.uow import UnitOfWork, unit_of_work
 from mingyue.i18n import LOCALES, t
-from mingyue.web.auth import SESSION_COOKIE, authenticate, read_session_cookie
+from mingyue.web.auth import SESSION_COOKIE, authenticate, is_machine_path, read_session_cookie
 from mingyue.web.display import FILTERS, current_locale, rendering_locale
 
 LOCALE_COOKIE = "mingyue_locale"
@@ -194,7 +200,7 @@ def _status_title(status: int, locale: str) -> str:
 
 def is_console_path(path: str) -> bool:
     """Tell whether a path is a console page (not the JSON API, not a static file)."""
-    return not (path == "/api" or path.startswith(("/api/", "/static/")))
+    return not (path.startswith("/static/") or is_machine_path(path))
 
 
 def login_target(request: Request) -> str:
@@ -261,3 +267,88 @@ def form_done(uow: UnitOfWork, key: str, location: str) -> None:
     if user_id is None:
         raise Forbidden("core.console.cookie_only", "one-time form keys belong to logged-in users")
     _forms.record(uow.session, user_id, key, location)
+
+
+# -- page helpers the enablers' consoles share ------------------------------------------------
+
+
+def lang_of(locale: str) -> str:
+    """Return the language key of a locale: ``zh`` for zh_CN, ``en`` otherwise."""
+    return "zh" if locale == "zh_CN" else "en"
+
+
+def settings_of(request: Request) -> Settings:
+    """Return the app's settings (what a page's unit of work opens with)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def see_other(location: str) -> RedirectResponse:
+    """Return the redirect (303) that ends a POST: a reload repeats the GET, never the POST."""
+    return RedirectResponse(location, status_code=303)
+
+
+def error_box(
+    request: Request, exc: MingyueError, *, params: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return an error as a form shows it: the translated message, the detail behind a toggle.
+
+    ``message`` is the error's key in the page's locale, formatted with ``params`` (default:
+    the error's own), or the error's English message where the catalogues lack the key;
+    ``detail`` is always the English message.
+    """
+    values = (exc.params or {}) if params is None else params
+    found = t(exc.key, locale_of(request), **values)
+    return {"message": found if found != exc.key else exc.message, "detail": exc.message}
+
+
+def render_page(
+    request: Request,
+    template: str,
+    ctx: Mapping[str, Any],
+    exc: MingyueError | None = None,
+    *,
+    box: Callable[[Request, MingyueError], dict[str, Any]] = error_box,
+) -> HTMLResponse:
+    """Render a console page; with ``exc``, its error box (``error``) and the error's status.
+
+    A page without an error gets ``error`` None; ``box`` shapes the box (an enabler's own adds,
+    say, the rule that refused).
+    """
+    shown = box(request, exc) if exc is not None else None
+    return render(
+        request,
+        template,
+        {"error": shown, **ctx},
+        status_code=exc.status if exc is not None else 200,
+    )
+
+
+def run_once(
+    request: Request,
+    actor: Actor,
+    form_key: str,
+    work: Callable[[UnitOfWork], str],
+    *,
+    on_error: Callable[[MingyueError], Response] | None = None,
+) -> Response:
+    """Do a form's work once per one-time key, then redirect (303) to where it can be seen.
+
+    In one unit of work: claim ``form_key`` (``form_once``: a key already used answers the
+    redirect its first request recorded and does nothing), call ``work(uow)``, which returns
+    that place, and record it (``form_done``). A MingyueError rolls the work back and becomes
+    ``on_error(exc)`` — the form again with its message — or, without ``on_error``, reaches the
+    console's error page. A recorded refusal keeps its trace; ``work`` calls ``form_done`` itself
+    before raising one when a repeat should show the record instead of trying again.
+    """
+    try:
+        with unit_of_work(actor, settings_of(request)) as uow:
+            if (seen := form_once(uow, actor, form_key)) is not None:
+                return see_other(seen)
+            location = work(uow)
+            form_done(uow, form_key, location)
+    except MingyueError as exc:
+        if on_error is None:
+            raise
+        return on_error(exc)
+    return see_other(location)

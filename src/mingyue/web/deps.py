@@ -14,7 +14,7 @@ from mingyue.core.db import session_factory
 from mingyue.core.errors import NotFound
 from mingyue.core.tenancy.access import Actor, check, scope_for
 from mingyue.core.uow import UnitOfWork, close_after_error
-from mingyue.web.auth import authenticate, cached_actor
+from mingyue.web.auth import SESSION_COOKIE, authenticate, cached_actor
 
 # Ids a route takes in its path: beyond the column's range the database errs (SQLite raises
 # OverflowError past 64 bits, PostgreSQL "integer out of range" past 2**31 - 1) instead of
@@ -66,6 +66,21 @@ def enabler_enabled(key: str) -> Callable[..., Awaitable[None]]:
     """Return a dependency answering 404 when the actor's organization has the enabler off."""
 
     async def _dep(actor: CurrentActor) -> None:
+        if not actor.enabler_enabled(key):
+            raise NotFound("core.enabler_disabled", f"{key} is not enabled for your organization")
+
+    return _dep
+
+
+def enabler_enabled_if_signed_in(key: str) -> Callable[..., Awaitable[None]]:
+    """Like ``enabler_enabled`` for a standard-interface mount, whose spec may make some reads
+    public (Open311 GETs): a request without credentials passes to the route, which decides;
+    a request with credentials is authenticated and refused where the enabler is off."""
+
+    async def _dep(request: Request) -> None:
+        if not request.headers.get("authorization") and SESSION_COOKIE not in request.cookies:
+            return
+        actor = await get_actor(request)
         if not actor.enabler_enabled(key):
             raise NotFound("core.enabler_disabled", f"{key} is not enabled for your organization")
 

@@ -32,7 +32,9 @@ def demo_datasets(
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[DuckDBSandbox]:
-    eng = DuckDBSandbox(memory_mb=2048, timeout_s=30)
+    # The time limit guards against a hung worker; its own tests use a private sandbox. The first
+    # call imports the ML stack in the worker, which took over 30 s on a loaded 2-core CI machine.
+    eng = DuckDBSandbox(memory_mb=2048, timeout_s=180)
     yield eng
     eng.close()
 

@@ -359,16 +359,20 @@ def observe_subject(
     subject: str,
     present_rules: Iterable[str],
     evidence: Iterable[EvidenceRef | Mapping[str, Any]],
+    checked_rules: Iterable[str] | None = None,
 ) -> list[FindingOut]:
     """Take in a complete fresh check of ``subject`` by ``enabler``; return the findings changed.
 
     Its active findings on the subject whose rule was not found again become ``fixed``
     (verification "fixed"); those found again get verification "still_present" (the caller
-    raises them as usual).
+    raises them as usual). ``checked_rules`` names the rules this check covers when it is not
+    every rule of the enabler: findings under other rules (raised by another kind of check of
+    the same subject) are left as they are.
     """
     subject = _subject(subject)
     present = set(present_rules)
-    for name in sorted(present):
+    checked = None if checked_rules is None else set(checked_rules) | present
+    for name in sorted(present | (checked or set())):
         owner, _ = _declared(name)
         if owner != enabler:
             raise InvalidInput(
@@ -391,6 +395,8 @@ def observe_subject(
     ).all()
     changed: list[FindingOut] = []
     for row in rows:
+        if checked is not None and row.rule not in checked:
+            continue
         before = (row.verification or {}).get("state")
         state = "still_present" if row.rule in present else "fixed"
         if before == state and (state == "still_present" or row.status == "fixed"):

@@ -32,7 +32,7 @@ from mingyue.core.config import Settings
 from mingyue.core.db import system_session, utcnow
 from mingyue.core.errors import Conflict, Forbidden, MingyueError
 from mingyue.core.files.store import sweep_partial
-from mingyue.core.jobs.models import Job, JobOut, _load_registry, kinds
+from mingyue.core.jobs.models import FINISHED, Job, JobOut, _load_registry, kinds
 from mingyue.core.jobs.queueing import push_after_commit, queue_key
 from mingyue.core.ledger import audit
 from mingyue.core.plugins import load_ref
@@ -361,12 +361,48 @@ def _finish(
         return JobOut.model_validate(job)
 
 
-def run_job_now(settings: Settings, job_id: int, worker_id: str | None = None) -> JobOut:
-    """Run one queued job in this thread and return its outcome (tests, CLI)."""
-    out = run_job(settings, job_id, worker_id or new_worker_id("inline"))
-    if out is None:
-        raise Conflict("core.job.not_queued", f"job {job_id} is not queued", job_id=job_id)
-    return out
+def run_job_now(
+    settings: Settings,
+    job_id: int,
+    worker_id: str | None = None,
+    *,
+    wait_s: float = 1800.0,
+) -> JobOut:
+    """Run one queued job in this thread and return its outcome (tests, CLI, demo seeding).
+
+    Against a running deployment a worker may take the job first: then this waits, polling the
+    job's state, until that worker finishes it and returns that outcome (a worker that dies
+    meanwhile is reaped and the job, queued again, is run here). A job queued behind its
+    organization's limit of running jobs is claimed as soon as a slot frees. TimeoutError after
+    ``wait_s`` seconds without an outcome; Conflict when the job was cancelled before it ran.
+    """
+    worker_id = worker_id or new_worker_id("inline")
+    deadline = time.monotonic() + wait_s
+    pause, next_reap = 0.05, time.monotonic() + settings.job_heartbeat_timeout_s
+    while True:
+        out = run_job(settings, job_id, worker_id)
+        if out is not None:
+            return out
+        with system_session(settings, "jobs: wait") as s:
+            job = s.scalars(select(Job).where(Job.id == job_id)).first()
+            state = JobOut.model_validate(job) if job is not None else None
+            cancelled = bool(job is not None and job.cancel_requested)
+        if state is None:
+            raise Conflict("core.job.not_queued", f"job {job_id} is not queued", job_id=job_id)
+        if state.status in FINISHED:
+            return state
+        if state.status == "queued" and cancelled:
+            raise Conflict("core.job.not_queued", f"job {job_id} is not queued", job_id=job_id)
+        now = time.monotonic()
+        if now >= deadline:
+            raise TimeoutError(
+                f"job {job_id} has no outcome after {wait_s:.0f} s (status {state.status})"
+            )
+        if state.status == "running" and now >= next_reap:
+            reap(settings)  # its worker may be gone, with no reaper running anywhere
+            next_reap = now + settings.job_heartbeat_timeout_s
+        time.sleep(min(pause, max(0.0, deadline - now)))
+        pause = min(1.0, pause * 1.5)
 
 
 def queued_ids(settings: Settings, limit: int = 20) -> list[int]:

@@ -4,9 +4,12 @@ sealing of stored secrets (pool tokens, data-source passwords)."""
 from __future__ import annotations
 
 import base64
+import errno
+import fcntl
 import hashlib
 import json
 import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -22,21 +25,65 @@ def key_path(settings: Settings) -> Path:
     return settings.signing_key_file or (settings.data_dir / "keys" / "platform_ed25519.pem")
 
 
+def _create_once(p: Path) -> None:
+    """Create the key file unless it exists: exactly one of several racing processes wins.
+
+    The key is written in full to a private temporary file, then hard-linked into place
+    (atomic, and refused when the name exists): a reader never sees a half-written key, and a
+    process that lost the race drops its own key and uses the winner's.
+    """
+    p.parent.mkdir(parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, p)
+        except FileExistsError:
+            return  # another process created it first: its key is the platform's
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                raise
+            _rename_under_lock(tmp, p)  # a file system without hard links
+        _fsync_dir(p.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _rename_under_lock(tmp: Path, p: Path) -> None:
+    with open(p.with_name(f".{p.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not p.exists():
+            os.rename(tmp, p)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse fsync on a directory; the link itself is done
+    finally:
+        os.close(fd)
+
+
 @lru_cache(maxsize=8)
 def _load(path: str) -> Ed25519PrivateKey:
     p = Path(path)
     if not p.exists():
-        p.parent.mkdir(parents=True, exist_ok=True)
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-        return key
+        _create_once(p)
     loaded = serialization.load_pem_private_key(p.read_bytes(), password=None)
     if not isinstance(loaded, Ed25519PrivateKey):
         raise ValueError(f"{p} is not an Ed25519 private key")

@@ -47,9 +47,11 @@ PG_MEMBER = "db/mingyue.pgdump"
 KEYS_MEMBER = "keys.enc"
 MANIFEST = "manifest.json"
 MANIFEST_MAC = "manifest.mac"
-# Files of the data dir that are not copied as files: the database (dumped) and the keys
-# (encrypted).
-_DB_FILES = frozenset(SQLITE_NAME + s for s in ("", "-wal", "-shm", "-journal"))
+# Files of the data dir that are not copied as files: the database (dumped), its migration lock
+# (migrate.upgrade_lock) and the keys (encrypted).
+_DB_FILES = frozenset(
+    SQLITE_NAME + s for s in ("", "-wal", "-shm", "-journal", migrate.LOCK_SUFFIX)
+)
 
 
 class BackupError(MingyueError):

@@ -153,6 +153,7 @@ class DuckDBSandbox:
                 pass_fds=(job_r, res_w),
                 stdin=subprocess.DEVNULL,
                 close_fds=True,
+                env=self._worker_env(),
             )
             os.close(job_r)
             os.close(res_w)
@@ -165,6 +166,18 @@ class DuckDBSandbox:
         if self._conn is None:  # pragma: no cover - set together with the process above
             raise ExecutionFailed("exec.engine_error", "the sandbox worker did not start")
         return self._conn
+
+    def _worker_env(self) -> dict[str, str]:
+        """The worker's environment: RLIMIT_AS counts address space, not memory in use, so keep
+        what threads reserve small. Every thread may get a 64 MB glibc malloc arena and each BLAS
+        or OpenMP pool a buffer per core: after some DuckDB queries, importing numpy, scikit-learn
+        and OpenDP reached 1.8 GB of a 2 GB limit (measured), and a failed thread start hung
+        the training call until its time limit."""
+        env = dict(os.environ)
+        env["MALLOC_ARENA_MAX"] = "2"
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(max(1, self.threads))
+        return env
 
     def _kill(self) -> None:
         if self._proc is not None:
