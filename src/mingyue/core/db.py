@@ -245,6 +245,19 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def unavailable_reason(exc: BaseException) -> str | None:
+    """The first line of a transient database error (``is_transient``), else ``None``.
+
+    Background loops (job runners, the scheduler, the ledger's head signing, enablers' services)
+    log a database restart as one warning line with this reason, and keep tracebacks for errors
+    of their own work.
+    """
+    if not is_transient(exc):
+        return None
+    first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+    return first[:200] or type(exc).__name__
+
+
 def dispose_engines() -> None:
     """Close every cached engine (tests, forks)."""
     with _lock:

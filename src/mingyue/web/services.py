@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from mingyue.core.db import is_transient
+from mingyue.core.db import unavailable_reason
 from mingyue.core.plugins import load_ref, registry
 
 log = logging.getLogger(__name__)
@@ -79,12 +79,12 @@ class BackgroundServices:
                 raise
             except Exception as exc:  # a service's failure must not take the web process down
                 state.last_error = f"{type(exc).__name__}: {exc}"
-                if is_transient(exc):  # the database restarting: expected, said in one line
-                    first = (str(getattr(exc, "orig", exc)).strip().splitlines() or [""])[0]
+                reason = unavailable_reason(exc)
+                if reason is not None:  # the database restarting: expected, said in one line
                     log.warning(
                         "background service %s: database unavailable (%s); retrying in %.0f s",
                         name,
-                        first[:200],
+                        reason,
                         delay,
                     )
                 else:

@@ -29,7 +29,7 @@ from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.orm import aliased
 
 from mingyue.core.config import Settings
-from mingyue.core.db import system_session, utcnow
+from mingyue.core.db import system_session, unavailable_reason, utcnow
 from mingyue.core.errors import Conflict, Forbidden, MingyueError
 from mingyue.core.files.store import sweep_partial
 from mingyue.core.jobs.models import FINISHED, Job, JobOut, _load_registry, kinds
@@ -262,8 +262,14 @@ class _Heartbeat(threading.Thread):
         while not self.halt.wait(self.interval):
             try:
                 self.ctx.sync()
-            except Exception:  # a transient database error must not kill the heartbeat
-                log.warning("heartbeat of job %s failed", self.ctx.job_id, exc_info=True)
+            except Exception as exc:  # a transient database error must not kill the heartbeat
+                reason = unavailable_reason(exc)
+                if reason is not None:
+                    log.warning(
+                        "heartbeat of job %s: database unavailable (%s)", self.ctx.job_id, reason
+                    )
+                else:
+                    log.warning("heartbeat of job %s failed", self.ctx.job_id, exc_info=True)
             if self.ctx.lost:
                 return
 
@@ -592,7 +598,13 @@ class EmbeddedRunner:
                     if run_job(self.settings, ids[0], worker_id) is not None:
                         ran = True
                         break
-            except Exception:
-                log.exception("embedded job runner %s: loop error", worker_id)
+            except Exception as exc:
+                reason = unavailable_reason(exc)
+                if reason is not None:  # a database restart: one line, the next poll retries
+                    log.warning(
+                        "embedded job runner %s: database unavailable (%s)", worker_id, reason
+                    )
+                else:
+                    log.exception("embedded job runner %s: loop error", worker_id)
             if not ran:
                 self._stop.wait(self.poll_s)

@@ -31,7 +31,7 @@ from sqlalchemy import JSON, BigInteger, Integer, String, Text, event, func, sel
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mingyue.core.config import Settings
-from mingyue.core.db import Base, system_session, utcnow
+from mingyue.core.db import Base, system_session, unavailable_reason, utcnow
 from mingyue.core.ledger import heads, keys
 from mingyue.core.ledger.heads import HEAD_INTERVAL_S, SignedHead
 from mingyue.core.registries import PendingEntry
@@ -554,8 +554,12 @@ def seal_head(settings: Settings, *, force: bool = False) -> int | None:
         with system_session(settings, "ledger: sign head") as s:
             cp = checkpoint_if_due(s, settings, max_age_s=0 if force else HEAD_INTERVAL_S)
             return cp.tree_size if cp is not None else None
-    except Exception:
-        log.exception("could not sign a ledger head")
+    except Exception as exc:
+        reason = unavailable_reason(exc)
+        if reason is not None:  # a database restart: the next tick signs it
+            log.warning("could not sign a ledger head: database unavailable (%s)", reason)
+        else:
+            log.exception("could not sign a ledger head")
         return None
 
 

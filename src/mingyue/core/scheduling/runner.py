@@ -35,7 +35,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from mingyue.core.config import Settings, ensure_data_dir
-from mingyue.core.db import system_session, utcnow
+from mingyue.core.db import system_session, unavailable_reason, utcnow
 from mingyue.core.declaration import Schedule
 from mingyue.core.jobs.execution import new_worker_id
 from mingyue.core.scheduling import firing
@@ -244,8 +244,12 @@ class SchedulerRunner:
         while not self._halt.wait(self.state_every_s):
             try:
                 self.write_state()
-            except Exception:  # the state is a display; firing goes on without it
-                log.warning("scheduler state update failed", exc_info=True)
+            except Exception as exc:  # the state is a display; firing goes on without it
+                reason = unavailable_reason(exc)
+                if reason is not None:
+                    log.warning("scheduler state not written: database unavailable (%s)", reason)
+                else:
+                    log.warning("scheduler state update failed", exc_info=True)
 
 
 def run_scheduler(settings: Settings) -> int:
