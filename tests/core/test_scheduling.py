@@ -509,3 +509,38 @@ def test_month_close_schedule_closes_the_month_just_ended(
     expected = (local_now(settings.timezone).replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     assert job.status == "succeeded", job.error
     assert job.result is not None and job.result["month"] == expected
+
+
+# --- the loop ends on its own (a long database outage) ---------------------------------------
+
+
+def test_a_scheduler_whose_loop_stopped_is_started_again(settings: Settings) -> None:
+    if not settings.is_sqlite:
+        pytest.skip("in-process on SQLite; the PostgreSQL restart has its own test")
+    from apscheduler import RunState
+
+    from mingyue.core.scheduling.runner import SchedulerRunner
+
+    _add_operator(settings)
+    spec = Schedule(job_kind="core.selftest", every_s=1, params={"n": 1})
+    runner = SchedulerRunner(settings, schedules={"test.revive": spec}, state_every_s=3600)
+    runner.start()
+    try:
+        assert runner.revive() is False  # running: nothing to do
+        old = runner._scheduler
+        assert old is not None
+        old.stop()  # what APScheduler does when its data store fails past its retries
+        deadline = time.monotonic() + 10
+        while old.state is not RunState.stopped and time.monotonic() < deadline:
+            time.sleep(0.05)
+        before = len(_runs(settings, "test.revive"))
+        time.sleep(2.5)
+        assert len(_runs(settings, "test.revive")) == before  # stopped: nothing fires
+        assert runner.revive() is True
+        assert runner._scheduler is not old
+        deadline = time.monotonic() + 10
+        while len(_runs(settings, "test.revive")) < before + 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(_runs(settings, "test.revive")) >= before + 2
+    finally:
+        runner.stop()

@@ -21,9 +21,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 
+import anyio
+import tenacity
 from apscheduler import (
     CoalescePolicy,
     ConflictPolicy,
+    RunState,
     Scheduler,
     current_async_scheduler,
     current_job,
@@ -32,10 +35,10 @@ from apscheduler.datastores.sqlalchemy import SQLAlchemyDataStore
 from apscheduler.serializers.json import JSONSerializer
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from mingyue.core.config import Settings, ensure_data_dir
-from mingyue.core.db import system_session, unavailable_reason, utcnow
+from mingyue.core.db import is_transient, system_session, unavailable_reason, utcnow
 from mingyue.core.declaration import Schedule
 from mingyue.core.jobs.execution import new_worker_id
 from mingyue.core.scheduling import firing
@@ -51,6 +54,40 @@ _INIT_LOCK_KEY = 7216_3001  # pg_advisory_lock key of the scheduler set-up
 # function looks its runner up here (a stored schedule carries only the schedule's name).
 _RUNNERS: dict[str, SchedulerRunner] = {}
 _RUNNERS_LOCK = threading.Lock()
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, InterfaceError | OSError) or is_transient(exc)
+
+
+class _Store(SQLAlchemyDataStore):
+    """APScheduler's SQLAlchemy store, retrying every transient database error.
+
+    APScheduler 4.0.0a6 retries only ``InterfaceError`` and ``OSError``; a PostgreSQL restart
+    answers ``OperationalError`` ("terminating connection", "the database system is starting
+    up"), which ended the scheduler's loop for good: no periodic work until the process was
+    restarted (found by the restart fault test). Retries wait as APScheduler's settings say
+    (exponential, 0.5 to 20 s, for 60 s); a longer outage is the runner's watchdog's case.
+    """
+
+    def _retry(self) -> tenacity.AsyncRetrying:
+        def after_attempt(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome is not None else None
+            reason = unavailable_reason(exc) if exc is not None else None
+            log.warning(
+                "scheduler store: database unavailable (attempt %d): %s",
+                state.attempt_number,
+                reason or exc,
+            )
+
+        return tenacity.AsyncRetrying(
+            stop=self.retry_settings.stop,
+            wait=self.retry_settings.wait,
+            retry=tenacity.retry_if_exception(_retryable),
+            after=after_attempt,
+            sleep=anyio.sleep,
+            reraise=True,
+        )
 
 
 def _store_engine(settings: Settings) -> tuple[Engine, str | None]:
@@ -123,6 +160,7 @@ class SchedulerRunner:
         self.state_every_s = state_every_s
         self._scheduler: Scheduler | None = None
         self._engine: Engine | None = None
+        self._schema: str | None = None
         self._halt = threading.Event()
         self._state_thread: threading.Thread | None = None
         bad = [p for name, spec in self.schedules.items() for p in problems(name, spec, None)]
@@ -131,17 +169,11 @@ class SchedulerRunner:
 
     def start(self) -> None:
         """Open the data store, store the declared schedules and start firing (background)."""
-        self._engine, schema = _store_engine(self.settings)
-        store = SQLAlchemyDataStore(self._engine, schema=schema, serializer=JSONSerializer())
-        sched = Scheduler(store, identity=self.identity)
+        self._engine, self._schema = _store_engine(self.settings)
         with _RUNNERS_LOCK:
             _RUNNERS[self.identity] = self
         try:
-            with _init_lock(self.settings, self._engine):
-                sched.__enter__()  # creates APScheduler's schema and tables when missing
-            self._scheduler = sched
-            self._sync(sched)
-            sched.start_in_background()
+            self._open()
         except BaseException:
             self.stop()
             raise
@@ -151,6 +183,43 @@ class SchedulerRunner:
         )
         self._state_thread.start()
         log.info("scheduler %s started with %d schedules", self.identity, len(self.schedules))
+
+    def _open(self) -> None:
+        if self._engine is None:
+            raise RuntimeError("the scheduler's store is closed")
+        store = _Store(self._engine, schema=self._schema, serializer=JSONSerializer())
+        sched = Scheduler(store, identity=self.identity)
+        with _init_lock(self.settings, self._engine):
+            sched.__enter__()  # creates APScheduler's schema and tables when missing
+        self._scheduler = sched
+        self._sync(sched)
+        sched.start_in_background()
+
+    def revive(self) -> bool:
+        """Start APScheduler again if its loop ended on its own (a database outage longer than
+        its retries); return whether it was restarted. Called by the state thread each tick."""
+        sched = self._scheduler
+        if sched is None or self._halt.is_set() or sched.state is not RunState.stopped:
+            return False
+        log.warning(
+            "scheduler %s: its loop stopped (database outage); starting it again", self.identity
+        )
+        self._scheduler = None
+        try:
+            sched.__exit__(None, None, None)
+        except Exception as exc:  # the old loop is gone either way
+            log.debug("old scheduler loop closed with %s", exc)
+        try:
+            self._open()
+        except Exception as exc:
+            self._scheduler = sched  # stopped: the next tick tries again
+            reason = unavailable_reason(exc)
+            log.warning(
+                "scheduler %s not restarted yet: %s", self.identity, reason or repr(exc)[:200]
+            )
+            return False
+        log.info("scheduler %s running again", self.identity)
+        return True
 
     def stop(self) -> None:
         """Stop firing and close the data store."""
@@ -223,8 +292,8 @@ class SchedulerRunner:
     def write_state(self) -> None:
         """Record each schedule's trigger and next due time for ``schedule list`` and the console."""
         sched = self._scheduler
-        if sched is None:
-            return
+        if sched is None or sched.state is not RunState.started:
+            return  # stopped or being restarted: the next tick writes it
         try:
             nxt = {s.id: s.next_fire_time for s in sched.get_schedules()}
             with system_session(self.settings, "scheduler: state") as s:
@@ -243,6 +312,7 @@ class SchedulerRunner:
     def _state_loop(self) -> None:
         while not self._halt.wait(self.state_every_s):
             try:
+                self.revive()
                 self.write_state()
             except Exception as exc:  # the state is a display; firing goes on without it
                 reason = unavailable_reason(exc)
