@@ -67,3 +67,30 @@ def test_unscoped_is_audited(settings, tenants, actor_of, uow_as) -> None:
     assert last is not None and last.action == "core.scope.unscoped"
     assert last.payload == {"reason": "test catalogue"}
     s.close()
+
+
+def test_counts_over_select_from_are_scoped(settings, tenants) -> None:
+    # ``select(func.count()).select_from(User)`` names User only in its FROM clause: it ran
+    # across every tenant, and without a scope it ran at all (the overview counted every user).
+    from sqlalchemy import func
+
+    from mingyue.core.cases import Case
+
+    s = session_factory(settings)()
+    try:
+        with pytest.raises(UnscopedQuery):
+            s.scalar(select(func.count()).select_from(User))
+        s.info["scope"] = Scope.of(tenants.a.org.id)
+        assert s.scalar(select(func.count()).select_from(User)) == 2
+        joined = select(func.count()).select_from(User).join(ApiToken, ApiToken.user_id == User.id)
+        assert s.scalar(joined) == s.scalar(
+            select(func.count(ApiToken.id)).where(ApiToken.organization_id == tenants.a.org.id)
+        )
+        # a bare Table takes no criteria: refused instead of counted across tenants
+        with pytest.raises(UnscopedQuery, match="bare Table"):
+            s.scalar(select(func.count()).select_from(Case.__table__))
+        s.info["scope"] = Scope.everything("test")
+        assert s.scalar(select(func.count()).select_from(User)) > 2
+        assert s.scalar(select(func.count()).select_from(Case.__table__)) >= 0
+    finally:
+        s.close()

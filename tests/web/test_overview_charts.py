@@ -50,3 +50,29 @@ def test_overview_chart_labels_are_words(
     # the API keeps the identifiers for programs
     api = client.get("/api/overview").json()
     assert "core.api_calls" in api["usage_this_month"]
+
+
+def test_overview_counts_only_what_the_actor_may_list(
+    client: Any, settings: Any, tenants: Any, actor_of: Any, token_for: Any
+) -> None:
+    from sqlalchemy import func, select
+
+    from mingyue.core.db import system_session
+    from mingyue.core.tenancy.identity import Organization, User
+
+    with system_session(settings, "test") as s:
+        all_orgs = s.scalar(select(func.count()).select_from(Organization))
+        all_users = s.scalar(select(func.count()).select_from(User))
+        own_users = s.scalar(
+            select(func.count()).select_from(User).where(User.organization_id == tenants.a.org.id)
+        )
+    assert all_orgs and all_orgs > 1 and all_users and own_users and own_users < all_users
+    ent = client.get(
+        "/api/overview", headers={"authorization": f"Bearer {token_for(tenants.a.admin)}"}
+    ).json()
+    assert (ent["organizations"], ent["users"]) == (1, own_users)
+    op = client.get(
+        "/api/overview",
+        headers={"authorization": f"Bearer {token_for(tenants.operator.admin)}"},
+    ).json()
+    assert (op["organizations"], op["users"]) == (all_orgs, all_users)

@@ -36,6 +36,7 @@ from sqlalchemy.orm import (
     sessionmaker,
     with_loader_criteria,
 )
+from sqlalchemy.sql import util as sql_util
 
 from mingyue.core import clock
 from mingyue.core.config import Settings, ensure_data_dir
@@ -121,6 +122,35 @@ class MingyueSession(Session):
     """Session that enforces tenant scoping (see the module docstring)."""
 
 
+def _tenant_tables_in(statement: Any) -> tuple[list[str], list[str]]:
+    """The tenant-owned tables in a statement's FROM clause: (as mapped classes, as bare Tables)."""
+    tenant = _tenant_tables()
+    mapped: set[str] = set()
+    bare: set[str] = set()
+    for from_ in statement.get_final_froms():
+        for t in sql_util.find_tables(from_, include_joins=False, include_aliases=True):
+            if t.name in tenant:
+                parent = "parententity" in getattr(t, "_annotations", {})
+                (mapped if parent else bare).add(t.name)
+    return sorted(mapped), sorted(bare)
+
+
+def _tenant_tables() -> frozenset[str]:
+    global _TENANT_TABLES
+    n = len(Base.registry.mappers)
+    if _TENANT_TABLES is None or _TENANT_TABLES[0] != n:
+        names = frozenset(
+            m.local_table.name  # type: ignore[attr-defined]
+            for m in Base.registry.mappers
+            if issubclass(m.class_, TenantMixin)
+        )
+        _TENANT_TABLES = (n, names)
+    return _TENANT_TABLES[1]
+
+
+_TENANT_TABLES: tuple[int, frozenset[str]] | None = None
+
+
 @event.listens_for(MingyueSession, "do_orm_execute")
 def _apply_tenant_scope(state: ORMExecuteState) -> None:
     if not (state.is_select or state.is_update or state.is_delete):
@@ -128,15 +158,28 @@ def _apply_tenant_scope(state: ORMExecuteState) -> None:
     if state.is_column_load or state.is_relationship_load:
         # The parent query was scoped; lazy loads follow the criteria via propagate_to_loaders.
         return
-    mappers = state.all_mappers
-    if not any(issubclass(m.class_, TenantMixin) for m in mappers):
+    names = sorted(
+        m.class_.__name__ for m in state.all_mappers if issubclass(m.class_, TenantMixin)
+    )
+    bare: list[str] = []
+    if not names and state.is_select:
+        # ``select(func.count()).select_from(Model)`` (or a join) names its entities only in the
+        # FROM clause, where ``all_mappers`` does not look: the criteria below still apply to
+        # them, so they are found there (a count across tenants went unfiltered before).
+        names, bare = _tenant_tables_in(state.statement)
+    if not names and not bare:
         return
     scope: Scope | None = state.session.info.get("scope")
     if scope is None:
-        names = ", ".join(sorted(m.class_.__name__ for m in mappers))
-        raise UnscopedQuery(f"tenant-owned table queried with no scope in context: {names}")
+        raise UnscopedQuery(
+            f"tenant-owned table queried with no scope in context: {', '.join(names + bare)}"
+        )
     if scope.all_orgs:
         return
+    if bare:  # a bare Table (``Model.__table__``) takes no loader criteria: refused
+        raise UnscopedQuery(
+            f"tenant-owned table queried as a bare Table: {', '.join(bare)}; use its mapped class"
+        )
     ids = tuple(sorted(scope.org_ids))
     state.statement = state.statement.options(
         with_loader_criteria(

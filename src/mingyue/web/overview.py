@@ -14,7 +14,7 @@ from mingyue.core.errors import InvalidInput
 from mingyue.core.jobs.service import Job
 from mingyue.core.ledger import audit
 from mingyue.core.metering.service import UsageRecord
-from mingyue.core.tenancy.access import can
+from mingyue.core.tenancy.access import can, scope_for
 from mingyue.core.tenancy.identity import Organization, User
 from mingyue.core.uow import UnitOfWork
 
@@ -61,7 +61,13 @@ def figures(uow: UnitOfWork) -> dict[str, Any]:
             "head_seq": head[1],
             "last_checkpoint": last_cp.tree_size if last_cp else None,
         }
-    out["organizations"] = s.scalar(select(func.count()).select_from(Organization)) or 0
+    # Organizations as the actor may list them (every one for oversight roles, else its own);
+    # users through the session's tenant filter, as ``list_users`` shows them.
+    orgs = select(func.count()).select_from(Organization)
+    scope = scope_for(uow.actor)
+    if not scope.all_orgs:
+        orgs = orgs.where(Organization.id.in_(sorted(scope.org_ids)))
+    out["organizations"] = s.scalar(orgs) or 0
     out["users"] = s.scalar(select(func.count()).select_from(User)) or 0
     return out
 
