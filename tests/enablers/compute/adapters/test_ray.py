@@ -138,3 +138,19 @@ def test_ray_seconds() -> None:
     assert ray_seconds(1000, 2500) == 2
     assert ray_seconds(1000, 2000) == 1
     assert ray_seconds(None, 2000) == 0
+
+
+def test_a_second_head_on_the_machine_starts_beside_the_first(
+    ray_head: RayDevHead, tmp_path: Path
+) -> None:
+    # Ray's fixed default ports (GCS 6379/6380, client server 10001, dashboard agent 52365)
+    # made a second head (another test worker, a bench) join the first one's GCS and die.
+    second = RayDevHead(tmp_path / "second")
+    try:
+        second.start()
+        assert second.port != ray_head.port and second.address != ray_head.address
+        for head in (second, ray_head):  # each its own one-node cluster; the first unharmed
+            cap = RayAdapter(head.address).capacity()
+            assert cap.nodes == 1 and cap.cpus == 2 and cap.down_reason is None
+    finally:
+        second.stop()

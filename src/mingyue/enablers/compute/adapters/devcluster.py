@@ -335,7 +335,7 @@ class RayDevHead:
 
     root: Path
     cpus: int = 2
-    port: int = 6380
+    port: int = 0  # the GCS port; 0: a free one (two heads on one machine must not share 6379)
     dashboard_port: int = 0
     address: str = ""
     _proc: subprocess.Popen[bytes] | None = None
@@ -347,6 +347,22 @@ class RayDevHead:
             raise EngineStartError("ray is not installed (pip install 'mingyue[ray]')")
         self.root.mkdir(parents=True, exist_ok=True)
         self.dashboard_port = self.dashboard_port or free_port()
+        self.port = self.port or free_port()
+        # Every listening port of the head on a free one: Ray's fixed defaults (client server
+        # 10001, dashboard agent 52365, ...) made a second head on the machine (another test
+        # worker, a bench) join the first one's GCS and die ("Session name ... does not match").
+        own_ports = [
+            f"--{flag}={free_port()}"
+            for flag in (
+                "ray-client-server-port",
+                "node-manager-port",
+                "object-manager-port",
+                "dashboard-agent-listen-port",
+                "dashboard-agent-grpc-port",
+                "runtime-env-agent-port",
+                "metrics-export-port",
+            )
+        ]
         log = self.root / "ray-head.out"
         # Ray's session dirs land in a short temp path (unix socket paths are length-limited).
         temp = Path("/tmp") / f"mingyue-ray-{os.getpid()}-{self.dashboard_port}"  # noqa: S108
@@ -359,6 +375,7 @@ class RayDevHead:
                     "--head",
                     "--block",
                     f"--port={self.port}",
+                    *own_ports,
                     f"--num-cpus={self.cpus}",
                     "--num-gpus=0",
                     "--dashboard-host=127.0.0.1",
