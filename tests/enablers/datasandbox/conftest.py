@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from mingyue.core import clock
 from mingyue.enablers.datasandbox.adapters.duckdb_local import DuckDBSandbox
 from mingyue.enablers.datasandbox.engine import datasets, demo
 from mingyue.enablers.datasandbox.engine.datasets import Dataset
@@ -48,3 +52,13 @@ def store(tmp_path: Path) -> Path:
 def _pg_sources_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
     """Allow the local test server as a PostgreSQL source host (off by default)."""
     monkeypatch.setenv("MINGYUE_DATASANDBOX__PG_ALLOWED_HOSTS", "127.0.0.1,::1")
+
+
+@pytest.fixture()
+def midday(settings: Any) -> Iterator[None]:
+    """Freeze the platform clock at noon today in the platform's zone: a test of the daily
+    verification limit must not straddle midnight (one run did, and its last call got a new day)."""
+    zone = ZoneInfo(settings.timezone)
+    noon = datetime.now(zone).replace(hour=12, minute=0, second=0, microsecond=0)
+    with clock.frozen(noon):
+        yield

@@ -67,6 +67,7 @@ def _setup_shape(setup: bytes) -> tuple[int, int, int]:
     return len(setup), len(msg.bloom_filter.bits), msg.bloom_filter.num_hash_functions
 
 
+@pytest.mark.usefixtures("midday")
 def test_binary_search_on_a_sensitive_value_learns_nothing(
     tenants: Any, actor_of: Any, uow_as: Any, demo_files: Any
 ) -> None:
@@ -210,3 +211,16 @@ def test_reveal_mismatch_is_422_not_500(
         base64.b64decode(r.json()["setup_b64"]), base64.b64decode(r.json()["response_b64"])
     )
     assert got == sorted(ids)
+
+
+def test_the_daily_limit_counts_the_platform_zones_day(settings: Any) -> None:
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from mingyue.enablers.datasandbox import verification
+
+    uow: Any = SimpleNamespace(settings=settings)
+    assert settings.timezone == "Asia/Shanghai"
+    # 15:59 and 16:01 UTC are two days in Chongqing (UTC+8), one day in UTC
+    assert verification._day(uow, datetime(2026, 12, 7, 15, 59, tzinfo=UTC)) == "2026-12-07"
+    assert verification._day(uow, datetime(2026, 12, 7, 16, 1, tzinfo=UTC)) == "2026-12-08"

@@ -309,6 +309,7 @@ def test_two_owners_both_decide(
         cases.transition(uow=uow, case_id=other.id, name="approve")
 
 
+@pytest.mark.usefixtures("midday")
 def test_verify_with_rate_limit(
     registered: dict[str, Any], tenants: Any, actor_of: Any, uow_as: Any, demo_files: Any
 ) -> None:

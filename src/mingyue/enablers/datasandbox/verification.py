@@ -8,6 +8,8 @@ encrypted and only the intersection size is offered to another organization.
 from __future__ import annotations
 
 import base64
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -65,7 +67,7 @@ def verify(
             raise EngineRefusal(
                 "policy.approval_required", "verification on this dataset needs a standing policy"
             )
-        counter = _rate_counter(uow, org_id, row.id, started.strftime("%Y-%m-%d"))
+        counter = _rate_counter(uow, org_id, row.id, _day(uow, started))
         _check_rate(counter, pol.verify_per_day, len(ids), dataset)
         with open_engine(uow.settings) as engine:
             res = vfy.verify(ds, ids, predicate, engine, mode=mode)
@@ -146,7 +148,7 @@ def psi(
         n_ids = vfy.check_psi(
             ds, predicate, request, reveal_intersection=reveal_intersection, keys=pol.verify_keys
         )
-        counter = _rate_counter(uow, org_id, row.id, started.strftime("%Y-%m-%d"))
+        counter = _rate_counter(uow, org_id, row.id, _day(uow, started))
         _check_rate(counter, pol.verify_per_day, max(n_ids, 1), dataset)
         eps = pol.default_epsilon if pol.epsilon_per_period is not None else 0.0
         if pol.epsilon_per_period is not None:
@@ -196,6 +198,11 @@ def psi(
         setup_b64=base64.b64encode(reply.setup).decode(),
         response_b64=base64.b64encode(reply.response).decode(),
     )
+
+
+def _day(uow: UnitOfWork, at: datetime) -> str:
+    """The day of the daily limit, in the platform's time zone (a Chongqing day, not UTC's)."""
+    return at.astimezone(ZoneInfo(uow.settings.timezone)).strftime("%Y-%m-%d")
 
 
 def _rate_counter(uow: UnitOfWork, org_id: int, dataset_id: int, day: str) -> SandboxVerifyCount:
